@@ -1,0 +1,293 @@
+import { createHash } from 'node:crypto';
+import { log } from '@temporalio/activity';
+import type pg from 'pg';
+import { driftReport, type DriftReport } from '../core/drift.js';
+import { isHoldout } from '../core/policy.js';
+import type { Policy, Window } from '../core/schemas.js';
+import { canonicalJson } from '../core/model.js';
+import { withTransaction } from '../db/pool.js';
+import * as db from '../db/queries.js';
+import { businessFailure } from './failures.js';
+
+export interface CycleContext {
+  policy: Policy;
+  labelSet: string[];
+  championVersion: number;
+}
+
+export function createCycleActivities({ pool }: { pool: pg.Pool }) {
+  return {
+    /** Registers the cycle (one open cycle per model) and returns what the workflow needs from the registry. */
+    async openCycle(input: {
+      cycleId: string;
+      modelId: string;
+      window: Window;
+      trigger: string;
+    }): Promise<CycleContext> {
+      const model = await db.getModel(pool, input.modelId);
+      if (!model)
+        throw businessFailure(
+          'ModelNotFound',
+          `model "${input.modelId}" is not registered: run "remedy models register" first`,
+        );
+      const champion = await db.getAlias(pool, input.modelId, 'champion');
+      if (champion === null)
+        throw businessFailure('NoChampion', `model "${input.modelId}" has no champion version to remediate`);
+      try {
+        await pool.query(
+          `INSERT INTO cycles (cycle_id, model_id, stage, summary) VALUES ($1, $2, 'confirm', $3)
+           ON CONFLICT (cycle_id) DO NOTHING`,
+          [input.cycleId, input.modelId, JSON.stringify({ window: input.window, trigger: input.trigger })],
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') {
+          const { rows } = await pool.query<{ cycle_id: string }>(
+            'SELECT cycle_id FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
+            [input.modelId],
+          );
+          throw businessFailure(
+            'CycleAlreadyRunning',
+            `model "${input.modelId}" already has an open cycle (${rows[0]?.cycle_id ?? 'unknown'}); abort it or wait for it to close`,
+          );
+        }
+        throw err;
+      }
+      await db.audit(pool, {
+        key: `${input.cycleId}:opened`,
+        cycleId: input.cycleId,
+        modelId: input.modelId,
+        actor: 'remedy',
+        action: 'cycle.opened',
+        details: { window: input.window, trigger: input.trigger, championVersion: champion },
+      });
+      return { policy: model.policy, labelSet: model.labelSet, championVersion: champion };
+    },
+
+    /** Drift report of the window against the champion's stored reference profile. */
+    async confirmDrift(input: {
+      cycleId: string;
+      modelId: string;
+      championVersion: number;
+      window: Window;
+      policy: Policy['drift'];
+      maxRows: number;
+    }): Promise<{
+      reportId: number;
+      report: Omit<DriftReport, 'features'> & { features: DriftReport['features'] };
+    }> {
+      const profile = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
+      if (!profile)
+        throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
+      const rows = await db.recordsInWindow(
+        pool,
+        input.modelId,
+        input.window.start,
+        input.window.end,
+        input.maxRows,
+      );
+      if (rows.length === 0) {
+        throw businessFailure(
+          'EmptyWindow',
+          `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end}: ingest traffic or pick another window`,
+        );
+      }
+      const outcomes = await db.outcomesInWindow(
+        pool,
+        input.modelId,
+        input.championVersion,
+        input.window.start,
+        input.window.end,
+      );
+      const report = driftReport(
+        profile,
+        rows.map((r) => r.features),
+        outcomes,
+        input.policy,
+      );
+      await pool.query(
+        `INSERT INTO drift_reports (model_id, cycle_id, reference_version, window_start, window_end, report)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id) DO NOTHING`,
+        [
+          input.modelId,
+          input.cycleId,
+          input.championVersion,
+          input.window.start,
+          input.window.end,
+          JSON.stringify(report),
+        ],
+      );
+      const { rows: ids } = await pool.query<{ report_id: string }>(
+        'SELECT report_id FROM drift_reports WHERE cycle_id = $1',
+        [input.cycleId],
+      );
+      log.info('drift report', {
+        cycleId: input.cycleId,
+        rows: rows.length,
+        labeled: outcomes.length,
+        drifted: report.driftedShare,
+      });
+      return { reportId: Number(ids[0]!.report_id), report };
+    },
+
+    /**
+     * Collection: selects the window's records into an immutable dataset version with a deterministic
+     * train/holdout split and a content hash. Feedback that has arrived is carried as labels.
+     */
+    async collectDataset(input: {
+      cycleId: string;
+      modelId: string;
+      window: Window;
+      policy: Policy['collection'];
+      driftReportId: number;
+    }): Promise<{ datasetId: number; rowCount: number; labeledCount: number; contentHash: string }> {
+      const records = await db.recordsInWindow(
+        pool,
+        input.modelId,
+        input.window.start,
+        input.window.end,
+        input.policy.maxRows,
+      );
+      if (records.length === 0) {
+        throw businessFailure(
+          'DatasetQualityGateFailed',
+          `collection found no records in the window ${input.window.start} .. ${input.window.end}`,
+        );
+      }
+      const rows: db.DatasetRowInput[] = records.map((r) => ({
+        recordKey: r.recordKey,
+        ts: r.ts,
+        features: r.features,
+        label: r.feedback,
+        labelSource: r.feedback === null ? null : 'feedback',
+        split: isHoldout(r.recordKey, input.policy.holdoutShare) ? 'holdout' : 'train',
+      }));
+      const contentHash = hashRows(rows);
+      const { datasetId } = await withTransaction(pool, (client) =>
+        db.insertDatasetVersion(client, {
+          modelId: input.modelId,
+          idempotencyKey: `${input.cycleId}:collected`,
+          parentId: null,
+          kind: 'collected',
+          cycleId: input.cycleId,
+          windowStart: input.window.start,
+          windowEnd: input.window.end,
+          samplingPlan: {
+            strategy: 'window',
+            maxRows: input.policy.maxRows,
+            holdoutShare: input.policy.holdoutShare,
+            driftReportId: input.driftReportId,
+          },
+          contentHash,
+          rows,
+        }),
+      );
+      return {
+        datasetId,
+        rowCount: rows.length,
+        labeledCount: rows.filter((r) => r.label !== null).length,
+        contentHash,
+      };
+    },
+
+    /** Freezes the collected rows plus the campaign's answers into a new, labeled dataset version. */
+    async freezeLabeledDataset(input: {
+      cycleId: string;
+      modelId: string;
+      parentId: number;
+      campaignId: string;
+    }): Promise<{
+      datasetId: number;
+      rowCount: number;
+      labeledCount: number;
+      humanLabels: number;
+      contentHash: string;
+    }> {
+      const parent = await db.getDatasetRows(pool, input.parentId);
+      const { rows: answers } = await pool.query<{
+        record_key: string;
+        label: string;
+        source: 'human' | 'auto';
+      }>('SELECT record_key, label, source FROM labels WHERE campaign_id = $1', [input.campaignId]);
+      const byKey = new Map(answers.map((a) => [a.record_key, a]));
+      const rows: db.DatasetRowInput[] = parent
+        .map((r) => {
+          const answer = byKey.get(r.recordKey);
+          return answer && r.label === null
+            ? { ...r, label: answer.label, labelSource: answer.source }
+            : { ...r, labelSource: r.labelSource as db.DatasetRowInput['labelSource'] };
+        })
+        .filter((r) => r.label !== null);
+      const contentHash = hashRows(rows);
+      const { datasetId } = await withTransaction(pool, (client) =>
+        db.insertDatasetVersion(client, {
+          modelId: input.modelId,
+          idempotencyKey: `${input.cycleId}:labeled`,
+          parentId: input.parentId,
+          kind: 'labeled',
+          cycleId: input.cycleId,
+          windowStart: null,
+          windowEnd: null,
+          samplingPlan: { campaignId: input.campaignId },
+          contentHash,
+          rows,
+        }),
+      );
+      return {
+        datasetId,
+        rowCount: rows.length,
+        labeledCount: rows.length,
+        humanLabels: rows.filter((r) => r.labelSource === 'human').length,
+        contentHash,
+      };
+    },
+
+    async updateStage(input: { cycleId: string; stage: string }): Promise<void> {
+      await pool.query('UPDATE cycles SET stage = $2 WHERE cycle_id = $1 AND closed_at IS NULL', [
+        input.cycleId,
+        input.stage,
+      ]);
+    },
+
+    async recordAudit(input: {
+      key: string;
+      cycleId: string;
+      modelId: string;
+      actor: string;
+      action: string;
+      details?: unknown;
+    }): Promise<void> {
+      await db.audit(pool, input);
+    },
+
+    /** Closes the cycle once: outcome, summary and an audit event. A repeat changes nothing. */
+    async closeCycle(input: {
+      cycleId: string;
+      modelId: string;
+      outcome: string;
+      summary: unknown;
+    }): Promise<void> {
+      await withTransaction(pool, async (client) => {
+        await client.query(
+          `UPDATE cycles SET outcome = $2, summary = $3, stage = 'closed', closed_at = now()
+           WHERE cycle_id = $1 AND closed_at IS NULL`,
+          [input.cycleId, input.outcome, JSON.stringify(input.summary)],
+        );
+        await db.audit(client, {
+          key: `${input.cycleId}:closed`,
+          cycleId: input.cycleId,
+          modelId: input.modelId,
+          actor: 'remedy',
+          action: 'cycle.closed',
+          details: { outcome: input.outcome },
+        });
+      });
+    },
+  };
+}
+
+export function hashRows(rows: readonly db.DatasetRowInput[]): string {
+  const canonical = rows
+    .map((r) => ({ ...r, ts: r.ts instanceof Date ? r.ts.toISOString() : r.ts }))
+    .sort((a, b) => (a.recordKey < b.recordKey ? -1 : a.recordKey > b.recordKey ? 1 : 0));
+  return createHash('sha256').update(canonicalJson(canonical)).digest('hex');
+}

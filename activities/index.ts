@@ -1,0 +1,23 @@
+import type pg from 'pg';
+import { createCycleActivities } from './cycle.js';
+import { createLabelingActivities } from './labeling.js';
+import { createRolloutActivities } from './rollout.js';
+import { createEvaluationActivities, createTrainingActivities } from './training.js';
+
+export interface ActivityDeps {
+  pool: pg.Pool;
+}
+
+/** Activities for the main task queue. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createCycleActivities(deps),
+    ...createLabelingActivities(deps),
+    ...createRolloutActivities(deps),
+    ...createEvaluationActivities(deps),
+  };
+}
+
+export { createTrainingActivities };
+export type Activities = ReturnType<typeof createActivities>;
+export type TrainingActivities = ReturnType<typeof createTrainingActivities>;

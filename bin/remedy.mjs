@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `remedy` command: loads the TypeScript CLI through tsx.
+import { register } from 'tsx/esm/api';
+
+register();
+const { runCli, defaultConnect } = await import('../client/cli.ts');
+const code = await runCli(process.argv.slice(2), {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  connect: defaultConnect(),
+});
+process.exit(code);

@@ -1,0 +1,258 @@
+/**
+ * `remedy`: the command line people use to start and steer remediation cycles.
+ * Every command talks to Temporal through the same functions the demo and the tests use.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, connectionOptions, loadTemporalConfig } from '../infra/config.js';
+import {
+  abortCycle,
+  approveRollout,
+  cycleStatus,
+  forceRollback,
+  listCycles,
+  pendingLabels,
+  resolvePause,
+  startCycle,
+  submitLabel,
+  UserError,
+  waitForCycle,
+  type Queues,
+} from './cycles.js';
+import { renderSummary } from './render.js';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Opens the Temporal client lazily, so `--help` and usage errors need no server. */
+  connect: () => Promise<{ client: Client; queues: Queues; close: () => Promise<void> }>;
+}
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+function isoDate(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(`"${value}" is not a date: use YYYY-MM-DD or an ISO timestamp`);
+  }
+  return value.length === 10 ? `${value}T00:00:00Z` : value;
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('remedy')
+    .description('Remedy: durable remediation cycles for production ML models, on Temporal')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run "remedy --help" for usage)');
+
+  const withClient = async <T>(fn: (c: { client: Client; queues: Queues }) => Promise<T>): Promise<T> => {
+    const c = await io.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.close();
+    }
+  };
+  const print = (json: boolean | undefined, value: unknown, text: string) =>
+    io.out(json ? `${JSON.stringify(value, null, 2)}\n` : text);
+
+  program
+    .command('start')
+    .description('start a remediation cycle for a model over a window of its production log')
+    .argument('<model>', 'model ID')
+    .requiredOption('--from <date>', 'window start (YYYY-MM-DD or ISO timestamp)', isoDate)
+    .requiredOption('--to <date>', 'window end, exclusive', isoDate)
+    .option('--trigger <text>', 'why the cycle starts, kept in the audit trail', 'manual')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { from: string; to: string; trigger: string; json?: boolean }) => {
+      const started = await withClient(({ client, queues }) =>
+        startCycle(client, queues, {
+          modelId: model,
+          window: { start: o.from, end: o.to },
+          trigger: o.trigger,
+        }),
+      );
+      print(o.json, started, `started ${started.cycleId}\n`);
+    });
+
+  program
+    .command('status')
+    .description("show a cycle's stage and the key numbers of every stage so far")
+    .argument('<cycle>', 'cycle ID (remediation-<model>-<n>)')
+    .option('--json', 'print JSON')
+    .action(async (cycle: string, o: { json?: boolean }) => {
+      const s = await withClient(({ client }) => cycleStatus(client, cycle));
+      print(o.json, s, renderSummary(s));
+    });
+
+  program
+    .command('wait')
+    .description('wait for a cycle to close and print its summary')
+    .argument('<cycle>', 'cycle ID')
+    .option('--json', 'print JSON')
+    .action(async (cycle: string, o: { json?: boolean }) => {
+      const s = await withClient(({ client }) => waitForCycle(client, cycle));
+      print(o.json, s, renderSummary(s));
+    });
+
+  program
+    .command('list')
+    .description('list cycles, newest first')
+    .option('--model <id>', 'only this model')
+    .option('--running', 'only open cycles')
+    .option('--json', 'print JSON')
+    .action(async (o: { model?: string; running?: boolean; json?: boolean }) => {
+      const rows = await withClient(({ client }) =>
+        listCycles(client, {
+          ...(o.model ? { modelId: o.model } : {}),
+          ...(o.running ? { running: true } : {}),
+        }),
+      );
+      const text =
+        rows.length === 0
+          ? 'no cycles\n'
+          : rows
+              .map((r) => `${r.cycleId}\t${r.status}\t${r.stage ?? '-'}\t${r.outcome ?? '-'}\t${r.startTime}`)
+              .join('\n') + '\n';
+      print(o.json, rows, text);
+    });
+
+  program
+    .command('pending')
+    .description('list the label requests of a cycle that still wait for an answer')
+    .argument('<cycle>', 'cycle ID')
+    .option('--json', 'print JSON')
+    .action(async (cycle: string, o: { json?: boolean }) => {
+      const s = await withClient(({ client }) => pendingLabels(client, cycle));
+      const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); labels: ${s.labelSet.join(', ')}\n`;
+      const body = s.pending
+        .map(
+          (p) =>
+            `${p.recordKey}\tguess=${p.guess} (${(p.confidence * 100).toFixed(0)}%)\t${JSON.stringify(p.features)}`,
+        )
+        .join('\n');
+      print(o.json, s, head + (body ? `${body}\n` : ''));
+    });
+
+  program
+    .command('label')
+    .description('answer one label request')
+    .argument('<cycle>', 'cycle ID')
+    .argument('<recordKey>', 'the item to label (see "remedy pending")')
+    .argument('<label>', 'the label')
+    .requiredOption('--reviewer <name>', 'who is answering')
+    .option('--json', 'print JSON')
+    .action(
+      async (cycle: string, recordKey: string, label: string, o: { reviewer: string; json?: boolean }) => {
+        const r = await withClient(({ client }) =>
+          submitLabel(client, cycle, { recordKey, label, reviewer: o.reviewer }),
+        );
+        print(
+          o.json,
+          r,
+          `${r.duplicate ? 'already labeled' : 'labeled'} ${r.recordKey} = ${r.label}; ${r.remaining} remaining\n`,
+        );
+      },
+    );
+
+  for (const [name, approve] of [
+    ['approve', true],
+    ['reject', false],
+  ] as const) {
+    program
+      .command(name)
+      .description(
+        approve
+          ? 'approve the rollout of a cycle waiting for approval'
+          : 'reject the candidate of a cycle waiting for approval',
+      )
+      .argument('<cycle>', 'cycle ID')
+      .requiredOption('--approver <name>', 'who decides')
+      .option('--reason <text>', 'why, kept in the audit trail')
+      .action(async (cycle: string, o: { approver: string; reason?: string }) => {
+        await withClient(({ client }) =>
+          approveRollout(client, cycle, { approver: o.approver, approve, reason: o.reason }),
+        );
+        io.out(`${approve ? 'approved' : 'rejected'} ${cycle}\n`);
+      });
+  }
+
+  program
+    .command('rollback')
+    .description('roll a cycle back to the champion now, at any point of its rollout')
+    .argument('<cycle>', 'cycle ID')
+    .requiredOption('--actor <name>', 'who asks')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(async (cycle: string, o: { actor: string; reason?: string }) => {
+      await withClient(({ client }) => forceRollback(client, cycle, { actor: o.actor, reason: o.reason }));
+      io.out(`rollback requested for ${cycle}\n`);
+    });
+
+  program
+    .command('resolve')
+    .description('answer a rollout paused on an inconclusive analysis')
+    .argument('<cycle>', 'cycle ID')
+    .addArgument(
+      new Command().createArgument('<decision>', 'continue or rollback').choices(['continue', 'rollback']),
+    )
+    .requiredOption('--actor <name>', 'who decides')
+    .action(async (cycle: string, decision: 'continue' | 'rollback', o: { actor: string }) => {
+      await withClient(({ client }) => resolvePause(client, cycle, { actor: o.actor, decision }));
+      io.out(`${decision} sent to ${cycle}\n`);
+    });
+
+  program
+    .command('abort')
+    .description('abort a cycle: traffic returns to the champion and the cycle closes as aborted')
+    .argument('<cycle>', 'cycle ID')
+    .action(async (cycle: string) => {
+      await withClient(({ client }) => abortCycle(client, cycle));
+      io.out(`abort requested for ${cycle}\n`);
+    });
+
+  program.addOption(new Option('--no-color', 'plain output').hideHelp());
+  return program;
+}
+
+/** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof UserError || err instanceof ConfigError) {
+      io.err(`remedy: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.err(`remedy: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.failure;
+  }
+}
+
+export function defaultConnect(): CliIo['connect'] {
+  return async () => {
+    const config = loadTemporalConfig();
+    let connection: Connection;
+    try {
+      connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5s' });
+    } catch (err) {
+      throw new UserError(
+        `cannot reach Temporal at ${config.address} (${err instanceof Error ? err.message : String(err)}): start it with "npm run dev" or set TEMPORAL_ADDRESS`,
+      );
+    }
+    return {
+      client: new Client({ connection, namespace: config.namespace }),
+      queues: config,
+      close: () => connection.close(),
+    };
+  };
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const code = await runCli(process.argv.slice(2), {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    connect: defaultConnect(),
+  });
+  process.exit(code);
+}

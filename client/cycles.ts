@@ -1,0 +1,228 @@
+/**
+ * What people do to cycles, as functions over a Temporal client. The CLI, the demo's scripted reviewer
+ * and the tests all call these, so a script behaves exactly as a person at the terminal.
+ */
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { ApprovalInput, CycleInput, describeZodError, LabelAnswer, RolloutCommand } from '../core/schemas.js';
+import type { CycleRequest } from '../core/schemas.js';
+import {
+  approveRolloutUpdate,
+  cycleStatusQuery,
+  labelingStatusQuery,
+  resolvePauseUpdate,
+  rollbackUpdate,
+  rolloutStatusQuery,
+  submitLabelUpdate,
+  type CycleSummary,
+  type LabelingStatus,
+  type RolloutStatus,
+  type SubmitLabelResult,
+} from '../workflows/messages.js';
+import { labelingWorkflowId, rolloutWorkflowId } from '../workflows/cycle.js';
+import { ModelIdKey } from '../workflows/search-attributes.js';
+
+/** A refusal a person can act on: bad input, a refused update, a cycle that does not exist. */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+export interface Queues {
+  taskQueue: string;
+  trainingTaskQueue: string;
+}
+
+export async function startCycle(
+  client: Client,
+  queues: Queues,
+  raw: CycleRequest,
+): Promise<{ cycleId: string; runId: string }> {
+  const parsed = CycleInput.safeParse(raw);
+  if (!parsed.success) throw new UserError(`cannot start a cycle: ${describeZodError(parsed.error)}`);
+  const input = parsed.data;
+  // remediation-<model>-<n>: readable in the Web UI; n counts this model's earlier cycles.
+  let n =
+    (await client.workflow.count(`ModelId = "${input.modelId}" AND WorkflowType = "remediationCycle"`))
+      .count + 1;
+  for (;;) {
+    const cycleId = `remediation-${input.modelId}-${n}`;
+    try {
+      const handle = await client.workflow.start('remediationCycle', {
+        workflowId: cycleId,
+        taskQueue: queues.taskQueue,
+        args: [input, { trainingTaskQueue: queues.trainingTaskQueue }],
+        typedSearchAttributes: new TypedSearchAttributes([{ key: ModelIdKey, value: input.modelId }]),
+        staticSummary: `Remediation of ${input.modelId} on ${input.window.start} .. ${input.window.end}`,
+        staticDetails: `Trigger: ${input.trigger}. Stages: confirm → diagnose → collect → label → retrain → evaluate → rollout → close.`,
+      });
+      return { cycleId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      // Visibility is eventually consistent: a just-started cycle may not be counted yet.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        n++;
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+export async function cycleStatus(client: Client, cycleId: string): Promise<CycleSummary> {
+  return guard(cycleId, () => client.workflow.getHandle(cycleId).query(cycleStatusQuery));
+}
+
+/** The cycle ended without a summary: it was aborted, or failed before it could open. */
+export class CycleEndedError extends UserError {
+  override name = 'CycleEndedError';
+}
+
+export async function waitForCycle(client: Client, cycleId: string): Promise<CycleSummary> {
+  try {
+    return await guard(cycleId, () => client.workflow.getHandle(cycleId).result() as Promise<CycleSummary>);
+  } catch (err) {
+    if (err instanceof WorkflowFailedError)
+      throw new CycleEndedError(`cycle ${cycleId} ended without an outcome: ${rootCause(err)}`);
+    throw err;
+  }
+}
+
+function rootCause(err: Error): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function pendingLabels(client: Client, cycleId: string): Promise<LabelingStatus> {
+  return guard(labelingWorkflowId(cycleId), () =>
+    client.workflow.getHandle(labelingWorkflowId(cycleId)).query(labelingStatusQuery),
+  );
+}
+
+export async function submitLabel(
+  client: Client,
+  cycleId: string,
+  answer: unknown,
+): Promise<SubmitLabelResult> {
+  const parsed = LabelAnswer.safeParse(answer);
+  if (!parsed.success) throw new UserError(`label refused: ${describeZodError(parsed.error)}`);
+  return update(labelingWorkflowId(cycleId), () =>
+    client.workflow
+      .getHandle(labelingWorkflowId(cycleId))
+      .executeUpdate(submitLabelUpdate, { args: [parsed.data] }),
+  );
+}
+
+export async function approveRollout(
+  client: Client,
+  cycleId: string,
+  input: unknown,
+): Promise<{ approved: boolean }> {
+  const parsed = ApprovalInput.safeParse(input);
+  if (!parsed.success) throw new UserError(`approval refused: ${describeZodError(parsed.error)}`);
+  return update(cycleId, () =>
+    client.workflow.getHandle(cycleId).executeUpdate(approveRolloutUpdate, { args: [parsed.data] }),
+  );
+}
+
+export async function forceRollback(
+  client: Client,
+  cycleId: string,
+  input: unknown,
+): Promise<{ accepted: boolean }> {
+  const parsed = RolloutCommand.safeParse(input);
+  if (!parsed.success) throw new UserError(`rollback refused: ${describeZodError(parsed.error)}`);
+  return update(rolloutWorkflowId(cycleId), () =>
+    client.workflow
+      .getHandle(rolloutWorkflowId(cycleId))
+      .executeUpdate(rollbackUpdate, { args: [parsed.data] }),
+  );
+}
+
+export async function resolvePause(
+  client: Client,
+  cycleId: string,
+  input: { actor: string; decision: 'continue' | 'rollback'; reason?: string },
+): Promise<{ accepted: boolean }> {
+  return update(rolloutWorkflowId(cycleId), () =>
+    client.workflow
+      .getHandle(rolloutWorkflowId(cycleId))
+      .executeUpdate(resolvePauseUpdate, { args: [input] }),
+  );
+}
+
+export async function rolloutStatus(client: Client, cycleId: string): Promise<RolloutStatus> {
+  return guard(rolloutWorkflowId(cycleId), () =>
+    client.workflow.getHandle(rolloutWorkflowId(cycleId)).query(rolloutStatusQuery),
+  );
+}
+
+/** Abort: cancels the cycle; it rolls traffic back to the champion (if a rollout began) and closes as aborted. */
+export async function abortCycle(client: Client, cycleId: string): Promise<void> {
+  await guard(cycleId, () => client.workflow.getHandle(cycleId).cancel());
+}
+
+export interface CycleListing {
+  cycleId: string;
+  status: string;
+  modelId: string | null;
+  stage: string | null;
+  outcome: string | null;
+  startTime: string;
+}
+
+export async function listCycles(
+  client: Client,
+  filter: { modelId?: string; running?: boolean },
+): Promise<CycleListing[]> {
+  const clauses = ['WorkflowType = "remediationCycle"'];
+  if (filter.modelId) clauses.push(`ModelId = "${filter.modelId.replace(/"/g, '')}"`);
+  if (filter.running) clauses.push('ExecutionStatus = "Running"');
+  const out: CycleListing[] = [];
+  for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
+    const sa = wf.searchAttributes;
+    const first = (name: string) => {
+      const v = sa[name];
+      return Array.isArray(v) && v.length > 0 ? String(v[0]) : null;
+    };
+    out.push({
+      cycleId: wf.workflowId,
+      status: wf.status.name,
+      modelId: first('ModelId'),
+      stage: first('RemediationStage'),
+      outcome: first('Outcome'),
+      startTime: wf.startTime.toISOString(),
+    });
+  }
+  return out;
+}
+
+async function guard<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Error && err.name === 'WorkflowNotFoundError') {
+      throw new UserError(`no workflow "${workflowId}": check the cycle ID with "remedy list"`);
+    }
+    if (err instanceof Error && /not found|QueryNotRegistered|unknown queryType/i.test(err.message)) {
+      throw new UserError(`"${workflowId}" cannot answer that now (${err.message}); check "remedy status"`);
+    }
+    throw err;
+  }
+}
+
+async function update<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await guard(workflowId, fn);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause instanceof Error ? err.cause.message : err.message;
+      throw new UserError(cause);
+    }
+    throw err;
+  }
+}

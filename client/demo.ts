@@ -1,0 +1,72 @@
+/**
+ * The main job: a full remediation cycle on real data and real infrastructure, on one machine.
+ *
+ *   npm run demo [-- --json] [-- --keep]
+ *
+ * Brings up Temporal + Postgres + a worker, trains a champion on 2012 Seattle/New York weather, logs
+ * 2013–2015 traffic, runs one cycle with a scripted reviewer and approver, and prints every stage.
+ * With --json the summary is the one JSON document on stdout (logs go to stderr). With --keep the
+ * stack stays up for the Web UI until Ctrl-C.
+ */
+import { Command } from 'commander';
+import type { Pool } from 'pg';
+import { renderSummary } from './render.js';
+import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from './scenario.js';
+import { startStack, workflowUrl } from './stack.js';
+
+const program = new Command('demo')
+  .description('Run a full remediation cycle on the weather data with embedded Temporal and Postgres')
+  .option('--json', 'print the cycle summary as one JSON document on stdout')
+  .option('--keep', 'leave Temporal, Postgres and the worker running (Ctrl-C to stop)')
+  .option('--model <id>', 'model ID to use (default: the next free weather-<n>)')
+  .parse();
+const opts = program.opts<{ json?: boolean; keep?: boolean; model?: string }>();
+const log = (msg: string) => process.stderr.write(`[remedy] ${msg}\n`);
+
+const stack = await startStack(log);
+let exitCode = 0;
+try {
+  const modelId = opts.model ?? (await nextModelId(stack.pool));
+  log(`registering ${modelId} and logging production traffic (vega-datasets weather.csv)`);
+  const prepared = await prepareWeatherModel(stack.pool, modelId, DEMO_POLICY);
+  log(
+    `champion v${prepared.champion.version} trained on 2012: holdout accuracy ${(prepared.champion.baselineAccuracy * 100).toFixed(1)}%; ` +
+      `${prepared.log.added} requests logged, ${prepared.log.served} served by the champion`,
+  );
+  const { cycleId, summary, labelsAnswered } = await runScriptedCycle(
+    stack.client,
+    stack.config,
+    prepared,
+    log,
+  );
+  const url = workflowUrl(stack.uiUrl, stack.config.namespace, cycleId);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, labelsAnswered, webUi: url }, null, 2)}\n`);
+  } else {
+    process.stdout.write(renderSummary(summary));
+    process.stdout.write(`\nWeb UI: ${url ?? `(external Temporal at ${stack.config.address})`}\n`);
+  }
+  log(`outcome: ${summary.outcome} — ${summary.reason}`);
+  if (url) log(`Web UI: ${url}`);
+  if (summary.outcome !== 'promoted' && summary.outcome !== 'rolled-back') exitCode = 2;
+  if (opts.keep) {
+    log('stack left running (--keep): press Ctrl-C to stop');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+} catch (err) {
+  log(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  exitCode = 1;
+} finally {
+  await stack.stop();
+}
+process.exit(exitCode);
+
+async function nextModelId(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM models WHERE model_id LIKE 'weather-%'",
+  );
+  return `weather-${Number(rows[0]!.n) + 1}`;
+}

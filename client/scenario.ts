@@ -1,0 +1,90 @@
+/**
+ * The weather scenario end to end on a running stack: register a model with a champion trained on
+ * 2012, log 2013–2015 production traffic (feedback for a third of 2013–2014 and for 2015), start a
+ * cycle over April 2013 .. 2014, and play the reviewer and the approver.
+ */
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { CycleSummary } from '../workflows/messages.js';
+import { startCycle, waitForCycle, type Queues } from './cycles.js';
+import { answerLabels, approveWhenAsked, atStage, waitForStatus } from './reviewer.js';
+import { ingestRecords, registerModelWithChampion } from './setup.js';
+import { hasFeedback, loadWeather, weatherModel, type WeatherRow } from './weather.js';
+
+export const SCENARIO = {
+  referenceEnd: '2013-01-01',
+  window: { start: '2013-04-01T00:00:00Z', end: '2015-01-01T00:00:00Z' },
+  reviewer: 'scripted-reviewer',
+  approver: 'scripted-approver',
+} as const;
+
+export interface PreparedModel {
+  modelId: string;
+  rows: WeatherRow[];
+  champion: { version: number; baselineAccuracy: number };
+  log: { added: number; served: number };
+}
+
+export async function prepareWeatherModel(
+  pool: pg.Pool,
+  modelId: string,
+  policy: Record<string, unknown> = {},
+): Promise<PreparedModel> {
+  const rows = await loadWeather();
+  const def = weatherModel(modelId, policy);
+  const reference = rows.filter((r) => r.date < SCENARIO.referenceEnd);
+  const champion = await registerModelWithChampion(
+    pool,
+    def,
+    reference.map((r) => ({ recordKey: r.recordKey, ts: r.ts, features: r.features, label: r.label })),
+  );
+  const production = rows
+    .filter((r) => r.date >= SCENARIO.referenceEnd)
+    .map((r) => ({
+      recordKey: r.recordKey,
+      ts: r.ts,
+      features: r.features,
+      feedback: r.ts >= SCENARIO.window.end || hasFeedback(r.recordKey) ? r.label : null,
+    }));
+  const log = await ingestRecords(pool, modelId, production, SCENARIO.window.end);
+  return { modelId, rows, champion, log };
+}
+
+/** A policy for running the scenario quickly: short dwell, approval by the scripted approver. */
+export const DEMO_POLICY = {
+  labeling: { budget: 40, minLabels: 20, deadline: '24h', reviewers: [SCENARIO.reviewer] },
+  // 2015 holds 730 requests: three steps of 240 give the candidate ~48 feedback samples at 20%.
+  rollout: {
+    steps: [20, 50, 100],
+    requestsPerStep: 240,
+    minSamples: 20,
+    dwell: '1s',
+    requireApproval: true,
+    approvers: [SCENARIO.approver],
+  },
+};
+
+export async function runScriptedCycle(
+  client: Client,
+  queues: Queues,
+  prepared: PreparedModel,
+  onEvent: (msg: string) => void = () => {},
+): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number }> {
+  const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+  const { cycleId } = await startCycle(client, queues, {
+    modelId: prepared.modelId,
+    window: SCENARIO.window,
+    trigger: 'demo',
+  });
+  onEvent(`started ${cycleId}`);
+  const atLabel = await waitForStatus(client, cycleId, atStage('label'));
+  let labelsAnswered = 0;
+  if (atLabel.outcome === null) {
+    labelsAnswered = await answerLabels(client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+    onEvent(`answered ${labelsAnswered} label requests as ${SCENARIO.reviewer}`);
+    const s = await approveWhenAsked(client, cycleId, SCENARIO.approver, 'holdout gain reviewed');
+    if (s.awaitingApproval) onEvent(`approved the rollout as ${SCENARIO.approver}`);
+  }
+  const summary = await waitForCycle(client, cycleId);
+  return { cycleId, summary, labelsAnswered };
+}

@@ -1,0 +1,149 @@
+/**
+ * Registry and production-log setup used by `remedy models register`, `remedy ingest` and the demo.
+ * These are administrative writes straight to Postgres; every one is safe to repeat.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { buildReferenceProfile } from '../core/drift.js';
+import { accuracy } from '../core/metrics.js';
+import { canonicalJson, predict, train } from '../core/model.js';
+import { isHoldout } from '../core/policy.js';
+import type { Features, ModelDefinition } from '../core/schemas.js';
+import { CODE_VERSION } from '../activities/training.js';
+import { serveRecords } from '../activities/gateway.js';
+import { hashRows } from '../activities/cycle.js';
+import { withTransaction } from '../db/pool.js';
+import * as db from '../db/queries.js';
+
+export interface LabeledExample {
+  recordKey: string;
+  ts: string;
+  features: Features;
+  label: string;
+}
+
+/**
+ * Registers a model and trains its first champion on a reference dataset (a quarter held out for the
+ * baseline accuracy), storing the reference profile drift checks compare against.
+ */
+export async function registerModelWithChampion(
+  pool: pg.Pool,
+  def: ModelDefinition,
+  reference: readonly LabeledExample[],
+): Promise<{ version: number; baselineAccuracy: number; trainRows: number; holdoutRows: number }> {
+  await db.upsertModel(pool, def);
+  const existing = await db.getAlias(pool, def.modelId, 'champion');
+  const rows = reference.map((r) => ({
+    recordKey: r.recordKey,
+    ts: r.ts,
+    features: r.features,
+    label: r.label,
+    labelSource: 'reference' as const,
+    split: isHoldout(r.recordKey, def.policy.collection.holdoutShare)
+      ? ('holdout' as const)
+      : ('train' as const),
+  }));
+  const trainRows = rows.filter((r) => r.split === 'train');
+  const holdoutRows = rows.filter((r) => r.split === 'holdout');
+  if (existing !== null) {
+    const v = await db.getModelVersion(pool, def.modelId, existing);
+    return {
+      version: existing,
+      baselineAccuracy: Number(v.metrics.holdoutAccuracy),
+      trainRows: trainRows.length,
+      holdoutRows: holdoutRows.length,
+    };
+  }
+  const config = {
+    epochs: def.policy.training.epochs,
+    learningRate: def.policy.training.learningRate,
+    l2: def.policy.training.l2,
+  };
+  const artifact = train(
+    def.features,
+    trainRows.map((r) => ({ features: r.features, label: r.label })),
+    config,
+  );
+  const baselineAccuracy = accuracy(
+    holdoutRows.map((r) => r.label),
+    holdoutRows.map((r) => predict(artifact, r.features).label),
+  );
+  const artifactJson = canonicalJson(artifact);
+  return withTransaction(pool, async (client) => {
+    const { datasetId } = await db.insertDatasetVersion(client, {
+      modelId: def.modelId,
+      idempotencyKey: `${def.modelId}:reference`,
+      parentId: null,
+      kind: 'reference',
+      cycleId: null,
+      windowStart: reference[0]?.ts ?? null,
+      windowEnd: reference[reference.length - 1]?.ts ?? null,
+      samplingPlan: { strategy: 'reference' },
+      contentHash: hashRows(rows),
+      rows,
+    });
+    const version = await db.insertModelVersion(client, {
+      modelId: def.modelId,
+      idempotencyKey: `${def.modelId}:initial-champion`,
+      status: 'champion',
+      datasetId,
+      cycleId: null,
+      configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
+      codeVersion: CODE_VERSION,
+      artifact: artifactJson,
+      artifactSha256: createHash('sha256').update(artifactJson).digest('hex'),
+      metrics: {
+        holdoutAccuracy: baselineAccuracy,
+        trainRows: trainRows.length,
+        holdoutRows: holdoutRows.length,
+      },
+    });
+    await db.setAlias(client, def.modelId, 'champion', version);
+    await db.upsertReferenceProfile(
+      client,
+      def.modelId,
+      version,
+      buildReferenceProfile(
+        def.features,
+        trainRows.map((r) => r.features),
+        trainRows.map((r) => r.label),
+        baselineAccuracy,
+      ),
+    );
+    await db.setTraffic(client, def.modelId, {
+      championVersion: version,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    await db.audit(client, {
+      key: `${def.modelId}:registered`,
+      modelId: def.modelId,
+      actor: 'remedy',
+      action: 'model.registered',
+      details: { version, baselineAccuracy },
+    });
+    return { version, baselineAccuracy, trainRows: trainRows.length, holdoutRows: holdoutRows.length };
+  });
+}
+
+/**
+ * Adds requests to the production log. With `serveThrough`, requests up to that time are also served
+ * through the gateway (the champion's predictions logged), as production would have.
+ */
+export async function ingestRecords(
+  pool: pg.Pool,
+  modelId: string,
+  records: readonly { recordKey: string; ts: string; features: Features; feedback: string | null }[],
+  serveThrough?: string,
+): Promise<{ added: number; served: number }> {
+  const added = await db.insertRecords(pool, modelId, records);
+  let served = 0;
+  if (serveThrough) {
+    const toServe = records.filter((r) => r.ts < serveThrough);
+    for (let i = 0; i < toServe.length; i += 1000) {
+      const chunk = toServe.slice(i, i + 1000).map((r) => ({ ...r, ts: new Date(r.ts) }));
+      served += (await serveRecords(pool, modelId, `ingest:${chunk[0]!.recordKey}`, chunk)).served;
+    }
+  }
+  return { added, served };
+}

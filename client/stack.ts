@@ -1,0 +1,115 @@
+/**
+ * Brings up what a cycle needs on one machine: the Temporal dev server (unless TEMPORAL_ADDRESS points
+ * elsewhere), Postgres (DATABASE_URL or the embedded one), migrations, and a worker process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
+import { createPool, migrate } from '../db/pool.js';
+import { connectionOptions, loadTemporalConfig, type TemporalConfig } from '../infra/config.js';
+import { dataDir } from '../infra/paths.js';
+import { startPostgres } from '../infra/postgres.js';
+import { startDevServer } from '../infra/temporal-cli.js';
+
+export type Log = (msg: string) => void;
+
+export interface Stack {
+  config: TemporalConfig;
+  client: Client;
+  pool: pg.Pool;
+  databaseUrl: string;
+  uiUrl: string | null;
+  worker: WorkerProcess;
+  stop(): Promise<void>;
+}
+
+const workerMain = fileURLToPath(new URL('../workers/main.ts', import.meta.url));
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `workers/main.ts` as its own process and waits until it polls. Its output goes to a log file. */
+export async function spawnWorker(
+  env: Record<string, string>,
+  logFile = path.join(dataDir(), 'worker.log'),
+): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', workerMain], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  child.stdout.pipe(out);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      out.write(chunk);
+      if (seen !== 'ready') {
+        seen += chunk.toString();
+        if (seen.includes('worker ready')) {
+          seen = 'ready';
+          resolve();
+        }
+      }
+    });
+    void exited.then((code) =>
+      reject(new Error(`the worker exited with code ${code} before it was ready; see ${logFile}`)),
+    );
+  });
+  return {
+    child,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function startStack(log: Log): Promise<Stack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err: unknown) => log(`while stopping: ${String(err)}`));
+  };
+  try {
+    let config = loadTemporalConfig();
+    let uiUrl: string | null = null;
+    if (!process.env.TEMPORAL_ADDRESS) {
+      const server = await startDevServer({ log, namespace: config.namespace });
+      stops.push(() => server.stop());
+      config = { ...config, address: server.address };
+      uiUrl = server.uiUrl;
+    }
+    const pgServer = await startPostgres({ log });
+    stops.push(() => pgServer.stop());
+    const pool = createPool(pgServer.url);
+    stops.push(() => pool.end());
+    await migrate(pool);
+    const worker = await spawnWorker({
+      DATABASE_URL: pgServer.url,
+      TEMPORAL_ADDRESS: config.address,
+      TEMPORAL_NAMESPACE: config.namespace,
+    });
+    stops.push(() => worker.stop());
+    const connection = await Connection.connect(connectionOptions(config));
+    stops.push(() => connection.close());
+    const client = new Client({ connection, namespace: config.namespace });
+    return { config, client, pool, databaseUrl: pgServer.url, uiUrl, worker, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export function workflowUrl(uiUrl: string | null, namespace: string, workflowId: string): string | null {
+  return uiUrl
+    ? `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`
+    : null;
+}

@@ -1,0 +1,205 @@
+/**
+ * The built-in trainer: multinomial logistic regression (softmax) on standardised numeric features and
+ * one-hot categorical features, fitted by full-batch gradient descent with L2.
+ *
+ * Why this shape: full-batch descent from zero weights has no random draw and no order dependence, so the
+ * same dataset version and config give the same artifact byte for byte; and its state after any epoch is
+ * a small array, which is what the training activity heartbeats so a restarted worker resumes mid-way.
+ */
+import type { FeatureSpec, Features } from './schemas.js';
+
+export interface TrainConfig {
+  epochs: number;
+  learningRate: number;
+  l2: number;
+}
+
+export interface Encoder {
+  numeric: string[];
+  means: number[];
+  stds: number[];
+  categorical: { name: string; values: string[] }[];
+}
+
+export interface ModelArtifact {
+  kind: 'softmax-regression';
+  classes: string[];
+  encoder: Encoder;
+  /** weights[c][j] for class c and encoded feature j; bias[c]. */
+  weights: number[][];
+  bias: number[];
+}
+
+export interface TrainingState {
+  epoch: number;
+  weights: number[][];
+  bias: number[];
+}
+
+export interface Example {
+  features: Features;
+  label: string;
+}
+
+export function fitEncoder(spec: FeatureSpec, rows: readonly Features[]): Encoder {
+  const means: number[] = [];
+  const stds: number[] = [];
+  for (const name of spec.numeric) {
+    const values = rows.map((r) => toNumber(r[name], name));
+    const mean = values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
+    const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(values.length, 1);
+    means.push(mean);
+    // A constant column gets std 1 so it encodes to 0 instead of dividing by zero.
+    stds.push(variance > 0 ? Math.sqrt(variance) : 1);
+  }
+  const categorical = spec.categorical.map((name) => ({
+    name,
+    values: [...new Set(rows.map((r) => String(r[name])))].sort(),
+  }));
+  return { numeric: [...spec.numeric], means, stds, categorical };
+}
+
+export function encode(encoder: Encoder, row: Features): number[] {
+  const out: number[] = [];
+  encoder.numeric.forEach((name, i) =>
+    out.push((toNumber(row[name], name) - encoder.means[i]!) / encoder.stds[i]!),
+  );
+  for (const cat of encoder.categorical) {
+    const value = String(row[cat.name]);
+    // An unseen category encodes as all zeros: the model falls back to its bias for that feature.
+    for (const v of cat.values) out.push(v === value ? 1 : 0);
+  }
+  return out;
+}
+
+export function initialState(classes: number, dims: number): TrainingState {
+  return {
+    epoch: 0,
+    weights: Array.from({ length: classes }, () => new Array<number>(dims).fill(0)),
+    bias: new Array<number>(classes).fill(0),
+  };
+}
+
+/**
+ * Runs epochs from `state.epoch` up to `config.epochs`, calling `onCheckpoint` every `checkpointEvery`
+ * epochs with a copy of the state (the caller heartbeats it). Returns the final state.
+ */
+export function trainEpochs(
+  x: readonly number[][],
+  y: readonly number[],
+  classes: number,
+  config: TrainConfig,
+  state: TrainingState,
+  checkpointEvery: number,
+  onCheckpoint?: (state: TrainingState) => void,
+): TrainingState {
+  const n = x.length;
+  if (n === 0) throw new Error('cannot train on an empty dataset');
+  const dims = x[0]!.length;
+  const weights = state.weights.map((w) => [...w]);
+  const bias = [...state.bias];
+  const probs = new Array<number>(classes);
+  for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
+    const gw = Array.from({ length: classes }, () => new Array<number>(dims).fill(0));
+    const gb = new Array<number>(classes).fill(0);
+    for (let i = 0; i < n; i++) {
+      const xi = x[i]!;
+      softmaxInto(weights, bias, xi, probs);
+      for (let c = 0; c < classes; c++) {
+        const err = probs[c]! - (y[i] === c ? 1 : 0);
+        gb[c]! += err;
+        const gwc = gw[c]!;
+        for (let j = 0; j < dims; j++) gwc[j]! += err * xi[j]!;
+      }
+    }
+    for (let c = 0; c < classes; c++) {
+      const wc = weights[c]!;
+      const gwc = gw[c]!;
+      for (let j = 0; j < dims; j++) wc[j]! -= config.learningRate * (gwc[j]! / n + config.l2 * wc[j]!);
+      bias[c]! -= (config.learningRate * gb[c]!) / n;
+    }
+    const done = epoch + 1;
+    if (onCheckpoint && (done % checkpointEvery === 0 || done === config.epochs)) {
+      onCheckpoint({ epoch: done, weights: weights.map((w) => [...w]), bias: [...bias] });
+    }
+  }
+  return { epoch: config.epochs, weights, bias };
+}
+
+/** Fits a model in one go (used for the initial champion and in tests). */
+export function train(spec: FeatureSpec, examples: readonly Example[], config: TrainConfig): ModelArtifact {
+  const classes = [...new Set(examples.map((e) => e.label))].sort();
+  const encoder = fitEncoder(
+    spec,
+    examples.map((e) => e.features),
+  );
+  const x = examples.map((e) => encode(encoder, e.features));
+  const y = examples.map((e) => classes.indexOf(e.label));
+  const state = trainEpochs(
+    x,
+    y,
+    classes.length,
+    config,
+    initialState(classes.length, x[0]?.length ?? 0),
+    config.epochs,
+  );
+  return { kind: 'softmax-regression', classes, encoder, weights: state.weights, bias: state.bias };
+}
+
+export interface Prediction {
+  label: string;
+  confidence: number;
+  probabilities: Record<string, number>;
+}
+
+export function predict(model: ModelArtifact, row: Features): Prediction {
+  const xi = encode(model.encoder, row);
+  const probs = new Array<number>(model.classes.length);
+  softmaxInto(model.weights, model.bias, xi, probs);
+  let best = 0;
+  for (let c = 1; c < probs.length; c++) if (probs[c]! > probs[best]!) best = c;
+  const probabilities: Record<string, number> = {};
+  model.classes.forEach((label, c) => (probabilities[label] = probs[c]!));
+  return { label: model.classes[best]!, confidence: probs[best]!, probabilities };
+}
+
+/** Canonical JSON (sorted keys) so equal artifacts serialise to equal bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value as Record<string, unknown>)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+function softmaxInto(weights: number[][], bias: number[], xi: readonly number[], out: number[]): void {
+  let max = -Infinity;
+  for (let c = 0; c < weights.length; c++) {
+    const wc = weights[c]!;
+    let z = bias[c]!;
+    for (let j = 0; j < xi.length; j++) z += wc[j]! * xi[j]!;
+    out[c] = z;
+    if (z > max) max = z;
+  }
+  let sum = 0;
+  for (let c = 0; c < weights.length; c++) {
+    out[c] = Math.exp(out[c]! - max);
+    sum += out[c]!;
+  }
+  for (let c = 0; c < weights.length; c++) out[c] = out[c]! / sum;
+}
+
+function toNumber(value: number | string | undefined, name: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n))
+    throw new Error(`feature "${name}" must be a finite number, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -1,0 +1,163 @@
+/**
+ * Remedy's core types and the zod schemas that guard every boundary.
+ *
+ * Terminology
+ * - model: a named production classifier (`modelId`) with a label set, a feature spec and a policy.
+ * - champion / candidate: the version serving production, and the retrained version trying to replace it.
+ * - window: a time range of the production log (`records`) that a drift check looks at.
+ * - reference: the profile of the champion's training data that windows are compared with.
+ * - drift: a window whose feature distributions or measured performance moved past the policy's thresholds.
+ * - cycle: one remediation run for one model (a `remediationCycle` workflow), from confirm to close.
+ * - campaign: the labeling child workflow of a cycle: items people must label before a deadline.
+ * - step: one stage of the staged rollout (a share of traffic to the candidate, then an analysis).
+ */
+import { z } from 'zod';
+
+/** A Temporal duration string such as `30s`, `10m`, `24h`, `3d`. */
+export const DurationString = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like "30s", "10m", "24h" or "3d"');
+
+export const IsoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
+
+const Identifier = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(
+    /^[a-z0-9][a-z0-9_-]*$/,
+    'use lowercase letters, digits, "-" and "_" (start with a letter or digit)',
+  );
+export const ModelId = Identifier;
+
+export const FeatureSpec = z.object({
+  numeric: z.array(z.string().min(1)).default([]),
+  categorical: z.array(z.string().min(1)).default([]),
+});
+export type FeatureSpec = z.infer<typeof FeatureSpec>;
+
+export const Policy = z.object({
+  drift: z
+    .object({
+      psiThreshold: z.number().positive().default(0.2),
+      ksAlpha: z.number().gt(0).lt(1).default(0.05),
+      driftedShare: z.number().gt(0).max(1).default(0.5),
+      performanceTolerance: z.number().min(0).max(1).default(0.05),
+      severeDrop: z.number().min(0).max(1).default(0.15),
+      minLabeledRows: z.number().int().positive().default(30),
+    })
+    .prefault({}),
+  collection: z
+    .object({
+      maxRows: z.number().int().positive().max(1_000_000).default(5000),
+      holdoutShare: z.number().gt(0).lt(1).default(0.25),
+    })
+    .prefault({}),
+  labeling: z
+    .object({
+      budget: z.number().int().min(0).default(40),
+      minLabels: z.number().int().min(0).default(20),
+      deadline: DurationString.default('24h'),
+      reviewers: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  training: z
+    .object({
+      epochs: z.number().int().positive().max(100_000).default(400),
+      learningRate: z.number().positive().default(0.5),
+      l2: z.number().min(0).default(0.001),
+      seed: z.number().int().default(7),
+      checkpointEvery: z.number().int().positive().default(25),
+    })
+    .prefault({}),
+  evaluation: z
+    .object({
+      minGain: z.number().min(-1).max(1).default(0.02),
+    })
+    .prefault({}),
+  rollout: z
+    .object({
+      steps: z
+        .array(z.number().int().min(1).max(100))
+        .min(1)
+        .default([10, 25, 50, 100])
+        .refine((s) => s.every((w, i) => i === 0 || w > s[i - 1]!) && s[s.length - 1] === 100, {
+          message: 'steps must increase and end at 100',
+        }),
+      dwell: DurationString.default('5s'),
+      requestsPerStep: z.number().int().positive().default(180),
+      minSamples: z.number().int().positive().default(15),
+      maxDegradation: z.number().min(0).max(1).default(0.02),
+      alpha: z.number().gt(0).lt(1).default(0.05),
+      decisionTimeout: DurationString.default('1h'),
+      requireApproval: z.boolean().default(false),
+      approvalTimeout: DurationString.default('24h'),
+      approvers: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+});
+export type Policy = z.infer<typeof Policy>;
+
+export const ModelDefinition = z.object({
+  modelId: ModelId,
+  labelSet: z.array(z.string().min(1)).min(2),
+  features: FeatureSpec,
+  policy: Policy.prefault({}),
+});
+export type ModelDefinition = z.infer<typeof ModelDefinition>;
+
+export const Window = z
+  .object({ start: IsoDate, end: IsoDate })
+  .refine((w) => Date.parse(w.start) < Date.parse(w.end), {
+    message: 'window.start must be before window.end',
+  });
+export type Window = z.infer<typeof Window>;
+
+export const CycleInput = z.object({
+  modelId: ModelId,
+  window: Window,
+  trigger: z.string().min(1).max(200).default('manual'),
+});
+export type CycleInput = z.infer<typeof CycleInput>;
+/** What a caller sends to start a cycle (defaults not yet applied). */
+export type CycleRequest = z.input<typeof CycleInput>;
+
+/** One answer from a reviewer, as sent by the CLI, the review page or any Temporal client. */
+export const LabelAnswer = z.object({
+  recordKey: z.string().min(1).max(200),
+  label: z.string().min(1).max(100),
+  reviewer: z.string().min(1).max(100),
+});
+export type LabelAnswer = z.infer<typeof LabelAnswer>;
+
+export const ApprovalInput = z.object({
+  approver: z.string().min(1).max(100),
+  approve: z.boolean(),
+  reason: z.string().max(2000).optional(),
+});
+export type ApprovalInput = z.infer<typeof ApprovalInput>;
+
+export const RolloutCommand = z.object({
+  actor: z.string().min(1).max(100),
+  reason: z.string().max(2000).optional(),
+});
+export type RolloutCommand = z.infer<typeof RolloutCommand>;
+
+/** A feature row: numeric features are numbers, categorical ones strings. */
+export type Features = Record<string, number | string>;
+
+/** Formats a zod error as one line per problem, each naming the field, for people to read. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`)
+    .join('; ');
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds in a duration string accepted by DurationString. */
+export function durationMs(value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  if (!m) throw new Error(`invalid duration "${value}": use a number and a unit (ms, s, m, h, d)`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}

@@ -1,0 +1,538 @@
+/**
+ * One small function per SQL statement, each taking an injected queryable (pool or transaction client).
+ * Parameters are always bound. Writes an activity retry could repeat are guarded by a key.
+ */
+import { z } from 'zod';
+import type { ReferenceProfile } from '../core/drift.js';
+import type { ModelArtifact } from '../core/model.js';
+import { ModelDefinition } from '../core/schemas.js';
+import type { Features } from '../core/schemas.js';
+import type { Queryable } from './pool.js';
+
+export async function upsertModel(q: Queryable, def: ModelDefinition): Promise<void> {
+  await q.query(
+    `INSERT INTO models (model_id, label_set, feature_spec, policy) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (model_id) DO UPDATE SET label_set = EXCLUDED.label_set, feature_spec = EXCLUDED.feature_spec,
+       policy = EXCLUDED.policy`,
+    [def.modelId, def.labelSet, JSON.stringify(def.features), JSON.stringify(def.policy)],
+  );
+}
+
+export async function getModel(q: Queryable, modelId: string): Promise<ModelDefinition | null> {
+  const { rows } = await q.query(
+    'SELECT model_id, label_set, feature_spec, policy FROM models WHERE model_id = $1',
+    [modelId],
+  );
+  const row = rows[0] as
+    { model_id: string; label_set: string[]; feature_spec: unknown; policy: unknown } | undefined;
+  if (!row) return null;
+  return ModelDefinition.parse({
+    modelId: row.model_id,
+    labelSet: row.label_set,
+    features: row.feature_spec,
+    policy: row.policy,
+  });
+}
+
+export interface RecordRow {
+  recordKey: string;
+  ts: Date;
+  features: Features;
+  feedback: string | null;
+}
+
+const RecordRowSchema = z.object({
+  record_key: z.string(),
+  ts: z.date(),
+  features: z.record(z.string(), z.union([z.number(), z.string()])),
+  feedback: z.string().nullable(),
+});
+
+function toRecord(row: unknown): RecordRow {
+  const r = RecordRowSchema.parse(row);
+  return { recordKey: r.record_key, ts: r.ts, features: r.features, feedback: r.feedback };
+}
+
+/** Inserts production-log rows; a row already present (same key) is left as it is. Returns rows added. */
+export async function insertRecords(
+  q: Queryable,
+  modelId: string,
+  records: readonly { recordKey: string; ts: string | Date; features: Features; feedback?: string | null }[],
+): Promise<number> {
+  let added = 0;
+  for (let i = 0; i < records.length; i += 1000) {
+    const chunk = records.slice(i, i + 1000);
+    const res = await q.query(
+      `INSERT INTO records (model_id, record_key, ts, features, feedback, feedback_at)
+       SELECT $1, k, t, f, fb, CASE WHEN fb IS NULL THEN NULL ELSE now() END
+       FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::text[]) AS u(k, t, f, fb)
+       ON CONFLICT (model_id, record_key) DO NOTHING`,
+      [
+        modelId,
+        chunk.map((r) => r.recordKey),
+        chunk.map((r) => (r.ts instanceof Date ? r.ts.toISOString() : r.ts)),
+        chunk.map((r) => JSON.stringify(r.features)),
+        chunk.map((r) => r.feedback ?? null),
+      ],
+    );
+    added += res.rowCount ?? 0;
+  }
+  return added;
+}
+
+export async function recordsInWindow(
+  q: Queryable,
+  modelId: string,
+  start: string,
+  end: string,
+  limit: number,
+): Promise<RecordRow[]> {
+  const { rows } = await q.query(
+    `SELECT record_key, ts, features, feedback FROM records
+     WHERE model_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, record_key LIMIT $4`,
+    [modelId, start, end, limit],
+  );
+  return rows.map(toRecord);
+}
+
+/** The next requests after a cursor: the traffic a rollout step replays through the gateway. */
+export async function recordsAfter(
+  q: Queryable,
+  modelId: string,
+  cursor: { ts: string; recordKey: string },
+  limit: number,
+): Promise<RecordRow[]> {
+  const { rows } = await q.query(
+    `SELECT record_key, ts, features, feedback FROM records
+     WHERE model_id = $1 AND (ts, record_key) > ($2::timestamptz, $3) ORDER BY ts, record_key LIMIT $4`,
+    [modelId, cursor.ts, cursor.recordKey, limit],
+  );
+  return rows.map(toRecord);
+}
+
+/** Champion predictions in a window joined with the feedback that has arrived for them. */
+export async function outcomesInWindow(
+  q: Queryable,
+  modelId: string,
+  version: number,
+  start: string,
+  end: string,
+): Promise<{ truth: string; predicted: string }[]> {
+  const { rows } = await q.query<{ truth: string; predicted: string }>(
+    `SELECT DISTINCT ON (r.record_key) r.feedback AS truth, p.predicted
+     FROM records r JOIN predictions p ON p.model_id = r.model_id AND p.record_key = r.record_key
+     WHERE r.model_id = $1 AND p.version = $2 AND r.ts >= $3 AND r.ts < $4 AND r.feedback IS NOT NULL
+     ORDER BY r.record_key, p.prediction_id`,
+    [modelId, version, start, end],
+  );
+  return rows;
+}
+
+export interface ModelVersionRow {
+  modelId: string;
+  version: number;
+  status: string;
+  datasetId: number | null;
+  artifact: ModelArtifact;
+  artifactSha256: string;
+  configHash: string;
+  metrics: Record<string, unknown>;
+  cycleId: string | null;
+}
+
+const ModelVersionSchema = z.object({
+  model_id: z.string(),
+  version: z.number().int(),
+  status: z.string(),
+  dataset_id: z.union([z.string(), z.number()]).nullable(),
+  artifact: z.object({ kind: z.literal('softmax-regression') }).passthrough(),
+  artifact_sha256: z.string(),
+  config_hash: z.string(),
+  metrics: z.record(z.string(), z.unknown()),
+  cycle_id: z.string().nullable(),
+});
+
+export async function insertModelVersion(
+  q: Queryable,
+  v: {
+    modelId: string;
+    idempotencyKey: string;
+    status: 'champion' | 'candidate';
+    datasetId: number | null;
+    cycleId: string | null;
+    configHash: string;
+    codeVersion: string;
+    artifact: string;
+    artifactSha256: string;
+    metrics: Record<string, unknown>;
+  },
+): Promise<number> {
+  const inserted = await q.query<{ version: number }>(
+    `INSERT INTO model_versions (model_id, version, idempotency_key, status, dataset_id, cycle_id, config_hash,
+       code_version, artifact, artifact_sha256, metrics)
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10
+     FROM model_versions WHERE model_id = $1
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING version`,
+    [
+      v.modelId,
+      v.idempotencyKey,
+      v.status,
+      v.datasetId,
+      v.cycleId,
+      v.configHash,
+      v.codeVersion,
+      v.artifact,
+      v.artifactSha256,
+      JSON.stringify(v.metrics),
+    ],
+  );
+  if (inserted.rows[0]) return inserted.rows[0].version;
+  const existing = await q.query<{ version: number }>(
+    'SELECT version FROM model_versions WHERE idempotency_key = $1',
+    [v.idempotencyKey],
+  );
+  return existing.rows[0]!.version;
+}
+
+export async function getModelVersion(
+  q: Queryable,
+  modelId: string,
+  version: number,
+): Promise<ModelVersionRow> {
+  const { rows } = await q.query(
+    `SELECT model_id, version, status, dataset_id, artifact, artifact_sha256, config_hash, metrics, cycle_id
+     FROM model_versions WHERE model_id = $1 AND version = $2`,
+    [modelId, version],
+  );
+  if (!rows[0]) throw new Error(`model ${modelId} has no version ${version}`);
+  const r = ModelVersionSchema.parse(rows[0]);
+  return {
+    modelId: r.model_id,
+    version: r.version,
+    status: r.status,
+    datasetId: r.dataset_id === null ? null : Number(r.dataset_id),
+    artifact: r.artifact as unknown as ModelArtifact,
+    artifactSha256: r.artifact_sha256,
+    configHash: r.config_hash,
+    metrics: r.metrics,
+    cycleId: r.cycle_id,
+  };
+}
+
+export async function setVersionStatus(
+  q: Queryable,
+  modelId: string,
+  version: number,
+  status: 'champion' | 'candidate' | 'retired' | 'rejected' | 'rolled_back',
+  evidence?: unknown,
+): Promise<void> {
+  await q.query(
+    'UPDATE model_versions SET status = $3, evidence = COALESCE($4::jsonb, evidence) WHERE model_id = $1 AND version = $2',
+    [modelId, version, status, evidence === undefined ? null : JSON.stringify(evidence)],
+  );
+}
+
+export async function mergeVersionMetrics(
+  q: Queryable,
+  modelId: string,
+  version: number,
+  metrics: Record<string, unknown>,
+): Promise<void> {
+  await q.query(
+    'UPDATE model_versions SET metrics = metrics || $3::jsonb WHERE model_id = $1 AND version = $2',
+    [modelId, version, JSON.stringify(metrics)],
+  );
+}
+
+export async function setAlias(
+  q: Queryable,
+  modelId: string,
+  alias: 'champion' | 'candidate',
+  version: number,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO model_aliases (model_id, alias, version) VALUES ($1, $2, $3)
+     ON CONFLICT (model_id, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
+    [modelId, alias, version],
+  );
+}
+
+export async function clearAlias(q: Queryable, modelId: string, alias: 'candidate'): Promise<void> {
+  await q.query('DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2', [modelId, alias]);
+}
+
+export async function getAlias(
+  q: Queryable,
+  modelId: string,
+  alias: 'champion' | 'candidate',
+): Promise<number | null> {
+  const { rows } = await q.query<{ version: number }>(
+    'SELECT version FROM model_aliases WHERE model_id = $1 AND alias = $2',
+    [modelId, alias],
+  );
+  return rows[0]?.version ?? null;
+}
+
+export async function upsertReferenceProfile(
+  q: Queryable,
+  modelId: string,
+  version: number,
+  profile: ReferenceProfile,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO reference_profiles (model_id, version, profile) VALUES ($1, $2, $3)
+     ON CONFLICT (model_id, version) DO NOTHING`,
+    [modelId, version, JSON.stringify(profile)],
+  );
+}
+
+export async function getReferenceProfile(
+  q: Queryable,
+  modelId: string,
+  version: number,
+): Promise<ReferenceProfile | null> {
+  const { rows } = await q.query<{ profile: ReferenceProfile }>(
+    'SELECT profile FROM reference_profiles WHERE model_id = $1 AND version = $2',
+    [modelId, version],
+  );
+  return rows[0]?.profile ?? null;
+}
+
+export interface TrafficRow {
+  championVersion: number;
+  candidateVersion: number | null;
+  candidateWeight: number;
+}
+
+export async function setTraffic(q: Queryable, modelId: string, t: TrafficRow): Promise<void> {
+  await q.query(
+    `INSERT INTO traffic_weights (model_id, champion_version, candidate_version, candidate_weight) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (model_id) DO UPDATE SET champion_version = EXCLUDED.champion_version,
+       candidate_version = EXCLUDED.candidate_version, candidate_weight = EXCLUDED.candidate_weight, updated_at = now()`,
+    [modelId, t.championVersion, t.candidateVersion, t.candidateWeight],
+  );
+}
+
+export async function getTraffic(q: Queryable, modelId: string): Promise<TrafficRow | null> {
+  const { rows } = await q.query<{
+    champion_version: number;
+    candidate_version: number | null;
+    candidate_weight: number;
+  }>(
+    'SELECT champion_version, candidate_version, candidate_weight FROM traffic_weights WHERE model_id = $1',
+    [modelId],
+  );
+  const r = rows[0];
+  return r
+    ? {
+        championVersion: r.champion_version,
+        candidateVersion: r.candidate_version,
+        candidateWeight: r.candidate_weight,
+      }
+    : null;
+}
+
+export async function insertPredictions(
+  q: Queryable,
+  modelId: string,
+  batchKey: string,
+  preds: readonly {
+    recordKey: string;
+    version: number;
+    predicted: string;
+    confidence: number;
+    latencyUs: number;
+  }[],
+): Promise<number> {
+  if (preds.length === 0) return 0;
+  const res = await q.query(
+    `INSERT INTO predictions (model_id, record_key, batch_key, version, predicted, confidence, latency_us)
+     SELECT $1, k, $2, v, p, c, l FROM unnest($3::text[], $4::int[], $5::text[], $6::float8[], $7::int[]) AS u(k, v, p, c, l)
+     ON CONFLICT (model_id, batch_key, record_key) DO NOTHING`,
+    [
+      modelId,
+      batchKey,
+      preds.map((p) => p.recordKey),
+      preds.map((p) => p.version),
+      preds.map((p) => p.predicted),
+      preds.map((p) => p.confidence),
+      preds.map((p) => p.latencyUs),
+    ],
+  );
+  return res.rowCount ?? 0;
+}
+
+/** Per-version accuracy on feedback over the given serving batches. */
+export async function armCounts(
+  q: Queryable,
+  modelId: string,
+  batchKeys: readonly string[],
+): Promise<Map<number, { n: number; correct: number }>> {
+  const { rows } = await q.query<{ version: number; n: string; correct: string }>(
+    `SELECT p.version, COUNT(*) AS n, COUNT(*) FILTER (WHERE p.predicted = r.feedback) AS correct
+     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+     WHERE p.model_id = $1 AND p.batch_key = ANY($2::text[]) AND r.feedback IS NOT NULL
+     GROUP BY p.version`,
+    [modelId, batchKeys],
+  );
+  return new Map(rows.map((r) => [r.version, { n: Number(r.n), correct: Number(r.correct) }]));
+}
+
+export async function audit(
+  q: Queryable,
+  e: {
+    key: string;
+    cycleId?: string | null;
+    modelId?: string | null;
+    actor: string;
+    action: string;
+    details?: unknown;
+  },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO audit_events (idempotency_key, cycle_id, model_id, actor, action, details) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [e.key, e.cycleId ?? null, e.modelId ?? null, e.actor, e.action, JSON.stringify(e.details ?? {})],
+  );
+}
+
+export interface DatasetRowInput {
+  recordKey: string;
+  ts: Date | string;
+  features: Features;
+  label: string | null;
+  labelSource: 'feedback' | 'human' | 'auto' | 'reference' | null;
+  split: 'train' | 'holdout';
+}
+
+/**
+ * Writes a dataset version and its rows once per idempotency key; a repeat returns the first version.
+ * Runs inside the caller's transaction so a version never exists without its rows.
+ */
+export async function insertDatasetVersion(
+  q: Queryable,
+  d: {
+    modelId: string;
+    idempotencyKey: string;
+    parentId: number | null;
+    kind: 'reference' | 'collected' | 'labeled';
+    cycleId: string | null;
+    windowStart: string | null;
+    windowEnd: string | null;
+    samplingPlan: unknown;
+    contentHash: string;
+    rows: readonly DatasetRowInput[];
+  },
+): Promise<{ datasetId: number; created: boolean }> {
+  const labeled = d.rows.filter((r) => r.label !== null).length;
+  const ins = await q.query<{ dataset_id: string }>(
+    `INSERT INTO dataset_versions (model_id, idempotency_key, parent_id, kind, cycle_id, window_start, window_end,
+       sampling_plan, content_hash, row_count, labeled_count)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING dataset_id`,
+    [
+      d.modelId,
+      d.idempotencyKey,
+      d.parentId,
+      d.kind,
+      d.cycleId,
+      d.windowStart,
+      d.windowEnd,
+      JSON.stringify(d.samplingPlan),
+      d.contentHash,
+      d.rows.length,
+      labeled,
+    ],
+  );
+  if (!ins.rows[0]) {
+    const existing = await q.query<{ dataset_id: string }>(
+      'SELECT dataset_id FROM dataset_versions WHERE idempotency_key = $1',
+      [d.idempotencyKey],
+    );
+    return { datasetId: Number(existing.rows[0]!.dataset_id), created: false };
+  }
+  const datasetId = Number(ins.rows[0].dataset_id);
+  for (let i = 0; i < d.rows.length; i += 1000) {
+    const chunk = d.rows.slice(i, i + 1000);
+    await q.query(
+      `INSERT INTO dataset_rows (dataset_id, record_key, ts, features, label, label_source, split)
+       SELECT $1, k, t, f, l, s, sp FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[], $7::text[])
+         AS u(k, t, f, l, s, sp)`,
+      [
+        datasetId,
+        chunk.map((r) => r.recordKey),
+        chunk.map((r) => (r.ts instanceof Date ? r.ts.toISOString() : r.ts)),
+        chunk.map((r) => JSON.stringify(r.features)),
+        chunk.map((r) => r.label),
+        chunk.map((r) => r.labelSource),
+        chunk.map((r) => r.split),
+      ],
+    );
+  }
+  return { datasetId, created: true };
+}
+
+export interface DatasetRow {
+  recordKey: string;
+  ts: Date;
+  features: Features;
+  label: string | null;
+  labelSource: string | null;
+  split: 'train' | 'holdout';
+}
+
+export async function getDatasetRows(q: Queryable, datasetId: number): Promise<DatasetRow[]> {
+  const { rows } = await q.query<{
+    record_key: string;
+    ts: Date;
+    features: Features;
+    label: string | null;
+    label_source: string | null;
+    split: 'train' | 'holdout';
+  }>(
+    `SELECT record_key, ts, features, label, label_source, split FROM dataset_rows WHERE dataset_id = $1 ORDER BY record_key`,
+    [datasetId],
+  );
+  return rows.map((r) => ({
+    recordKey: r.record_key,
+    ts: r.ts,
+    features: r.features,
+    label: r.label,
+    labelSource: r.label_source,
+    split: r.split,
+  }));
+}
+
+export async function getDatasetVersion(
+  q: Queryable,
+  datasetId: number,
+): Promise<{
+  datasetId: number;
+  kind: string;
+  contentHash: string;
+  rowCount: number;
+  labeledCount: number;
+  parentId: number | null;
+}> {
+  const { rows } = await q.query<{
+    dataset_id: string;
+    kind: string;
+    content_hash: string;
+    row_count: number;
+    labeled_count: number;
+    parent_id: string | null;
+  }>(
+    'SELECT dataset_id, kind, content_hash, row_count, labeled_count, parent_id FROM dataset_versions WHERE dataset_id = $1',
+    [datasetId],
+  );
+  const r = rows[0];
+  if (!r) throw new Error(`dataset version ${datasetId} does not exist`);
+  return {
+    datasetId: Number(r.dataset_id),
+    kind: r.kind,
+    contentHash: r.content_hash,
+    rowCount: r.row_count,
+    labeledCount: r.labeled_count,
+    parentId: r.parent_id === null ? null : Number(r.parent_id),
+  };
+}

@@ -1,0 +1,11 @@
+/** Installs (or finds) the Temporal CLI and the time-skipping test server, and says where they are. */
+import { resolveTemporalCli, resolveTestServer } from './temporal-cli.js';
+
+const log = (m: string) => process.stderr.write(`[remedy] ${m}\n`);
+const cli = await resolveTemporalCli({ log });
+const testServer = await resolveTestServer({ log });
+if (!cli || !testServer) {
+  log('could not install the Temporal binaries: see the messages above');
+  process.exit(1);
+}
+log(`temporal CLI: ${cli.path} (${cli.source}); test server: ${testServer.path} (${testServer.source})`);

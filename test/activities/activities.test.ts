@@ -1,0 +1,293 @@
+/**
+ * Activities against a real Postgres: each is run twice where a retry could repeat it, and the
+ * database must show the effect once.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, createTrainingActivities } from '../../activities/index.js';
+import { Policy } from '../../core/schemas.js';
+import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
+import * as db from '../../db/queries.js';
+import { freshDatabase } from '../helpers.js';
+
+let pool: pg.Pool;
+let acts: ReturnType<typeof createActivities>;
+let training: ReturnType<typeof createTrainingActivities>;
+let prepared: PreparedModel;
+const policy = Policy.parse({});
+const modelId = 'weather-acts';
+const cycleId = 'remediation-weather-acts-1';
+const count = async (sql: string, params: unknown[]) =>
+  Number((await pool.query<{ n: string }>(sql, params)).rows[0]!.n);
+const inActivity = <R>(fn: () => Promise<R>, env = new MockActivityEnvironment()): Promise<R> =>
+  env.run<[], R, () => Promise<R>>(fn);
+
+beforeAll(async () => {
+  ({ pool } = await freshDatabase('acts'));
+  acts = createActivities({ pool });
+  training = createTrainingActivities({ pool });
+  prepared = await prepareWeatherModel(pool, modelId);
+});
+afterAll(async () => {
+  await pool?.end();
+});
+
+describe('registration and the production log', () => {
+  it('given the model registered twice and the log ingested twice, then one champion and no duplicate rows', async () => {
+    const again = await prepareWeatherModel(pool, modelId);
+    expect(again.champion.version).toBe(prepared.champion.version);
+    expect(again.log).toEqual({ added: 0, served: again.log.served });
+    expect(await count('SELECT count(*) AS n FROM model_versions WHERE model_id = $1', [modelId])).toBe(1);
+    expect(await count('SELECT count(*) AS n FROM records WHERE model_id = $1', [modelId])).toBe(
+      prepared.log.added,
+    );
+    expect(prepared.champion.baselineAccuracy).toBeGreaterThan(0.6);
+  });
+});
+
+describe('cycle activities', () => {
+  it('given an open cycle for a model, when another cycle opens for it, then it is refused as CycleAlreadyRunning', async () => {
+    const input = { cycleId, modelId, window: SCENARIO.window, trigger: 'test' };
+    const ctx = await inActivity(() => acts.openCycle(input));
+    expect(ctx.championVersion).toBe(prepared.champion.version);
+    await inActivity(() => acts.openCycle(input)); // the same cycle again: a retry, accepted
+    await expect(
+      inActivity(() => acts.openCycle({ ...input, cycleId: 'remediation-weather-acts-2' })),
+    ).rejects.toMatchObject({
+      type: 'CycleAlreadyRunning',
+    });
+  });
+
+  it('given the April 2013 label shift, when drift is confirmed twice, then one report shows the accuracy drop', async () => {
+    const input = {
+      cycleId,
+      modelId,
+      championVersion: 1,
+      window: SCENARIO.window,
+      policy: policy.drift,
+      maxRows: 5000,
+    };
+    const first = await inActivity(() => acts.confirmDrift(input));
+    const second = await inActivity(() => acts.confirmDrift(input));
+    expect(second.reportId).toBe(first.reportId);
+    expect(await count('SELECT count(*) AS n FROM drift_reports WHERE cycle_id = $1', [cycleId])).toBe(1);
+    const perf = first.report.performance;
+    expect(perf.judged).toBe(true);
+    expect(perf.degraded).toBe(true);
+    expect(perf.currentAccuracy!).toBeLessThan(perf.baselineAccuracy - 0.15);
+  });
+
+  it('given an empty window, when drift is confirmed, then it fails as EmptyWindow naming the window', async () => {
+    const window = { start: '2030-01-01T00:00:00Z', end: '2030-02-01T00:00:00Z' };
+    await expect(
+      inActivity(() =>
+        acts.confirmDrift({
+          cycleId: 'x',
+          modelId,
+          championVersion: 1,
+          window,
+          policy: policy.drift,
+          maxRows: 10,
+        }),
+      ),
+    ).rejects.toMatchObject({
+      type: 'EmptyWindow',
+      message: expect.stringContaining('2030-01-01') as string,
+    });
+  });
+
+  let datasetId = 0;
+  it('given a collection retried, then one immutable dataset version with the same content hash', async () => {
+    const input = { cycleId, modelId, window: SCENARIO.window, policy: policy.collection, driftReportId: 1 };
+    const a = await inActivity(() => acts.collectDataset(input));
+    const b = await inActivity(() => acts.collectDataset(input));
+    expect(b).toEqual(a);
+    datasetId = a.datasetId;
+    expect(a.rowCount).toBe(
+      await count('SELECT count(*) AS n FROM records WHERE model_id = $1 AND ts >= $2 AND ts < $3', [
+        modelId,
+        SCENARIO.window.start,
+        SCENARIO.window.end,
+      ]),
+    );
+    expect(a.labeledCount).toBeGreaterThan(0);
+    expect(a.labeledCount).toBeLessThan(a.rowCount);
+    expect(await count('SELECT count(*) AS n FROM dataset_rows WHERE dataset_id = $1', [datasetId])).toBe(
+      a.rowCount,
+    );
+  });
+
+  it('given label tasks opened twice, then the same least-confident items within the budget', async () => {
+    const input = { campaignId: 'camp-1', modelId, datasetId, championVersion: 1, budget: 12 };
+    const a = await inActivity(() => acts.openLabelTasks(input));
+    const b = await inActivity(() => acts.openLabelTasks(input));
+    expect(a.items).toHaveLength(12);
+    expect(b.items.map((i) => i.recordKey)).toEqual(a.items.map((i) => i.recordKey));
+    const confidences = a.items.map((i) => i.confidence);
+    expect([...confidences].sort((x, y) => x - y)).toEqual(confidences);
+  });
+
+  it('given an answer sent twice with different labels, then the first wins and one row exists', async () => {
+    const { rows } = await pool.query<{ record_key: string }>(
+      'SELECT record_key FROM label_tasks WHERE campaign_id = $1 LIMIT 1',
+      ['camp-1'],
+    );
+    const recordKey = rows[0]!.record_key;
+    const first = await inActivity(() =>
+      acts.recordLabel({ campaignId: 'camp-1', recordKey, label: 'fog', reviewer: 'ann' }),
+    );
+    const second = await inActivity(() =>
+      acts.recordLabel({ campaignId: 'camp-1', recordKey, label: 'sun', reviewer: 'bob' }),
+    );
+    expect(first).toEqual({ label: 'fog', reviewer: 'ann', duplicate: false });
+    expect(second).toEqual({ label: 'fog', reviewer: 'ann', duplicate: true });
+    expect(await count('SELECT count(*) AS n FROM labels WHERE campaign_id = $1', ['camp-1'])).toBe(1);
+  });
+
+  let labeledId = 0;
+  it('given answers, when the labeled dataset is frozen twice, then one child version carries the human label', async () => {
+    const input = { cycleId, modelId, parentId: datasetId, campaignId: 'camp-1' };
+    const a = await inActivity(() => acts.freezeLabeledDataset(input));
+    const b = await inActivity(() => acts.freezeLabeledDataset(input));
+    expect(b).toEqual(a);
+    expect(a.humanLabels).toBe(1);
+    labeledId = a.datasetId;
+    const version = await db.getDatasetVersion(pool, labeledId);
+    expect(version).toMatchObject({ kind: 'labeled', parentId: datasetId, rowCount: a.rowCount });
+  });
+
+  let candidate = 0;
+  it('given training retried, then one registry row and a byte-identical artifact', async () => {
+    const input = { cycleId, modelId, datasetId: labeledId, config: policy.training };
+    const a = await inActivity(() => training.trainCandidate(input));
+    const b = await inActivity(() => training.trainCandidate(input));
+    expect(b.version).toBe(a.version);
+    expect(b.artifactSha256).toBe(a.artifactSha256);
+    candidate = a.version;
+    expect(
+      await count("SELECT count(*) AS n FROM model_versions WHERE model_id = $1 AND status = 'candidate'", [
+        modelId,
+      ]),
+    ).toBe(1);
+    expect(await db.getAlias(pool, modelId, 'candidate')).toBe(candidate);
+  });
+
+  it('given heartbeat details from a killed attempt, when training runs again, then it resumes from that epoch', async () => {
+    const input = {
+      cycleId: 'resume-check',
+      modelId,
+      datasetId: labeledId,
+      config: { ...policy.training, epochs: 100, checkpointEvery: 25 },
+    };
+    const heartbeats: unknown[] = [];
+    const env = new MockActivityEnvironment();
+    env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    const full = await inActivity(() => training.trainCandidate({ ...input, cycleId: 'resume-full' }), env);
+    expect(heartbeats).toHaveLength(4);
+    const resumedEnv = new MockActivityEnvironment({ heartbeatDetails: heartbeats[1] });
+    const resumed = await inActivity(() => training.trainCandidate(input), resumedEnv);
+    expect(resumed.resumedFromEpoch).toBe(50);
+    expect(resumed.artifactSha256).toBe(full.artifactSha256);
+  });
+
+  it('given the candidate and the champion, when evaluated on the holdout, then the candidate is better after the shift', async () => {
+    const e = await inActivity(() =>
+      acts.evaluateCandidate({
+        modelId,
+        datasetId: labeledId,
+        candidateVersion: candidate,
+        championVersion: 1,
+      }),
+    );
+    expect(e.holdoutRows).toBeGreaterThan(50);
+    expect(e.candidate.accuracy).toBeGreaterThan(e.champion.accuracy + 0.1);
+  });
+
+  it('given traffic served twice for one step, then each request is logged once', async () => {
+    await inActivity(() =>
+      acts.setTrafficWeight({
+        cycleId,
+        modelId,
+        championVersion: 1,
+        candidateVersion: candidate,
+        weight: 50,
+      }),
+    );
+    const input = {
+      modelId,
+      batchKey: `${cycleId}:step:0`,
+      cursor: { ts: SCENARIO.window.end, recordKey: '' },
+      limit: 100,
+    };
+    const a = await inActivity(() => acts.serveTraffic(input));
+    const b = await inActivity(() => acts.serveTraffic(input));
+    expect(b).toEqual(a);
+    expect(a.served).toBe(100);
+    expect(Object.keys(a.byVersion).sort()).toEqual([`v1`, `v${candidate}`]);
+    expect(await count('SELECT count(*) AS n FROM predictions WHERE batch_key = $1', [input.batchKey])).toBe(
+      100,
+    );
+  });
+
+  it('given a rollback run twice, then traffic is 100% champion, aliases restored, one audit event', async () => {
+    const input = {
+      cycleId,
+      modelId,
+      championVersion: 1,
+      candidateVersion: candidate,
+      actor: 'test',
+      evidence: { why: 'test' },
+    };
+    await inActivity(() => acts.rollback(input));
+    await inActivity(() => acts.rollback(input));
+    expect(await db.getTraffic(pool, modelId)).toEqual({
+      championVersion: 1,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    expect(await db.getAlias(pool, modelId, 'champion')).toBe(1);
+    expect(await db.getAlias(pool, modelId, 'candidate')).toBeNull();
+    expect((await db.getModelVersion(pool, modelId, candidate)).status).toBe('rolled_back');
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM audit_events WHERE cycle_id = $1 AND action = 'rollout.rolled_back'",
+        [cycleId],
+      ),
+    ).toBe(1);
+  });
+
+  it('given a promotion run twice, then the candidate is champion with its own reference profile', async () => {
+    const input = {
+      cycleId: 'promo',
+      modelId,
+      championVersion: 1,
+      candidateVersion: candidate,
+      actor: 'test',
+    };
+    await inActivity(() => acts.promote(input));
+    await inActivity(() => acts.promote(input));
+    expect(await db.getAlias(pool, modelId, 'champion')).toBe(candidate);
+    expect((await db.getModelVersion(pool, modelId, 1)).status).toBe('retired');
+    expect(await db.getReferenceProfile(pool, modelId, candidate)).not.toBeNull();
+    expect(await db.getTraffic(pool, modelId)).toEqual({
+      championVersion: candidate,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+  });
+
+  it('given a cycle closed twice, then it has one outcome and one close event', async () => {
+    await inActivity(() => acts.closeCycle({ cycleId, modelId, outcome: 'promoted', summary: { a: 1 } }));
+    await inActivity(() => acts.closeCycle({ cycleId, modelId, outcome: 'failed', summary: { a: 2 } }));
+    const { rows } = await pool.query<{ outcome: string }>('SELECT outcome FROM cycles WHERE cycle_id = $1', [
+      cycleId,
+    ]);
+    expect(rows).toEqual([{ outcome: 'promoted' }]);
+    expect(
+      await count("SELECT count(*) AS n FROM audit_events WHERE cycle_id = $1 AND action = 'cycle.closed'", [
+        cycleId,
+      ]),
+    ).toBe(1);
+  });
+});

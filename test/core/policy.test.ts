@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { DriftReport } from '../../core/drift.js';
+import {
+  analyzeStep,
+  diagnose,
+  evaluationGate,
+  routesToCandidate,
+  trafficBucket,
+} from '../../core/policy.js';
+import { durationMs, Policy } from '../../core/schemas.js';
+
+const policy = Policy.parse({});
+
+function report(
+  overrides: Partial<DriftReport> & { perf?: Partial<DriftReport['performance']> },
+): DriftReport {
+  const { perf, ...rest } = overrides;
+  return {
+    windowRows: 500,
+    features: [],
+    driftedShare: 0,
+    datasetDrifted: false,
+    labelShiftPsi: null,
+    performance: {
+      labeledRows: 100,
+      baselineAccuracy: 0.7,
+      currentAccuracy: 0.69,
+      drop: 0.01,
+      judged: true,
+      degraded: false,
+      ...perf,
+    },
+    ...rest,
+  };
+}
+
+describe('diagnosis', () => {
+  it('given no drifted features and steady accuracy, then severity is none', () => {
+    expect(diagnose(report({}), policy.drift).severity).toBe('none');
+  });
+
+  it('given a large accuracy drop, then severity is severe and the performance signal fired', () => {
+    const d = diagnose(report({ perf: { currentAccuracy: 0.45, drop: 0.25, degraded: true } }), policy.drift);
+    expect(d.severity).toBe('severe');
+    expect(d.signals).toContain('performance');
+    expect(d.reason).toMatch(/accuracy 45\.0% vs baseline 70\.0% on 100 labeled rows/);
+  });
+
+  it('given a small degradation only, then severity is mild', () => {
+    expect(
+      diagnose(report({ perf: { currentAccuracy: 0.62, drop: 0.08, degraded: true } }), policy.drift)
+        .severity,
+    ).toBe('mild');
+  });
+
+  it('given half the features drifted, then the features signal fires', () => {
+    const d = diagnose(report({ driftedShare: 0.5, datasetDrifted: true }), policy.drift);
+    expect(d.signals).toEqual(['features']);
+    expect(d.severity).toBe('mild');
+  });
+});
+
+describe('evaluation gate', () => {
+  it('given a gain at least the minimum, then go', () => {
+    expect(evaluationGate(0.75, 0.7, { minGain: 0.02 }).go).toBe(true);
+  });
+  it('given a gain below the minimum, then no-go with both numbers in the reason', () => {
+    const g = evaluationGate(0.71, 0.7, { minGain: 0.02 });
+    expect(g.go).toBe(false);
+    expect(g.reason).toBe(
+      'candidate 71.0% vs champion 70.0% on the holdout: gain 1.0 pts < required 2.0 pts',
+    );
+  });
+});
+
+describe('canary analysis', () => {
+  const rollout = policy.rollout;
+  it('given fewer samples than the minimum, then inconclusive', () => {
+    expect(analyzeStep({ n: 5, correct: 0 }, { n: 100, correct: 90 }, rollout).decision).toBe('inconclusive');
+  });
+  it('given a candidate significantly worse, then fail', () => {
+    const a = analyzeStep({ n: 100, correct: 50 }, { n: 100, correct: 75 }, rollout);
+    expect(a.decision).toBe('fail');
+    expect(a.pValue).toBeLessThan(0.05);
+  });
+  it('given a candidate a little worse but not significantly, then pass', () => {
+    expect(analyzeStep({ n: 30, correct: 20 }, { n: 30, correct: 21 }, rollout).decision).toBe('pass');
+  });
+  it('given a better candidate, then pass', () => {
+    expect(analyzeStep({ n: 60, correct: 45 }, { n: 60, correct: 30 }, rollout).decision).toBe('pass');
+  });
+});
+
+describe('sticky routing', () => {
+  it('given a key, then it always lands in the same bucket', () => {
+    expect(trafficBucket('seattle:2015-01-01')).toBe(trafficBucket('seattle:2015-01-01'));
+  });
+  it('given weights, then the share routed to the candidate follows the weight', () => {
+    const keys = Array.from({ length: 10_000 }, (_, i) => `k${i}`);
+    for (const w of [0, 10, 50, 100]) {
+      const share = keys.filter((k) => routesToCandidate(k, w)).length / keys.length;
+      expect(Math.abs(share - w / 100)).toBeLessThan(0.02);
+    }
+  });
+});
+
+describe('policy schema', () => {
+  it('given steps that do not end at 100, then it is refused naming the field', () => {
+    const r = Policy.safeParse({ rollout: { steps: [10, 50] } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['rollout', 'steps']);
+  });
+  it('given durations, then they convert to milliseconds', () => {
+    expect(durationMs('24h')).toBe(86_400_000);
+    expect(durationMs('90s')).toBe(90_000);
+    expect(() => durationMs('soon')).toThrow(/invalid duration/);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * The README's main job, as a new user runs it: its own Temporal dev server and embedded Postgres in a
+ * fresh data folder, a full cycle, and one JSON document on stdout.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveTemporalCli } from '../../infra/temporal-cli.js';
+import { projectRoot } from '../../infra/paths.js';
+
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(projectRoot, 'client/demo.ts'), ...args],
+      { cwd: projectRoot, env },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('main job (npm run demo)', () => {
+  it('given a fresh data folder, when the demo runs with --json, then it prints one summary with every stage and a final outcome', async () => {
+    const cli = await resolveTemporalCli();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      REMEDY_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-')),
+    };
+    delete env.DATABASE_URL;
+    delete env.TEMPORAL_ADDRESS;
+    if (cli) env.TEMPORAL_CLI_PATH = cli.path;
+
+    const { code, stdout, stderr } = await run(['--json'], env);
+
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout) as {
+      outcome: string;
+      stages: { stage: string; summary?: object }[];
+      webUi: string | null;
+      cycleId: string;
+    };
+    expect(['promoted', 'rolled-back']).toContain(summary.outcome);
+    expect(summary.stages.map((s) => s.stage)).toEqual([
+      'confirm',
+      'diagnose',
+      'collect',
+      'label',
+      'retrain',
+      'evaluate',
+      'approval',
+      'rollout',
+      'close',
+    ]);
+    expect(summary.stages.every((s) => s.summary && Object.keys(s.summary).length > 0)).toBe(true);
+    expect(summary.webUi).toMatch(
+      new RegExp(`^http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${summary.cycleId}$`),
+    );
+    expect(stderr).toContain('Web UI: http://');
+  }, 300_000);
+});

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import { inject } from 'vitest';
+import { createPool, migrate } from '../db/pool.js';
+import { createDatabase } from '../infra/postgres.js';
+import { createWorkers } from '../workers/workers.js';
+
+export const uniqueSuffix = () => randomBytes(4).toString('hex');
+
+/** A fresh, migrated database for one test file (left behind after a failure, for inspection). */
+export async function freshDatabase(prefix: string): Promise<{ pool: pg.Pool; url: string }> {
+  const url = await createDatabase(inject('databaseUrl'), `${prefix}_${uniqueSuffix()}`);
+  const pool = createPool(url, 8);
+  await migrate(pool);
+  return { pool, url };
+}
+
+export interface TemporalHarness {
+  client: Client;
+  connection: Connection;
+  nativeConnection: NativeConnection;
+  taskQueue: string;
+  trainingTaskQueue: string;
+  close(): Promise<void>;
+}
+
+export async function temporalHarness(prefix: string): Promise<TemporalHarness> {
+  const address = inject('temporalAddress');
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const suffix = uniqueSuffix();
+  return {
+    client: new Client({ connection }),
+    connection,
+    nativeConnection,
+    taskQueue: `${prefix}-${suffix}`,
+    trainingTaskQueue: `${prefix}-training-${suffix}`,
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+export async function startTestWorkers(
+  h: TemporalHarness,
+  pool: pg.Pool,
+): Promise<{ workers: Worker[]; stop(): Promise<void> }> {
+  const workers = await createWorkers({
+    connection: h.nativeConnection,
+    namespace: 'default',
+    pool,
+    taskQueue: h.taskQueue,
+    trainingTaskQueue: h.trainingTaskQueue,
+    queues: ['main', 'training'],
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = workers.map((w) => w.run());
+  return {
+    workers,
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.all(running);
+    },
+  };
+}
+
+/**
+ * Re-reads `read` until `done` holds: polling a condition a user could watch (a query, a row), with a
+ * short pause between reads. Errors while the workflow is still starting count as "not yet".
+ */
+export async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await read();
+      if (done(value)) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not reached within ${timeoutMs} ms; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

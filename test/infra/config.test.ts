@@ -1,0 +1,209 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnectionOptions } from '@temporalio/client';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ConfigError,
+  connectionOptions,
+  loadDatabaseConfig,
+  loadTemporalConfig,
+} from '../../infra/config.js';
+import { createDatabase, startPostgres } from '../../infra/postgres.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+const pemDir = mkdtempSync(path.join(os.tmpdir(), 'remedy-config-test-'));
+const pem = (name: string, body: string): string => {
+  const file = path.join(pemDir, name);
+  writeFileSync(file, body);
+  return file;
+};
+
+describe('loadTemporalConfig', () => {
+  it('uses local defaults when nothing is set', () => {
+    expect(loadTemporalConfig({})).toEqual({
+      address: 'localhost:7233',
+      namespace: 'default',
+      taskQueue: 'remedy',
+      trainingTaskQueue: 'remedy-training',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    const cfg = loadTemporalConfig({ TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '  ', REMEDY_TASK_QUEUE: '' });
+    expect(cfg.address).toBe('localhost:7233');
+    expect(cfg.namespace).toBe('default');
+    expect(cfg.taskQueue).toBe('remedy');
+  });
+
+  it('reads every variable', () => {
+    const cfg = loadTemporalConfig({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'ml-prod',
+      REMEDY_TASK_QUEUE: 'remedy-a',
+      REMEDY_TRAINING_TASK_QUEUE: 'gpu-pool',
+    });
+    expect(cfg).toEqual({
+      address: 'temporal.internal:7233',
+      namespace: 'ml-prod',
+      taskQueue: 'remedy-a',
+      trainingTaskQueue: 'gpu-pool',
+    });
+  });
+
+  it('accepts bracketed IPv6 addresses', () => {
+    expect(loadTemporalConfig({ TEMPORAL_ADDRESS: '[::1]:7233' }).address).toBe('[::1]:7233');
+  });
+
+  it.each(['x', 'localhost', 'localhost:', ':7233', 'localhost:99999', 'http://localhost:7233', 'a b:1'])(
+    'rejects the address %j, naming TEMPORAL_ADDRESS and the value',
+    (address) => {
+      const err = configError(() => loadTemporalConfig({ TEMPORAL_ADDRESS: address }));
+      expect(err.variable).toBe('TEMPORAL_ADDRESS');
+      expect(err.message).toBe(
+        `Invalid environment: TEMPORAL_ADDRESS must be host:port (got ${JSON.stringify(address)}). ` +
+          'Set it to the Temporal frontend address, e.g. localhost:7233.',
+      );
+    },
+  );
+
+  it('reports every bad variable at once', () => {
+    const err = configError(() =>
+      loadTemporalConfig({ TEMPORAL_ADDRESS: 'x', REMEDY_TASK_QUEUE: 'two words' }),
+    );
+    expect(err.issues.map((i) => i.variable).sort()).toEqual(['REMEDY_TASK_QUEUE', 'TEMPORAL_ADDRESS']);
+  });
+
+  it('rejects a client certificate without its key', () => {
+    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_CERT_PATH: pem('client.crt', 'CERT') }));
+    expect(err.variable).toBe('TEMPORAL_TLS_KEY_PATH');
+    expect(err.message).toMatch(/TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is not/);
+  });
+
+  it('rejects a key without its client certificate', () => {
+    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_KEY_PATH: pem('client.key', 'KEY') }));
+    expect(err.variable).toBe('TEMPORAL_TLS_CERT_PATH');
+  });
+
+  it('names the variable whose file is missing', () => {
+    const missing = path.join(pemDir, 'nope.pem');
+    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_CA_PATH: missing }));
+    expect(err.variable).toBe('TEMPORAL_TLS_CA_PATH');
+    expect(err.message).toContain(
+      `TEMPORAL_TLS_CA_PATH points to "${missing}", which cannot be read (ENOENT)`,
+    );
+  });
+
+  it('loads the CA and the client certificate pair for mTLS', () => {
+    const cfg = loadTemporalConfig({
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_TLS_CA_PATH: pem('ca.pem', 'CA'),
+      TEMPORAL_TLS_CERT_PATH: pem('c.crt', 'CRT'),
+      TEMPORAL_TLS_KEY_PATH: pem('c.key', 'KEY'),
+    });
+    expect(cfg.tls?.serverRootCACertificate?.toString()).toBe('CA');
+    expect(cfg.tls?.clientCertPair?.crt.toString()).toBe('CRT');
+    expect(cfg.tls?.clientCertPair?.key.toString()).toBe('KEY');
+    expect(connectionOptions(cfg)).toEqual({ address: 'ns.acct.tmprl.cloud:7233', tls: cfg.tls });
+  });
+
+  it('turns TLS on for an API key', () => {
+    const cfg = loadTemporalConfig({
+      TEMPORAL_ADDRESS: 'us-east-1.aws.api.temporal.io:7233',
+      TEMPORAL_API_KEY: 'k',
+    });
+    expect(connectionOptions(cfg)).toEqual({
+      address: 'us-east-1.aws.api.temporal.io:7233',
+      tls: {},
+      apiKey: 'k',
+    });
+  });
+
+  it('parses TEMPORAL_TLS strictly: "false" means false', () => {
+    const cfg = loadTemporalConfig({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' });
+    expect(cfg.tls).toBeUndefined();
+    expect(loadTemporalConfig({ TEMPORAL_TLS: 'TRUE' }).tls).toEqual({});
+    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS: 'maybe' }));
+    expect(err.message).toBe('Invalid environment: TEMPORAL_TLS must be true or false (got "maybe").');
+  });
+
+  it('plain connections carry neither tls nor apiKey', () => {
+    expect(connectionOptions(loadTemporalConfig({}))).toEqual({ address: 'localhost:7233' });
+  });
+
+  it('produces options both connection classes accept', () => {
+    const opts = connectionOptions(loadTemporalConfig({}));
+    const forClient: ConnectionOptions = opts;
+    const forWorker: NativeConnectionOptions = opts;
+    expect(forClient).toBe(forWorker);
+  });
+});
+
+describe('database configuration', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('defaults to the embedded cluster on port 54329', () => {
+    expect(loadDatabaseConfig({})).toEqual({ embeddedPort: 54329 });
+    expect(loadDatabaseConfig({ REMEDY_PG_PORT: '6000' })).toEqual({ embeddedPort: 6000 });
+  });
+
+  it.each(['postgres://u:p@db:5432/remedy', 'postgresql://db/remedy?sslmode=require'])(
+    'accepts %s',
+    (url) => {
+      expect(loadDatabaseConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    },
+  );
+
+  it.each(['mysql://u:secret@db/remedy', 'localhost:5432', 'postgres://', 'postgres:///remedy'])(
+    'rejects DATABASE_URL=%j, naming the variable and hiding the password',
+    (url) => {
+      const err = configError(() => loadDatabaseConfig({ DATABASE_URL: url }));
+      expect(err.variable).toBe('DATABASE_URL');
+      expect(err.message).toMatch(
+        /^Invalid environment: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/,
+      );
+      expect(err.message).toContain('unset DATABASE_URL to use the embedded Postgres');
+      expect(err.message).not.toContain('secret');
+    },
+  );
+
+  it('rejects a bad REMEDY_PG_PORT', () => {
+    const err = configError(() => loadDatabaseConfig({ REMEDY_PG_PORT: '70000' }));
+    expect(err.variable).toBe('REMEDY_PG_PORT');
+  });
+
+  it('startPostgres refuses a bad DATABASE_URL before starting anything', async () => {
+    vi.stubEnv('DATABASE_URL', 'http://db.example/remedy');
+    await expect(startPostgres({ dataDir: path.join(pemDir, 'never-created') })).rejects.toThrow(
+      /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/,
+    );
+  });
+
+  it('startPostgres hands back DATABASE_URL as is, and does not own it', async () => {
+    vi.stubEnv('DATABASE_URL', 'postgres://u:p@db.example:5432/remedy');
+    const server = await startPostgres();
+    expect(server).toMatchObject({ url: 'postgres://u:p@db.example:5432/remedy', embedded: false });
+    await server.stop();
+  });
+
+  it.each(['Remedy', '1abc', 'a-b', 'x'.repeat(64), ''])(
+    'createDatabase rejects the name %j',
+    async (name) => {
+      await expect(createDatabase('postgres://u:p@127.0.0.1:1/postgres', name)).rejects.toThrow(
+        /Invalid database name/,
+      );
+    },
+  );
+});

@@ -1,0 +1,45 @@
+/**
+ * Each file is named <workflowId>.json (the official CLI's `workflow show --output json`).
+ * Replay safety: every committed history must replay against today's workflow code, and a history
+ * whose recorded steps differ from the code must fail, proving the check can fail at all.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, inject, it } from 'vitest';
+
+const dir = path.join(import.meta.dirname, 'histories');
+const histories = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .map((file) => ({ file, json: readFileSync(path.join(dir, file), 'utf8') }))
+  .map(({ file, json }) => ({ file, json, history: historyFromJSON(JSON.parse(json)) }));
+const options = () => ({ workflowBundle: { codePath: inject('workflowBundlePath') } });
+
+describe('replay of committed histories', () => {
+  it('given the committed histories, then there is at least one completed cycle among them', () => {
+    expect(histories.map((h) => h.file)).toContain('remediation-weather-full-1.json');
+  });
+
+  it.each(histories.map((h) => [h.file, h.history] as const))(
+    'given %s, when replayed with the current code, then it replays',
+    async (file, history) => {
+      await expect(
+        Worker.runReplayHistory(options(), history, file.replace(/\.json$/, '')),
+      ).resolves.toBeUndefined();
+    },
+  );
+
+  it('given a history whose first activity differs from the code, when replayed, then it fails as non-deterministic', async () => {
+    const original = histories.find((h) => h.file === 'remediation-weather-full-1.json')!;
+    const json = JSON.parse(original.json) as {
+      events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[];
+    };
+    const scheduled = json.events.find((e) => e.activityTaskScheduledEventAttributes)!;
+    scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'someOtherActivity';
+    await expect(
+      Worker.runReplayHistory(options(), historyFromJSON(json), 'remediation-weather-full-1'),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});

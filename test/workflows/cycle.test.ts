@@ -1,0 +1,223 @@
+/**
+ * The remediation cycle on a real Temporal dev server and a real Postgres, driven the way people
+ * drive it: client functions sending Updates and Queries.
+ */
+import { writeFile } from 'node:fs/promises';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolveTemporalCli } from '../../infra/temporal-cli.js';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  abortCycle,
+  CycleEndedError,
+  pendingLabels,
+  startCycle,
+  submitLabel,
+  UserError,
+  waitForCycle,
+} from '../../client/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
+import { approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
+import * as db from '../../db/queries.js';
+import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
+
+let pool: pg.Pool;
+let h: TemporalHarness;
+let workers: Awaited<ReturnType<typeof startTestWorkers>>;
+
+beforeAll(async () => {
+  ({ pool } = await freshDatabase('cycle'));
+  h = await temporalHarness('cycle');
+  workers = await startTestWorkers(h, pool);
+});
+afterAll(async () => {
+  await workers?.stop();
+  await h?.close();
+  await pool?.end();
+});
+
+describe('remediation cycle', () => {
+  it('given the weather label shift, when a reviewer labels and approves, then the candidate is promoted through every stage', async () => {
+    const prepared = await prepareWeatherModel(pool, 'weather-full', DEMO_POLICY);
+    const { cycleId, summary, labelsAnswered } = await runScriptedCycle(h.client, h, prepared);
+
+    expect(cycleId).toBe('remediation-weather-full-1');
+    expect(summary.outcome).toBe('promoted');
+    expect(summary.stages.map((s) => s.stage)).toEqual([
+      'confirm',
+      'diagnose',
+      'collect',
+      'label',
+      'retrain',
+      'evaluate',
+      'approval',
+      'rollout',
+      'close',
+    ]);
+    expect(labelsAnswered).toBe(40);
+    const stage = (name: string) => summary.stages.find((s) => s.stage === name)!.summary!;
+    expect(stage('diagnose').signals).toContain('performance');
+    expect(stage('label')).toMatchObject({ state: 'complete', requested: 40, answered: 40 });
+    expect(stage('evaluate').gate).toBe('go');
+    expect(stage('rollout').steps).toHaveLength(3);
+
+    // What the registry and the audit trail say afterwards.
+    expect(await db.getAlias(pool, 'weather-full', 'champion')).toBe(summary.candidateVersion);
+    expect(await db.getTraffic(pool, 'weather-full')).toEqual({
+      championVersion: summary.candidateVersion,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    const { rows } = await pool.query<{ outcome: string }>('SELECT outcome FROM cycles WHERE cycle_id = $1', [
+      cycleId,
+    ]);
+    expect(rows).toEqual([{ outcome: 'promoted' }]);
+    const actions = (
+      await pool.query<{ action: string; actor: string }>(
+        'SELECT action, actor FROM audit_events WHERE cycle_id = $1 ORDER BY event_id',
+        [cycleId],
+      )
+    ).rows;
+    expect(actions).toContainEqual({ action: 'rollout.approved', actor: SCENARIO.approver });
+    expect(actions.at(-1)).toEqual({ action: 'cycle.closed', actor: 'remedy' });
+
+    // The search attributes the Web UI filters on.
+    const described = await h.client.workflow.getHandle(cycleId).describe();
+    expect(described.searchAttributes).toMatchObject({
+      ModelId: ['weather-full'],
+      Outcome: ['promoted'],
+      RemediationStage: ['close'],
+    });
+
+    if (process.env.REMEDY_RECORD_HISTORIES === '1') {
+      // The official CLI's JSON is the format Temporal's replay tooling reads (historyFromJSON).
+      const cli = (await resolveTemporalCli({ install: false }))!.path;
+      // Named <workflowId>.json: replay needs the ID the history ran under (child IDs derive from it).
+      for (const id of [cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]) {
+        const args = [
+          'workflow',
+          'show',
+          '-w',
+          id,
+          '--address',
+          inject('temporalAddress'),
+          '--output',
+          'json',
+        ];
+        const { stdout } = await promisify(execFile)(cli, args, { maxBuffer: 64 << 20 });
+        await writeFile(`test/histories/${id}.json`, stdout);
+      }
+    }
+  });
+
+  it('given a malformed label, when it is sent, then it is refused naming the field and the cycle carries on unchanged', async () => {
+    const prepared = await prepareWeatherModel(pool, 'weather-badlabel', DEMO_POLICY);
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const { cycleId } = await startCycle(h.client, h, {
+      modelId: 'weather-badlabel',
+      window: SCENARIO.window,
+    });
+    await waitForStatus(h.client, cycleId, atStage('label'));
+    const status = await until(
+      () => pendingLabels(h.client, cycleId),
+      (s) => s.requested > 0,
+    );
+    const item = status.pending[0]!;
+    const campaign = h.client.workflow.getHandle(`${cycleId}-labeling`);
+    const eventsBefore = (await campaign.fetchHistory()).events!.length;
+
+    // Straight to the workflow (as any Temporal client could), bypassing the client-side check.
+    const { submitLabelUpdate } = await import('../../workflows/messages.js');
+    const refusal = await campaign
+      .executeUpdate(submitLabelUpdate, {
+        args: [{ recordKey: item.recordKey, label: 42, reviewer: SCENARIO.reviewer } as never],
+      })
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
+    expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refusal as WorkflowUpdateFailedError).cause?.message).toMatch(
+      /^label refused: label: .*expected string/i,
+    );
+    await expect(
+      submitLabel(h.client, cycleId, {
+        recordKey: item.recordKey,
+        label: 'hail',
+        reviewer: SCENARIO.reviewer,
+      }),
+    ).rejects.toThrow(/label "hail" is not one of drizzle, fog, rain, snow, sun/);
+    await expect(
+      submitLabel(h.client, cycleId, { recordKey: 'nope', label: 'sun', reviewer: SCENARIO.reviewer }),
+    ).rejects.toThrow(/recordKey "nope" is not an item/);
+    await expect(
+      submitLabel(h.client, cycleId, { recordKey: item.recordKey, reviewer: SCENARIO.reviewer }),
+    ).rejects.toBeInstanceOf(UserError);
+
+    expect((await campaign.fetchHistory()).events!.length).toBe(eventsBefore);
+    const after = await pendingLabels(h.client, cycleId);
+    expect(after.answered).toBe(0);
+    expect(after.pending).toHaveLength(status.pending.length);
+
+    // A good answer is accepted, a repeat of it is reported as a duplicate, and the cycle finishes.
+    const first = await submitLabel(h.client, cycleId, {
+      recordKey: item.recordKey,
+      label: truth.get(item.recordKey)!,
+      reviewer: SCENARIO.reviewer,
+    });
+    const repeat = await submitLabel(h.client, cycleId, {
+      recordKey: item.recordKey,
+      label: 'snow',
+      reviewer: SCENARIO.reviewer,
+    });
+    expect(first.duplicate).toBe(false);
+    expect(repeat).toMatchObject({ duplicate: true, label: truth.get(item.recordKey) });
+    for (const p of after.pending.slice(1)) {
+      await submitLabel(h.client, cycleId, {
+        recordKey: p.recordKey,
+        label: truth.get(p.recordKey)!,
+        reviewer: SCENARIO.reviewer,
+      });
+    }
+    await approveWhenAsked(h.client, cycleId, SCENARIO.approver, 'ok');
+    const summary = await waitForCycle(h.client, cycleId);
+    expect(summary.outcome).toBe('promoted');
+    const { rows } = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM labels WHERE campaign_id = $1',
+      [`${cycleId}-labeling`],
+    );
+    expect(Number(rows[0]!.n)).toBe(40);
+  });
+
+  it('given a cycle waiting for labels, when it is aborted, then it closes as aborted and the champion keeps serving', async () => {
+    await prepareWeatherModel(pool, 'weather-abort', DEMO_POLICY);
+    const { cycleId } = await startCycle(h.client, h, { modelId: 'weather-abort', window: SCENARIO.window });
+    await waitForStatus(h.client, cycleId, atStage('label'));
+    await abortCycle(h.client, cycleId);
+    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(/ended without an outcome: .*cancel/i);
+    const { rows } = await pool.query<{ outcome: string; closed: boolean }>(
+      'SELECT outcome, closed_at IS NOT NULL AS closed FROM cycles WHERE cycle_id = $1',
+      [cycleId],
+    );
+    expect(rows).toEqual([{ outcome: 'aborted', closed: true }]);
+    expect(await db.getTraffic(pool, 'weather-abort')).toEqual({
+      championVersion: 1,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    // The model is free again: a new cycle may start.
+    const next = await startCycle(h.client, h, { modelId: 'weather-abort', window: SCENARIO.window });
+    expect(next.cycleId).toBe('remediation-weather-abort-2');
+    await abortCycle(h.client, next.cycleId);
+  });
+
+  it('given an unknown model, when a cycle starts, then it closes as failed saying how to register it', async () => {
+    const { cycleId } = await startCycle(h.client, h, { modelId: 'no-such-model', window: SCENARIO.window });
+    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(CycleEndedError);
+    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(
+      /model "no-such-model" is not registered: run "remedy models register" first/,
+    );
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * The worker process: hosts Remedy's workflows and activities. Configuration comes from the environment
+ * (validated once at start): DATABASE_URL, TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TLS, and
+ * REMEDY_WORKER_QUEUES ("main,training" by default; "training" alone for a training machine).
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { z } from 'zod';
+import { createPool, migrate } from '../db/pool.js';
+import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from '../infra/config.js';
+import { createWorkers } from './workers.js';
+
+const WorkerEnv = z.object({
+  DATABASE_URL: z.preprocess(
+    (v) => v ?? '',
+    z
+      .string()
+      .min(1, 'DATABASE_URL is required: the postgres:// URL of the Remedy database')
+      .pipe(postgresUrl('DATABASE_URL')),
+  ),
+  REMEDY_WORKER_QUEUES: z
+    .string()
+    .default('main,training')
+    .transform((s) => s.split(',').map((q) => q.trim()))
+    .pipe(
+      z
+        .array(
+          z.enum(['main', 'training'], { error: 'REMEDY_WORKER_QUEUES lists "main", "training" or both' }),
+        )
+        .min(1),
+    ),
+});
+
+async function main(): Promise<void> {
+  const parsed = WorkerEnv.safeParse(process.env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })),
+    );
+  }
+  const env = parsed.data;
+  const temporal = loadTemporalConfig();
+  const pool = createPool(env.DATABASE_URL);
+  await migrate(pool);
+  const connection = await NativeConnection.connect(connectionOptions(temporal));
+  const workers = await createWorkers({
+    connection,
+    namespace: temporal.namespace,
+    pool,
+    taskQueue: temporal.taskQueue,
+    trainingTaskQueue: temporal.trainingTaskQueue,
+    queues: env.REMEDY_WORKER_QUEUES,
+  });
+  console.error(
+    JSON.stringify({
+      msg: 'worker ready',
+      queues: env.REMEDY_WORKER_QUEUES,
+      address: temporal.address,
+      pid: process.pid,
+    }),
+  );
+  try {
+    // Worker.run() handles SIGINT/SIGTERM itself: it stops polling and drains before resolving.
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+import { fileURLToPath } from 'node:url';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type pg from 'pg';
+import { createActivities, createTrainingActivities } from '../activities/index.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  pool: pg.Pool;
+  taskQueue: string;
+  trainingTaskQueue: string;
+  /** Which queues this process serves: training can run on its own machines. */
+  queues: readonly ('main' | 'training')[];
+  /** A pre-built bundle (tests bundle once per run); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const workers: Worker[] = [];
+  if (setup.queues.includes('main')) {
+    workers.push(
+      await Worker.create({
+        connection: setup.connection,
+        namespace: setup.namespace,
+        taskQueue: setup.taskQueue,
+        ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath }),
+        activities: createActivities({ pool: setup.pool }),
+      }),
+    );
+  }
+  if (setup.queues.includes('training')) {
+    workers.push(
+      await Worker.create({
+        connection: setup.connection,
+        namespace: setup.namespace,
+        taskQueue: setup.trainingTaskQueue,
+        activities: createTrainingActivities({ pool: setup.pool }),
+        // Training is CPU-bound: one at a time per process keeps heartbeats on schedule.
+        maxConcurrentActivityTaskExecutions: 1,
+      }),
+    );
+  }
+  return workers;
+}

@@ -1,0 +1,3 @@
+export { remediationCycle, labelingWorkflowId, rolloutWorkflowId } from './cycle.js';
+export { labelingCampaign } from './labeling.js';
+export { stagedRollout } from './rollout.js';

@@ -1,0 +1,97 @@
+/**
+ * Every signal, query and update of Remedy's workflows, declared once. The worker, the CLI, the tests
+ * (and any Temporal client, the `temporal` CLI included) drive workflows by these names.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { DriftReport } from '../core/drift.js';
+import type { Diagnosis, StepAnalysis } from '../core/policy.js';
+import type { ApprovalInput, Features, LabelAnswer, RolloutCommand } from '../core/schemas.js';
+
+export type Stage =
+  'confirm' | 'diagnose' | 'collect' | 'label' | 'retrain' | 'evaluate' | 'approval' | 'rollout' | 'close';
+
+export type Outcome =
+  | 'promoted'
+  | 'rolled-back'
+  | 'rejected'
+  | 'no-action'
+  | 'labeling-expired'
+  | 'approval-denied'
+  | 'aborted'
+  | 'failed';
+
+export interface StageRecord {
+  stage: Stage;
+  startedAt: string;
+  endedAt?: string;
+  summary?: Record<string, unknown>;
+}
+
+export interface CycleSummary {
+  cycleId: string;
+  modelId: string;
+  window: { start: string; end: string };
+  stage: Stage;
+  outcome: Outcome | null;
+  reason: string | null;
+  severity: Diagnosis['severity'] | null;
+  championVersion: number | null;
+  candidateVersion: number | null;
+  awaitingApproval: boolean;
+  stages: StageRecord[];
+}
+
+export const cycleStatusQuery = defineQuery<CycleSummary>('cycleStatus');
+export const approveRolloutUpdate = defineUpdate<{ approved: boolean }, [ApprovalInput]>('approveRollout');
+
+export interface PendingItem {
+  recordKey: string;
+  features: Features;
+  guess: string;
+  confidence: number;
+}
+
+export interface LabelingStatus {
+  campaignId: string;
+  labelSet: string[];
+  requested: number;
+  answered: number;
+  pending: PendingItem[];
+  deadlineAt: string;
+  state: 'open' | 'complete' | 'deadline-partial' | 'deadline-insufficient';
+}
+
+export interface SubmitLabelResult {
+  recordKey: string;
+  label: string;
+  duplicate: boolean;
+  remaining: number;
+}
+
+export const labelingStatusQuery = defineQuery<LabelingStatus>('labelingStatus');
+export const submitLabelUpdate = defineUpdate<SubmitLabelResult, [LabelAnswer]>('submitLabel');
+
+export interface RolloutStepRecord {
+  index: number;
+  weight: number;
+  served: Record<string, number>;
+  analysis: StepAnalysis;
+}
+
+export interface RolloutStatus {
+  state: 'running' | 'paused' | 'promoted' | 'rolled-back';
+  currentWeight: number;
+  steps: RolloutStepRecord[];
+  reason: string | null;
+}
+
+export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
+/** Force rollback at any point of the rollout. */
+export const rollbackUpdate = defineUpdate<{ accepted: boolean }, [RolloutCommand]>('rollback');
+/** Answer an inconclusive pause: continue to the next step or roll back. */
+export const resolvePauseUpdate = defineUpdate<
+  { accepted: boolean },
+  [RolloutCommand & { decision: 'continue' | 'rollback' }]
+>('resolvePause');
+
+export type { DriftReport, Diagnosis };
