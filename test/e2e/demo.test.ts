@@ -3,7 +3,7 @@
  * fresh data folder, a full cycle, and one JSON document on stdout.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,9 +31,12 @@ function run(
 describe('main job (npm run demo)', () => {
   it('given a fresh data folder, when the demo runs with --json, then it prints one summary with every stage and a final outcome', async () => {
     const cli = await resolveTemporalCli();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-'));
+    // As root, the embedded Postgres runs as "postgres", which must be able to enter the folder.
+    await chmod(dataDir, 0o755);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      REMEDY_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-')),
+      REMEDY_DATA_DIR: dataDir,
     };
     delete env.DATABASE_URL;
     delete env.TEMPORAL_ADDRESS;
