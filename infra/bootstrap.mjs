@@ -14,12 +14,12 @@ const installed = path.join(root, 'node_modules', '.package-lock.json');
 const stale =
   !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs);
 if (stale) {
-  process.stderr.write('[remedy] installing npm dependencies (npm ci)...\n');
+  process.stderr.write('[remedy] installing npm dependencies (npm install)...\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 2, 2] });
+  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 2, 2] });
   if (result.status !== 0) {
     process.stderr.write(
-      '[remedy] npm ci failed: see the output above; check your network access to the npm registry.\n',
+      '[remedy] npm install failed: see the output above; check your network access to the npm registry.\n',
     );
     process.exit(result.status ?? 1);
   }
