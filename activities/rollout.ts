@@ -4,18 +4,20 @@ import { analyzeStep, type StepAnalysis } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
-import { serveRecords, type ServeResult } from './gateway.js';
 
 export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
   return {
-    /** Moves the split in one statement; repeating it with the same weight changes nothing. */
+    /**
+     * Moves the split in one statement. Returns when it took effect (the database clock), which is
+     * where this step's traffic starts. A retry with the same weight moves nothing.
+     */
     async setTrafficWeight(input: {
       cycleId: string;
       modelId: string;
       championVersion: number;
       candidateVersion: number;
       weight: number;
-    }): Promise<void> {
+    }): Promise<{ since: string }> {
       await db.setTraffic(pool, input.modelId, {
         championVersion: input.championVersion,
         candidateVersion: input.candidateVersion,
@@ -29,48 +31,53 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
         action: 'traffic.set',
         details: { candidateVersion: input.candidateVersion, weight: input.weight },
       });
+      const { rows } = await pool.query<{ since: Date }>(
+        `SELECT a.at AS since FROM audit_events a WHERE a.idempotency_key = $1`,
+        [`${input.cycleId}:traffic:${input.weight}`],
+      );
+      return { since: rows[0]!.since.toISOString() };
     },
 
-    /** Serves the next `limit` production requests after the cursor through the gateway. */
-    async serveTraffic(input: {
-      modelId: string;
-      batchKey: string;
-      cursor: { ts: string; recordKey: string };
-      limit: number;
-    }): Promise<ServeResult> {
-      const records = await db.recordsAfter(pool, input.modelId, input.cursor, input.limit);
-      const result = await serveRecords(pool, input.modelId, input.batchKey, records);
-      const last = records[records.length - 1];
-      return {
-        ...result,
-        cursor: last ? { ts: last.ts.toISOString(), recordKey: last.recordKey } : input.cursor,
-      };
-    },
-
-    /** Analysis over all the rollout's batches so far, recorded once per step. */
+    /**
+     * Analysis of one step: the candidate's and the champion's requests served since the step began,
+     * with their feedback. At 100% the champion serves nothing, so its arm is the whole rollout's.
+     */
     async analyzeRolloutStep(input: {
       cycleId: string;
       modelId: string;
       stepIndex: number;
+      attempt: number;
       weight: number;
-      batchKeys: string[];
+      stepSince: string;
+      rolloutSince: string;
       candidateVersion: number;
       championVersion: number;
       policy: Policy['rollout'];
-    }): Promise<StepAnalysis> {
-      const counts = await db.armCounts(pool, input.modelId, input.batchKeys);
-      const zero = { n: 0, correct: 0 };
-      const analysis = analyzeStep(
-        counts.get(input.candidateVersion) ?? zero,
-        counts.get(input.championVersion) ?? zero,
-        input.policy,
+    }): Promise<StepAnalysis & { decidedAt: string }> {
+      const versions = [input.candidateVersion, input.championVersion];
+      const step = await db.armStatsSince(pool, input.modelId, input.stepSince, versions);
+      let champion = step.get(input.championVersion);
+      if (!champion || champion.n < input.policy.minSamples) {
+        champion = (
+          await db.armStatsSince(pool, input.modelId, input.rolloutSince, [input.championVersion])
+        ).get(input.championVersion);
+      }
+      const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
+      const analysis = analyzeStep(step.get(input.candidateVersion) ?? none, champion ?? none, input.policy);
+      const { rows } = await pool.query<{ decided_at: Date }>(
+        `INSERT INTO rollout_steps (cycle_id, step_index, attempt, weight, analysis, decision) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (cycle_id, step_index, attempt) DO UPDATE SET analysis = EXCLUDED.analysis, decision = EXCLUDED.decision
+         RETURNING decided_at`,
+        [
+          input.cycleId,
+          input.stepIndex,
+          input.attempt,
+          input.weight,
+          JSON.stringify(analysis),
+          analysis.decision,
+        ],
       );
-      await pool.query(
-        `INSERT INTO rollout_steps (cycle_id, step_index, weight, analysis, decision) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (cycle_id, step_index) DO UPDATE SET analysis = EXCLUDED.analysis, decision = EXCLUDED.decision`,
-        [input.cycleId, input.stepIndex, input.weight, JSON.stringify(analysis), analysis.decision],
-      );
-      return analysis;
+      return { ...analysis, decidedAt: rows[0]!.decided_at.toISOString() };
     },
 
     /** Traffic back to the champion, aliases restored, the candidate marked rolled back with the evidence. */
@@ -81,8 +88,8 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       candidateVersion: number;
       actor: string;
       evidence: unknown;
-    }): Promise<void> {
-      await withTransaction(pool, async (client) => {
+    }): Promise<{ restoredAt: string }> {
+      return withTransaction(pool, async (client) => {
         await db.setTraffic(client, input.modelId, {
           championVersion: input.championVersion,
           candidateVersion: null,
@@ -105,6 +112,11 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
           action: 'rollout.rolled_back',
           details: { candidateVersion: input.candidateVersion, evidence: input.evidence },
         });
+        const { rows } = await client.query<{ at: Date }>(
+          'SELECT at FROM audit_events WHERE idempotency_key = $1',
+          [`${input.cycleId}:rollback`],
+        );
+        return { restoredAt: rows[0]!.at.toISOString() };
       });
     },
 

@@ -7,11 +7,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError, connectionOptions, loadTemporalConfig } from '../infra/config.js';
 import {
   abortCycle,
+  approveFull,
   approveRollout,
   cycleStatus,
   forceRollback,
   listCycles,
   pendingLabels,
+  promoteNow,
   resolvePause,
   startCycle,
   submitLabel,
@@ -185,6 +187,31 @@ export function buildProgram(io: CliIo): Command {
     .action(async (cycle: string, o: { actor: string; reason?: string }) => {
       await withClient(({ client }) => forceRollback(client, cycle, { actor: o.actor, reason: o.reason }));
       io.out(`rollback requested for ${cycle}\n`);
+    });
+
+  program
+    .command('promote')
+    .description('promote the candidate now, skipping the remaining rollout steps')
+    .argument('<cycle>', 'cycle ID')
+    .requiredOption('--actor <name>', 'who decides')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(async (cycle: string, o: { actor: string; reason?: string }) => {
+      await withClient(({ client }) => promoteNow(client, cycle, { actor: o.actor, reason: o.reason }));
+      io.out(`promotion requested for ${cycle}\n`);
+    });
+
+  program
+    .command('approve-full')
+    .description('approve (or with --deny, refuse) the last rollout step to 100% when the policy asks for it')
+    .argument('<cycle>', 'cycle ID')
+    .requiredOption('--approver <name>', 'who decides')
+    .option('--deny', 'refuse instead: the candidate is rolled back')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(async (cycle: string, o: { approver: string; deny?: boolean; reason?: string }) => {
+      await withClient(({ client }) =>
+        approveFull(client, cycle, { approver: o.approver, approve: !o.deny, reason: o.reason }),
+      );
+      io.out(`${o.deny ? 'refused' : 'approved'} 100% for ${cycle}\n`);
     });
 
   program

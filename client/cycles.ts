@@ -12,7 +12,9 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { ApprovalInput, CycleInput, describeZodError, LabelAnswer, RolloutCommand } from '../core/schemas.js';
 import type { CycleRequest } from '../core/schemas.js';
 import {
+  approveFullUpdate,
   approveRolloutUpdate,
+  promoteUpdate,
   cycleStatusQuery,
   labelingStatusQuery,
   resolvePauseUpdate,
@@ -140,6 +142,35 @@ export async function forceRollback(
     client.workflow
       .getHandle(rolloutWorkflowId(cycleId))
       .executeUpdate(rollbackUpdate, { args: [parsed.data] }),
+  );
+}
+
+export async function promoteNow(
+  client: Client,
+  cycleId: string,
+  input: unknown,
+): Promise<{ accepted: boolean }> {
+  const parsed = RolloutCommand.safeParse(input);
+  if (!parsed.success) throw new UserError(`promotion refused: ${describeZodError(parsed.error)}`);
+  return update(rolloutWorkflowId(cycleId), () =>
+    client.workflow
+      .getHandle(rolloutWorkflowId(cycleId))
+      .executeUpdate(promoteUpdate, { args: [parsed.data] }),
+  );
+}
+
+/** The approval before the last (100%) step, when the policy asks for one. */
+export async function approveFull(
+  client: Client,
+  cycleId: string,
+  input: unknown,
+): Promise<{ approved: boolean }> {
+  const parsed = ApprovalInput.safeParse(input);
+  if (!parsed.success) throw new UserError(`approval refused: ${describeZodError(parsed.error)}`);
+  return update(rolloutWorkflowId(cycleId), () =>
+    client.workflow
+      .getHandle(rolloutWorkflowId(cycleId))
+      .executeUpdate(approveFullUpdate, { args: [parsed.data] }),
   );
 }
 

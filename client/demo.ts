@@ -33,15 +33,20 @@ try {
     `champion v${prepared.champion.version} trained on 2012: holdout accuracy ${(prepared.champion.baselineAccuracy * 100).toFixed(1)}%; ` +
       `${prepared.log.added} requests logged, ${prepared.log.served} served by the champion`,
   );
-  const { cycleId, summary, labelsAnswered } = await runScriptedCycle(
+  const { cycleId, summary, labelsAnswered, traffic } = await runScriptedCycle(
     stack.client,
     stack.config,
     prepared,
-    log,
+    {
+      gatewayUrl: stack.gatewayUrl,
+      onEvent: log,
+    },
   );
   const url = workflowUrl(stack.uiUrl, stack.config.namespace, cycleId);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ ...summary, labelsAnswered, webUi: url }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...summary, labelsAnswered, traffic, gateway: stack.gatewayUrl, webUi: url }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(renderSummary(summary));
     process.stdout.write(`\nWeb UI: ${url ?? `(external Temporal at ${stack.config.address})`}\n`);

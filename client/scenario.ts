@@ -9,6 +9,7 @@ import type { CycleSummary } from '../workflows/messages.js';
 import { startCycle, waitForCycle, type Queues } from './cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from './reviewer.js';
 import { ingestRecords, registerModelWithChampion } from './setup.js';
+import { backgroundTraffic, type TrafficReport, type TrafficRow } from './traffic.js';
 import { hasFeedback, loadWeather, weatherModel, type WeatherRow } from './weather.js';
 
 export const SCENARIO = {
@@ -53,23 +54,26 @@ export async function prepareWeatherModel(
 /** A policy for running the scenario quickly: short dwell, approval by the scripted approver. */
 export const DEMO_POLICY = {
   labeling: { budget: 40, minLabels: 20, deadline: '24h', reviewers: [SCENARIO.reviewer] },
-  // 2015 holds 730 requests: three steps of 240 give the candidate ~48 feedback samples at 20%.
-  rollout: {
-    steps: [20, 50, 100],
-    requestsPerStep: 240,
-    minSamples: 20,
-    dwell: '1s',
-    requireApproval: true,
-    approvers: [SCENARIO.approver],
-  },
+  rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: [SCENARIO.approver] },
 };
+
+/** Requests after the cycle's window: the production traffic the rollout is judged on. */
+export function futureTraffic(prepared: PreparedModel): TrafficRow[] {
+  return prepared.rows
+    .filter((r) => r.ts >= SCENARIO.window.end)
+    .map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label }));
+}
+
+/** Production keeps sending requests while the cycle runs; bounded so a stuck cycle cannot flood. */
+export const TRAFFIC_BOUND = 50_000;
 
 export async function runScriptedCycle(
   client: Client,
   queues: Queues,
   prepared: PreparedModel,
-  onEvent: (msg: string) => void = () => {},
-): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number }> {
+  opts: { gatewayUrl: string; onEvent?: (msg: string) => void },
+): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number; traffic: TrafficReport }> {
+  const onEvent = opts.onEvent ?? (() => {});
   const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
   const { cycleId } = await startCycle(client, queues, {
     modelId: prepared.modelId,
@@ -77,14 +81,28 @@ export async function runScriptedCycle(
     trigger: 'demo',
   });
   onEvent(`started ${cycleId}`);
-  const atLabel = await waitForStatus(client, cycleId, atStage('label'));
-  let labelsAnswered = 0;
-  if (atLabel.outcome === null) {
-    labelsAnswered = await answerLabels(client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
-    onEvent(`answered ${labelsAnswered} label requests as ${SCENARIO.reviewer}`);
-    const s = await approveWhenAsked(client, cycleId, SCENARIO.approver, 'holdout gain reviewed');
-    if (s.awaitingApproval) onEvent(`approved the rollout as ${SCENARIO.approver}`);
+  const traffic = backgroundTraffic({
+    gatewayUrl: opts.gatewayUrl,
+    modelId: prepared.modelId,
+    rows: futureTraffic(prepared),
+    maxRequests: TRAFFIC_BOUND,
+  });
+  try {
+    const atLabel = await waitForStatus(client, cycleId, atStage('label'));
+    let labelsAnswered = 0;
+    if (atLabel.outcome === null) {
+      labelsAnswered = await answerLabels(client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+      onEvent(`answered ${labelsAnswered} label requests as ${SCENARIO.reviewer}`);
+      const s = await approveWhenAsked(client, cycleId, SCENARIO.approver, 'holdout gain reviewed');
+      if (s.awaitingApproval) onEvent(`approved the rollout as ${SCENARIO.approver}`);
+    }
+    const summary = await waitForCycle(client, cycleId);
+    const sent = await traffic.stop();
+    onEvent(
+      `sent ${sent.sent} requests with feedback through the gateway (${JSON.stringify(sent.byVersion)})`,
+    );
+    return { cycleId, summary, labelsAnswered, traffic: sent };
+  } finally {
+    await traffic.stop();
   }
-  const summary = await waitForCycle(client, cycleId);
-  return { cycleId, summary, labelsAnswered };
 }

@@ -10,7 +10,7 @@ import { canonicalJson, predict, train } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { Features, ModelDefinition } from '../core/schemas.js';
 import { CODE_VERSION } from '../activities/training.js';
-import { serveRecords } from '../activities/gateway.js';
+import { serveRecords } from '../gateway/routing.js';
 import { hashRows } from '../activities/cycle.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';

@@ -9,10 +9,24 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool, migrate } from '../db/pool.js';
-import { connectionOptions, loadTemporalConfig, type TemporalConfig } from '../infra/config.js';
+import { ConfigError, connectionOptions, loadTemporalConfig, type TemporalConfig } from '../infra/config.js';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-cli.js';
+import { startGateway } from '../gateway/server.js';
+
+/** REMEDY_GATEWAY_PORT, or 0 for any free port. */
+function gatewayPort(): number {
+  const raw = process.env.REMEDY_GATEWAY_PORT;
+  if (raw === undefined || raw === '') return 0;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError([
+      { variable: 'REMEDY_GATEWAY_PORT', message: `REMEDY_GATEWAY_PORT must be a TCP port (got "${raw}")` },
+    ]);
+  }
+  return port;
+}
 
 export type Log = (msg: string) => void;
 
@@ -22,6 +36,7 @@ export interface Stack {
   pool: pg.Pool;
   databaseUrl: string;
   uiUrl: string | null;
+  gatewayUrl: string;
   worker: WorkerProcess;
   stop(): Promise<void>;
 }
@@ -92,6 +107,9 @@ export async function startStack(log: Log): Promise<Stack> {
     const pool = createPool(pgServer.url);
     stops.push(() => pool.end());
     await migrate(pool);
+    const gateway = await startGateway(pool, { port: gatewayPort() });
+    stops.push(() => gateway.close());
+    log(`serving gateway on ${gateway.url}`);
     const worker = await spawnWorker({
       DATABASE_URL: pgServer.url,
       TEMPORAL_ADDRESS: config.address,
@@ -101,7 +119,7 @@ export async function startStack(log: Log): Promise<Stack> {
     const connection = await Connection.connect(connectionOptions(config));
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.namespace });
-    return { config, client, pool, databaseUrl: pgServer.url, uiUrl, worker, stop };
+    return { config, client, pool, databaseUrl: pgServer.url, uiUrl, gatewayUrl: gateway.url, worker, stop };
   } catch (err) {
     await stop();
     throw err;

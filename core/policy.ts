@@ -43,9 +43,14 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
   return { severity, signals, rankedFeatures, reason: parts.join(', ') };
 }
 
+/** One arm of a canary comparison: requests with feedback, how many were right, and serving health. */
 export interface ArmMetrics {
+  /** Requests whose ground truth has arrived. */
   n: number;
   correct: number;
+  /** Mean confidence on those requests; its gap to accuracy is the calibration error. */
+  meanConfidence?: number | null;
+  p95LatencyMs?: number | null;
 }
 
 export interface EvaluationGate {
@@ -71,44 +76,87 @@ export function evaluationGate(
 }
 
 export type StepDecision = 'pass' | 'fail' | 'inconclusive';
+export type CheckResult = 'pass' | 'fail' | 'skipped';
+
+export interface ArmReport extends ArmMetrics {
+  accuracy: number | null;
+  calibrationGap: number | null;
+}
 
 export interface StepAnalysis {
   decision: StepDecision;
-  candidate: ArmMetrics & { accuracy: number | null };
-  champion: ArmMetrics & { accuracy: number | null };
+  candidate: ArmReport;
+  champion: ArmReport;
   pValue: number | null;
+  checks: { accuracy: CheckResult; latency: CheckResult; calibration: CheckResult };
   reason: string;
 }
 
 /**
- * Canary analysis on feedback: fail when the candidate is worse than the champion by more than the
- * allowed degradation and the difference is significant; inconclusive when either arm has too few samples.
+ * Canary analysis on feedback. Inconclusive while either arm has fewer samples than the policy's
+ * minimum. Otherwise it fails when any check fails:
+ * - accuracy: the candidate is worse by more than the allowed degradation and the two-proportion
+ *   z-test says the difference is significant;
+ * - latency: the candidate's p95 exceeds the policy's bound;
+ * - calibration: the candidate's |mean confidence − accuracy| exceeds the bound and the champion's.
  */
 export function analyzeStep(
   candidate: ArmMetrics,
   champion: ArmMetrics,
   policy: Policy['rollout'],
 ): StepAnalysis {
-  const acc = (a: ArmMetrics) => (a.n > 0 ? a.correct / a.n : null);
-  const base = {
-    candidate: { ...candidate, accuracy: acc(candidate) },
-    champion: { ...champion, accuracy: acc(champion) },
+  const report = (a: ArmMetrics): ArmReport => {
+    const accuracy = a.n > 0 ? a.correct / a.n : null;
+    const calibrationGap =
+      accuracy !== null && a.meanConfidence !== undefined && a.meanConfidence !== null
+        ? Math.abs(a.meanConfidence - accuracy)
+        : null;
+    return { ...a, accuracy, calibrationGap };
   };
+  const cand = report(candidate);
+  const champ = report(champion);
   if (candidate.n < policy.minSamples || champion.n < policy.minSamples) {
     return {
-      ...base,
       decision: 'inconclusive',
+      candidate: cand,
+      champion: champ,
       pValue: null,
+      checks: { accuracy: 'skipped', latency: 'skipped', calibration: 'skipped' },
       reason: `too few samples with feedback (candidate ${candidate.n}, champion ${champion.n}; need ${policy.minSamples} each)`,
     };
   }
   const test = twoProportionZTest(candidate.correct, candidate.n, champion.correct, champion.n);
-  const worse = test.diff < -policy.maxDegradation && test.pValue < policy.alpha;
+  const accuracyFails = test.diff < -policy.maxDegradation && test.pValue < policy.alpha;
+  const latencyFails =
+    cand.p95LatencyMs !== undefined &&
+    cand.p95LatencyMs !== null &&
+    cand.p95LatencyMs > policy.maxLatencyP95Ms;
+  const calibrationFails =
+    cand.calibrationGap !== null &&
+    cand.calibrationGap > policy.maxCalibrationGap &&
+    cand.calibrationGap > (champ.calibrationGap ?? 0);
+  const reasons = [
+    `candidate ${pct(cand.accuracy!)} (n=${candidate.n}) vs champion ${pct(champ.accuracy!)} (n=${champion.n}), p=${test.pValue.toFixed(4)}: ${accuracyFails ? 'significantly worse' : 'not worse beyond tolerance'}`,
+  ];
+  if (latencyFails)
+    reasons.push(`candidate p95 latency ${cand.p95LatencyMs!.toFixed(1)} ms > ${policy.maxLatencyP95Ms} ms`);
+  if (calibrationFails)
+    reasons.push(
+      `candidate calibration gap ${cand.calibrationGap!.toFixed(3)} > ${policy.maxCalibrationGap}`,
+    );
+  const check = (fails: boolean, measured: boolean): CheckResult =>
+    !measured ? 'skipped' : fails ? 'fail' : 'pass';
   return {
-    ...base,
-    decision: worse ? 'fail' : 'pass',
+    decision: accuracyFails || latencyFails || calibrationFails ? 'fail' : 'pass',
+    candidate: cand,
+    champion: champ,
     pValue: test.pValue,
-    reason: `candidate ${pct(base.candidate.accuracy!)} (n=${candidate.n}) vs champion ${pct(base.champion.accuracy!)} (n=${champion.n}), p=${test.pValue.toFixed(4)}: ${worse ? 'significantly worse' : 'not worse beyond tolerance'}`,
+    checks: {
+      accuracy: check(accuracyFails, true),
+      latency: check(latencyFails, cand.p95LatencyMs !== undefined && cand.p95LatencyMs !== null),
+      calibration: check(calibrationFails, cand.calibrationGap !== null),
+    },
+    reason: reasons.join('; '),
   };
 }
 

@@ -85,10 +85,17 @@ export const Policy = z.object({
           message: 'steps must increase and end at 100',
         }),
       dwell: DurationString.default('5s'),
-      requestsPerStep: z.number().int().positive().default(180),
       minSamples: z.number().int().positive().default(15),
       maxDegradation: z.number().min(0).max(1).default(0.02),
       alpha: z.number().gt(0).lt(1).default(0.05),
+      maxLatencyP95Ms: z.number().positive().default(50),
+      maxCalibrationGap: z.number().min(0).max(1).default(0.2),
+      /** Failed analyses tolerated in a row before rolling back (Argo's failureLimit). */
+      failureLimit: z.number().int().min(0).default(0),
+      /** Ask an approver before the last (100%) step. */
+      approveBeforeFull: z.boolean().default(false),
+      /** How long a step keeps dwelling for enough samples before it pauses as inconclusive. */
+      sampleWait: DurationString.default('1m'),
       decisionTimeout: DurationString.default('1h'),
       requireApproval: z.boolean().default(false),
       approvalTimeout: DurationString.default('24h'),

@@ -536,3 +536,71 @@ export async function getDatasetVersion(
     parentId: r.parent_id === null ? null : Number(r.parent_id),
   };
 }
+
+/** Feedback for one request: the first answer is kept. Null when the request is unknown. */
+export async function recordFeedback(
+  q: Queryable,
+  modelId: string,
+  recordKey: string,
+  label: string,
+): Promise<{ label: string; duplicate: boolean } | null> {
+  const updated = await q.query<{ feedback: string }>(
+    `UPDATE records SET feedback = $3, feedback_at = now() WHERE model_id = $1 AND record_key = $2 AND feedback IS NULL
+     RETURNING feedback`,
+    [modelId, recordKey, label],
+  );
+  if (updated.rows[0]) return { label: updated.rows[0].feedback, duplicate: false };
+  const existing = await q.query<{ feedback: string | null }>(
+    'SELECT feedback FROM records WHERE model_id = $1 AND record_key = $2',
+    [modelId, recordKey],
+  );
+  const row = existing.rows[0];
+  return row ? { label: row.feedback ?? label, duplicate: true } : null;
+}
+
+export interface ArmStats {
+  served: number;
+  n: number;
+  correct: number;
+  meanConfidence: number | null;
+  p95LatencyMs: number | null;
+}
+
+/** Per-version serving and feedback statistics for predictions served since `since`. */
+export async function armStatsSince(
+  q: Queryable,
+  modelId: string,
+  since: string,
+  versions: readonly number[],
+): Promise<Map<number, ArmStats>> {
+  const { rows } = await q.query<{
+    version: number;
+    served: string;
+    n: string;
+    correct: string;
+    mean_conf: number | null;
+    p95_us: number | null;
+  }>(
+    `SELECT p.version, COUNT(*) AS served,
+            COUNT(*) FILTER (WHERE r.feedback IS NOT NULL) AS n,
+            COUNT(*) FILTER (WHERE r.feedback = p.predicted) AS correct,
+            AVG(p.confidence) FILTER (WHERE r.feedback IS NOT NULL) AS mean_conf,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY p.latency_us) AS p95_us
+     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+     WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
+     GROUP BY p.version`,
+    [modelId, since, versions],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.version,
+      {
+        served: Number(r.served),
+        n: Number(r.n),
+        correct: Number(r.correct),
+        meanConfidence: r.mean_conf === null ? null : Number(r.mean_conf),
+        p95LatencyMs: r.p95_us === null ? null : Number(r.p95_us) / 1000,
+      },
+    ]),
+  );
+}

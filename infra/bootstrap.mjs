@@ -16,7 +16,10 @@ const stale =
 if (stale) {
   process.stderr.write('[remedy] installing npm dependencies (npm install)...\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 2, 2] });
+  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: ['ignore', 2, 2],
+  });
   if (result.status !== 0) {
     process.stderr.write(
       '[remedy] npm install failed: see the output above; check your network access to the npm registry.\n',

@@ -550,6 +550,21 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
  * listens on 7233 should check with probeTemporal() first.
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(opts);
+    } catch (err) {
+      // Ports are chosen free and then bound by the server; another process can take one in between.
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      (opts.log ?? (() => {}))(
+        'A port was taken while the Temporal dev server started; retrying on other ports.',
+      );
+      opts = { ...opts, port: await freePort(), ...(opts.headless ? {} : { uiPort: await freePort() }) };
+    }
+  }
+}
+
+async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   const log = opts.log ?? (() => {});
   const namespace = opts.namespace ?? 'default';
   const dbFile = path.resolve(opts.dbFile ?? path.join(dataDir(), 'temporal.sqlite'));

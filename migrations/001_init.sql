@@ -157,14 +157,16 @@ CREATE TABLE predictions (
 );
 CREATE INDEX predictions_model_record ON predictions (model_id, record_key);
 
+-- One row per analysis run: a step is analysed again after a tolerated failure (failure limit).
 CREATE TABLE rollout_steps (
   cycle_id    text NOT NULL,
   step_index  integer NOT NULL,
+  attempt     integer NOT NULL,
   weight      integer NOT NULL,
   analysis    jsonb NOT NULL,
   decision    text NOT NULL CHECK (decision IN ('pass', 'fail', 'inconclusive')),
-  created_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (cycle_id, step_index)
+  decided_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (cycle_id, step_index, attempt)
 );
 
 CREATE TABLE audit_events (

@@ -93,3 +93,5 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export { startGateway } from '../gateway/server.js';

@@ -310,7 +310,6 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
           championVersion: ctx.championVersion,
           candidateVersion: trained.version,
           policy: policy.rollout,
-          trafficCursor: { ts: input.window.end, recordKey: '' },
         },
       ],
     });

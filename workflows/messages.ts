@@ -74,12 +74,13 @@ export const submitLabelUpdate = defineUpdate<SubmitLabelResult, [LabelAnswer]>(
 export interface RolloutStepRecord {
   index: number;
   weight: number;
-  served: Record<string, number>;
+  /** Analysis runs of this step: more than one after a failure within the failure limit. */
+  attempt: number;
   analysis: StepAnalysis;
 }
 
 export interface RolloutStatus {
-  state: 'running' | 'paused' | 'promoted' | 'rolled-back';
+  state: 'running' | 'paused' | 'awaiting-approval' | 'promoted' | 'rolled-back';
   currentWeight: number;
   steps: RolloutStepRecord[];
   reason: string | null;
@@ -88,6 +89,10 @@ export interface RolloutStatus {
 export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
 /** Force rollback at any point of the rollout. */
 export const rollbackUpdate = defineUpdate<{ accepted: boolean }, [RolloutCommand]>('rollback');
+/** Promote now, skipping the remaining steps. */
+export const promoteUpdate = defineUpdate<{ accepted: boolean }, [RolloutCommand]>('promote');
+/** The optional approval before the last (100%) step. */
+export const approveFullUpdate = defineUpdate<{ approved: boolean }, [ApprovalInput]>('approveFull');
 /** Answer an inconclusive pause: continue to the next step or roll back. */
 export const resolvePauseUpdate = defineUpdate<
   { accepted: boolean },

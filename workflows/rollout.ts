@@ -8,9 +8,12 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { StepAnalysis } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
-import { describeZodError, RolloutCommand } from '../core/schemas.js';
+import { ApprovalInput, describeZodError, durationMs, RolloutCommand } from '../core/schemas.js';
 import {
+  approveFullUpdate,
+  promoteUpdate,
   resolvePauseUpdate,
   rollbackUpdate,
   rolloutStatusQuery,
@@ -29,24 +32,29 @@ export interface RolloutInput {
   championVersion: number;
   candidateVersion: number;
   policy: Policy['rollout'];
-  /** Production requests after this point are the traffic the steps serve. */
-  trafficCursor: { ts: string; recordKey: string };
 }
 
 export interface RolloutResult {
   outcome: 'promoted' | 'rolled-back';
   reason: string;
   steps: RolloutStepRecord[];
+  /** When a breached analysis was decided and when traffic was back on the champion (database clock). */
+  breach?: { decidedAt: string; restoredAt: string };
 }
 
 /**
- * Staged rollout: raise the candidate's share step by step, analyse each step against the champion,
- * roll back on a breach, pause for a person when the evidence is inconclusive, promote at the end.
+ * Staged rollout through the serving gateway: raise the candidate's share step by step, dwell while
+ * real traffic and feedback arrive, analyse, and then advance, roll back (more failures in a row
+ * than the failure limit), or pause for a person when the evidence is inconclusive. Promotes at the end.
  */
 export async function stagedRollout(input: RolloutInput): Promise<RolloutResult> {
+  const { policy } = input;
   const status: RolloutStatus = { state: 'running', currentWeight: 0, steps: [], reason: null };
   let manualRollback: RolloutCommand | null = null;
+  let manualPromote: RolloutCommand | null = null;
   let pauseDecision: PauseCommand | null = null;
+  let fullApproval: ApprovalInput | null = null;
+  const interrupted = () => manualRollback !== null || manualPromote !== null;
 
   setHandler(rolloutStatusQuery, () => status);
   setHandler(
@@ -55,7 +63,15 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
       manualRollback = cmd;
       return { accepted: true };
     },
-    { validator: (cmd) => validateCommand(cmd, input.policy, status) },
+    { validator: (cmd) => validateCommand(cmd, policy, status) },
+  );
+  setHandler(
+    promoteUpdate,
+    (cmd) => {
+      manualPromote = cmd;
+      return { accepted: true };
+    },
+    { validator: (cmd) => validateCommand(cmd, policy, status) },
   );
   setHandler(
     resolvePauseUpdate,
@@ -65,81 +81,166 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
     },
     {
       validator: (cmd: PauseCommand) => {
-        validateCommand(cmd, input.policy, status);
-        if (cmd.decision !== 'continue' && cmd.decision !== 'rollback') {
+        validateCommand(cmd, policy, status);
+        if (cmd.decision !== 'continue' && cmd.decision !== 'rollback')
           throw new Error('decision must be "continue" or "rollback"');
-        }
         if (status.state !== 'paused') throw new Error('the rollout is not paused: nothing to resolve');
+      },
+    },
+  );
+  setHandler(
+    approveFullUpdate,
+    (approval) => {
+      fullApproval = approval;
+      return { approved: approval.approve };
+    },
+    {
+      validator: (raw) => {
+        const p = ApprovalInput.safeParse(raw);
+        if (!p.success) throw new Error(`approval refused: ${describeZodError(p.error)}`);
+        if (policy.approvers.length > 0 && !policy.approvers.includes(p.data.approver)) {
+          throw new Error(`approval refused: "${p.data.approver}" is not an approver for this model`);
+        }
+        if (status.state !== 'awaiting-approval')
+          throw new Error('approval refused: the rollout is not waiting for approval');
       },
     },
   );
 
   const versions = { championVersion: input.championVersion, candidateVersion: input.candidateVersion };
-  const rollback = async (actor: string, reason: string, evidence: unknown): Promise<RolloutResult> => {
-    await acts.rollback({ cycleId: input.cycleId, modelId: input.modelId, ...versions, actor, evidence });
+  const rollback = async (
+    actor: string,
+    reason: string,
+    evidence: unknown,
+    decidedAt?: string,
+  ): Promise<RolloutResult> => {
+    const { restoredAt } = await acts.rollback({
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      ...versions,
+      actor,
+      evidence,
+    });
     status.state = 'rolled-back';
     status.currentWeight = 0;
     status.reason = reason;
     await condition(allHandlersFinished);
-    return { outcome: 'rolled-back', reason, steps: status.steps };
+    return {
+      outcome: 'rolled-back',
+      reason,
+      steps: status.steps,
+      ...(decidedAt ? { breach: { decidedAt, restoredAt } } : {}),
+    };
+  };
+  const promote = async (actor: string, reason: string): Promise<RolloutResult> => {
+    await acts.promote({ cycleId: input.cycleId, modelId: input.modelId, ...versions, actor });
+    status.state = 'promoted';
+    status.currentWeight = 100;
+    status.reason = reason;
+    await condition(allHandlersFinished);
+    return { outcome: 'promoted', reason, steps: status.steps };
+  };
+  const manual = async (): Promise<RolloutResult> => {
+    if (manualRollback) {
+      const cmd: RolloutCommand = manualRollback;
+      return rollback(cmd.actor, `rolled back by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`, {
+        manual: cmd,
+      });
+    }
+    const cmd: RolloutCommand = manualPromote!;
+    return promote(cmd.actor, `promoted by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`);
   };
 
   try {
-    let cursor = input.trafficCursor;
-    const batchKeys: string[] = [];
-    for (const [index, weight] of input.policy.steps.entries()) {
-      if (manualRollback) break;
-      await acts.setTrafficWeight({ cycleId: input.cycleId, modelId: input.modelId, ...versions, weight });
-      status.currentWeight = weight;
-      const batchKey = `${input.cycleId}:step:${index}`;
-      batchKeys.push(batchKey);
-      const served = await acts.serveTraffic({
-        modelId: input.modelId,
-        batchKey,
-        cursor,
-        limit: input.policy.requestsPerStep,
-      });
-      cursor = served.cursor;
-      // Dwell at this weight; a forced rollback cuts the dwell short.
-      await condition(() => manualRollback !== null, input.policy.dwell);
-      if (manualRollback) break;
-      const analysis = await acts.analyzeRolloutStep({
+    let rolloutSince: string | null = null;
+    for (const [index, weight] of policy.steps.entries()) {
+      if (interrupted()) return await manual();
+      if (weight === 100 && policy.approveBeforeFull) {
+        status.state = 'awaiting-approval';
+        status.reason = `waiting for approval before 100% ("remedy approve-full"), up to ${policy.approvalTimeout}`;
+        const answered = await condition(
+          () => fullApproval !== null || interrupted(),
+          policy.approvalTimeout,
+        );
+        if (interrupted()) return await manual();
+        const approval = fullApproval as ApprovalInput | null;
+        if (!answered || !approval)
+          return await rollback('remedy', `no approval before 100% within ${policy.approvalTimeout}`, {});
+        if (!approval.approve) {
+          return await rollback(
+            approval.approver,
+            `100% denied by ${approval.approver}${approval.reason ? `: ${approval.reason}` : ''}`,
+            { approval },
+          );
+        }
+        status.state = 'running';
+        status.reason = null;
+      }
+      const { since } = await acts.setTrafficWeight({
         cycleId: input.cycleId,
         modelId: input.modelId,
-        stepIndex: index,
-        weight,
-        batchKeys: [...batchKeys],
         ...versions,
-        policy: input.policy,
+        weight,
       });
-      status.steps.push({ index, weight, served: served.byVersion, analysis });
-      log.info('rollout step analysed', { cycleId: input.cycleId, weight, decision: analysis.decision });
-      if (analysis.decision === 'fail') {
-        return await rollback(
-          'remedy',
-          `step ${index + 1} (${weight}%) breached: ${analysis.reason}`,
-          analysis,
-        );
-      }
-      if (analysis.decision === 'inconclusive') {
+      rolloutSince ??= since;
+      status.currentWeight = weight;
+      const stepStarted = Date.now();
+      let failures = 0;
+      for (let attempt = 0; ; attempt++) {
+        // Dwell at this weight while traffic and feedback arrive; a manual rollback or promote cuts it short.
+        await condition(interrupted, policy.dwell);
+        if (interrupted()) return await manual();
+        const analysis = await acts.analyzeRolloutStep({
+          cycleId: input.cycleId,
+          modelId: input.modelId,
+          stepIndex: index,
+          attempt,
+          weight,
+          stepSince: since,
+          rolloutSince,
+          ...versions,
+          policy,
+        });
+        record(status, index, weight, attempt, analysis);
+        log.info('rollout step analysed', {
+          cycleId: input.cycleId,
+          weight,
+          attempt,
+          decision: analysis.decision,
+        });
+        if (analysis.decision === 'pass') break;
+        if (analysis.decision === 'fail') {
+          failures++;
+          if (failures > policy.failureLimit) {
+            return await rollback(
+              'remedy',
+              `step ${index + 1} (${weight}%) breached: ${analysis.reason}`,
+              analysis,
+              analysis.decidedAt,
+            );
+          }
+          continue;
+        }
+        // Too few samples: keep dwelling while the step's sample wait lasts, then ask a person.
+        if (Date.now() - stepStarted < durationMs(policy.sampleWait)) continue;
         status.state = 'paused';
         status.reason = `paused at ${weight}%: ${analysis.reason}; resolve with "remedy resolve" (continue or rollback)`;
         const decided = await condition(
-          () => pauseDecision !== null || manualRollback !== null,
-          input.policy.decisionTimeout,
+          () => pauseDecision !== null || interrupted(),
+          policy.decisionTimeout,
         );
         // Set by the update handler while we waited; the cast undoes TypeScript's narrowing to null.
         const decision = pauseDecision as PauseCommand | null;
         pauseDecision = null;
-        if (!decided) {
+        if (interrupted()) return await manual();
+        if (!decided || !decision) {
           return await rollback(
             'remedy',
-            `paused at ${weight}% with no decision within ${input.policy.decisionTimeout}`,
+            `paused at ${weight}% with no decision within ${policy.decisionTimeout}`,
             analysis,
           );
         }
-        if (manualRollback) break;
-        if (decision?.decision === 'rollback') {
+        if (decision.decision === 'rollback') {
           return await rollback(
             decision.actor,
             `rolled back at the pause by ${decision.actor}${decision.reason ? `: ${decision.reason}` : ''}`,
@@ -148,20 +249,11 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
         }
         status.state = 'running';
         status.reason = null;
+        // "continue": the person accepts this step as it is and the rollout advances.
+        break;
       }
     }
-    if (manualRollback) {
-      const cmd: RolloutCommand = manualRollback;
-      return await rollback(cmd.actor, `rolled back by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`, {
-        manual: cmd,
-      });
-    }
-    await acts.promote({ cycleId: input.cycleId, modelId: input.modelId, ...versions, actor: 'remedy' });
-    status.state = 'promoted';
-    status.currentWeight = 100;
-    status.reason = 'every step passed its analysis';
-    await condition(allHandlersFinished);
-    return { outcome: 'promoted', reason: status.reason, steps: status.steps };
+    return await promote('remedy', 'every step passed its analysis');
   } catch (err) {
     if (isCancellation(err)) {
       // Compensation must run even though this scope was cancelled: give production back to the champion.
@@ -177,6 +269,16 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
     }
     throw err;
   }
+}
+
+function record(
+  status: RolloutStatus,
+  index: number,
+  weight: number,
+  attempt: number,
+  analysis: StepAnalysis,
+): void {
+  status.steps.push({ index, weight, attempt, analysis });
 }
 
 function validateCommand(cmd: unknown, policy: Policy['rollout'], status: RolloutStatus): void {

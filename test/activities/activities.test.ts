@@ -9,6 +9,7 @@ import { createActivities, createTrainingActivities } from '../../activities/ind
 import { Policy } from '../../core/schemas.js';
 import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
 import * as db from '../../db/queries.js';
+import { serveRecords } from '../../gateway/routing.js';
 import { freshDatabase } from '../helpers.js';
 
 let pool: pg.Pool;
@@ -204,7 +205,7 @@ describe('cycle activities', () => {
     expect(e.candidate.accuracy).toBeGreaterThan(e.champion.accuracy + 0.1);
   });
 
-  it('given traffic served twice for one step, then each request is logged once', async () => {
+  it('given requests served twice under one batch through the gateway core, then each is logged once, split by weight', async () => {
     await inActivity(() =>
       acts.setTrafficWeight({
         cycleId,
@@ -214,20 +215,15 @@ describe('cycle activities', () => {
         weight: 50,
       }),
     );
-    const input = {
-      modelId,
-      batchKey: `${cycleId}:step:0`,
-      cursor: { ts: SCENARIO.window.end, recordKey: '' },
-      limit: 100,
-    };
-    const a = await inActivity(() => acts.serveTraffic(input));
-    const b = await inActivity(() => acts.serveTraffic(input));
+    const records = await db.recordsAfter(pool, modelId, { ts: SCENARIO.window.end, recordKey: '' }, 100);
+    const a = await serveRecords(pool, modelId, `${cycleId}:replay`, records);
+    const b = await serveRecords(pool, modelId, `${cycleId}:replay`, records);
     expect(b).toEqual(a);
     expect(a.served).toBe(100);
     expect(Object.keys(a.byVersion).sort()).toEqual([`v1`, `v${candidate}`]);
-    expect(await count('SELECT count(*) AS n FROM predictions WHERE batch_key = $1', [input.batchKey])).toBe(
-      100,
-    );
+    expect(
+      await count('SELECT count(*) AS n FROM predictions WHERE batch_key = $1', [`${cycleId}:replay`]),
+    ).toBe(100);
   });
 
   it('given a rollback run twice, then traffic is 100% champion, aliases restored, one audit event', async () => {

@@ -7,21 +7,32 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pendingLabels, startCycle, waitForCycle } from '../../client/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
+import {
+  DEMO_POLICY,
+  futureTraffic,
+  prepareWeatherModel,
+  SCENARIO,
+  TRAFFIC_BOUND,
+} from '../../client/scenario.js';
+import { backgroundTraffic } from '../../client/traffic.js';
+import type { Gateway } from '../../gateway/server.js';
 import { spawnWorker, type WorkerProcess } from '../../client/stack.js';
-import { freshDatabase, temporalHarness, until, type TemporalHarness } from '../helpers.js';
+import { freshDatabase, startGateway, temporalHarness, until, type TemporalHarness } from '../helpers.js';
 
 let pool: pg.Pool;
 let url: string;
 let h: TemporalHarness;
+let gateway: Gateway;
 const processes: WorkerProcess[] = [];
 
 beforeAll(async () => {
   ({ pool, url } = await freshDatabase('restart'));
   h = await temporalHarness('restart');
+  gateway = await startGateway(pool);
 });
 afterAll(async () => {
   for (const p of processes) await p.stop('SIGKILL');
+  await gateway?.close();
   await h?.close();
   await pool?.end();
 });
@@ -59,7 +70,14 @@ describe('worker crash during the label wait', () => {
     const answered = await answerLabels(h.client, cycleId, (k) => truth.get(k), 'scripted-reviewer');
     expect(answered).toBe(40);
     await approveWhenAsked(h.client, cycleId, 'scripted-approver', 'ok');
-    const summary = await waitForCycle(h.client, cycleId);
+    // Production traffic, with feedback, while the candidate rolls out.
+    const load = backgroundTraffic({
+      gatewayUrl: gateway.url,
+      modelId: 'weather-restart',
+      rows: futureTraffic(prepared),
+      maxRequests: TRAFFIC_BOUND,
+    });
+    const summary = await waitForCycle(h.client, cycleId).finally(() => load.stop());
 
     expect(summary.outcome).toBe('promoted');
     const described = await h.client.workflow.getHandle(cycleId).describe();

@@ -10,6 +10,7 @@ import { resolveTemporalCli } from '../../infra/temporal-cli.js';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  approveRollout,
   abortCycle,
   CycleEndedError,
   pendingLabels,
@@ -19,20 +20,31 @@ import {
   waitForCycle,
 } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
-import { approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
+import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
 import * as db from '../../db/queries.js';
-import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
+import type { Gateway } from '../../gateway/server.js';
+import {
+  freshDatabase,
+  startGateway,
+  startTestWorkers,
+  temporalHarness,
+  until,
+  type TemporalHarness,
+} from '../helpers.js';
 
 let pool: pg.Pool;
 let h: TemporalHarness;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
+let gateway: Gateway;
 
 beforeAll(async () => {
   ({ pool } = await freshDatabase('cycle'));
   h = await temporalHarness('cycle');
   workers = await startTestWorkers(h, pool);
+  gateway = await startGateway(pool);
 });
 afterAll(async () => {
+  await gateway?.close();
   await workers?.stop();
   await h?.close();
   await pool?.end();
@@ -41,7 +53,9 @@ afterAll(async () => {
 describe('remediation cycle', () => {
   it('given the weather label shift, when a reviewer labels and approves, then the candidate is promoted through every stage', async () => {
     const prepared = await prepareWeatherModel(pool, 'weather-full', DEMO_POLICY);
-    const { cycleId, summary, labelsAnswered } = await runScriptedCycle(h.client, h, prepared);
+    const { cycleId, summary, labelsAnswered, traffic } = await runScriptedCycle(h.client, h, prepared, {
+      gatewayUrl: gateway.url,
+    });
 
     expect(cycleId).toBe('remediation-weather-full-1');
     expect(summary.outcome).toBe('promoted');
@@ -61,7 +75,10 @@ describe('remediation cycle', () => {
     expect(stage('diagnose').signals).toContain('performance');
     expect(stage('label')).toMatchObject({ state: 'complete', requested: 40, answered: 40 });
     expect(stage('evaluate').gate).toBe('go');
-    expect(stage('rollout').steps).toHaveLength(3);
+    expect(
+      (stage('rollout').steps as { decision: string }[]).filter((s) => s.decision !== 'inconclusive'),
+    ).toHaveLength(4);
+    expect(traffic.byVersion[`v${summary.candidateVersion}`]).toBeGreaterThan(0);
 
     // What the registry and the audit trail say afterwards.
     expect(await db.getAlias(pool, 'weather-full', 'champion')).toBe(summary.candidateVersion);
@@ -181,9 +198,30 @@ describe('remediation cycle', () => {
         reviewer: SCENARIO.reviewer,
       });
     }
-    await approveWhenAsked(h.client, cycleId, SCENARIO.approver, 'ok');
+    // The cycle carries on past labeling to the approval gate; the approver rejects the candidate.
+    const atApproval = await waitForStatus(h.client, cycleId, (s) => s.awaitingApproval);
+    expect(atApproval.stages.map((s) => s.stage)).toEqual([
+      'confirm',
+      'diagnose',
+      'collect',
+      'label',
+      'retrain',
+      'evaluate',
+      'approval',
+    ]);
+    await approveRollout(h.client, cycleId, {
+      approver: SCENARIO.approver,
+      approve: false,
+      reason: 'not this week',
+    });
     const summary = await waitForCycle(h.client, cycleId);
-    expect(summary.outcome).toBe('promoted');
+    expect(summary).toMatchObject({
+      outcome: 'approval-denied',
+      reason: `rollout denied by ${SCENARIO.approver}: not this week`,
+    });
+    expect((await db.getModelVersion(pool, 'weather-badlabel', summary.candidateVersion!)).status).toBe(
+      'rejected',
+    );
     const { rows } = await pool.query<{ n: string }>(
       'SELECT count(*) AS n FROM labels WHERE campaign_id = $1',
       [`${cycleId}-labeling`],
@@ -211,6 +249,39 @@ describe('remediation cycle', () => {
     const next = await startCycle(h.client, h, { modelId: 'weather-abort', window: SCENARIO.window });
     expect(next.cycleId).toBe('remediation-weather-abort-2');
     await abortCycle(h.client, next.cycleId);
+  });
+
+  it('given a cycle in the middle of its rollout, when it is aborted, then traffic returns to the champion and it closes as aborted', async () => {
+    const prepared = await prepareWeatherModel(pool, 'weather-midabort', {
+      ...DEMO_POLICY,
+      rollout: { ...DEMO_POLICY.rollout, dwell: '1h' },
+    });
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const { cycleId } = await startCycle(h.client, h, {
+      modelId: 'weather-midabort',
+      window: SCENARIO.window,
+    });
+    await waitForStatus(h.client, cycleId, atStage('label'));
+    await answerLabels(h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+    await approveWhenAsked(h.client, cycleId, SCENARIO.approver, 'ok');
+    const split = await until(
+      () => db.getTraffic(pool, 'weather-midabort'),
+      (t) => (t?.candidateWeight ?? 0) > 0,
+    );
+    expect(split).toMatchObject({ championVersion: 1, candidateWeight: 10 });
+
+    await abortCycle(h.client, cycleId);
+    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(CycleEndedError);
+    expect(await db.getTraffic(pool, 'weather-midabort')).toEqual({
+      championVersion: 1,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    expect(await db.getAlias(pool, 'weather-midabort', 'champion')).toBe(1);
+    const { rows } = await pool.query<{ outcome: string }>('SELECT outcome FROM cycles WHERE cycle_id = $1', [
+      cycleId,
+    ]);
+    expect(rows).toEqual([{ outcome: 'aborted' }]);
   });
 
   it('given an unknown model, when a cycle starts, then it closes as failed saying how to register it', async () => {

@@ -1,18 +1,21 @@
 /**
- * The staged rollout on a real Temporal dev server and Postgres, replaying real 2015 traffic through
- * the embedded gateway: a worse candidate is rolled back, too little traffic pauses, abort compensates.
+ * The staged rollout on a real Temporal dev server and Postgres, judged on real HTTP traffic: 2015
+ * weather requests sent through the serving gateway, each followed by its ground truth as feedback.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forceRollback, resolvePause, rolloutStatus } from '../../client/cycles.js';
-import { prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
-import { canonicalJson, train } from '../../core/model.js';
+import { approveFull, forceRollback, promoteNow, resolvePause, rolloutStatus } from '../../client/cycles.js';
+import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
+import { backgroundTraffic, sendTraffic } from '../../client/traffic.js';
+import { canonicalJson, train, type ModelArtifact } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/queries.js';
+import type { Gateway } from '../../gateway/server.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
 import {
   freshDatabase,
+  startGateway,
   startTestWorkers,
   temporalHarness,
   uniqueSuffix,
@@ -23,41 +26,59 @@ import {
 let pool: pg.Pool;
 let h: TemporalHarness;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
+let gateway: Gateway;
 
 beforeAll(async () => {
   ({ pool } = await freshDatabase('rollout'));
   h = await temporalHarness('rollout');
   workers = await startTestWorkers(h, pool);
+  gateway = await startGateway(pool);
 });
 afterAll(async () => {
+  await gateway?.close();
   await workers?.stop();
   await h?.close();
   await pool?.end();
 });
 
-/** Registers a champion and a deliberately bad candidate: it answers "snow" to everything. */
-async function modelWithBadCandidate(modelId: string): Promise<{ candidate: number }> {
-  const prepared = await prepareWeatherModel(pool, modelId);
-  const artifact = canonicalJson(
-    train(
-      { numeric: ['temp_max'], categorical: [] },
-      prepared.rows.slice(0, 50).map((r) => ({ features: r.features, label: 'snow' })),
-      { epochs: 5, learningRate: 0.1, l2: 0 },
-    ),
-  );
-  const candidate = await db.insertModelVersion(pool, {
+async function registerCandidate(modelId: string, artifact: ModelArtifact): Promise<number> {
+  const json = canonicalJson(artifact);
+  return db.insertModelVersion(pool, {
     modelId,
-    idempotencyKey: `${modelId}:bad-candidate`,
+    idempotencyKey: `${modelId}:test-candidate`,
     status: 'candidate',
     datasetId: null,
     cycleId: null,
     configHash: 'test',
     codeVersion: 'test',
-    artifact,
-    artifactSha256: createHash('sha256').update(artifact).digest('hex'),
+    artifact: json,
+    artifactSha256: createHash('sha256').update(json).digest('hex'),
     metrics: {},
   });
-  return { candidate };
+}
+
+/** A candidate that answers "snow" to everything: much worse than the champion on 2015. */
+async function withBadCandidate(modelId: string): Promise<{ prepared: PreparedModel; candidate: number }> {
+  const prepared = await prepareWeatherModel(pool, modelId);
+  const artifact = train(
+    { numeric: ['temp_max'], categorical: [] },
+    prepared.rows.slice(0, 50).map((r) => ({ features: r.features, label: 'snow' })),
+    { epochs: 5, learningRate: 0.1, l2: 0 },
+  );
+  return { prepared, candidate: await registerCandidate(modelId, artifact) };
+}
+
+/** A candidate retrained on labelled data after the April 2013 shift: better than the champion on 2015. */
+async function withGoodCandidate(modelId: string): Promise<{ prepared: PreparedModel; candidate: number }> {
+  const prepared = await prepareWeatherModel(pool, modelId);
+  const def = (await db.getModel(pool, modelId))!;
+  const recent = prepared.rows.filter((r) => r.ts >= SCENARIO.window.start && r.ts < SCENARIO.window.end);
+  const artifact = train(
+    def.features,
+    recent.map((r) => ({ features: r.features, label: r.label })),
+    def.policy.training,
+  );
+  return { prepared, candidate: await registerCandidate(modelId, artifact) };
 }
 
 function rolloutInput(modelId: string, candidate: number, rollout: Record<string, unknown>): RolloutInput {
@@ -66,10 +87,12 @@ function rolloutInput(modelId: string, candidate: number, rollout: Record<string
     modelId,
     championVersion: 1,
     candidateVersion: candidate,
-    policy: Policy.parse({ rollout: { dwell: '1s', ...rollout } }).rollout,
-    trafficCursor: { ts: SCENARIO.window.end, recordKey: '' },
+    policy: Policy.parse({ rollout: { dwell: '2s', minSamples: 30, ...rollout } }).rollout,
   };
 }
+
+/** The analyses that decided something: a step re-analyses while it waits for enough samples. */
+const decided = (result: RolloutResult) => result.steps.filter((s) => s.analysis.decision !== 'inconclusive');
 
 const start = (input: RolloutInput) =>
   h.client.workflow.start('stagedRollout', {
@@ -78,34 +101,101 @@ const start = (input: RolloutInput) =>
     args: [input],
   });
 
-describe('staged rollout', () => {
-  it('given a candidate worse on real feedback, then it is rolled back at the first step with enough samples', async () => {
-    const { candidate } = await modelWithBadCandidate('weather-bad');
-    const input = rolloutInput('weather-bad', candidate, { minSamples: 10, requestsPerStep: 180 });
+const traffic = (prepared: PreparedModel, maxRequests = 20_000) =>
+  backgroundTraffic({
+    gatewayUrl: gateway.url,
+    modelId: prepared.modelId,
+    rows: futureTraffic(prepared),
+    maxRequests,
+  });
+
+describe('staged rollout through the serving gateway', () => {
+  it('given a better candidate and steady traffic, then every step passes and it is promoted', async () => {
+    const { prepared, candidate } = await withGoodCandidate('weather-good');
+    const load = traffic(prepared);
+    const input = rolloutInput('weather-good', candidate, {});
     const result = (await (await start(input)).result()) as RolloutResult;
+    const sent = await load.stop();
+
+    expect(result.outcome).toBe('promoted');
+    expect(decided(result).map((s) => [s.weight, s.analysis.decision])).toEqual([
+      [10, 'pass'],
+      [25, 'pass'],
+      [50, 'pass'],
+      [100, 'pass'],
+    ]);
+    expect(result.steps[0]!.analysis.candidate.accuracy!).toBeGreaterThan(
+      result.steps[0]!.analysis.champion.accuracy!,
+    );
+    expect(sent.byVersion[`v${candidate}`]).toBeGreaterThan(0);
+    expect(await db.getAlias(pool, 'weather-good', 'champion')).toBe(candidate);
+    // After promotion every request is served by the new champion.
+    const after = await sendTraffic({
+      gatewayUrl: gateway.url,
+      modelId: 'weather-good',
+      rows: futureTraffic(prepared),
+      maxRequests: 50,
+    });
+    expect(after.byVersion).toEqual({ [`v${candidate}`]: 50 });
+  });
+
+  it('given a candidate worse on real feedback, then it is rolled back at the first step with enough samples', async () => {
+    const { prepared, candidate } = await withBadCandidate('weather-bad');
+    const load = traffic(prepared);
+    const input = rolloutInput('weather-bad', candidate, {});
+    const result = (await (await start(input)).result()) as RolloutResult;
+    await load.stop();
 
     expect(result.outcome).toBe('rolled-back');
     expect(result.steps).toHaveLength(1);
-    expect(result.steps[0]!.analysis.decision).toBe('fail');
-    expect(result.steps[0]!.analysis.candidate.n).toBeGreaterThanOrEqual(10);
+    expect(result.steps[0]).toMatchObject({
+      weight: 10,
+      analysis: { decision: 'fail', checks: { accuracy: 'fail' } },
+    });
+    expect(result.steps[0]!.analysis.candidate.n).toBeGreaterThanOrEqual(30);
+    expect(Date.parse(result.breach!.restoredAt)).toBeGreaterThanOrEqual(
+      Date.parse(result.breach!.decidedAt),
+    );
     expect(await db.getTraffic(pool, 'weather-bad')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,
     });
-    expect(await db.getAlias(pool, 'weather-bad', 'champion')).toBe(1);
-    const version = await db.getModelVersion(pool, 'weather-bad', candidate);
-    expect(version.status).toBe('rolled_back');
+    expect((await db.getModelVersion(pool, 'weather-bad', candidate)).status).toBe('rolled_back');
+    // Traffic is back at 100% champion: a client sees only v1 now.
+    const after = await sendTraffic({
+      gatewayUrl: gateway.url,
+      modelId: 'weather-bad',
+      rows: futureTraffic(prepared),
+      maxRequests: 50,
+    });
+    expect(after.byVersion).toEqual({ v1: 50 });
+  });
+
+  it('given a failure limit of 1, then one failed analysis is tolerated and the second rolls back', async () => {
+    const { prepared, candidate } = await withBadCandidate('weather-limit');
+    const load = traffic(prepared);
+    const result = (await (
+      await start(rolloutInput('weather-limit', candidate, { failureLimit: 1 }))
+    ).result()) as RolloutResult;
+    await load.stop();
+    expect(result.outcome).toBe('rolled-back');
+    expect(decided(result).map((s) => [s.weight, s.analysis.decision])).toEqual([
+      [10, 'fail'],
+      [10, 'fail'],
+    ]);
   });
 
   it('given too little traffic for the analysis, then the step pauses as inconclusive until a person decides', async () => {
-    const { candidate } = await modelWithBadCandidate('weather-thin');
-    const input = rolloutInput('weather-thin', candidate, { minSamples: 30, requestsPerStep: 20 });
+    const { prepared, candidate } = await withBadCandidate('weather-thin');
+    const input = rolloutInput('weather-thin', candidate, { sampleWait: '3s' });
     const handle = await start(input);
+    const load = traffic(prepared, 20); // a trickle: 20 requests in all
     const status = await until(
       () => rolloutStatus(h.client, input.cycleId),
       (s) => s.state === 'paused',
     );
+    await load.stop();
     expect(status.steps[0]!.analysis.decision).toBe('inconclusive');
     expect(status.reason).toMatch(/too few samples/);
     // Traffic stays split while paused: the pause decides nothing.
@@ -114,14 +204,49 @@ describe('staged rollout', () => {
     await expect(
       resolvePause(h.client, input.cycleId, { actor: 'ops', decision: 'maybe' as never }),
     ).rejects.toThrow(/continue.*rollback/);
-    await resolvePause(h.client, input.cycleId, { actor: 'ops', decision: 'rollback' });
+    await resolvePause(h.client, input.cycleId, {
+      actor: 'ops',
+      decision: 'rollback',
+      reason: 'too quiet to judge',
+    });
     const result = (await handle.result()) as RolloutResult;
-    expect(result.outcome).toBe('rolled-back');
+    expect(result).toMatchObject({
+      outcome: 'rolled-back',
+      reason: 'rolled back at the pause by ops: too quiet to judge',
+    });
     expect((await db.getTraffic(pool, 'weather-thin'))!.candidateWeight).toBe(0);
   });
 
+  it('given approval before 100%, when the approver approves and then someone promotes, then it is promoted', async () => {
+    const { prepared, candidate } = await withGoodCandidate('weather-gate');
+    const load = traffic(prepared);
+    const input = rolloutInput('weather-gate', candidate, {
+      steps: [50, 100],
+      approveBeforeFull: true,
+      approvers: ['bob'],
+    });
+    const handle = await start(input);
+    await until(
+      () => rolloutStatus(h.client, input.cycleId),
+      (s) => s.state === 'awaiting-approval',
+    );
+    await expect(
+      approveFull(h.client, input.cycleId, { approver: 'mallory', approve: true }),
+    ).rejects.toThrow(/"mallory" is not an approver/);
+    await approveFull(h.client, input.cycleId, { approver: 'bob', approve: true });
+    await until(
+      () => rolloutStatus(h.client, input.cycleId),
+      (s) => s.currentWeight === 100,
+    );
+    await promoteNow(h.client, input.cycleId, { actor: 'bob', reason: 'looks good' });
+    const result = (await handle.result()) as RolloutResult;
+    await load.stop();
+    expect(result).toMatchObject({ outcome: 'promoted', reason: 'promoted by bob: looks good' });
+    expect(await db.getAlias(pool, 'weather-gate', 'champion')).toBe(candidate);
+  });
+
   it('given a rollout in its dwell, when rollback is forced, then traffic returns to the champion', async () => {
-    const { candidate } = await modelWithBadCandidate('weather-force');
+    const { candidate } = await withBadCandidate('weather-force');
     const input = rolloutInput('weather-force', candidate, { dwell: '1h' });
     const handle = await start(input);
     await until(
@@ -140,7 +265,7 @@ describe('staged rollout', () => {
   });
 
   it('given a rollout in its dwell, when it is cancelled, then the champion is restored before it ends', async () => {
-    const { candidate } = await modelWithBadCandidate('weather-cancel');
+    const { candidate } = await withBadCandidate('weather-cancel');
     const input = rolloutInput('weather-cancel', candidate, { dwell: '1h' });
     const handle = await start(input);
     await until(
