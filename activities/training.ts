@@ -1,83 +1,176 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
-import { accuracy, logLoss } from '../core/metrics.js';
-import { canonicalJson, encode, fitEncoder, initialState, predict, trainEpochs } from '../core/model.js';
-import type { ModelArtifact, TrainingState } from '../core/model.js';
+import {
+  evaluate,
+  evaluateBySlice,
+  evaluationGates,
+  type GateResult,
+  type ModelMetrics,
+  type Scored,
+} from '../core/evaluation.js';
+import { modelCardHtml, modelCardMarkdown } from '../core/model-card.js';
+import { canonicalJson, predict, type ModelArtifact } from '../core/model.js';
+import { accuracy } from '../core/metrics.js';
+import { trafficBucket } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
 import * as db from '../db/queries.js';
+import type { Tree } from '../core/forest.js';
+import type { TrainingState } from '../core/model.js';
+import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
 
-export const CODE_VERSION = 'remedy-softmax-1';
+export const CODE_VERSION = 'remedy-trainers-2';
 
 export interface TrainResult {
   version: number;
-  epochs: number;
-  resumedFromEpoch: number;
+  trainer: string;
   trainRows: number;
+  historyRows: number;
+  resumedFrom: number;
   trainAccuracy: number;
   artifactSha256: string;
   configHash: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Retraining scope from the diagnosis: a mild drift refits on the cycle's labeled data alone; a severe
+ * one adds a share of the champion's reference data (chosen by key, so the same share every time),
+ * and the drifted window's rows weigh more than history.
+ */
+async function trainingRows(
+  pool: pg.Pool,
+  input: {
+    datasetId: number;
+    modelId: string;
+    championVersion: number;
+    severity: 'mild' | 'severe';
+    config: Policy['training'];
+  },
+): Promise<{ rows: TrainingRow[]; historyRows: number }> {
+  const recent = (await db.getDatasetRows(pool, input.datasetId))
+    .filter((r) => r.split === 'train' && r.label !== null)
+    .map((r) => ({ features: r.features, label: r.label!, weight: input.config.driftedWeight }));
+  if (input.severity === 'mild' || input.config.historyShare === 0) {
+    return { rows: recent.map((r) => ({ ...r, weight: 1 })), historyRows: 0 };
+  }
+  const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const history =
+    champion.datasetId === null
+      ? []
+      : (await db.getDatasetRows(pool, champion.datasetId))
+          .filter(
+            (r) =>
+              r.split === 'train' &&
+              r.label !== null &&
+              trafficBucket(`history:${r.recordKey}`) < input.config.historyShare * 100,
+          )
+          .map((r) => ({ features: r.features, label: r.label!, weight: 1 }));
+  return { rows: [...recent, ...history], historyRows: history.length };
+}
+
+/** What a training attempt heartbeats. */
+type Progress =
+  | { configHash: string; kind: 'forest'; trees: number; searched: ForestSearch }
+  | { configHash: string; kind: 'softmax'; state: TrainingState };
+
+async function saveTrees(pool: pg.Pool, key: string, from: number, trees: readonly Tree[]): Promise<void> {
+  if (from >= trees.length) return;
+  const fresh = trees.slice(from);
+  await pool.query(
+    `INSERT INTO training_checkpoints (checkpoint_key, tree_index, tree)
+     SELECT $1, i, t FROM unnest($2::int[], $3::jsonb[]) AS u(i, t) ON CONFLICT DO NOTHING`,
+    [key, fresh.map((_, i) => from + i), fresh.map((t) => JSON.stringify(t))],
+  );
+}
+
+async function loadCheckpoint(
+  pool: pg.Pool,
+  key: string,
+  progress: Progress,
+): Promise<Checkpoint | undefined> {
+  if (progress.kind === 'softmax') return { kind: 'softmax', state: progress.state };
+  const { rows } = await pool.query<{ tree: Tree }>(
+    'SELECT tree FROM training_checkpoints WHERE checkpoint_key = $1 AND tree_index < $2 ORDER BY tree_index',
+    [key, progress.trees],
+  );
+  // A gap (rows lost) means starting over: a forest must not silently miss trees.
+  return rows.length === progress.trees
+    ? { kind: 'forest', trees: rows.map((r) => r.tree), searched: progress.searched }
+    : undefined;
 }
 
 export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
   return {
     /**
-     * Trains a candidate on the train split of a pinned dataset version. Heartbeats a checkpoint every
-     * few epochs; a retry after a worker crash resumes from the last heartbeat instead of epoch 0.
+     * Trains a candidate on a pinned dataset version. Heartbeats its progress (epochs or trees); a
+     * retry after a worker crash resumes from the last heartbeat instead of from zero, and a
+     * cancellation stops it before anything is registered.
      */
     async trainCandidate(input: {
       cycleId: string;
       modelId: string;
       datasetId: number;
+      championVersion: number;
+      severity: 'mild' | 'severe';
       config: Policy['training'];
     }): Promise<TrainResult> {
       const ctx = Context.current();
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
-      const rows = (await db.getDatasetRows(pool, input.datasetId)).filter(
-        (r) => r.split === 'train' && r.label !== null,
-      );
-      const features = rows.map((r) => r.features);
-      const encoder = fitEncoder(model.features, features);
-      const classes = [...new Set(rows.map((r) => r.label!))].sort();
-      const x = features.map((f) => encode(encoder, f));
-      const y = rows.map((r) => classes.indexOf(r.label!));
+      const { rows, historyRows } = await trainingRows(pool, input);
       const configHash = createHash('sha256')
-        .update(canonicalJson({ ...input.config, features: model.features, datasetId: input.datasetId }))
+        .update(
+          canonicalJson({
+            config: input.config,
+            features: model.features,
+            datasetId: input.datasetId,
+            severity: input.severity,
+            code: CODE_VERSION,
+          }),
+        )
         .digest('hex');
-
-      const resumed = ctx.info.heartbeatDetails as (TrainingState & { configHash: string }) | undefined;
-      const start =
-        resumed && resumed.configHash === configHash
-          ? resumed
-          : initialState(classes.length, x[0]?.length ?? 0);
-      if (start.epoch > 0) log.info('resuming training from heartbeat', { epoch: start.epoch });
-      const state = trainEpochs(
-        x,
-        y,
-        classes.length,
-        input.config,
-        start,
-        input.config.checkpointEvery,
-        (checkpoint) => {
-          ctx.heartbeat({ ...checkpoint, configHash });
+      // Forest trees live in Postgres (a forest outgrows a heartbeat); the heartbeat says how many.
+      const checkpointKey = `${input.cycleId}:${configHash}`;
+      const previous = ctx.info.heartbeatDetails as Progress | undefined;
+      const checkpoint =
+        previous?.configHash === configHash ? await loadCheckpoint(pool, checkpointKey, previous) : undefined;
+      if (previous && !checkpoint) {
+        log.warn('heartbeat details not usable: training starts over', {
+          sameConfig: previous.configHash === configHash,
+          kind: previous.kind,
+        });
+      }
+      let storedTrees = checkpoint?.kind === 'forest' ? checkpoint.trees.length : 0;
+      const out = await runTrainer(model.features, model.labelSet, rows, input.config, {
+        checkpoint,
+        save: async (c) => {
+          if (c.kind === 'forest') {
+            await saveTrees(pool, checkpointKey, storedTrees, c.trees);
+            storedTrees = c.trees.length;
+            ctx.heartbeat({
+              configHash,
+              kind: 'forest',
+              trees: c.trees.length,
+              searched: c.searched,
+            } satisfies Progress);
+          } else {
+            ctx.heartbeat({ configHash, kind: 'softmax', state: c.state } satisfies Progress);
+          }
         },
-      );
-      // Let a cancellation that arrived with the last heartbeat stop us before we register anything.
-      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        heartbeat: () => ctx.heartbeat(),
+        cancelled: () => ctx.cancellationSignal.aborted,
+        signal: ctx.cancellationSignal,
+      });
+      if (out.resumedFrom > 0)
+        log.info('training resumed from heartbeat', { resumedFrom: out.resumedFrom, trainer: out.trainer });
 
-      const artifact: ModelArtifact = {
-        kind: 'softmax-regression',
-        classes,
-        encoder,
-        weights: state.weights,
-        bias: state.bias,
-      };
-      const artifactJson = canonicalJson(artifact);
+      const artifactJson = canonicalJson(out.artifact);
       const artifactSha256 = createHash('sha256').update(artifactJson).digest('hex');
       const trainAccuracy = accuracy(
-        rows.map((r) => r.label!),
-        features.map((f) => predict(artifact, f).label),
+        rows.map((r) => r.label),
+        rows.map((r) => predict(out.artifact, r.features).label),
       );
       const version = await db.insertModelVersion(pool, {
         modelId: input.modelId,
@@ -89,62 +182,162 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         codeVersion: CODE_VERSION,
         artifact: artifactJson,
         artifactSha256,
-        metrics: { trainAccuracy, trainRows: rows.length, resumedFromEpoch: start.epoch },
+        metrics: {
+          trainer: out.trainer,
+          config: input.config,
+          trainAccuracy,
+          trainRows: rows.length,
+          historyRows,
+          resumedFrom: out.resumedFrom,
+          ...out.details,
+        },
       });
       await db.setAlias(pool, input.modelId, 'candidate', version);
+      await pool.query('DELETE FROM training_checkpoints WHERE checkpoint_key = $1', [checkpointKey]);
       return {
         version,
-        epochs: state.epoch,
-        resumedFromEpoch: start.epoch,
+        trainer: out.trainer,
         trainRows: rows.length,
+        historyRows,
+        resumedFrom: out.resumedFrom,
         trainAccuracy,
         artifactSha256,
         configHash,
+        details: out.details,
       };
     },
   };
 }
 
+export interface EvaluationResult {
+  holdoutRows: number;
+  candidate: Omit<ModelMetrics, 'calibration'>;
+  champion: Omit<ModelMetrics, 'calibration'>;
+  slices: Record<string, { candidate: number; champion: number; rows: number }>;
+  go: boolean;
+  gates: GateResult[];
+  reason: string;
+}
+
 /** Evaluation is cheap scoring, so it runs on the main queue; only training has its own. */
 export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
   return {
-    /** Candidate vs champion on the dataset's holdout split (rows from the drifted window). */
+    /**
+     * Candidate vs champion on the dataset's holdout split (rows from the drifted window): metrics,
+     * calibration, per-slice accuracy and latency; the policy's gates decide; a model card records it.
+     */
     async evaluateCandidate(input: {
+      cycleId: string;
       modelId: string;
       datasetId: number;
       candidateVersion: number;
       championVersion: number;
-    }): Promise<{
-      holdoutRows: number;
-      candidate: { accuracy: number; logLoss: number };
-      champion: { accuracy: number; logLoss: number };
-    }> {
+      policy: Policy['evaluation'];
+      driftReportId: number | null;
+      campaignId: string | null;
+    }): Promise<EvaluationResult> {
       const rows = (await db.getDatasetRows(pool, input.datasetId)).filter(
         (r) => r.split === 'holdout' && r.label !== null,
       );
       if (rows.length === 0) throw new Error(`dataset ${input.datasetId} has no labeled holdout rows`);
-      const truth = rows.map((r) => r.label!);
-      const score = (artifact: ModelArtifact) => {
-        const preds = rows.map((r) => predict(artifact, r.features));
+      const candidateRow = await db.getModelVersion(pool, input.modelId, input.candidateVersion);
+      const championRow = await db.getModelVersion(pool, input.modelId, input.championVersion);
+      const score = (artifact: ModelArtifact): Scored[] =>
+        rows.map((r) => {
+          const t0 = performance.now();
+          const p = predict(artifact, r.features);
+          const latencyUs = (performance.now() - t0) * 1000;
+          const slice =
+            input.policy.sliceBy === undefined ? undefined : String(r.features[input.policy.sliceBy]);
+          return {
+            truth: r.label!,
+            probabilities: p.probabilities,
+            latencyUs,
+            ...(slice === undefined ? {} : { slice }),
+          };
+        });
+      const measure = (artifact: ModelArtifact) => {
+        const scored = score(artifact);
         return {
-          accuracy: accuracy(
-            truth,
-            preds.map((p) => p.label),
-          ),
-          logLoss: logLoss(
-            truth,
-            preds.map((p) => p.probabilities),
-          ),
+          overall: evaluate(scored),
+          slices: input.policy.sliceBy === undefined ? {} : evaluateBySlice(scored),
         };
       };
-      const candidate = score(
-        (await db.getModelVersion(pool, input.modelId, input.candidateVersion)).artifact,
+      const candidate = measure(candidateRow.artifact);
+      const champion = measure(championRow.artifact);
+      const decision = evaluationGates(candidate, champion, input.policy);
+
+      const dataset = await db.getDatasetVersion(pool, input.datasetId);
+      const allRows = await db.getDatasetRows(pool, input.datasetId);
+      const labelSources: Record<string, number> = {};
+      for (const r of allRows)
+        labelSources[r.labelSource ?? 'none'] = (labelSources[r.labelSource ?? 'none'] ?? 0) + 1;
+      const card = {
+        modelId: input.modelId,
+        candidateVersion: input.candidateVersion,
+        championVersion: input.championVersion,
+        cycleId: input.cycleId,
+        createdAt: new Date().toISOString(),
+        trainer: {
+          name: typeof candidateRow.metrics.trainer === 'string' ? candidateRow.metrics.trainer : 'unknown',
+          config: (candidateRow.metrics.config as Record<string, unknown> | undefined) ?? {},
+          configHash: candidateRow.configHash,
+          codeVersion: CODE_VERSION,
+          artifactSha256: candidateRow.artifactSha256,
+        },
+        data: {
+          datasetId: input.datasetId,
+          contentHash: dataset.contentHash,
+          trainRows: allRows.length - rows.length,
+          holdoutRows: rows.length,
+          labelSources,
+          window: null,
+          parentDatasetId: dataset.parentId,
+        },
+        candidate,
+        champion,
+        gates: decision,
+        lineage: { driftReportId: input.driftReportId, campaignId: input.campaignId },
+      };
+      await pool.query(
+        `INSERT INTO model_cards (model_id, version, cycle_id, go, markdown, html) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (model_id, version) DO UPDATE SET go = EXCLUDED.go, markdown = EXCLUDED.markdown, html = EXCLUDED.html`,
+        [
+          input.modelId,
+          input.candidateVersion,
+          input.cycleId,
+          decision.go,
+          modelCardMarkdown(card),
+          modelCardHtml(card),
+        ],
       );
-      const champion = score((await db.getModelVersion(pool, input.modelId, input.championVersion)).artifact);
+      const strip = ({ calibration: _c, ...m }: ModelMetrics) => m;
       await db.mergeVersionMetrics(pool, input.modelId, input.candidateVersion, {
-        holdout: { rows: rows.length, datasetId: input.datasetId, candidate, champion },
+        holdout: {
+          rows: rows.length,
+          datasetId: input.datasetId,
+          candidate: strip(candidate.overall),
+          champion: strip(champion.overall),
+        },
+        gates: decision,
       });
-      return { holdoutRows: rows.length, candidate, champion };
+      const slices: EvaluationResult['slices'] = {};
+      for (const [name, m] of Object.entries(candidate.slices)) {
+        slices[name] = {
+          candidate: m.accuracy,
+          champion: champion.slices[name]?.accuracy ?? NaN,
+          rows: m.rows,
+        };
+      }
+      return {
+        holdoutRows: rows.length,
+        candidate: strip(candidate.overall),
+        champion: strip(champion.overall),
+        slices,
+        go: decision.go,
+        gates: decision.gates,
+        reason: decision.reason,
+      };
     },
   };
 }

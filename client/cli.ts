@@ -4,7 +4,9 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, connectionOptions, loadTemporalConfig } from '../infra/config.js';
+import type { Pool } from 'pg';
+import { createPool } from '../db/pool.js';
+import { ConfigError, connectionOptions, loadDatabaseConfig, loadTemporalConfig } from '../infra/config.js';
 import {
   abortCycle,
   approveFull,
@@ -28,6 +30,8 @@ export interface CliIo {
   err: (text: string) => void;
   /** Opens the Temporal client lazily, so `--help` and usage errors need no server. */
   connect: () => Promise<{ client: Client; queues: Queues; close: () => Promise<void> }>;
+  /** Opens Remedy's database lazily, for commands that read the registry. */
+  database: () => Promise<{ pool: Pool; close: () => Promise<void> }>;
 }
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -236,6 +240,34 @@ export function buildProgram(io: CliIo): Command {
       io.out(`abort requested for ${cycle}\n`);
     });
 
+  program
+    .command('card')
+    .description(
+      "print a candidate's model card: data, metrics vs champion, slices, calibration, gates, lineage",
+    )
+    .argument('<model>', 'model ID')
+    .argument('<version>', 'model version', (v) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a version number`);
+      return Number(v);
+    })
+    .option('--html', 'print the HTML page instead of Markdown')
+    .action(async (model: string, version: number, o: { html?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const { rows } = await pool.query<{ markdown: string; html: string }>(
+          'SELECT markdown, html FROM model_cards WHERE model_id = $1 AND version = $2',
+          [model, version],
+        );
+        if (!rows[0])
+          throw new UserError(
+            `no model card for ${model} v${version}: cards are written when a cycle evaluates a candidate`,
+          );
+        io.out(o.html ? rows[0].html : rows[0].markdown);
+      } finally {
+        await close();
+      }
+    });
+
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;
 }
@@ -254,6 +286,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.err(`remedy: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT.failure;
   }
+}
+
+export function defaultDatabase(): CliIo['database'] {
+  return () => {
+    const { databaseUrl } = loadDatabaseConfig();
+    if (!databaseUrl) {
+      return Promise.reject(
+        new UserError('this command reads the registry: set DATABASE_URL (npm run dev prints it)'),
+      );
+    }
+    const pool = createPool(databaseUrl, 1);
+    return Promise.resolve({ pool, close: () => pool.end() });
+  };
 }
 
 export function defaultConnect(): CliIo['connect'] {
@@ -280,6 +325,7 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     connect: defaultConnect(),
+    database: defaultDatabase(),
   });
   process.exit(code);
 }

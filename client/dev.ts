@@ -11,9 +11,9 @@ const stack = await startStack(log);
 try {
   const prepared = await prepareWeatherModel(stack.pool, 'weather');
   log(`model "weather": champion v${prepared.champion.version}, production log ready`);
-  log(`Temporal ${stack.config.address}, Web UI ${stack.uiUrl ?? '(external)'}`);
+  log(`Temporal ${stack.config.address}, Web UI ${stack.uiUrl ?? '(external)'}, gateway ${stack.gatewayUrl}`);
   log('in another terminal:');
-  log(`  export TEMPORAL_ADDRESS=${stack.config.address}`);
+  log(`  export TEMPORAL_ADDRESS=${stack.config.address} DATABASE_URL=${stack.databaseUrl}`);
   log('  npx remedy start weather --from 2013-04-01 --to 2015-01-01');
   log('press Ctrl-C to stop');
   await new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import type { CycleSummary, Stage } from '../workflows/messages.js';
+import type { CycleSummary, LabelingStatus, Stage } from '../workflows/messages.js';
 import { approveRollout, cycleStatus, pendingLabels, submitLabel, UserError } from './cycles.js';
 
 /** Polls the cycle's status query until `until` holds (or the cycle has closed). */
@@ -38,13 +38,22 @@ export async function answerLabels(
   cycleId: string,
   oracle: (recordKey: string) => string | undefined,
   reviewer: string,
+  timeoutMs = 120_000,
 ): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
   let answered = 0;
   for (;;) {
-    const status = await pendingLabels(client, cycleId);
-    if (status.state !== 'open') return answered;
-    if (status.pending.length === 0 && status.requested > 0) return answered;
-    if (status.requested === 0) {
+    let status: LabelingStatus | null = null;
+    try {
+      status = await pendingLabels(client, cycleId);
+    } catch (err) {
+      // The cycle enters its label stage just before it starts the campaign: not there yet.
+      if (!(err instanceof UserError)) throw err;
+    }
+    if (status && status.state !== 'open') return answered;
+    if (status && status.requested > 0 && status.pending.length === 0) return answered;
+    if (!status || status.requested === 0) {
+      if (Date.now() > deadline) throw new Error(`no label requests from ${cycleId} within ${timeoutMs} ms`);
       await delay(200);
       continue;
     }

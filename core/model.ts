@@ -6,6 +6,8 @@
  * same dataset version and config give the same artifact byte for byte; and its state after any epoch is
  * a small array, which is what the training activity heartbeats so a restarted worker resumes mid-way.
  */
+import { z } from 'zod';
+import { forestProbabilities, type ForestConfig, type Tree } from './forest.js';
 import type { FeatureSpec, Features } from './schemas.js';
 
 export interface TrainConfig {
@@ -21,7 +23,7 @@ export interface Encoder {
   categorical: { name: string; values: string[] }[];
 }
 
-export interface ModelArtifact {
+export interface SoftmaxArtifact {
   kind: 'softmax-regression';
   classes: string[];
   encoder: Encoder;
@@ -29,6 +31,17 @@ export interface ModelArtifact {
   weights: number[][];
   bias: number[];
 }
+
+export interface ForestArtifact {
+  kind: 'random-forest';
+  classes: string[];
+  encoder: Encoder;
+  config: ForestConfig;
+  trees: Tree[];
+}
+
+/** A servable model. Every trainer, built-in or external, produces one of these JSON documents. */
+export type ModelArtifact = SoftmaxArtifact | ForestArtifact;
 
 export interface TrainingState {
   epoch: number;
@@ -126,8 +139,8 @@ export function trainEpochs(
   return { epoch: config.epochs, weights, bias };
 }
 
-/** Fits a model in one go (used for the initial champion and in tests). */
-export function train(spec: FeatureSpec, examples: readonly Example[], config: TrainConfig): ModelArtifact {
+/** Fits a softmax regression in one go (used for the initial champion and in tests). */
+export function train(spec: FeatureSpec, examples: readonly Example[], config: TrainConfig): SoftmaxArtifact {
   const classes = [...new Set(examples.map((e) => e.label))].sort();
   const encoder = fitEncoder(
     spec,
@@ -154,8 +167,13 @@ export interface Prediction {
 
 export function predict(model: ModelArtifact, row: Features): Prediction {
   const xi = encode(model.encoder, row);
-  const probs = new Array<number>(model.classes.length);
-  softmaxInto(model.weights, model.bias, xi, probs);
+  let probs: number[];
+  if (model.kind === 'random-forest') {
+    probs = forestProbabilities(model.trees, xi, model.classes.length);
+  } else {
+    probs = new Array<number>(model.classes.length);
+    softmaxInto(model.weights, model.bias, xi, probs);
+  }
   let best = 0;
   for (let c = 1; c < probs.length; c++) if (probs[c]! > probs[best]!) best = c;
   const probabilities: Record<string, number> = {};
@@ -184,10 +202,10 @@ function softmaxInto(weights: number[][], bias: number[], xi: readonly number[],
   let max = -Infinity;
   for (let c = 0; c < weights.length; c++) {
     const wc = weights[c]!;
-    let z = bias[c]!;
-    for (let j = 0; j < xi.length; j++) z += wc[j]! * xi[j]!;
-    out[c] = z;
-    if (z > max) max = z;
+    let logit = bias[c]!;
+    for (let j = 0; j < xi.length; j++) logit += wc[j]! * xi[j]!;
+    out[c] = logit;
+    if (logit > max) max = logit;
   }
   let sum = 0;
   for (let c = 0; c < weights.length; c++) {
@@ -203,3 +221,40 @@ function toNumber(value: number | string | undefined, name: string): number {
     throw new Error(`feature "${name}" must be a finite number, got ${JSON.stringify(value)}`);
   return n;
 }
+
+const EncoderSchema = z.object({
+  numeric: z.array(z.string()),
+  means: z.array(z.number()),
+  stds: z.array(z.number()),
+  categorical: z.array(z.object({ name: z.string(), values: z.array(z.string()) })),
+});
+const NodeSchema = z.object({
+  f: z.number().int(),
+  t: z.number(),
+  l: z.number().int(),
+  r: z.number().int(),
+  p: z.array(z.number()).nullable(),
+});
+/** The JSON shape of a servable artifact: checked on every read from the registry and on external trainers' output. */
+export const ArtifactSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('softmax-regression'),
+    classes: z.array(z.string()).min(1),
+    encoder: EncoderSchema,
+    weights: z.array(z.array(z.number())),
+    bias: z.array(z.number()),
+  }),
+  z.object({
+    kind: z.literal('random-forest'),
+    classes: z.array(z.string()).min(1),
+    encoder: EncoderSchema,
+    config: z.object({
+      trees: z.number(),
+      maxDepth: z.number(),
+      minSamplesLeaf: z.number(),
+      maxFeatures: z.union([z.literal('sqrt'), z.literal('all'), z.number()]),
+      seed: z.number(),
+    }),
+    trees: z.array(z.object({ nodes: z.array(NodeSchema).min(1) })).min(1),
+  }),
+]);

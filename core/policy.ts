@@ -53,28 +53,6 @@ export interface ArmMetrics {
   p95LatencyMs?: number | null;
 }
 
-export interface EvaluationGate {
-  go: boolean;
-  gain: number;
-  minGain: number;
-  reason: string;
-}
-
-export function evaluationGate(
-  candidateAccuracy: number,
-  championAccuracy: number,
-  policy: Policy['evaluation'],
-): EvaluationGate {
-  const gain = candidateAccuracy - championAccuracy;
-  const go = gain >= policy.minGain;
-  return {
-    go,
-    gain,
-    minGain: policy.minGain,
-    reason: `candidate ${pct(candidateAccuracy)} vs champion ${pct(championAccuracy)} on the holdout: gain ${pp(gain)} ${go ? '>=' : '<'} required ${pp(policy.minGain)}`,
-  };
-}
-
 export type StepDecision = 'pass' | 'fail' | 'inconclusive';
 export type CheckResult = 'pass' | 'fail' | 'skipped';
 
@@ -181,7 +159,4 @@ export function isHoldout(key: string, holdoutShare: number): boolean {
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
-}
-function pp(x: number): string {
-  return `${(x * 100).toFixed(1)} pts`;
 }

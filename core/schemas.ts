@@ -63,16 +63,47 @@ export const Policy = z.object({
     .prefault({}),
   training: z
     .object({
+      /**
+       * forest: the built-in random forest (below 50 labeled rows it falls back to softmax regression);
+       * softmax: softmax regression; command: an external program (see `command`).
+       */
+      trainer: z.enum(['forest', 'softmax', 'command']).default('forest'),
+      seed: z.number().int().default(7),
+      // softmax regression
       epochs: z.number().int().positive().max(100_000).default(400),
       learningRate: z.number().positive().default(0.5),
       l2: z.number().min(0).default(0.001),
-      seed: z.number().int().default(7),
       checkpointEvery: z.number().int().positive().default(25),
+      // random forest, with a bounded search over depth and leaf size
+      trees: z.number().int().min(1).max(1000).default(60),
+      maxDepth: z.number().int().min(1).max(30).default(10),
+      minSamplesLeaf: z.number().int().min(1).default(2),
+      searchDepths: z.array(z.number().int().min(1).max(30)).max(6).default([6, 10]),
+      searchLeaves: z.array(z.number().int().min(1)).max(6).default([1, 4]),
+      // retraining scope: a severe drift also trains on this share of the reference (pre-drift) data,
+      // and rows from the drifted window weigh this much more than history
+      historyShare: z.number().min(0).max(1).default(0.3),
+      driftedWeight: z.number().min(1).max(100).default(2),
+      // an external trainer: argv, run with the JSON contract documented in README (Training)
+      command: z.array(z.string().min(1)).min(1).optional(),
+      commandTimeout: DurationString.default('30m'),
+      heartbeatTimeout: DurationString.default('30s'),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((t) => t.trainer !== 'command' || t.command !== undefined, {
+      message: 'trainer "command" needs training.command, e.g. ["python3", "train.py"]',
+      path: ['command'],
+    }),
   evaluation: z
     .object({
       minGain: z.number().min(-1).max(1).default(0.02),
+      /** No slice may be worse than the champion's by more than this (accuracy, 0..1). */
+      maxSliceDrop: z.number().min(0).max(1).default(0.05),
+      /** The feature whose values define slices (e.g. location); none when unset. */
+      sliceBy: z.string().min(1).optional(),
+      minSliceRows: z.number().int().min(1).default(20),
+      maxEce: z.number().min(0).max(1).default(0.15),
+      maxLatencyMs: z.number().positive().default(20),
     })
     .prefault({}),
   rollout: z

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { ReferenceProfile } from '../core/drift.js';
-import type { ModelArtifact } from '../core/model.js';
+import { ArtifactSchema, type ModelArtifact } from '../core/model.js';
 import { ModelDefinition } from '../core/schemas.js';
 import type { Features } from '../core/schemas.js';
 import type { Queryable } from './pool.js';
@@ -145,7 +145,7 @@ const ModelVersionSchema = z.object({
   version: z.number().int(),
   status: z.string(),
   dataset_id: z.union([z.string(), z.number()]).nullable(),
-  artifact: z.object({ kind: z.literal('softmax-regression') }).passthrough(),
+  artifact: ArtifactSchema,
   artifact_sha256: z.string(),
   config_hash: z.string(),
   metrics: z.record(z.string(), z.unknown()),
@@ -211,7 +211,7 @@ export async function getModelVersion(
     version: r.version,
     status: r.status,
     datasetId: r.dataset_id === null ? null : Number(r.dataset_id),
-    artifact: r.artifact as unknown as ModelArtifact,
+    artifact: r.artifact,
     artifactSha256: r.artifact_sha256,
     configHash: r.config_hash,
     metrics: r.metrics,
@@ -603,4 +603,66 @@ export async function armStatsSince(
       },
     ]),
   );
+}
+
+export interface Lineage {
+  modelId: string;
+  version: number;
+  cycleId: string | null;
+  trainedOn: { datasetId: number; kind: string; contentHash: string } | null;
+  collected: {
+    datasetId: number;
+    contentHash: string;
+    windowStart: Date | null;
+    windowEnd: Date | null;
+  } | null;
+  driftReportId: number | null;
+  campaignId: string | null;
+}
+
+/** Where a model version came from: drift report → collected dataset → labeling campaign → labeled dataset → version. */
+export async function lineage(q: Queryable, modelId: string, version: number): Promise<Lineage> {
+  const { rows } = await q.query<{
+    cycle_id: string | null;
+    dataset_id: string | null;
+    kind: string | null;
+    content_hash: string | null;
+    campaign_id: string | null;
+    parent_id: string | null;
+    parent_hash: string | null;
+    window_start: Date | null;
+    window_end: Date | null;
+    drift_report_id: string | null;
+  }>(
+    `SELECT v.cycle_id, d.dataset_id, d.kind, d.content_hash, d.sampling_plan->>'campaignId' AS campaign_id,
+            p.dataset_id AS parent_id, p.content_hash AS parent_hash, p.window_start, p.window_end,
+            p.sampling_plan->>'driftReportId' AS drift_report_id
+     FROM model_versions v
+     LEFT JOIN dataset_versions d ON d.dataset_id = v.dataset_id
+     LEFT JOIN dataset_versions p ON p.dataset_id = d.parent_id
+     WHERE v.model_id = $1 AND v.version = $2`,
+    [modelId, version],
+  );
+  const r = rows[0];
+  if (!r) throw new Error(`model ${modelId} has no version ${version}`);
+  return {
+    modelId,
+    version,
+    cycleId: r.cycle_id,
+    trainedOn:
+      r.dataset_id === null
+        ? null
+        : { datasetId: Number(r.dataset_id), kind: r.kind!, contentHash: r.content_hash! },
+    collected:
+      r.parent_id === null
+        ? null
+        : {
+            datasetId: Number(r.parent_id),
+            contentHash: r.parent_hash!,
+            windowStart: r.window_start,
+            windowEnd: r.window_end,
+          },
+    driftReportId: r.drift_report_id === null ? null : Number(r.drift_report_id),
+    campaignId: r.campaign_id,
+  };
 }

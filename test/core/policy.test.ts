@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftReport } from '../../core/drift.js';
-import {
-  analyzeStep,
-  diagnose,
-  evaluationGate,
-  routesToCandidate,
-  trafficBucket,
-} from '../../core/policy.js';
+import { analyzeStep, diagnose, routesToCandidate, trafficBucket } from '../../core/policy.js';
 import { durationMs, Policy } from '../../core/schemas.js';
 
 const policy = Policy.parse({});
@@ -57,19 +51,6 @@ describe('diagnosis', () => {
     const d = diagnose(report({ driftedShare: 0.5, datasetDrifted: true }), policy.drift);
     expect(d.signals).toEqual(['features']);
     expect(d.severity).toBe('mild');
-  });
-});
-
-describe('evaluation gate', () => {
-  it('given a gain at least the minimum, then go', () => {
-    expect(evaluationGate(0.75, 0.7, { minGain: 0.02 }).go).toBe(true);
-  });
-  it('given a gain below the minimum, then no-go with both numbers in the reason', () => {
-    const g = evaluationGate(0.71, 0.7, { minGain: 0.02 });
-    expect(g.go).toBe(false);
-    expect(g.reason).toBe(
-      'candidate 71.0% vs champion 70.0% on the holdout: gain 1.0 pts < required 2.0 pts',
-    );
   });
 });
 

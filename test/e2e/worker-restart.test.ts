@@ -4,9 +4,10 @@
  */
 import { inject } from 'vitest';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pendingLabels, startCycle, waitForCycle } from '../../client/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
+import * as db from '../../db/queries.js';
 import {
   DEMO_POLICY,
   futureTraffic,
@@ -30,8 +31,11 @@ beforeAll(async () => {
   h = await temporalHarness('restart');
   gateway = await startGateway(pool);
 });
+// Each test owns its workers: a leftover worker would pick up the next test's tasks.
+afterEach(async () => {
+  for (const p of processes.splice(0)) await p.stop('SIGKILL');
+});
 afterAll(async () => {
-  for (const p of processes) await p.stop('SIGKILL');
   await gateway?.close();
   await h?.close();
   await pool?.end();
@@ -87,5 +91,53 @@ describe('worker crash during the label wait', () => {
       [cycleId],
     );
     expect(Number(rows[0]!.n)).toBe(1);
+  });
+
+  it('given the worker is killed mid-training, when a new worker starts, then training resumes from the last heartbeat, not from zero', async () => {
+    const prepared = await prepareWeatherModel(pool, 'weather-killtrain', {
+      labeling: { budget: 10, minLabels: 5, reviewers: [SCENARIO.reviewer] },
+      // Enough trees to take several seconds; a short heartbeat timeout so the retry starts soon.
+      training: {
+        trees: 1000,
+        maxDepth: 30,
+        minSamplesLeaf: 1,
+        searchDepths: [30],
+        searchLeaves: [1],
+        historyShare: 1,
+        heartbeatTimeout: '4s',
+      },
+      rollout: { dwell: '1s', sampleWait: '1s', decisionTimeout: '1s' },
+    });
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const first = await launch();
+    const { cycleId } = await startCycle(h.client, h, {
+      modelId: 'weather-killtrain',
+      window: SCENARIO.window,
+    });
+    await waitForStatus(h.client, cycleId, atStage('label'));
+    await answerLabels(h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+    // Wait for a heartbeat from the training activity: trees already built are in its details.
+    await until(
+      () =>
+        h.client.workflowService.describeWorkflowExecution({
+          namespace: 'default',
+          execution: { workflowId: cycleId },
+        }),
+      (d) =>
+        (d.pendingActivities ?? []).some(
+          (a) => a.activityType?.name === 'trainCandidate' && (a.heartbeatDetails?.payloads?.length ?? 0) > 0,
+        ),
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    await launch();
+    const summary = await waitForCycle(h.client, cycleId);
+    const retrain = summary.stages.find((s) => s.stage === 'retrain')!.summary!;
+    expect(retrain.trainer).toBe('forest');
+    expect(retrain.resumedFrom as number).toBeGreaterThan(0);
+    expect(retrain.resumedFrom as number).toBeLessThan(1000);
+    const version = await db.getModelVersion(pool, 'weather-killtrain', summary.candidateVersion!);
+    expect(version.metrics).toMatchObject({ resumedFrom: retrain.resumedFrom, trees: 1000 });
   });
 });

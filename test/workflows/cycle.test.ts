@@ -100,6 +100,25 @@ describe('remediation cycle', () => {
     expect(actions).toContainEqual({ action: 'rollout.approved', actor: SCENARIO.approver });
     expect(actions.at(-1)).toEqual({ action: 'cycle.closed', actor: 'remedy' });
 
+    // Lineage: drift report → collected dataset → labeling campaign → labeled dataset → this version.
+    const trail = await db.lineage(pool, 'weather-full', summary.candidateVersion!);
+    const { rows: reports } = await pool.query<{ report_id: string }>(
+      'SELECT report_id FROM drift_reports WHERE cycle_id = $1',
+      [cycleId],
+    );
+    expect(trail).toMatchObject({
+      cycleId,
+      trainedOn: { kind: 'labeled' },
+      driftReportId: Number(reports[0]!.report_id),
+      campaignId: `${cycleId}-labeling`,
+    });
+    expect(trail.collected!.windowStart!.toISOString()).toBe('2013-04-01T00:00:00.000Z');
+    const card = await pool.query<{ markdown: string }>(
+      'SELECT markdown FROM model_cards WHERE model_id = $1 AND version = $2',
+      ['weather-full', summary.candidateVersion],
+    );
+    expect(card.rows[0]!.markdown).toContain(`${cycleId}-labeling`);
+
     // The search attributes the Web UI filters on.
     const described = await h.client.workflow.getHandle(cycleId).describe();
     expect(described.searchAttributes).toMatchObject({
@@ -282,6 +301,35 @@ describe('remediation cycle', () => {
       cycleId,
     ]);
     expect(rows).toEqual([{ outcome: 'aborted' }]);
+  });
+
+  it('given a candidate that fails an evaluation gate, then it never reaches rollout and the summary names the gate and the numbers', async () => {
+    const prepared = await prepareWeatherModel(pool, 'weather-gate', {
+      ...DEMO_POLICY,
+      evaluation: { minGain: 0.9, sliceBy: 'location' },
+    });
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const { cycleId } = await startCycle(h.client, h, { modelId: 'weather-gate', window: SCENARIO.window });
+    await answerLabels(h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+    const summary = await waitForCycle(h.client, cycleId);
+
+    expect(summary.outcome).toBe('rejected');
+    expect(summary.reason).toMatch(/^evaluation gates failed: failed min-gain: gain \d+\.\d pts < 90\.0 pts/);
+    expect(summary.stages.map((s) => s.stage)).not.toContain('rollout');
+    const evaluate = summary.stages.find((s) => s.stage === 'evaluate')!.summary!;
+    expect(evaluate.gate).toBe('no-go');
+    expect(evaluate.gates).toContainEqual(
+      expect.objectContaining({ gate: 'min-gain', passed: false, limit: 0.9 }),
+    );
+    expect(Object.keys(evaluate.slices as object).sort()).toEqual(['New York', 'Seattle']);
+    expect((await db.getModelVersion(pool, 'weather-gate', summary.candidateVersion!)).status).toBe(
+      'rejected',
+    );
+    expect(await db.getTraffic(pool, 'weather-gate')).toEqual({
+      championVersion: 1,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
   });
 
   it('given an unknown model, when a cycle starts, then it closes as failed saying how to register it', async () => {

@@ -124,8 +124,8 @@ describe('staged rollout through the serving gateway', () => {
       [50, 'pass'],
       [100, 'pass'],
     ]);
-    expect(result.steps[0]!.analysis.candidate.accuracy!).toBeGreaterThan(
-      result.steps[0]!.analysis.champion.accuracy!,
+    expect(decided(result)[0]!.analysis.candidate.accuracy!).toBeGreaterThan(
+      decided(result)[0]!.analysis.champion.accuracy!,
     );
     expect(sent.byVersion[`v${candidate}`]).toBeGreaterThan(0);
     expect(await db.getAlias(pool, 'weather-good', 'champion')).toBe(candidate);
@@ -147,12 +147,12 @@ describe('staged rollout through the serving gateway', () => {
     await load.stop();
 
     expect(result.outcome).toBe('rolled-back');
-    expect(result.steps).toHaveLength(1);
-    expect(result.steps[0]).toMatchObject({
+    expect(decided(result)).toHaveLength(1);
+    expect(decided(result)[0]).toMatchObject({
       weight: 10,
       analysis: { decision: 'fail', checks: { accuracy: 'fail' } },
     });
-    expect(result.steps[0]!.analysis.candidate.n).toBeGreaterThanOrEqual(30);
+    expect(decided(result)[0]!.analysis.candidate.n).toBeGreaterThanOrEqual(30);
     expect(Date.parse(result.breach!.restoredAt)).toBeGreaterThanOrEqual(
       Date.parse(result.breach!.decidedAt),
     );

@@ -1,0 +1,242 @@
+import { describe, it, expect } from 'vitest';
+import { evaluationGates, type CalibrationBin, type ModelMetrics } from '../../core/evaluation.js';
+import {
+  calibrationSvg,
+  modelCardHtml,
+  modelCardMarkdown,
+  type ModelCardInput,
+} from '../../core/model-card.js';
+
+const MALICIOUS = '<script>alert(1)</script>';
+
+const bin = (lower: number, count: number, meanConfidence: number, acc: number): CalibrationBin => ({
+  lower,
+  upper: lower + 0.1,
+  count,
+  meanConfidence,
+  accuracy: acc,
+});
+
+const metrics = (overrides: Partial<ModelMetrics>): ModelMetrics => ({
+  rows: 400,
+  accuracy: 0.7,
+  macroF1: 0.68,
+  macroAuc: 0.81,
+  logLoss: 0.65,
+  ece: 0.03,
+  calibration: [],
+  p95LatencyMs: 0.02,
+  ...overrides,
+});
+
+function cardInput(): ModelCardInput {
+  const candidate = {
+    overall: metrics({
+      accuracy: 0.75,
+      macroF1: 0.74,
+      macroAuc: 0.86,
+      logLoss: 0.58,
+      ece: 0.081,
+      calibration: [bin(0.4, 100, 0.45, 0.5), bin(0.6, 150, 0.66, 0.7), bin(0.9, 150, 0.95, 0.9)],
+    }),
+    slices: {
+      Boston: metrics({ rows: 200, accuracy: 0.8 }),
+      [MALICIOUS]: metrics({ rows: 200, accuracy: 0.61 }),
+    },
+  };
+  const champion = {
+    overall: metrics({ calibration: [bin(0.5, 200, 0.55, 0.6), bin(0.7, 200, 0.77, 0.8)] }),
+    slices: {
+      Boston: metrics({ rows: 200, accuracy: 0.71 }),
+      [MALICIOUS]: metrics({ rows: 200, accuracy: 0.7 }),
+    },
+  };
+  return {
+    modelId: 'loan-risk',
+    candidateVersion: 4,
+    championVersion: 3,
+    cycleId: 'cycle-42',
+    createdAt: '2024-06-01T12:00:00Z',
+    trainer: {
+      name: 'softmax-regression',
+      config: { lr: 0.05, epochs: 40, note: MALICIOUS },
+      configHash: 'cfg0123abcd',
+      codeVersion: '821ec82',
+      artifactSha256: 'a1b2c3d4e5f6',
+    },
+    data: {
+      datasetId: 17,
+      contentHash: 'sha256:feedbeef',
+      trainRows: 3600,
+      holdoutRows: 400,
+      labelSources: { human: 3100, heuristic: 900 },
+      window: { start: '2024-05-01', end: '2024-05-31' },
+      parentDatasetId: 12,
+    },
+    candidate,
+    champion,
+    gates: evaluationGates(candidate, champion, {
+      minGain: 0.02,
+      maxSliceDrop: 0.05,
+      maxEce: 0.05,
+      maxLatencyMs: 5,
+      minSliceRows: 30,
+    }),
+    lineage: { driftReportId: 88, campaignId: 'camp-9' },
+  };
+}
+
+describe('modelCardMarkdown', () => {
+  const markdown = modelCardMarkdown(cardInput());
+
+  it('given a candidate card, when rendered as Markdown, then every section appears in order', () => {
+    const headings = markdown.split('\n').filter((line) => line.startsWith('#'));
+    expect(headings).toEqual([
+      '# Model card: loan-risk v4',
+      '## Data',
+      '## Training',
+      '## Metrics vs champion',
+      '## Slices',
+      '## Calibration',
+      '## Gates',
+      '## Lineage',
+    ]);
+    expect(markdown).toContain('Cycle cycle-42 · created 2024-06-01T12:00:00Z · candidate v4 vs champion v3');
+  });
+
+  it('given the data and trainer, when rendered as Markdown, then hashes, rows, sources and config appear', () => {
+    expect(markdown).toContain('| Content hash | `sha256:feedbeef` |');
+    expect(markdown).toContain('| Rows | 3600 train, 400 holdout |');
+    expect(markdown).toContain('| Label sources | heuristic 900, human 3100 |');
+    expect(markdown).toContain('| Window | 2024-05-01 → 2024-05-31 |');
+    expect(markdown).toContain('| Parent dataset | #12 |');
+    expect(markdown).toContain('| Artifact SHA-256 | `a1b2c3d4e5f6` |');
+    // config keys are sorted, the order the config hash is computed over
+    expect(markdown).toContain('```json\n{\n  "epochs": 40,\n  "lr": 0.05,');
+  });
+
+  it('given candidate and champion metrics, when rendered as Markdown, then each metric has both values and a signed delta', () => {
+    expect(markdown).toContain('| Accuracy | 75.0% | 70.0% | +5.0 pts |');
+    expect(markdown).toContain('| Macro F1 | 0.740 | 0.680 | +0.060 |');
+    expect(markdown).toContain('| Macro AUC (OvR) | 0.860 | 0.810 | +0.050 |');
+    expect(markdown).toContain('| Log-loss | 0.580 | 0.650 | −0.070 |');
+    expect(markdown).toContain('| ECE | 0.081 | 0.030 | +0.051 |');
+    expect(markdown).toContain('| p95 latency | 0.02 ms | 0.02 ms | 0.00 ms |');
+  });
+
+  it('given slices and calibration bins, when rendered as Markdown, then each slice and each bin has a row', () => {
+    expect(markdown).toContain('| Boston | 200 | 80.0% | 71.0% | +9.0 pts | 0.680 | 0.030 |');
+    expect(markdown).toContain('| 0.4–0.5 | 100 | 0.450 | 0.500 | — | — | — |');
+    expect(markdown).toContain('| 0.5–0.6 | — | — | — | 200 | 0.550 | 0.600 |');
+    expect(markdown.match(/^\| 0\.\d–(0\.\d|1\.0) \|/gm)).toHaveLength(5);
+  });
+
+  it('given passing and failing gates, when rendered as Markdown, then each gate has its mark, measure and limit', () => {
+    expect(markdown).toContain('| min-gain | ✅ pass | 5.0 pts | ≥ 2.0 pts |');
+    expect(markdown).toMatch(/\| slice-drop \| ❌ fail \| 9\.0 pts \| ≤ 5\.0 pts \|/);
+    expect(markdown).toContain('| calibration | ❌ fail | 0.081 | ≤ 0.050 | ECE 0.081 > 0.050 |');
+    expect(markdown).toContain('| latency | ✅ pass | 0.02 ms | ≤ 5.00 ms | p95 0.02 ms ≤ 5.00 ms |');
+    expect(markdown).toContain('**Decision: NO-GO** ❌ — failed slice-drop:');
+  });
+
+  it('given lineage ids, when rendered as Markdown, then the chain runs drift report → dataset → campaign → version', () => {
+    expect(markdown).toContain(
+      'drift report #88 → dataset #17 (from #12) → labeling campaign camp-9 → loan-risk v4',
+    );
+  });
+
+  it('given a malicious slice name, when rendered as Markdown, then it is escaped and cannot open a tag', () => {
+    // the only literal copy is the config value inside the JSON code fence, where Markdown shows it as code
+    const [beforeFence, fenced, afterFence] = markdown.split(/^```.*$/m);
+    expect(fenced).toContain(`"note": "${MALICIOUS}"`);
+    expect(beforeFence + afterFence!).not.toContain(MALICIOUS);
+    expect(markdown).toContain('| \\<script>alert(1)\\</script> | 200 | 61.0% | 70.0% | −9.0 pts |');
+  });
+
+  it('given a slice name with a pipe and no lineage, when rendered as Markdown, then the table holds and nulls read plainly', () => {
+    const input = cardInput();
+    input.candidate.slices = { 'a|b': metrics({}) };
+    input.champion.slices = {};
+    input.lineage = { driftReportId: null, campaignId: null };
+    input.candidate.overall.macroAuc = null;
+    const md = modelCardMarkdown(input);
+    expect(md).toContain('| a\\|b | 400 | 70.0% | — | — |');
+    expect(md).toContain('| Macro AUC (OvR) | — | 0.810 | — |');
+    expect(md).toContain('no drift report → dataset #17 (from #12) → no labeling campaign → loan-risk v4');
+  });
+});
+
+describe('modelCardHtml', () => {
+  const page = modelCardHtml(cardInput());
+
+  it('given a malicious slice name and config value, when rendered as HTML, then no script tag survives', () => {
+    expect(page).not.toMatch(/<script/i);
+    expect(page).toContain('<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>');
+    // the config value is escaped inside <pre>, JSON quotes included
+    expect(page).toContain('&quot;note&quot;: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;');
+  });
+
+  it('given a card, when rendered as HTML, then the page is self-contained with every section', () => {
+    expect(page.startsWith('<!doctype html>')).toBe(true);
+    expect(page).toContain('<meta charset="utf-8">');
+    expect(page).toContain('<style>');
+    expect(page).not.toMatch(/<link|\ssrc=|@import|url\(/);
+    for (const heading of [
+      'Data',
+      'Training',
+      'Metrics vs champion',
+      'Slices',
+      'Calibration',
+      'Gates',
+      'Lineage',
+    ]) {
+      expect(page).toContain(`<h2>${heading}</h2>`);
+    }
+    expect(page).toContain('<svg');
+  });
+
+  it('given a failing gate, when rendered as HTML, then the decision says NO-GO and each gate has a mark', () => {
+    expect(page).toContain('<span class="word">NO-GO</span>');
+    expect(page.match(/class="pill pass"/g)).toHaveLength(2);
+    expect(page.match(/class="pill fail"/g)).toHaveLength(2);
+  });
+
+  it('given deltas, when rendered as HTML, then they are coloured by whether the change is an improvement', () => {
+    // lower log-loss is better; higher ECE is worse
+    expect(page).toContain('<td class="num better">−0.070</td>');
+    expect(page).toContain('<td class="num worse">+0.051</td>');
+    expect(page).toContain('<td class="num same">0.00 ms</td>');
+  });
+});
+
+describe('calibrationSvg', () => {
+  const candidate = [bin(0.4, 100, 0.45, 0.5), bin(0.6, 150, 0.66, 0.7), bin(0.9, 150, 0.95, 0.9)];
+  const champion = [bin(0.5, 200, 0.55, 0.6)];
+  const svg = calibrationSvg(candidate, champion);
+
+  it('given non-empty bins, when the diagram is drawn, then there is one point per bin and model', () => {
+    expect(svg.match(/class="point candidate"/g)).toHaveLength(3);
+    expect(svg.match(/class="point champion"/g)).toHaveLength(1);
+    // a single point has no line to draw
+    expect(svg.match(/<polyline/g)).toHaveLength(1);
+  });
+
+  it('given the default size, when the diagram is drawn, then it is a labelled square with the diagonal', () => {
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* width="320" height="320"/);
+    expect(svg).toContain('>confidence</text>');
+    expect(svg).toContain('>accuracy</text>');
+    expect(svg).toContain('stroke-dasharray="4 3"/>');
+  });
+
+  it('given a bin, when the diagram is drawn, then its point sits at (confidence, accuracy) in plot coordinates', () => {
+    // plot spans x 46..308 and y 30..278 at size 320: (0.45, 0.5) -> (163.9, 154)
+    expect(svg).toContain('cx="163.9" cy="154"');
+    expect(svg).toContain('<title>candidate 0.4–0.5: 100 rows, confidence 0.450, accuracy 0.500</title>');
+  });
+
+  it('given no bins, when the diagram is drawn, then it draws the empty axes', () => {
+    const empty = calibrationSvg([], [], 200);
+    expect(empty).toContain('width="200" height="200"');
+    expect(empty).not.toContain('class="point');
+  });
+});
