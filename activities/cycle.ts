@@ -28,7 +28,7 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
       if (!model)
         throw businessFailure(
           'ModelNotFound',
-          `model "${input.modelId}" is not registered: run "remedy models register" first`,
+          `model "${input.modelId}" is not registered: register it with a champion first (npm run dev registers the weather example)`,
         );
       const champion = await db.getAlias(pool, input.modelId, 'champion');
       if (champion === null)

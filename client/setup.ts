@@ -1,5 +1,5 @@
 /**
- * Registry and production-log setup used by `remedy models register`, `remedy ingest` and the demo.
+ * Registry and production-log setup used by the demo, `npm run dev` and the tests.
  * These are administrative writes straight to Postgres; every one is safe to repeat.
  */
 import { createHash } from 'node:crypto';

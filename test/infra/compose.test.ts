@@ -62,8 +62,21 @@ const commandText = (service: Service): string =>
 describe('docker-compose.yml', () => {
   it('has the expected services', () => {
     expect(names.sort()).toEqual(
-      ['app-db', 'temporal', 'temporal-admin-tools', 'temporal-db', 'temporal-ui', 'worker'].sort(),
+      [
+        'app-db',
+        'gateway',
+        'temporal',
+        'temporal-admin-tools',
+        'temporal-db',
+        'temporal-ui',
+        'worker',
+      ].sort(),
     );
+  });
+
+  it('publishes the serving gateway with a health check on its /healthz', () => {
+    expect(services.gateway!.ports).toContain('8080:8080');
+    expect(JSON.stringify(services.gateway!.healthcheck)).toContain('/healthz');
   });
 
   it.each(names)('service %s has an image or a build', (name) => {

@@ -336,7 +336,7 @@ describe('remediation cycle', () => {
     const { cycleId } = await startCycle(h.client, h, { modelId: 'no-such-model', window: SCENARIO.window });
     await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(CycleEndedError);
     await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(
-      /model "no-such-model" is not registered: run "remedy models register" first/,
+      /model "no-such-model" is not registered: register it with a champion first/,
     );
   });
 });
