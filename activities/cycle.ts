@@ -73,7 +73,7 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
       maxRows: number;
     }): Promise<{
       reportId: number;
-      report: Omit<DriftReport, 'features'> & { features: DriftReport['features'] };
+      report: DriftReport;
     }> {
       const profile = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
       if (!profile)

@@ -8,7 +8,8 @@ import {
   WorkflowFailedError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes, type UpdateDefinition } from '@temporalio/common';
+import type { z } from 'zod';
 import { ApprovalInput, CycleInput, describeZodError, LabelAnswer, RolloutCommand } from '../core/schemas.js';
 import type { CycleRequest } from '../core/schemas.js';
 import {
@@ -110,12 +111,13 @@ export async function submitLabel(
   cycleId: string,
   answer: unknown,
 ): Promise<SubmitLabelResult> {
-  const parsed = LabelAnswer.safeParse(answer);
-  if (!parsed.success) throw new UserError(`label refused: ${describeZodError(parsed.error)}`);
-  return update(labelingWorkflowId(cycleId), () =>
-    client.workflow
-      .getHandle(labelingWorkflowId(cycleId))
-      .executeUpdate(submitLabelUpdate, { args: [parsed.data] }),
+  return validatedUpdate(
+    client,
+    labelingWorkflowId(cycleId),
+    submitLabelUpdate,
+    LabelAnswer,
+    answer,
+    'label',
   );
 }
 
@@ -124,11 +126,7 @@ export async function approveRollout(
   cycleId: string,
   input: unknown,
 ): Promise<{ approved: boolean }> {
-  const parsed = ApprovalInput.safeParse(input);
-  if (!parsed.success) throw new UserError(`approval refused: ${describeZodError(parsed.error)}`);
-  return update(cycleId, () =>
-    client.workflow.getHandle(cycleId).executeUpdate(approveRolloutUpdate, { args: [parsed.data] }),
-  );
+  return validatedUpdate(client, cycleId, approveRolloutUpdate, ApprovalInput, input, 'approval');
 }
 
 export async function forceRollback(
@@ -136,12 +134,13 @@ export async function forceRollback(
   cycleId: string,
   input: unknown,
 ): Promise<{ accepted: boolean }> {
-  const parsed = RolloutCommand.safeParse(input);
-  if (!parsed.success) throw new UserError(`rollback refused: ${describeZodError(parsed.error)}`);
-  return update(rolloutWorkflowId(cycleId), () =>
-    client.workflow
-      .getHandle(rolloutWorkflowId(cycleId))
-      .executeUpdate(rollbackUpdate, { args: [parsed.data] }),
+  return validatedUpdate(
+    client,
+    rolloutWorkflowId(cycleId),
+    rollbackUpdate,
+    RolloutCommand,
+    input,
+    'rollback',
   );
 }
 
@@ -150,12 +149,13 @@ export async function promoteNow(
   cycleId: string,
   input: unknown,
 ): Promise<{ accepted: boolean }> {
-  const parsed = RolloutCommand.safeParse(input);
-  if (!parsed.success) throw new UserError(`promotion refused: ${describeZodError(parsed.error)}`);
-  return update(rolloutWorkflowId(cycleId), () =>
-    client.workflow
-      .getHandle(rolloutWorkflowId(cycleId))
-      .executeUpdate(promoteUpdate, { args: [parsed.data] }),
+  return validatedUpdate(
+    client,
+    rolloutWorkflowId(cycleId),
+    promoteUpdate,
+    RolloutCommand,
+    input,
+    'promotion',
   );
 }
 
@@ -165,12 +165,32 @@ export async function approveFull(
   cycleId: string,
   input: unknown,
 ): Promise<{ approved: boolean }> {
-  const parsed = ApprovalInput.safeParse(input);
-  if (!parsed.success) throw new UserError(`approval refused: ${describeZodError(parsed.error)}`);
-  return update(rolloutWorkflowId(cycleId), () =>
-    client.workflow
-      .getHandle(rolloutWorkflowId(cycleId))
-      .executeUpdate(approveFullUpdate, { args: [parsed.data] }),
+  return validatedUpdate(
+    client,
+    rolloutWorkflowId(cycleId),
+    approveFullUpdate,
+    ApprovalInput,
+    input,
+    'approval',
+  );
+}
+
+/**
+ * Checks the input with the same schema the workflow's validator uses, so a person learns what is
+ * wrong without a round trip, then sends the Update; a refusal by the workflow becomes a UserError.
+ */
+async function validatedUpdate<Ret, Arg>(
+  client: Client,
+  workflowId: string,
+  definition: UpdateDefinition<Ret, [Arg]>,
+  schema: z.ZodType<Arg>,
+  input: unknown,
+  what: string,
+): Promise<Ret> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new UserError(`${what} refused: ${describeZodError(parsed.error)}`);
+  return update(workflowId, () =>
+    client.workflow.getHandle(workflowId).executeUpdate(definition, { args: [parsed.data] }),
   );
 }
 
