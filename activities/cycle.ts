@@ -241,13 +241,6 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
       };
     },
 
-    async updateStage(input: { cycleId: string; stage: string }): Promise<void> {
-      await pool.query('UPDATE cycles SET stage = $2 WHERE cycle_id = $1 AND closed_at IS NULL', [
-        input.cycleId,
-        input.stage,
-      ]);
-    },
-
     async recordAudit(input: {
       key: string;
       cycleId: string;
@@ -271,6 +264,11 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
           `UPDATE cycles SET outcome = $2, summary = $3, stage = 'closed', closed_at = now()
            WHERE cycle_id = $1 AND closed_at IS NULL`,
           [input.cycleId, input.outcome, JSON.stringify(input.summary)],
+        );
+        // Training progress is only needed while the cycle can still retry its training.
+        await client.query(
+          "DELETE FROM training_checkpoints WHERE left(checkpoint_key, length($1) + 1) = $1 || ':'",
+          [input.cycleId],
         );
         await db.audit(client, {
           key: `${input.cycleId}:closed`,

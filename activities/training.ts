@@ -117,6 +117,13 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
       config: Policy['training'];
     }): Promise<TrainResult> {
       const ctx = Context.current();
+      // Re-send the previous attempt's progress at once: loading data takes a while, and an empty
+      // heartbeat would erase what a retry of this attempt needs.
+      if (ctx.info.heartbeatDetails !== undefined) ctx.heartbeat(ctx.info.heartbeatDetails);
+      // An earlier attempt that the server gave up on may still have finished and registered the
+      // candidate; its result stands.
+      const done = await db.getVersionByKey(pool, `${input.cycleId}:candidate`);
+      if (done) return done.metrics.result as TrainResult;
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
       const { rows, historyRows } = await trainingRows(pool, input);
@@ -172,6 +179,17 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         rows.map((r) => r.label),
         rows.map((r) => predict(out.artifact, r.features).label),
       );
+      const result = (version: number): TrainResult => ({
+        version,
+        trainer: out.trainer,
+        trainRows: rows.length,
+        historyRows,
+        resumedFrom: out.resumedFrom,
+        trainAccuracy,
+        artifactSha256,
+        configHash,
+        details: out.details,
+      });
       const version = await db.insertModelVersion(pool, {
         modelId: input.modelId,
         idempotencyKey: `${input.cycleId}:candidate`,
@@ -190,21 +208,13 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
           historyRows,
           resumedFrom: out.resumedFrom,
           ...out.details,
+          // What this activity returns, so a retry after a lost completion returns the same.
+          result: { ...result(0), version: null },
         },
       });
+      await db.mergeVersionMetrics(pool, input.modelId, version, { result: result(version) });
       await db.setAlias(pool, input.modelId, 'candidate', version);
-      await pool.query('DELETE FROM training_checkpoints WHERE checkpoint_key = $1', [checkpointKey]);
-      return {
-        version,
-        trainer: out.trainer,
-        trainRows: rows.length,
-        historyRows,
-        resumedFrom: out.resumedFrom,
-        trainAccuracy,
-        artifactSha256,
-        configHash,
-        details: out.details,
-      };
+      return result(version);
     },
   };
 }
@@ -268,6 +278,7 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
       const decision = evaluationGates(candidate, champion, input.policy);
 
       const dataset = await db.getDatasetVersion(pool, input.datasetId);
+      const { collected } = await db.lineage(pool, input.modelId, input.candidateVersion);
       const allRows = await db.getDatasetRows(pool, input.datasetId);
       const labelSources: Record<string, number> = {};
       for (const r of allRows)
@@ -291,7 +302,10 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
           trainRows: allRows.length - rows.length,
           holdoutRows: rows.length,
           labelSources,
-          window: null,
+          window:
+            collected?.windowStart && collected.windowEnd
+              ? { start: collected.windowStart.toISOString(), end: collected.windowEnd.toISOString() }
+              : null,
           parentDatasetId: dataset.parentId,
         },
         candidate,

@@ -194,6 +194,15 @@ export async function insertModelVersion(
   return existing.rows[0]!.version;
 }
 
+/** The version an activity registered under this idempotency key, if any. */
+export async function getVersionByKey(q: Queryable, idempotencyKey: string): Promise<ModelVersionRow | null> {
+  const { rows } = await q.query<{ model_id: string; version: number }>(
+    'SELECT model_id, version FROM model_versions WHERE idempotency_key = $1',
+    [idempotencyKey],
+  );
+  return rows[0] ? getModelVersion(q, rows[0].model_id, rows[0].version) : null;
+}
+
 export async function getModelVersion(
   q: Queryable,
   modelId: string,

@@ -77,9 +77,9 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
   setHandler(cycleStatusQuery, () => summary);
   setHandler(
     approveRolloutUpdate,
-    (input) => {
-      approval = input;
-      return { approved: input.approve };
+    (decision) => {
+      approval = decision;
+      return { approved: decision.approve };
     },
     {
       validator: (raw) => {

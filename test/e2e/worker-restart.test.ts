@@ -104,7 +104,7 @@ describe('worker crash during the label wait', () => {
         searchDepths: [30],
         searchLeaves: [1],
         historyShare: 1,
-        heartbeatTimeout: '4s',
+        heartbeatTimeout: '10s',
       },
       rollout: { dwell: '1s', sampleWait: '1s', decisionTimeout: '1s' },
     });
@@ -116,17 +116,29 @@ describe('worker crash during the label wait', () => {
     });
     await waitForStatus(h.client, cycleId, atStage('label'));
     await answerLabels(h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
-    // Wait for a heartbeat from the training activity: trees already built are in its details.
+    // Wait until the training activity has heartbeated progress: trees already built and saved.
+    const treesSaved = (d: {
+      pendingActivities?:
+        | {
+            activityType?: { name?: string | null } | null;
+            heartbeatDetails?: { payloads?: { data?: Uint8Array | null }[] | null } | null;
+          }[]
+        | null;
+    }) =>
+      (d.pendingActivities ?? [])
+        .filter((a) => a.activityType?.name === 'trainCandidate')
+        .map((a) => a.heartbeatDetails?.payloads?.[0]?.data)
+        .map((data) =>
+          data ? ((JSON.parse(Buffer.from(data).toString()) as { trees?: number }).trees ?? 0) : 0,
+        )
+        .some((trees) => trees > 0);
     await until(
       () =>
         h.client.workflowService.describeWorkflowExecution({
           namespace: 'default',
           execution: { workflowId: cycleId },
         }),
-      (d) =>
-        (d.pendingActivities ?? []).some(
-          (a) => a.activityType?.name === 'trainCandidate' && (a.heartbeatDetails?.payloads?.length ?? 0) > 0,
-        ),
+      treesSaved,
     );
     first.child.kill('SIGKILL');
     await first.exited;
