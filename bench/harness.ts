@@ -6,14 +6,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createPool, migrate } from '../db/pool.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { dataDir } from '../infra/paths.js';
 import { createDatabase, startPostgres } from '../infra/postgres.js';
 import { freePort, startDevServer } from '../infra/temporal-cli.js';
-import { createWorkers } from '../workers/workers.js';
+import { createActivities } from '../activities/index.js';
+import { createWorkers, workflowsPath } from '../workers/workers.js';
 
 export interface BenchEnv {
   client: Client;
@@ -21,12 +22,22 @@ export interface BenchEnv {
   gateway: Gateway;
   taskQueue: string;
   trainingTaskQueue: string;
+  /** Throws if a worker of this environment has failed. */
+  checkWorkers(): void;
   close(): Promise<void>;
+}
+
+/** Optional worker settings for a benchmark; without them the workers are exactly the production ones. */
+export interface BenchEnvOptions {
+  /** Settings for the main Remedy worker (e.g. its workflow cache); same workflows and activities. */
+  mainWorker?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions'>;
+  /** More workers in this process on their own task queues, e.g. a baseline workflow. */
+  extraWorkers?: { taskQueue: string; workflowsPath: string; activities: object }[];
 }
 
 export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-export async function startBenchEnv(name: string): Promise<BenchEnv> {
+export async function startBenchEnv(name: string, options: BenchEnvOptions = {}): Promise<BenchEnv> {
   const dir = path.join(dataDir(), 'bench');
   await mkdir(dir, { recursive: true });
   const temporal = await startDevServer({
@@ -49,9 +60,40 @@ export async function startBenchEnv(name: string): Promise<BenchEnv> {
     pool,
     taskQueue,
     trainingTaskQueue,
-    queues: ['main', 'training'],
+    queues: options.mainWorker ? ['training'] : ['main', 'training'],
   });
-  const running = workers.map((w) => w.run());
+  if (options.mainWorker) {
+    // The same worker createWorkers builds for the main queue, with the benchmark's settings on top.
+    workers.push(
+      await Worker.create({
+        connection: native,
+        namespace: 'default',
+        taskQueue,
+        workflowsPath,
+        activities: createActivities({ pool }),
+        ...options.mainWorker,
+      }),
+    );
+  }
+  for (const extra of options.extraWorkers ?? []) {
+    workers.push(
+      await Worker.create({
+        connection: native,
+        namespace: 'default',
+        taskQueue: extra.taskQueue,
+        workflowsPath: extra.workflowsPath,
+        activities: extra.activities,
+      }),
+    );
+  }
+  // A worker that dies (e.g. its workflow thread runs out of heap) is reported, and close() still runs.
+  let workerFailure: Error | null = null;
+  const running = workers.map((w) =>
+    w.run().catch((err: unknown) => {
+      workerFailure = err instanceof Error ? err : new Error(String(err));
+      log(`a worker stopped: ${workerFailure.message}`);
+    }),
+  );
   const gateway = await startGateway(pool);
   return {
     client: new Client({ connection }),
@@ -59,9 +101,12 @@ export async function startBenchEnv(name: string): Promise<BenchEnv> {
     gateway,
     taskQueue,
     trainingTaskQueue,
+    checkWorkers() {
+      if (workerFailure) throw new Error(`a worker failed: ${workerFailure.message}`);
+    },
     async close() {
       await gateway.close();
-      for (const w of workers) w.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);
       await native.close();
       await connection.close();

@@ -1,0 +1,1 @@
+export { baselineWorkflow } from './baseline.js';
