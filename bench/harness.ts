@@ -2,8 +2,7 @@
  * What every benchmark shares: its own Temporal dev server and Postgres (never the user's), a worker in
  * this process, the serving gateway, and a report with the machine's details.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -15,6 +14,8 @@ import { createDatabase, startPostgres } from '../infra/postgres.js';
 import { freePort, startDevServer } from '../infra/temporal-cli.js';
 import { createActivities } from '../activities/index.js';
 import { createWorkers, workflowsPath } from '../workers/workers.js';
+
+export { machine, percentile, writeReport } from './report.js';
 
 export interface BenchEnv {
   client: Client;
@@ -115,32 +116,4 @@ export async function startBenchEnv(name: string, options: BenchEnvOptions = {})
       await temporal.stop();
     },
   };
-}
-
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
-}
-
-export function machine() {
-  return {
-    date: new Date().toISOString(),
-    node: process.version,
-    platform: `${os.platform()} ${os.release()}`,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-  };
-}
-
-export async function writeReport(name: string, report: unknown): Promise<string> {
-  const dir = path.join(dataDir(), 'bench');
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${name}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
 }

@@ -27,6 +27,7 @@ import {
 } from '../core/forest.js';
 import { encode, fitEncoder, predict, train } from '../core/model.js';
 import { dataDir } from '../infra/paths.js';
+import { machine } from './report.js';
 
 const TARGET_POINTS = 3;
 const TREES = 100;
@@ -231,15 +232,4 @@ function run(command: string, args: string[]): void {
     throw new Error(missing ? `${command} not found on PATH` : `${shown}: ${result.error.message}`);
   }
   if (result.status !== 0) throw new Error(`${shown} exited with ${result.status ?? result.signal}`);
-}
-
-/** bench/harness.ts has the same function but loads the Temporal worker stack, which this bench never needs. */
-function machine() {
-  return {
-    date: new Date().toISOString(),
-    node: process.version,
-    platform: `${os.platform()} ${os.release()}`,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-  };
 }
