@@ -87,22 +87,22 @@ export async function runScriptedCycle(
     rows: futureTraffic(prepared),
     maxRequests: TRAFFIC_BOUND,
   });
+  let summary: CycleSummary;
+  let sent: TrafficReport;
+  let labelsAnswered = 0;
   try {
     const atLabel = await waitForStatus(client, cycleId, atStage('label'));
-    let labelsAnswered = 0;
     if (atLabel.outcome === null) {
       labelsAnswered = await answerLabels(client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
       onEvent(`answered ${labelsAnswered} label requests as ${SCENARIO.reviewer}`);
       const s = await approveWhenAsked(client, cycleId, SCENARIO.approver, 'holdout gain reviewed');
       if (s.awaitingApproval) onEvent(`approved the rollout as ${SCENARIO.approver}`);
     }
-    const summary = await waitForCycle(client, cycleId);
-    const sent = await traffic.stop();
-    onEvent(
-      `sent ${sent.sent} requests with feedback through the gateway (${JSON.stringify(sent.byVersion)})`,
-    );
-    return { cycleId, summary, labelsAnswered, traffic: sent };
+    summary = await waitForCycle(client, cycleId);
   } finally {
-    await traffic.stop();
+    // Production traffic stops with the cycle, whether it closed or the script failed.
+    sent = await traffic.stop();
   }
+  onEvent(`sent ${sent.sent} requests with feedback through the gateway (${JSON.stringify(sent.byVersion)})`);
+  return { cycleId, summary, labelsAnswered, traffic: sent };
 }

@@ -371,22 +371,6 @@ export async function insertPredictions(
   return res.rowCount ?? 0;
 }
 
-/** Per-version accuracy on feedback over the given serving batches. */
-export async function armCounts(
-  q: Queryable,
-  modelId: string,
-  batchKeys: readonly string[],
-): Promise<Map<number, { n: number; correct: number }>> {
-  const { rows } = await q.query<{ version: number; n: string; correct: string }>(
-    `SELECT p.version, COUNT(*) AS n, COUNT(*) FILTER (WHERE p.predicted = r.feedback) AS correct
-     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
-     WHERE p.model_id = $1 AND p.batch_key = ANY($2::text[]) AND r.feedback IS NOT NULL
-     GROUP BY p.version`,
-    [modelId, batchKeys],
-  );
-  return new Map(rows.map((r) => [r.version, { n: Number(r.n), correct: Number(r.correct) }]));
-}
-
 export async function audit(
   q: Queryable,
   e: {

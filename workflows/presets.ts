@@ -1,13 +1,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import { FailureTypes } from '../core/failures.js';
 
-const nonRetryableErrorTypes = [
-  'ModelNotFound',
-  'CycleAlreadyRunning',
-  'EmptyWindow',
-  'DatasetQualityGateFailed',
-  'InsufficientLabels',
-  'NoChampion',
-];
+const nonRetryableErrorTypes = [...FailureTypes];
 
 /** Database reads and writes: short, retried with backoff (a Postgres restart is a few seconds). */
 export const quickIo: ActivityOptions = {
