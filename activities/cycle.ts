@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
-import { driftReport, type DriftReport } from '../core/drift.js';
+import type { DriftReport } from '../core/drift.js';
 import { isHoldout } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
+import { windowReport } from './drift.js';
 import { businessFailure } from './failures.js';
 
 export interface CycleContext {
@@ -75,35 +76,7 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
       reportId: number;
       report: DriftReport;
     }> {
-      const profile = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
-      if (!profile)
-        throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
-      const rows = await db.recordsInWindow(
-        pool,
-        input.modelId,
-        input.window.start,
-        input.window.end,
-        input.maxRows,
-      );
-      if (rows.length === 0) {
-        throw businessFailure(
-          'EmptyWindow',
-          `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end}: ingest traffic or pick another window`,
-        );
-      }
-      const outcomes = await db.outcomesInWindow(
-        pool,
-        input.modelId,
-        input.championVersion,
-        input.window.start,
-        input.window.end,
-      );
-      const report = driftReport(
-        profile,
-        rows.map((r) => r.features),
-        outcomes,
-        input.policy,
-      );
+      const report = await windowReport(pool, input);
       await pool.query(
         `INSERT INTO drift_reports (model_id, cycle_id, reference_version, window_start, window_end, report)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id) DO NOTHING`,
@@ -122,8 +95,8 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
       );
       log.info('drift report', {
         cycleId: input.cycleId,
-        rows: rows.length,
-        labeled: outcomes.length,
+        rows: report.windowRows,
+        labeled: report.performance.labeledRows,
         drifted: report.driftedShare,
       });
       return { reportId: Number(ids[0]!.report_id), report };

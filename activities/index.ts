@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { createCycleActivities } from './cycle.js';
+import { createDriftActivities } from './drift.js';
 import { createLabelingActivities } from './labeling.js';
 import { createRolloutActivities } from './rollout.js';
 import { createEvaluationActivities, createTrainingActivities } from './training.js';
@@ -12,6 +13,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createCycleActivities(deps),
+    ...createDriftActivities(deps),
     ...createLabelingActivities(deps),
     ...createRolloutActivities(deps),
     ...createEvaluationActivities(deps),

@@ -1,174 +1,889 @@
 /**
- * Reference profiles and drift reports. A profile is computed once per model version from its training
- * data; a check then scans only the current window and compares it with the stored profile.
+ * The drift engine: reference profiles, the test chosen per feature, the dataset-level rule, data-quality
+ * checks that run first, the performance path, and the drifted region handed to collection.
+ *
+ * A profile is computed once per model version from its training data and stored; a check then scans
+ * only the current window. Everything here is pure and deterministic: the CLI, the activities and the
+ * benchmark share it, and workflow code may import its types.
  */
-import type { FeatureSpec, Features, Policy } from './schemas.js';
+import { accuracy, logLoss, macroAuc, macroF1 } from './metrics.js';
+import type { Features, FeatureSpec, Policy } from './schemas.js';
 import {
-  binShares,
-  categoricalPsi,
-  countCategories,
-  ksTwoSample,
-  psiFromEdges,
-  quantileEdges,
-} from './stats.js';
+  adjustPValues,
+  chiSquareTest,
+  distinctSorted,
+  histogramSorted,
+  jensenShannonDistance,
+  lowerBound,
+  sturgesEdges,
+  upperBound,
+  wassersteinSorted,
+  type Sorted,
+} from './stattests.js';
+import { categoricalPsi, countCategories, ksTwoSample, normalCdf, quantileEdges } from './stats.js';
 
-/** Numeric references keep at most this many sorted values: enough for KS at the sizes we check. */
-const MAX_REFERENCE_SAMPLE = 5000;
-const PSI_BINS = 10;
+export const TEST_NAMES = ['ks', 'wasserstein', 'psi', 'jensenshannon', 'chisquare', 'ztest'] as const;
+export type TestName = (typeof TEST_NAMES)[number];
+/** Tests that yield a p-value: drift when p < threshold. The others are distances: drift when >= threshold. */
+export const P_VALUE_TESTS: ReadonlySet<TestName> = new Set(['ks', 'chisquare', 'ztest']);
+export const DEFAULT_THRESHOLDS: Record<TestName, number> = {
+  ks: 0.05,
+  chisquare: 0.05,
+  ztest: 0.05,
+  wasserstein: 0.1,
+  jensenshannon: 0.1,
+  psi: 0.2,
+};
+/** Up to this many reference rows the default tests are the p-value tests (Evidently's rule). */
+export const SMALL_REFERENCE_ROWS = 1000;
+/** Numeric features with at most this many distinct values are tested like categories. */
+const FEW_VALUES = 5;
+/** Jensen–Shannon bins numeric values (Sturges) when the reference has more distinct values than this. */
+const BIN_NUMERIC_ABOVE = 20;
+/** Stored profiles keep at most this many sorted reference values (evenly spaced order statistics). */
+export const DEFAULT_MAX_SAMPLE = 20_000;
+const PSI_EPSILON = 1e-4;
+
+export type FeatureType = 'numeric' | 'categorical';
+export type PerformanceMetric = 'accuracy' | 'macroF1' | 'auc' | 'logLoss';
 
 export interface NumericProfile {
   type: 'numeric';
-  sample: number[];
-  edges: number[];
-  shares: number[];
+  /** Non-missing values. */
+  count: number;
+  missing: number;
+  distinct: number;
+  min: number;
+  max: number;
   mean: number;
   std: number;
-  count: number;
+  /** Sorted reference values: all of them when `exact`, otherwise evenly spaced order statistics. */
+  sorted: number[];
+  exact: boolean;
+  /** Interior PSI edges at the reference quantiles and the reference share of each bin. */
+  psiEdges: number[];
+  psiShares: number[];
 }
 export interface CategoricalProfile {
   type: 'categorical';
-  counts: Record<string, number>;
   count: number;
+  missing: number;
+  counts: Record<string, number>;
 }
+export type ColumnProfile = NumericProfile | CategoricalProfile;
+
+export interface LearnedThreshold {
+  test: TestName;
+  /** Mean and standard deviation of the statistic over reference chunks; drift above mean + 3σ. */
+  mean: number;
+  std: number;
+  upper: number;
+}
+
+export type Baseline = Partial<Record<PerformanceMetric, number>>;
+
 export interface ReferenceProfile {
+  format: 2;
   rows: number;
-  features: Record<string, NumericProfile | CategoricalProfile>;
+  features: Record<string, ColumnProfile>;
   /** Class shares of the training labels, for label-shift checks once feedback arrives. */
   labels: Record<string, number>;
-  /** The champion's accuracy on its own holdout: the baseline for the performance path. */
+  /** The champion's metrics on its own holdout: the baseline of the performance path. */
+  baseline: Baseline;
   baselineAccuracy: number;
+  /** Per-feature thresholds learned from the reference's own variability (policy thresholds: learned). */
+  learned: Record<string, LearnedThreshold>;
+}
+
+/** A column of a window or a reference: numbers with NaN for missing, or strings with null for missing. */
+export type Column =
+  | { type: 'numeric'; values: Float64Array | readonly number[] }
+  | { type: 'categorical'; values: readonly (string | null)[] };
+
+// ---------------------------------------------------------------------------------------------------
+// Profiles
+// ---------------------------------------------------------------------------------------------------
+
+export interface ProfileOptions {
+  labels?: readonly string[];
+  baseline?: Baseline;
+  maxSample?: number;
+  psiBins?: number;
+  /** Learn per-feature thresholds from this many reference chunks (0: do not). */
+  learnedChunks?: number;
+}
+
+export function sortedFinite(values: Float64Array | readonly number[]): Float64Array {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) n++;
+  const out = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isFinite(v)) out[k++] = v;
+  }
+  return out.sort();
+}
+
+function numericProfile(values: Float64Array | readonly number[], maxSample: number, psiBins: number): NumericProfile {
+  const sorted = sortedFinite(values);
+  const count = sorted.length;
+  if (count === 0) {
+    return {
+      type: 'numeric',
+      count: 0,
+      missing: values.length,
+      distinct: 0,
+      min: NaN,
+      max: NaN,
+      mean: NaN,
+      std: NaN,
+      sorted: [],
+      exact: true,
+      psiEdges: [],
+      psiShares: [1],
+    };
+  }
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += sorted[i]!;
+  const mean = sum / count;
+  let ss = 0;
+  for (let i = 0; i < count; i++) ss += (sorted[i]! - mean) * (sorted[i]! - mean);
+  const psiEdges = quantileEdges(sorted as unknown as number[], psiBins);
+  return {
+    type: 'numeric',
+    count,
+    missing: values.length - count,
+    distinct: distinctSorted(sorted),
+    min: sorted[0]!,
+    max: sorted[count - 1]!,
+    mean,
+    std: Math.sqrt(ss / count),
+    sorted: thin(sorted, maxSample),
+    exact: count <= maxSample,
+    psiEdges,
+    psiShares: sharesSorted(sorted, psiEdges),
+  };
+}
+
+function categoricalProfile(values: readonly (string | null)[]): CategoricalProfile {
+  const present = values.filter((v): v is string => v !== null);
+  return {
+    type: 'categorical',
+    count: present.length,
+    missing: values.length - present.length,
+    counts: countCategories(present),
+  };
+}
+
+export function profileColumns(columns: Record<string, Column>, opts: ProfileOptions = {}): ReferenceProfile {
+  const names = Object.keys(columns);
+  const rows = names.length === 0 ? 0 : columns[names[0]!]!.values.length;
+  if (rows === 0) throw new Error('a reference profile needs at least one row');
+  const maxSample = opts.maxSample ?? DEFAULT_MAX_SAMPLE;
+  const psiBins = opts.psiBins ?? 10;
+  const features: Record<string, ColumnProfile> = {};
+  for (const name of names) {
+    const col = columns[name]!;
+    if (col.values.length !== rows)
+      throw new Error(`column "${name}" has ${col.values.length} rows, the others ${rows}`);
+    features[name] =
+      col.type === 'numeric' ? numericProfile(col.values, maxSample, psiBins) : categoricalProfile(col.values);
+  }
+  const baseline = opts.baseline ?? {};
+  const profile: ReferenceProfile = {
+    format: 2,
+    rows,
+    features,
+    labels: countCategories([...(opts.labels ?? [])]),
+    baseline,
+    baselineAccuracy: baseline.accuracy ?? NaN,
+    learned: {},
+  };
+  const chunks = opts.learnedChunks ?? 10;
+  if (chunks >= 2 && rows >= chunks * 2) {
+    for (const name of names) {
+      const learned = learnThreshold(profile, name, columns[name]!, chunks);
+      if (learned) profile.learned[name] = learned;
+    }
+  }
+  return profile;
+}
+
+/** Rows as the model sees them (a feature spec) to columns; values of the wrong type count as missing. */
+export function columnsFromRows(spec: FeatureSpec, rows: readonly Features[]): Record<string, Column> {
+  const columns: Record<string, Column> = {};
+  for (const name of spec.numeric) {
+    const values = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i]![name];
+      values[i] = typeof v === 'number' && Number.isFinite(v) ? v : NaN;
+    }
+    columns[name] = { type: 'numeric', values };
+  }
+  for (const name of spec.categorical) {
+    columns[name] = {
+      type: 'categorical',
+      values: rows.map((r) => {
+        const v = r[name];
+        return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
+      }),
+    };
+  }
+  return columns;
 }
 
 export function buildReferenceProfile(
   spec: FeatureSpec,
   rows: readonly Features[],
   labels: readonly string[],
-  baselineAccuracy: number,
+  baseline: Baseline | number,
+  opts: Omit<ProfileOptions, 'labels' | 'baseline'> = {},
 ): ReferenceProfile {
   if (rows.length === 0) throw new Error('a reference profile needs at least one row');
-  const features: ReferenceProfile['features'] = {};
-  for (const name of spec.numeric) {
-    const sorted = rows.map((r) => Number(r[name])).sort((a, b) => a - b);
-    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-    const std = Math.sqrt(sorted.reduce((a, b) => a + (b - mean) ** 2, 0) / sorted.length);
-    const edges = quantileEdges(sorted, PSI_BINS);
-    features[name] = {
-      type: 'numeric',
-      sample: thin(sorted, MAX_REFERENCE_SAMPLE),
-      edges,
-      shares: binShares(edges, sorted),
-      mean,
-      std,
-      count: sorted.length,
-    };
+  return profileColumns(columnsFromRows(spec, rows), {
+    ...opts,
+    labels,
+    baseline: typeof baseline === 'number' ? { accuracy: baseline } : baseline,
+  });
+}
+
+/** Keeps `max` evenly spaced values of a sorted array (always the first and the last). */
+function thin(sorted: Sorted, max: number): number[] {
+  if (sorted.length <= max) return Array.from(sorted);
+  return Array.from({ length: max }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (max - 1))]!);
+}
+
+/** Shares of a sorted sample in the bins (-Inf, e0), [e0, e1), ..., [e_last, +Inf). */
+function sharesSorted(sorted: Sorted, edges: readonly number[]): number[] {
+  const shares: number[] = [];
+  let prev = 0;
+  for (const e of edges) {
+    const idx = lowerBound(sorted, e);
+    shares.push((idx - prev) / sorted.length);
+    prev = idx;
   }
-  for (const name of spec.categorical) {
-    features[name] = {
-      type: 'categorical',
-      counts: countCategories(rows.map((r) => String(r[name]))),
-      count: rows.length,
-    };
-  }
-  return { rows: rows.length, features, labels: countCategories([...labels]), baselineAccuracy };
+  shares.push((sorted.length - prev) / sorted.length);
+  return shares;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One feature
+// ---------------------------------------------------------------------------------------------------
+
+/** The current window's side of one feature, prepared once (sorted numbers or category counts). */
+export type CurrentColumn =
+  | { type: 'numeric'; sorted: Float64Array; rows: number }
+  | { type: 'categorical'; counts: Record<string, number>; count: number; rows: number };
+
+export function prepareColumn(column: Column): CurrentColumn {
+  if (column.type === 'numeric') return { type: 'numeric', sorted: sortedFinite(column.values), rows: column.values.length };
+  const present = column.values.filter((v): v is string => v !== null);
+  return { type: 'categorical', counts: countCategories(present), count: present.length, rows: column.values.length };
 }
 
 export interface FeatureDrift {
   feature: string;
-  type: 'numeric' | 'categorical';
+  type: FeatureType;
+  test: TestName;
+  statistic: number;
+  /** Null for distance tests (Wasserstein, Jensen–Shannon, PSI). */
+  pValue: number | null;
+  /** The p-value after the policy's multiple-testing correction (equal to pValue without one). */
+  adjustedPValue: number | null;
+  threshold: number;
+  /** How the threshold was set: the default rule, the policy (per feature or forced) or learned. */
+  thresholdSource: 'default' | 'policy' | 'learned';
+  drifted: boolean;
+  /** PSI over the reference-quantile bins, reported for every feature as a common scale. */
   psi: number;
+  /** Statistic over threshold (for p-value tests −log10(p) over −log10(alpha)): the ranking key. */
+  score: number;
+  /** Where the window moved most: the bins or categories that gained the most share. */
+  region: RegionPart[];
+  /** Kept for readers of reports written before the per-feature tests. */
   ksStatistic: number | null;
   ksPValue: number | null;
-  drifted: boolean;
 }
 
-export interface PerformanceCheck {
-  labeledRows: number;
-  baselineAccuracy: number;
-  currentAccuracy: number | null;
-  drop: number | null;
-  /** False when fewer labeled rows than the policy's minimum: too few to judge. */
-  judged: boolean;
-  degraded: boolean;
+export type RegionPart =
+  | { kind: 'range'; from: number | null; to: number | null; referenceShare: number; currentShare: number }
+  | { kind: 'category'; value: string; referenceShare: number; currentShare: number };
+
+export interface TestChoice {
+  test: TestName;
+  threshold: number;
+  source: FeatureDrift['thresholdSource'];
 }
 
-export interface DriftReport {
-  windowRows: number;
-  features: FeatureDrift[];
-  driftedShare: number;
-  datasetDrifted: boolean;
-  labelShiftPsi: number | null;
-  performance: PerformanceCheck;
+/** Distinct values of reference ∪ current for one feature. */
+function unionDistinct(ref: ColumnProfile, cur: CurrentColumn): number {
+  if (ref.type === 'categorical' || cur.type === 'categorical') {
+    const keys = new Set<string>([...Object.keys(categoryCounts(ref)), ...Object.keys(categoryCounts(cur))]);
+    return keys.size;
+  }
+  // Merge-count distinct values of two sorted arrays; stop early past the thresholds that matter.
+  const a = ref.sorted;
+  const b = cur.sorted;
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while ((i < a.length || j < b.length) && n <= BIN_NUMERIC_ABOVE + 1) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i]! : b[j]!;
+    n++;
+    while (i < a.length && a[i] === x) i++;
+    while (j < b.length && b[j] === x) j++;
+  }
+  return n;
 }
+
+/**
+ * The default test for one feature, as practitioners expect (Evidently's rule): a reference of at most
+ * 1000 rows gets the two-sample KS test for numeric features with more than 5 distinct values, the
+ * z-test for two values and chi-square otherwise (drift at p < 0.05); a larger reference gets the
+ * Wasserstein distance normalised by the reference's standard deviation for numeric features with more
+ * than 5 values and the Jensen–Shannon distance otherwise (drift at >= 0.1).
+ */
+export function defaultTest(referenceRows: number, type: FeatureType, distinct: number): TestName {
+  const numeric = type === 'numeric' && distinct > FEW_VALUES;
+  if (referenceRows <= SMALL_REFERENCE_ROWS) return numeric ? 'ks' : distinct <= 2 ? 'ztest' : 'chisquare';
+  return numeric ? 'wasserstein' : 'jensenshannon';
+}
+
+function categoryCounts(col: ColumnProfile | CurrentColumn): Record<string, number> {
+  if (col.type === 'categorical') return col.counts;
+  const sorted = 'sorted' in col ? col.sorted : [];
+  const counts = new Map<string, number>();
+  for (let i = 0; i < sorted.length; ) {
+    let k = i;
+    while (k < sorted.length && sorted[k] === sorted[i]) k++;
+    counts.set(String(sorted[i]), k - i);
+    i = k;
+  }
+  return Object.fromEntries(counts);
+}
+
+function categoryUnion(ref: Record<string, number>, cur: Record<string, number>): string[] {
+  return [...new Set([...Object.keys(ref), ...Object.keys(cur)])].sort();
+}
+
+function total(counts: Record<string, number>): number {
+  let t = 0;
+  for (const k of Object.keys(counts)) t += counts[k]!;
+  return t;
+}
+
+/** Runs one test. `null` when the test does not apply to this feature (a message says why). */
+export function runTest(
+  test: TestName,
+  ref: ColumnProfile,
+  cur: CurrentColumn,
+): { statistic: number; pValue: number | null } | { error: string } {
+  const numericBoth = ref.type === 'numeric' && cur.type === 'numeric';
+  switch (test) {
+    case 'ks':
+    case 'wasserstein': {
+      if (!numericBoth) return { error: `${test} needs a numeric feature` };
+      if (test === 'ks') return ksTwoSample(ref.sorted, Array.from(cur.sorted), { method: 'auto' });
+      return { statistic: wassersteinSorted(ref.sorted, cur.sorted, false) / Math.max(ref.std, 0.001), pValue: null };
+    }
+    case 'psi': {
+      if (numericBoth) {
+        const shares = sharesSorted(cur.sorted, ref.psiEdges);
+        let sum = 0;
+        for (let i = 0; i < shares.length; i++) {
+          const r = ref.psiShares[i]! > 0 ? ref.psiShares[i]! : PSI_EPSILON;
+          const c = shares[i]! > 0 ? shares[i]! : PSI_EPSILON;
+          sum += (c - r) * Math.log(c / r);
+        }
+        return { statistic: sum, pValue: null };
+      }
+      return { statistic: categoricalPsi(categoryCounts(ref), categoryCounts(cur)).statistic, pValue: null };
+    }
+    case 'jensenshannon': {
+      if (numericBoth && ref.distinct > BIN_NUMERIC_ABOVE) {
+        const lo = Math.min(ref.min, cur.sorted[0]!);
+        const hi = Math.max(ref.max, cur.sorted[cur.sorted.length - 1]!);
+        const edges = sturgesEdges(lo, hi, ref.count + cur.sorted.length);
+        // The profile's sample stands for all `count` reference values: scale its counts.
+        const refHist = histogramSorted(ref.sorted, edges).map((c) => c / ref.sorted.length);
+        const curHist = histogramSorted(cur.sorted, edges).map((c) => c / cur.sorted.length);
+        return { statistic: jensenShannonDistance(refHist, curHist), pValue: null };
+      }
+      const r = categoryCounts(ref);
+      const c = categoryCounts(cur);
+      const keys = categoryUnion(r, c);
+      const rt = total(r);
+      const ct = total(c);
+      return {
+        statistic: jensenShannonDistance(
+          keys.map((k) => (r[k] ?? 0) / rt),
+          keys.map((k) => (c[k] ?? 0) / ct),
+        ),
+        pValue: null,
+      };
+    }
+    case 'chisquare': {
+      const r = categoryCounts(ref);
+      const c = categoryCounts(cur);
+      const keys = categoryUnion(r, c);
+      const rt = total(r);
+      const ct = total(c);
+      const res = chiSquareTest(
+        keys.map((k) => c[k] ?? 0),
+        keys.map((k) => ((r[k] ?? 0) * ct) / rt),
+      );
+      return { statistic: res.statistic, pValue: res.pValue };
+    }
+    case 'ztest': {
+      const r = categoryCounts(ref);
+      const c = categoryCounts(cur);
+      const keys = categoryUnion(r, c);
+      if (keys.length > 2) return { error: `ztest needs a feature with at most two values (found ${keys.length})` };
+      if (keys.length < 2) return { statistic: 0, pValue: 1 };
+      const key = keys[0]!;
+      const n1 = total(r);
+      const n2 = total(c);
+      const p1 = (r[key] ?? 0) / n1;
+      const p2 = (c[key] ?? 0) / n2;
+      const pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
+      const variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2);
+      if (variance === 0) return { statistic: 0, pValue: 1 };
+      const z = (p1 - p2) / Math.sqrt(variance);
+      return { statistic: z, pValue: 2 * normalCdf(-Math.abs(z)) };
+    }
+  }
+}
+
+function psiOf(ref: ColumnProfile, cur: CurrentColumn): number {
+  const r = runTest('psi', ref, cur);
+  return 'error' in r ? NaN : r.statistic;
+}
+
+function regionOf(ref: ColumnProfile, cur: CurrentColumn, top = 2): RegionPart[] {
+  if (ref.type === 'numeric' && cur.type === 'numeric') {
+    const shares = sharesSorted(cur.sorted, ref.psiEdges);
+    return shares
+      .map((s, i) => ({
+        kind: 'range' as const,
+        from: i === 0 ? null : ref.psiEdges[i - 1]!,
+        to: i === ref.psiEdges.length ? null : ref.psiEdges[i]!,
+        referenceShare: ref.psiShares[i]!,
+        currentShare: s,
+      }))
+      .filter((p) => p.currentShare > p.referenceShare)
+      .sort((a, b) => b.currentShare - b.referenceShare - (a.currentShare - a.referenceShare))
+      .slice(0, top);
+  }
+  const r = categoryCounts(ref);
+  const c = categoryCounts(cur);
+  const rt = Math.max(1, total(r));
+  const ct = Math.max(1, total(c));
+  return categoryUnion(r, c)
+    .map((value) => ({
+      kind: 'category' as const,
+      value,
+      referenceShare: (r[value] ?? 0) / rt,
+      currentShare: (c[value] ?? 0) / ct,
+    }))
+    .filter((p) => p.currentShare > p.referenceShare)
+    .sort((a, b) => b.currentShare - b.referenceShare - (a.currentShare - a.referenceShare))
+    .slice(0, top);
+}
+
+/** Learns a feature's threshold from the spread of its statistic over contiguous reference chunks. */
+function learnThreshold(
+  profile: ReferenceProfile,
+  name: string,
+  column: Column,
+  chunks: number,
+): LearnedThreshold | null {
+  const ref = profile.features[name]!;
+  if (ref.count === 0) return null;
+  const distinct = ref.type === 'numeric' ? ref.distinct : Object.keys(ref.counts).length;
+  const test = defaultTest(profile.rows, ref.type, distinct);
+  const size = Math.floor(column.values.length / chunks);
+  const stats: number[] = [];
+  for (let k = 0; k < chunks; k++) {
+    const part: Column =
+      column.type === 'numeric'
+        ? { type: 'numeric', values: Array.from(column.values).slice(k * size, (k + 1) * size) }
+        : { type: 'categorical', values: column.values.slice(k * size, (k + 1) * size) };
+    const cur = prepareColumn(part);
+    if ((cur.type === 'numeric' ? cur.sorted.length : cur.count) === 0) continue;
+    const r = runTest(test, ref, cur);
+    if ('error' in r) return null;
+    stats.push(test === 'ztest' ? Math.abs(r.statistic) : r.statistic);
+  }
+  if (stats.length < 2) return null;
+  const mean = stats.reduce((a, b) => a + b, 0) / stats.length;
+  const std = Math.sqrt(stats.reduce((a, b) => a + (b - mean) ** 2, 0) / (stats.length - 1));
+  return { test, mean, std, upper: mean + 3 * std };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Data quality
+// ---------------------------------------------------------------------------------------------------
+
+export interface QualityIssue {
+  feature: string;
+  kind: 'schema' | 'missing' | 'out-of-range' | 'new-category';
+  /** Share of the window's rows affected. */
+  share: number;
+  detail: string;
+}
+
+export interface DataQuality {
+  incident: boolean;
+  issues: QualityIssue[];
+}
+
+function dataQuality(
+  profile: ReferenceProfile,
+  current: Record<string, CurrentColumn>,
+  schemaViolations: Record<string, number>,
+  rows: number,
+  policy: DriftPolicy['dataQuality'],
+): DataQuality {
+  const issues: QualityIssue[] = [];
+  for (const [feature, ref] of Object.entries(profile.features)) {
+    const cur = current[feature]!;
+    const bad = schemaViolations[feature] ?? 0;
+    if (bad > 0 && bad / rows > policy.maxSchemaViolationShare) {
+      issues.push({
+        feature,
+        kind: 'schema',
+        share: bad / rows,
+        detail: `${bad} of ${rows} rows have no ${ref.type} value for "${feature}" (missing key or wrong type)`,
+      });
+    }
+    const present = cur.type === 'numeric' ? cur.sorted.length : cur.count;
+    const missingShare = (rows - present - bad) / rows;
+    const refMissing = ref.missing / Math.max(1, ref.count + ref.missing);
+    if (missingShare - refMissing > policy.maxMissingIncrease) {
+      issues.push({
+        feature,
+        kind: 'missing',
+        share: missingShare,
+        detail: `${pct(missingShare)} missing vs ${pct(refMissing)} in the reference`,
+      });
+    }
+    if (ref.type === 'numeric' && cur.type === 'numeric' && ref.count > 0 && cur.sorted.length > 0) {
+      const margin = (ref.max - ref.min) * policy.rangeMargin;
+      const below = lowerBound(cur.sorted, ref.min - margin);
+      const above = cur.sorted.length - upperBound(cur.sorted, ref.max + margin);
+      const share = (below + above) / rows;
+      if (share > policy.maxOutOfRangeShare) {
+        issues.push({
+          feature,
+          kind: 'out-of-range',
+          share,
+          detail: `${below + above} values outside [${fmt(ref.min - margin)}, ${fmt(ref.max + margin)}] (reference range ${fmt(ref.min)}..${fmt(ref.max)} plus ${policy.rangeMargin * 100}%)`,
+        });
+      }
+    }
+    if (ref.type === 'categorical' && cur.type === 'categorical') {
+      const unseen = Object.keys(cur.counts).filter((k) => !Object.prototype.hasOwnProperty.call(ref.counts, k));
+      const n = unseen.reduce((a, k) => a + cur.counts[k]!, 0);
+      if (n > 0 && n / rows > policy.maxNewCategoryShare) {
+        issues.push({
+          feature,
+          kind: 'new-category',
+          share: n / rows,
+          detail: `${n} rows with categories never seen in the reference: ${unseen.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${unseen.length > 5 ? ', …' : ''}`,
+        });
+      }
+    }
+  }
+  return { incident: issues.length > 0, issues };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Performance
+// ---------------------------------------------------------------------------------------------------
 
 export interface WindowOutcome {
   /** Ground truth, where feedback has arrived. */
   truth: string;
   /** What the champion predicted for the same request. */
   predicted: string;
+  /** The champion's class probabilities, when known (needed for AUC and log-loss). */
+  probabilities?: Record<string, number>;
 }
 
+export interface PerformanceCheck {
+  metric: PerformanceMetric;
+  labeledRows: number;
+  baseline: number | null;
+  current: number | null;
+  /** How much worse than the baseline (higher is worse for every metric, log-loss included). */
+  drop: number | null;
+  /** False when fewer labeled rows than the policy's minimum: too few to judge. */
+  judged: boolean;
+  degraded: boolean;
+  metrics: Partial<Record<PerformanceMetric, number | null>>;
+  baselineAccuracy: number;
+  currentAccuracy: number | null;
+}
+
+function performance(profile: ReferenceProfile, outcomes: readonly WindowOutcome[], policy: DriftPolicy): PerformanceCheck {
+  const metric = policy.performanceMetric;
+  const n = outcomes.length;
+  const metrics: PerformanceCheck['metrics'] = {};
+  if (n > 0) {
+    const truth = outcomes.map((o) => o.truth);
+    const predicted = outcomes.map((o) => o.predicted);
+    metrics.accuracy = accuracy(truth, predicted);
+    metrics.macroF1 = macroF1(truth, predicted);
+    if (outcomes.every((o) => o.probabilities)) {
+      const probs = outcomes.map((o) => o.probabilities!);
+      metrics.auc = macroAuc(truth, probs);
+      metrics.logLoss = logLoss(truth, probs);
+    }
+  }
+  const baseline = profile.baseline[metric] ?? (metric === 'accuracy' ? profile.baselineAccuracy : undefined);
+  const current = metrics[metric] ?? null;
+  const drop =
+    current === null || baseline === undefined || !Number.isFinite(baseline)
+      ? null
+      : metric === 'logLoss'
+        ? current - baseline
+        : baseline - current;
+  const judged = n >= policy.minLabeledRows && drop !== null;
+  return {
+    metric,
+    labeledRows: n,
+    baseline: baseline ?? null,
+    current,
+    drop,
+    judged,
+    degraded: judged && drop! > policy.performanceTolerance,
+    metrics,
+    baselineAccuracy: profile.baselineAccuracy,
+    currentAccuracy: metrics.accuracy ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The report
+// ---------------------------------------------------------------------------------------------------
+
+export type DriftPolicy = Policy['drift'];
+
+export interface DriftReport {
+  windowRows: number;
+  referenceRows: number;
+  features: FeatureDrift[];
+  /** Features the engine could not test (no values on one side), with the reason. */
+  skipped: { feature: string; reason: string }[];
+  driftedShare: number;
+  datasetDrifted: boolean;
+  correction: DriftPolicy['correction'];
+  thresholds: DriftPolicy['thresholds'];
+  dataQuality: DataQuality;
+  labelShiftPsi: number | null;
+  performance: PerformanceCheck;
+}
+
+export interface ReportOptions {
+  /** Use this test for every feature it applies to (the CLI's --test). */
+  forceTest?: TestName;
+  /** Rows per feature whose value was missing or of the wrong type (from row conversion). */
+  schemaViolations?: Record<string, number>;
+}
+
+/** The test and threshold for one feature: forced, then the policy's per-feature entry, learned, default. */
+export function chooseTest(
+  profile: ReferenceProfile,
+  feature: string,
+  distinct: number,
+  policy: DriftPolicy,
+  forceTest?: TestName,
+): TestChoice {
+  const ref = profile.features[feature]!;
+  const override = policy.features[feature];
+  if (forceTest) return { test: forceTest, threshold: override?.threshold ?? DEFAULT_THRESHOLDS[forceTest], source: 'policy' };
+  if (override?.test)
+    return { test: override.test, threshold: override.threshold ?? DEFAULT_THRESHOLDS[override.test], source: 'policy' };
+  const learned = profile.learned?.[feature];
+  if (policy.thresholds === 'learned' && learned) return { test: learned.test, threshold: learned.upper, source: 'learned' };
+  const test = defaultTest(profile.rows, ref.type, distinct);
+  if (override?.threshold !== undefined) return { test, threshold: override.threshold, source: 'policy' };
+  return { test, threshold: test === 'psi' ? policy.psiThreshold : DEFAULT_THRESHOLDS[test], source: 'default' };
+}
+
+export function driftReportColumns(
+  profile: ReferenceProfile,
+  window: Record<string, Column>,
+  outcomes: readonly WindowOutcome[],
+  policy: DriftPolicy,
+  opts: ReportOptions = {},
+): DriftReport {
+  const names = Object.keys(profile.features);
+  const rows = names.length === 0 ? 0 : (window[names[0]!]?.values.length ?? 0);
+  if (rows === 0) throw new Error('the window holds no rows: pick a window with production traffic');
+  const current: Record<string, CurrentColumn> = {};
+  for (const name of names) {
+    const col = window[name];
+    if (!col) throw new Error(`the window has no column "${name}", which the reference has`);
+    current[name] = prepareColumn(col);
+  }
+
+  const features: FeatureDrift[] = [];
+  const skipped: DriftReport['skipped'] = [];
+  for (const name of names) {
+    const ref = profile.features[name]!;
+    const cur = current[name]!;
+    const curCount = cur.type === 'numeric' ? cur.sorted.length : cur.count;
+    if (ref.count === 0 || curCount === 0) {
+      skipped.push({ feature: name, reason: ref.count === 0 ? 'no values in the reference' : 'no values in the window' });
+      continue;
+    }
+    const choice = chooseTest(profile, name, unionDistinct(ref, cur), policy, opts.forceTest);
+    const result = runTest(choice.test, ref, cur);
+    if ('error' in result) {
+      if (opts.forceTest) {
+        skipped.push({ feature: name, reason: result.error });
+        continue;
+      }
+      throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
+    }
+    const isP = P_VALUE_TESTS.has(choice.test) && choice.source !== 'learned';
+    const statistic = choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
+    features.push({
+      feature: name,
+      type: ref.type,
+      test: choice.test,
+      statistic,
+      pValue: isP ? result.pValue : null,
+      adjustedPValue: isP ? result.pValue : null,
+      threshold: choice.threshold,
+      thresholdSource: choice.source,
+      drifted: false,
+      psi: psiOf(ref, cur),
+      score: 0,
+      region: [],
+      ksStatistic: choice.test === 'ks' ? result.statistic : null,
+      ksPValue: choice.test === 'ks' ? result.pValue : null,
+    });
+  }
+
+  // Multiple testing: adjust the p-values of the features tested by p-value, together.
+  const pIdx = features.map((f, i) => (f.pValue !== null ? i : -1)).filter((i) => i >= 0);
+  const adjusted = adjustPValues(
+    pIdx.map((i) => features[i]!.pValue!),
+    policy.correction,
+  );
+  pIdx.forEach((i, k) => (features[i]!.adjustedPValue = adjusted[k]!));
+
+  for (const f of features) {
+    if (f.adjustedPValue !== null) {
+      // KS drifts at p <= alpha and the other p-value tests at p < alpha, as Evidently decides.
+      f.drifted = f.test === 'ks' ? f.adjustedPValue <= f.threshold : f.adjustedPValue < f.threshold;
+      f.score = -Math.log10(Math.max(f.adjustedPValue, 1e-300)) / -Math.log10(f.threshold);
+    } else {
+      f.drifted = f.statistic >= f.threshold && !(f.thresholdSource === 'learned' && f.statistic === f.threshold);
+      f.score = f.threshold > 0 ? f.statistic / f.threshold : f.statistic > 0 ? Infinity : 0;
+    }
+    if (f.drifted) f.region = regionOf(profile.features[f.feature]!, current[f.feature]!);
+  }
+  features.sort((a, b) => b.score - a.score || a.feature.localeCompare(b.feature));
+  const driftedShare = features.length === 0 ? 0 : features.filter((f) => f.drifted).length / features.length;
+
+  const labelShiftPsi =
+    outcomes.length > 0 && Object.keys(profile.labels).length > 0
+      ? categoricalPsi(profile.labels, countCategories(outcomes.map((o) => o.truth))).statistic
+      : null;
+  return {
+    windowRows: rows,
+    referenceRows: profile.rows,
+    features,
+    skipped,
+    driftedShare,
+    datasetDrifted: features.length > 0 && driftedShare >= policy.driftedShare,
+    correction: policy.correction,
+    thresholds: policy.thresholds,
+    dataQuality: dataQuality(profile, current, opts.schemaViolations ?? {}, rows, policy.dataQuality),
+    labelShiftPsi,
+    performance: performance(profile, outcomes, policy),
+  };
+}
+
+/** Rows to columns, counting values of the wrong type as schema violations, then the report. */
 export function driftReport(
   profile: ReferenceProfile,
   window: readonly Features[],
   outcomes: readonly WindowOutcome[],
-  policy: Policy['drift'],
+  policy: DriftPolicy,
+  opts: ReportOptions = {},
 ): DriftReport {
   if (window.length === 0) throw new Error('the window holds no rows: pick a window with production traffic');
-  const features: FeatureDrift[] = Object.entries(profile.features).map(([feature, ref]) => {
-    if (ref.type === 'numeric') {
-      const current = window.map((r) => Number(r[feature]));
-      const psi = psiFromEdges(ref.edges, ref.shares, current).statistic;
-      const ks = ksTwoSample(ref.sample, current);
-      return {
-        feature,
-        type: 'numeric',
-        psi,
-        ksStatistic: ks.statistic,
-        ksPValue: ks.pValue,
-        drifted: psi >= policy.psiThreshold,
-      };
+  const spec: FeatureSpec = { numeric: [], categorical: [] };
+  const violations: Record<string, number> = {};
+  for (const [name, ref] of Object.entries(profile.features)) {
+    (ref.type === 'numeric' ? spec.numeric : spec.categorical).push(name);
+    let bad = 0;
+    for (const row of window) {
+      const v = row[name];
+      if (v === null) continue; // an explicit null is a missing value, not a schema violation
+      if (ref.type === 'numeric' ? typeof v !== 'number' || Number.isNaN(v) : typeof v !== 'string') bad++;
     }
-    const psi = categoricalPsi(ref.counts, countCategories(window.map((r) => String(r[feature])))).statistic;
-    return {
-      feature,
-      type: 'categorical',
-      psi,
-      ksStatistic: null,
-      ksPValue: null,
-      drifted: psi >= policy.psiThreshold,
-    };
+    if (bad > 0) violations[name] = bad;
+  }
+  return driftReportColumns(profile, columnsFromRows(spec, window), outcomes, policy, {
+    ...opts,
+    schemaViolations: { ...violations, ...opts.schemaViolations },
   });
-  features.sort((a, b) => b.psi - a.psi);
-  const driftedShare = features.length === 0 ? 0 : features.filter((f) => f.drifted).length / features.length;
+}
 
-  const labeledRows = outcomes.length;
-  const judged = labeledRows >= policy.minLabeledRows;
-  const currentAccuracy =
-    labeledRows > 0 ? outcomes.filter((o) => o.truth === o.predicted).length / labeledRows : null;
-  const drop = currentAccuracy === null ? null : profile.baselineAccuracy - currentAccuracy;
-  const labelShiftPsi =
-    labeledRows > 0 && Object.keys(profile.labels).length > 0
-      ? categoricalPsi(profile.labels, countCategories(outcomes.map((o) => o.truth))).statistic
-      : null;
+/** Upgrades a stored profile of the first format (before per-feature tests) to this one. */
+export function upgradeProfile(raw: unknown): ReferenceProfile {
+  const p = raw as Record<string, unknown> & { format?: number };
+  if (p.format === 2) return p as unknown as ReferenceProfile;
+  const old = p as unknown as {
+    rows: number;
+    labels: Record<string, number>;
+    baselineAccuracy: number;
+    features: Record<
+      string,
+      | { type: 'numeric'; sample: number[]; edges: number[]; shares: number[]; mean: number; std: number; count: number }
+      | { type: 'categorical'; counts: Record<string, number>; count: number }
+    >;
+  };
+  const features: Record<string, ColumnProfile> = {};
+  for (const [name, f] of Object.entries(old.features)) {
+    features[name] =
+      f.type === 'numeric'
+        ? {
+            type: 'numeric',
+            count: f.count,
+            missing: 0,
+            distinct: distinctSorted(f.sample),
+            min: f.sample[0]!,
+            max: f.sample[f.sample.length - 1]!,
+            mean: f.mean,
+            std: f.std,
+            sorted: f.sample,
+            exact: f.sample.length === f.count,
+            psiEdges: f.edges,
+            psiShares: f.shares,
+          }
+        : { type: 'categorical', count: f.count, missing: 0, counts: f.counts };
+  }
   return {
-    windowRows: window.length,
+    format: 2,
+    rows: old.rows,
     features,
-    driftedShare,
-    datasetDrifted: driftedShare >= policy.driftedShare,
-    labelShiftPsi,
-    performance: {
-      labeledRows,
-      baselineAccuracy: profile.baselineAccuracy,
-      currentAccuracy,
-      drop,
-      judged,
-      degraded: judged && drop !== null && drop > policy.performanceTolerance,
-    },
+    labels: old.labels,
+    baseline: { accuracy: old.baselineAccuracy },
+    baselineAccuracy: old.baselineAccuracy,
+    learned: {},
   };
 }
 
-/** Keeps `max` evenly spaced values of a sorted array (always the first and the last). */
-function thin(sorted: readonly number[], max: number): number[] {
-  if (sorted.length <= max) return [...sorted];
-  return Array.from({ length: max }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (max - 1))]!);
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toPrecision(4);
 }

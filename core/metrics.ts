@@ -138,3 +138,52 @@ export function confusionCounts(
   // Object.fromEntries defines own properties, so labels such as "__proto__" stay ordinary keys.
   return Object.fromEntries(labels.map((t) => [t, Object.fromEntries(cells.get(t)!)]));
 }
+
+/**
+ * Area under the ROC curve of one score against binary truth, by the Mann–Whitney rank sum with tied
+ * scores sharing their mean rank (sklearn.metrics.roc_auc_score for binary labels). Null when one of the
+ * two classes is absent: the AUC is undefined then.
+ */
+export function binaryAuc(positive: readonly boolean[], score: readonly number[]): number | null {
+  requirePaired(positive, score, 'binaryAuc');
+  const order = score.map((s, i) => [s, i] as const).sort((a, b) => a[0] - b[0]);
+  let nPos = 0;
+  let rankSum = 0;
+  for (let start = 0; start < order.length; ) {
+    let end = start;
+    while (end < order.length && order[end]![0] === order[start]![0]) end++;
+    const meanRank = (start + 1 + end) / 2; // ranks start..end-1, 1-based
+    for (let k = start; k < end; k++) {
+      if (positive[order[k]![1]]) {
+        nPos++;
+        rankSum += meanRank;
+      }
+    }
+    start = end;
+  }
+  const nNeg = order.length - nPos;
+  if (nPos === 0 || nNeg === 0) return null;
+  return (rankSum - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+}
+
+/**
+ * Macro one-vs-rest AUC (sklearn roc_auc_score(multi_class='ovr', average='macro')) over the labels that
+ * occur in `truth` with both positives and negatives; a missing probability reads as 0. Null when no
+ * label qualifies (a window where every true label is the same).
+ */
+export function macroAuc(
+  truth: readonly string[],
+  probabilities: readonly Record<string, number>[],
+): number | null {
+  requirePaired(truth, probabilities, 'macroAuc');
+  const labels = [...new Set(truth)].sort();
+  const aucs: number[] = [];
+  for (const label of labels) {
+    const auc = binaryAuc(
+      truth.map((t) => t === label),
+      probabilities.map((p) => (hasOwn(p, label) ? p[label]! : 0)),
+    );
+    if (auc !== null) aucs.push(auc);
+  }
+  return aucs.length === 0 ? null : aucs.reduce((a, b) => a + b, 0) / aucs.length;
+}

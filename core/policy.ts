@@ -6,41 +6,69 @@ import type { Policy } from './schemas.js';
 import { twoProportionZTest } from './metrics.js';
 
 export type Severity = 'none' | 'mild' | 'severe';
-export type Signal = 'performance' | 'features' | 'label-shift';
+export type Signal = 'performance' | 'features' | 'label-shift' | 'data-quality';
+/** What a check leads to: nothing, a fine-tune (mild), a full cycle (severe), or a data-quality incident. */
+export type Route = 'none' | 'fine-tune' | 'full-cycle' | 'data-quality';
 
 export interface Diagnosis {
   severity: Severity;
   signals: Signal[];
-  rankedFeatures: { feature: string; psi: number }[];
+  route: Route;
+  rankedFeatures: { feature: string; psi: number; test?: string; statistic?: number; score?: number }[];
   reason: string;
 }
 
 const LABEL_SHIFT_PSI = 0.25;
 
+/**
+ * Severity from the drifted share, the size of the statistics and the performance drop; the route from
+ * severity and evidence. Data quality comes first: a broken feed is an incident, never a reason to
+ * retrain. Feature drift while measured performance holds is observed, not acted on, unless the policy
+ * says `featureDriftAlone: act`.
+ */
 export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosis {
   const signals: Signal[] = [];
-  if (report.performance.degraded) signals.push('performance');
+  const perf = report.performance;
+  if (perf.degraded) signals.push('performance');
   if (report.datasetDrifted) signals.push('features');
   if (report.labelShiftPsi !== null && report.labelShiftPsi >= LABEL_SHIFT_PSI) signals.push('label-shift');
+  const incident = report.dataQuality?.incident === true;
+  if (incident) signals.push('data-quality');
   const rankedFeatures = report.features
     .filter((f) => f.drifted)
-    .map((f) => ({ feature: f.feature, psi: f.psi }));
-  const drop = report.performance.drop ?? 0;
+    .map((f) => ({ feature: f.feature, psi: f.psi, test: f.test, statistic: f.statistic, score: f.score }));
+  const drop = perf.drop ?? 0;
+  const strongStatistics = report.features.some((f) => f.drifted && (f.score ?? 0) >= 5);
   let severity: Severity = 'none';
   if (signals.includes('performance') || signals.includes('features')) {
     severity =
-      (report.performance.degraded && drop >= policy.severeDrop) || report.driftedShare >= 0.75
+      (perf.degraded && drop >= policy.severeDrop) ||
+      report.driftedShare >= 0.75 ||
+      (report.datasetDrifted && strongStatistics && !perf.judged)
         ? 'severe'
         : 'mild';
   }
+  let route: Route = severity === 'severe' ? 'full-cycle' : severity === 'mild' ? 'fine-tune' : 'none';
+  const observeOnly =
+    !perf.degraded && perf.judged && signals.includes('features') && (policy.featureDriftAlone ?? 'observe') === 'observe';
+  if (observeOnly) route = 'none';
+  if (incident) route = 'data-quality';
+
   const parts = [
     `${(report.driftedShare * 100).toFixed(0)}% of features drifted`,
-    report.performance.currentAccuracy === null
+    perf.currentAccuracy === null
       ? 'no feedback in the window'
-      : `accuracy ${pct(report.performance.currentAccuracy)} vs baseline ${pct(report.performance.baselineAccuracy)} on ${report.performance.labeledRows} labeled rows`,
+      : `accuracy ${pct(perf.currentAccuracy)} vs baseline ${pct(perf.baselineAccuracy)} on ${perf.labeledRows} labeled rows`,
   ];
+  if (perf.metric && perf.metric !== 'accuracy' && perf.current !== null && perf.baseline !== null)
+    parts.push(`${perf.metric} ${perf.current.toFixed(3)} vs baseline ${perf.baseline.toFixed(3)}`);
   if (report.labelShiftPsi !== null) parts.push(`label PSI ${report.labelShiftPsi.toFixed(3)}`);
-  return { severity, signals, rankedFeatures, reason: parts.join(', ') };
+  if (observeOnly) parts.push('performance holds, so feature drift is observed, not acted on');
+  if (incident)
+    parts.push(
+      `data-quality incident: ${report.dataQuality.issues.map((i) => `${i.feature} ${i.kind} (${pct(i.share)})`).join(', ')}`,
+    );
+  return { severity, signals, route, rankedFeatures, reason: parts.join(', ') };
 }
 
 /** One arm of a canary comparison: requests with feedback, how many were right, and serving health. */

@@ -39,12 +39,49 @@ export type FeatureSpec = z.infer<typeof FeatureSpec>;
 export const Policy = z.object({
   drift: z
     .object({
+      /** Threshold of the PSI test where a feature uses it (PSI is reported for every feature). */
       psiThreshold: z.number().positive().default(0.2),
-      ksAlpha: z.number().gt(0).lt(1).default(0.05),
+      /** Bins of the PSI (edges at reference quantiles). */
+      psiBins: z.number().int().min(2).max(100).default(10),
+      /** Dataset drift when at least this share of features drifted. */
       driftedShare: z.number().gt(0).max(1).default(0.5),
+      /** Multiple-testing correction over the features tested by p-value. */
+      correction: z.enum(['none', 'bonferroni', 'benjamini-hochberg']).default('none'),
+      /** fixed: the tests' thresholds (default or per feature); learned: mean + 3σ over reference chunks. */
+      thresholds: z.enum(['fixed', 'learned']).default('fixed'),
+      /** Per feature: force a test and/or a threshold. */
+      features: z
+        .record(
+          z.string().min(1),
+          z
+            .object({
+              test: z.enum(['ks', 'wasserstein', 'psi', 'jensenshannon', 'chisquare', 'ztest']).optional(),
+              threshold: z.number().positive().optional(),
+            })
+            .strict(),
+        )
+        .default({}),
+      /** A drift is persistent (and acted on) after this many consecutive drifted windows. */
+      persistence: z.number().int().min(1).max(100).default(3),
+      /** What feature drift alone does while measured performance holds: observe (default) or act. */
+      featureDriftAlone: z.enum(['observe', 'act']).default('observe'),
+      performanceMetric: z.enum(['accuracy', 'macroF1', 'auc', 'logLoss']).default('accuracy'),
       performanceTolerance: z.number().min(0).max(1).default(0.05),
       severeDrop: z.number().min(0).max(1).default(0.15),
       minLabeledRows: z.number().int().positive().default(30),
+      dataQuality: z
+        .object({
+          /** Share of rows whose value is of the wrong type or absent (not null) above which it is an incident. */
+          maxSchemaViolationShare: z.number().min(0).max(1).default(0),
+          /** Increase of the missing share over the reference's. */
+          maxMissingIncrease: z.number().min(0).max(1).default(0.1),
+          /** Numeric values beyond the reference range widened by this share of it count as out of range. */
+          rangeMargin: z.number().min(0).default(0.5),
+          maxOutOfRangeShare: z.number().min(0).max(1).default(0.01),
+          /** Rows carrying categories never seen in the reference. */
+          maxNewCategoryShare: z.number().min(0).max(1).default(0.01),
+        })
+        .prefault({}),
     })
     .prefault({}),
   collection: z

@@ -328,6 +328,8 @@ export function categoricalPsi(
 
 /** Above this n·m the exact p-value is replaced by the asymptotic one (cost grows like D·n·m). */
 const KS_EXACT_MAX_PRODUCT = 10_000;
+/** scipy's method='auto': exact while the larger sample has at most this many values. */
+export const KS_AUTO_EXACT_MAX_N = 10_000;
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
@@ -342,7 +344,7 @@ function gcd(a: number, b: number): number {
  * samples) never create a spurious gap. D is computed in integers as h / lcm(n, m), like scipy.
  *
  * p-value, matching scipy.stats.ks_2samp(a, b) (scipy 1.17):
- *  - n·m <= 10 000: method='exact' — the exact null distribution by lattice-path counting
+ *  - n·m <= 10 000 (or, with method 'auto' as in scipy's default, max(n, m) <= 10 000): method='exact' — the exact null distribution by lattice-path counting
  *    (Hodges 1958; Viehmann 2021 recursion for 1 − p), ported from scipy.
  *  - otherwise: method='asymp' — scipy's asymptotic method, which evaluates the one-sample two-sided
  *    Kolmogorov distribution at the effective size en = round(n·m / (n + m)) (scipy.stats.kstwo.sf),
@@ -355,6 +357,7 @@ function gcd(a: number, b: number): number {
 export function ksTwoSample(
   a: readonly number[],
   b: readonly number[],
+  opts: { method?: 'auto' | 'small-exact' } = {},
 ): { statistic: number; pValue: number } {
   if (a.length === 0 || b.length === 0) {
     throw new Error(`ksTwoSample: both samples must be non-empty (got sizes ${a.length} and ${b.length})`);
@@ -386,7 +389,8 @@ export function ksTwoSample(
   const statistic = h / lcm;
 
   let pValue: number | null = null;
-  if (n1 * n2 <= KS_EXACT_MAX_PRODUCT) pValue = ksExactPValue(n1, n2, g, h);
+  const exact = opts.method === 'auto' ? Math.max(n1, n2) <= KS_AUTO_EXACT_MAX_N : n1 * n2 <= KS_EXACT_MAX_PRODUCT;
+  if (exact) pValue = ksExactPValue(n1, n2, g, h);
   if (pValue === null) pValue = ksAsympPValue(n1, n2, statistic);
   return { statistic, pValue: Math.min(1, Math.max(0, pValue)) };
 }

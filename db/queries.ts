@@ -2,12 +2,14 @@
  * One small function per SQL statement, each taking an injected queryable (pool or transaction client).
  * Parameters are always bound. Writes an activity retry could repeat are guarded by a key.
  */
+import type pg from 'pg';
 import { z } from 'zod';
-import type { ReferenceProfile } from '../core/drift.js';
+import type { DriftReport, ReferenceProfile } from '../core/drift.js';
+import type { Diagnosis } from '../core/policy.js';
 import { ArtifactSchema, type ModelArtifact } from '../core/model.js';
 import { ModelDefinition } from '../core/schemas.js';
 import type { Features } from '../core/schemas.js';
-import type { Queryable } from './pool.js';
+import { withTransaction, type Queryable } from './pool.js';
 
 export async function upsertModel(q: Queryable, def: ModelDefinition): Promise<void> {
   await q.query(
@@ -658,4 +660,231 @@ export async function lineage(q: Queryable, modelId: string, version: number): P
     driftReportId: r.drift_report_id === null ? null : Number(r.drift_report_id),
     campaignId: r.campaign_id,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Monitoring
+// ---------------------------------------------------------------------------------------------------
+
+export interface MonitorRow {
+  modelId: string;
+  mode: 'clock' | 'cursor';
+  windowMs: number;
+  nextStart: string | null;
+}
+
+export async function upsertMonitor(
+  q: Queryable,
+  m: { modelId: string; mode: 'clock' | 'cursor'; windowMs: number; start: string | null },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO monitors (model_id, mode, window_ms, next_start) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (model_id) DO UPDATE SET mode = EXCLUDED.mode, window_ms = EXCLUDED.window_ms,
+       next_start = COALESCE(EXCLUDED.next_start, monitors.next_start), updated_at = now()`,
+    [m.modelId, m.mode, m.windowMs, m.start],
+  );
+}
+
+export async function getMonitor(q: Queryable, modelId: string): Promise<MonitorRow | null> {
+  const { rows } = await q.query<{ model_id: string; mode: 'clock' | 'cursor'; window_ms: string; next_start: Date | null }>(
+    'SELECT model_id, mode, window_ms, next_start FROM monitors WHERE model_id = $1',
+    [modelId],
+  );
+  const r = rows[0];
+  return r
+    ? { modelId: r.model_id, mode: r.mode, windowMs: Number(r.window_ms), nextStart: r.next_start?.toISOString() ?? null }
+    : null;
+}
+
+export async function deleteMonitor(q: Queryable, modelId: string): Promise<void> {
+  await q.query('DELETE FROM monitors WHERE model_id = $1', [modelId]);
+}
+
+/** Moves a cursor monitor past a checked window (never backwards). */
+export async function advanceMonitor(q: Queryable, modelId: string, end: string): Promise<void> {
+  await q.query(
+    `UPDATE monitors SET next_start = $2, updated_at = now()
+     WHERE model_id = $1 AND mode = 'cursor' AND (next_start IS NULL OR next_start < $2)`,
+    [modelId, end],
+  );
+}
+
+export async function firstRecordTs(q: Queryable, modelId: string): Promise<string | null> {
+  const { rows } = await q.query<{ ts: Date | null }>('SELECT min(ts) AS ts FROM records WHERE model_id = $1', [modelId]);
+  return rows[0]?.ts?.toISOString() ?? null;
+}
+
+export async function lastRecordTs(q: Queryable, modelId: string): Promise<string | null> {
+  const { rows } = await q.query<{ ts: Date | null }>('SELECT max(ts) AS ts FROM records WHERE model_id = $1', [modelId]);
+  return rows[0]?.ts?.toISOString() ?? null;
+}
+
+export interface DriftCheckRow {
+  checkId: number;
+  window: { start: string; end: string };
+  referenceVersion: number;
+  route: Diagnosis['route'];
+  severity: Diagnosis['severity'];
+  signals: Diagnosis['signals'];
+  reason: string;
+  streak: number;
+  persistent: boolean;
+  runWindow: { start: string; end: string };
+  driftedShare: number;
+  labeledRows: number;
+  currentAccuracy: number | null;
+  cycleId: string | null;
+}
+
+export async function insertDriftCheck(
+  q: Queryable,
+  c: {
+    checkKey: string;
+    modelId: string;
+    referenceVersion: number;
+    window: { start: string; end: string };
+    report: DriftReport;
+    diagnosis: Diagnosis;
+    actionable: boolean;
+    persistence: number;
+  },
+): Promise<void> {
+  // Serialise checks of one model so two concurrent checks cannot both read the same previous streak.
+  await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`drift-check:${c.modelId}`]);
+  const { rows } = await q.query<{ actionable: boolean; streak: number }>(
+    `SELECT actionable, streak FROM drift_checks
+     WHERE model_id = $1 AND reference_version = $2 AND window_end < $3
+     ORDER BY window_end DESC, check_id DESC LIMIT 1`,
+    [c.modelId, c.referenceVersion, c.window.end],
+  );
+  const prev = rows[0];
+  const streak = c.actionable ? (prev?.actionable ? prev.streak + 1 : 1) : 0;
+  await q.query(
+    `INSERT INTO drift_checks (check_key, model_id, reference_version, window_start, window_end, report, diagnosis,
+       route, actionable, streak, persistent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (check_key) DO NOTHING`,
+    [
+      c.checkKey,
+      c.modelId,
+      c.referenceVersion,
+      c.window.start,
+      c.window.end,
+      JSON.stringify(c.report),
+      JSON.stringify(c.diagnosis),
+      c.diagnosis.route,
+      c.actionable,
+      streak,
+      streak >= c.persistence,
+    ],
+  );
+}
+
+export async function getDriftCheck(q: Queryable, checkKey: string): Promise<DriftCheckRow | null> {
+  const { rows } = await q.query<{
+    check_id: string;
+    model_id: string;
+    reference_version: number;
+    window_start: Date;
+    window_end: Date;
+    diagnosis: Diagnosis;
+    report: DriftReport;
+    route: Diagnosis['route'];
+    streak: number;
+    persistent: boolean;
+    cycle_id: string | null;
+    run_start: Date;
+  }>(
+    `SELECT c.*, (SELECT min(p.window_start) FROM (
+         SELECT window_start FROM drift_checks p
+         WHERE p.model_id = c.model_id AND p.reference_version = c.reference_version AND p.window_end <= c.window_end
+         ORDER BY p.window_end DESC, p.check_id DESC LIMIT greatest(c.streak, 1)) p) AS run_start
+     FROM drift_checks c WHERE c.check_key = $1`,
+    [checkKey],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    checkId: Number(r.check_id),
+    window: { start: r.window_start.toISOString(), end: r.window_end.toISOString() },
+    referenceVersion: r.reference_version,
+    route: r.route,
+    severity: r.diagnosis.severity,
+    signals: r.diagnosis.signals,
+    reason: r.diagnosis.reason,
+    streak: r.streak,
+    persistent: r.persistent,
+    runWindow: { start: r.run_start.toISOString(), end: r.window_end.toISOString() },
+    driftedShare: r.report.driftedShare,
+    labeledRows: r.report.performance.labeledRows,
+    currentAccuracy: r.report.performance.currentAccuracy,
+    cycleId: r.cycle_id,
+  };
+}
+
+export async function listDriftChecks(
+  q: Queryable,
+  modelId: string,
+  limit = 50,
+): Promise<(DriftCheckRow & { checkKey: string })[]> {
+  const { rows } = await q.query<{ check_key: string }>(
+    'SELECT check_key FROM drift_checks WHERE model_id = $1 ORDER BY window_end DESC, check_id DESC LIMIT $2',
+    [modelId, limit],
+  );
+  const out: (DriftCheckRow & { checkKey: string })[] = [];
+  for (const r of rows) out.push({ ...(await getDriftCheck(q, r.check_key))!, checkKey: r.check_key });
+  return out;
+}
+
+/**
+ * Starts a cycle for a trigger or attaches the trigger to the model's open cycle. Cycle IDs are
+ * remediation-<model>-<n>, n one past the model's highest; the one-open-cycle-per-model index decides
+ * races. A retried call with the same trigger key returns what the first one decided.
+ */
+export async function reserveCycle(
+  pool: pg.Pool,
+  t: { triggerKey: string; modelId: string; kind: string; evidence: Record<string, unknown> },
+): Promise<{ cycleId: string; started: boolean }> {
+  return withTransaction(pool, async (client) => {
+    const seen = await client.query<{ cycle_id: string; started: boolean }>(
+      'SELECT cycle_id, started FROM cycle_triggers WHERE trigger_key = $1',
+      [t.triggerKey],
+    );
+    if (seen.rows[0]) return { cycleId: seen.rows[0].cycle_id, started: seen.rows[0].started };
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cycle-reservation:${t.modelId}`]);
+    const prefix = `remediation-${t.modelId}-`;
+    const inserted = await client.query<{ cycle_id: string }>(
+      `INSERT INTO cycles (cycle_id, model_id, stage, summary)
+       SELECT $2 || (COALESCE(max(substring(cycle_id FROM length($2) + 1)::int), 0) + 1), $1, 'pending', $3
+       FROM cycles WHERE model_id = $1 AND starts_with(cycle_id, $2) AND substring(cycle_id FROM length($2) + 1) ~ '^[0-9]{1,9}$'
+       ON CONFLICT DO NOTHING RETURNING cycle_id`,
+      [t.modelId, prefix, JSON.stringify({ trigger: { kind: t.kind, key: t.triggerKey } })],
+    );
+    let cycleId = inserted.rows[0]?.cycle_id;
+    const started = cycleId !== undefined;
+    if (!cycleId) {
+      const open = await client.query<{ cycle_id: string }>(
+        'SELECT cycle_id FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
+        [t.modelId],
+      );
+      cycleId = open.rows[0]?.cycle_id;
+      if (!cycleId) throw new Error(`could not reserve a cycle for ${t.modelId}: no open cycle and no free ID`);
+    }
+    await client.query(
+      `INSERT INTO cycle_triggers (trigger_key, model_id, cycle_id, kind, started, evidence)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trigger_key) DO NOTHING`,
+      [t.triggerKey, t.modelId, cycleId, t.kind, started, JSON.stringify(t.evidence)],
+    );
+    return { cycleId, started };
+  });
+}
+
+export async function cycleTriggers(
+  q: Queryable,
+  cycleId: string,
+): Promise<{ triggerKey: string; kind: string; started: boolean; evidence: Record<string, unknown> }[]> {
+  const { rows } = await q.query<{ trigger_key: string; kind: string; started: boolean; evidence: Record<string, unknown> }>(
+    'SELECT trigger_key, kind, started, evidence FROM cycle_triggers WHERE cycle_id = $1 ORDER BY trigger_id',
+    [cycleId],
+  );
+  return rows.map((r) => ({ triggerKey: r.trigger_key, kind: r.kind, started: r.started, evidence: r.evidence }));
 }

@@ -8,6 +8,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -19,6 +20,7 @@ import { ApprovalInput, CycleInput, describeZodError } from '../core/schemas.js'
 import type { CycleRequest } from '../core/schemas.js';
 import { labelingCampaign } from './labeling.js';
 import {
+  addEvidenceSignal,
   approveRolloutUpdate,
   cycleStatusQuery,
   type CycleSummary,
@@ -75,6 +77,10 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
   let approvers: string[] = [];
 
   setHandler(cycleStatusQuery, () => summary);
+  setHandler(addEvidenceSignal, (evidence) => {
+    summary.evidence = [...(summary.evidence ?? []), evidence];
+    log.info('evidence attached', { cycleId, kind: evidence.kind, key: evidence.key });
+  });
   setHandler(
     approveRolloutUpdate,
     (decision) => {
@@ -171,7 +177,14 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       reason: diagnosis.reason,
       drifted: diagnosis.rankedFeatures,
     });
-    if (diagnosis.severity === 'none') return await close('no-action', `no drift: ${diagnosis.reason}`);
+    if (patched('drift-routing')) {
+      note({ route: diagnosis.route });
+      if (diagnosis.route === 'data-quality')
+        return await close('data-quality-incident', `not retraining on broken data: ${diagnosis.reason}`);
+      if (diagnosis.route === 'none') return await close('no-action', `no action: ${diagnosis.reason}`);
+    } else if (diagnosis.severity === 'none') {
+      return await close('no-action', `no drift: ${diagnosis.reason}`);
+    }
 
     enter('collect');
     const collected = await acts.collectDataset({
@@ -227,7 +240,7 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       modelId: input.modelId,
       datasetId: labeled.datasetId,
       championVersion: ctx.championVersion,
-      severity: diagnosis.severity,
+      severity: diagnosis.severity === 'severe' ? 'severe' : 'mild',
       config: policy.training,
     });
     summary.candidateVersion = trained.version;

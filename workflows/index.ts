@@ -1,3 +1,4 @@
 export { remediationCycle, labelingWorkflowId, rolloutWorkflowId } from './cycle.js';
 export { labelingCampaign } from './labeling.js';
 export { stagedRollout } from './rollout.js';
+export { driftCheck } from './monitor.js';

@@ -2,7 +2,7 @@
  * Every signal, query and update of Remedy's workflows, declared once. The worker, the CLI, the tests
  * (and any Temporal client, the `temporal` CLI included) drive workflows by these names.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DriftReport } from '../core/drift.js';
 import type { Diagnosis, StepAnalysis } from '../core/policy.js';
 import type { ApprovalInput, Features, LabelAnswer, RolloutCommand } from '../core/schemas.js';
@@ -18,6 +18,7 @@ export type Outcome =
   | 'labeling-expired'
   | 'approval-denied'
   | 'aborted'
+  | 'data-quality-incident'
   | 'failed';
 
 export interface StageRecord {
@@ -39,7 +40,24 @@ export interface CycleSummary {
   candidateVersion: number | null;
   awaitingApproval: boolean;
   stages: StageRecord[];
+  /** Triggers that arrived while the cycle ran (a second drift check, a volume trigger, ...). */
+  evidence?: TriggerEvidence[];
 }
+
+/** Why a cycle was started, or what arrived later and was attached to the running cycle. */
+export interface TriggerEvidence {
+  kind: 'manual' | 'drift' | 'volume' | 'schedule';
+  key: string;
+  checkId?: number;
+  window?: { start: string; end: string };
+  route?: string;
+  signals?: string[];
+  streak?: number;
+  reason: string;
+}
+
+/** Attach a trigger to a running cycle as evidence (never starts a second cycle). */
+export const addEvidenceSignal = defineSignal<[TriggerEvidence]>('addEvidence');
 
 export const cycleStatusQuery = defineQuery<CycleSummary>('cycleStatus');
 export const approveRolloutUpdate = defineUpdate<{ approved: boolean }, [ApprovalInput]>('approveRollout');

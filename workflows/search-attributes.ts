@@ -6,3 +6,5 @@ export const RemediationStageKey = defineSearchAttributeKey('RemediationStage', 
 export const DriftSeverityKey = defineSearchAttributeKey('DriftSeverity', SearchAttributeType.KEYWORD);
 export const CandidateVersionKey = defineSearchAttributeKey('CandidateVersion', SearchAttributeType.KEYWORD);
 export const OutcomeKey = defineSearchAttributeKey('Outcome', SearchAttributeType.KEYWORD);
+/** What started a cycle: manual, drift (the monitor), volume or schedule. */
+export const TriggerKindKey = defineSearchAttributeKey('TriggerKind', SearchAttributeType.KEYWORD);

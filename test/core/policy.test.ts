@@ -11,11 +11,20 @@ function report(
   const { perf, ...rest } = overrides;
   return {
     windowRows: 500,
+    referenceRows: 700,
     features: [],
+    skipped: [],
     driftedShare: 0,
     datasetDrifted: false,
+    correction: 'none',
+    thresholds: 'fixed',
+    dataQuality: { incident: false, issues: [] },
     labelShiftPsi: null,
     performance: {
+      metric: 'accuracy',
+      baseline: 0.7,
+      current: 0.69,
+      metrics: {},
       labeledRows: 100,
       baselineAccuracy: 0.7,
       currentAccuracy: 0.69,

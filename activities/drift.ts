@@ -1,0 +1,152 @@
+/**
+ * Drift checks against Postgres: the window's report (shared by the cycle's confirm stage and the
+ * monitor), the monitor's windows, persistence across windows, and the reservation that makes sure one
+ * model never has two cycles at once.
+ */
+import { log } from '@temporalio/activity';
+import type pg from 'pg';
+import { driftReport, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
+import { predict } from '../core/model.js';
+import { diagnose, type Diagnosis } from '../core/policy.js';
+import type { Policy, Window } from '../core/schemas.js';
+import { withTransaction } from '../db/pool.js';
+import * as db from '../db/queries.js';
+import { businessFailure } from './failures.js';
+
+/** The window's report against the champion's stored reference profile. */
+export async function windowReport(
+  pool: pg.Pool,
+  input: { modelId: string; championVersion: number; window: Window; policy: Policy['drift']; maxRows: number },
+): Promise<DriftReport> {
+  const stored = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
+  if (!stored) throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
+  const profile = upgradeProfile(stored);
+  const rows = await db.recordsInWindow(pool, input.modelId, input.window.start, input.window.end, input.maxRows);
+  if (rows.length === 0) {
+    throw businessFailure(
+      'EmptyWindow',
+      `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end}: ingest traffic or pick another window`,
+    );
+  }
+  // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
+  const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const outcomes: WindowOutcome[] = rows
+    .filter((r) => r.feedback !== null)
+    .map((r) => {
+      const p = predict(champion.artifact, r.features);
+      return { truth: r.feedback!, predicted: p.label, probabilities: p.probabilities };
+    });
+  return driftReport(
+    profile,
+    rows.map((r) => r.features),
+    outcomes,
+    input.policy,
+  );
+}
+
+export interface MonitorWindow {
+  window: Window | null;
+  /** Why there is no window to check yet. */
+  waiting?: string;
+}
+
+export interface CheckResult {
+  checkId: number;
+  window: Window;
+  referenceVersion: number;
+  route: Diagnosis['route'];
+  severity: Diagnosis['severity'];
+  signals: Diagnosis['signals'];
+  reason: string;
+  streak: number;
+  persistent: boolean;
+  /** The window spanning the persistent run of drifted windows: what a cycle should look at. */
+  runWindow: Window;
+  driftedShare: number;
+  labeledRows: number;
+  currentAccuracy: number | null;
+}
+
+export function createDriftActivities({ pool }: { pool: pg.Pool }) {
+  return {
+    /**
+     * The next window for a model's monitor. Clock mode: the window ending at `now`. Cursor mode: the
+     * window after the last checked one, once the log holds a record at or past its end.
+     */
+    async nextMonitorWindow(input: { modelId: string; now: string }): Promise<MonitorWindow> {
+      const m = await db.getMonitor(pool, input.modelId);
+      if (!m)
+        throw businessFailure(
+          'ModelNotFound',
+          `model "${input.modelId}" has no monitor: create one with remedy monitor create --model ${input.modelId}`,
+        );
+      if (m.mode === 'clock') {
+        const end = new Date(input.now);
+        return { window: { start: new Date(end.getTime() - m.windowMs).toISOString(), end: end.toISOString() } };
+      }
+      const start = m.nextStart ?? (await db.firstRecordTs(pool, input.modelId));
+      if (!start) return { window: null, waiting: 'the production log is empty' };
+      const end = new Date(new Date(start).getTime() + m.windowMs).toISOString();
+      const latest = await db.lastRecordTs(pool, input.modelId);
+      if (!latest || latest < end)
+        return { window: null, waiting: `the log has no records at or after ${end} yet (latest ${latest ?? 'none'})` };
+      return { window: { start: new Date(start).toISOString(), end } };
+    },
+
+    /**
+     * One monitor check: the report and diagnosis of the window, stored once per check (the check's
+     * workflow ID is the key), the cursor advanced in the same transaction, and the streak of
+     * consecutive actionable windows for the current champion.
+     */
+    async runDriftCheck(input: { checkKey: string; modelId: string; window: Window }): Promise<CheckResult> {
+      const existing = await db.getDriftCheck(pool, input.checkKey);
+      if (existing) return existing;
+      const model = await db.getModel(pool, input.modelId);
+      if (!model) throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
+      const champion = await db.getAlias(pool, input.modelId, 'champion');
+      if (champion === null) throw businessFailure('NoChampion', `model "${input.modelId}" has no champion`);
+      const report = await windowReport(pool, {
+        modelId: input.modelId,
+        championVersion: champion,
+        window: input.window,
+        policy: model.policy.drift,
+        maxRows: model.policy.collection.maxRows,
+      });
+      const diagnosis = diagnose(report, model.policy.drift);
+      const actionable = diagnosis.route === 'fine-tune' || diagnosis.route === 'full-cycle';
+      await withTransaction(pool, async (client) => {
+        await db.insertDriftCheck(client, {
+          checkKey: input.checkKey,
+          modelId: input.modelId,
+          referenceVersion: champion,
+          window: input.window,
+          report,
+          diagnosis,
+          actionable,
+          persistence: model.policy.drift.persistence,
+        });
+        await db.advanceMonitor(client, input.modelId, input.window.end);
+      });
+      const stored = (await db.getDriftCheck(pool, input.checkKey))!;
+      log.info('drift check', { checkKey: input.checkKey, route: stored.route, streak: stored.streak });
+      return stored;
+    },
+
+    /**
+     * Starts a cycle for a trigger, or attaches the trigger to the model's open cycle as evidence. The
+     * database's one-open-cycle-per-model index decides; the trigger key makes a retry find its own row.
+     */
+    async reserveCycle(input: {
+      triggerKey: string;
+      modelId: string;
+      kind: 'manual' | 'drift' | 'volume' | 'schedule';
+      evidence: Record<string, unknown>;
+    }): Promise<{ cycleId: string; started: boolean }> {
+      return db.reserveCycle(pool, input);
+    },
+
+    async linkCheckToCycle(input: { checkKey: string; cycleId: string }): Promise<void> {
+      await pool.query('UPDATE drift_checks SET cycle_id = $2 WHERE check_key = $1', [input.checkKey, input.cycleId]);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import {
+  getExternalWorkflowHandle,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  startChild,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities/index.js';
+import type { CheckResult } from '../activities/drift.js';
+import { ModelId } from '../core/schemas.js';
+import { remediationCycle, type CycleOptions } from './cycle.js';
+import { addEvidenceSignal, type TriggerEvidence } from './messages.js';
+import { quickIo } from './presets.js';
+import { ModelIdKey, TriggerKindKey } from './search-attributes.js';
+
+const acts = proxyActivities<Activities>(quickIo);
+
+export interface DriftCheckInput {
+  modelId: string;
+}
+
+export interface DriftCheckSummary {
+  modelId: string;
+  state: 'waiting' | 'checked' | 'cycle-started' | 'attached-to-cycle';
+  reason: string;
+  check: CheckResult | null;
+  cycleId: string | null;
+}
+
+/**
+ * One monitor check, run by the model's Temporal Schedule: the next window's drift report against the
+ * champion's reference profile, stored; when the drift has persisted for the policy's number of windows,
+ * the model's remediation cycle is started — or, when one is already running, this check is attached to
+ * it as evidence. The database's one-open-cycle-per-model rule makes two cycles for one model impossible.
+ */
+export async function driftCheck(input: DriftCheckInput, options: CycleOptions): Promise<DriftCheckSummary> {
+  const modelId = ModelId.parse(input.modelId);
+  const checkKey = workflowInfo().workflowId;
+  const next = await acts.nextMonitorWindow({ modelId, now: new Date(Date.now()).toISOString() });
+  if (!next.window) {
+    log.info('nothing to check yet', { modelId, reason: next.waiting });
+    return { modelId, state: 'waiting', reason: next.waiting ?? 'no window', check: null, cycleId: null };
+  }
+  const check = await acts.runDriftCheck({ checkKey, modelId, window: next.window });
+  upsertMemo({
+    window: check.window,
+    route: check.route,
+    streak: check.streak,
+    reason: check.reason,
+  });
+  if (!check.persistent) {
+    const reason =
+      check.route === 'fine-tune' || check.route === 'full-cycle'
+        ? `drift in ${check.streak} consecutive window(s), not yet persistent: ${check.reason}`
+        : `${check.route === 'data-quality' ? 'data-quality incident' : 'no action'}: ${check.reason}`;
+    return { modelId, state: 'checked', reason, check, cycleId: null };
+  }
+  const evidence: TriggerEvidence = {
+    kind: 'drift',
+    key: checkKey,
+    checkId: check.checkId,
+    window: check.window,
+    route: check.route,
+    signals: check.signals,
+    streak: check.streak,
+    reason: check.reason,
+  };
+  const reserved = await acts.reserveCycle({
+    triggerKey: checkKey,
+    modelId,
+    kind: 'drift',
+    evidence: { ...evidence },
+  });
+  let attached = !reserved.started;
+  if (reserved.started) {
+    try {
+      await startChild(remediationCycle, {
+        workflowId: reserved.cycleId,
+        args: [{ modelId, window: check.runWindow, trigger: `drift check ${checkKey}` }, options],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: ModelIdKey, value: modelId },
+          { key: TriggerKindKey, value: 'drift' },
+        ],
+        memo: { trigger: evidence },
+      });
+    } catch (err) {
+      // A cycle started by hand took this ID between the reservation and the start: it is the model's
+      // open cycle (IDs carry the model), so this check becomes its evidence.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      attached = true;
+    }
+  }
+  if (attached) {
+    try {
+      await getExternalWorkflowHandle(reserved.cycleId).signal(addEvidenceSignal, evidence);
+    } catch (err) {
+      log.warn('could not signal the open cycle; the evidence is recorded in Postgres', {
+        cycleId: reserved.cycleId,
+        error: String(err),
+      });
+    }
+  }
+  await acts.linkCheckToCycle({ checkKey, cycleId: reserved.cycleId });
+  return {
+    modelId,
+    state: attached ? 'attached-to-cycle' : 'cycle-started',
+    reason: `drift persisted for ${check.streak} windows: ${check.reason}`,
+    check,
+    cycleId: reserved.cycleId,
+  };
+}
