@@ -23,6 +23,18 @@ import {
   waitForCycle,
   type Queues,
 } from './cycles.js';
+import { TEST_NAMES, type TestName } from '../core/drift.js';
+import * as db from '../db/queries.js';
+import {
+  createMonitor,
+  deleteMonitor,
+  describeMonitor,
+  pauseMonitor,
+  resumeMonitor,
+  triggerMonitor,
+  type MonitorDescription,
+} from './monitor.js';
+import { offlineDrift, renderOffline } from './offline-drift.js';
 import { renderSummary } from './render.js';
 
 export interface CliIo {
@@ -34,7 +46,24 @@ export interface CliIo {
   database: () => Promise<{ pool: Pool; close: () => Promise<void> }>;
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/** Exit codes scripts can rely on: 3 is "drift found" from `remedy drift --fail-on-drift`. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, drift: 3 } as const;
+
+class DriftFound extends Error {
+  override name = 'DriftFound';
+}
+
+function list(value: string): string[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new InvalidArgumentError(`"${value}" is not a comma-separated list of column names`);
+  return items;
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || !(n > 0 && n <= 1)) throw new InvalidArgumentError(`"${value}" is not a share in (0, 1]`);
+  return n;
+}
 
 function isoDate(value: string): string {
   if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(value) || Number.isNaN(Date.parse(value))) {
@@ -268,6 +297,187 @@ export function buildProgram(io: CliIo): Command {
       }
     });
 
+  program
+    .command('drift')
+    .description('drift report between a reference file and a current file (CSV or Parquet), no server needed')
+    .requiredOption('--reference <file>', 'reference data (.csv or .parquet)')
+    .requiredOption('--current <file>', 'current window (.csv or .parquet), same columns')
+    .addOption(new Option('--test <name>', 'force this test for every feature it applies to').choices([...TEST_NAMES]))
+    .option('--numeric <columns>', 'treat these columns as numeric (comma-separated)', list)
+    .option('--categorical <columns>', 'treat these columns as categorical (comma-separated)', list)
+    .option('--drift-share <share>', 'dataset drift when at least this share of features drifted', share)
+    .addOption(
+      new Option('--correction <method>', 'multiple-testing correction for p-value tests').choices([
+        'none',
+        'bonferroni',
+        'benjamini-hochberg',
+      ]),
+    )
+    .option('--fail-on-drift', `exit with code ${EXIT.drift} when the dataset drifted`)
+    .option('--json', 'print one JSON document: {features: [...], dataset: {drifted, share}}')
+    .addHelpText(
+      'after',
+      `
+Tests: ks, chisquare, ztest (p-values: drift when p < threshold, KS at p <= threshold), wasserstein (normalised by
+the reference's standard deviation), jensenshannon, psi (distances: drift when >= threshold). By default each
+feature gets the test practitioners expect: reference <= 1000 rows: KS for numeric columns with more than 5
+values, z-test for two values, chi-square otherwise; larger references: Wasserstein or Jensen-Shannon.
+Columns are numeric when every non-empty reference value is a number; timestamps are not tested.
+
+Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
+    )
+    .action(
+      async (o: {
+        reference: string;
+        current: string;
+        test?: TestName;
+        numeric?: string[];
+        categorical?: string[];
+        driftShare?: number;
+        correction?: 'none' | 'bonferroni' | 'benjamini-hochberg';
+        failOnDrift?: boolean;
+        json?: boolean;
+      }) => {
+        const run = await offlineDrift(o.reference, o.current, {
+          ...(o.test ? { test: o.test } : {}),
+          ...(o.numeric ? { numeric: o.numeric } : {}),
+          ...(o.categorical ? { categorical: o.categorical } : {}),
+          ...(o.driftShare !== undefined ? { driftShare: o.driftShare } : {}),
+          ...(o.correction ? { correction: o.correction } : {}),
+        });
+        print(o.json, run.report, renderOffline(run));
+        if (o.failOnDrift && run.report.dataset.drifted) throw new DriftFound();
+      },
+    );
+
+  const withBoth = async <T>(
+    fn: (c: { client: Client; queues: Queues; pool: Pool }) => Promise<T>,
+  ): Promise<T> => {
+    const { pool, close } = await io.database();
+    try {
+      return await withClient(({ client, queues }) => fn({ client, queues, pool }));
+    } finally {
+      await close();
+    }
+  };
+  const renderMonitor = (m: MonitorDescription) =>
+    [
+      `monitor ${m.scheduleId} for ${m.modelId}: ${m.paused ? 'PAUSED' : 'active'}${m.note ? ` (${m.note})` : ''}`,
+      `  every ${m.every ?? '?'}, ${m.mode ?? '?'} windows of ${m.windowMs === null ? '?' : `${m.windowMs / 1000}s`}${m.nextStart ? `, next window starts ${m.nextStart}` : ''}`,
+      `  next runs: ${m.nextRuns.join(', ') || '-'}`,
+      ...m.recentRuns.map((r) => `  ran ${r.takenAt}: ${r.workflowId}`),
+    ].join('\n') + '\n';
+
+  const monitor = program
+    .command('monitor')
+    .description("a model's drift monitor: a Temporal Schedule that checks the latest window and starts cycles");
+  monitor
+    .command('create')
+    .description('create the monitor of a model')
+    .argument('<model>', 'model ID')
+    .option('--every <duration>', 'how often to check (e.g. 1h, 1d)', '1h')
+    .option('--window <duration>', 'how much of the log each check looks at', '1d')
+    .addOption(
+      new Option('--mode <mode>', 'clock: the window ending now; cursor: the next unchecked window (backfill)')
+        .choices(['clock', 'cursor'])
+        .default('clock'),
+    )
+    .option('--start <date>', 'cursor mode: where the first window starts', isoDate)
+    .option('--paused', 'create it paused')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        model: string,
+        o: { every: string; window: string; mode: 'clock' | 'cursor'; start?: string; paused?: boolean; json?: boolean },
+      ) => {
+        const m = await withBoth(({ client, queues, pool }) =>
+          createMonitor(client, pool, queues, {
+            modelId: model,
+            every: o.every,
+            window: o.window,
+            mode: o.mode,
+            ...(o.start ? { start: o.start } : {}),
+            paused: o.paused === true,
+          }),
+        );
+        print(o.json, m, renderMonitor(m));
+      },
+    );
+  monitor
+    .command('show')
+    .description("show a monitor's state, next runs and recent runs")
+    .argument('<model>', 'model ID')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { json?: boolean }) => {
+      const m = await withBoth(({ client, pool }) => describeMonitor(client, pool, model));
+      print(o.json, m, renderMonitor(m));
+    });
+  for (const [name, fn] of [
+    ['pause', pauseMonitor],
+    ['resume', resumeMonitor],
+  ] as const) {
+    monitor
+      .command(name)
+      .description(`${name} a model's monitor`)
+      .argument('<model>', 'model ID')
+      .option('--note <text>', 'why, shown in the Web UI')
+      .action(async (model: string, o: { note?: string }) => {
+        await withClient(({ client }) => fn(client, model, o.note));
+        io.out(`${name === 'pause' ? 'paused' : 'resumed'} the monitor of ${model}\n`);
+      });
+  }
+  monitor
+    .command('trigger')
+    .description('run a check now (skipped while a check runs)')
+    .argument('<model>', 'model ID')
+    .option('--wait', 'wait for the check and print its result')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { wait?: boolean; json?: boolean }) => {
+      const r = await withClient(({ client }) => triggerMonitor(client, model, { wait: o.wait === true }));
+      if (!r) return io.out(o.json ? '{"triggered":true}\n' : `triggered a check of ${model}\n`);
+      const w = r.check?.window;
+      print(
+        o.json,
+        r,
+        `${r.state}${w ? ` ${w.start} .. ${w.end}` : ''}: ${r.reason}${r.cycleId ? `\ncycle: ${r.cycleId}` : ''}\n`,
+      );
+    });
+  monitor
+    .command('delete')
+    .description("delete a model's monitor (its checks stay in the database)")
+    .argument('<model>', 'model ID')
+    .action(async (model: string) => {
+      await withBoth(({ client, pool }) => deleteMonitor(client, pool, model));
+      io.out(`deleted the monitor of ${model}\n`);
+    });
+  monitor
+    .command('checks')
+    .description("list a model's drift checks, newest first")
+    .argument('<model>', 'model ID')
+    .option('--limit <n>', 'at most this many', (v) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw new InvalidArgumentError(`"${v}" is not a number in 1..1000`);
+      return Number(v);
+    }, 20)
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { limit: number; json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const rows = await db.listDriftChecks(pool, model, o.limit);
+        const text =
+          rows.length === 0
+            ? `no checks for ${model}\n`
+            : rows
+                .map(
+                  (r) =>
+                    `${r.window.start} .. ${r.window.end}\t${r.route}\tstreak ${r.streak}${r.persistent ? ' (persistent)' : ''}\t${r.cycleId ?? '-'}\t${r.reason}`,
+                )
+                .join('\n') + '\n';
+        print(o.json, rows, text);
+      } finally {
+        await close();
+      }
+    });
+
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;
 }
@@ -279,6 +489,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof DriftFound) return EXIT.drift;
     if (err instanceof UserError || err instanceof ConfigError) {
       io.err(`remedy: ${err.message}\n`);
       return EXIT.usage;

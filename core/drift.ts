@@ -739,15 +739,16 @@ export function driftReportColumns(
       skipped.push({ feature: name, reason: ref.count === 0 ? 'no values in the reference' : 'no values in the window' });
       continue;
     }
-    const choice = chooseTest(profile, name, unionDistinct(ref, cur), policy, opts.forceTest);
-    const result = runTest(choice.test, ref, cur);
-    if ('error' in result) {
-      if (opts.forceTest) {
-        skipped.push({ feature: name, reason: result.error });
-        continue;
-      }
-      throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
+    const distinct = unionDistinct(ref, cur);
+    let choice = chooseTest(profile, name, distinct, policy, opts.forceTest);
+    let result = runTest(choice.test, ref, cur);
+    if ('error' in result && opts.forceTest) {
+      // A forced test applies to the features it can test; the others keep their own test.
+      choice = chooseTest(profile, name, distinct, policy);
+      result = runTest(choice.test, ref, cur);
     }
+    if ('error' in result)
+      throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
     const isP = P_VALUE_TESTS.has(choice.test) && choice.source !== 'learned';
     const statistic = choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
     features.push({

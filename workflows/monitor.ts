@@ -38,7 +38,8 @@ export interface DriftCheckSummary {
  */
 export async function driftCheck(input: DriftCheckInput, options: CycleOptions): Promise<DriftCheckSummary> {
   const modelId = ModelId.parse(input.modelId);
-  const checkKey = workflowInfo().workflowId;
+  // The schedule may reuse a workflow ID (two triggers in one second): the run ID makes the key unique.
+  const checkKey = `${workflowInfo().workflowId}@${workflowInfo().runId}`;
   const next = await acts.nextMonitorWindow({ modelId, now: new Date(Date.now()).toISOString() });
   if (!next.window) {
     log.info('nothing to check yet', { modelId, reason: next.waiting });

@@ -1,0 +1,176 @@
+/**
+ * Monitors: one Temporal Schedule per model that runs a drift check over the latest window, plus the
+ * monitor's settings in Postgres. The CLI and the tests call these.
+ */
+import {
+  type Client,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type ScheduleDescription,
+} from '@temporalio/client';
+import type pg from 'pg';
+import { z } from 'zod';
+import { durationMs, DurationString, IsoDate, ModelId, describeZodError } from '../core/schemas.js';
+import * as db from '../db/queries.js';
+import type { DriftCheckSummary } from '../workflows/monitor.js';
+import { ModelIdKey } from '../workflows/search-attributes.js';
+import { UserError, type Queues } from './cycles.js';
+
+export const monitorScheduleId = (modelId: string) => `monitor-${modelId}`;
+export const driftCheckWorkflowId = (modelId: string) => `drift-check-${modelId}`;
+
+export const MonitorSettings = z
+  .object({
+    modelId: ModelId,
+    /** How often the check runs. */
+    every: DurationString.default('1h'),
+    /** How much of the production log each check looks at. */
+    window: DurationString.default('1d'),
+    /** clock: the window ending now; cursor: the next window after the last one checked (backfills). */
+    mode: z.enum(['clock', 'cursor']).default('clock'),
+    /** Cursor mode: where the first window starts (default: the first record in the log). */
+    start: IsoDate.optional(),
+    paused: z.boolean().default(false),
+  })
+  .strict();
+export type MonitorSettingsInput = z.input<typeof MonitorSettings>;
+
+export interface MonitorDescription {
+  modelId: string;
+  scheduleId: string;
+  paused: boolean;
+  note: string | null;
+  every: string | null;
+  mode: 'clock' | 'cursor' | null;
+  windowMs: number | null;
+  nextStart: string | null;
+  nextRuns: string[];
+  recentRuns: { workflowId: string; runId: string; takenAt: string }[];
+}
+
+export async function createMonitor(
+  client: Client,
+  pool: pg.Pool,
+  queues: Queues,
+  raw: MonitorSettingsInput,
+): Promise<MonitorDescription> {
+  const parsed = MonitorSettings.safeParse(raw);
+  if (!parsed.success) throw new UserError(`cannot create the monitor: ${describeZodError(parsed.error)}`);
+  const m = parsed.data;
+  const model = await db.getModel(pool, m.modelId);
+  if (!model) throw new UserError(`model "${m.modelId}" is not registered: register it first`);
+  if ((await db.getAlias(pool, m.modelId, 'champion')) === null)
+    throw new UserError(`model "${m.modelId}" has no champion to monitor`);
+  const start = m.start ? new Date(m.start.length === 10 ? `${m.start}T00:00:00Z` : m.start).toISOString() : null;
+  await db.upsertMonitor(pool, { modelId: m.modelId, mode: m.mode, windowMs: durationMs(m.window), start });
+  try {
+    await client.schedule.create({
+      scheduleId: monitorScheduleId(m.modelId),
+      spec: { intervals: [{ every: m.every }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'driftCheck',
+        workflowId: driftCheckWorkflowId(m.modelId),
+        taskQueue: queues.taskQueue,
+        args: [{ modelId: m.modelId }, { trainingTaskQueue: queues.trainingTaskQueue }],
+        typedSearchAttributes: [{ key: ModelIdKey, value: m.modelId }],
+        staticSummary: `Drift check of ${m.modelId} (${m.mode} windows of ${m.window})`,
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+      state: {
+        paused: m.paused,
+        note: `Remedy monitor for ${m.modelId}: every ${m.every}, ${m.mode} windows of ${m.window}`,
+      },
+    });
+  } catch (err) {
+    if (err instanceof ScheduleAlreadyRunning)
+      throw new UserError(
+        `model "${m.modelId}" already has a monitor: pause, resume or delete it (remedy monitor delete ${m.modelId})`,
+      );
+    throw err;
+  }
+  return describeMonitor(client, pool, m.modelId);
+}
+
+async function onSchedule<T>(modelId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError)
+      throw new UserError(`model "${modelId}" has no monitor: create one with remedy monitor create ${modelId}`);
+    throw err;
+  }
+}
+
+export async function describeMonitor(client: Client, pool: pg.Pool, modelId: string): Promise<MonitorDescription> {
+  const d: ScheduleDescription = await onSchedule(modelId, () =>
+    client.schedule.getHandle(monitorScheduleId(modelId)).describe(),
+  );
+  const settings = await db.getMonitor(pool, modelId);
+  const interval = d.spec.intervals?.[0]?.every;
+  return {
+    modelId,
+    scheduleId: d.scheduleId,
+    paused: d.state.paused,
+    note: d.state.note ?? null,
+    every: interval === undefined ? null : `${Math.round(Number(interval) / 1000)}s`,
+    mode: settings?.mode ?? null,
+    windowMs: settings?.windowMs ?? null,
+    nextStart: settings?.nextStart ?? null,
+    nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
+    recentRuns: d.info.recentActions.map((a) => ({
+      workflowId: a.action.workflow.workflowId,
+      runId: a.action.workflow.firstExecutionRunId,
+      takenAt: a.takenAt.toISOString(),
+    })),
+  };
+}
+
+export async function pauseMonitor(client: Client, modelId: string, note?: string): Promise<void> {
+  await onSchedule(modelId, () =>
+    client.schedule.getHandle(monitorScheduleId(modelId)).pause(note ?? 'paused from the remedy CLI'),
+  );
+}
+
+export async function resumeMonitor(client: Client, modelId: string, note?: string): Promise<void> {
+  await onSchedule(modelId, () =>
+    client.schedule.getHandle(monitorScheduleId(modelId)).unpause(note ?? 'resumed from the remedy CLI'),
+  );
+}
+
+export async function deleteMonitor(client: Client, pool: pg.Pool, modelId: string): Promise<void> {
+  await onSchedule(modelId, () => client.schedule.getHandle(monitorScheduleId(modelId)).delete());
+  await db.deleteMonitor(pool, modelId);
+}
+
+/**
+ * Runs a check now (the schedule's overlap policy applies: skipped while a check runs) and, with `wait`,
+ * returns the check's result once it finishes.
+ */
+export async function triggerMonitor(
+  client: Client,
+  modelId: string,
+  opts: { wait?: boolean; timeoutMs?: number } = {},
+): Promise<DriftCheckSummary | null> {
+  const handle = client.schedule.getHandle(monitorScheduleId(modelId));
+  const before = new Set(
+    (await onSchedule(modelId, () => handle.describe())).info.recentActions.map((a) => a.action.workflow.firstExecutionRunId),
+  );
+  await handle.trigger();
+  if (!opts.wait) return null;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    const fresh = (await handle.describe()).info.recentActions.find(
+      (a) => !before.has(a.action.workflow.firstExecutionRunId),
+    );
+    if (fresh) {
+      const wf = fresh.action.workflow;
+      return client.workflow.getHandle(wf.workflowId, undefined, { firstExecutionRunId: wf.firstExecutionRunId }).result();
+    }
+    if (Date.now() > deadline)
+      throw new UserError(`the triggered check of "${modelId}" did not start within ${opts.timeoutMs ?? 60_000} ms (is a worker running?)`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
