@@ -154,14 +154,21 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       if (!model) throw new Error(`model ${input.modelId} not found`);
       const rows = candidate.datasetId === null ? [] : await db.getDatasetRows(pool, candidate.datasetId);
       const train = rows.filter((r) => r.split === 'train' && r.label !== null);
-      const holdout = candidate.metrics.holdout as { candidate?: { accuracy?: number } } | undefined;
+      const holdout = candidate.metrics.holdout as
+        | { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } }
+        | undefined;
+      const measured = holdout?.candidate ?? {};
       const profile =
         train.length > 0
           ? buildReferenceProfile(
               model.features,
               train.map((r) => r.features),
               train.map((r) => r.label!),
-              holdout?.candidate?.accuracy ?? Number(candidate.metrics.trainAccuracy ?? 0),
+              {
+                accuracy: measured.accuracy ?? Number(candidate.metrics.trainAccuracy ?? 0),
+                ...(measured.macroF1 !== undefined ? { macroF1: measured.macroF1 } : {}),
+                ...(measured.logLoss !== undefined ? { logLoss: measured.logLoss } : {}),
+              },
             )
           : null;
       await withTransaction(pool, async (client) => {

@@ -30,6 +30,8 @@ export async function prepareWeatherModel(
   pool: pg.Pool,
   modelId: string,
   policy: Record<string, unknown> = {},
+  /** Ground truth for a third of 2013–2014 (the demo: the rest is for people to label) or for every day. */
+  feedback: 'third' | 'all' = 'third',
 ): Promise<PreparedModel> {
   const rows = await loadWeather();
   const def = weatherModel(modelId, policy);
@@ -45,7 +47,7 @@ export async function prepareWeatherModel(
       recordKey: r.recordKey,
       ts: r.ts,
       features: r.features,
-      feedback: r.ts >= SCENARIO.window.end || hasFeedback(r.recordKey) ? r.label : null,
+      feedback: feedback === 'all' || r.ts >= SCENARIO.window.end || hasFeedback(r.recordKey) ? r.label : null,
     }));
   const log = await ingestRecords(pool, modelId, production, SCENARIO.window.end);
   return { modelId, rows, champion, log };

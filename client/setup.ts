@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { buildReferenceProfile } from '../core/drift.js';
-import { accuracy } from '../core/metrics.js';
+import { buildReferenceProfile, type Baseline } from '../core/drift.js';
+import { accuracy, logLoss, macroAuc, macroF1 } from '../core/metrics.js';
 import { canonicalJson, predict, train } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { Features, ModelDefinition } from '../core/schemas.js';
@@ -64,10 +64,20 @@ export async function registerModelWithChampion(
     trainRows.map((r) => ({ features: r.features, label: r.label })),
     config,
   );
+  const holdoutTruth = holdoutRows.map((r) => r.label);
+  const holdoutPredictions = holdoutRows.map((r) => predict(artifact, r.features));
   const baselineAccuracy = accuracy(
-    holdoutRows.map((r) => r.label),
-    holdoutRows.map((r) => predict(artifact, r.features).label),
+    holdoutTruth,
+    holdoutPredictions.map((p) => p.label),
   );
+  // The performance path compares each window with these (the policy picks the metric).
+  const baseline: Baseline = { accuracy: baselineAccuracy };
+  if (holdoutRows.length > 0) {
+    baseline.macroF1 = macroF1(holdoutTruth, holdoutPredictions.map((p) => p.label));
+    baseline.logLoss = logLoss(holdoutTruth, holdoutPredictions.map((p) => p.probabilities));
+    const auc = macroAuc(holdoutTruth, holdoutPredictions.map((p) => p.probabilities));
+    if (auc !== null) baseline.auc = auc;
+  }
   const artifactJson = canonicalJson(artifact);
   return withTransaction(pool, async (client) => {
     const { datasetId } = await db.insertDatasetVersion(client, {
@@ -107,7 +117,7 @@ export async function registerModelWithChampion(
         def.features,
         trainRows.map((r) => r.features),
         trainRows.map((r) => r.label),
-        baselineAccuracy,
+        baseline,
       ),
     );
     await db.setTraffic(client, def.modelId, {

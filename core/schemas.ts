@@ -77,7 +77,7 @@ export const Policy = z.object({
           maxMissingIncrease: z.number().min(0).max(1).default(0.1),
           /** Numeric values beyond the reference range widened by this share of it count as out of range. */
           rangeMargin: z.number().min(0).default(0.5),
-          maxOutOfRangeShare: z.number().min(0).max(1).default(0.01),
+          maxOutOfRangeShare: z.number().min(0).max(1).default(0.05),
           /** Rows carrying categories never seen in the reference. */
           maxNewCategoryShare: z.number().min(0).max(1).default(0.01),
         })
