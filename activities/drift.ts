@@ -16,12 +16,25 @@ import { businessFailure } from './failures.js';
 /** The window's report against the champion's stored reference profile. */
 export async function windowReport(
   pool: pg.Pool,
-  input: { modelId: string; championVersion: number; window: Window; policy: Policy['drift']; maxRows: number },
+  input: {
+    modelId: string;
+    championVersion: number;
+    window: Window;
+    policy: Policy['drift'];
+    maxRows: number;
+  },
 ): Promise<DriftReport> {
   const stored = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
-  if (!stored) throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
+  if (!stored)
+    throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
   const profile = upgradeProfile(stored);
-  const rows = await db.recordsInWindow(pool, input.modelId, input.window.start, input.window.end, input.maxRows);
+  const rows = await db.recordsInWindow(
+    pool,
+    input.modelId,
+    input.window.start,
+    input.window.end,
+    input.maxRows,
+  );
   if (rows.length === 0) {
     throw businessFailure(
       'EmptyWindow',
@@ -82,14 +95,19 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
         );
       if (m.mode === 'clock') {
         const end = new Date(input.now);
-        return { window: { start: new Date(end.getTime() - m.windowMs).toISOString(), end: end.toISOString() } };
+        return {
+          window: { start: new Date(end.getTime() - m.windowMs).toISOString(), end: end.toISOString() },
+        };
       }
       const start = m.nextStart ?? (await db.firstRecordTs(pool, input.modelId));
       if (!start) return { window: null, waiting: 'the production log is empty' };
       const end = new Date(new Date(start).getTime() + m.windowMs).toISOString();
       const latest = await db.lastRecordTs(pool, input.modelId);
       if (!latest || latest < end)
-        return { window: null, waiting: `the log has no records at or after ${end} yet (latest ${latest ?? 'none'})` };
+        return {
+          window: null,
+          waiting: `the log has no records at or after ${end} yet (latest ${latest ?? 'none'})`,
+        };
       return { window: { start: new Date(start).toISOString(), end } };
     },
 
@@ -146,7 +164,10 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
     },
 
     async linkCheckToCycle(input: { checkKey: string; cycleId: string }): Promise<void> {
-      await pool.query('UPDATE drift_checks SET cycle_id = $2 WHERE check_key = $1', [input.checkKey, input.cycleId]);
+      await pool.query('UPDATE drift_checks SET cycle_id = $2 WHERE check_key = $1', [
+        input.checkKey,
+        input.cycleId,
+      ]);
     },
   };
 }

@@ -155,8 +155,7 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       const rows = candidate.datasetId === null ? [] : await db.getDatasetRows(pool, candidate.datasetId);
       const train = rows.filter((r) => r.split === 'train' && r.label !== null);
       const holdout = candidate.metrics.holdout as
-        | { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } }
-        | undefined;
+        { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } } | undefined;
       const measured = holdout?.candidate ?? {};
       const profile =
         train.length > 0

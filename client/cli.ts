@@ -55,13 +55,15 @@ class DriftFound extends Error {
 
 function list(value: string): string[] {
   const items = value.split(',').map((s) => s.trim());
-  if (items.some((s) => s === '')) throw new InvalidArgumentError(`"${value}" is not a comma-separated list of column names`);
+  if (items.some((s) => s === ''))
+    throw new InvalidArgumentError(`"${value}" is not a comma-separated list of column names`);
   return items;
 }
 
 function share(value: string): number {
   const n = Number(value);
-  if (!/^\d*\.?\d+$/.test(value) || !(n > 0 && n <= 1)) throw new InvalidArgumentError(`"${value}" is not a share in (0, 1]`);
+  if (!/^\d*\.?\d+$/.test(value) || !(n > 0 && n <= 1))
+    throw new InvalidArgumentError(`"${value}" is not a share in (0, 1]`);
   return n;
 }
 
@@ -299,10 +301,14 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('drift')
-    .description('drift report between a reference file and a current file (CSV or Parquet), no server needed')
+    .description(
+      'drift report between a reference file and a current file (CSV or Parquet), no server needed',
+    )
     .requiredOption('--reference <file>', 'reference data (.csv or .parquet)')
     .requiredOption('--current <file>', 'current window (.csv or .parquet), same columns')
-    .addOption(new Option('--test <name>', 'force this test for every feature it applies to').choices([...TEST_NAMES]))
+    .addOption(
+      new Option('--test <name>', 'force this test for every feature it applies to').choices([...TEST_NAMES]),
+    )
     .option('--numeric <columns>', 'treat these columns as numeric (comma-separated)', list)
     .option('--categorical <columns>', 'treat these columns as categorical (comma-separated)', list)
     .option('--drift-share <share>', 'dataset drift when at least this share of features drifted', share)
@@ -370,7 +376,9 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
 
   const monitor = program
     .command('monitor')
-    .description("a model's drift monitor: a Temporal Schedule that checks the latest window and starts cycles");
+    .description(
+      "a model's drift monitor: a Temporal Schedule that checks the latest window and starts cycles",
+    );
   monitor
     .command('create')
     .description('create the monitor of a model')
@@ -378,7 +386,10 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
     .option('--every <duration>', 'how often to check (e.g. 1h, 1d)', '1h')
     .option('--window <duration>', 'how much of the log each check looks at', '1d')
     .addOption(
-      new Option('--mode <mode>', 'clock: the window ending now; cursor: the next unchecked window (backfill)')
+      new Option(
+        '--mode <mode>',
+        'clock: the window ending now; cursor: the next unchecked window (backfill)',
+      )
         .choices(['clock', 'cursor'])
         .default('clock'),
     )
@@ -388,7 +399,14 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
     .action(
       async (
         model: string,
-        o: { every: string; window: string; mode: 'clock' | 'cursor'; start?: string; paused?: boolean; json?: boolean },
+        o: {
+          every: string;
+          window: string;
+          mode: 'clock' | 'cursor';
+          start?: string;
+          paused?: boolean;
+          json?: boolean;
+        },
       ) => {
         const m = await withBoth(({ client, queues, pool }) =>
           createMonitor(client, pool, queues, {
@@ -454,10 +472,16 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
     .command('checks')
     .description("list a model's drift checks, newest first")
     .argument('<model>', 'model ID')
-    .option('--limit <n>', 'at most this many', (v) => {
-      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw new InvalidArgumentError(`"${v}" is not a number in 1..1000`);
-      return Number(v);
-    }, 20)
+    .option(
+      '--limit <n>',
+      'at most this many',
+      (v) => {
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000)
+          throw new InvalidArgumentError(`"${v}" is not a number in 1..1000`);
+        return Number(v);
+      },
+      20,
+    )
     .option('--json', 'print JSON')
     .action(async (model: string, o: { limit: number; json?: boolean }) => {
       const { pool, close } = await io.database();

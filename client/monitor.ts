@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { durationMs, DurationString, IsoDate, ModelId, describeZodError } from '../core/schemas.js';
 import * as db from '../db/queries.js';
-import type { DriftCheckSummary } from '../workflows/monitor.js';
+import type { driftCheck, DriftCheckSummary } from '../workflows/monitor.js';
 import { ModelIdKey } from '../workflows/search-attributes.js';
 import { UserError, type Queues } from './cycles.js';
 
@@ -62,7 +62,9 @@ export async function createMonitor(
   if (!model) throw new UserError(`model "${m.modelId}" is not registered: register it first`);
   if ((await db.getAlias(pool, m.modelId, 'champion')) === null)
     throw new UserError(`model "${m.modelId}" has no champion to monitor`);
-  const start = m.start ? new Date(m.start.length === 10 ? `${m.start}T00:00:00Z` : m.start).toISOString() : null;
+  const start = m.start
+    ? new Date(m.start.length === 10 ? `${m.start}T00:00:00Z` : m.start).toISOString()
+    : null;
   await db.upsertMonitor(pool, { modelId: m.modelId, mode: m.mode, windowMs: durationMs(m.window), start });
   try {
     await client.schedule.create({
@@ -98,12 +100,18 @@ async function onSchedule<T>(modelId: string, fn: () => Promise<T>): Promise<T> 
     return await fn();
   } catch (err) {
     if (err instanceof ScheduleNotFoundError)
-      throw new UserError(`model "${modelId}" has no monitor: create one with remedy monitor create ${modelId}`);
+      throw new UserError(
+        `model "${modelId}" has no monitor: create one with remedy monitor create ${modelId}`,
+      );
     throw err;
   }
 }
 
-export async function describeMonitor(client: Client, pool: pg.Pool, modelId: string): Promise<MonitorDescription> {
+export async function describeMonitor(
+  client: Client,
+  pool: pg.Pool,
+  modelId: string,
+): Promise<MonitorDescription> {
   const d: ScheduleDescription = await onSchedule(modelId, () =>
     client.schedule.getHandle(monitorScheduleId(modelId)).describe(),
   );
@@ -155,7 +163,9 @@ export async function triggerMonitor(
 ): Promise<DriftCheckSummary | null> {
   const handle = client.schedule.getHandle(monitorScheduleId(modelId));
   const before = new Set(
-    (await onSchedule(modelId, () => handle.describe())).info.recentActions.map((a) => a.action.workflow.firstExecutionRunId),
+    (await onSchedule(modelId, () => handle.describe())).info.recentActions.map(
+      (a) => a.action.workflow.firstExecutionRunId,
+    ),
   );
   await handle.trigger();
   if (!opts.wait) return null;
@@ -166,11 +176,16 @@ export async function triggerMonitor(
     );
     if (fresh) {
       const wf = fresh.action.workflow;
-      return client.workflow.getHandle(wf.workflowId, undefined, { firstExecutionRunId: wf.firstExecutionRunId }).result();
+      return client.workflow
+        .getHandle<typeof driftCheck>(wf.workflowId, undefined, {
+          firstExecutionRunId: wf.firstExecutionRunId,
+        })
+        .result();
     }
     if (Date.now() > deadline)
-      throw new UserError(`the triggered check of "${modelId}" did not start within ${opts.timeoutMs ?? 60_000} ms (is a worker running?)`);
+      throw new UserError(
+        `the triggered check of "${modelId}" did not start within ${opts.timeoutMs ?? 60_000} ms (is a worker running?)`,
+      );
     await new Promise((r) => setTimeout(r, delay));
   }
 }
-

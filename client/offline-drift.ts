@@ -2,7 +2,13 @@
  * `remedy drift`: a drift report between two files (CSV or Parquet) without a server: the same engine,
  * tests and thresholds the monitor uses.
  */
-import { driftReportColumns, profileColumns, type Column, type DriftReport, type TestName } from '../core/drift.js';
+import {
+  driftReportColumns,
+  profileColumns,
+  type Column,
+  type DriftReport,
+  type TestName,
+} from '../core/drift.js';
 import { Policy } from '../core/schemas.js';
 import { UserError } from './cycles.js';
 import { inferType, readTable, toColumn } from './tables.js';
@@ -41,7 +47,11 @@ export interface OfflineRun {
   full: DriftReport;
 }
 
-export async function offlineDrift(referenceFile: string, currentFile: string, opts: OfflineOptions = {}): Promise<OfflineRun> {
+export async function offlineDrift(
+  referenceFile: string,
+  currentFile: string,
+  opts: OfflineOptions = {},
+): Promise<OfflineRun> {
   const t0 = performance.now();
   const [ref, cur] = await Promise.all([readTable(referenceFile), readTable(currentFile)]);
   const t1 = performance.now();
@@ -58,7 +68,8 @@ export async function offlineDrift(referenceFile: string, currentFile: string, o
     throw new UserError(`the files have different columns (${parts.join('; ')}); both need the same columns`);
   }
   for (const name of [...(opts.numeric ?? []), ...(opts.categorical ?? [])]) {
-    if (!ref.columns.has(name)) throw new UserError(`column "${name}" (from --numeric/--categorical) is not in the files`);
+    if (!ref.columns.has(name))
+      throw new UserError(`column "${name}" (from --numeric/--categorical) is not in the files`);
   }
   const both = (opts.numeric ?? []).filter((n) => opts.categorical?.includes(n));
   if (both.length) throw new UserError(`column(s) ${both.join(', ')} declared both numeric and categorical`);
@@ -72,7 +83,11 @@ export async function offlineDrift(referenceFile: string, currentFile: string, o
       skipped.push({ feature: name, reason: 'timestamp column: not a feature' });
       continue;
     }
-    const type = opts.numeric?.includes(name) ? 'numeric' : opts.categorical?.includes(name) ? 'categorical' : inferred;
+    const type = opts.numeric?.includes(name)
+      ? 'numeric'
+      : opts.categorical?.includes(name)
+        ? 'categorical'
+        : inferred;
     refColumns[name] = toColumn(ref, name, type);
     curColumns[name] = toColumn(cur, name, type);
   }
@@ -123,7 +138,11 @@ export function renderOffline(run: OfflineRun): string {
   ]);
   const header = ['feature', 'type', 'test', 'statistic', 'p-value', 'drift when', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const drifted = run.report.features.filter((f) => f.drifted).length;
   const out = [
     `reference ${run.referenceRows} rows, current ${run.currentRows} rows`,

@@ -47,7 +47,8 @@ export async function prepareWeatherModel(
       recordKey: r.recordKey,
       ts: r.ts,
       features: r.features,
-      feedback: feedback === 'all' || r.ts >= SCENARIO.window.end || hasFeedback(r.recordKey) ? r.label : null,
+      feedback:
+        feedback === 'all' || r.ts >= SCENARIO.window.end || hasFeedback(r.recordKey) ? r.label : null,
     }));
   const log = await ingestRecords(pool, modelId, production, SCENARIO.window.end);
   return { modelId, rows, champion, log };

@@ -73,9 +73,18 @@ export async function registerModelWithChampion(
   // The performance path compares each window with these (the policy picks the metric).
   const baseline: Baseline = { accuracy: baselineAccuracy };
   if (holdoutRows.length > 0) {
-    baseline.macroF1 = macroF1(holdoutTruth, holdoutPredictions.map((p) => p.label));
-    baseline.logLoss = logLoss(holdoutTruth, holdoutPredictions.map((p) => p.probabilities));
-    const auc = macroAuc(holdoutTruth, holdoutPredictions.map((p) => p.probabilities));
+    baseline.macroF1 = macroF1(
+      holdoutTruth,
+      holdoutPredictions.map((p) => p.label),
+    );
+    baseline.logLoss = logLoss(
+      holdoutTruth,
+      holdoutPredictions.map((p) => p.probabilities),
+    );
+    const auc = macroAuc(
+      holdoutTruth,
+      holdoutPredictions.map((p) => p.probabilities),
+    );
     if (auc !== null) baseline.auc = auc;
   }
   const artifactJson = canonicalJson(artifact);

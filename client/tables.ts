@@ -34,10 +34,14 @@ export async function readTable(file: string): Promise<Table> {
     size = s.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`);
+    throw new UserError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
+    );
   }
   if (size > MAX_TABLE_BYTES)
-    throw new UserError(`${file} is ${(size / 1024 ** 3).toFixed(1)} GiB; the limit is 2 GiB: pass a sample or a shorter window`);
+    throw new UserError(
+      `${file} is ${(size / 1024 ** 3).toFixed(1)} GiB; the limit is 2 GiB: pass a sample or a shorter window`,
+    );
   const ext = path.extname(file).toLowerCase();
   if (ext === '.parquet') return readParquet(file);
   if (ext === '.csv' || ext === '.txt') return readCsv(file);
@@ -47,12 +51,17 @@ export async function readTable(file: string): Promise<Table> {
 async function readCsv(file: string): Promise<Table> {
   let records: string[][];
   try {
-    records = parse(await readFile(file, 'utf8'), { skip_empty_lines: true, relax_column_count: false, bom: true });
+    records = parse(await readFile(file, 'utf8'), {
+      skip_empty_lines: true,
+      relax_column_count: false,
+      bom: true,
+    });
   } catch (err) {
     throw new UserError(`${file} is not valid CSV: ${err instanceof Error ? err.message : String(err)}`);
   }
   const header = records[0];
-  if (!header || header.length === 0) throw new UserError(`${file} is empty: it needs a header line and rows`);
+  if (!header || header.length === 0)
+    throw new UserError(`${file} is empty: it needs a header line and rows`);
   const seen = new Set<string>();
   for (const h of header) {
     if (h.trim() === '') throw new UserError(`${file}: the header has an empty column name`);
@@ -71,13 +80,16 @@ async function readParquet(file: string): Promise<Table> {
   try {
     metadata = await parquetMetadataAsync(buffer);
   } catch (err) {
-    throw new UserError(`${file} is not a readable Parquet file: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UserError(
+      `${file} is not a readable Parquet file: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const rows = Number(metadata.num_rows);
   const columns = new Map<string, RawColumn>();
   const kinds = new Map<string, 'number' | 'string' | 'timestamp' | 'boolean'>();
   for (const el of metadata.schema.slice(1)) {
-    if (el.num_children) throw new UserError(`${file}: nested column "${el.name}" is not supported; flatten it first`);
+    if (el.num_children)
+      throw new UserError(`${file}: nested column "${el.name}" is not supported; flatten it first`);
     const logical = el.logical_type?.type;
     const kind =
       logical === 'TIMESTAMP' || logical === 'DATE' || el.converted_type === 'DATE' || el.type === 'INT96'
@@ -113,14 +125,16 @@ async function readParquet(file: string): Promise<Table> {
           }
         } else if (col.source === 'string') {
           for (let i = 0; i < columnData.length; i++) {
-            const v = columnData[i] as unknown;
+            const v = columnData[i] as string | number | bigint | boolean | null | undefined;
             col.values[rowStart + i] = v === null || v === undefined ? null : String(v);
           }
         }
       },
     });
   } catch (err) {
-    throw new UserError(`${file}: cannot decode its data: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UserError(
+      `${file}: cannot decode its data: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return { file, rows, columns };
 }
@@ -140,7 +154,10 @@ export function inferType(col: RawColumn): 'numeric' | 'categorical' | 'timestam
   if (col.source === 'timestamp') return 'timestamp';
   if (col.source === 'number') return 'numeric';
   if (col.source === 'string') return 'categorical';
-  if (col.values.some((v) => v.trim() !== '') && col.values.every((v) => v.trim() === '' || ISO_DATE.test(v.trim())))
+  if (
+    col.values.some((v) => v.trim() !== '') &&
+    col.values.every((v) => v.trim() === '' || ISO_DATE.test(v.trim()))
+  )
     return 'timestamp';
   let any = false;
   for (const v of col.values) {
@@ -158,7 +175,10 @@ export function toColumn(table: Table, name: string, type: 'numeric' | 'categori
     throw new UserError(`${table.file}: column "${name}" holds timestamps, which are not tested`);
   if (type === 'categorical') {
     if (col.source === 'number')
-      return { type: 'categorical', values: Array.from(col.values, (v) => (Number.isNaN(v) ? null : String(v))) };
+      return {
+        type: 'categorical',
+        values: Array.from(col.values, (v) => (Number.isNaN(v) ? null : String(v))),
+      };
     return {
       type: 'categorical',
       values: col.source === 'text' ? col.values.map((v) => (v.trim() === '' ? null : v)) : col.values,
@@ -170,7 +190,7 @@ export function toColumn(table: Table, name: string, type: 'numeric' | 'categori
   const values = new Float64Array(col.values.length);
   for (let i = 0; i < col.values.length; i++) {
     const n = parseNumber(col.values[i]!);
-    if (n === null || !Number.isFinite(n) && !Number.isNaN(n))
+    if (n === null || (!Number.isFinite(n) && !Number.isNaN(n)))
       throw new UserError(
         `${table.file} line ${i + 2}: column "${name}" is numeric, but the value is ${JSON.stringify(col.values[i])}; fix the value or declare the column with --categorical ${name}`,
       );

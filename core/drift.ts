@@ -125,7 +125,11 @@ export function sortedFinite(values: Float64Array | readonly number[]): Float64A
   return out.sort();
 }
 
-function numericProfile(values: Float64Array | readonly number[], maxSample: number, psiBins: number): NumericProfile {
+function numericProfile(
+  values: Float64Array | readonly number[],
+  maxSample: number,
+  psiBins: number,
+): NumericProfile {
   const sorted = sortedFinite(values);
   const count = sorted.length;
   if (count === 0) {
@@ -188,7 +192,9 @@ export function profileColumns(columns: Record<string, Column>, opts: ProfileOpt
     if (col.values.length !== rows)
       throw new Error(`column "${name}" has ${col.values.length} rows, the others ${rows}`);
     features[name] =
-      col.type === 'numeric' ? numericProfile(col.values, maxSample, psiBins) : categoricalProfile(col.values);
+      col.type === 'numeric'
+        ? numericProfile(col.values, maxSample, psiBins)
+        : categoricalProfile(col.values);
   }
   const baseline = opts.baseline ?? {};
   const profile: ReferenceProfile = {
@@ -277,9 +283,15 @@ export type CurrentColumn =
   | { type: 'categorical'; counts: Record<string, number>; count: number; rows: number };
 
 export function prepareColumn(column: Column): CurrentColumn {
-  if (column.type === 'numeric') return { type: 'numeric', sorted: sortedFinite(column.values), rows: column.values.length };
+  if (column.type === 'numeric')
+    return { type: 'numeric', sorted: sortedFinite(column.values), rows: column.values.length };
   const present = column.values.filter((v): v is string => v !== null);
-  return { type: 'categorical', counts: countCategories(present), count: present.length, rows: column.values.length };
+  return {
+    type: 'categorical',
+    counts: countCategories(present),
+    count: present.length,
+    rows: column.values.length,
+  };
 }
 
 export interface FeatureDrift {
@@ -354,7 +366,7 @@ function categoryCounts(col: ColumnProfile | CurrentColumn): Record<string, numb
   if (col.type === 'categorical') return col.counts;
   const sorted = 'sorted' in col ? col.sorted : [];
   const counts = new Map<string, number>();
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let k = i;
     while (k < sorted.length && sorted[k] === sorted[i]) k++;
     counts.set(String(sorted[i]), k - i);
@@ -385,7 +397,10 @@ export function runTest(
     case 'wasserstein': {
       if (!numericBoth) return { error: `${test} needs a numeric feature` };
       if (test === 'ks') return ksTwoSample(ref.sorted, Array.from(cur.sorted), { method: 'auto' });
-      return { statistic: wassersteinSorted(ref.sorted, cur.sorted, false) / Math.max(ref.std, 0.001), pValue: null };
+      return {
+        statistic: wassersteinSorted(ref.sorted, cur.sorted, false) / Math.max(ref.std, 0.001),
+        pValue: null,
+      };
     }
     case 'psi': {
       if (numericBoth) {
@@ -439,7 +454,8 @@ export function runTest(
       const r = categoryCounts(ref);
       const c = categoryCounts(cur);
       const keys = categoryUnion(r, c);
-      if (keys.length > 2) return { error: `ztest needs a feature with at most two values (found ${keys.length})` };
+      if (keys.length > 2)
+        return { error: `ztest needs a feature with at most two values (found ${keys.length})` };
       if (keys.length < 2) return { statistic: 0, pValue: 1 };
       const key = keys[0]!;
       const n1 = total(r);
@@ -554,7 +570,7 @@ function dataQuality(
         feature,
         kind: 'schema',
         share: bad / rows,
-        detail: `${bad} of ${rows} rows have no ${ref.type} value for "${feature}" (missing key or wrong type)`,
+        detail: `${bad} of ${rows} rows have a value of the wrong type for "${feature}" (expected ${ref.type === 'numeric' ? 'a finite number' : 'a string'})`,
       });
     }
     const present = cur.type === 'numeric' ? cur.sorted.length : cur.count;
@@ -583,14 +599,19 @@ function dataQuality(
       }
     }
     if (ref.type === 'categorical' && cur.type === 'categorical') {
-      const unseen = Object.keys(cur.counts).filter((k) => !Object.prototype.hasOwnProperty.call(ref.counts, k));
+      const unseen = Object.keys(cur.counts).filter(
+        (k) => !Object.prototype.hasOwnProperty.call(ref.counts, k),
+      );
       const n = unseen.reduce((a, k) => a + cur.counts[k]!, 0);
       if (n > 0 && n / rows > policy.maxNewCategoryShare) {
         issues.push({
           feature,
           kind: 'new-category',
           share: n / rows,
-          detail: `${n} rows with categories never seen in the reference: ${unseen.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${unseen.length > 5 ? ', …' : ''}`,
+          detail: `${n} rows with categories never seen in the reference: ${unseen
+            .slice(0, 5)
+            .map((k) => JSON.stringify(k))
+            .join(', ')}${unseen.length > 5 ? ', …' : ''}`,
         });
       }
     }
@@ -626,7 +647,11 @@ export interface PerformanceCheck {
   currentAccuracy: number | null;
 }
 
-function performance(profile: ReferenceProfile, outcomes: readonly WindowOutcome[], policy: DriftPolicy): PerformanceCheck {
+function performance(
+  profile: ReferenceProfile,
+  outcomes: readonly WindowOutcome[],
+  policy: DriftPolicy,
+): PerformanceCheck {
   const metric = policy.performanceMetric;
   const n = outcomes.length;
   const metrics: PerformanceCheck['metrics'] = {};
@@ -657,7 +682,7 @@ function performance(profile: ReferenceProfile, outcomes: readonly WindowOutcome
     current,
     drop,
     judged,
-    degraded: judged && drop! > policy.performanceTolerance,
+    degraded: judged && drop !== null && drop > policy.performanceTolerance,
     metrics,
     baselineAccuracy: profile.baselineAccuracy,
     currentAccuracy: metrics.accuracy ?? null,
@@ -702,14 +727,28 @@ export function chooseTest(
 ): TestChoice {
   const ref = profile.features[feature]!;
   const override = policy.features[feature];
-  if (forceTest) return { test: forceTest, threshold: override?.threshold ?? DEFAULT_THRESHOLDS[forceTest], source: 'policy' };
+  if (forceTest)
+    return {
+      test: forceTest,
+      threshold: override?.threshold ?? DEFAULT_THRESHOLDS[forceTest],
+      source: 'policy',
+    };
   if (override?.test)
-    return { test: override.test, threshold: override.threshold ?? DEFAULT_THRESHOLDS[override.test], source: 'policy' };
+    return {
+      test: override.test,
+      threshold: override.threshold ?? DEFAULT_THRESHOLDS[override.test],
+      source: 'policy',
+    };
   const learned = profile.learned?.[feature];
-  if (policy.thresholds === 'learned' && learned) return { test: learned.test, threshold: learned.upper, source: 'learned' };
+  if (policy.thresholds === 'learned' && learned)
+    return { test: learned.test, threshold: learned.upper, source: 'learned' };
   const test = defaultTest(profile.rows, ref.type, distinct);
   if (override?.threshold !== undefined) return { test, threshold: override.threshold, source: 'policy' };
-  return { test, threshold: test === 'psi' ? policy.psiThreshold : DEFAULT_THRESHOLDS[test], source: 'default' };
+  return {
+    test,
+    threshold: test === 'psi' ? policy.psiThreshold : DEFAULT_THRESHOLDS[test],
+    source: 'default',
+  };
 }
 
 export function driftReportColumns(
@@ -736,7 +775,10 @@ export function driftReportColumns(
     const cur = current[name]!;
     const curCount = cur.type === 'numeric' ? cur.sorted.length : cur.count;
     if (ref.count === 0 || curCount === 0) {
-      skipped.push({ feature: name, reason: ref.count === 0 ? 'no values in the reference' : 'no values in the window' });
+      skipped.push({
+        feature: name,
+        reason: ref.count === 0 ? 'no values in the reference' : 'no values in the window',
+      });
       continue;
     }
     const distinct = unionDistinct(ref, cur);
@@ -750,7 +792,8 @@ export function driftReportColumns(
     if ('error' in result)
       throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
     const isP = P_VALUE_TESTS.has(choice.test) && choice.source !== 'learned';
-    const statistic = choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
+    const statistic =
+      choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
     features.push({
       feature: name,
       type: ref.type,
@@ -783,7 +826,8 @@ export function driftReportColumns(
       f.drifted = f.test === 'ks' ? f.adjustedPValue <= f.threshold : f.adjustedPValue < f.threshold;
       f.score = -Math.log10(Math.max(f.adjustedPValue, 1e-300)) / -Math.log10(f.threshold);
     } else {
-      f.drifted = f.statistic >= f.threshold && !(f.thresholdSource === 'learned' && f.statistic === f.threshold);
+      f.drifted =
+        f.statistic >= f.threshold && !(f.thresholdSource === 'learned' && f.statistic === f.threshold);
       f.score = f.threshold > 0 ? f.statistic / f.threshold : f.statistic > 0 ? Infinity : 0;
     }
     if (f.drifted) f.region = regionOf(profile.features[f.feature]!, current[f.feature]!);
@@ -826,7 +870,7 @@ export function driftReport(
     let bad = 0;
     for (const row of window) {
       const v = row[name];
-      if (v === null) continue; // an explicit null is a missing value, not a schema violation
+      if (v === null || v === undefined) continue; // null or an absent key is a missing value
       if (ref.type === 'numeric' ? typeof v !== 'number' || Number.isNaN(v) : typeof v !== 'string') bad++;
     }
     if (bad > 0) violations[name] = bad;
@@ -847,7 +891,15 @@ export function upgradeProfile(raw: unknown): ReferenceProfile {
     baselineAccuracy: number;
     features: Record<
       string,
-      | { type: 'numeric'; sample: number[]; edges: number[]; shares: number[]; mean: number; std: number; count: number }
+      | {
+          type: 'numeric';
+          sample: number[];
+          edges: number[];
+          shares: number[];
+          mean: number;
+          std: number;
+          count: number;
+        }
       | { type: 'categorical'; counts: Record<string, number>; count: number }
     >;
   };
@@ -886,5 +938,5 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toPrecision(4);
+  return String(Number(x.toPrecision(6)));
 }

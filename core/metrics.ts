@@ -149,7 +149,7 @@ export function binaryAuc(positive: readonly boolean[], score: readonly number[]
   const order = score.map((s, i) => [s, i] as const).sort((a, b) => a[0] - b[0]);
   let nPos = 0;
   let rankSum = 0;
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end < order.length && order[end]![0] === order[start]![0]) end++;
     const meanRank = (start + 1 + end) / 2; // ranks start..end-1, 1-based

@@ -50,7 +50,10 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
   }
   let route: Route = severity === 'severe' ? 'full-cycle' : severity === 'mild' ? 'fine-tune' : 'none';
   const observeOnly =
-    !perf.degraded && perf.judged && signals.includes('features') && (policy.featureDriftAlone ?? 'observe') === 'observe';
+    !perf.degraded &&
+    perf.judged &&
+    signals.includes('features') &&
+    (policy.featureDriftAlone ?? 'observe') === 'observe';
   if (observeOnly) route = 'none';
   if (incident) route = 'data-quality';
 

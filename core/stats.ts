@@ -389,7 +389,8 @@ export function ksTwoSample(
   const statistic = h / lcm;
 
   let pValue: number | null = null;
-  const exact = opts.method === 'auto' ? Math.max(n1, n2) <= KS_AUTO_EXACT_MAX_N : n1 * n2 <= KS_EXACT_MAX_PRODUCT;
+  const exact =
+    opts.method === 'auto' ? Math.max(n1, n2) <= KS_AUTO_EXACT_MAX_N : n1 * n2 <= KS_EXACT_MAX_PRODUCT;
   if (exact) pValue = ksExactPValue(n1, n2, g, h);
   if (pValue === null) pValue = ksAsympPValue(n1, n2, statistic);
   return { statistic, pValue: Math.min(1, Math.max(0, pValue)) };

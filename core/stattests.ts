@@ -148,7 +148,9 @@ export function distinctSorted(sorted: Sorted): number {
  */
 export function jensenShannonDistance(p: readonly number[], q: readonly number[]): number {
   if (p.length !== q.length || p.length === 0)
-    throw new Error(`jensenShannonDistance: needs two equally long non-empty vectors (${p.length}, ${q.length})`);
+    throw new Error(
+      `jensenShannonDistance: needs two equally long non-empty vectors (${p.length}, ${q.length})`,
+    );
   let sp = 0;
   let sq = 0;
   for (let i = 0; i < p.length; i++) {
@@ -185,12 +187,15 @@ export function chiSquareTest(
   expected: readonly number[],
 ): { statistic: number; pValue: number; dof: number } {
   if (observed.length !== expected.length || observed.length === 0)
-    throw new Error(`chiSquareTest: needs equally long non-empty vectors (${observed.length}, ${expected.length})`);
+    throw new Error(
+      `chiSquareTest: needs equally long non-empty vectors (${observed.length}, ${expected.length})`,
+    );
   let statistic = 0;
   for (let i = 0; i < observed.length; i++) {
     const o = observed[i]!;
     const e = expected[i]!;
-    if (!(o >= 0 && e >= 0)) throw new Error(`chiSquareTest: counts must be >= 0 (category ${i}: ${o}, ${e})`);
+    if (!(o >= 0 && e >= 0))
+      throw new Error(`chiSquareTest: counts must be >= 0 (category ${i}: ${o}, ${e})`);
     if (e === 0) {
       if (o > 0) statistic = Infinity;
       continue;

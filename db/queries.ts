@@ -686,13 +686,20 @@ export async function upsertMonitor(
 }
 
 export async function getMonitor(q: Queryable, modelId: string): Promise<MonitorRow | null> {
-  const { rows } = await q.query<{ model_id: string; mode: 'clock' | 'cursor'; window_ms: string; next_start: Date | null }>(
-    'SELECT model_id, mode, window_ms, next_start FROM monitors WHERE model_id = $1',
-    [modelId],
-  );
+  const { rows } = await q.query<{
+    model_id: string;
+    mode: 'clock' | 'cursor';
+    window_ms: string;
+    next_start: Date | null;
+  }>('SELECT model_id, mode, window_ms, next_start FROM monitors WHERE model_id = $1', [modelId]);
   const r = rows[0];
   return r
-    ? { modelId: r.model_id, mode: r.mode, windowMs: Number(r.window_ms), nextStart: r.next_start?.toISOString() ?? null }
+    ? {
+        modelId: r.model_id,
+        mode: r.mode,
+        windowMs: Number(r.window_ms),
+        nextStart: r.next_start?.toISOString() ?? null,
+      }
     : null;
 }
 
@@ -710,12 +717,18 @@ export async function advanceMonitor(q: Queryable, modelId: string, end: string)
 }
 
 export async function firstRecordTs(q: Queryable, modelId: string): Promise<string | null> {
-  const { rows } = await q.query<{ ts: Date | null }>('SELECT min(ts) AS ts FROM records WHERE model_id = $1', [modelId]);
+  const { rows } = await q.query<{ ts: Date | null }>(
+    'SELECT min(ts) AS ts FROM records WHERE model_id = $1',
+    [modelId],
+  );
   return rows[0]?.ts?.toISOString() ?? null;
 }
 
 export async function lastRecordTs(q: Queryable, modelId: string): Promise<string | null> {
-  const { rows } = await q.query<{ ts: Date | null }>('SELECT max(ts) AS ts FROM records WHERE model_id = $1', [modelId]);
+  const { rows } = await q.query<{ ts: Date | null }>(
+    'SELECT max(ts) AS ts FROM records WHERE model_id = $1',
+    [modelId],
+  );
   return rows[0]?.ts?.toISOString() ?? null;
 }
 
@@ -867,7 +880,8 @@ export async function reserveCycle(
         [t.modelId],
       );
       cycleId = open.rows[0]?.cycle_id;
-      if (!cycleId) throw new Error(`could not reserve a cycle for ${t.modelId}: no open cycle and no free ID`);
+      if (!cycleId)
+        throw new Error(`could not reserve a cycle for ${t.modelId}: no open cycle and no free ID`);
     }
     await client.query(
       `INSERT INTO cycle_triggers (trigger_key, model_id, cycle_id, kind, started, evidence)
@@ -882,9 +896,19 @@ export async function cycleTriggers(
   q: Queryable,
   cycleId: string,
 ): Promise<{ triggerKey: string; kind: string; started: boolean; evidence: Record<string, unknown> }[]> {
-  const { rows } = await q.query<{ trigger_key: string; kind: string; started: boolean; evidence: Record<string, unknown> }>(
+  const { rows } = await q.query<{
+    trigger_key: string;
+    kind: string;
+    started: boolean;
+    evidence: Record<string, unknown>;
+  }>(
     'SELECT trigger_key, kind, started, evidence FROM cycle_triggers WHERE cycle_id = $1 ORDER BY trigger_id',
     [cycleId],
   );
-  return rows.map((r) => ({ triggerKey: r.trigger_key, kind: r.kind, started: r.started, evidence: r.evidence }));
+  return rows.map((r) => ({
+    triggerKey: r.trigger_key,
+    kind: r.kind,
+    started: r.started,
+    evidence: r.evidence,
+  }));
 }

@@ -97,7 +97,9 @@ describe('histograms (numpy.histogram_bin_edges bins="sturges", numpy.histogram)
 describe('multiple testing', () => {
   it('given four p-values, then Benjamini–Hochberg matches scipy.stats.false_discovery_control', () => {
     const adj = adjustPValues([0.01, 0.04, 0.03, 0.2], 'benjamini-hochberg');
-    [0.04, 0.05333333333333333, 0.05333333333333333, 0.2].forEach((e, i) => expect(adj[i]).toBeCloseTo(e, 14));
+    [0.04, 0.05333333333333333, 0.05333333333333333, 0.2].forEach((e, i) =>
+      expect(adj[i]).toBeCloseTo(e, 14),
+    );
   });
   it('given Bonferroni, then p-values are multiplied by their number and capped at 1', () => {
     expect(adjustPValues([0.01, 0.5], 'bonferroni')).toEqual([0.02, 1]);
@@ -127,7 +129,12 @@ describe('default tests give the numbers Evidently gives on the same data', () =
 
   it('given a reference of 800 rows, then KS is chosen and its p-value matches', () => {
     const profile = profileColumns({ x: { type: 'numeric', values: sample.reference.slice(0, 800) } });
-    const r = driftReportColumns(profile, { x: { type: 'numeric', values: sample.current.slice(0, 600) } }, [], drift);
+    const r = driftReportColumns(
+      profile,
+      { x: { type: 'numeric', values: sample.current.slice(0, 600) } },
+      [],
+      drift,
+    );
     expect(r.features[0]!.test).toBe('ks');
     expect(r.features[0]!.pValue! / sample.expected.ksFirst800vs600!).toBeCloseTo(1, 6);
   });
@@ -137,7 +144,12 @@ describe('default tests give the numbers Evidently gives on the same data', () =
 
   it('given a small categorical reference, then chi-square is chosen; an unseen category gives p = 0', () => {
     const profile = profileColumns({ c: { type: 'categorical', values: cat({ a: 50, b: 30, c: 20 }) } });
-    const seen = driftReportColumns(profile, { c: { type: 'categorical', values: cat({ a: 40, b: 40, c: 20 }) } }, [], drift);
+    const seen = driftReportColumns(
+      profile,
+      { c: { type: 'categorical', values: cat({ a: 40, b: 40, c: 20 }) } },
+      [],
+      drift,
+    );
     expect(seen.features[0]).toMatchObject({ test: 'chisquare', drifted: false });
     expect(seen.features[0]!.pValue).toBeCloseTo(0.0694834512228015, 12);
     const unseen = driftReportColumns(
@@ -151,15 +163,26 @@ describe('default tests give the numbers Evidently gives on the same data', () =
 
   it('given a categorical feature and a forced Jensen–Shannon test, then unseen categories count', () => {
     const profile = profileColumns({ c: { type: 'categorical', values: cat({ a: 50, b: 30, c: 20 }) } });
-    const r = driftReportColumns(profile, { c: { type: 'categorical', values: cat({ a: 30, b: 30, c: 35, d: 5 }) } }, [], drift, {
-      forceTest: 'jensenshannon',
-    });
+    const r = driftReportColumns(
+      profile,
+      { c: { type: 'categorical', values: cat({ a: 30, b: 30, c: 35, d: 5 }) } },
+      [],
+      drift,
+      {
+        forceTest: 'jensenshannon',
+      },
+    );
     expect(r.features[0]!.statistic).toBeCloseTo(0.20079901221342164, 12);
   });
 
   it('given a binary feature and a small reference, then the z-test is chosen', () => {
     const profile = profileColumns({ b: { type: 'categorical', values: cat({ x: 70, y: 30 }) } });
-    const r = driftReportColumns(profile, { b: { type: 'categorical', values: cat({ x: 50, y: 50 }) } }, [], drift);
+    const r = driftReportColumns(
+      profile,
+      { b: { type: 'categorical', values: cat({ x: 50, y: 50 }) } },
+      [],
+      drift,
+    );
     expect(r.features[0]).toMatchObject({ test: 'ztest', drifted: true });
     expect(r.features[0]!.pValue).toBeCloseTo(0.0038924171227785465, 12);
   });

@@ -65,15 +65,23 @@ describe('remedy drift', () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out) as Json;
     expect(Object.keys(doc)).toEqual(['features', 'dataset']);
-    expect(Object.keys(doc.features[0]!)).toEqual(['feature', 'type', 'test', 'statistic', 'pValue', 'threshold', 'drifted']);
+    expect(Object.keys(doc.features[0]!)).toEqual([
+      'feature',
+      'type',
+      'test',
+      'statistic',
+      'pValue',
+      'threshold',
+      'drifted',
+    ]);
     expectEvidentlyNumbers(doc);
     // precipitation, temp_max, temp_min and weather drift; wind and location do not: 4 of 6.
-    expect(doc.features.filter((f) => f.drifted).map((f) => f.feature).sort()).toEqual([
-      'precipitation',
-      'temp_max',
-      'temp_min',
-      'weather',
-    ]);
+    expect(
+      doc.features
+        .filter((f) => f.drifted)
+        .map((f) => f.feature)
+        .sort(),
+    ).toEqual(['precipitation', 'temp_max', 'temp_min', 'weather']);
     expect(doc.dataset).toEqual({ drifted: true, share: 4 / 6 });
   });
 
@@ -100,9 +108,20 @@ describe('remedy drift', () => {
   });
 
   it('given --test wasserstein, then numeric features use it (p-value null) and the others keep theirs', async () => {
-    const r = await remedy('drift', '--reference', refCsv, '--current', curCsv, '--test', 'wasserstein', '--json');
+    const r = await remedy(
+      'drift',
+      '--reference',
+      refCsv,
+      '--current',
+      curCsv,
+      '--test',
+      'wasserstein',
+      '--json',
+    );
     const doc = JSON.parse(r.out) as Json;
-    const byName = Object.fromEntries(doc.features.map((f) => [f.feature, f]));
+    const byName: Record<string, Record<string, unknown>> = Object.fromEntries(
+      doc.features.map((f) => [String(f.feature), f]),
+    );
     for (const n of ['precipitation', 'temp_max', 'temp_min', 'wind']) {
       expect(byName[n]).toMatchObject({ test: 'wasserstein', pValue: null, threshold: 0.1 });
     }
@@ -111,13 +130,23 @@ describe('remedy drift', () => {
   });
 
   it('given --fail-on-drift and a drifted dataset, then the exit code is 3', async () => {
-    expect((await remedy('drift', '--reference', refCsv, '--current', curCsv, '--fail-on-drift')).code).toBe(3);
-    expect((await remedy('drift', '--reference', refCsv, '--current', refCsv, '--fail-on-drift')).code).toBe(0);
+    expect((await remedy('drift', '--reference', refCsv, '--current', curCsv, '--fail-on-drift')).code).toBe(
+      3,
+    );
+    expect((await remedy('drift', '--reference', refCsv, '--current', refCsv, '--fail-on-drift')).code).toBe(
+      0,
+    );
   });
 
   it.each([
-    [['--reference', '/nonexistent/ref.csv', '--current', 'CUR'], /cannot read \/nonexistent\/ref\.csv: no such file/],
-    [['--reference', 'REF', '--current', 'REF', '--test', 'ttest'], /argument 'ttest' is invalid\. Allowed choices are ks, wasserstein/],
+    [
+      ['--reference', '/nonexistent/ref.csv', '--current', 'CUR'],
+      /cannot read \/nonexistent\/ref\.csv: no such file/,
+    ],
+    [
+      ['--reference', 'REF', '--current', 'REF', '--test', 'ttest'],
+      /argument 'ttest' is invalid\. Allowed choices are ks, wasserstein/,
+    ],
     [['--reference', 'REF', '--current', 'CUR', '--drift-share', '2'], /"2" is not a share in \(0, 1\]/],
   ])('given bad arguments %j, then exit 2 with a message saying what to fix', async (args, message) => {
     const argv = args.map((a) => (a === 'REF' ? refCsv : a === 'CUR' ? curCsv : a));
@@ -128,14 +157,26 @@ describe('remedy drift', () => {
   });
 
   it.each([
-    ['mismatched columns', 'location,date,precipitation,temp_max\nSeattle,2013-05-01,1,2\n', /different columns \(only in .*ref\.csv: temp_min, wind, weather\)/],
-    ['an empty window', 'location,date,precipitation,temp_max,temp_min,wind,weather\n', /has no rows: the current window is empty/],
+    [
+      'mismatched columns',
+      'location,date,precipitation,temp_max\nSeattle,2013-05-01,1,2\n',
+      /different columns \(only in .*ref\.csv: temp_min, wind, weather\)/,
+    ],
+    [
+      'an empty window',
+      'location,date,precipitation,temp_max,temp_min,wind,weather\n',
+      /has no rows: the current window is empty/,
+    ],
     [
       'text in a numeric column',
       'location,date,precipitation,temp_max,temp_min,wind,weather\nSeattle,2013-05-01,0,20,10,3,sun\nSeattle,2013-05-02,abc,20,10,3,sun\n',
       /bad\.csv line 3: column "precipitation" is numeric, but the value is "abc"; fix the value or declare the column with --categorical precipitation/,
     ],
-    ['Infinity in a numeric column', 'location,date,precipitation,temp_max,temp_min,wind,weather\nSeattle,2013-05-01,Infinity,20,10,3,sun\n', /line 2: column "precipitation" is numeric, but the value is "Infinity"/],
+    [
+      'Infinity in a numeric column',
+      'location,date,precipitation,temp_max,temp_min,wind,weather\nSeattle,2013-05-01,Infinity,20,10,3,sun\n',
+      /line 2: column "precipitation" is numeric, but the value is "Infinity"/,
+    ],
     ['an unknown file type', null, /unknown file type "\.json"; use \.csv or \.parquet/],
   ])('given %s, then exit 2 and a message that says what is wrong', async (_name, content, message) => {
     const file = path.join(dir, content === null ? 'bad.json' : 'bad.csv');

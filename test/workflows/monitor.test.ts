@@ -5,7 +5,14 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortCycle, cycleStatus } from '../../client/cycles.js';
-import { createMonitor, deleteMonitor, describeMonitor, pauseMonitor, resumeMonitor, triggerMonitor } from '../../client/monitor.js';
+import {
+  createMonitor,
+  deleteMonitor,
+  describeMonitor,
+  pauseMonitor,
+  resumeMonitor,
+  triggerMonitor,
+} from '../../client/monitor.js';
 import { DEMO_POLICY, prepareWeatherModel } from '../../client/scenario.js';
 import { ingestRecords, registerModelWithChampion } from '../../client/setup.js';
 import { loadWeather, weatherModel } from '../../client/weather.js';
@@ -29,7 +36,11 @@ afterAll(async () => {
 });
 
 /** Triggers checks one after another until `stop` holds or the log has no complete window left. */
-async function runChecks(modelId: string, stop: (s: DriftCheckSummary) => boolean, max = 40): Promise<DriftCheckSummary[]> {
+async function runChecks(
+  modelId: string,
+  stop: (s: DriftCheckSummary) => boolean,
+  max = 40,
+): Promise<DriftCheckSummary[]> {
   const out: DriftCheckSummary[] = [];
   for (let i = 0; i < max; i++) {
     const s = (await triggerMonitor(h.client, modelId, { wait: true }))!;
@@ -43,7 +54,13 @@ describe('drift monitor', () => {
   it('given 2013–2015 traffic, then the April 2013 change persists through the performance path and starts one cycle', async () => {
     const modelId = 'weather-monitor';
     await prepareWeatherModel(pool, modelId, DEMO_POLICY, 'all');
-    await createMonitor(h.client, pool, h, { modelId, every: '24h', window: '30d', mode: 'cursor', start: '2013-01-01' });
+    await createMonitor(h.client, pool, h, {
+      modelId,
+      every: '24h',
+      window: '30d',
+      mode: 'cursor',
+      start: '2013-01-01',
+    });
     const checks = await runChecks(modelId, (s) => s.state === 'cycle-started');
     const started = checks[checks.length - 1]!;
     expect(started.state).toBe('cycle-started');
@@ -84,7 +101,10 @@ describe('drift monitor', () => {
       ['drift', true],
       ['drift', false],
     ]);
-    const { rows } = await pool.query('SELECT cycle_id FROM cycles WHERE model_id = $1', [modelId]);
+    const { rows } = await pool.query<{ cycle_id: string }>(
+      'SELECT cycle_id FROM cycles WHERE model_id = $1',
+      [modelId],
+    );
     expect(rows.map((r) => r.cycle_id)).toEqual([cycleId]);
     const listed = await db.listDriftChecks(pool, modelId, 100);
     expect(listed.filter((c) => c.cycleId === cycleId).length).toBe(2);
@@ -121,11 +141,19 @@ describe('drift monitor', () => {
     const modelId = 'weather-sched';
     await prepareWeatherModel(pool, modelId);
     const created = await createMonitor(h.client, pool, h, { modelId, every: '6h', window: '7d' });
-    expect(created).toMatchObject({ paused: false, every: '21600s', mode: 'clock', windowMs: 7 * 86_400_000 });
+    expect(created).toMatchObject({
+      paused: false,
+      every: '21600s',
+      mode: 'clock',
+      windowMs: 7 * 86_400_000,
+    });
     expect(created.nextRuns.length).toBeGreaterThan(0);
     await expect(createMonitor(h.client, pool, h, { modelId })).rejects.toThrow(/already has a monitor/);
     await pauseMonitor(h.client, modelId, 'maintenance');
-    expect(await describeMonitor(h.client, pool, modelId)).toMatchObject({ paused: true, note: 'maintenance' });
+    expect(await describeMonitor(h.client, pool, modelId)).toMatchObject({
+      paused: true,
+      note: 'maintenance',
+    });
     await resumeMonitor(h.client, modelId);
     expect((await describeMonitor(h.client, pool, modelId)).paused).toBe(false);
     await deleteMonitor(h.client, pool, modelId);
@@ -134,6 +162,8 @@ describe('drift monitor', () => {
     await expect(createMonitor(h.client, pool, h, { modelId, every: 'often' })).rejects.toThrow(
       /every: must be a duration like "30s"/,
     );
-    await expect(createMonitor(h.client, pool, h, { modelId: 'nope' })).rejects.toThrow(/"nope" is not registered/);
+    await expect(createMonitor(h.client, pool, h, { modelId: 'nope' })).rejects.toThrow(
+      /"nope" is not registered/,
+    );
   });
 });
