@@ -554,69 +554,66 @@ export interface DataQuality {
   issues: QualityIssue[];
 }
 
-function dataQuality(
-  profile: ReferenceProfile,
-  current: Record<string, CurrentColumn>,
-  schemaViolations: Record<string, number>,
+function qualityIssues(
+  feature: string,
+  ref: ColumnProfile,
+  cur: CurrentColumn,
+  bad: number,
   rows: number,
   policy: DriftPolicy['dataQuality'],
-): DataQuality {
+): QualityIssue[] {
   const issues: QualityIssue[] = [];
-  for (const [feature, ref] of Object.entries(profile.features)) {
-    const cur = current[feature]!;
-    const bad = schemaViolations[feature] ?? 0;
-    if (bad > 0 && bad / rows > policy.maxSchemaViolationShare) {
+  if (bad > 0 && bad / rows > policy.maxSchemaViolationShare) {
+    issues.push({
+      feature,
+      kind: 'schema',
+      share: bad / rows,
+      detail: `${bad} of ${rows} rows have a value of the wrong type for "${feature}" (expected ${ref.type === 'numeric' ? 'a finite number' : 'a string'})`,
+    });
+  }
+  const present = cur.type === 'numeric' ? cur.sorted.length : cur.count;
+  const missingShare = (rows - present - bad) / rows;
+  const refMissing = ref.missing / Math.max(1, ref.count + ref.missing);
+  if (missingShare - refMissing > policy.maxMissingIncrease) {
+    issues.push({
+      feature,
+      kind: 'missing',
+      share: missingShare,
+      detail: `${pct(missingShare)} missing vs ${pct(refMissing)} in the reference`,
+    });
+  }
+  if (ref.type === 'numeric' && cur.type === 'numeric' && ref.count > 0 && cur.sorted.length > 0) {
+    const margin = (ref.max - ref.min) * policy.rangeMargin;
+    const below = lowerBound(cur.sorted, ref.min - margin);
+    const above = cur.sorted.length - upperBound(cur.sorted, ref.max + margin);
+    const share = (below + above) / rows;
+    if (share > policy.maxOutOfRangeShare) {
       issues.push({
         feature,
-        kind: 'schema',
-        share: bad / rows,
-        detail: `${bad} of ${rows} rows have a value of the wrong type for "${feature}" (expected ${ref.type === 'numeric' ? 'a finite number' : 'a string'})`,
+        kind: 'out-of-range',
+        share,
+        detail: `${below + above} values outside [${fmt(ref.min - margin)}, ${fmt(ref.max + margin)}] (reference range ${fmt(ref.min)}..${fmt(ref.max)} plus ${policy.rangeMargin * 100}%)`,
       });
-    }
-    const present = cur.type === 'numeric' ? cur.sorted.length : cur.count;
-    const missingShare = (rows - present - bad) / rows;
-    const refMissing = ref.missing / Math.max(1, ref.count + ref.missing);
-    if (missingShare - refMissing > policy.maxMissingIncrease) {
-      issues.push({
-        feature,
-        kind: 'missing',
-        share: missingShare,
-        detail: `${pct(missingShare)} missing vs ${pct(refMissing)} in the reference`,
-      });
-    }
-    if (ref.type === 'numeric' && cur.type === 'numeric' && ref.count > 0 && cur.sorted.length > 0) {
-      const margin = (ref.max - ref.min) * policy.rangeMargin;
-      const below = lowerBound(cur.sorted, ref.min - margin);
-      const above = cur.sorted.length - upperBound(cur.sorted, ref.max + margin);
-      const share = (below + above) / rows;
-      if (share > policy.maxOutOfRangeShare) {
-        issues.push({
-          feature,
-          kind: 'out-of-range',
-          share,
-          detail: `${below + above} values outside [${fmt(ref.min - margin)}, ${fmt(ref.max + margin)}] (reference range ${fmt(ref.min)}..${fmt(ref.max)} plus ${policy.rangeMargin * 100}%)`,
-        });
-      }
-    }
-    if (ref.type === 'categorical' && cur.type === 'categorical') {
-      const unseen = Object.keys(cur.counts).filter(
-        (k) => !Object.prototype.hasOwnProperty.call(ref.counts, k),
-      );
-      const n = unseen.reduce((a, k) => a + cur.counts[k]!, 0);
-      if (n > 0 && n / rows > policy.maxNewCategoryShare) {
-        issues.push({
-          feature,
-          kind: 'new-category',
-          share: n / rows,
-          detail: `${n} rows with categories never seen in the reference: ${unseen
-            .slice(0, 5)
-            .map((k) => JSON.stringify(k))
-            .join(', ')}${unseen.length > 5 ? ', …' : ''}`,
-        });
-      }
     }
   }
-  return { incident: issues.length > 0, issues };
+  if (ref.type === 'categorical' && cur.type === 'categorical') {
+    const unseen = Object.keys(cur.counts).filter(
+      (k) => !Object.prototype.hasOwnProperty.call(ref.counts, k),
+    );
+    const n = unseen.reduce((a, k) => a + cur.counts[k]!, 0);
+    if (n > 0 && n / rows > policy.maxNewCategoryShare) {
+      issues.push({
+        feature,
+        kind: 'new-category',
+        share: n / rows,
+        detail: `${n} rows with categories never seen in the reference: ${unseen
+          .slice(0, 5)
+          .map((k) => JSON.stringify(k))
+          .join(', ')}${unseen.length > 5 ? ', …' : ''}`,
+      });
+    }
+  }
+  return issues;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -751,50 +748,53 @@ export function chooseTest(
   };
 }
 
-export function driftReportColumns(
-  profile: ReferenceProfile,
-  window: Record<string, Column>,
-  outcomes: readonly WindowOutcome[],
-  policy: DriftPolicy,
-  opts: ReportOptions = {},
-): DriftReport {
-  const names = Object.keys(profile.features);
-  const rows = names.length === 0 ? 0 : (window[names[0]!]?.values.length ?? 0);
-  if (rows === 0) throw new Error('the window holds no rows: pick a window with production traffic');
-  const current: Record<string, CurrentColumn> = {};
-  for (const name of names) {
-    const col = window[name];
-    if (!col) throw new Error(`the window has no column "${name}", which the reference has`);
-    current[name] = prepareColumn(col);
-  }
+/** One feature's share of a report: its test result (or why it was skipped) and its data-quality issues. */
+export interface FeatureOutcome {
+  feature: string;
+  drift: FeatureDrift | null;
+  skipped: string | null;
+  quality: QualityIssue[];
+}
 
-  const features: FeatureDrift[] = [];
-  const skipped: DriftReport['skipped'] = [];
-  for (const name of names) {
-    const ref = profile.features[name]!;
-    const cur = current[name]!;
-    const curCount = cur.type === 'numeric' ? cur.sorted.length : cur.count;
-    if (ref.count === 0 || curCount === 0) {
-      skipped.push({
-        feature: name,
-        reason: ref.count === 0 ? 'no values in the reference' : 'no values in the window',
-      });
-      continue;
-    }
-    const distinct = unionDistinct(ref, cur);
-    let choice = chooseTest(profile, name, distinct, policy, opts.forceTest);
-    let result = runTest(choice.test, ref, cur);
-    if ('error' in result && opts.forceTest) {
-      // A forced test applies to the features it can test; the others keep their own test.
-      choice = chooseTest(profile, name, distinct, policy);
-      result = runTest(choice.test, ref, cur);
-    }
-    if ('error' in result)
-      throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
-    const isP = P_VALUE_TESTS.has(choice.test) && choice.source !== 'learned';
-    const statistic =
-      choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
-    features.push({
+/**
+ * Tests one feature of the window against its reference. Features are independent until the report is
+ * assembled (corrections, the dataset rule), so callers may run them in parallel.
+ */
+export function analyzeFeature(
+  profile: ReferenceProfile,
+  name: string,
+  column: Column,
+  policy: DriftPolicy,
+  opts: { forceTest?: TestName; schemaViolations?: number } = {},
+): FeatureOutcome {
+  const ref = profile.features[name];
+  if (!ref) throw new Error(`the reference has no feature "${name}"`);
+  const cur = prepareColumn(column);
+  const rows = column.values.length;
+  const quality = qualityIssues(name, ref, cur, opts.schemaViolations ?? 0, rows, policy.dataQuality);
+  const curCount = cur.type === 'numeric' ? cur.sorted.length : cur.count;
+  if (ref.count === 0 || curCount === 0) {
+    const skipped = ref.count === 0 ? 'no values in the reference' : 'no values in the window';
+    return { feature: name, drift: null, skipped, quality };
+  }
+  const distinct = unionDistinct(ref, cur);
+  let choice = chooseTest(profile, name, distinct, policy, opts.forceTest);
+  let result = runTest(choice.test, ref, cur);
+  if ('error' in result && opts.forceTest) {
+    // A forced test applies to the features it can test; the others keep their own test.
+    choice = chooseTest(profile, name, distinct, policy);
+    result = runTest(choice.test, ref, cur);
+  }
+  if ('error' in result)
+    throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
+  const isP = P_VALUE_TESTS.has(choice.test) && choice.source !== 'learned';
+  const statistic =
+    choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
+  return {
+    feature: name,
+    skipped: null,
+    quality,
+    drift: {
       feature: name,
       type: ref.type,
       test: choice.test,
@@ -806,11 +806,25 @@ export function driftReportColumns(
       drifted: false,
       psi: psiOf(ref, cur),
       score: 0,
-      region: [],
+      // kept only if the feature drifts once the report is assembled
+      region: regionOf(ref, cur),
       ksStatistic: choice.test === 'ks' ? result.statistic : null,
       ksPValue: choice.test === 'ks' ? result.pValue : null,
-    });
-  }
+    },
+  };
+}
+
+/** The report from per-feature outcomes: multiple-testing correction, drift flags, ranking, dataset rule. */
+export function assembleReport(
+  profile: ReferenceProfile,
+  perFeature: readonly FeatureOutcome[],
+  rows: number,
+  outcomes: readonly WindowOutcome[],
+  policy: DriftPolicy,
+): DriftReport {
+  const features = perFeature.flatMap((o) => (o.drift ? [{ ...o.drift }] : []));
+  const skipped = perFeature.flatMap((o) => (o.skipped ? [{ feature: o.feature, reason: o.skipped }] : []));
+  const issues = perFeature.flatMap((o) => o.quality);
 
   // Multiple testing: adjust the p-values of the features tested by p-value, together.
   const pIdx = features.map((f, i) => (f.pValue !== null ? i : -1)).filter((i) => i >= 0);
@@ -830,7 +844,7 @@ export function driftReportColumns(
         f.statistic >= f.threshold && !(f.thresholdSource === 'learned' && f.statistic === f.threshold);
       f.score = f.threshold > 0 ? f.statistic / f.threshold : f.statistic > 0 ? Infinity : 0;
     }
-    if (f.drifted) f.region = regionOf(profile.features[f.feature]!, current[f.feature]!);
+    if (!f.drifted) f.region = [];
   }
   features.sort((a, b) => b.score - a.score || a.feature.localeCompare(b.feature));
   const driftedShare = features.length === 0 ? 0 : features.filter((f) => f.drifted).length / features.length;
@@ -848,10 +862,31 @@ export function driftReportColumns(
     datasetDrifted: features.length > 0 && driftedShare >= policy.driftedShare,
     correction: policy.correction,
     thresholds: policy.thresholds,
-    dataQuality: dataQuality(profile, current, opts.schemaViolations ?? {}, rows, policy.dataQuality),
+    dataQuality: { incident: issues.length > 0, issues },
     labelShiftPsi,
     performance: performance(profile, outcomes, policy),
   };
+}
+
+export function driftReportColumns(
+  profile: ReferenceProfile,
+  window: Record<string, Column>,
+  outcomes: readonly WindowOutcome[],
+  policy: DriftPolicy,
+  opts: ReportOptions = {},
+): DriftReport {
+  const names = Object.keys(profile.features);
+  const rows = names.length === 0 ? 0 : (window[names[0]!]?.values.length ?? 0);
+  if (rows === 0) throw new Error('the window holds no rows: pick a window with production traffic');
+  const perFeature = names.map((name) => {
+    const col = window[name];
+    if (!col) throw new Error(`the window has no column "${name}", which the reference has`);
+    return analyzeFeature(profile, name, col, policy, {
+      ...(opts.forceTest ? { forceTest: opts.forceTest } : {}),
+      schemaViolations: opts.schemaViolations?.[name] ?? 0,
+    });
+  });
+  return assembleReport(profile, perFeature, rows, outcomes, policy);
 }
 
 /** Rows to columns, counting values of the wrong type as schema violations, then the report. */
