@@ -11,7 +11,10 @@ import {
 } from '../core/drift.js';
 import { Policy } from '../core/schemas.js';
 import { UserError } from './cycles.js';
+import { defaultThreads, driftReportParallel } from './drift-parallel.js';
 import { inferType, readTable, toColumn } from './tables.js';
+
+const PARALLEL_FROM = 2_000_000;
 
 export interface OfflineOptions {
   test?: TestName;
@@ -101,7 +104,16 @@ export async function offlineDrift(
   }).drift;
   const profile = profileColumns(refColumns, { maxSample: Number.MAX_SAFE_INTEGER, learnedChunks: 0 });
   const t2 = performance.now();
-  const full = driftReportColumns(profile, curColumns, [], policy, opts.test ? { forceTest: opts.test } : {});
+  const force = opts.test ? { forceTest: opts.test } : {};
+  const numericCells = Object.values(curColumns).reduce(
+    (a, c) => a + (c.type === 'numeric' ? c.values.length : 0),
+    0,
+  );
+  // Sorting dominates big windows: past a few million numeric values, test features on all cores.
+  const full =
+    numericCells >= PARALLEL_FROM && defaultThreads() > 1
+      ? await driftReportParallel(profile, curColumns, [], policy, force)
+      : driftReportColumns(profile, curColumns, [], policy, force);
   const t3 = performance.now();
   skipped.push(...full.skipped);
   return {

@@ -21,12 +21,13 @@ export type RawColumn =
   | { source: 'text'; values: string[] }
   | { source: 'number'; values: Float64Array }
   | { source: 'string'; values: (string | null)[] }
-  | { source: 'timestamp' };
+  /** Timestamps as epoch milliseconds, read only when asked (they are not features). */
+  | { source: 'timestamp'; values?: Float64Array };
 
 /** Files larger than this are refused with a message, rather than exhausting memory. */
 export const MAX_TABLE_BYTES = 2 * 1024 ** 3;
 
-export async function readTable(file: string): Promise<Table> {
+export async function readTable(file: string, opts: { timestamps?: boolean } = {}): Promise<Table> {
   let size: number;
   try {
     const s = await stat(file);
@@ -43,7 +44,7 @@ export async function readTable(file: string): Promise<Table> {
       `${file} is ${(size / 1024 ** 3).toFixed(1)} GiB; the limit is 2 GiB: pass a sample or a shorter window`,
     );
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.parquet') return readParquet(file);
+  if (ext === '.parquet') return readParquet(file, opts.timestamps === true);
   if (ext === '.csv' || ext === '.txt') return readCsv(file);
   throw new UserError(`${file}: unknown file type "${ext || '(none)'}"; use .csv or .parquet`);
 }
@@ -74,7 +75,7 @@ async function readCsv(file: string): Promise<Table> {
   return { file, rows: body.length, columns };
 }
 
-async function readParquet(file: string): Promise<Table> {
+async function readParquet(file: string, timestamps: boolean): Promise<Table> {
   const buffer = await asyncBufferFromFile(file);
   let metadata;
   try {
@@ -103,13 +104,15 @@ async function readParquet(file: string): Promise<Table> {
     columns.set(
       el.name,
       kind === 'timestamp'
-        ? { source: 'timestamp' }
+        ? timestamps
+          ? { source: 'timestamp', values: new Float64Array(rows) }
+          : { source: 'timestamp' }
         : kind === 'number'
           ? { source: 'number', values: new Float64Array(rows) }
           : { source: 'string', values: new Array<string | null>(rows).fill(null) },
     );
   }
-  const wanted = [...kinds].filter(([, k]) => k !== 'timestamp').map(([n]) => n);
+  const wanted = [...kinds].filter(([, k]) => timestamps || k !== 'timestamp').map(([n]) => n);
   try {
     await parquetRead({
       file: buffer,
@@ -118,7 +121,13 @@ async function readParquet(file: string): Promise<Table> {
       columns: wanted,
       onChunk: ({ columnName, columnData, rowStart }) => {
         const col = columns.get(columnName)!;
-        if (col.source === 'number') {
+        if (col.source === 'timestamp' && col.values) {
+          for (let i = 0; i < columnData.length; i++) {
+            const v = columnData[i] as Date | number | bigint | null | undefined;
+            col.values[rowStart + i] =
+              v instanceof Date ? v.getTime() : v === null || v === undefined ? NaN : Number(v);
+          }
+        } else if (col.source === 'number') {
           for (let i = 0; i < columnData.length; i++) {
             const v = columnData[i] as number | bigint | null | undefined;
             col.values[rowStart + i] = v === null || v === undefined ? NaN : Number(v);

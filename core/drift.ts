@@ -15,6 +15,7 @@ import {
   histogramSorted,
   jensenShannonDistance,
   lowerBound,
+  sortFloat64,
   sturgesEdges,
   upperBound,
   wassersteinSorted,
@@ -58,7 +59,7 @@ export interface NumericProfile {
   mean: number;
   std: number;
   /** Sorted reference values: all of them when `exact`, otherwise evenly spaced order statistics. */
-  sorted: number[];
+  sorted: number[] | Float64Array;
   exact: boolean;
   /** Interior PSI edges at the reference quantiles and the reference share of each bin. */
   psiEdges: number[];
@@ -106,6 +107,8 @@ export type Column =
 
 export interface ProfileOptions {
   labels?: readonly string[];
+  /** Keep sorted reference values as a Float64Array (for in-memory or binary caches, not JSON). */
+  typedSample?: boolean;
   baseline?: Baseline;
   maxSample?: number;
   psiBins?: number;
@@ -113,22 +116,22 @@ export interface ProfileOptions {
   learnedChunks?: number;
 }
 
+/** The finite values, sorted ascending (missing values, NaN and ±Infinity dropped). */
 export function sortedFinite(values: Float64Array | readonly number[]): Float64Array {
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) n++;
-  const out = new Float64Array(n);
-  let k = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (Number.isFinite(v)) out[k++] = v;
-  }
-  return out.sort();
+  // Sort everything, then trim the non-finite ends (±Infinity, and NaN, which sorts to an end).
+  const all = sortFloat64(values instanceof Float64Array ? values : Float64Array.from(values));
+  let lo = 0;
+  let hi = all.length;
+  while (hi > lo && !(all[hi - 1]! < Infinity)) hi--;
+  while (lo < hi && !(all[lo]! > -Infinity)) lo++;
+  return lo === 0 && hi === all.length ? all : all.slice(lo, hi);
 }
 
 function numericProfile(
   values: Float64Array | readonly number[],
   maxSample: number,
   psiBins: number,
+  typedSample = false,
 ): NumericProfile {
   const sorted = sortedFinite(values);
   const count = sorted.length;
@@ -163,7 +166,7 @@ function numericProfile(
     max: sorted[count - 1]!,
     mean,
     std: Math.sqrt(ss / count),
-    sorted: thin(sorted, maxSample),
+    sorted: typedSample && count <= maxSample ? sorted : thin(sorted, maxSample),
     exact: count <= maxSample,
     psiEdges,
     psiShares: sharesSorted(sorted, psiEdges),
@@ -193,7 +196,7 @@ export function profileColumns(columns: Record<string, Column>, opts: ProfileOpt
       throw new Error(`column "${name}" has ${col.values.length} rows, the others ${rows}`);
     features[name] =
       col.type === 'numeric'
-        ? numericProfile(col.values, maxSample, psiBins)
+        ? numericProfile(col.values, maxSample, psiBins, opts.typedSample)
         : categoricalProfile(col.values);
   }
   const baseline = opts.baseline ?? {};
@@ -396,7 +399,8 @@ export function runTest(
     case 'ks':
     case 'wasserstein': {
       if (!numericBoth) return { error: `${test} needs a numeric feature` };
-      if (test === 'ks') return ksTwoSample(ref.sorted, Array.from(cur.sorted), { method: 'auto' });
+      if (test === 'ks')
+        return ksTwoSample(Array.from(ref.sorted), Array.from(cur.sorted), { method: 'auto' });
       return {
         statistic: wassersteinSorted(ref.sorted, cur.sorted, false) / Math.max(ref.std, 0.001),
         pValue: null,

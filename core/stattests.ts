@@ -36,20 +36,37 @@ export function wassersteinSorted(u: Sorted, v: Sorted, check = true): number {
   }
   const n = u.length;
   const m = v.length;
+  const invN = 1 / n;
+  const invM = 1 / m;
+  // Walk the merged order one value at a time. Between the value just consumed and the next one, U and
+  // V are constant at i/n and j/m (every value <= the current one is consumed: the next is the smallest
+  // left); ties add zero-width steps.
   let i = 0;
   let j = 0;
-  let prev = Math.min(u[0]!, v[0]!);
+  let cur = u[0]! <= v[0]! ? u[i++]! : v[j++]!;
   let sum = 0;
-  // Between consecutive distinct values x_k < x_{k+1} of the merged sample, U and V are constant:
-  // U = i/n, V = j/m where i, j count the values <= x_k on each side.
-  while (i < n || j < m) {
-    const x = j >= m || (i < n && u[i]! <= v[j]!) ? u[i]! : v[j]!;
-    if (x > prev) {
-      sum += Math.abs(i / n - j / m) * (x - prev);
-      prev = x;
+  while (i < n && j < m) {
+    const a = u[i]!;
+    const b = v[j]!;
+    let next: number;
+    if (a <= b) {
+      next = a;
+      sum += Math.abs(i * invN - j * invM) * (next - cur);
+      i++;
+    } else {
+      next = b;
+      sum += Math.abs(i * invN - j * invM) * (next - cur);
+      j++;
     }
-    while (i < n && u[i] === x) i++;
-    while (j < m && v[j] === x) j++;
+    cur = next;
+  }
+  for (; i < n; i++) {
+    sum += (1 - i * invN) * (u[i]! - cur); // V = 1 from here on
+    cur = u[i]!;
+  }
+  for (; j < m; j++) {
+    sum += (1 - j * invM) * (v[j]! - cur);
+    cur = v[j]!;
   }
   return sum;
 }
@@ -297,4 +314,86 @@ export function adjustPValues(pValues: readonly number[], method: Correction): n
     adjusted[i] = Math.min(1, running);
   }
   return adjusted;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sorting
+// ---------------------------------------------------------------------------------------------------
+
+const RADIX_MIN = 4096;
+
+/**
+ * Sorts float64 values ascending into a new array, in the order Float64Array.prototype.sort gives for
+ * finite values (−0 before +0). Large arrays use an LSD radix sort on the IEEE-754 bits (8-bit digits,
+ * digits shared by every value skipped): about twice as fast as the native comparison sort at a million
+ * values. NaN of either sign may land at either end: callers drop non-finite values.
+ */
+export function sortFloat64(values: Float64Array): Float64Array {
+  const n = values.length;
+  if (n < RADIX_MIN) return values.slice().sort();
+  const src = new Uint32Array(values.buffer, values.byteOffset, n * 2);
+  let lo = new Uint32Array(n);
+  let hi = new Uint32Array(n);
+  let lo2 = new Uint32Array(n);
+  let hi2 = new Uint32Array(n);
+  const hist = new Uint32Array(8 * 256);
+  // Map the bits to unsigned keys in numeric order: flip every bit of negatives, the sign bit of the rest.
+  for (let i = 0; i < n; i++) {
+    let l = src[2 * i]!;
+    let h = src[2 * i + 1]!;
+    if (h & 0x80000000) {
+      h = ~h >>> 0;
+      l = ~l >>> 0;
+    } else h = (h | 0x80000000) >>> 0;
+    lo[i] = l;
+    hi[i] = h;
+    hist[l & 255]!++;
+    hist[256 + ((l >>> 8) & 255)]!++;
+    hist[512 + ((l >>> 16) & 255)]!++;
+    hist[768 + (l >>> 24)]!++;
+    hist[1024 + (h & 255)]!++;
+    hist[1280 + ((h >>> 8) & 255)]!++;
+    hist[1536 + ((h >>> 16) & 255)]!++;
+    hist[1792 + (h >>> 24)]!++;
+  }
+  for (let pass = 0; pass < 8; pass++) {
+    const base = pass * 256;
+    let constant = false;
+    for (let d = 0; d < 256; d++) {
+      if (hist[base + d] === n) {
+        constant = true;
+        break;
+      }
+    }
+    if (constant) continue;
+    let sum = 0;
+    for (let d = 0; d < 256; d++) {
+      const c = hist[base + d]!;
+      hist[base + d] = sum;
+      sum += c;
+    }
+    const shift = (pass & 3) * 8;
+    const keys = pass >= 4 ? hi : lo;
+    for (let i = 0; i < n; i++) {
+      const o = hist[base + ((keys[i]! >>> shift) & 255)]!++;
+      lo2[o] = lo[i]!;
+      hi2[o] = hi[i]!;
+    }
+    [lo, lo2] = [lo2, lo];
+    [hi, hi2] = [hi2, hi];
+  }
+  const out = new Float64Array(n);
+  const dst = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) {
+    let l = lo[i]!;
+    let h = hi[i]!;
+    if (h & 0x80000000) h = (h & 0x7fffffff) >>> 0;
+    else {
+      h = ~h >>> 0;
+      l = ~l >>> 0;
+    }
+    dst[2 * i] = l;
+    dst[2 * i + 1] = h;
+  }
+  return out;
 }

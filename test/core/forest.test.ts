@@ -114,14 +114,24 @@ describe('random forest', () => {
     expect(result.config).toMatchObject({ maxDepth: 3, minSamplesLeaf: 4 });
   });
 
-  it('given 700 rows × 8 features, when training 50 trees of depth 10, then it takes well under 2 s', () => {
+  // Training speed is measured by npm run bench:trainer, not asserted here.
+  it('given 700 rows × 8 features, when training 50 trees of depth 10, then every tree respects the depth and the forest fits its data', () => {
     const rows = Array.from({ length: 700 }, (_, i) =>
       Array.from({ length: 8 }, (_, f) => Math.sin(i * (f + 1.37) + f)),
     );
     const labels = rows.map((r, i) => (r[0]! + r[3]! > 0 ? (i % 7 === 0 ? 2 : 1) : i % 5 === 0 ? 3 : 0));
-    const start = performance.now();
-    trainForest(rows, labels, null, 4, { ...config, trees: 50, maxDepth: 10 });
-    expect(performance.now() - start).toBeLessThan(2000);
+    const trees = trainForest(rows, labels, null, 4, { ...config, trees: 50, maxDepth: 10 });
+    expect(trees.length).toBe(50);
+    const depth = (t: Tree, i = 0): number => {
+      const n = t.nodes[i]!;
+      return n.p !== null ? 0 : 1 + Math.max(depth(t, n.l), depth(t, n.r));
+    };
+    expect(Math.max(...trees.map((t) => depth(t)))).toBeLessThanOrEqual(10);
+    const correct = rows.filter((r, i) => {
+      const p = forestProbabilities(trees, r, 4);
+      return p.indexOf(Math.max(...p)) === labels[i];
+    }).length;
+    expect(correct / rows.length).toBeGreaterThan(0.9);
   });
 
   it('given a label outside the classes, when training, then the error names the row', () => {
