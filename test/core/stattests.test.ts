@@ -192,9 +192,15 @@ describe('default tests give the numbers Evidently gives on the same data', () =
 describe('sortFloat64 (radix sort on the IEEE-754 bits)', () => {
   it('given a large array with negatives, zeros of both signs, ties and extremes, then it sorts like Float64Array.sort', () => {
     let s = 42;
-    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+    const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
     const values = Float64Array.from({ length: 20_000 }, (_, i) =>
-      i % 97 === 0 ? -0 : i % 89 === 0 ? 0 : i % 13 === 0 ? Math.round(rnd() * 10) : (rnd() - 0.5) * 10 ** ((i % 7) - 3),
+      i % 97 === 0
+        ? -0
+        : i % 89 === 0
+          ? 0
+          : i % 13 === 0
+            ? Math.round(rnd() * 10)
+            : (rnd() - 0.5) * 10 ** ((i % 7) - 3),
     );
     values[5] = Number.MAX_VALUE;
     values[6] = -Number.MAX_VALUE;
@@ -203,7 +209,8 @@ describe('sortFloat64 (radix sort on the IEEE-754 bits)', () => {
     const expected = values.slice().sort();
     const got = sortFloat64(values);
     expect(got.length).toBe(expected.length);
-    for (let i = 0; i < got.length; i++) if (!Object.is(got[i], expected[i])) throw new Error(`differs at ${i}: ${got[i]} vs ${expected[i]}`);
+    for (let i = 0; i < got.length; i++)
+      if (!Object.is(got[i], expected[i])) throw new Error(`differs at ${i}: ${got[i]} vs ${expected[i]}`);
   });
   it('given a constant array, then every pass is skipped and the values come back', () => {
     expect(Array.from(sortFloat64(new Float64Array(5000).fill(2.5)).subarray(0, 3))).toEqual([2.5, 2.5, 2.5]);
