@@ -135,6 +135,14 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
         split: isHoldout(r.recordKey, input.policy.holdoutShare) ? 'holdout' : 'train',
       }));
       const contentHash = hashRows(rows);
+      // The diagnosis's drifted region travels with the dataset: which features moved, and where.
+      const { rows: reports } = await pool.query<{ report: DriftReport }>(
+        'SELECT report FROM drift_reports WHERE report_id = $1',
+        [input.driftReportId],
+      );
+      const driftedRegion = (reports[0]?.report.features ?? [])
+        .filter((f) => f.drifted)
+        .map((f) => ({ feature: f.feature, test: f.test, statistic: f.statistic, region: f.region ?? [] }));
       const { datasetId } = await withTransaction(pool, (client) =>
         db.insertDatasetVersion(client, {
           modelId: input.modelId,
@@ -149,6 +157,7 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
             maxRows: input.policy.maxRows,
             holdoutShare: input.policy.holdoutShare,
             driftReportId: input.driftReportId,
+            driftedRegion,
           },
           contentHash,
           rows,

@@ -1,10 +1,15 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
+import { resolveTemporalCli } from '../infra/temporal-cli.js';
 import { createWorkers } from '../workers/workers.js';
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');
@@ -91,6 +96,35 @@ export async function until<T>(
         `condition not reached within ${timeoutMs} ms; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
       );
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * With REMEDY_RECORD_HISTORIES=1 (npm run record-histories), writes each workflow's history to
+ * test/histories/<workflowId>.json, or <workflowId>@<runId>.json for one run of an ID that several
+ * runs share, with the official CLI (the format historyFromJSON reads), for the replay test. Existing
+ * files are kept: histories of code that has run must stay as they were.
+ */
+export async function recordHistories(ids: readonly string[]): Promise<void> {
+  if (process.env.REMEDY_RECORD_HISTORIES !== '1') return;
+  const cli = (await resolveTemporalCli({ install: false }))!.path;
+  for (const key of ids) {
+    const file = `test/histories/${key}.json`;
+    if (existsSync(file)) continue;
+    const [id, runId] = key.split('@') as [string, string | undefined];
+    const args = [
+      'workflow',
+      'show',
+      '-w',
+      id,
+      ...(runId ? ['-r', runId] : []),
+      '--address',
+      inject('temporalAddress'),
+      '--output',
+      'json',
+    ];
+    const { stdout } = await promisify(execFile)(cli, args, { maxBuffer: 64 << 20 });
+    await writeFile(file, stdout);
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * Each file is named <workflowId>.json (the official CLI's `workflow show --output json`).
+ * Each file is named <workflowId>.json or <workflowId>@<runId>.json (the official CLI's
+ * `workflow show --output json`).
  * Replay safety: every committed history must replay against today's workflow code, and a history
  * whose recorded steps differ from the code must fail, proving the check can fail at all.
  */
@@ -26,7 +27,8 @@ describe('replay of committed histories', () => {
     'given %s, when replayed with the current code, then it replays',
     async (file, history) => {
       await expect(
-        Worker.runReplayHistory(options(), history, file.replace(/\.json$/, '')),
+        // <workflowId>.json or <workflowId>@<runId>.json
+        Worker.runReplayHistory(options(), history, file.replace(/\.json$/, '').split('@')[0]),
       ).resolves.toBeUndefined();
     },
   );

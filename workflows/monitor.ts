@@ -24,6 +24,8 @@ export interface DriftCheckInput {
 
 export interface DriftCheckSummary {
   modelId: string;
+  /** This check's key: its workflow ID and run ID. */
+  checkKey: string;
   state: 'waiting' | 'checked' | 'cycle-started' | 'attached-to-cycle';
   reason: string;
   check: CheckResult | null;
@@ -43,7 +45,14 @@ export async function driftCheck(input: DriftCheckInput, options: CycleOptions):
   const next = await acts.nextMonitorWindow({ modelId, now: new Date(Date.now()).toISOString() });
   if (!next.window) {
     log.info('nothing to check yet', { modelId, reason: next.waiting });
-    return { modelId, state: 'waiting', reason: next.waiting ?? 'no window', check: null, cycleId: null };
+    return {
+      modelId,
+      checkKey,
+      state: 'waiting',
+      reason: next.waiting ?? 'no window',
+      check: null,
+      cycleId: null,
+    };
   }
   const check = await acts.runDriftCheck({ checkKey, modelId, window: next.window });
   upsertMemo({
@@ -57,7 +66,7 @@ export async function driftCheck(input: DriftCheckInput, options: CycleOptions):
       check.route === 'fine-tune' || check.route === 'full-cycle'
         ? `drift in ${check.streak} consecutive window(s), not yet persistent: ${check.reason}`
         : `${check.route === 'data-quality' ? 'data-quality incident' : 'no action'}: ${check.reason}`;
-    return { modelId, state: 'checked', reason, check, cycleId: null };
+    return { modelId, checkKey, state: 'checked', reason, check, cycleId: null };
   }
   const evidence: TriggerEvidence = {
     kind: 'drift',
@@ -108,6 +117,7 @@ export async function driftCheck(input: DriftCheckInput, options: CycleOptions):
   await acts.linkCheckToCycle({ checkKey, cycleId: reserved.cycleId });
   return {
     modelId,
+    checkKey,
     state: attached ? 'attached-to-cycle' : 'cycle-started',
     reason: `drift persisted for ${check.streak} windows: ${check.reason}`,
     check,

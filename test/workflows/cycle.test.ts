@@ -2,13 +2,9 @@
  * The remediation cycle on a real Temporal dev server and a real Postgres, driven the way people
  * drive it: client functions sending Updates and Queries.
  */
-import { writeFile } from 'node:fs/promises';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { resolveTemporalCli } from '../../infra/temporal-cli.js';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   approveRollout,
   abortCycle,
@@ -25,6 +21,7 @@ import * as db from '../../db/queries.js';
 import type { Gateway } from '../../gateway/server.js';
 import {
   freshDatabase,
+  recordHistories,
   startGateway,
   startTestWorkers,
   temporalHarness,
@@ -127,25 +124,8 @@ describe('remediation cycle', () => {
       RemediationStage: ['close'],
     });
 
-    if (process.env.REMEDY_RECORD_HISTORIES === '1') {
-      // The official CLI's JSON is the format Temporal's replay tooling reads (historyFromJSON).
-      const cli = (await resolveTemporalCli({ install: false }))!.path;
-      // Named <workflowId>.json: replay needs the ID the history ran under (child IDs derive from it).
-      for (const id of [cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]) {
-        const args = [
-          'workflow',
-          'show',
-          '-w',
-          id,
-          '--address',
-          inject('temporalAddress'),
-          '--output',
-          'json',
-        ];
-        const { stdout } = await promisify(execFile)(cli, args, { maxBuffer: 64 << 20 });
-        await writeFile(`test/histories/${id}.json`, stdout);
-      }
-    }
+    // Named <workflowId>.json: replay needs the ID the history ran under (child IDs derive from it).
+    await recordHistories([cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]);
   });
 
   it('given a malformed label, when it is sent, then it is refused naming the field and the cycle carries on unchanged', async () => {

@@ -18,7 +18,14 @@ import { ingestRecords, registerModelWithChampion } from '../../client/setup.js'
 import { loadWeather, weatherModel } from '../../client/weather.js';
 import * as db from '../../db/queries.js';
 import type { DriftCheckSummary } from '../../workflows/monitor.js';
-import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
+import {
+  freshDatabase,
+  recordHistories,
+  startTestWorkers,
+  temporalHarness,
+  until,
+  type TemporalHarness,
+} from '../helpers.js';
 
 let pool: pg.Pool;
 let h: TemporalHarness;
@@ -110,6 +117,12 @@ describe('drift monitor', () => {
     expect(listed.filter((c) => c.cycleId === cycleId).length).toBe(2);
 
     await abortCycle(h.client, cycleId);
+    await until(
+      () => h.client.workflow.getHandle(cycleId).describe(),
+      (d) => d.status.name !== 'RUNNING',
+    );
+    // A check that started the cycle, one attached to it, and the cycle with its evidence and abort.
+    await recordHistories([started.checkKey, next.checkKey, cycleId]);
     await deleteMonitor(h.client, pool, modelId);
   });
 
