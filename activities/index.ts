@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { createCatalogActivities } from './catalog.js';
 import { createCycleActivities } from './cycle.js';
 import { createDriftActivities } from './drift.js';
 import { createLabelingActivities } from './labeling.js';
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCycleActivities(deps),
     ...createDriftActivities(deps),
+    ...createCatalogActivities(deps),
     ...createLabelingActivities(deps),
     ...createRolloutActivities(deps),
     ...createEvaluationActivities(deps),

@@ -14,7 +14,8 @@ export interface LabelItem {
 export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
   return {
     /**
-     * Picks what people label: the dataset's unlabeled rows the champion is least sure of (uncertainty
+     * Picks what people label: first the rows production flagged as failure cases (out of distribution,
+     * unsure, slow; the more severe first), then the rows the champion is least sure of (uncertainty
      * sampling), up to the budget. The picks are stored, so a retry returns the same items.
      */
     async openLabelTasks(input: {
@@ -40,8 +41,21 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
         const byKey = new Map(scored.map((s) => [s.recordKey, s]));
         picked = existing.rows.map((r) => byKey.get(r.record_key)!).filter(Boolean);
       } else {
+        const { rows: flaggedRows } = await pool.query<{ record_key: string; rank: number }>(
+          `SELECT record_key, min(CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS rank
+           FROM failure_cases WHERE model_id = $1 AND truth IS NULL AND record_key = ANY($2::text[])
+           GROUP BY record_key`,
+          [input.modelId, unlabeled.map((r) => r.recordKey)],
+        );
+        const flagged = new Map(flaggedRows.map((f) => [f.record_key, f.rank]));
+        const rank = (k: string) => flagged.get(k) ?? 3;
         picked = [...scored]
-          .sort((a, b) => a.confidence - b.confidence || (a.recordKey < b.recordKey ? -1 : 1))
+          .sort(
+            (a, b) =>
+              rank(a.recordKey) - rank(b.recordKey) ||
+              a.confidence - b.confidence ||
+              (a.recordKey < b.recordKey ? -1 : 1),
+          )
           .slice(0, input.budget);
         if (picked.length > 0) {
           await pool.query(

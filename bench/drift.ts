@@ -33,7 +33,13 @@ const SKIP_EVIDENTLY = args.includes('--skip-evidently');
 const REPEATS = 3;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(dataDir(), 'bench', 'drift');
-const flightsFile = createRequire(import.meta.url).resolve('vega-datasets-v3/data/flights-3m.parquet');
+// vega-datasets 3 exports only its JS entry (build/index.js): the data folder sits beside build/.
+const flightsFile = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('vega-datasets-v3')),
+  '..',
+  'data',
+  'flights-3m.parquet',
+);
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 interface RunResult {

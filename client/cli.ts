@@ -25,8 +25,10 @@ import {
 } from './cycles.js';
 import { TEST_NAMES, type TestName } from '../core/drift.js';
 import * as db from '../db/queries.js';
+import { CASE_KINDS } from '../core/catalog.js';
 import {
   createMonitor,
+  createTrigger,
   deleteMonitor,
   describeMonitor,
   pauseMonitor,
@@ -494,6 +496,171 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
                 .map(
                   (r) =>
                     `${r.window.start} .. ${r.window.end}\t${r.route}\tstreak ${r.streak}${r.persistent ? ' (persistent)' : ''}\t${r.cycleId ?? '-'}\t${r.reason}`,
+                )
+                .join('\n') + '\n';
+        print(o.json, rows, text);
+      } finally {
+        await close();
+      }
+    });
+
+  const kindOption = () =>
+    new Option('--kind <kind>', 'volume: failure volume; schedule: a cycle on a cadence')
+      .choices(['volume', 'schedule'])
+      .makeOptionMandatory();
+  const triggers = program
+    .command('triggers')
+    .description('the volume and schedule triggers of a model (the drift trigger is "remedy monitor")');
+  triggers
+    .command('create')
+    .description("create a model's volume trigger (volume-<model>) or schedule trigger (retrain-<model>)")
+    .argument('<model>', 'model ID')
+    .addOption(kindOption())
+    .option('--every <duration>', 'how often it runs (e.g. 10m, 7d)', '1h')
+    .option('--paused', 'create it paused')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+volume: starts a cycle after triggers.volume.newLabeledFailures labeled failures since the last cycle, or
+when one failure pattern is triggers.volume.patternShare of the labeled failures in the trailing window.
+schedule: starts a cycle over the latest triggers.scheduleWindow of the log, every time.
+Either attaches itself to the model's open cycle as evidence instead of starting a second one.`,
+    )
+    .action(
+      async (
+        model: string,
+        o: { kind: 'volume' | 'schedule'; every: string; paused?: boolean; json?: boolean },
+      ) => {
+        const m = await withBoth(({ client, queues, pool }) =>
+          createTrigger(client, pool, queues, {
+            modelId: model,
+            kind: o.kind,
+            every: o.every,
+            paused: o.paused === true,
+          }),
+        );
+        print(o.json, m, renderMonitor(m));
+      },
+    );
+  triggers
+    .command('run')
+    .description('run a trigger now')
+    .argument('<model>', 'model ID')
+    .addOption(kindOption())
+    .option('--wait', 'wait for it and print the result')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { kind: 'volume' | 'schedule'; wait?: boolean; json?: boolean }) => {
+      const r = await withClient(({ client }) =>
+        triggerMonitor(client, model, { wait: o.wait === true, kind: o.kind }),
+      );
+      if (!r)
+        return io.out(o.json ? '{"triggered":true}\n' : `triggered the ${o.kind} trigger of ${model}\n`);
+      print(o.json, r, `${r.state}: ${r.reason}${r.cycleId ? `\ncycle: ${r.cycleId}` : ''}\n`);
+    });
+  triggers
+    .command('show')
+    .description("show a trigger's state, next runs and recent runs")
+    .argument('<model>', 'model ID')
+    .addOption(kindOption())
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { kind: 'volume' | 'schedule'; json?: boolean }) => {
+      const m = await withBoth(({ client, pool }) => describeMonitor(client, pool, model, o.kind));
+      print(o.json, m, renderMonitor(m));
+    });
+  for (const [name, fn] of [
+    ['pause', pauseMonitor],
+    ['resume', resumeMonitor],
+  ] as const) {
+    triggers
+      .command(name)
+      .description(`${name} a trigger`)
+      .argument('<model>', 'model ID')
+      .addOption(kindOption())
+      .option('--note <text>', 'why, shown in the Web UI')
+      .action(async (model: string, o: { kind: 'volume' | 'schedule'; note?: string }) => {
+        await withClient(({ client }) => fn(client, model, o.note, o.kind));
+        io.out(`${name === 'pause' ? 'paused' : 'resumed'} the ${o.kind} trigger of ${model}\n`);
+      });
+  }
+  triggers
+    .command('delete')
+    .description('delete a trigger')
+    .argument('<model>', 'model ID')
+    .addOption(kindOption())
+    .action(async (model: string, o: { kind: 'volume' | 'schedule' }) => {
+      await withBoth(({ client, pool }) => deleteMonitor(client, pool, model, o.kind));
+      io.out(`deleted the ${o.kind} trigger of ${model}\n`);
+    });
+
+  const failures = program
+    .command('failures')
+    .description('the failure catalog: production cases flagged by the gateway and by feedback');
+  failures
+    .command('patterns')
+    .description(
+      "a model's failure patterns with case counts, trend and status (open / fixed / regressed / still-open)",
+    )
+    .argument('<model>', 'model ID')
+    .option('--since <date>', 'only cases from this time on', isoDate)
+    .addOption(new Option('--by <period>', 'trend buckets').choices(['week', 'month']).default('month'))
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { since?: string; by: 'week' | 'month'; json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const rows = await db.failurePatterns(pool, model, {
+          bucket: o.by,
+          ...(o.since ? { since: o.since } : {}),
+        });
+        const text =
+          rows.length === 0
+            ? `no failure cases for ${model}\n`
+            : rows
+                .map(
+                  (r) =>
+                    `${String(r.cases).padStart(6)}  ${r.status.padEnd(10)} ${r.patternKey}\n        ${r.description}; trend ${r.trend
+                      .slice(-6)
+                      .map((t) => `${t.period.slice(0, 7)}:${t.cases}`)
+                      .join(' ')}${r.lastCycleId ? `; last cycle ${r.lastCycleId}` : ''}`,
+                )
+                .join('\n') + '\n';
+        print(o.json, rows, text);
+      } finally {
+        await close();
+      }
+    });
+  failures
+    .command('list')
+    .description("a model's failure cases, newest first")
+    .argument('<model>', 'model ID')
+    .option('--pattern <key>', 'only this pattern')
+    .addOption(new Option('--kind <kind>', 'only this kind').choices([...CASE_KINDS]))
+    .option(
+      '--limit <n>',
+      'at most this many',
+      (v) => {
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000)
+          throw new InvalidArgumentError(`"${v}" is not a number in 1..1000`);
+        return Number(v);
+      },
+      20,
+    )
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { pattern?: string; kind?: string; limit: number; json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const rows = await db.failureCases(pool, model, {
+          limit: o.limit,
+          ...(o.pattern ? { pattern: o.pattern } : {}),
+          ...(o.kind ? { kind: o.kind } : {}),
+        });
+        const text =
+          rows.length === 0
+            ? 'no cases\n'
+            : rows
+                .map(
+                  (r) =>
+                    `${r.occurredAt}\t${r.kind}\t${r.severity}\tv${r.version} ${r.predicted} (${(r.confidence * 100).toFixed(0)}%)${r.truth ? ` truth ${r.truth}` : ''}\t${r.recordKey}\t${r.patternKey}`,
                 )
                 .join('\n') + '\n';
         print(o.json, rows, text);

@@ -67,6 +67,9 @@ export function readSlice(slice: F64Slice): Float64Array {
   return out;
 }
 
+/** Below this many numeric values per worker, starting the worker costs more than it saves. */
+const MIN_VALUES_PER_WORKER = 4_000_000;
+
 export function defaultThreads(): number {
   return Math.max(1, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
 }
@@ -96,7 +99,13 @@ export async function driftReportParallel(
   window: Record<string, Column>,
   outcomes: readonly WindowOutcome[],
   policy: DriftPolicy,
-  opts: { threads?: number; forceTest?: TestName; lazy?: LazyNumeric } = {},
+  opts: {
+    threads?: number;
+    forceTest?: TestName;
+    lazy?: LazyNumeric;
+    /** A worker thread costs a few hundred ms to start: one per this many numeric values at most. */
+    minValuesPerWorker?: number;
+  } = {},
 ): Promise<DriftReport> {
   const names = Object.keys(profile.features);
   const lazyCurrent = opts.lazy?.current ?? {};
@@ -135,9 +144,10 @@ export async function driftReportParallel(
     ...(opts.lazy ? { lazy: opts.lazy } : {}),
     ...(opts.forceTest ? { forceTest: opts.forceTest } : {}),
   };
-  const workers = Array.from({ length: Math.min(threads - 1, Math.max(0, numeric.length - 1)) }, () =>
-    runWorker(task),
-  );
+  const numericValues = numeric.reduce((a, n) => a + (lazyCurrent[n]?.length ?? window[n]!.values.length), 0);
+  const byWork = Math.floor(numericValues / (opts.minValuesPerWorker ?? MIN_VALUES_PER_WORKER));
+  const workerCount = Math.min(threads - 1, Math.max(0, numeric.length - 1), byWork);
+  const workers = Array.from({ length: workerCount }, () => runWorker(task));
   const force = opts.forceTest ? { forceTest: opts.forceTest } : {};
   const here = others.map((n) => analyzeFeature(profile, n, window[n]!, policy, force));
   here.push(...drainNumeric(task));

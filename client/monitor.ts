@@ -14,11 +14,33 @@ import { z } from 'zod';
 import { durationMs, DurationString, IsoDate, ModelId, describeZodError } from '../core/schemas.js';
 import * as db from '../db/queries.js';
 import type { driftCheck, DriftCheckSummary } from '../workflows/monitor.js';
+import type { TriggerSummary, volumeCheck } from '../workflows/triggers.js';
 import { ModelIdKey } from '../workflows/search-attributes.js';
 import { UserError, type Queues } from './cycles.js';
 
-export const monitorScheduleId = (modelId: string) => `monitor-${modelId}`;
-export const driftCheckWorkflowId = (modelId: string) => `drift-check-${modelId}`;
+/** The three kinds of trigger that run on a Temporal Schedule, one Schedule per model and kind. */
+export type ScheduledTrigger = 'drift' | 'volume' | 'schedule';
+export const TRIGGERS: Record<
+  ScheduledTrigger,
+  { scheduleId: (m: string) => string; workflowType: string; workflowId: (m: string) => string }
+> = {
+  drift: {
+    scheduleId: (m) => `monitor-${m}`,
+    workflowType: 'driftCheck',
+    workflowId: (m) => `drift-check-${m}`,
+  },
+  volume: {
+    scheduleId: (m) => `volume-${m}`,
+    workflowType: 'volumeCheck',
+    workflowId: (m) => `volume-check-${m}`,
+  },
+  schedule: {
+    scheduleId: (m) => `retrain-${m}`,
+    workflowType: 'scheduledCycle',
+    workflowId: (m) => `scheduled-cycle-${m}`,
+  },
+};
+export const monitorScheduleId = TRIGGERS.drift.scheduleId;
 
 export const MonitorSettings = z
   .object({
@@ -66,42 +88,96 @@ export async function createMonitor(
     ? new Date(m.start.length === 10 ? `${m.start}T00:00:00Z` : m.start).toISOString()
     : null;
   await db.upsertMonitor(pool, { modelId: m.modelId, mode: m.mode, windowMs: durationMs(m.window), start });
+  await createSchedule(
+    client,
+    queues,
+    'drift',
+    m.modelId,
+    m.every,
+    m.paused,
+    `Drift check of ${m.modelId} (${m.mode} windows of ${m.window})`,
+  );
+  return describeMonitor(client, pool, m.modelId);
+}
+
+async function createSchedule(
+  client: Client,
+  queues: Queues,
+  kind: ScheduledTrigger,
+  modelId: string,
+  every: string,
+  paused: boolean,
+  summary: string,
+): Promise<void> {
+  const t = TRIGGERS[kind];
   try {
     await client.schedule.create({
-      scheduleId: monitorScheduleId(m.modelId),
-      spec: { intervals: [{ every: m.every }] },
+      scheduleId: t.scheduleId(modelId),
+      spec: { intervals: [{ every }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'driftCheck',
-        workflowId: driftCheckWorkflowId(m.modelId),
+        workflowType: t.workflowType,
+        workflowId: t.workflowId(modelId),
         taskQueue: queues.taskQueue,
-        args: [{ modelId: m.modelId }, { trainingTaskQueue: queues.trainingTaskQueue }],
-        typedSearchAttributes: [{ key: ModelIdKey, value: m.modelId }],
-        staticSummary: `Drift check of ${m.modelId} (${m.mode} windows of ${m.window})`,
+        args: [{ modelId }, { trainingTaskQueue: queues.trainingTaskQueue }],
+        typedSearchAttributes: [{ key: ModelIdKey, value: modelId }],
+        staticSummary: summary,
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
       state: {
-        paused: m.paused,
-        note: `Remedy monitor for ${m.modelId}: every ${m.every}, ${m.mode} windows of ${m.window}`,
+        paused,
+        note: `Remedy ${kind === 'drift' ? 'monitor' : `${kind} trigger`} for ${modelId}: every ${every}`,
       },
     });
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning)
       throw new UserError(
-        `model "${m.modelId}" already has a monitor: pause, resume or delete it (remedy monitor delete ${m.modelId})`,
+        kind === 'drift'
+          ? `model "${modelId}" already has a monitor: pause, resume or delete it (remedy monitor delete ${modelId})`
+          : `model "${modelId}" already has a ${kind} trigger: delete it first (remedy triggers delete ${modelId} --kind ${kind})`,
       );
     throw err;
   }
-  return describeMonitor(client, pool, m.modelId);
 }
 
-async function onSchedule<T>(modelId: string, fn: () => Promise<T>): Promise<T> {
+export const TriggerSettings = z
+  .object({
+    modelId: ModelId,
+    kind: z.enum(['volume', 'schedule']),
+    every: DurationString.default('1h'),
+    paused: z.boolean().default(false),
+  })
+  .strict();
+
+/** The volume trigger (volume-<model>) or the schedule trigger (retrain-<model>) of a model. */
+export async function createTrigger(
+  client: Client,
+  pool: pg.Pool,
+  queues: Queues,
+  raw: z.input<typeof TriggerSettings>,
+): Promise<MonitorDescription> {
+  const parsed = TriggerSettings.safeParse(raw);
+  if (!parsed.success) throw new UserError(`cannot create the trigger: ${describeZodError(parsed.error)}`);
+  const t = parsed.data;
+  if (!(await db.getModel(pool, t.modelId)))
+    throw new UserError(`model "${t.modelId}" is not registered: register it first`);
+  const summary =
+    t.kind === 'volume'
+      ? `Failure-volume check of ${t.modelId}`
+      : `Scheduled remediation cycle of ${t.modelId} over the latest window of its log`;
+  await createSchedule(client, queues, t.kind, t.modelId, t.every, t.paused, summary);
+  return describeMonitor(client, pool, t.modelId, t.kind);
+}
+
+async function onSchedule<T>(modelId: string, kind: ScheduledTrigger, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof ScheduleNotFoundError)
       throw new UserError(
-        `model "${modelId}" has no monitor: create one with remedy monitor create ${modelId}`,
+        kind === 'drift'
+          ? `model "${modelId}" has no monitor: create one with remedy monitor create ${modelId}`
+          : `model "${modelId}" has no ${kind} trigger: create one with remedy triggers create ${modelId} --kind ${kind}`,
       );
     throw err;
   }
@@ -111,11 +187,12 @@ export async function describeMonitor(
   client: Client,
   pool: pg.Pool,
   modelId: string,
+  kind: ScheduledTrigger = 'drift',
 ): Promise<MonitorDescription> {
-  const d: ScheduleDescription = await onSchedule(modelId, () =>
-    client.schedule.getHandle(monitorScheduleId(modelId)).describe(),
+  const d: ScheduleDescription = await onSchedule(modelId, kind, () =>
+    client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId)).describe(),
   );
-  const settings = await db.getMonitor(pool, modelId);
+  const settings = kind === 'drift' ? await db.getMonitor(pool, modelId) : null;
   const interval = d.spec.intervals?.[0]?.every;
   return {
     modelId,
@@ -135,21 +212,40 @@ export async function describeMonitor(
   };
 }
 
-export async function pauseMonitor(client: Client, modelId: string, note?: string): Promise<void> {
-  await onSchedule(modelId, () =>
-    client.schedule.getHandle(monitorScheduleId(modelId)).pause(note ?? 'paused from the remedy CLI'),
+export async function pauseMonitor(
+  client: Client,
+  modelId: string,
+  note?: string,
+  kind: ScheduledTrigger = 'drift',
+): Promise<void> {
+  await onSchedule(modelId, kind, () =>
+    client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId)).pause(note ?? 'paused from the remedy CLI'),
   );
 }
 
-export async function resumeMonitor(client: Client, modelId: string, note?: string): Promise<void> {
-  await onSchedule(modelId, () =>
-    client.schedule.getHandle(monitorScheduleId(modelId)).unpause(note ?? 'resumed from the remedy CLI'),
+export async function resumeMonitor(
+  client: Client,
+  modelId: string,
+  note?: string,
+  kind: ScheduledTrigger = 'drift',
+): Promise<void> {
+  await onSchedule(modelId, kind, () =>
+    client.schedule
+      .getHandle(TRIGGERS[kind].scheduleId(modelId))
+      .unpause(note ?? 'resumed from the remedy CLI'),
   );
 }
 
-export async function deleteMonitor(client: Client, pool: pg.Pool, modelId: string): Promise<void> {
-  await onSchedule(modelId, () => client.schedule.getHandle(monitorScheduleId(modelId)).delete());
-  await db.deleteMonitor(pool, modelId);
+export async function deleteMonitor(
+  client: Client,
+  pool: pg.Pool,
+  modelId: string,
+  kind: ScheduledTrigger = 'drift',
+): Promise<void> {
+  await onSchedule(modelId, kind, () =>
+    client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId)).delete(),
+  );
+  if (kind === 'drift') await db.deleteMonitor(pool, modelId);
 }
 
 /**
@@ -159,11 +255,22 @@ export async function deleteMonitor(client: Client, pool: pg.Pool, modelId: stri
 export async function triggerMonitor(
   client: Client,
   modelId: string,
-  opts: { wait?: boolean; timeoutMs?: number } = {},
-): Promise<DriftCheckSummary | null> {
-  const handle = client.schedule.getHandle(monitorScheduleId(modelId));
+  opts?: { wait?: boolean; timeoutMs?: number; kind?: 'drift' },
+): Promise<DriftCheckSummary | null>;
+export async function triggerMonitor(
+  client: Client,
+  modelId: string,
+  opts: { wait?: boolean; timeoutMs?: number; kind: 'volume' | 'schedule' },
+): Promise<TriggerSummary | null>;
+export async function triggerMonitor(
+  client: Client,
+  modelId: string,
+  opts: { wait?: boolean; timeoutMs?: number; kind?: ScheduledTrigger } = {},
+): Promise<DriftCheckSummary | TriggerSummary | null> {
+  const kind = opts.kind ?? 'drift';
+  const handle = client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId));
   const before = new Set(
-    (await onSchedule(modelId, () => handle.describe())).info.recentActions.map(
+    (await onSchedule(modelId, kind, () => handle.describe())).info.recentActions.map(
       (a) => a.action.workflow.firstExecutionRunId,
     ),
   );
@@ -177,7 +284,7 @@ export async function triggerMonitor(
     if (fresh) {
       const wf = fresh.action.workflow;
       return client.workflow
-        .getHandle<typeof driftCheck>(wf.workflowId, undefined, {
+        .getHandle<typeof driftCheck | typeof volumeCheck>(wf.workflowId, undefined, {
           firstExecutionRunId: wf.firstExecutionRunId,
         })
         .result();

@@ -170,6 +170,39 @@ export const Policy = z.object({
       approvers: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
+  /** What the gateway and feedback flag as failure cases, and how cases group into patterns. */
+  failures: z
+    .object({
+      /** A prediction less confident than this is flagged (low-confidence). */
+      lowConfidence: z.number().min(0).max(1).default(0.5),
+      /** Numeric values below this reference quantile or above 1 − it are out of distribution. */
+      oodQuantile: z.number().gt(0).lt(0.5).default(0.005),
+      /** The multivariate score (sum of squared z-scores) flags above this chi-square quantile. */
+      oodScore: z.number().gt(0.5).lt(1).default(0.999),
+      /** Predictions slower than this are flagged as a deployment problem. */
+      slowMs: z.number().positive().default(250),
+      /** Categorical features that name a pattern's slice (default: all of them). */
+      sliceBy: z.array(z.string().min(1)).max(5).optional(),
+      /** A cycle targets this many of the window's most frequent model-error patterns. */
+      targets: z.number().int().min(1).max(20).default(3),
+    })
+    .prefault({}),
+  triggers: z
+    .object({
+      volume: z
+        .object({
+          /** Start a cycle after this many labeled failures since the last cycle closed… */
+          newLabeledFailures: z.number().int().positive().default(200),
+          /** …or when one pattern makes up this share of the labeled failures in the trailing window. */
+          patternShare: z.number().gt(0).max(1).default(0.4),
+          minPatternCases: z.number().int().positive().default(30),
+          window: DurationString.default('90d'),
+        })
+        .prefault({}),
+      /** Schedule-based cycles look at this much of the log, ending at its latest record. */
+      scheduleWindow: DurationString.default('30d'),
+    })
+    .prefault({}),
 });
 export type Policy = z.infer<typeof Policy>;
 

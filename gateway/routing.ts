@@ -5,6 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import { flagContext, flagOutcome, flagServed, type FlagContext } from '../core/catalog.js';
+import { upgradeProfile } from '../core/drift.js';
 import { predict, type ModelArtifact, type Prediction } from '../core/model.js';
 import { routesToCandidate } from '../core/policy.js';
 import type { Features } from '../core/schemas.js';
@@ -14,6 +16,10 @@ import * as db from '../db/queries.js';
 export interface ServeRequest {
   /** Unique per request; the key feedback is posted under. */
   recordKey: string;
+  /** When the request happened (default now); failure cases are dated by it. */
+  ts?: Date | string;
+  /** Ground truth already known (replayed traffic): a wrong prediction is flagged at once. */
+  feedback?: string | null;
   /** What routing sticks to (a user, a session); defaults to the record key. */
   routingKey?: string;
   features: Features;
@@ -29,10 +35,36 @@ export class NoTrafficSplitError extends Error {
   override name = 'NoTrafficSplitError';
 }
 
-/** Versions are immutable, so their artifacts are cached for the life of the process. */
+/** Versions are immutable, so their artifacts (and what flagging needs) are cached for the life of the process. */
 export class ModelCache {
   private readonly artifacts = new Map<string, Promise<ModelArtifact>>();
+  private readonly contexts = new Map<string, { ctx: Promise<FlagContext>; expires: number }>();
   constructor(private readonly pool: pg.Pool) {}
+
+  /** The version's flagging context: its reference profile (if it has one yet) and the model's policy. */
+  flagContext(modelId: string, version: number): Promise<FlagContext> {
+    const key = `${modelId}@${version}`;
+    const cached = this.contexts.get(key);
+    if (cached && cached.expires > Date.now()) return cached.ctx;
+    const entry = { ctx: this.loadContext(modelId, version), expires: Infinity };
+    this.contexts.set(key, entry);
+    entry.ctx.then(
+      // A candidate gets its profile when promoted: a context without one is re-read after a while.
+      (c) => {
+        if (Object.keys(c.bounds).length === 0 && Object.keys(c.categories).length === 0)
+          entry.expires = Date.now() + 30_000;
+      },
+      () => this.contexts.delete(key),
+    );
+    return entry.ctx;
+  }
+
+  private async loadContext(modelId: string, version: number): Promise<FlagContext> {
+    const def = await db.getModel(this.pool, modelId);
+    if (!def) throw new Error(`model ${modelId} is not registered`);
+    const stored = await db.getReferenceProfile(this.pool, modelId, version);
+    return flagContext(def.features, stored ? upgradeProfile(stored) : null, def.policy.failures);
+  }
 
   get(modelId: string, version: number): Promise<ModelArtifact> {
     const key = `${modelId}@${version}`;
@@ -91,6 +123,27 @@ export async function serve(
       latencyUs: s.latencyUs,
     })),
   );
+  // Failure cases: unsure, out-of-distribution or slow predictions; wrong ones when the truth is known.
+  const cases: db.FailureCaseInput[] = [];
+  for (const [i, s] of served.entries()) {
+    const r = requests[i]!;
+    const ctx = await cache.flagContext(modelId, s.version);
+    const base = {
+      recordKey: s.recordKey,
+      version: s.version,
+      features: r.features,
+      predicted: s.label,
+      confidence: s.confidence,
+      occurredAt: r.ts ?? new Date(),
+    };
+    const flags = flagServed(ctx, { ...base, latencyMs: s.latencyUs / 1000 });
+    if (r.feedback) {
+      const wrong = flagOutcome(ctx.sliceBy, { ...base, truth: r.feedback, correction: false });
+      if (wrong) flags.push(wrong);
+    }
+    for (const flagged of flags) cases.push({ ...base, flagged });
+  }
+  await db.insertFailureCases(q, modelId, cases);
   return served;
 }
 

@@ -2,11 +2,13 @@
  * The embedded serving gateway: an HTTP service in front of a model's champion and candidate.
  *
  *   POST /v1/models/:modelId/predict   { features, requestId?, routingKey? } → { requestId, version, label, confidence, probabilities }
- *   POST /v1/models/:modelId/feedback  { requestId, label }                  → { requestId, label, duplicate }
+ *   POST /v1/models/:modelId/feedback  { requestId, label }                  → { requestId, label, duplicate, flagged }
+ *   POST /v1/models/:modelId/corrections { requestId, label, by? }            → { requestId, label, flagged }
  *   GET  /healthz
  *
  * Each prediction is logged with its version, latency and features; feedback (delayed ground truth)
- * joins it later by request ID. The split comes from Postgres on every request, so a rollback takes
+ * joins it later by request ID. Unsure, out-of-distribution and slow predictions, wrong ones (once the
+ * truth arrives) and users' corrections are flagged into the failure catalog. The split comes from Postgres on every request, so a rollback takes
  * effect on the very next request.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,6 +20,7 @@ import { describeZodError, ModelId } from '../core/schemas.js';
 import type { ModelDefinition } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
+import { flagOutcome } from '../core/catalog.js';
 import { ModelCache, NoTrafficSplitError, serve } from './routing.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -32,6 +35,7 @@ const FeedbackBody = z.object({
   requestId: z.string().min(1).max(200),
   label: z.string().min(1).max(100),
 });
+const CorrectionBody = FeedbackBody.extend({ by: z.string().min(1).max(100).optional() });
 
 class HttpError extends Error {
   constructor(
@@ -105,19 +109,73 @@ export function createGatewayHandler(pool: pg.Pool) {
         404,
         `no request "${input.requestId}" for model "${modelId}": send feedback for a served request ID`,
       );
-    return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate };
+    const flagged = stored.duplicate ? false : await flagTruth(modelId, input.requestId, stored.label, false);
+    return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate, flagged };
+  };
+
+  /** A user says the answer was wrong and what it should have been: a failure case, and the truth if none yet. */
+  const correction = async (modelId: string, body: unknown) => {
+    const def = await model(modelId);
+    const input = parse(CorrectionBody, body);
+    if (!def.labelSet.includes(input.label)) {
+      throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
+    }
+    const served = await db.servedRequest(pool, modelId, input.requestId);
+    if (!served)
+      throw new HttpError(
+        404,
+        `no served request "${input.requestId}" for model "${modelId}": correct a served request ID`,
+      );
+    if (served.predicted === input.label)
+      throw new HttpError(
+        422,
+        `the model answered "${input.label}" already: a correction needs another label`,
+      );
+    await db.recordFeedback(pool, modelId, input.requestId, input.label);
+    const flagged = await flagTruth(modelId, input.requestId, input.label, true, input.by);
+    return { requestId: input.requestId, label: input.label, flagged };
+  };
+
+  const flagTruth = async (
+    modelId: string,
+    recordKey: string,
+    truth: string,
+    isCorrection: boolean,
+    by?: string,
+  ) => {
+    const served = await db.servedRequest(pool, modelId, recordKey);
+    if (!served) return false;
+    const ctx = await cache.flagContext(modelId, served.version);
+    const flagged = flagOutcome(ctx.sliceBy, { ...served, truth, correction: isCorrection });
+    if (!flagged) return false;
+    if (by) flagged.detail.by = by;
+    const added = await db.insertFailureCases(pool, modelId, [
+      {
+        recordKey,
+        version: served.version,
+        features: served.features,
+        predicted: served.predicted,
+        confidence: served.confidence,
+        occurredAt: served.ts,
+        flagged,
+      },
+    ]);
+    return added > 0;
   };
 
   return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://gateway');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
-      const m = /^\/v1\/models\/([^/]+)\/(predict|feedback)$/.exec(url.pathname);
+      const m = /^\/v1\/models\/([^/]+)\/(predict|feedback|corrections)$/.exec(url.pathname);
       if (!m) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
       if (req.method !== 'POST') throw new HttpError(405, `use POST for ${url.pathname}`);
       const body = await readJson(req);
       const modelId = decodeURIComponent(m[1]!);
-      send(res, 200, m[2] === 'predict' ? await predict(modelId, body) : await feedback(modelId, body));
+      const handler = { predict, feedback, corrections: correction }[
+        m[2] as 'predict' | 'feedback' | 'corrections'
+      ];
+      send(res, 200, await handler(modelId, body));
     } catch (err) {
       if (err instanceof HttpError) send(res, err.status, { error: err.message });
       else send(res, 500, { error: 'internal error' });

@@ -14,6 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { TargetTrace } from '../activities/catalog.js';
 import type { Activities, TrainingActivities } from '../activities/index.js';
 import { diagnose } from '../core/policy.js';
 import { ApprovalInput, CycleInput, describeZodError } from '../core/schemas.js';
@@ -121,6 +122,20 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     summary.outcome = outcome;
     summary.reason = reason;
     note({ outcome, reason });
+    if (
+      patched('failure-traces') &&
+      (outcome === 'promoted' || outcome === 'rolled-back') &&
+      summary.candidateVersion !== null &&
+      (summary.targets ?? []).length > 0
+    ) {
+      // Did the remedy fix what it targeted? The candidate's error rates on the traffic it served.
+      summary.targets = await acts.traceRemedy({
+        cycleId,
+        modelId: input.modelId,
+        candidateVersion: summary.candidateVersion,
+      });
+      note({ traces: summary.targets.map(traceNote) });
+    }
     summary.stages[summary.stages.length - 1]!.endedAt = new Date(Date.now()).toISOString();
     upsertSearchAttributes([{ key: OutcomeKey, value: outcome }]);
     await acts.closeCycle({ cycleId, modelId: input.modelId, outcome, summary });
@@ -195,6 +210,16 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       driftReportId: reportId,
     });
     note(collected);
+    if (patched('failure-traces')) {
+      summary.targets = await acts.targetPatterns({
+        cycleId,
+        modelId: input.modelId,
+        championVersion: ctx.championVersion,
+        window: input.window,
+        maxRows: policy.collection.maxRows,
+      });
+      note({ targets: summary.targets.map(traceNote) });
+    }
 
     enter('label');
     const campaignId = labelingWorkflowId(cycleId);
@@ -392,6 +417,17 @@ function businessFailureOf(err: unknown): ApplicationFailure | null {
   let cause: unknown = err;
   while (cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) cause = cause.cause;
   return cause instanceof ApplicationFailure && cause.nonRetryable ? cause : null;
+}
+
+function traceNote(t: TargetTrace) {
+  const pct = (r: number | null) => (r === null ? null : round(r));
+  return {
+    pattern: t.patternKey,
+    cases: t.cases,
+    before: pct(t.before.rate),
+    after: t.after ? pct(t.after.rate) : null,
+    verdict: t.verdict,
+  };
 }
 
 function round(x: number): number {

@@ -2,3 +2,4 @@ export { remediationCycle, labelingWorkflowId, rolloutWorkflowId } from './cycle
 export { labelingCampaign } from './labeling.js';
 export { stagedRollout } from './rollout.js';
 export { driftCheck } from './monitor.js';
+export { scheduledCycle, volumeCheck } from './triggers.js';

@@ -3,6 +3,7 @@
  * (and any Temporal client, the `temporal` CLI included) drive workflows by these names.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { TargetTrace } from '../activities/catalog.js';
 import type { DriftReport } from '../core/drift.js';
 import type { Diagnosis, StepAnalysis } from '../core/policy.js';
 import type { ApprovalInput, Features, LabelAnswer, RolloutCommand } from '../core/schemas.js';
@@ -42,6 +43,8 @@ export interface CycleSummary {
   stages: StageRecord[];
   /** Triggers that arrived while the cycle ran (a second drift check, a volume trigger, ...). */
   evidence?: TriggerEvidence[];
+  /** The failure patterns this cycle targets; after promotion or rollback, whether it fixed them. */
+  targets?: TargetTrace[];
 }
 
 /** Why a cycle was started, or what arrived later and was attached to the running cycle. */

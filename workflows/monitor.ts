@@ -1,20 +1,11 @@
-import {
-  getExternalWorkflowHandle,
-  log,
-  ParentClosePolicy,
-  proxyActivities,
-  startChild,
-  upsertMemo,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { log, proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CheckResult } from '../activities/drift.js';
 import { ModelId } from '../core/schemas.js';
-import { remediationCycle, type CycleOptions } from './cycle.js';
-import { addEvidenceSignal, type TriggerEvidence } from './messages.js';
+import type { CycleOptions } from './cycle.js';
+import type { TriggerEvidence } from './messages.js';
 import { quickIo } from './presets.js';
-import { ModelIdKey, TriggerKindKey } from './search-attributes.js';
+import { startOrAttach } from './triggers.js';
 
 const acts = proxyActivities<Activities>(quickIo);
 
@@ -78,49 +69,20 @@ export async function driftCheck(input: DriftCheckInput, options: CycleOptions):
     streak: check.streak,
     reason: check.reason,
   };
-  const reserved = await acts.reserveCycle({
-    triggerKey: checkKey,
+  const { cycleId, attached } = await startOrAttach({
     modelId,
-    kind: 'drift',
-    evidence: { ...evidence },
+    window: check.runWindow,
+    trigger: `drift check ${checkKey}`,
+    evidence,
+    options,
   });
-  let attached = !reserved.started;
-  if (reserved.started) {
-    try {
-      await startChild(remediationCycle, {
-        workflowId: reserved.cycleId,
-        args: [{ modelId, window: check.runWindow, trigger: `drift check ${checkKey}` }, options],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: [
-          { key: ModelIdKey, value: modelId },
-          { key: TriggerKindKey, value: 'drift' },
-        ],
-        memo: { trigger: evidence },
-      });
-    } catch (err) {
-      // A cycle started by hand took this ID between the reservation and the start: it is the model's
-      // open cycle (IDs carry the model), so this check becomes its evidence.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      attached = true;
-    }
-  }
-  if (attached) {
-    try {
-      await getExternalWorkflowHandle(reserved.cycleId).signal(addEvidenceSignal, evidence);
-    } catch (err) {
-      log.warn('could not signal the open cycle; the evidence is recorded in Postgres', {
-        cycleId: reserved.cycleId,
-        error: String(err),
-      });
-    }
-  }
-  await acts.linkCheckToCycle({ checkKey, cycleId: reserved.cycleId });
+  await acts.linkCheckToCycle({ checkKey, cycleId });
   return {
     modelId,
     checkKey,
     state: attached ? 'attached-to-cycle' : 'cycle-started',
     reason: `drift persisted for ${check.streak} windows: ${check.reason}`,
     check,
-    cycleId: reserved.cycleId,
+    cycleId,
   };
 }

@@ -31,7 +31,9 @@ describe('drift report on several threads', () => {
   const single = driftReportColumns(profile, curColumns, [], policy);
 
   it('given worker threads, then the report is identical to the single-threaded one', async () => {
-    expect(await driftReportParallel(profile, curColumns, [], policy, { threads: 3 })).toEqual(single);
+    expect(
+      await driftReportParallel(profile, curColumns, [], policy, { threads: 3, minValuesPerWorker: 0 }),
+    ).toEqual(single);
   });
 
   it('given features streamed from float64 files, then the report is identical too', async () => {
@@ -72,6 +74,7 @@ describe('drift report on several threads', () => {
     const report = await driftReportParallel(stripped, { c: curColumns.c! }, [], policy, {
       threads: 2,
       lazy,
+      minValuesPerWorker: 0,
     });
     expect(report).toEqual(single);
   });

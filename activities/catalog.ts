@@ -1,0 +1,227 @@
+/**
+ * The failure catalog's activities: failure volume for the volume trigger, the latest window for the
+ * schedule trigger, the patterns a cycle targets and, once the candidate has served, whether the remedy
+ * fixed them.
+ */
+import type pg from 'pg';
+import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/catalog.js';
+import { predict } from '../core/model.js';
+import { durationMs, type Window } from '../core/schemas.js';
+import * as db from '../db/queries.js';
+import { businessFailure } from './failures.js';
+
+export interface TargetTrace {
+  patternKey: string;
+  cases: number;
+  before: { rows: number; errors: number; rate: number | null };
+  after: { version: number; rows: number; errors: number; rate: number | null } | null;
+  verdict: Verdict | null;
+  reason: string | null;
+}
+
+const rate = (errors: number, rows: number) => (rows === 0 ? null : errors / rows);
+
+export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
+  const model = async (modelId: string) => {
+    const def = await db.getModel(pool, modelId);
+    if (!def) throw businessFailure('ModelNotFound', `model "${modelId}" is not registered`);
+    return def;
+  };
+
+  return {
+    /** Labeled failures since the last cycle closed and per pattern in the trailing window. */
+    async volumeEvidence(input: { modelId: string }): Promise<{
+      fire: boolean;
+      reason: string;
+      pattern: string | null;
+      window: Window | null;
+      newLabeledFailures: number;
+    }> {
+      const def = await model(input.modelId);
+      const policy = def.policy.triggers.volume;
+      const { rows: since } = await pool.query<{ n: string; last: Date | null }>(
+        `SELECT count(*) AS n, max(occurred_at) AS last FROM failure_cases
+         WHERE model_id = $1 AND truth IS NOT NULL
+           AND flagged_at > COALESCE((SELECT max(closed_at) FROM cycles WHERE model_id = $1), '-infinity')`,
+        [input.modelId],
+      );
+      const last = since[0]?.last;
+      if (!last)
+        return {
+          fire: false,
+          reason: 'no labeled failures since the last cycle',
+          pattern: null,
+          window: null,
+          newLabeledFailures: 0,
+        };
+      const end = new Date(last.getTime() + 1);
+      const start = new Date(end.getTime() - durationMs(policy.window));
+      const { rows: patterns } = await pool.query<{ pattern_key: string; cases: string }>(
+        `SELECT pattern_key, count(*) AS cases FROM failure_cases
+         WHERE model_id = $1 AND truth IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
+         GROUP BY pattern_key ORDER BY count(*) DESC, pattern_key`,
+        [input.modelId, start, end],
+      );
+      const evidence = {
+        newLabeledFailures: Number(since[0]!.n),
+        patterns: patterns.map((p) => ({ patternKey: p.pattern_key, cases: Number(p.cases) })),
+        windowFailures: patterns.reduce((a, p) => a + Number(p.cases), 0),
+      };
+      const d = volumeDecision(evidence, policy);
+      return {
+        ...d,
+        window: { start: start.toISOString(), end: end.toISOString() },
+        newLabeledFailures: evidence.newLabeledFailures,
+      };
+    },
+
+    /** The latest `triggers.scheduleWindow` of the production log, ending just after its last record. */
+    async latestWindow(input: { modelId: string }): Promise<{ window: Window | null; reason: string }> {
+      const def = await model(input.modelId);
+      const last = await db.lastRecordTs(pool, input.modelId);
+      if (!last) return { window: null, reason: 'the production log is empty' };
+      const end = new Date(new Date(last).getTime() + 1);
+      const start = new Date(end.getTime() - durationMs(def.policy.triggers.scheduleWindow));
+      return {
+        window: { start: start.toISOString(), end: end.toISOString() },
+        reason: `scheduled cycle over the latest ${def.policy.triggers.scheduleWindow} of the log`,
+      };
+    },
+
+    /**
+     * The model-error patterns a cycle sets out to fix: the window's most frequent ones, each with the
+     * champion's error rate in its slice (same slicing values and true label) over the window.
+     */
+    async targetPatterns(input: {
+      cycleId: string;
+      modelId: string;
+      championVersion: number;
+      window: Window;
+      maxRows: number;
+    }): Promise<TargetTrace[]> {
+      const def = await model(input.modelId);
+      const limit = def.policy.failures.targets;
+      const { rows: top } = await pool.query<{ pattern_key: string; cases: string }>(
+        `SELECT pattern_key, count(*) AS cases FROM failure_cases
+         WHERE model_id = $1 AND taxonomy = 'model-error' AND truth IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
+         GROUP BY pattern_key ORDER BY count(*) DESC, pattern_key LIMIT $4`,
+        [input.modelId, input.window.start, input.window.end, limit],
+      );
+      if (top.length > 0) {
+        const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+        const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
+        const labeled = (
+          await db.recordsInWindow(pool, input.modelId, input.window.start, input.window.end, input.maxRows)
+        ).filter((r) => r.feedback !== null);
+        const groups = new Map<string, { rows: number; errors: number }>();
+        for (const r of labeled) {
+          const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;
+          const g = groups.get(k) ?? { rows: 0, errors: 0 };
+          g.rows++;
+          if (predict(champion.artifact, r.features).label !== r.feedback) g.errors++;
+          groups.set(k, g);
+        }
+        for (const t of top) {
+          const { slice, truth } = parsePattern(t.pattern_key);
+          const g = groups.get(`${slice}|${truth}`) ?? { rows: 0, errors: 0 };
+          await pool.query(
+            `INSERT INTO cycle_targets (cycle_id, model_id, pattern_key, cases, before_rows, before_errors)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id, pattern_key) DO NOTHING`,
+            [input.cycleId, input.modelId, t.pattern_key, Number(t.cases), g.rows, g.errors],
+          );
+          await pool.query(
+            'UPDATE failure_patterns SET last_cycle_id = $3, updated_at = now() WHERE model_id = $1 AND pattern_key = $2',
+            [input.modelId, t.pattern_key, input.cycleId],
+          );
+        }
+      }
+      return readTargets(pool, input.cycleId);
+    },
+
+    /**
+     * After promotion or rollback: the candidate's error rate in each targeted slice on the labeled
+     * traffic it served, against the champion's before, and the verdict kept on the pattern.
+     */
+    async traceRemedy(input: {
+      cycleId: string;
+      modelId: string;
+      candidateVersion: number;
+    }): Promise<TargetTrace[]> {
+      const def = await model(input.modelId);
+      const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
+      const targets = await readTargets(pool, input.cycleId);
+      const { rows: served } = await pool.query<{
+        features: Record<string, string | number>;
+        feedback: string;
+        predicted: string;
+      }>(
+        `SELECT DISTINCT ON (r.record_key) r.features, r.feedback, p.predicted
+         FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+         WHERE p.model_id = $1 AND p.version = $2 AND r.feedback IS NOT NULL
+         ORDER BY r.record_key, p.prediction_id`,
+        [input.modelId, input.candidateVersion],
+      );
+      for (const t of targets) {
+        const { slice, truth } = parsePattern(t.patternKey);
+        const inSlice = served.filter((s) => s.feedback === truth && sliceOf(s.features, sliceBy) === slice);
+        const after = {
+          rows: inSlice.length,
+          errors: inSlice.filter((s) => s.predicted !== s.feedback).length,
+        };
+        const v = traceVerdict({ rows: t.before.rows, errors: t.before.errors }, after);
+        await pool.query(
+          `UPDATE cycle_targets SET after_version = $3, after_rows = $4, after_errors = $5, verdict = $6, measured_at = now()
+           WHERE cycle_id = $1 AND pattern_key = $2`,
+          [input.cycleId, t.patternKey, input.candidateVersion, after.rows, after.errors, v.verdict],
+        );
+        await pool.query(
+          `UPDATE failure_patterns SET status = $3, last_cycle_id = $4, updated_at = now() WHERE model_id = $1 AND pattern_key = $2`,
+          [input.modelId, t.patternKey, v.verdict, input.cycleId],
+        );
+      }
+      return readTargets(pool, input.cycleId);
+    },
+  };
+}
+
+/** model-error/<slice>/truth=<t>/predicted=<p> → its slice and true label. */
+export function parsePattern(key: string): { slice: string; truth: string } {
+  const m = /^model-error\/(.*)\/truth=(.*)\/predicted=.*$/.exec(key);
+  if (!m) throw new Error(`"${key}" is not a model-error pattern`);
+  return { slice: m[1]!, truth: m[2]! };
+}
+
+async function readTargets(pool: pg.Pool, cycleId: string): Promise<TargetTrace[]> {
+  const { rows } = await pool.query<{
+    pattern_key: string;
+    cases: number;
+    before_rows: number;
+    before_errors: number;
+    after_version: number | null;
+    after_rows: number | null;
+    after_errors: number | null;
+    verdict: Verdict | null;
+  }>('SELECT * FROM cycle_targets WHERE cycle_id = $1 ORDER BY cases DESC, pattern_key', [cycleId]);
+  return rows.map((r) => ({
+    patternKey: r.pattern_key,
+    cases: r.cases,
+    before: { rows: r.before_rows, errors: r.before_errors, rate: rate(r.before_errors, r.before_rows) },
+    after:
+      r.after_version === null
+        ? null
+        : {
+            version: r.after_version,
+            rows: r.after_rows!,
+            errors: r.after_errors!,
+            rate: rate(r.after_errors!, r.after_rows!),
+          },
+    verdict: r.verdict,
+    reason:
+      r.verdict === null
+        ? null
+        : traceVerdict(
+            { rows: r.before_rows, errors: r.before_errors },
+            { rows: r.after_rows!, errors: r.after_errors! },
+          ).reason,
+  }));
+}
