@@ -74,16 +74,21 @@ export async function runScriptedCycle(
   client: Client,
   queues: Queues,
   prepared: PreparedModel,
-  opts: { gatewayUrl: string; onEvent?: (msg: string) => void },
+  /** With `cycleId`, plays the people of a cycle a trigger already started instead of starting one. */
+  opts: { gatewayUrl: string; onEvent?: (msg: string) => void; cycleId?: string },
 ): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number; traffic: TrafficReport }> {
   const onEvent = opts.onEvent ?? (() => {});
   const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
-  const { cycleId } = await startCycle(client, queues, {
-    modelId: prepared.modelId,
-    window: SCENARIO.window,
-    trigger: 'demo',
-  });
-  onEvent(`started ${cycleId}`);
+  const cycleId =
+    opts.cycleId ??
+    (
+      await startCycle(client, queues, {
+        modelId: prepared.modelId,
+        window: SCENARIO.window,
+        trigger: 'demo',
+      })
+    ).cycleId;
+  onEvent(`${opts.cycleId ? 'following' : 'started'} ${cycleId}`);
   const traffic = backgroundTraffic({
     gatewayUrl: opts.gatewayUrl,
     modelId: prepared.modelId,
