@@ -53,6 +53,10 @@ describe('remedy CLI', () => {
       'rollback',
       'resolve',
       'abort',
+      'drift',
+      'monitor',
+      'triggers',
+      'failures',
     ]) {
       expect(r.out).toMatch(new RegExp(`\\n\\s+${c}\\b`));
     }
@@ -146,5 +150,122 @@ describe('remedy CLI', () => {
     const waited = await remedy('wait', cycleId);
     expect(waited.code).toBe(2);
     expect(waited.err).toMatch(/ended without an outcome/);
+  });
+
+  it('given a registered model, then monitor create, show, trigger, checks, pause, resume and delete work from the CLI', async () => {
+    await prepareWeatherModel(pool, 'weather-cli-mon', DEMO_POLICY, 'all');
+    const created = await remedy(
+      'monitor',
+      'create',
+      'weather-cli-mon',
+      '--every',
+      '12h',
+      '--window',
+      '30d',
+      '--mode',
+      'cursor',
+      '--start',
+      '2013-01-01',
+    );
+    expect(created.code).toBe(0);
+    expect(created.out).toMatch(/monitor monitor-weather-cli-mon for weather-cli-mon: active/);
+    expect(created.out).toMatch(
+      /every 43200s, cursor windows of 2592000s, next window starts 2013-01-01T00:00:00.000Z/,
+    );
+
+    const ran = await remedy('monitor', 'trigger', 'weather-cli-mon', '--wait', '--json');
+    expect(ran.code).toBe(0);
+    const check = JSON.parse(ran.out) as { state: string; check: { window: { start: string; end: string } } };
+    expect(check.state).toBe('checked');
+    expect(check.check.window).toEqual({
+      start: '2013-01-01T00:00:00.000Z',
+      end: '2013-01-31T00:00:00.000Z',
+    });
+    const checks = await remedy('monitor', 'checks', 'weather-cli-mon');
+    expect(checks.out).toMatch(
+      /^2013-01-01T00:00:00.000Z .. 2013-01-31T00:00:00.000Z\t(none|fine-tune|full-cycle)\tstreak \d/m,
+    );
+
+    expect((await remedy('monitor', 'pause', 'weather-cli-mon', '--note', 'maintenance')).out).toBe(
+      'paused the monitor of weather-cli-mon\n',
+    );
+    expect(JSON.parse((await remedy('monitor', 'show', 'weather-cli-mon', '--json')).out)).toMatchObject({
+      paused: true,
+      note: 'maintenance',
+    });
+    expect((await remedy('monitor', 'resume', 'weather-cli-mon')).code).toBe(0);
+    const again = await remedy('monitor', 'create', 'weather-cli-mon');
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already has a monitor: pause, resume or delete it/);
+    expect((await remedy('monitor', 'delete', 'weather-cli-mon')).code).toBe(0);
+    const gone = await remedy('monitor', 'show', 'weather-cli-mon');
+    expect(gone.code).toBe(2);
+    expect(gone.err).toMatch(/has no monitor: create one with remedy monitor create weather-cli-mon/);
+
+    const bad = await remedy('monitor', 'create', 'weather-cli-mon', '--every', 'often');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/every: must be a duration like "30s"/);
+    const badMode = await remedy('monitor', 'create', 'weather-cli-mon', '--mode', 'sometimes');
+    expect(badMode.code).toBe(2);
+    expect(badMode.err).toMatch(/argument 'sometimes' is invalid\. Allowed choices are clock, cursor/);
+  });
+
+  it('given served traffic, then failures patterns and list show the catalog, and triggers need a kind', async () => {
+    await prepareWeatherModel(pool, 'weather-cli-fail');
+    const patterns = await remedy('failures', 'patterns', 'weather-cli-fail', '--json');
+    expect(patterns.code).toBe(0);
+    const rows = JSON.parse(patterns.out) as {
+      patternKey: string;
+      cases: number;
+      status: string;
+      trend: unknown[];
+    }[];
+    expect(rows.length).toBeGreaterThan(3);
+    expect(rows[0]!.cases).toBeGreaterThanOrEqual(rows[1]!.cases);
+    expect(rows.every((r) => r.status === 'open')).toBe(true);
+    const text = await remedy('failures', 'patterns', 'weather-cli-fail', '--by', 'week');
+    expect(text.out).toMatch(/^\s+\d+ {2}open {7}model-error\/location=/m);
+
+    const listed = await remedy(
+      'failures',
+      'list',
+      'weather-cli-fail',
+      '--kind',
+      'wrong-prediction',
+      '--limit',
+      '3',
+      '--json',
+    );
+    const cases = JSON.parse(listed.out) as { kind: string; truth: string; predicted: string }[];
+    expect(cases).toHaveLength(3);
+    for (const c of cases) expect(c.kind === 'wrong-prediction' && c.truth !== c.predicted).toBe(true);
+    const badKind = await remedy('failures', 'list', 'weather-cli-fail', '--kind', 'bad');
+    expect(badKind.code).toBe(2);
+    expect(badKind.err).toMatch(
+      /Allowed choices are low-confidence, out-of-distribution, wrong-prediction, user-correction, slow-response/,
+    );
+
+    const noKind = await remedy('triggers', 'create', 'weather-cli-fail');
+    expect(noKind.code).toBe(2);
+    expect(noKind.err).toMatch(/required option '--kind <kind>' not specified/);
+    const created = await remedy(
+      'triggers',
+      'create',
+      'weather-cli-fail',
+      '--kind',
+      'volume',
+      '--every',
+      '1h',
+    );
+    expect(created.out).toMatch(/monitor volume-weather-cli-fail for weather-cli-fail: active/);
+    expect((await remedy('triggers', 'pause', 'weather-cli-fail', '--kind', 'volume')).out).toBe(
+      'paused the volume trigger of weather-cli-fail\n',
+    );
+    expect((await remedy('triggers', 'delete', 'weather-cli-fail', '--kind', 'volume')).code).toBe(0);
+    const missing = await remedy('triggers', 'run', 'weather-cli-fail', '--kind', 'schedule');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(
+      /has no schedule trigger: create one with remedy triggers create weather-cli-fail --kind schedule/,
+    );
   });
 });

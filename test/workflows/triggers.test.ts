@@ -12,6 +12,7 @@ import * as db from '../../db/queries.js';
 import type { Gateway } from '../../gateway/server.js';
 import {
   freshDatabase,
+  recordHistories,
   startGateway,
   startTestWorkers,
   temporalHarness,
@@ -93,6 +94,8 @@ describe('triggers and the failure catalog', () => {
     )!;
     expect(status).toMatchObject({ status: 'fixed', lastCycleId: cycleId });
     for (const t of targets) expect(t.reason).toMatch(/error rate .* before, .* after/);
+    // Replay: the volume check that started the cycle, the one attached to it, and the traced cycle.
+    await recordHistories([fired.key, again.key, cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]);
     await deleteMonitor(h.client, pool, modelId, 'volume');
 
     // After the cycle closed, the counter restarts: nothing new was flagged since, so the check stays quiet.
@@ -127,6 +130,7 @@ describe('triggers and the failure catalog', () => {
       ['schedule', false],
     ]);
     await abortCycle(h.client, first.cycleId!);
+    await recordHistories([first.key, second.key]);
     await deleteMonitor(h.client, pool, modelId, 'schedule');
     await expect(triggerMonitor(h.client, modelId, { kind: 'schedule' })).rejects.toThrow(
       /has no schedule trigger: create one with remedy triggers create weather-scheduled --kind schedule/,
