@@ -61,8 +61,18 @@ describe('serving gateway', () => {
   it('given feedback for a served request, then it is stored once and a repeat is reported as a duplicate', async () => {
     const first = await call('/v1/models/weather-gw/feedback', { requestId: 'req-1', label: 'rain' });
     const again = await call('/v1/models/weather-gw/feedback', { requestId: 'req-1', label: 'sun' });
-    expect(first).toEqual({ status: 200, json: { requestId: 'req-1', label: 'rain', duplicate: false } });
-    expect(again).toEqual({ status: 200, json: { requestId: 'req-1', label: 'rain', duplicate: true } });
+    // Feedback that differs from the model's answer is flagged as a wrong prediction, once.
+    const { rows } = await pool.query<{ predicted: string }>(
+      `SELECT predicted FROM predictions WHERE model_id = 'weather-gw' AND record_key = 'req-1'`,
+    );
+    expect(first).toEqual({
+      status: 200,
+      json: { requestId: 'req-1', label: 'rain', duplicate: false, flagged: rows[0]!.predicted !== 'rain' },
+    });
+    expect(again).toEqual({
+      status: 200,
+      json: { requestId: 'req-1', label: 'rain', duplicate: true, flagged: false },
+    });
   });
 
   it('given a split, then each routing key sticks to one version and the shares follow the weight', async () => {
