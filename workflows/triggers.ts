@@ -55,7 +55,11 @@ export async function startOrAttach(t: {
     } catch (err) {
       // A cycle started by hand took this ID between the reservation and the start: it is the model's
       // open cycle (IDs carry the model), so this trigger becomes its evidence.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        // Any other failure: give the reservation back, or the model could never have a cycle again.
+        await acts.releaseCycle({ cycleId: reserved.cycleId, triggerKey: t.evidence.key });
+        throw err;
+      }
       attached = true;
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildReferenceProfile, driftReport } from '../../core/drift.js';
+import { buildReferenceProfile, driftReport, upgradeProfile } from '../../core/drift.js';
 import { diagnose } from '../../core/policy.js';
 import { describeZodError, Policy } from '../../core/schemas.js';
 
@@ -252,5 +252,41 @@ describe('routing', () => {
     expect(perf.drop).toBeCloseTo(Math.log(2) - 0.3, 12);
     expect(perf.degraded).toBe(true);
     expect(perf.metrics.auc).toBeNull(); // one class only: AUC undefined
+  });
+});
+
+describe('stored profiles of the first format', () => {
+  it('given a profile stored before per-feature tests, then it is upgraded and still drives a report', () => {
+    const old = {
+      rows: 3,
+      labels: { sun: 3 },
+      baselineAccuracy: 0.7,
+      features: {
+        t: {
+          type: 'numeric',
+          sample: [1, 2, 3],
+          edges: [2],
+          shares: [1 / 3, 2 / 3],
+          mean: 2,
+          std: 0.8165,
+          count: 3,
+        },
+        city: { type: 'categorical', counts: { a: 2, b: 1 }, count: 3 },
+      },
+    };
+    const p = upgradeProfile(old);
+    expect(p).toMatchObject({ format: 2, baseline: { accuracy: 0.7 }, learned: {} });
+    expect(p.features.t).toMatchObject({
+      type: 'numeric',
+      min: 1,
+      max: 3,
+      distinct: 3,
+      exact: true,
+      sorted: [1, 2, 3],
+    });
+    const r = driftReport(p, [{ t: 2, city: 'a' }], [], Policy.parse({}).drift);
+    // three values of t: tested like categories (chi-square); two cities: the z-test
+    expect(r.features.map((f) => f.test).sort()).toEqual(['chisquare', 'ztest']);
+    expect(upgradeProfile(p)).toBe(p);
   });
 });
