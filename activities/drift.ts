@@ -7,7 +7,7 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { driftReport, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
 import { predict } from '../core/model.js';
-import { diagnose, type Diagnosis } from '../core/policy.js';
+import { diagnose } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
@@ -63,22 +63,8 @@ export interface MonitorWindow {
   waiting?: string;
 }
 
-export interface CheckResult {
-  checkId: number;
-  window: Window;
-  referenceVersion: number;
-  route: Diagnosis['route'];
-  severity: Diagnosis['severity'];
-  signals: Diagnosis['signals'];
-  reason: string;
-  streak: number;
-  persistent: boolean;
-  /** The window spanning the persistent run of drifted windows: what a cycle should look at. */
-  runWindow: Window;
-  driftedShare: number;
-  labeledRows: number;
-  currentAccuracy: number | null;
-}
+/** A stored check as the monitor's workflow sees it. */
+export type CheckResult = Omit<db.DriftCheckRow, 'cycleId'>;
 
 export function createDriftActivities({ pool }: { pool: pg.Pool }) {
   return {
@@ -118,7 +104,10 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
      */
     async runDriftCheck(input: { checkKey: string; modelId: string; window: Window }): Promise<CheckResult> {
       const existing = await db.getDriftCheck(pool, input.checkKey);
-      if (existing) return existing;
+      if (existing) {
+        const { cycleId: _cycle, ...check } = existing;
+        return check;
+      }
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
       const champion = await db.getAlias(pool, input.modelId, 'champion');
@@ -145,7 +134,7 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
         });
         await db.advanceMonitor(client, input.modelId, input.window.end);
       });
-      const stored = (await db.getDriftCheck(pool, input.checkKey))!;
+      const { cycleId: _cycle, ...stored } = (await db.getDriftCheck(pool, input.checkKey))!;
       log.info('drift check', { checkKey: input.checkKey, route: stored.route, streak: stored.streak });
       return stored;
     },

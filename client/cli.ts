@@ -62,6 +62,12 @@ function list(value: string): string[] {
   return items;
 }
 
+function limit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000)
+    throw new InvalidArgumentError(`"${value}" is not a number in 1..1000`);
+  return Number(value);
+}
+
 function share(value: string): number {
   const n = Number(value);
   if (!/^\d*\.?\d+$/.test(value) || !(n > 0 && n <= 1))
@@ -474,16 +480,7 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
     .command('checks')
     .description("list a model's drift checks, newest first")
     .argument('<model>', 'model ID')
-    .option(
-      '--limit <n>',
-      'at most this many',
-      (v) => {
-        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000)
-          throw new InvalidArgumentError(`"${v}" is not a number in 1..1000`);
-        return Number(v);
-      },
-      20,
-    )
+    .option('--limit <n>', 'at most this many (1..1000)', limit, 20)
     .option('--json', 'print JSON')
     .action(async (model: string, o: { limit: number; json?: boolean }) => {
       const { pool, close } = await io.database();
@@ -635,16 +632,7 @@ Either attaches itself to the model's open cycle as evidence instead of starting
     .argument('<model>', 'model ID')
     .option('--pattern <key>', 'only this pattern')
     .addOption(new Option('--kind <kind>', 'only this kind').choices([...CASE_KINDS]))
-    .option(
-      '--limit <n>',
-      'at most this many',
-      (v) => {
-        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000)
-          throw new InvalidArgumentError(`"${v}" is not a number in 1..1000`);
-        return Number(v);
-      },
-      20,
-    )
+    .option('--limit <n>', 'at most this many (1..1000)', limit, 20)
     .option('--json', 'print JSON')
     .action(async (model: string, o: { pattern?: string; kind?: string; limit: number; json?: boolean }) => {
       const { pool, close } = await io.database();

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { buildReferenceProfile, type Baseline } from '../core/drift.js';
-import { accuracy, logLoss, macroAuc, macroF1 } from '../core/metrics.js';
+import { macroAucOvr } from '../core/evaluation.js';
+import { accuracy, logLoss, macroF1 } from '../core/metrics.js';
 import { canonicalJson, predict, train } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { Features, ModelDefinition } from '../core/schemas.js';
@@ -81,7 +82,7 @@ export async function registerModelWithChampion(
       holdoutTruth,
       holdoutPredictions.map((p) => p.probabilities),
     );
-    const auc = macroAuc(
+    const auc = macroAucOvr(
       holdoutTruth,
       holdoutPredictions.map((p) => p.probabilities),
     );

@@ -6,7 +6,8 @@
  * only the current window. Everything here is pure and deterministic: the CLI, the activities and the
  * benchmark share it, and workflow code may import its types.
  */
-import { accuracy, logLoss, macroAuc, macroF1 } from './metrics.js';
+import { macroAucOvr } from './evaluation.js';
+import { accuracy, logLoss, macroF1 } from './metrics.js';
 import type { Features, FeatureSpec, Policy } from './schemas.js';
 import {
   adjustPValues,
@@ -663,7 +664,7 @@ function performance(
     metrics.macroF1 = macroF1(truth, predicted);
     if (outcomes.every((o) => o.probabilities)) {
       const probs = outcomes.map((o) => o.probabilities!);
-      metrics.auc = macroAuc(truth, probs);
+      metrics.auc = macroAucOvr(truth, probs);
       metrics.logLoss = logLoss(truth, probs);
     }
   }

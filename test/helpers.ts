@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { startGateway, type Gateway } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-cli.js';
@@ -128,4 +129,31 @@ export async function recordHistories(ids: readonly string[]): Promise<void> {
   }
 }
 
-export { startGateway } from '../gateway/server.js';
+/**
+ * The usual stack of an integration test file, set up before its tests and torn down after: a fresh
+ * database, a Temporal harness with its own task queues, the workers, and optionally the gateway. The
+ * returned object is filled in by the time the tests run.
+ */
+export function useStack(prefix: string, opts: { gateway?: boolean } = {}) {
+  const stack = {} as {
+    pool: pg.Pool;
+    h: TemporalHarness;
+    workers: Awaited<ReturnType<typeof startTestWorkers>>;
+    gateway: Gateway;
+  };
+  beforeAll(async () => {
+    ({ pool: stack.pool } = await freshDatabase(prefix));
+    stack.h = await temporalHarness(prefix);
+    stack.workers = await startTestWorkers(stack.h, stack.pool);
+    if (opts.gateway) stack.gateway = await startGateway(stack.pool);
+  });
+  afterAll(async () => {
+    await stack.gateway?.close();
+    await stack.workers?.stop();
+    await stack.h?.close();
+    await stack.pool?.end();
+  });
+  return stack;
+}
+
+export { startGateway };

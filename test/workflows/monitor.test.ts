@@ -2,8 +2,7 @@
  * The monitor on the real weather data: a Temporal Schedule per model runs drift checks over successive
  * 30-day windows of the production log (cursor mode replays 2013–2015 as if it arrived live).
  */
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { abortCycle, cycleStatus } from '../../client/cycles.js';
 import {
   createMonitor,
@@ -18,29 +17,9 @@ import { ingestRecords, registerModelWithChampion } from '../../client/setup.js'
 import { loadWeather, weatherModel } from '../../client/weather.js';
 import * as db from '../../db/queries.js';
 import type { DriftCheckSummary } from '../../workflows/monitor.js';
-import {
-  freshDatabase,
-  recordHistories,
-  startTestWorkers,
-  temporalHarness,
-  until,
-  type TemporalHarness,
-} from '../helpers.js';
+import { recordHistories, until, useStack } from '../helpers.js';
 
-let pool: pg.Pool;
-let h: TemporalHarness;
-let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-
-beforeAll(async () => {
-  ({ pool } = await freshDatabase('monitor'));
-  h = await temporalHarness('monitor');
-  workers = await startTestWorkers(h, pool);
-});
-afterAll(async () => {
-  await workers?.stop();
-  await h?.close();
-  await pool?.end();
-});
+const stack = useStack('monitor');
 
 /** Triggers checks one after another until `stop` holds or the log has no complete window left. */
 async function runChecks(
@@ -50,7 +29,7 @@ async function runChecks(
 ): Promise<DriftCheckSummary[]> {
   const out: DriftCheckSummary[] = [];
   for (let i = 0; i < max; i++) {
-    const s = (await triggerMonitor(h.client, modelId, { wait: true }))!;
+    const s = (await triggerMonitor(stack.h.client, modelId, { wait: true }))!;
     out.push(s);
     if (s.state === 'waiting' || stop(s)) break;
   }
@@ -60,8 +39,8 @@ async function runChecks(
 describe('drift monitor', () => {
   it('given 2013–2015 traffic, then the April 2013 change persists through the performance path and starts one cycle', async () => {
     const modelId = 'weather-monitor';
-    await prepareWeatherModel(pool, modelId, DEMO_POLICY, 'all');
-    await createMonitor(h.client, pool, h, {
+    await prepareWeatherModel(stack.pool, modelId, DEMO_POLICY, 'all');
+    await createMonitor(stack.h.client, stack.pool, stack.h, {
       modelId,
       every: '24h',
       window: '30d',
@@ -88,7 +67,7 @@ describe('drift monitor', () => {
     const cycleId = started.cycleId!;
     expect(cycleId).toBe(`remediation-${modelId}-1`);
     const summary = await until(
-      () => cycleStatus(h.client, cycleId),
+      () => cycleStatus(stack.h.client, cycleId),
       (s) => s.stages.some((st) => st.stage === 'diagnose'),
     );
     expect(summary.window).toEqual({ start: '2013-04-01T00:00:00.000Z', end: '2013-06-30T00:00:00.000Z' });
@@ -96,64 +75,75 @@ describe('drift monitor', () => {
     expect(diagnosed.signals).toContain('performance');
 
     // A further drifted window while the cycle runs is attached to it as evidence, not a second cycle.
-    const next = (await triggerMonitor(h.client, modelId, { wait: true }))!;
+    const next = (await triggerMonitor(stack.h.client, modelId, { wait: true }))!;
     expect(next).toMatchObject({ state: 'attached-to-cycle', cycleId });
     const withEvidence = await until(
-      () => cycleStatus(h.client, cycleId),
+      () => cycleStatus(stack.h.client, cycleId),
       (s) => (s.evidence ?? []).length === 1,
     );
     expect(withEvidence.evidence![0]).toMatchObject({ kind: 'drift', window: next.check!.window, streak: 4 });
-    const triggers = await db.cycleTriggers(pool, cycleId);
+    const triggers = await db.cycleTriggers(stack.pool, cycleId);
     expect(triggers.map((t) => [t.kind, t.started])).toEqual([
       ['drift', true],
       ['drift', false],
     ]);
-    const { rows } = await pool.query<{ cycle_id: string }>(
+    const { rows } = await stack.pool.query<{ cycle_id: string }>(
       'SELECT cycle_id FROM cycles WHERE model_id = $1',
       [modelId],
     );
     expect(rows.map((r) => r.cycle_id)).toEqual([cycleId]);
-    const listed = await db.listDriftChecks(pool, modelId, 100);
+    const listed = await db.listDriftChecks(stack.pool, modelId, 100);
     expect(listed.filter((c) => c.cycleId === cycleId).length).toBe(2);
 
-    await abortCycle(h.client, cycleId);
+    await abortCycle(stack.h.client, cycleId);
     await until(
-      () => h.client.workflow.getHandle(cycleId).describe(),
+      () => stack.h.client.workflow.getHandle(cycleId).describe(),
       (d) => d.status.name !== 'RUNNING',
     );
     // A check that started the cycle, one attached to it, and the cycle with its evidence and abort.
     await recordHistories([started.checkKey, next.checkKey, cycleId]);
-    await deleteMonitor(h.client, pool, modelId);
+    await deleteMonitor(stack.h.client, stack.pool, modelId);
   });
 
   it('given 2012 traffic only (the reference year), then the checks find no persistent drift and start no cycle', async () => {
     const modelId = 'weather-control';
     const rows = (await loadWeather()).filter((r) => r.date < '2013-01-01');
     await registerModelWithChampion(
-      pool,
+      stack.pool,
       weatherModel(modelId, DEMO_POLICY),
       rows.map((r) => ({ recordKey: r.recordKey, ts: r.ts, features: r.features, label: r.label })),
     );
     await ingestRecords(
-      pool,
+      stack.pool,
       modelId,
       rows.map((r) => ({ recordKey: r.recordKey, ts: r.ts, features: r.features, feedback: r.label })),
     );
-    await createMonitor(h.client, pool, h, { modelId, every: '24h', window: '30d', mode: 'cursor' });
+    await createMonitor(stack.h.client, stack.pool, stack.h, {
+      modelId,
+      every: '24h',
+      window: '30d',
+      mode: 'cursor',
+    });
     const checks = await runChecks(modelId, () => false);
     expect(checks[checks.length - 1]!.state).toBe('waiting');
     expect(checks.length).toBe(13); // twelve 30-day windows, then waiting for data past the last one
     expect(checks.every((c) => c.state === 'checked' || c.state === 'waiting')).toBe(true);
     expect(checks.some((c) => c.check?.persistent)).toBe(false);
-    const { rows: cycles } = await pool.query('SELECT cycle_id FROM cycles WHERE model_id = $1', [modelId]);
+    const { rows: cycles } = await stack.pool.query('SELECT cycle_id FROM cycles WHERE model_id = $1', [
+      modelId,
+    ]);
     expect(cycles).toEqual([]);
-    await deleteMonitor(h.client, pool, modelId);
+    await deleteMonitor(stack.h.client, stack.pool, modelId);
   });
 
   it('given a monitor, then it can be paused, resumed and deleted, and bad settings are refused', async () => {
     const modelId = 'weather-sched';
-    await prepareWeatherModel(pool, modelId);
-    const created = await createMonitor(h.client, pool, h, { modelId, every: '6h', window: '7d' });
+    await prepareWeatherModel(stack.pool, modelId);
+    const created = await createMonitor(stack.h.client, stack.pool, stack.h, {
+      modelId,
+      every: '6h',
+      window: '7d',
+    });
     expect(created).toMatchObject({
       paused: false,
       every: '21600s',
@@ -161,21 +151,25 @@ describe('drift monitor', () => {
       windowMs: 7 * 86_400_000,
     });
     expect(created.nextRuns.length).toBeGreaterThan(0);
-    await expect(createMonitor(h.client, pool, h, { modelId })).rejects.toThrow(/already has a monitor/);
-    await pauseMonitor(h.client, modelId, 'maintenance');
-    expect(await describeMonitor(h.client, pool, modelId)).toMatchObject({
+    await expect(createMonitor(stack.h.client, stack.pool, stack.h, { modelId })).rejects.toThrow(
+      /already has a monitor/,
+    );
+    await pauseMonitor(stack.h.client, modelId, 'maintenance');
+    expect(await describeMonitor(stack.h.client, stack.pool, modelId)).toMatchObject({
       paused: true,
       note: 'maintenance',
     });
-    await resumeMonitor(h.client, modelId);
-    expect((await describeMonitor(h.client, pool, modelId)).paused).toBe(false);
-    await deleteMonitor(h.client, pool, modelId);
-    await expect(describeMonitor(h.client, pool, modelId)).rejects.toThrow(/has no monitor: create one/);
-    expect(await db.getMonitor(pool, modelId)).toBeNull();
-    await expect(createMonitor(h.client, pool, h, { modelId, every: 'often' })).rejects.toThrow(
-      /every: must be a duration like "30s"/,
+    await resumeMonitor(stack.h.client, modelId);
+    expect((await describeMonitor(stack.h.client, stack.pool, modelId)).paused).toBe(false);
+    await deleteMonitor(stack.h.client, stack.pool, modelId);
+    await expect(describeMonitor(stack.h.client, stack.pool, modelId)).rejects.toThrow(
+      /has no monitor: create one/,
     );
-    await expect(createMonitor(h.client, pool, h, { modelId: 'nope' })).rejects.toThrow(
+    expect(await db.getMonitor(stack.pool, modelId)).toBeNull();
+    await expect(
+      createMonitor(stack.h.client, stack.pool, stack.h, { modelId, every: 'often' }),
+    ).rejects.toThrow(/every: must be a duration like "30s"/);
+    await expect(createMonitor(stack.h.client, stack.pool, stack.h, { modelId: 'nope' })).rejects.toThrow(
       /"nope" is not registered/,
     );
   });
