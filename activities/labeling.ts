@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { predict } from '../core/model.js';
 import type { Features } from '../core/schemas.js';
@@ -73,6 +74,23 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
         }
       }
       return { items: picked, unlabeledRows: unlabeled.length };
+    },
+
+    /** Tells people something about a campaign (stored once per event key; a deployment forwards it). */
+    async notify(input: {
+      eventKey: string;
+      campaignId: string;
+      kind: 'reminder' | 'escalation' | 'parked' | 'decision' | 'extended';
+      recipients: string[];
+      message: string;
+    }): Promise<void> {
+      const inserted = await pool.query(
+        `INSERT INTO notifications (event_key, campaign_id, kind, recipients, message) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (event_key) DO NOTHING`,
+        [input.eventKey, input.campaignId, input.kind, JSON.stringify(input.recipients), input.message],
+      );
+      if (inserted.rowCount)
+        log.info('notification', { campaignId: input.campaignId, kind: input.kind, message: input.message });
     },
 
     /** Stores one answer. The first answer for an item wins; a repeat returns it and adds nothing. */

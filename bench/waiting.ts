@@ -14,9 +14,10 @@
  * N = 5000; the waiting workflow and its Update handler are the same either way. Starts go out in
  * bounded concurrent batches; a batch waits until the campaigns before it have opened their tasks.
  * "Parked" is checked twice: every campaign has its label tasks in Postgres, and a random sample
- * answers the `labelingStatus` query with `state === 'open'`. The worker's workflow cache (`--cache`) defaults to
- * min(N + 500, 2000): every campaign stays cached up to N = 1500; beyond that an Update to an evicted
- * campaign replays its history first (with all 5000 cached, the workflow thread ran out of heap).
+ * answers the `labelingStatus` query with `state === 'open'`. The worker's workflow cache (`--cache`,
+ * REMEDY_WORKFLOW_CACHE for the worker process) defaults to 50: parked campaigns are evicted and an Update
+ * to one replays its short history first. Each cached campaign costs ~1.9 MiB of RSS (measured with all
+ * 1000 of 1000 cached); with all 5000 cached, the workflow thread ran out of heap.
  * Targets: RSS ≤ 1 GiB, Update p95 ≤ 300 ms.
  */
 import { Command } from 'commander';
@@ -32,9 +33,9 @@ const opts = new Command('bench:waiting')
   .option('--cycles <n>', 'labeling campaigns to park', '5000')
   .option('--updates <n>', 'label Updates to time, one at a time', '200')
   .option('--batch <n>', 'workflow starts in flight at once', '100')
-  .option('--cache <n>', "the worker's maxCachedWorkflows (default: cycles + 500)")
+  .option('--cache <n>', "the worker's maxCachedWorkflows (REMEDY_WORKFLOW_CACHE)", '50')
   .parse()
-  .opts<{ cycles: string; updates: string; batch: string; cache?: string }>();
+  .opts<{ cycles: string; updates: string; batch: string; cache: string }>();
 const whole = (v: string, name: string, min: number, max: number) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max)
@@ -44,10 +45,7 @@ const whole = (v: string, name: string, min: number, max: number) => {
 const parked = whole(opts.cycles, 'cycles', 1, 20_000);
 const updates = whole(opts.updates, 'updates', 1, 2000);
 const batch = whole(opts.batch, 'batch', 1, 1000);
-// Each cached campaign costs ~1.4 MiB of the workflow thread's heap (measured); with every one of 5000
-// cached, that thread ran out of heap near 3000. So the default keeps at most 2000 in the cache.
-const cache =
-  opts.cache === undefined ? Math.min(parked + 500, 2000) : whole(opts.cache, 'cache', 0, 100_000);
+const cache = whole(opts.cache, 'cache', 0, 100_000);
 
 const TARGET_RSS = 2 ** 30;
 const TARGET_P95_MS = 300;

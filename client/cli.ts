@@ -2,6 +2,7 @@
  * `remedy`: the command line people use to start and steer remediation cycles.
  * Every command talks to Temporal through the same functions the demo and the tests use.
  */
+import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Pool } from 'pg';
@@ -10,6 +11,9 @@ import { ConfigError, connectionOptions, loadDatabaseConfig, loadTemporalConfig 
 import {
   abortCycle,
   approveFull,
+  decideCampaign,
+  extendDeadline,
+  importLabels,
   approveRollout,
   cycleStatus,
   forceRollback,
@@ -53,6 +57,11 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, drift: 3 } as const;
 
 class DriftFound extends Error {
   override name = 'DriftFound';
+}
+
+/** Some of a batch was refused (each refusal printed): exit 2, the accepted part stays. */
+class PartialFailure extends Error {
+  override name = 'PartialFailure';
 }
 
 function list(value: string): string[] {
@@ -501,6 +510,89 @@ Example: remedy drift --reference jan.parquet --current feb.parquet --json`,
       }
     });
 
+  const labels = program
+    .command('labels')
+    .description(
+      "a cycle's labeling campaign: answer from a CSV file, extend its deadline, decide when it is parked",
+    );
+  labels
+    .command('import')
+    .description(
+      'answer label requests from a CSV file with the columns recordKey,label (and optionally reviewer)',
+    )
+    .argument('<cycle>', 'cycle ID')
+    .argument('<file>', 'CSV file')
+    .requiredOption('--reviewer <name>', 'who is answering (rows may name their own reviewer)')
+    .option('--json', 'print JSON')
+    .action(async (cycle: string, file: string, o: { reviewer: string; json?: boolean }) => {
+      let csv: string;
+      try {
+        csv = await readFile(file, 'utf8');
+      } catch (err) {
+        throw new UserError(
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
+        );
+      }
+      const rows = await withClient(({ client }) => importLabels(client, cycle, csv, o.reviewer));
+      const count = (r: string) => rows.filter((x) => x.result === r).length;
+      const refused = rows.filter((r) => r.result === 'refused');
+      print(
+        o.json,
+        rows,
+        `${count('labeled')} labeled, ${count('duplicate')} already labeled, ${refused.length} refused\n` +
+          refused.map((r) => `line ${r.line} (${r.recordKey}): ${r.message}\n`).join(''),
+      );
+      if (refused.length > 0) throw new PartialFailure();
+    });
+  labels
+    .command('extend')
+    .description("move a campaign's deadline later (also unparks a parked campaign)")
+    .argument('<cycle>', 'cycle ID')
+    .requiredOption('--by <duration>', 'how much later, e.g. 24h')
+    .requiredOption('--actor <name>', 'who decides')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(async (cycle: string, o: { by: string; actor: string; reason?: string }) => {
+      const r = await withClient(({ client }) =>
+        extendDeadline(client, cycle, {
+          by: o.by,
+          actor: o.actor,
+          ...(o.reason ? { reason: o.reason } : {}),
+        }),
+      );
+      io.out(`deadline of ${cycle} is now ${r.deadlineAt}\n`);
+    });
+  labels
+    .command('decide')
+    .description(
+      'decide a parked campaign: extend (with --by), proceed with what is labeled, or abort the cycle',
+    )
+    .argument('<cycle>', 'cycle ID')
+    .addArgument(
+      new Command()
+        .createArgument('<decision>', 'extend, proceed or abort')
+        .choices(['extend', 'proceed', 'abort']),
+    )
+    .requiredOption('--actor <name>', 'who decides')
+    .option('--by <duration>', 'with extend: how much more time, e.g. 24h')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(
+      async (
+        cycle: string,
+        decision: 'extend' | 'proceed' | 'abort',
+        o: { actor: string; by?: string; reason?: string },
+      ) => {
+        await withClient(({ client }) =>
+          decideCampaign(client, cycle, {
+            decision,
+            actor: o.actor,
+            ...(o.by ? { by: o.by } : {}),
+            ...(o.reason ? { reason: o.reason } : {}),
+          }),
+        );
+        io.out(`${decision} sent to ${cycle}\n`);
+      },
+    );
+
   const kindOption = () =>
     new Option('--kind <kind>', 'volume: failure volume; schedule: a cycle on a cadence')
       .choices(['volume', 'schedule'])
@@ -669,6 +761,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof DriftFound) return EXIT.drift;
+    if (err instanceof PartialFailure) return EXIT.usage;
     if (err instanceof UserError || err instanceof ConfigError) {
       io.err(`remedy: ${err.message}\n`);
       return EXIT.usage;

@@ -10,9 +10,20 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes, type UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
-import { ApprovalInput, CycleInput, describeZodError, LabelAnswer, RolloutCommand } from '../core/schemas.js';
+import { parse } from 'csv-parse/sync';
+import {
+  ApprovalInput,
+  CampaignDecision,
+  CycleInput,
+  describeZodError,
+  ExtendDeadlineInput,
+  LabelAnswer,
+  RolloutCommand,
+} from '../core/schemas.js';
 import type { CycleRequest } from '../core/schemas.js';
 import {
+  decideCampaignUpdate,
+  extendDeadlineUpdate,
   approveFullUpdate,
   approveRolloutUpdate,
   promoteUpdate,
@@ -119,6 +130,92 @@ export async function submitLabel(
     answer,
     'label',
   );
+}
+
+/** Moves a labeling campaign's deadline later; unparks a parked campaign. */
+export async function extendDeadline(
+  client: Client,
+  cycleId: string,
+  input: unknown,
+): Promise<{ deadlineAt: string }> {
+  return validatedUpdate(
+    client,
+    labelingWorkflowId(cycleId),
+    extendDeadlineUpdate,
+    ExtendDeadlineInput,
+    input,
+    'extension',
+  );
+}
+
+/** Decides a parked campaign: extend (with "by"), proceed with what is labeled, or abort the cycle. */
+export async function decideCampaign(
+  client: Client,
+  cycleId: string,
+  input: unknown,
+): Promise<{ state: string }> {
+  return validatedUpdate(
+    client,
+    labelingWorkflowId(cycleId),
+    decideCampaignUpdate,
+    CampaignDecision as unknown as z.ZodType<CampaignDecision>,
+    input,
+    'decision',
+  );
+}
+
+export interface ImportedLabel {
+  line: number;
+  recordKey: string;
+  label: string;
+  result: 'labeled' | 'duplicate' | 'refused';
+  message?: string;
+}
+
+/**
+ * Answers label requests from CSV text with the columns recordKey and label (and optionally reviewer).
+ * Each row is its own Update: good rows are kept when others are refused, and every refusal says why.
+ */
+export async function importLabels(
+  client: Client,
+  cycleId: string,
+  csv: string,
+  reviewer: string,
+): Promise<ImportedLabel[]> {
+  let records: Record<string, string>[];
+  try {
+    records = parse(csv, { columns: true, skip_empty_lines: true, bom: true, trim: true });
+  } catch (err) {
+    throw new UserError(
+      `the labels file is not valid CSV: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const first = records[0];
+  if (!first)
+    throw new UserError(
+      'the labels file has no rows: it needs a header "recordKey,label" and one row per answer',
+    );
+  for (const column of ['recordKey', 'label'])
+    if (!(column in first))
+      throw new UserError(
+        `the labels file has no "${column}" column: the header must name recordKey and label`,
+      );
+  const out: ImportedLabel[] = [];
+  for (const [i, r] of records.entries()) {
+    const row = { line: i + 2, recordKey: r.recordKey ?? '', label: r.label ?? '' };
+    try {
+      const res = await submitLabel(client, cycleId, {
+        recordKey: row.recordKey,
+        label: row.label,
+        reviewer: r.reviewer || reviewer,
+      });
+      out.push({ ...row, result: res.duplicate ? 'duplicate' : 'labeled' });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      out.push({ ...row, result: 'refused', message: err.message });
+    }
+  }
+  return out;
 }
 
 export async function approveRollout(

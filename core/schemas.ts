@@ -96,6 +96,15 @@ export const Policy = z.object({
       minLabels: z.number().int().min(0).default(20),
       deadline: DurationString.default('24h'),
       reviewers: z.array(z.string().min(1)).default([]),
+      /** Remind the reviewers when this share of the deadline has passed (0: no reminder). */
+      reminderAt: z.number().min(0).lt(1).default(0.5),
+      /** At the deadline, this second pool may label too, for `escalationGrace` more (none: no escalation). */
+      escalationReviewers: z.array(z.string().min(1)).default([]),
+      escalationGrace: DurationString.default('12h'),
+      /** Too few labels after all that: the campaign parks for a person's decision, at most this long. */
+      decisionTimeout: DurationString.default('72h'),
+      /** Who may extend, proceed or abort a parked campaign (empty: anyone). */
+      deciders: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   training: z
@@ -237,6 +246,28 @@ export const LabelAnswer = z.object({
   reviewer: z.string().min(1).max(100),
 });
 export type LabelAnswer = z.infer<typeof LabelAnswer>;
+
+/** Moves a campaign's deadline later (also unparks a parked campaign). */
+export const ExtendDeadlineInput = z.object({
+  actor: z.string().min(1).max(100),
+  by: DurationString,
+  reason: z.string().max(500).optional(),
+});
+export type ExtendDeadlineInput = z.infer<typeof ExtendDeadlineInput>;
+
+/** A person's decision on a parked campaign: more time, go on with what is labeled, or stop. */
+export const CampaignDecision = z
+  .object({
+    actor: z.string().min(1).max(100),
+    decision: z.enum(['extend', 'proceed', 'abort']),
+    by: DurationString.optional(),
+    reason: z.string().max(500).optional(),
+  })
+  .refine((d) => d.decision !== 'extend' || d.by !== undefined, {
+    message: 'extend needs "by", a duration such as "24h"',
+    path: ['by'],
+  });
+export type CampaignDecision = z.infer<typeof CampaignDecision>;
 
 export const ApprovalInput = z.object({
   approver: z.string().min(1).max(100),

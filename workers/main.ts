@@ -1,7 +1,8 @@
 /**
  * The worker process: hosts Remedy's workflows and activities. Configuration comes from the environment
  * (validated once at start): DATABASE_URL, TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TLS, and
- * REMEDY_WORKER_QUEUES ("main,training" by default; "training" alone for a training machine).
+ * REMEDY_WORKER_QUEUES ("main,training" by default; "training" alone for a training machine) and
+ * REMEDY_WORKFLOW_CACHE (workflows kept in memory; the SDK's default when unset).
  */
 import { NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
@@ -28,6 +29,11 @@ const WorkerEnv = z.object({
         )
         .min(1),
     ),
+  REMEDY_WORKFLOW_CACHE: z.coerce
+    .number({ error: 'REMEDY_WORKFLOW_CACHE is a number of workflows, e.g. 100' })
+    .int('REMEDY_WORKFLOW_CACHE is a whole number of workflows')
+    .min(0, 'REMEDY_WORKFLOW_CACHE cannot be negative')
+    .optional(),
 });
 
 async function main(): Promise<void> {
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
     taskQueue: temporal.taskQueue,
     trainingTaskQueue: temporal.trainingTaskQueue,
     queues: env.REMEDY_WORKER_QUEUES,
+    ...(env.REMEDY_WORKFLOW_CACHE !== undefined ? { workflowCache: env.REMEDY_WORKFLOW_CACHE } : {}),
   });
   console.error(
     JSON.stringify({

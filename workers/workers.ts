@@ -15,6 +15,12 @@ export interface WorkerSetup {
   queues: readonly ('main' | 'training')[];
   /** A pre-built bundle (tests bundle once per run); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /**
+   * How many workflows the main worker keeps in memory (the SDK's maxCachedWorkflows). Cycles wait days
+   * on people: a small cache keeps thousands of parked cycles in little memory, each evicted one
+   * replaying its short history on its next message.
+   */
+  workflowCache?: number;
 }
 
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
@@ -26,6 +32,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         namespace: setup.namespace,
         taskQueue: setup.taskQueue,
         ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath }),
+        ...(setup.workflowCache !== undefined ? { maxCachedWorkflows: setup.workflowCache } : {}),
         activities: createActivities({ pool: setup.pool }),
       }),
     );

@@ -237,14 +237,25 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
           minLabels: policy.labeling.minLabels,
           deadline: policy.labeling.deadline,
           reviewers: policy.labeling.reviewers,
+          reminderAt: policy.labeling.reminderAt,
+          escalationReviewers: policy.labeling.escalationReviewers,
+          escalationGrace: policy.labeling.escalationGrace,
+          decisionTimeout: policy.labeling.decisionTimeout,
+          deciders: policy.labeling.deciders,
         },
       ],
     });
     note({ ...labeling });
+    if (labeling.state === 'aborted') {
+      return await close(
+        'aborted',
+        `labeling aborted by a person's decision with ${labeling.answered} of ${labeling.requested} labels`,
+      );
+    }
     if (labeling.state === 'deadline-insufficient') {
       return await close(
         'labeling-expired',
-        `labeling deadline (${policy.labeling.deadline}) passed with ${labeling.answered} of ${labeling.requested} labels; at least ${policy.labeling.minLabels} needed`,
+        `labeling deadline (${policy.labeling.deadline}) passed with ${labeling.answered} of ${labeling.requested} labels; at least ${policy.labeling.minLabels} needed${labeling.parked ? `, and nobody decided within ${policy.labeling.decisionTimeout}` : ''}`,
       );
     }
     const labeled = await acts.freezeLabeledDataset({

@@ -2,13 +2,27 @@ import {
   allHandlersFinished,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { describeZodError, durationMs, LabelAnswer } from '../core/schemas.js';
-import { labelingStatusQuery, submitLabelUpdate, type LabelingStatus, type PendingItem } from './messages.js';
+import {
+  CampaignDecision,
+  describeZodError,
+  durationMs,
+  ExtendDeadlineInput,
+  LabelAnswer,
+} from '../core/schemas.js';
+import {
+  decideCampaignUpdate,
+  extendDeadlineUpdate,
+  labelingStatusQuery,
+  submitLabelUpdate,
+  type LabelingStatus,
+  type PendingItem,
+} from './messages.js';
 import { quickIo } from './presets.js';
 
 const acts = proxyActivities<Activities>(quickIo);
@@ -24,24 +38,46 @@ export interface LabelingInput {
   minLabels: number;
   deadline: string;
   reviewers: string[];
+  /** The SLA (optional, for campaigns started before it existed; defaults as the policy's). */
+  reminderAt?: number;
+  escalationReviewers?: string[];
+  escalationGrace?: string;
+  decisionTimeout?: string;
+  deciders?: string[];
 }
 
 export interface LabelingResult {
-  state: Exclude<LabelingStatus['state'], 'open'>;
+  state: Exclude<LabelingStatus['state'], 'open' | 'parked'>;
   requested: number;
   answered: number;
   unlabeledRows: number;
+  /** The campaign waited for a person's decision at some point. */
+  parked?: boolean;
 }
 
 /**
- * A labeling campaign: asks people for the labels the champion is least sure of, takes answers as
- * Updates, and always ends — complete, or at the deadline with whatever was answered.
+ * A labeling campaign: asks people for labels (flagged failure cases first, then what the champion is
+ * least sure of), takes answers as Updates, and always ends in a decision. Its SLA: a reminder part-way
+ * to the deadline; at the deadline a second reviewer pool is called in for a grace period; then it
+ * proceeds with what is labeled if that meets the minimum, or parks for a person to extend, proceed or
+ * abort — and expires if nobody decides in time. Never a hang.
  */
 export async function labelingCampaign(input: LabelingInput): Promise<LabelingResult> {
-  const deadlineAt = new Date(workflowInfo().startTime.getTime() + durationMs(input.deadline)).toISOString();
+  const startedAt = workflowInfo().startTime.getTime();
+  let deadlineMs = startedAt + durationMs(input.deadline);
+  let deadlineAt = new Date(deadlineMs).toISOString();
   const answers = new Map<string, string>();
   let items: PendingItem[] = [];
   let state: LabelingStatus['state'] = 'open';
+  let remindedAt: string | null = null;
+  let escalatedAt: string | null = null;
+  let decisionDueAt: string | null = null;
+  let decision: CampaignDecision | null = null;
+  let extensions = 0;
+  let wasParked = false;
+  const escalationPool = input.escalationReviewers ?? [];
+  const allowed = () =>
+    escalatedAt && input.reviewers.length > 0 ? [...input.reviewers, ...escalationPool] : input.reviewers;
 
   setHandler(labelingStatusQuery, () => ({
     campaignId: input.campaignId,
@@ -51,7 +87,67 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     pending: items.filter((i) => !answers.has(i.recordKey)),
     deadlineAt,
     state,
+    remindedAt,
+    escalatedAt,
+    reviewers: allowed(),
+    decisionDueAt,
   }));
+
+  const mayDecide = (actor: string) => {
+    const deciders = input.deciders ?? [];
+    if (deciders.length > 0 && !deciders.includes(actor))
+      throw new Error(`refused: "${actor}" may not decide for campaign ${input.campaignId}`);
+  };
+  const extend = (by: string) => {
+    deadlineMs = Math.max(deadlineMs, Date.now()) + durationMs(by);
+    deadlineAt = new Date(deadlineMs).toISOString();
+    extensions++;
+  };
+  setHandler(
+    extendDeadlineUpdate,
+    async (raw) => {
+      const e = ExtendDeadlineInput.parse(raw);
+      extend(e.by);
+      if (state === 'parked') state = 'open';
+      log.info('deadline extended', { campaignId: input.campaignId, by: e.by, actor: e.actor, deadlineAt });
+      await acts.recordAudit({
+        key: `${input.campaignId}:extended:${extensions}`,
+        cycleId: input.cycleId,
+        modelId: input.modelId,
+        actor: e.actor,
+        action: 'labeling.deadline-extended',
+        details: { by: e.by, deadlineAt, reason: e.reason ?? null },
+      });
+      return { deadlineAt };
+    },
+    {
+      validator: (raw) => {
+        const p = ExtendDeadlineInput.safeParse(raw);
+        if (!p.success) throw new Error(`extension refused: ${describeZodError(p.error)}`);
+        if (state !== 'open' && state !== 'parked')
+          throw new Error(`extension refused: campaign ${input.campaignId} is closed (${state})`);
+        mayDecide(p.data.actor);
+      },
+    },
+  );
+  setHandler(
+    decideCampaignUpdate,
+    (raw) => {
+      decision = CampaignDecision.parse(raw);
+      return { state };
+    },
+    {
+      validator: (raw) => {
+        const p = CampaignDecision.safeParse(raw);
+        if (!p.success) throw new Error(`decision refused: ${describeZodError(p.error)}`);
+        if (state !== 'parked')
+          throw new Error(
+            `decision refused: campaign ${input.campaignId} is not parked (it is ${state}); use "remedy labels extend" for more time`,
+          );
+        mayDecide(p.data.actor);
+      },
+    },
+  );
 
   setHandler(
     submitLabelUpdate,
@@ -73,7 +169,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         const parsed = LabelAnswer.safeParse(raw);
         if (!parsed.success) throw new Error(`label refused: ${describeZodError(parsed.error)}`);
         const answer = parsed.data;
-        if (state !== 'open')
+        if (state !== 'open' && state !== 'parked')
           throw new Error(`label refused: campaign ${input.campaignId} is closed (${state})`);
         if (!items.some((i) => i.recordKey === answer.recordKey)) {
           throw new Error(
@@ -85,7 +181,8 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
             `label refused: label "${answer.label}" is not one of ${input.labelSet.join(', ')}`,
           );
         }
-        if (input.reviewers.length > 0 && !input.reviewers.includes(answer.reviewer)) {
+        const reviewers = allowed();
+        if (reviewers.length > 0 && !reviewers.includes(answer.reviewer)) {
           throw new Error(`label refused: reviewer "${answer.reviewer}" may not label for this model`);
         }
       },
@@ -106,11 +203,108 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     deadline: input.deadline,
   });
 
-  const remainingMs = Date.parse(deadlineAt) - Date.now();
-  const complete = await condition(() => answers.size >= items.length, Math.max(remainingMs, 1));
-  if (complete) state = 'complete';
-  else state = answers.size >= input.minLabels ? 'deadline-partial' : 'deadline-insufficient';
+  if (patched('labeling-sla')) {
+    state = await runSla();
+  } else {
+    const remainingMs = Date.parse(deadlineAt) - Date.now();
+    const complete = await condition(() => answers.size >= items.length, Math.max(remainingMs, 1));
+    if (complete) state = 'complete';
+    else state = answers.size >= input.minLabels ? 'deadline-partial' : 'deadline-insufficient';
+  }
   // Answers already accepted finish their write before the campaign reports.
   await condition(allHandlersFinished);
-  return { state, requested: items.length, answered: answers.size, unlabeledRows: opened.unlabeledRows };
+  return {
+    state: state,
+    requested: items.length,
+    answered: answers.size,
+    unlabeledRows: opened.unlabeledRows,
+    ...(wasParked ? { parked: true } : {}),
+  };
+
+  /** Waits until `target()` (re-read when the deadline moves) or completion; true when complete. */
+  async function waitUntil(target: () => number): Promise<boolean> {
+    for (;;) {
+      const seen = extensions;
+      await condition(
+        () => answers.size >= items.length || extensions !== seen,
+        Math.max(target() - Date.now(), 1),
+      );
+      if (answers.size >= items.length) return true;
+      if (extensions === seen && Date.now() >= target()) return false;
+    }
+  }
+
+  async function tell(
+    kind: 'reminder' | 'escalation' | 'parked' | 'decision',
+    recipients: string[],
+    message: string,
+  ) {
+    await acts.notify({
+      eventKey: `${input.campaignId}:${kind}:${extensions}`,
+      campaignId: input.campaignId,
+      kind,
+      recipients,
+      message,
+    });
+  }
+
+  async function runSla(): Promise<LabelingResult['state']> {
+    if (items.length === 0) return 'complete';
+    const reminderAt = input.reminderAt ?? 0.5;
+    if (reminderAt > 0) {
+      if (await waitUntil(() => startedAt + reminderAt * (deadlineMs - startedAt))) return 'complete';
+      remindedAt = new Date(Date.now()).toISOString();
+      await tell(
+        'reminder',
+        input.reviewers,
+        `${items.length - answers.size} of ${items.length} labels still wanted by ${deadlineAt}`,
+      );
+    }
+    for (;;) {
+      if (await waitUntil(() => deadlineMs)) return 'complete';
+      if (!escalatedAt && escalationPool.length > 0) {
+        escalatedAt = new Date(Date.now()).toISOString();
+        extend(input.escalationGrace ?? '12h');
+        await tell(
+          'escalation',
+          escalationPool,
+          `deadline passed with ${answers.size} of ${items.length} labels: please help label by ${deadlineAt}`,
+        );
+        continue;
+      }
+      if (answers.size >= input.minLabels) return 'deadline-partial';
+      // Too few labels: a person decides. Labels are still taken while parked.
+      state = 'parked';
+      wasParked = true;
+      decision = null;
+      const due = Date.now() + durationMs(input.decisionTimeout ?? '72h');
+      decisionDueAt = new Date(due).toISOString();
+      await tell(
+        'parked',
+        input.deciders ?? [],
+        `${answers.size} of ${input.minLabels} needed labels: extend, proceed or abort by ${decisionDueAt}`,
+      );
+      const seen = extensions;
+      const decided = await condition(
+        () => decision !== null || extensions !== seen,
+        Math.max(due - Date.now(), 1),
+      );
+      decisionDueAt = null;
+      if (!decided) return 'deadline-insufficient';
+      const d = decision as CampaignDecision | null;
+      if (d === null) continue; // extended through extendDeadline: back to waiting
+      await acts.recordAudit({
+        key: `${input.campaignId}:decision:${extensions}`,
+        cycleId: input.cycleId,
+        modelId: input.modelId,
+        actor: d.actor,
+        action: `labeling.${d.decision}`,
+        details: { by: d.by ?? null, reason: d.reason ?? null, answered: answers.size },
+      });
+      if (d.decision === 'abort') return 'aborted';
+      if (d.decision === 'proceed') return 'deadline-partial';
+      extend(d.by!);
+      state = 'open';
+    }
+  }
 }

@@ -6,7 +6,14 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { TargetTrace } from '../activities/catalog.js';
 import type { DriftReport } from '../core/drift.js';
 import type { Diagnosis, StepAnalysis } from '../core/policy.js';
-import type { ApprovalInput, Features, LabelAnswer, RolloutCommand } from '../core/schemas.js';
+import type {
+  ApprovalInput,
+  CampaignDecision,
+  ExtendDeadlineInput,
+  Features,
+  LabelAnswer,
+  RolloutCommand,
+} from '../core/schemas.js';
 
 export type Stage =
   'confirm' | 'diagnose' | 'collect' | 'label' | 'retrain' | 'evaluate' | 'approval' | 'rollout' | 'close';
@@ -79,7 +86,14 @@ export interface LabelingStatus {
   answered: number;
   pending: PendingItem[];
   deadlineAt: string;
-  state: 'open' | 'complete' | 'deadline-partial' | 'deadline-insufficient';
+  state: 'open' | 'parked' | 'complete' | 'deadline-partial' | 'deadline-insufficient' | 'aborted';
+  /** When the reminder went out, when the second pool was called in (null until then). */
+  remindedAt?: string | null;
+  escalatedAt?: string | null;
+  /** Who may label now: the reviewers, plus the escalation pool once escalated (empty: anyone). */
+  reviewers?: string[];
+  /** While parked: the decision is due by then, or the campaign expires. */
+  decisionDueAt?: string | null;
 }
 
 export interface SubmitLabelResult {
@@ -90,6 +104,12 @@ export interface SubmitLabelResult {
 }
 
 export const labelingStatusQuery = defineQuery<LabelingStatus>('labelingStatus');
+export const extendDeadlineUpdate = defineUpdate<{ deadlineAt: string }, [ExtendDeadlineInput]>(
+  'extendDeadline',
+);
+export const decideCampaignUpdate = defineUpdate<{ state: LabelingStatus['state'] }, [CampaignDecision]>(
+  'decideCampaign',
+);
 export const submitLabelUpdate = defineUpdate<SubmitLabelResult, [LabelAnswer]>('submitLabel');
 
 export interface RolloutStepRecord {

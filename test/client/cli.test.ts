@@ -2,6 +2,9 @@
  * The `remedy` CLI against a real Temporal and Postgres: what a person types, what they read, and the
  * exit code a script can rely on (0 ok, 2 refused or misused, 1 unexpected).
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../client/cli.js';
@@ -267,5 +270,75 @@ describe('remedy CLI', () => {
     expect(missing.err).toMatch(
       /has no schedule trigger: create one with remedy triggers create weather-cli-fail --kind schedule/,
     );
+  });
+
+  it('given a labeling campaign, then labels import, extend and decide work and refuse what they must', async () => {
+    const prepared = await prepareWeatherModel(pool, 'weather-cli-lab', DEMO_POLICY);
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const { cycleId } = JSON.parse(
+      (await remedy('start', 'weather-cli-lab', '--from', '2013-04-01', '--to', '2015-01-01', '--json')).out,
+    ) as { cycleId: string };
+    const pending = await until(
+      async () => JSON.parse((await remedy('pending', cycleId, '--json')).out || '{}') as LabelingStatus,
+      (s) => (s.requested ?? 0) > 0,
+    );
+    const [a, b] = pending.pending;
+    const dir = await mkdtemp(path.join(tmpdir(), 'remedy-labels-'));
+    const file = path.join(dir, 'answers.csv');
+    await writeFile(
+      file,
+      [
+        'recordKey,label',
+        `${a!.recordKey},${truth.get(a!.recordKey)}`,
+        `${b!.recordKey},${truth.get(b!.recordKey)}`,
+        `${a!.recordKey},hail`,
+        'nope:2013-01-01,sun',
+      ].join('\n'),
+    );
+    const imported = await remedy('labels', 'import', cycleId, file, '--reviewer', 'scripted-reviewer');
+    expect(imported.code).toBe(2);
+    expect(imported.out).toMatch(/^2 labeled, 0 already labeled, 2 refused$/m);
+    expect(imported.out).toMatch(/^line 4 \(.*\): label refused: label "hail" is not one of/m);
+    expect(imported.out).toMatch(
+      /^line 5 \(nope:2013-01-01\): label refused: recordKey "nope:2013-01-01" is not an item/m,
+    );
+    const again = await remedy(
+      'labels',
+      'import',
+      cycleId,
+      file,
+      '--reviewer',
+      'scripted-reviewer',
+      '--json',
+    );
+    const rows = JSON.parse(again.out) as { result: string }[];
+    expect(rows.map((r) => r.result)).toEqual(['duplicate', 'duplicate', 'refused', 'refused']);
+
+    const noColumn = path.join(dir, 'bad.csv');
+    await writeFile(noColumn, 'recordKey,answer\nx,sun\n');
+    const bad = await remedy('labels', 'import', cycleId, noColumn, '--reviewer', 'scripted-reviewer');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/has no "label" column: the header must name recordKey and label/);
+    expect(
+      (await remedy('labels', 'import', cycleId, path.join(dir, 'missing.csv'), '--reviewer', 'x')).err,
+    ).toMatch(/cannot read .*missing\.csv: no such file/);
+
+    const before = Date.parse(pending.deadlineAt);
+    const extended = await remedy('labels', 'extend', cycleId, '--by', '24h', '--actor', 'boss');
+    expect(extended.code).toBe(0);
+    const after = Date.parse(/is now (\S+)/.exec(extended.out)![1]!);
+    expect(after - before).toBe(24 * 3600 * 1000);
+    const badBy = await remedy('labels', 'extend', cycleId, '--by', 'tomorrow', '--actor', 'boss');
+    expect(badBy.code).toBe(2);
+    expect(badBy.err).toMatch(/extension refused: by: must be a duration like "30s"/);
+    const notParked = await remedy('labels', 'decide', cycleId, 'proceed', '--actor', 'boss');
+    expect(notParked.code).toBe(2);
+    expect(notParked.err).toMatch(/decision refused: campaign .* is not parked \(it is open\)/);
+    const badDecision = await remedy('labels', 'decide', cycleId, 'maybe', '--actor', 'boss');
+    expect(badDecision.code).toBe(2);
+    expect(badDecision.err).toMatch(
+      /argument 'maybe' is invalid\. Allowed choices are extend, proceed, abort/,
+    );
+    expect((await remedy('abort', cycleId)).code).toBe(0);
   });
 });

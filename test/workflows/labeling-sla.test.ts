@@ -11,7 +11,12 @@ import { createActivities, createTrainingActivities } from '../../activities/ind
 import { prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
 import { addSearchAttributes, resolveTestServer } from '../../infra/temporal-cli.js';
 import type { CycleSummary } from '../../workflows/messages.js';
-import { labelingStatusQuery, submitLabelUpdate } from '../../workflows/messages.js';
+import {
+  cycleStatusQuery,
+  decideCampaignUpdate,
+  labelingStatusQuery,
+  submitLabelUpdate,
+} from '../../workflows/messages.js';
 import { freshDatabase, uniqueSuffix, until } from '../helpers.js';
 
 let env: TestWorkflowEnvironment;
@@ -49,6 +54,17 @@ afterAll(async () => {
   await pool?.end();
 });
 
+/** The notifications a campaign sent, in order. */
+async function notified(campaignId: string): Promise<string[]> {
+  const { rows } = await pool.query<{ kind: string }>(
+    'SELECT kind FROM notifications WHERE campaign_id = $1 ORDER BY notification_id',
+    [campaignId],
+  );
+  return rows.map((r) => r.kind);
+}
+
+const cycleStatusOf = (cycleId: string) => env.client.workflow.getHandle(cycleId).query(cycleStatusQuery);
+
 const start = (modelId: string) =>
   env.client.workflow.start('remediationCycle', {
     workflowId: `remediation-${modelId}-1`,
@@ -57,14 +73,145 @@ const start = (modelId: string) =>
   });
 
 describe('labeling SLA', () => {
-  it('given nobody answers, when the 72-hour deadline passes, then the cycle closes as labeling-expired', async () => {
+  it('given nobody answers, when the 72-hour deadline passes, then it parks, and expires when nobody decides', async () => {
     await prepareWeatherModel(pool, 'sla-silent', SLA_POLICY);
     const handle = await start('sla-silent');
     const startedAt = await env.currentTimeMs();
     const summary = (await handle.result()) as CycleSummary;
     expect(summary.outcome).toBe('labeling-expired');
-    expect(summary.reason).toBe('labeling deadline (72h) passed with 0 of 30 labels; at least 20 needed');
-    expect((await env.currentTimeMs()) - startedAt).toBeGreaterThanOrEqual(72 * 3600 * 1000);
+    expect(summary.reason).toBe(
+      'labeling deadline (72h) passed with 0 of 30 labels; at least 20 needed, and nobody decided within 72h',
+    );
+    // 72 h to the deadline, then 72 h parked waiting for a decision (the policy's decisionTimeout).
+    expect((await env.currentTimeMs()) - startedAt).toBeGreaterThanOrEqual(144 * 3600 * 1000);
+    expect(await notified(`${handle.workflowId}-labeling`)).toEqual(['reminder', 'parked']);
+  });
+
+  it('given a reminder at half the deadline and a second pool, then the reminder and the escalation fire on time and the second pool may label', async () => {
+    const prepared = await prepareWeatherModel(pool, 'sla-escalate', {
+      ...SLA_POLICY,
+      labeling: {
+        ...SLA_POLICY.labeling,
+        reviewers: ['rita'],
+        escalationReviewers: ['lead'],
+        escalationGrace: '24h',
+      },
+    });
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const handle = await start('sla-escalate');
+    const campaign = env.client.workflow.getHandle(`${handle.workflowId}-labeling`);
+    const open = await until(
+      () => campaign.query(labelingStatusQuery),
+      (s) => s.requested > 0,
+    );
+    const item = open.pending[0]!;
+    const label = (reviewer: string, recordKey = item.recordKey) =>
+      campaign.executeUpdate(submitLabelUpdate, {
+        args: [{ recordKey, label: truth.get(recordKey)!, reviewer }],
+      });
+
+    await env.sleep('35h');
+    expect(await notified(campaign.workflowId)).toEqual([]);
+    await env.sleep('2h'); // 37 h: past half of 72 h
+    expect(await notified(campaign.workflowId)).toEqual(['reminder']);
+    expect((await campaign.query(labelingStatusQuery)).remindedAt).not.toBeNull();
+    await expect(label('lead')).rejects.toThrow(/reviewer "lead" may not label/);
+
+    await env.sleep('36h'); // 73 h: past the deadline
+    expect(await notified(campaign.workflowId)).toEqual(['reminder', 'escalation']);
+    const escalated = await campaign.query(labelingStatusQuery);
+    expect(escalated).toMatchObject({ state: 'open', reviewers: ['rita', 'lead'] });
+    // The grace period runs 24 h from the deadline.
+    expect(Date.parse(escalated.deadlineAt) - Date.parse(open.deadlineAt)).toBe(24 * 3600 * 1000);
+    for (const p of escalated.pending.slice(0, 21)) await label('lead', p.recordKey);
+
+    const summary = (await handle.result()) as CycleSummary;
+    expect(summary.stages.find((s) => s.stage === 'label')!.summary).toMatchObject({
+      state: 'deadline-partial',
+      answered: 21,
+    });
+    expect(summary.stages.map((s) => s.stage)).toContain('retrain');
+  });
+
+  it('given too few labels at the deadline, then it parks; extend unparks it; parked again, abort closes the cycle', async () => {
+    const prepared = await prepareWeatherModel(pool, 'sla-park', SLA_POLICY);
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const handle = await start('sla-park');
+    const campaign = env.client.workflow.getHandle(`${handle.workflowId}-labeling`);
+    const open = await until(
+      () => campaign.query(labelingStatusQuery),
+      (s) => s.requested > 0,
+    );
+    for (const p of open.pending.slice(0, 5))
+      await campaign.executeUpdate(submitLabelUpdate, {
+        args: [{ recordKey: p.recordKey, label: truth.get(p.recordKey)!, reviewer: 'r' }],
+      });
+    // A decision before parking is refused, and adds nothing to the history.
+    const events = (await campaign.fetchHistory()).events!.length;
+    await expect(
+      campaign.executeUpdate(decideCampaignUpdate, { args: [{ actor: 'boss', decision: 'proceed' }] }),
+    ).rejects.toThrow(/decision refused: campaign .* is not parked \(it is open\)/);
+    expect((await campaign.fetchHistory()).events!.length).toBe(events);
+
+    await env.sleep('73h');
+    const parked = await campaign.query(labelingStatusQuery);
+    expect(parked.state).toBe('parked');
+    expect(parked.decisionDueAt).not.toBeNull();
+    expect((await cycleStatusOf(handle.workflowId)).stage).toBe('label');
+
+    await expect(
+      campaign.executeUpdate(decideCampaignUpdate, { args: [{ actor: 'boss', decision: 'extend' }] }),
+    ).rejects.toThrow(/extend needs "by"/);
+    await campaign.executeUpdate(decideCampaignUpdate, {
+      args: [{ actor: 'boss', decision: 'extend', by: '24h' }],
+    });
+    const reopened = await until(
+      () => campaign.query(labelingStatusQuery),
+      (s) => s.state === 'open',
+    );
+    expect(Date.parse(reopened.deadlineAt)).toBeGreaterThan(Date.parse(parked.deadlineAt));
+
+    await env.sleep('25h');
+    expect((await campaign.query(labelingStatusQuery)).state).toBe('parked');
+    await campaign.executeUpdate(decideCampaignUpdate, {
+      args: [{ actor: 'boss', decision: 'abort', reason: 'wrong data' }],
+    });
+    const summary = (await handle.result()) as CycleSummary;
+    expect(summary.outcome).toBe('aborted');
+    expect(summary.reason).toBe("labeling aborted by a person's decision with 5 of 30 labels");
+    const { rows } = await pool.query<{ action: string; actor: string }>(
+      "SELECT action, actor FROM audit_events WHERE cycle_id = $1 AND action LIKE 'labeling.%' ORDER BY event_id",
+      [handle.workflowId],
+    );
+    expect(rows).toEqual([
+      { action: 'labeling.extend', actor: 'boss' },
+      { action: 'labeling.abort', actor: 'boss' },
+    ]);
+  });
+
+  it('given a parked campaign, when a person says proceed, then the cycle goes on with what is labeled', async () => {
+    const prepared = await prepareWeatherModel(pool, 'sla-proceed', SLA_POLICY);
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const handle = await start('sla-proceed');
+    const campaign = env.client.workflow.getHandle(`${handle.workflowId}-labeling`);
+    const open = await until(
+      () => campaign.query(labelingStatusQuery),
+      (s) => s.requested > 0,
+    );
+    for (const p of open.pending.slice(0, 12))
+      await campaign.executeUpdate(submitLabelUpdate, {
+        args: [{ recordKey: p.recordKey, label: truth.get(p.recordKey)!, reviewer: 'r' }],
+      });
+    await env.sleep('73h');
+    expect((await campaign.query(labelingStatusQuery)).state).toBe('parked');
+    await campaign.executeUpdate(decideCampaignUpdate, { args: [{ actor: 'boss', decision: 'proceed' }] });
+    const summary = (await handle.result()) as CycleSummary;
+    expect(summary.stages.find((s) => s.stage === 'label')!.summary).toMatchObject({
+      state: 'deadline-partial',
+      answered: 12,
+      parked: true,
+    });
+    expect(summary.stages.map((s) => s.stage)).toContain('retrain');
   });
 
   it('given enough answers but not all, when the deadline passes, then the cycle proceeds with what is labeled', async () => {
