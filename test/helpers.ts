@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -154,6 +155,14 @@ export function useStack(prefix: string, opts: { gateway?: boolean } = {}) {
     await stack.pool?.end();
   });
   return stack;
+}
+
+/** recordHistories for a server the official CLI cannot reach (the time-skipping test server). */
+export async function recordHistoryOf(handle: WorkflowHandle, name = handle.workflowId): Promise<void> {
+  if (process.env.REMEDY_RECORD_HISTORIES !== '1') return;
+  const file = `test/histories/${name}.json`;
+  if (existsSync(file)) return;
+  await writeFile(file, historyToJSON(await handle.fetchHistory()));
 }
 
 export { startGateway };

@@ -98,8 +98,9 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     if (deciders.length > 0 && !deciders.includes(actor))
       throw new Error(`refused: "${actor}" may not decide for campaign ${input.campaignId}`);
   };
-  const extend = (by: string) => {
-    deadlineMs = Math.max(deadlineMs, Date.now()) + durationMs(by);
+  /** Moves the deadline `by` later, from now if it has passed (a grace period counts from the deadline). */
+  const extend = (by: string, fromDeadline = false) => {
+    deadlineMs = (fromDeadline ? deadlineMs : Math.max(deadlineMs, Date.now())) + durationMs(by);
     deadlineAt = new Date(deadlineMs).toISOString();
     extensions++;
   };
@@ -264,7 +265,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       if (await waitUntil(() => deadlineMs)) return 'complete';
       if (!escalatedAt && escalationPool.length > 0) {
         escalatedAt = new Date(Date.now()).toISOString();
-        extend(input.escalationGrace ?? '12h');
+        extend(input.escalationGrace ?? '12h', true);
         await tell(
           'escalation',
           escalationPool,

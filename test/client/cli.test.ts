@@ -337,7 +337,7 @@ describe('remedy CLI', () => {
     const badDecision = await remedy('labels', 'decide', cycleId, 'maybe', '--actor', 'boss');
     expect(badDecision.code).toBe(2);
     expect(badDecision.err).toMatch(
-      /argument 'maybe' is invalid\. Allowed choices are extend, proceed, abort/,
+      /value 'maybe' is invalid for argument 'decision'\. Allowed choices are extend, proceed, abort/,
     );
     expect((await remedy('abort', cycleId)).code).toBe(0);
   });
