@@ -12,6 +12,9 @@ try {
   const prepared = await prepareWeatherModel(stack.pool, 'weather');
   log(`model "weather": champion v${prepared.champion.version}, production log ready`);
   log(`Temporal ${stack.config.address}, Web UI ${stack.uiUrl ?? '(external)'}, gateway ${stack.gatewayUrl}`);
+  log(
+    `review page ${stack.reviewUrl}?reviewer=<you> (reviewers: the policy's labeling.reviewers, any when empty)`,
+  );
   log('in another terminal:');
   log(`  export TEMPORAL_ADDRESS=${stack.config.address} DATABASE_URL=${stack.databaseUrl}`);
   log('  npx remedy start weather --from 2013-04-01 --to 2015-01-01');

@@ -14,16 +14,15 @@ import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-cli.js';
 import { startGateway } from '../gateway/server.js';
+import { startReviewServer } from '../review/server.js';
 
-/** REMEDY_GATEWAY_PORT, or 0 for any free port. */
-function gatewayPort(): number {
-  const raw = process.env.REMEDY_GATEWAY_PORT;
+/** A port from the environment (REMEDY_GATEWAY_PORT, REMEDY_REVIEW_PORT), or 0 for any free port. */
+function portFrom(variable: string): number {
+  const raw = process.env[variable];
   if (raw === undefined || raw === '') return 0;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError([
-      { variable: 'REMEDY_GATEWAY_PORT', message: `REMEDY_GATEWAY_PORT must be a TCP port (got "${raw}")` },
-    ]);
+    throw new ConfigError([{ variable, message: `${variable} must be a TCP port (got "${raw}")` }]);
   }
   return port;
 }
@@ -37,6 +36,8 @@ export interface Stack {
   databaseUrl: string;
   uiUrl: string | null;
   gatewayUrl: string;
+  /** The review page, where reviewers answer label requests. */
+  reviewUrl: string;
   worker: WorkerProcess;
   stop(): Promise<void>;
 }
@@ -107,7 +108,7 @@ export async function startStack(log: Log): Promise<Stack> {
     const pool = createPool(pgServer.url);
     stops.push(() => pool.end());
     await migrate(pool);
-    const gateway = await startGateway(pool, { port: gatewayPort() });
+    const gateway = await startGateway(pool, { port: portFrom('REMEDY_GATEWAY_PORT') });
     stops.push(() => gateway.close());
     log(`serving gateway on ${gateway.url}`);
     const worker = await spawnWorker({
@@ -119,7 +120,20 @@ export async function startStack(log: Log): Promise<Stack> {
     const connection = await Connection.connect(connectionOptions(config));
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.namespace });
-    return { config, client, pool, databaseUrl: pgServer.url, uiUrl, gatewayUrl: gateway.url, worker, stop };
+    const review = await startReviewServer(client, { port: portFrom('REMEDY_REVIEW_PORT') });
+    stops.push(() => review.close());
+    log(`review page on ${review.url}/review`);
+    return {
+      config,
+      client,
+      pool,
+      databaseUrl: pgServer.url,
+      uiUrl,
+      gatewayUrl: gateway.url,
+      reviewUrl: `${review.url}/review`,
+      worker,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -65,6 +65,7 @@ describe('docker-compose.yml', () => {
       [
         'app-db',
         'gateway',
+        'review',
         'temporal',
         'temporal-admin-tools',
         'temporal-db',
@@ -72,6 +73,12 @@ describe('docker-compose.yml', () => {
         'worker',
       ].sort(),
     );
+  });
+
+  it('publishes the review page with a health check, talking to the Temporal service', () => {
+    expect(services.review!.ports).toContain('8090:8090');
+    expect(JSON.stringify(services.review!.healthcheck)).toContain('/healthz');
+    expect(env(services.review!)['TEMPORAL_ADDRESS']).toBe('temporal:7233');
   });
 
   it('publishes the serving gateway with a health check on its /healthz', () => {

@@ -1,0 +1,240 @@
+/**
+ * The review page: where a reviewer sees the open labeling campaigns, a campaign's queue with each item's
+ * features and the model's guess, and answers. An answer is the same `submitLabel` Update the CLI sends;
+ * a refusal shows the workflow validator's message, and the campaign stays as it was.
+ *
+ *   GET  /healthz
+ *   GET  /review                          open campaigns
+ *   GET  /review/:cycleId                 the campaign's queue (HTML)
+ *   POST /review/:cycleId/label           { recordKey, label } → { recordKey, label, duplicate, remaining } | 422 { error }
+ *
+ * Who is reviewing: the `X-Remedy-Reviewer` header, set by an authenticating proxy in front of this
+ * page, or else the `reviewer` query parameter (for a trusted network). The workflow decides whether
+ * that reviewer may label.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { describeZodError } from '../core/schemas.js';
+import { pendingLabels, submitLabel, UserError } from '../client/cycles.js';
+import type { LabelingStatus } from '../workflows/messages.js';
+
+const MAX_BODY = 16 * 1024;
+const CYCLE_ID = /^[a-z0-9][a-z0-9_-]{0,200}$/;
+const ReviewerName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[\w.@+-]+$/, 'use letters, digits and . _ @ + -');
+const AnswerBody = z.object({ recordKey: z.string().min(1).max(200), label: z.string().min(1).max(100) });
+
+export interface ReviewServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createReviewHandler(client: Client) {
+  const reviewerOf = (req: http.IncomingMessage, url: URL): string | null => {
+    const raw = (req.headers['x-remedy-reviewer'] as string | undefined) ?? url.searchParams.get('reviewer');
+    if (raw === null || raw === '') return null;
+    const r = ReviewerName.safeParse(raw);
+    if (!r.success) throw new HttpError(400, `reviewer: ${describeZodError(r.error)}`);
+    return r.data;
+  };
+
+  const campaigns = async (): Promise<{ cycleId: string; startTime: string }[]> => {
+    const out: { cycleId: string; startTime: string }[] = [];
+    for await (const wf of client.workflow.list({
+      query: "WorkflowType = 'labelingCampaign' AND ExecutionStatus = 'Running'",
+    })) {
+      out.push({ cycleId: wf.workflowId.replace(/-labeling$/, ''), startTime: wf.startTime.toISOString() });
+      if (out.length >= 200) break;
+    }
+    return out;
+  };
+
+  return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://review');
+      const reviewer = reviewerOf(req, url);
+      if (req.method === 'GET' && url.pathname === '/healthz') return json(res, 200, { ok: true });
+      if (req.method === 'GET' && (url.pathname === '/review' || url.pathname === '/review/')) {
+        return html(res, 200, indexPage(await campaigns(), reviewer));
+      }
+      const m = /^\/review\/([^/]+)(\/label)?$/.exec(url.pathname);
+      if (!m) throw new HttpError(404, `no page ${url.pathname}: open /review`);
+      const cycleId = decodeURIComponent(m[1]!);
+      if (!CYCLE_ID.test(cycleId)) throw new HttpError(404, `"${cycleId}" is not a cycle ID`);
+      if (!m[2] && req.method === 'GET') {
+        const status = await pendingLabels(client, cycleId);
+        return html(res, 200, campaignPage(cycleId, status, reviewer));
+      }
+      if (m[2] && req.method === 'POST') {
+        if (!reviewer) throw new HttpError(401, 'who is reviewing? Send X-Remedy-Reviewer or ?reviewer=');
+        const body = AnswerBody.safeParse(await readJson(req));
+        if (!body.success) throw new HttpError(422, `label refused: ${describeZodError(body.error)}`);
+        const result = await submitLabel(client, cycleId, { ...body.data, reviewer });
+        return json(res, 200, result);
+      }
+      throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
+    } catch (err) {
+      if (err instanceof HttpError) return reply(req, res, err.status, err.message);
+      // Refusals from the workflow (validator messages) and unknown cycles are the reviewer's to read.
+      if (err instanceof UserError) return reply(req, res, 422, err.message);
+      return reply(req, res, 500, 'internal error');
+    }
+  };
+}
+
+export async function startReviewServer(
+  client: Client,
+  opts: { port?: number; host?: string } = {},
+): Promise<ReviewServer> {
+  const handler = createReviewHandler(client);
+  const server = http.createServer((req, res) => void handler(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new HttpError(400, 'the request body is not valid JSON');
+  }
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function html(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    // The page runs only its own inline script and talks only to this server.
+    'content-security-policy':
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+  });
+  res.end(body);
+}
+
+function reply(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): void {
+  if (req.method === 'POST') return json(res, status, { error: message });
+  html(
+    res,
+    status,
+    page('Remedy review', `<p class="error">${esc(message)}</p><p><a href="/review">Open campaigns</a></p>`),
+  );
+}
+
+/** Escapes text for HTML: every value shown comes from data, never trusted. */
+export function esc(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const STYLE = `
+body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d2330}
+h1{font-size:1.4rem} .muted{color:#667} .error{color:#a40000}
+table{border-collapse:collapse} td,th{padding:.15rem .6rem;text-align:left;border-bottom:1px solid #e3e6ea}
+.item{border:1px solid #d5d9de;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}
+.item.done{opacity:.45} .guess{font-weight:600}
+#status{min-height:1.4em;padding:.4rem .6rem;border-radius:4px}
+#status.ok{background:#e7f6ea} #status.refused{background:#fde8e8;color:#a40000}`;
+
+function page(title: string, body: string, script = ''): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}</style></head><body>${body}${script ? `<script>${script}</script>` : ''}</body></html>`;
+}
+
+function indexPage(list: { cycleId: string; startTime: string }[], reviewer: string | null): string {
+  const q = reviewer ? `?reviewer=${encodeURIComponent(reviewer)}` : '';
+  const rows = list
+    .map(
+      (c) =>
+        `<tr><td><a href="/review/${encodeURIComponent(c.cycleId)}${q}">${esc(c.cycleId)}</a></td><td class="muted">${esc(c.startTime)}</td></tr>`,
+    )
+    .join('');
+  return page(
+    'Remedy review',
+    `<h1>Open labeling campaigns</h1><p class="muted">Reviewer: ${reviewer ? esc(reviewer) : 'not set (add ?reviewer=you)'}</p>` +
+      (rows
+        ? `<table><tr><th>cycle</th><th>started</th></tr>${rows}</table>`
+        : '<p>No campaign is waiting for labels.</p>'),
+  );
+}
+
+function campaignPage(cycleId: string, s: LabelingStatus, reviewer: string | null): string {
+  const options = s.labelSet.map((l) => `<option value="${esc(l)}">`).join('');
+  const items = s.pending
+    .map((item, i) => {
+      const features = Object.entries(item.features)
+        .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
+        .join('');
+      return `<div class="item" data-key="${esc(item.recordKey)}">
+<div><b>${esc(item.recordKey)}</b> — model's guess: <span class="guess">${esc(item.guess)}</span> <span class="muted">(${(item.confidence * 100).toFixed(0)}% sure)</span></div>
+<table>${features}</table>
+<form data-key="${esc(item.recordKey)}"><label>Label <input name="label" list="labels" required autocomplete="off" aria-label="label for ${esc(item.recordKey)}" id="label-${i}"></label> <button type="submit">Submit</button></form>
+</div>`;
+    })
+    .join('');
+  const body = `<h1>Labeling campaign of ${esc(cycleId)}</h1>
+<p class="muted">Reviewer: <b id="reviewer">${reviewer ? esc(reviewer) : 'not set (add ?reviewer=you)'}</b> · state <b id="state">${esc(s.state)}</b> · <span id="answered">${s.answered}</span> of ${s.requested} answered · deadline ${esc(s.deadlineAt)} · labels: ${s.labelSet.map(esc).join(', ')}</p>
+<div id="status" role="status" aria-live="polite"></div>
+<datalist id="labels">${options}</datalist>
+${items || '<p>Nothing is waiting for a label.</p>'}`;
+  const script = `
+const status = document.getElementById('status');
+const reviewer = new URLSearchParams(location.search).get('reviewer');
+for (const form of document.querySelectorAll('form[data-key]')) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const key = form.dataset.key;
+    const label = form.elements.label.value.trim();
+    const res = await fetch(location.pathname + '/label' + (reviewer ? '?reviewer=' + encodeURIComponent(reviewer) : ''), {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ recordKey: key, label }),
+    });
+    const body = await res.json();
+    if (res.ok) {
+      status.className = 'ok';
+      status.textContent = (body.duplicate ? 'Already labeled: ' : 'Labeled ') + body.recordKey + ' = ' + body.label + '; ' + body.remaining + ' remaining';
+      form.closest('.item').classList.add('done');
+      form.querySelector('button').disabled = true;
+      document.getElementById('answered').textContent = String(Number(document.getElementById('answered').textContent) + (body.duplicate ? 0 : 1));
+    } else {
+      status.className = 'refused';
+      status.textContent = body.error;
+    }
+  });
+}`;
+  return page(`Review ${cycleId}`, body, script);
+}
