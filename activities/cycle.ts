@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { DriftReport } from '../core/drift.js';
+import { planCollection } from '../core/collection.js';
 import { isHoldout } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
@@ -112,52 +113,77 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
       window: Window;
       policy: Policy['collection'];
       driftReportId: number;
-    }): Promise<{ datasetId: number; rowCount: number; labeledCount: number; contentHash: string }> {
-      const records = await db.recordsInWindow(
+    }): Promise<{
+      datasetId: number;
+      rowCount: number;
+      labeledCount: number;
+      contentHash: string;
+      drifted: number;
+      control: number;
+      gates: string[];
+    }> {
+      const model = await db.getModel(pool, input.modelId);
+      if (!model) throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
+      // A wider pool than the dataset holds, so the sampling plan can choose.
+      const candidates = await db.recordsInWindow(
         pool,
         input.modelId,
         input.window.start,
         input.window.end,
-        input.policy.maxRows,
+        Math.min(input.policy.maxRows * 4, 1_000_000),
       );
-      if (records.length === 0) {
+      if (candidates.length === 0) {
         throw businessFailure(
           'DatasetQualityGateFailed',
           `collection found no records in the window ${input.window.start} .. ${input.window.end}`,
         );
       }
-      const rows: db.DatasetRowInput[] = records.map((r) => ({
+      const { rows: reports } = await pool.query<{ report: DriftReport; reference_version: number }>(
+        'SELECT report, reference_version FROM drift_reports WHERE report_id = $1',
+        [input.driftReportId],
+      );
+      const plan = planCollection(
+        candidates.map((c) => ({ ...c, ts: c.ts.toISOString() })),
+        model.features,
+        reports[0]?.report ?? null,
+        input.policy,
+        input.modelId,
+      );
+      if (!plan.passed) {
+        throw businessFailure('DatasetQualityGateFailed', `collection stopped: ${plan.reason!}`, {
+          gates: plan.gates,
+        });
+      }
+      const rows: db.DatasetRowInput[] = plan.rows.map((r) => ({
         recordKey: r.recordKey,
-        ts: r.ts,
+        ts: new Date(r.ts),
         features: r.features,
         label: r.feedback,
         labelSource: r.feedback === null ? null : 'feedback',
         split: isHoldout(r.recordKey, input.policy.holdoutShare) ? 'holdout' : 'train',
       }));
       const contentHash = hashRows(rows);
-      // The diagnosis's drifted region travels with the dataset: which features moved, and where.
-      const { rows: reports } = await pool.query<{ report: DriftReport }>(
-        'SELECT report FROM drift_reports WHERE report_id = $1',
-        [input.driftReportId],
-      );
-      const driftedRegion = (reports[0]?.report.features ?? [])
-        .filter((f) => f.drifted)
-        .map((f) => ({ feature: f.feature, test: f.test, statistic: f.statistic, region: f.region ?? [] }));
+      // Lineage: the champion's training dataset is the parent; the plan says what was taken and why.
+      const referenceVersion = reports[0]?.reference_version;
+      const parent =
+        referenceVersion === undefined
+          ? null
+          : (await db.getModelVersion(pool, input.modelId, referenceVersion)).datasetId;
       const { datasetId } = await withTransaction(pool, (client) =>
         db.insertDatasetVersion(client, {
           modelId: input.modelId,
           idempotencyKey: `${input.cycleId}:collected`,
-          parentId: null,
+          parentId: parent,
           kind: 'collected',
           cycleId: input.cycleId,
           windowStart: input.window.start,
           windowEnd: input.window.end,
           samplingPlan: {
-            strategy: 'window',
-            maxRows: input.policy.maxRows,
+            ...plan.plan,
             holdoutShare: input.policy.holdoutShare,
             driftReportId: input.driftReportId,
-            driftedRegion,
+            driftedRegion: plan.plan.region,
+            gates: plan.gates,
           },
           contentHash,
           rows,
@@ -168,6 +194,9 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
         rowCount: rows.length,
         labeledCount: rows.filter((r) => r.label !== null).length,
         contentHash,
+        drifted: plan.plan.drifted,
+        control: plan.plan.control,
+        gates: plan.gates.map((g) => `${g.gate}: ${g.passed ? 'pass' : 'FAIL'}`),
       };
     },
 

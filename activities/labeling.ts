@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { predict } from '../core/model.js';
 import type { Features } from '../core/schemas.js';
+import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 
 export interface LabelItem {
@@ -25,55 +26,93 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       datasetId: number;
       championVersion: number;
       budget: number;
-    }): Promise<{ items: LabelItem[]; unlabeledRows: number }> {
+      strategy?: 'uncertainty' | 'margin' | 'random';
+      autoLabelAbove?: number;
+    }): Promise<{ items: LabelItem[]; unlabeledRows: number; autoLabeled: number }> {
       const rows = await db.getDatasetRows(pool, input.datasetId);
       const unlabeled = rows.filter((r) => r.label === null);
       const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
-      const existing = await pool.query<{ record_key: string }>(
-        'SELECT record_key FROM label_tasks WHERE campaign_id = $1 ORDER BY priority',
-        [input.campaignId],
-      );
       const scored = unlabeled.map((r) => {
         const p = predict(champion.artifact, r.features);
-        return { recordKey: r.recordKey, features: r.features, guess: p.label, confidence: p.confidence };
+        const [top = 0, second = 0] = Object.values(p.probabilities).sort((a, b) => b - a);
+        return {
+          recordKey: r.recordKey,
+          features: r.features,
+          guess: p.label,
+          confidence: p.confidence,
+          margin: top - second,
+        };
       });
-      let picked: typeof scored;
-      if (existing.rows.length > 0) {
-        const byKey = new Map(scored.map((s) => [s.recordKey, s]));
-        picked = existing.rows.map((r) => byKey.get(r.record_key)!).filter(Boolean);
-      } else {
-        const { rows: flaggedRows } = await pool.query<{ record_key: string; rank: number }>(
-          `SELECT record_key, min(CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS rank
-           FROM failure_cases WHERE model_id = $1 AND truth IS NULL AND record_key = ANY($2::text[])
-           GROUP BY record_key`,
-          [input.modelId, unlabeled.map((r) => r.recordKey)],
+      const byKey = new Map(scored.map((s) => [s.recordKey, s]));
+      const stored = async () => {
+        const { rows: tasks } = await pool.query<{ record_key: string; auto: boolean }>(
+          `SELECT t.record_key, (l.source = 'auto') IS TRUE AS auto FROM label_tasks t
+           LEFT JOIN labels l ON l.campaign_id = t.campaign_id AND l.record_key = t.record_key
+           WHERE t.campaign_id = $1 ORDER BY t.priority`,
+          [input.campaignId],
         );
-        const flagged = new Map(flaggedRows.map((f) => [f.record_key, f.rank]));
-        const rank = (k: string) => flagged.get(k) ?? 3;
-        picked = [...scored]
-          .sort(
-            (a, b) =>
-              rank(a.recordKey) - rank(b.recordKey) ||
-              a.confidence - b.confidence ||
-              (a.recordKey < b.recordKey ? -1 : 1),
-          )
-          .slice(0, input.budget);
-        if (picked.length > 0) {
-          await pool.query(
-            `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
-             SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)
-             ON CONFLICT (campaign_id, record_key) DO NOTHING`,
-            [
-              input.campaignId,
-              input.datasetId,
-              picked.map((p) => p.recordKey),
-              picked.map((_, i) => i),
-              picked.map((p) => p.confidence),
-            ],
-          );
-        }
+        return {
+          items: tasks
+            .filter((t) => !t.auto)
+            .map((t) => byKey.get(t.record_key)!)
+            .filter(Boolean),
+          autoLabeled: tasks.filter((t) => t.auto).length,
+          any: tasks.length > 0,
+        };
+      };
+      const before = await stored();
+      if (before.any) {
+        const { items, autoLabeled } = before;
+        return { items: items.map(toItem), unlabeledRows: unlabeled.length, autoLabeled };
       }
-      return { items: picked, unlabeledRows: unlabeled.length };
+      // Auto-labels: what the champion is sure enough of, recorded as the champion's answer.
+      const threshold = input.autoLabelAbove;
+      const auto = threshold === undefined ? [] : scored.filter((s) => s.confidence >= threshold);
+      const autoKeys = new Set(auto.map((a) => a.recordKey));
+      const candidates = scored.filter((s) => !autoKeys.has(s.recordKey));
+      const { rows: flaggedRows } = await pool.query<{ record_key: string; rank: number }>(
+        `SELECT record_key, min(CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS rank
+         FROM failure_cases WHERE model_id = $1 AND truth IS NULL AND record_key = ANY($2::text[])
+         GROUP BY record_key`,
+        [input.modelId, candidates.map((r) => r.recordKey)],
+      );
+      const flagged = new Map(flaggedRows.map((f) => [f.record_key, f.rank]));
+      const strategy = input.strategy ?? 'uncertainty';
+      const picked = orderForLabeling(
+        candidates,
+        strategy,
+        (k) => flagged.get(k) ?? 3,
+        input.campaignId,
+      ).slice(0, input.budget);
+      await withTransaction(pool, async (client) => {
+        const tasks = [...picked, ...auto];
+        if (tasks.length === 0) return;
+        await client.query(
+          `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
+           SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)
+           ON CONFLICT (campaign_id, record_key) DO NOTHING`,
+          [
+            input.campaignId,
+            input.datasetId,
+            tasks.map((p) => p.recordKey),
+            tasks.map((_, i) => i),
+            tasks.map((p) => p.confidence),
+          ],
+        );
+        if (auto.length > 0)
+          await client.query(
+            `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via)
+             SELECT $1, k, l, 'remedy:champion', 'auto', 'auto' FROM unnest($2::text[], $3::text[]) AS u(k, l)
+             ON CONFLICT (campaign_id, record_key) DO NOTHING`,
+            [input.campaignId, auto.map((a) => a.recordKey), auto.map((a) => a.guess)],
+          );
+      });
+      const after = await stored();
+      return {
+        items: after.items.map(toItem),
+        unlabeledRows: unlabeled.length,
+        autoLabeled: after.autoLabeled,
+      };
     },
 
     /** Tells people something about a campaign (stored once per event key; a deployment forwards it). */
@@ -99,11 +138,12 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       recordKey: string;
       label: string;
       reviewer: string;
+      via?: string;
     }): Promise<{ label: string; reviewer: string; duplicate: boolean }> {
       const inserted = await pool.query<{ label: string; reviewer: string }>(
-        `INSERT INTO labels (campaign_id, record_key, label, reviewer, source) VALUES ($1, $2, $3, $4, 'human')
+        `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via) VALUES ($1, $2, $3, $4, 'human', $5)
          ON CONFLICT (campaign_id, record_key) DO NOTHING RETURNING label, reviewer`,
-        [input.campaignId, input.recordKey, input.label, input.reviewer],
+        [input.campaignId, input.recordKey, input.label, input.reviewer, input.via ?? 'api'],
       );
       if (inserted.rows[0]) return { ...inserted.rows[0], duplicate: false };
       const { rows } = await pool.query<{ label: string; reviewer: string }>(
@@ -113,4 +153,40 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       return { ...rows[0]!, duplicate: true };
     },
   };
+}
+
+type Scored = LabelItem & { margin: number };
+
+function toItem(s: Scored): LabelItem {
+  return { recordKey: s.recordKey, features: s.features, guess: s.guess, confidence: s.confidence };
+}
+
+/** FNV-1a: a stable pseudo-random order for the random strategy. */
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * The order in which people are asked: random (a stable shuffle, the baseline), or flagged failure cases
+ * first (the more severe first) and then the least certain by `uncertainty` (lowest top probability) or
+ * `margin` (smallest gap between the two most likely labels). Ties break by record key.
+ */
+export function orderForLabeling(
+  items: readonly Scored[],
+  strategy: 'uncertainty' | 'margin' | 'random',
+  rank: (recordKey: string) => number,
+  salt: string,
+): Scored[] {
+  const byKey = (a: Scored, b: Scored) =>
+    a.recordKey < b.recordKey ? -1 : a.recordKey > b.recordKey ? 1 : 0;
+  if (strategy === 'random')
+    return [...items].sort(
+      (a, b) => fnv(`${salt}:${a.recordKey}`) - fnv(`${salt}:${b.recordKey}`) || byKey(a, b),
+    );
+  const score = (s: Scored) => (strategy === 'margin' ? s.margin : s.confidence);
+  return [...items].sort(
+    (a, b) => rank(a.recordKey) - rank(b.recordKey) || score(a) - score(b) || byKey(a, b),
+  );
 }

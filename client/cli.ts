@@ -198,7 +198,7 @@ export function buildProgram(io: CliIo): Command {
     .action(
       async (cycle: string, recordKey: string, label: string, o: { reviewer: string; json?: boolean }) => {
         const r = await withClient(({ client }) =>
-          submitLabel(client, cycle, { recordKey, label, reviewer: o.reviewer }),
+          submitLabel(client, cycle, { recordKey, label, reviewer: o.reviewer, via: 'cli' }),
         );
         print(
           o.json,

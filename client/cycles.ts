@@ -208,6 +208,7 @@ export async function importLabels(
         recordKey: row.recordKey,
         label: row.label,
         reviewer: r.reviewer || reviewer,
+        via: 'cli',
       });
       out.push({ ...row, result: res.duplicate ? 'duplicate' : 'labeled' });
     } catch (err) {

@@ -88,6 +88,23 @@ export const Policy = z.object({
     .object({
       maxRows: z.number().int().positive().max(1_000_000).default(5000),
       holdoutShare: z.number().gt(0).lt(1).default(0.25),
+      /** Gates: at most this share of the window's records may break the schema… */
+      maxSchemaDropShare: z.number().min(0).max(1).default(0.05),
+      /** …at least this many complete records… */
+      minRows: z.number().int().min(1).default(20),
+      /** …at most this share of exact duplicates… */
+      maxDuplicateShare: z.number().min(0).max(1).default(0.2),
+      /** …and when features drifted, at least this share of the collected rows lies in the drifted region. */
+      minDriftedShare: z.number().min(0).max(1).default(0.1),
+      /** Over `maxRows`, this share of the dataset comes from the stable region, as a control. */
+      controlShare: z.number().min(0).max(1).default(0.2),
+      /** Personal data in the log (fields that are not features): dropped, or masked by a salted digest. */
+      pii: z
+        .object({
+          drop: z.array(z.string().min(1)).default([]),
+          mask: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
     })
     .prefault({}),
   labeling: z
@@ -96,6 +113,13 @@ export const Policy = z.object({
       minLabels: z.number().int().min(0).default(20),
       deadline: DurationString.default('24h'),
       reviewers: z.array(z.string().min(1)).default([]),
+      /**
+       * What people are asked first (after flagged failure cases): uncertainty (the champion's lowest top
+       * probability), margin (the smallest gap between its two most likely labels) or random.
+       */
+      strategy: z.enum(['uncertainty', 'margin', 'random']).default('uncertainty'),
+      /** Items the champion is at least this sure of are labeled automatically, recorded as such (off when unset). */
+      autoLabelAbove: z.number().gt(0).max(1).optional(),
       /** Remind the reviewers when this share of the deadline has passed (0: no reminder). */
       reminderAt: z.number().min(0).lt(1).default(0.5),
       /** At the deadline, this second pool may label too, for `escalationGrace` more (none: no escalation). */
@@ -215,12 +239,26 @@ export const Policy = z.object({
 });
 export type Policy = z.infer<typeof Policy>;
 
-export const ModelDefinition = z.object({
-  modelId: ModelId,
-  labelSet: z.array(z.string().min(1)).min(2),
-  features: FeatureSpec,
-  policy: Policy.prefault({}),
-});
+export const ModelDefinition = z
+  .object({
+    modelId: ModelId,
+    labelSet: z.array(z.string().min(1)).min(2),
+    features: FeatureSpec,
+    policy: Policy.prefault({}),
+  })
+  .superRefine((d, ctx) => {
+    const features = new Set([...d.features.numeric, ...d.features.categorical]);
+    for (const kind of ['drop', 'mask'] as const) {
+      for (const column of d.policy.collection.pii[kind]) {
+        if (features.has(column))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policy', 'collection', 'pii', kind],
+            message: `"${column}" is a feature of the model: it cannot be ${kind === 'drop' ? 'dropped' : 'masked'} as personal data; take it out of the features first`,
+          });
+      }
+    }
+  });
 export type ModelDefinition = z.infer<typeof ModelDefinition>;
 
 export const Window = z
@@ -244,6 +282,8 @@ export const LabelAnswer = z.object({
   recordKey: z.string().min(1).max(200),
   label: z.string().min(1).max(100),
   reviewer: z.string().min(1).max(100),
+  /** Where the answer was given, kept with it: the CLI, the review page, or any other client. */
+  via: z.enum(['cli', 'review-page', 'api']).optional(),
 });
 export type LabelAnswer = z.infer<typeof LabelAnswer>;
 

@@ -83,7 +83,7 @@ export function createReviewHandler(client: Client) {
         if (!reviewer) throw new HttpError(401, 'who is reviewing? Send X-Remedy-Reviewer or ?reviewer=');
         const body = AnswerBody.safeParse(await readJson(req));
         if (!body.success) throw new HttpError(422, `label refused: ${describeZodError(body.error)}`);
-        const result = await submitLabel(client, cycleId, { ...body.data, reviewer });
+        const result = await submitLabel(client, cycleId, { ...body.data, reviewer, via: 'review-page' });
         return json(res, 200, result);
       }
       throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);

@@ -237,6 +237,10 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
           minLabels: policy.labeling.minLabels,
           deadline: policy.labeling.deadline,
           reviewers: policy.labeling.reviewers,
+          strategy: policy.labeling.strategy,
+          ...(policy.labeling.autoLabelAbove !== undefined
+            ? { autoLabelAbove: policy.labeling.autoLabelAbove }
+            : {}),
           reminderAt: policy.labeling.reminderAt,
           escalationReviewers: policy.labeling.escalationReviewers,
           escalationGrace: policy.labeling.escalationGrace,

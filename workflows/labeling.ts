@@ -38,6 +38,9 @@ export interface LabelingInput {
   minLabels: number;
   deadline: string;
   reviewers: string[];
+  /** How people's items are chosen, and the auto-label threshold (optional: campaigns started before them). */
+  strategy?: 'uncertainty' | 'margin' | 'random';
+  autoLabelAbove?: number;
   /** The SLA (optional, for campaigns started before it existed; defaults as the policy's). */
   reminderAt?: number;
   escalationReviewers?: string[];
@@ -53,6 +56,8 @@ export interface LabelingResult {
   unlabeledRows: number;
   /** The campaign waited for a person's decision at some point. */
   parked?: boolean;
+  /** Items the champion labeled itself (above the policy's autoLabelAbove), not counted in `answered`. */
+  autoLabeled?: number;
 }
 
 /**
@@ -196,6 +201,8 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     datasetId: input.datasetId,
     championVersion: input.championVersion,
     budget: input.budget,
+    ...(input.strategy ? { strategy: input.strategy } : {}),
+    ...(input.autoLabelAbove !== undefined ? { autoLabelAbove: input.autoLabelAbove } : {}),
   });
   items = opened.items;
   log.info('labeling campaign open', {
@@ -219,6 +226,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     requested: items.length,
     answered: answers.size,
     unlabeledRows: opened.unlabeledRows,
+    ...(opened.autoLabeled ? { autoLabeled: opened.autoLabeled } : {}),
     ...(wasParked ? { parked: true } : {}),
   };
 

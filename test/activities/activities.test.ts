@@ -121,6 +121,43 @@ describe('cycle activities', () => {
     );
   });
 
+  it('given a window whose records break the schema, then collection stops at the gate, says why, and writes nothing', async () => {
+    const window = { start: '2030-02-01T00:00:00Z', end: '2030-03-01T00:00:00Z' };
+    await db.insertRecords(
+      pool,
+      modelId,
+      Array.from({ length: 30 }, (_, i) => ({
+        recordKey: `broken-${i}`,
+        ts: `2030-02-${String((i % 27) + 1).padStart(2, '0')}T12:00:00Z`,
+        // the upstream feed lost temp_max on a third of the rows
+        features: {
+          location: 'Seattle',
+          precipitation: 1,
+          ...(i % 3 === 0 ? {} : { temp_max: 9 }),
+          temp_min: 2,
+          wind: 3,
+          season_sin: 0,
+          season_cos: 1,
+        },
+        feedback: null,
+      })),
+    );
+    const before = await count('SELECT count(*) AS n FROM dataset_versions', []);
+    const input = {
+      cycleId: 'remediation-weather-acts-gate',
+      modelId,
+      window,
+      policy: policy.collection,
+      driftReportId: 1,
+    };
+    await expect(inActivity(() => acts.collectDataset(input))).rejects.toMatchObject({
+      type: 'DatasetQualityGateFailed',
+      message:
+        'collection stopped: quality gate "schema" failed: 10 of 30 records lack a feature or have one of the wrong type',
+    });
+    expect(await count('SELECT count(*) AS n FROM dataset_versions', [])).toBe(before);
+  });
+
   it('given label tasks opened twice, then the same least-confident items within the budget', async () => {
     const input = { campaignId: 'camp-1', modelId, datasetId, championVersion: 1, budget: 12 };
     const a = await inActivity(() => acts.openLabelTasks(input));
