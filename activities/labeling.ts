@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { predict } from '../core/model.js';
 import type { Features } from '../core/schemas.js';
+import { orderForLabeling } from '../core/policy.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 
@@ -159,34 +160,4 @@ type Scored = LabelItem & { margin: number };
 
 function toItem(s: Scored): LabelItem {
   return { recordKey: s.recordKey, features: s.features, guess: s.guess, confidence: s.confidence };
-}
-
-/** FNV-1a: a stable pseudo-random order for the random strategy. */
-function fnv(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
-/**
- * The order in which people are asked: random (a stable shuffle, the baseline), or flagged failure cases
- * first (the more severe first) and then the least certain by `uncertainty` (lowest top probability) or
- * `margin` (smallest gap between the two most likely labels). Ties break by record key.
- */
-export function orderForLabeling(
-  items: readonly Scored[],
-  strategy: 'uncertainty' | 'margin' | 'random',
-  rank: (recordKey: string) => number,
-  salt: string,
-): Scored[] {
-  const byKey = (a: Scored, b: Scored) =>
-    a.recordKey < b.recordKey ? -1 : a.recordKey > b.recordKey ? 1 : 0;
-  if (strategy === 'random')
-    return [...items].sort(
-      (a, b) => fnv(`${salt}:${a.recordKey}`) - fnv(`${salt}:${b.recordKey}`) || byKey(a, b),
-    );
-  const score = (s: Scored) => (strategy === 'margin' ? s.margin : s.confidence);
-  return [...items].sort(
-    (a, b) => rank(a.recordKey) - rank(b.recordKey) || score(a) - score(b) || byKey(a, b),
-  );
 }

@@ -191,3 +191,32 @@ export function isHoldout(key: string, holdoutShare: number): boolean {
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
+
+/** FNV-1a: a stable pseudo-random order for the random strategy. */
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * The order in which people are asked: random (a stable shuffle, the baseline), or flagged failure cases
+ * first (the more severe first) and then the least certain by `uncertainty` (lowest top probability) or
+ * `margin` (smallest gap between the two most likely labels). Ties break by record key.
+ */
+export function orderForLabeling<T extends { recordKey: string; confidence: number; margin: number }>(
+  items: readonly T[],
+  strategy: 'uncertainty' | 'margin' | 'random',
+  rank: (recordKey: string) => number,
+  salt: string,
+): T[] {
+  const byKey = (a: T, b: T) => (a.recordKey < b.recordKey ? -1 : a.recordKey > b.recordKey ? 1 : 0);
+  if (strategy === 'random')
+    return [...items].sort(
+      (a, b) => fnv(`${salt}:${a.recordKey}`) - fnv(`${salt}:${b.recordKey}`) || byKey(a, b),
+    );
+  const score = (s: T) => (strategy === 'margin' ? s.margin : s.confidence);
+  return [...items].sort(
+    (a, b) => rank(a.recordKey) - rank(b.recordKey) || score(a) - score(b) || byKey(a, b),
+  );
+}

@@ -168,6 +168,32 @@ describe('cycle activities', () => {
     expect([...confidences].sort((x, y) => x - y)).toEqual(confidences);
   });
 
+  it('given auto-labels and the margin strategy, then sure items are labeled by the champion, recorded as such, and people get the closest calls', async () => {
+    const input = {
+      campaignId: 'camp-auto',
+      modelId,
+      datasetId,
+      championVersion: 1,
+      budget: 10,
+      strategy: 'margin' as const,
+      autoLabelAbove: 0.7,
+    };
+    const a = await inActivity(() => acts.openLabelTasks(input));
+    const b = await inActivity(() => acts.openLabelTasks(input));
+    expect(b).toEqual(a);
+    expect(a.items).toHaveLength(10);
+    expect(a.autoLabeled).toBeGreaterThan(0);
+    const { rows: auto } = await pool.query<{ record_key: string; reviewer: string; via: string }>(
+      "SELECT record_key, reviewer, via FROM labels WHERE campaign_id = 'camp-auto' AND source = 'auto'",
+    );
+    expect(auto).toHaveLength(a.autoLabeled);
+    expect(auto.every((r) => r.reviewer === 'remedy:champion' && r.via === 'auto')).toBe(true);
+    const autoKeys = new Set(auto.map((r) => r.record_key));
+    expect(a.items.some((i) => autoKeys.has(i.recordKey))).toBe(false);
+    // Nobody is asked about an item the champion was sure of.
+    expect(a.items.every((i) => i.confidence < 0.7)).toBe(true);
+  });
+
   it('given an answer sent twice with different labels, then the first wins and one row exists', async () => {
     const { rows } = await pool.query<{ record_key: string }>(
       'SELECT record_key FROM label_tasks WHERE campaign_id = $1 LIMIT 1',
@@ -181,6 +207,11 @@ describe('cycle activities', () => {
       acts.recordLabel({ campaignId: 'camp-1', recordKey, label: 'sun', reviewer: 'bob' }),
     );
     expect(first).toEqual({ label: 'fog', reviewer: 'ann', duplicate: false });
+    const { rows: via } = await pool.query<{ via: string }>(
+      'SELECT via FROM labels WHERE campaign_id = $1 AND record_key = $2',
+      ['camp-1', recordKey],
+    );
+    expect(via[0]!.via).toBe('api');
     expect(second).toEqual({ label: 'fog', reviewer: 'ann', duplicate: true });
     expect(await count('SELECT count(*) AS n FROM labels WHERE campaign_id = $1', ['camp-1'])).toBe(1);
   });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftReport } from '../../core/drift.js';
-import { analyzeStep, diagnose, routesToCandidate, trafficBucket } from '../../core/policy.js';
+import {
+  analyzeStep,
+  diagnose,
+  orderForLabeling,
+  routesToCandidate,
+  trafficBucket,
+} from '../../core/policy.js';
 import { durationMs, Policy } from '../../core/schemas.js';
 
 const policy = Policy.parse({});
@@ -104,5 +110,36 @@ describe('policy schema', () => {
     expect(durationMs('24h')).toBe(86_400_000);
     expect(durationMs('90s')).toBe(90_000);
     expect(() => durationMs('soon')).toThrow(/invalid duration/);
+  });
+});
+
+describe('labeling order', () => {
+  const item = (recordKey: string, confidence: number, margin: number) => ({
+    recordKey,
+    features: {},
+    guess: 'sun',
+    confidence,
+    margin,
+  });
+  const items = [item('a', 0.5, 0.4), item('b', 0.4, 0.3), item('c', 0.6, 0.05), item('d', 0.9, 0.8)];
+  it('given uncertainty, then lowest confidence first; given margin, then the closest call first; flagged cases lead both', () => {
+    expect(orderForLabeling(items, 'uncertainty', () => 3, 's').map((i) => i.recordKey)).toEqual([
+      'b',
+      'a',
+      'c',
+      'd',
+    ]);
+    expect(orderForLabeling(items, 'margin', () => 3, 's').map((i) => i.recordKey)).toEqual([
+      'c',
+      'b',
+      'a',
+      'd',
+    ]);
+    expect(orderForLabeling(items, 'margin', (k) => (k === 'd' ? 0 : 3), 's')[0]!.recordKey).toBe('d');
+  });
+  it('given random, then a stable shuffle that ignores confidence, the same for the same campaign', () => {
+    const once = orderForLabeling(items, 'random', () => 3, 'camp-1').map((i) => i.recordKey);
+    expect(orderForLabeling(items, 'random', () => 3, 'camp-1').map((i) => i.recordKey)).toEqual(once);
+    expect([...once].sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 });
