@@ -38,6 +38,11 @@ import {
 } from './search-attributes.js';
 
 const acts = proxyActivities<Activities>(quickIo);
+/** Bookkeeping that must never hold a cycle up (failure traces): a few attempts, then the cycle goes on. */
+const bestEffort = proxyActivities<Activities>({
+  ...quickIo,
+  retry: { ...quickIo.retry, maximumAttempts: 5 },
+});
 
 export interface CycleOptions {
   trainingTaskQueue: string;
@@ -129,12 +134,18 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       (summary.targets ?? []).length > 0
     ) {
       // Did the remedy fix what it targeted? The candidate's error rates on the traffic it served.
-      summary.targets = await acts.traceRemedy({
-        cycleId,
-        modelId: input.modelId,
-        candidateVersion: summary.candidateVersion,
-      });
-      note({ traces: summary.targets.map(traceNote) });
+      try {
+        summary.targets = await bestEffort.traceRemedy({
+          cycleId,
+          modelId: input.modelId,
+          candidateVersion: summary.candidateVersion,
+        });
+        note({ traces: summary.targets.map(traceNote) });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        log.warn('remediation traces could not be measured', { cycleId, error: String(err) });
+        note({ traces: `not measured: ${String(err)}` });
+      }
     }
     summary.stages[summary.stages.length - 1]!.endedAt = new Date(Date.now()).toISOString();
     upsertSearchAttributes([{ key: OutcomeKey, value: outcome }]);
@@ -211,14 +222,20 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     });
     note(collected);
     if (patched('failure-traces')) {
-      summary.targets = await acts.targetPatterns({
-        cycleId,
-        modelId: input.modelId,
-        championVersion: ctx.championVersion,
-        window: input.window,
-        maxRows: policy.collection.maxRows,
-      });
-      note({ targets: summary.targets.map(traceNote) });
+      try {
+        summary.targets = await bestEffort.targetPatterns({
+          cycleId,
+          modelId: input.modelId,
+          championVersion: ctx.championVersion,
+          window: input.window,
+          maxRows: policy.collection.maxRows,
+        });
+        note({ targets: summary.targets.map(traceNote) });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        log.warn('target patterns could not be recorded', { cycleId, error: String(err) });
+        note({ targets: `not recorded: ${String(err)}` });
+      }
     }
 
     enter('label');

@@ -294,11 +294,16 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         `${answers.size} of ${input.minLabels} needed labels: extend, proceed or abort by ${decisionDueAt}`,
       );
       const seen = extensions;
+      // Labels that arrive while parked count: enough of them and the campaign goes on by itself.
       const decided = await condition(
-        () => decision !== null || extensions !== seen,
+        () => decision !== null || extensions !== seen || answers.size >= input.minLabels,
         Math.max(due - Date.now(), 1),
       );
       decisionDueAt = null;
+      if (decision === null && extensions === seen && answers.size >= input.minLabels) {
+        state = 'open';
+        return answers.size >= items.length ? 'complete' : 'deadline-partial';
+      }
       if (!decided) return 'deadline-insufficient';
       const d = decision as CampaignDecision | null;
       if (d === null) continue; // extended through extendDeadline: back to waiting

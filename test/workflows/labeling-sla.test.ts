@@ -253,4 +253,29 @@ describe('labeling SLA', () => {
     expect(summary.stages.map((s) => s.stage)).toContain('retrain');
     expect(['promoted', 'rolled-back', 'rejected']).toContain(summary.outcome);
   });
+
+  it('given a parked campaign, when enough labels arrive while it waits, then it goes on by itself', async () => {
+    const prepared = await prepareWeatherModel(pool, 'sla-late', SLA_POLICY);
+    const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+    const handle = await start('sla-late');
+    const campaign = env.client.workflow.getHandle(`${handle.workflowId}-labeling`);
+    const open = await until(
+      () => campaign.query(labelingStatusQuery),
+      (s) => s.requested > 0,
+    );
+    const answer = (p: { recordKey: string }) =>
+      campaign.executeUpdate(submitLabelUpdate, {
+        args: [{ recordKey: p.recordKey, label: truth.get(p.recordKey)!, reviewer: 'r' }],
+      });
+    for (const p of open.pending.slice(0, 5)) await answer(p);
+    await env.sleep('73h');
+    expect((await campaign.query(labelingStatusQuery)).state).toBe('parked');
+    for (const p of open.pending.slice(5, 20)) await answer(p);
+    const summary = (await handle.result()) as CycleSummary;
+    expect(summary.stages.find((s) => s.stage === 'label')!.summary).toMatchObject({
+      state: 'deadline-partial',
+      answered: 20,
+      parked: true,
+    });
+  });
 });
