@@ -4,6 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { dataConverterFromEnv } from '../codec/codec.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Pool } from 'pg';
 import { createPool } from '../db/pool.js';
@@ -784,6 +786,16 @@ export function defaultDatabase(): CliIo['database'] {
   };
 }
 
+/** Payload encryption when REMEDY_CODEC_KEYS is set (the worker must have the same keys). */
+function codecOption(): { dataConverter?: DataConverter } {
+  try {
+    const dataConverter = dataConverterFromEnv();
+    return dataConverter ? { dataConverter } : {};
+  } catch (err) {
+    throw new ConfigError([{ variable: 'REMEDY_CODEC_KEYS', message: (err as Error).message }]);
+  }
+}
+
 export function defaultConnect(): CliIo['connect'] {
   return async () => {
     const config = loadTemporalConfig();
@@ -796,7 +808,7 @@ export function defaultConnect(): CliIo['connect'] {
       );
     }
     return {
-      client: new Client({ connection, namespace: config.namespace }),
+      client: new Client({ connection, namespace: config.namespace, ...codecOption() }),
       queues: config,
       close: () => connection.close(),
     };

@@ -15,6 +15,7 @@ import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-cli.js';
 import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
+import { dataConverterFromEnv } from '../codec/codec.js';
 
 /** A port from the environment (REMEDY_GATEWAY_PORT, REMEDY_REVIEW_PORT), or 0 for any free port. */
 function portFrom(variable: string): number {
@@ -119,7 +120,12 @@ export async function startStack(log: Log): Promise<Stack> {
     stops.push(() => worker.stop());
     const connection = await Connection.connect(connectionOptions(config));
     stops.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.namespace });
+    const dataConverter = dataConverterFromEnv();
+    const client = new Client({
+      connection,
+      namespace: config.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
     const review = await startReviewServer(client, { port: portFrom('REMEDY_REVIEW_PORT') });
     stops.push(() => review.close());
     log(`review page on ${review.url}/review`);

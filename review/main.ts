@@ -6,6 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { ConfigError, connectionOptions, loadTemporalConfig } from '../infra/config.js';
+import { dataConverterFromEnv } from '../codec/codec.js';
 import { startReviewServer } from './server.js';
 
 const ReviewEnv = z.object({
@@ -28,7 +29,12 @@ if (!parsed.success) {
 const env = parsed.data;
 const temporal = loadTemporalConfig();
 const connection = await Connection.connect(connectionOptions(temporal));
-const client = new Client({ connection, namespace: temporal.namespace });
+const dataConverter = dataConverterFromEnv();
+const client = new Client({
+  connection,
+  namespace: temporal.namespace,
+  ...(dataConverter ? { dataConverter } : {}),
+});
 const review = await startReviewServer(client, {
   port: env.REMEDY_REVIEW_PORT,
   host: env.REMEDY_REVIEW_HOST,

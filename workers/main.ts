@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
 import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from '../infra/config.js';
+import { dataConverterFromEnv } from '../codec/codec.js';
 import { createWorkers } from './workers.js';
 
 const WorkerEnv = z.object({
@@ -44,6 +45,12 @@ async function main(): Promise<void> {
     );
   }
   const env = parsed.data;
+  let dataConverter;
+  try {
+    dataConverter = dataConverterFromEnv();
+  } catch (err) {
+    throw new ConfigError([{ variable: 'REMEDY_CODEC_KEYS', message: (err as Error).message }]);
+  }
   const temporal = loadTemporalConfig();
   const pool = createPool(env.DATABASE_URL);
   await migrate(pool);
@@ -56,6 +63,7 @@ async function main(): Promise<void> {
     trainingTaskQueue: temporal.trainingTaskQueue,
     queues: env.REMEDY_WORKER_QUEUES,
     ...(env.REMEDY_WORKFLOW_CACHE !== undefined ? { workflowCache: env.REMEDY_WORKFLOW_CACHE } : {}),
+    ...(dataConverter ? { dataConverter } : {}),
   });
   console.error(
     JSON.stringify({

@@ -21,6 +21,8 @@ export interface WorkerSetup {
    * replaying its short history on its next message.
    */
   workflowCache?: number;
+  /** Payload encryption (codec/codec.ts), when keys are configured; the client must use the same. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
@@ -33,6 +35,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         taskQueue: setup.taskQueue,
         ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath }),
         ...(setup.workflowCache !== undefined ? { maxCachedWorkflows: setup.workflowCache } : {}),
+        ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
         activities: createActivities({ pool: setup.pool }),
       }),
     );
@@ -43,6 +46,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         connection: setup.connection,
         namespace: setup.namespace,
         taskQueue: setup.trainingTaskQueue,
+        ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
         activities: createTrainingActivities({ pool: setup.pool }),
         // Training is CPU-bound: one at a time per process keeps heartbeats on schedule.
         maxConcurrentActivityTaskExecutions: 1,

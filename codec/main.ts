@@ -1,0 +1,26 @@
+/**
+ * The codec server as its own process: REMEDY_CODEC_KEYS (required), REMEDY_CODEC_PORT (default 8888),
+ * REMEDY_CODEC_HOST (default 127.0.0.1), REMEDY_CODEC_TOKEN (optional bearer token),
+ * REMEDY_CODEC_CORS_ORIGIN (default http://localhost:8233, the Web UI). Point the Web UI's codec endpoint
+ * at it (Settings → Codec Server) or run `temporal workflow show --codec-endpoint http://127.0.0.1:8888`.
+ */
+import { AesGcmCodec, parseCodecKeys } from './codec.js';
+import { startCodecServer } from './server.js';
+
+const raw = process.env.REMEDY_CODEC_KEYS;
+if (!raw) {
+  console.error('REMEDY_CODEC_KEYS is required: "keyId:<base64 of 32 bytes>", the first encrypts');
+  process.exit(1);
+}
+const codec = new AesGcmCodec(parseCodecKeys(raw));
+const port = Number(process.env.REMEDY_CODEC_PORT ?? 8888);
+const server = await startCodecServer(codec, {
+  port,
+  host: process.env.REMEDY_CODEC_HOST ?? '127.0.0.1',
+  ...(process.env.REMEDY_CODEC_TOKEN ? { token: process.env.REMEDY_CODEC_TOKEN } : {}),
+  ...(process.env.REMEDY_CODEC_CORS_ORIGIN ? { corsOrigin: process.env.REMEDY_CODEC_CORS_ORIGIN } : {}),
+});
+console.error(JSON.stringify({ msg: 'codec server ready', url: server.url }));
+const stop = () => void server.close();
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
