@@ -8,7 +8,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+// @temporalio/proto is CommonJS: Node's ESM loader gives it as the default export.
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 
 export const ENCODING = 'binary/encrypted';
 const KEY_ID = 'encryption-key-id';

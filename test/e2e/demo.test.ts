@@ -3,6 +3,7 @@
  * fresh data folder, a full cycle, and one JSON document on stdout.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,44 +30,55 @@ function run(
 }
 
 describe('main job (npm run demo)', () => {
-  it('given a fresh data folder, when the demo runs with --json, then it prints one summary with every stage and a final outcome', async () => {
-    const cli = await resolveTemporalCli();
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-'));
-    // As root, the embedded Postgres runs as "postgres", which must be able to enter the folder.
-    await chmod(dataDir, 0o755);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      REMEDY_DATA_DIR: dataDir,
-    };
-    delete env.DATABASE_URL;
-    delete env.TEMPORAL_ADDRESS;
-    if (cli) env.TEMPORAL_CLI_PATH = cli.path;
+  it.each([
+    ['', {}],
+    [
+      ' with payload encryption on (worker process, client and review page share the key)',
+      { REMEDY_CODEC_KEYS: `demo:${randomBytes(32).toString('base64')}` },
+    ],
+  ])(
+    'given a fresh data folder%s, when the demo runs with --json, then it prints one summary with every stage and a final outcome',
+    async (_name, extraEnv: Record<string, string>) => {
+      const cli = await resolveTemporalCli();
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-'));
+      // As root, the embedded Postgres runs as "postgres", which must be able to enter the folder.
+      await chmod(dataDir, 0o755);
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        REMEDY_DATA_DIR: dataDir,
+        ...extraEnv,
+      };
+      delete env.DATABASE_URL;
+      delete env.TEMPORAL_ADDRESS;
+      if (cli) env.TEMPORAL_CLI_PATH = cli.path;
 
-    const { code, stdout, stderr } = await run(['--json'], env);
+      const { code, stdout, stderr } = await run(['--json'], env);
 
-    expect(code, stderr).toBe(0);
-    const summary = JSON.parse(stdout) as {
-      outcome: string;
-      stages: { stage: string; summary?: object }[];
-      webUi: string | null;
-      cycleId: string;
-    };
-    expect(['promoted', 'rolled-back']).toContain(summary.outcome);
-    expect(summary.stages.map((s) => s.stage)).toEqual([
-      'confirm',
-      'diagnose',
-      'collect',
-      'label',
-      'retrain',
-      'evaluate',
-      'approval',
-      'rollout',
-      'close',
-    ]);
-    expect(summary.stages.every((s) => s.summary && Object.keys(s.summary).length > 0)).toBe(true);
-    expect(summary.webUi).toMatch(
-      new RegExp(`^http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${summary.cycleId}$`),
-    );
-    expect(stderr).toContain('Web UI: http://');
-  }, 300_000);
+      expect(code, stderr).toBe(0);
+      const summary = JSON.parse(stdout) as {
+        outcome: string;
+        stages: { stage: string; summary?: object }[];
+        webUi: string | null;
+        cycleId: string;
+      };
+      expect(['promoted', 'rolled-back']).toContain(summary.outcome);
+      expect(summary.stages.map((s) => s.stage)).toEqual([
+        'confirm',
+        'diagnose',
+        'collect',
+        'label',
+        'retrain',
+        'evaluate',
+        'approval',
+        'rollout',
+        'close',
+      ]);
+      expect(summary.stages.every((s) => s.summary && Object.keys(s.summary).length > 0)).toBe(true);
+      expect(summary.webUi).toMatch(
+        new RegExp(`^http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${summary.cycleId}$`),
+      );
+      expect(stderr).toContain('Web UI: http://');
+    },
+    300_000,
+  );
 });
