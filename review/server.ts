@@ -48,7 +48,7 @@ export function createReviewHandler(client: Client) {
     const raw = (req.headers['x-remedy-reviewer'] as string | undefined) ?? url.searchParams.get('reviewer');
     if (raw === null || raw === '') return null;
     const r = ReviewerName.safeParse(raw);
-    if (!r.success) throw new HttpError(400, `reviewer: ${describeZodError(r.error)}`);
+    if (!r.success) throw new HttpError(400, `reviewer: ${r.error.issues.map((i) => i.message).join('; ')}`);
     return r.data;
   };
 
