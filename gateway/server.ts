@@ -4,6 +4,7 @@
  *   POST /v1/models/:modelId/predict   { features, requestId?, routingKey? } → { requestId, version, label, confidence, probabilities }
  *   POST /v1/models/:modelId/feedback  { requestId, label }                  → { requestId, label, duplicate, flagged }
  *   POST /v1/models/:modelId/corrections { requestId, label, by? }            → { requestId, label, flagged }
+ *   GET  /metrics                                                           Remedy's metrics (Prometheus)
  *   GET  /healthz
  *
  * Each prediction is logged with its version, latency and features; feedback (delayed ground truth)
@@ -21,6 +22,7 @@ import type { ModelDefinition } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 import { flagOutcome } from '../core/catalog.js';
+import { remedyMetrics } from './metrics.js';
 import { ModelCache, NoTrafficSplitError, serve } from './routing.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -54,6 +56,7 @@ export interface Gateway {
 
 export function createGatewayHandler(pool: pg.Pool) {
   const cache = new ModelCache(pool);
+  const metrics = remedyMetrics(pool);
   const models = new Map<string, Promise<ModelDefinition | null>>();
   const model = async (modelId: string): Promise<ModelDefinition> => {
     if (!ModelId.safeParse(modelId).success) throw new HttpError(404, `no model "${modelId}"`);
@@ -167,6 +170,11 @@ export function createGatewayHandler(pool: pg.Pool) {
     try {
       const url = new URL(req.url ?? '/', 'http://gateway');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
+      if (req.method === 'GET' && url.pathname === '/metrics') {
+        const text = await metrics.metrics();
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        return void res.end(text);
+      }
       const m = /^\/v1\/models\/([^/]+)\/(predict|feedback|corrections)$/.exec(url.pathname);
       if (!m) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
       if (req.method !== 'POST') throw new HttpError(405, `use POST for ${url.pathname}`);

@@ -2,9 +2,10 @@
  * The worker process: hosts Remedy's workflows and activities. Configuration comes from the environment
  * (validated once at start): DATABASE_URL, TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TLS, and
  * REMEDY_WORKER_QUEUES ("main,training" by default; "training" alone for a training machine) and
- * REMEDY_WORKFLOW_CACHE (workflows kept in memory; the SDK's default when unset).
+ * REMEDY_WORKFLOW_CACHE (workflows kept in memory; the SDK's default when unset) and
+ * REMEDY_METRICS_ADDRESS (host:port where the SDK's Prometheus metrics are served; off when unset).
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
 import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from '../infra/config.js';
@@ -30,6 +31,10 @@ const WorkerEnv = z.object({
         )
         .min(1),
     ),
+  REMEDY_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[\w.:[\]-]+:\d{1,5}$/, 'REMEDY_METRICS_ADDRESS is host:port, e.g. 0.0.0.0:9464')
+    .optional(),
   REMEDY_WORKFLOW_CACHE: z.coerce
     .number({ error: 'REMEDY_WORKFLOW_CACHE is a number of workflows, e.g. 100' })
     .int('REMEDY_WORKFLOW_CACHE is a whole number of workflows')
@@ -45,6 +50,13 @@ async function main(): Promise<void> {
     );
   }
   const env = parsed.data;
+  if (env.REMEDY_METRICS_ADDRESS) {
+    // The Temporal SDK's metrics (workflow and activity task latencies, slots, cache, polls, failures),
+    // served for Prometheus at http://<address>/metrics. Must come before any connection.
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: env.REMEDY_METRICS_ADDRESS } } },
+    });
+  }
   let dataConverter;
   try {
     dataConverter = dataConverterFromEnv();

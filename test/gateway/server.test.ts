@@ -163,4 +163,27 @@ describe('serving gateway', () => {
     expect(health.status).toBe(200);
     expect(prepared.champion.version).toBe(1);
   });
+
+  it('given served traffic, then /metrics reports Remedy metrics from the database in Prometheus text', async () => {
+    const res = await fetch(`${gateway.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    for (const name of [
+      'remedy_cycles_closed',
+      'remedy_cycles_open',
+      'remedy_drift_checks',
+      'remedy_label_sla_events',
+      'remedy_rollbacks',
+      'remedy_failure_cases',
+    ])
+      expect(text).toContain(`# TYPE ${name} gauge`);
+    const { rows } = await pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM failure_cases WHERE model_id = 'weather-gw' AND taxonomy = 'model-error' AND kind = 'wrong-prediction'",
+    );
+    expect(Number(rows[0]!.n)).toBeGreaterThan(0);
+    expect(text).toContain(
+      `remedy_failure_cases{model="weather-gw",taxonomy="model-error",kind="wrong-prediction"} ${rows[0]!.n}`,
+    );
+  });
 });
