@@ -2,7 +2,10 @@
  * The monitor on the real weather data: a Temporal Schedule per model runs drift checks over successive
  * 30-day windows of the production log (cursor mode replays 2013–2015 as if it arrived live).
  */
-import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, inject, it } from 'vitest';
+import { resolveTemporalCli } from '../../infra/temporal-cli.js';
 import { abortCycle, cycleStatus } from '../../client/cycles.js';
 import {
   createMonitor,
@@ -73,6 +76,26 @@ describe('drift monitor', () => {
     expect(summary.window).toEqual({ start: '2013-04-01T00:00:00.000Z', end: '2013-06-30T00:00:00.000Z' });
     const diagnosed = summary.stages.find((st) => st.stage === 'diagnose')!.summary!;
     expect(diagnosed.signals).toContain('performance');
+
+    // The official CLI finds the open cycle by its search attributes, as the README shows.
+    const cli = (await resolveTemporalCli({ install: false }))!.path;
+    const found = await until(
+      async () => {
+        const { stdout } = await promisify(execFile)(cli, [
+          'workflow',
+          'list',
+          '--query',
+          `ModelId='${modelId}' AND ExecutionStatus='Running' AND TriggerKind='drift'`,
+          '--address',
+          inject('temporalAddress'),
+          '--output',
+          'json',
+        ]);
+        return stdout.trim() === '' ? [] : (JSON.parse(stdout) as { execution: { workflowId: string } }[]);
+      },
+      (rows) => rows.length === 1,
+    );
+    expect(found[0]!.execution.workflowId).toBe(cycleId);
 
     // A further drifted window while the cycle runs is attached to it as evidence, not a second cycle.
     const next = (await triggerMonitor(stack.h.client, modelId, { wait: true }))!;
