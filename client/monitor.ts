@@ -42,6 +42,9 @@ export const TRIGGERS: Record<
 };
 export const monitorScheduleId = TRIGGERS.drift.scheduleId;
 
+const scheduleOf = (client: Client, modelId: string, kind: ScheduledTrigger) =>
+  client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId));
+
 export const MonitorSettings = z
   .object({
     modelId: ModelId,
@@ -190,7 +193,7 @@ export async function describeMonitor(
   kind: ScheduledTrigger = 'drift',
 ): Promise<MonitorDescription> {
   const d: ScheduleDescription = await onSchedule(modelId, kind, () =>
-    client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId)).describe(),
+    scheduleOf(client, modelId, kind).describe(),
   );
   const settings = kind === 'drift' ? await db.getMonitor(pool, modelId) : null;
   const interval = d.spec.intervals?.[0]?.every;
@@ -219,7 +222,7 @@ export async function pauseMonitor(
   kind: ScheduledTrigger = 'drift',
 ): Promise<void> {
   await onSchedule(modelId, kind, () =>
-    client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId)).pause(note ?? 'paused from the remedy CLI'),
+    scheduleOf(client, modelId, kind).pause(note ?? 'paused from the remedy CLI'),
   );
 }
 
@@ -230,9 +233,7 @@ export async function resumeMonitor(
   kind: ScheduledTrigger = 'drift',
 ): Promise<void> {
   await onSchedule(modelId, kind, () =>
-    client.schedule
-      .getHandle(TRIGGERS[kind].scheduleId(modelId))
-      .unpause(note ?? 'resumed from the remedy CLI'),
+    scheduleOf(client, modelId, kind).unpause(note ?? 'resumed from the remedy CLI'),
   );
 }
 
@@ -242,9 +243,7 @@ export async function deleteMonitor(
   modelId: string,
   kind: ScheduledTrigger = 'drift',
 ): Promise<void> {
-  await onSchedule(modelId, kind, () =>
-    client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId)).delete(),
-  );
+  await onSchedule(modelId, kind, () => scheduleOf(client, modelId, kind).delete());
   if (kind === 'drift') await db.deleteMonitor(pool, modelId);
 }
 
@@ -268,7 +267,7 @@ export async function triggerMonitor(
   opts: { wait?: boolean; timeoutMs?: number; kind?: ScheduledTrigger } = {},
 ): Promise<DriftCheckSummary | TriggerSummary | null> {
   const kind = opts.kind ?? 'drift';
-  const handle = client.schedule.getHandle(TRIGGERS[kind].scheduleId(modelId));
+  const handle = scheduleOf(client, modelId, kind);
   const before = new Set(
     (await onSchedule(modelId, kind, () => handle.describe())).info.recentActions.map(
       (a) => a.action.workflow.firstExecutionRunId,

@@ -9,24 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool, migrate } from '../db/pool.js';
-import { ConfigError, connectionOptions, loadTemporalConfig, type TemporalConfig } from '../infra/config.js';
+import {
+  connectionOptions,
+  loadListenConfig,
+  loadTemporalConfig,
+  type TemporalConfig,
+} from '../infra/config.js';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-cli.js';
 import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
-
-/** A port from the environment (REMEDY_GATEWAY_PORT, REMEDY_REVIEW_PORT), or 0 for any free port. */
-function portFrom(variable: string): number {
-  const raw = process.env[variable];
-  if (raw === undefined || raw === '') return 0;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError([{ variable, message: `${variable} must be a TCP port (got "${raw}")` }]);
-  }
-  return port;
-}
 
 export type Log = (msg: string) => void;
 
@@ -109,7 +103,7 @@ export async function startStack(log: Log): Promise<Stack> {
     const pool = createPool(pgServer.url);
     stops.push(() => pool.end());
     await migrate(pool);
-    const gateway = await startGateway(pool, { port: portFrom('REMEDY_GATEWAY_PORT') });
+    const gateway = await startGateway(pool, loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }));
     stops.push(() => gateway.close());
     log(`serving gateway on ${gateway.url}`);
     const worker = await spawnWorker({
@@ -126,7 +120,10 @@ export async function startStack(log: Log): Promise<Stack> {
       namespace: config.namespace,
       ...(dataConverter ? { dataConverter } : {}),
     });
-    const review = await startReviewServer(client, { port: portFrom('REMEDY_REVIEW_PORT') });
+    const review = await startReviewServer(
+      client,
+      loadListenConfig('REVIEW', { port: 0, host: '127.0.0.1' }),
+    );
     stops.push(() => review.close());
     log(`review page on ${review.url}/review`);
     return {

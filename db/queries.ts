@@ -793,10 +793,15 @@ export async function insertDriftCheck(
   );
 }
 
-export async function getDriftCheck(q: Queryable, checkKey: string): Promise<DriftCheckRow | null> {
+/** Checks with the start of the persistent run each ends, selected by a WHERE clause on `c`. */
+async function selectDriftChecks(
+  q: Queryable,
+  where: string,
+  params: unknown[],
+): Promise<(DriftCheckRow & { checkKey: string })[]> {
   const { rows } = await q.query<{
     check_id: string;
-    model_id: string;
+    check_key: string;
     reference_version: number;
     window_start: Date;
     window_end: Date;
@@ -812,12 +817,11 @@ export async function getDriftCheck(q: Queryable, checkKey: string): Promise<Dri
          SELECT window_start FROM drift_checks p
          WHERE p.model_id = c.model_id AND p.reference_version = c.reference_version AND p.window_end <= c.window_end
          ORDER BY p.window_end DESC, p.check_id DESC LIMIT greatest(c.streak, 1)) p) AS run_start
-     FROM drift_checks c WHERE c.check_key = $1`,
-    [checkKey],
+     FROM drift_checks c WHERE ${where}`,
+    params,
   );
-  const r = rows[0];
-  if (!r) return null;
-  return {
+  return rows.map((r) => ({
+    checkKey: r.check_key,
     checkId: Number(r.check_id),
     window: { start: r.window_start.toISOString(), end: r.window_end.toISOString() },
     referenceVersion: r.reference_version,
@@ -832,21 +836,25 @@ export async function getDriftCheck(q: Queryable, checkKey: string): Promise<Dri
     labeledRows: r.report.performance.labeledRows,
     currentAccuracy: r.report.performance.currentAccuracy,
     cycleId: r.cycle_id,
-  };
+  }));
 }
 
-export async function listDriftChecks(
+export async function getDriftCheck(q: Queryable, checkKey: string): Promise<DriftCheckRow | null> {
+  const [row] = await selectDriftChecks(q, 'c.check_key = $1', [checkKey]);
+  if (!row) return null;
+  const { checkKey: _key, ...check } = row;
+  return check;
+}
+
+export function listDriftChecks(
   q: Queryable,
   modelId: string,
   limit = 50,
 ): Promise<(DriftCheckRow & { checkKey: string })[]> {
-  const { rows } = await q.query<{ check_key: string }>(
-    'SELECT check_key FROM drift_checks WHERE model_id = $1 ORDER BY window_end DESC, check_id DESC LIMIT $2',
-    [modelId, limit],
-  );
-  const out: (DriftCheckRow & { checkKey: string })[] = [];
-  for (const r of rows) out.push({ ...(await getDriftCheck(q, r.check_key))!, checkKey: r.check_key });
-  return out;
+  return selectDriftChecks(q, 'c.model_id = $1 ORDER BY c.window_end DESC, c.check_id DESC LIMIT $2', [
+    modelId,
+    limit,
+  ]);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
-import { ConfigError, postgresUrl } from '../infra/config.js';
+import { ConfigError, loadListenConfig, postgresUrl } from '../infra/config.js';
 import { startGateway } from './server.js';
 
 const GatewayEnv = z.object({
@@ -15,26 +15,23 @@ const GatewayEnv = z.object({
       .min(1, 'DATABASE_URL is required: the postgres:// URL of the Remedy database')
       .pipe(postgresUrl('DATABASE_URL')),
   ),
-  REMEDY_GATEWAY_PORT: z
-    .string()
-    .regex(/^\d{1,5}$/, 'REMEDY_GATEWAY_PORT must be a TCP port number')
-    .default('8080')
-    .transform(Number),
-  REMEDY_GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
 });
 
 const parsed = GatewayEnv.safeParse(process.env);
-if (!parsed.success) {
-  console.error(
-    new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })))
-      .message,
-  );
+let where: { port: number; host: string };
+try {
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })),
+    );
+  where = loadListenConfig('GATEWAY', { port: 8080, host: '0.0.0.0' });
+} catch (err) {
+  console.error((err as Error).message);
   process.exit(1);
 }
-const env = parsed.data;
-const pool = createPool(env.DATABASE_URL, 10);
+const pool = createPool(parsed.data.DATABASE_URL, 10);
 await migrate(pool);
-const gateway = await startGateway(pool, { port: env.REMEDY_GATEWAY_PORT, host: env.REMEDY_GATEWAY_HOST });
+const gateway = await startGateway(pool, where);
 console.error(JSON.stringify({ msg: 'gateway ready', url: gateway.url }));
 const stop = () => {
   void gateway.close().then(() => pool.end());

@@ -13,8 +13,7 @@
  * effect on the very next request.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import type pg from 'pg';
 import { z } from 'zod';
 import { describeZodError, ModelId } from '../core/schemas.js';
@@ -22,6 +21,7 @@ import type { ModelDefinition } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 import { flagOutcome } from '../core/catalog.js';
+import { HttpError, listen, readJsonBody, sendJson as send, type Listening } from '../infra/http.js';
 import { remedyMetrics } from './metrics.js';
 import { ModelCache, NoTrafficSplitError, serve } from './routing.js';
 
@@ -39,20 +39,7 @@ const FeedbackBody = z.object({
 });
 const CorrectionBody = FeedbackBody.extend({ by: z.string().min(1).max(100).optional() });
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface Gateway {
-  url: string;
-  server: http.Server;
-  close(): Promise<void>;
-}
+export type Gateway = Listening;
 
 export function createGatewayHandler(pool: pg.Pool) {
   const cache = new ModelCache(pool);
@@ -135,18 +122,20 @@ export function createGatewayHandler(pool: pg.Pool) {
         `the model answered "${input.label}" already: a correction needs another label`,
       );
     await db.recordFeedback(pool, modelId, input.requestId, input.label);
-    const flagged = await flagTruth(modelId, input.requestId, input.label, true, input.by);
+    const flagged = await flagTruth(modelId, input.requestId, input.label, true, input.by, served);
     return { requestId: input.requestId, label: input.label, flagged };
   };
 
+  /** Flags a wrong answer or a correction once the truth is known; `served` when the caller has read it. */
   const flagTruth = async (
     modelId: string,
     recordKey: string,
     truth: string,
     isCorrection: boolean,
     by?: string,
+    known?: Awaited<ReturnType<typeof db.servedRequest>>,
   ) => {
-    const served = await db.servedRequest(pool, modelId, recordKey);
+    const served = known ?? (await db.servedRequest(pool, modelId, recordKey));
     if (!served) return false;
     const ctx = await cache.flagContext(modelId, served.version);
     const flagged = flagOutcome(ctx.sliceBy, { ...served, truth, correction: isCorrection });
@@ -178,7 +167,7 @@ export function createGatewayHandler(pool: pg.Pool) {
       const m = /^\/v1\/models\/([^/]+)\/(predict|feedback|corrections)$/.exec(url.pathname);
       if (!m) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
       if (req.method !== 'POST') throw new HttpError(405, `use POST for ${url.pathname}`);
-      const body = await readJson(req);
+      const body = await readJsonBody(req, MAX_BODY_BYTES);
       const modelId = decodeURIComponent(m[1]!);
       const handler = { predict, feedback, corrections: correction }[
         m[2] as 'predict' | 'feedback' | 'corrections'
@@ -195,23 +184,9 @@ export async function startGateway(
   pool: pg.Pool,
   opts: { port?: number; host?: string } = {},
 ): Promise<Gateway> {
-  const handler = createGatewayHandler(pool);
-  const server = http.createServer((req, res) => void handler(req, res));
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
-  });
-  const { address, port } = server.address() as AddressInfo;
-  return {
-    url: `http://${address}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const gateway = await listen(createGatewayHandler(pool), opts);
+  gateway.server.keepAliveTimeout = 5000;
+  return gateway;
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -239,25 +214,4 @@ function checkFeatures(
     if (!known.has(name)) problems.push(`features.${name}: not a feature of this model`);
   if (problems.length > 0) throw new HttpError(422, problems.join('; '));
   return features;
-}
-
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new HttpError(400, 'the request body is not valid JSON');
-  }
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }

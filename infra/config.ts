@@ -271,3 +271,33 @@ export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
     ...(e.DATABASE_URL !== undefined && { databaseUrl: e.DATABASE_URL }),
   };
 }
+
+/**
+ * Where one of Remedy's HTTP services listens: REMEDY_<NAME>_PORT and REMEDY_<NAME>_HOST, with the
+ * caller's defaults (a service process: a fixed port on all interfaces; the dev stack: any free port on
+ * loopback).
+ */
+export function loadListenConfig(
+  name: 'GATEWAY' | 'REVIEW',
+  defaults: { port: number; host: string },
+  env: Env = process.env,
+): { port: number; host: string } {
+  const portVar = `REMEDY_${name}_PORT`;
+  const hostVar = `REMEDY_${name}_HOST`;
+  const e = parseEnv(
+    z.object({
+      [portVar]: z
+        .string()
+        .regex(/^\d{1,5}$/, `${portVar} must be a TCP port number`)
+        .refine((v) => Number(v) <= 65535, `${portVar} must be a TCP port number`)
+        .optional(),
+      [hostVar]: z.string().min(1).optional(),
+    }),
+    env,
+  ) as Record<string, string | undefined>;
+  const port = e[portVar];
+  return {
+    port: port === undefined || port === '' ? defaults.port : Number(port),
+    host: e[hostVar] ?? defaults.host,
+  };
+}

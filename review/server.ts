@@ -12,12 +12,12 @@
  * page, or else the `reviewer` query parameter (for a trusted network). The workflow decides whether
  * that reviewer may label.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { describeZodError } from '../core/schemas.js';
 import { pendingLabels, submitLabel, UserError } from '../client/cycles.js';
+import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 import type { LabelingStatus } from '../workflows/messages.js';
 
 const MAX_BODY = 16 * 1024;
@@ -29,19 +29,7 @@ const ReviewerName = z
   .regex(/^[\w.@+-]+$/, 'use letters, digits and . _ @ + -');
 const AnswerBody = z.object({ recordKey: z.string().min(1).max(200), label: z.string().min(1).max(100) });
 
-export interface ReviewServer {
-  url: string;
-  close(): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type ReviewServer = Listening;
 
 export function createReviewHandler(client: Client) {
   const reviewerOf = (req: http.IncomingMessage, url: URL): string | null => {
@@ -67,7 +55,7 @@ export function createReviewHandler(client: Client) {
     try {
       const url = new URL(req.url ?? '/', 'http://review');
       const reviewer = reviewerOf(req, url);
-      if (req.method === 'GET' && url.pathname === '/healthz') return json(res, 200, { ok: true });
+      if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
       if (req.method === 'GET' && (url.pathname === '/review' || url.pathname === '/review/')) {
         return html(res, 200, indexPage(await campaigns(), reviewer));
       }
@@ -81,10 +69,10 @@ export function createReviewHandler(client: Client) {
       }
       if (m[2] && req.method === 'POST') {
         if (!reviewer) throw new HttpError(401, 'who is reviewing? Send X-Remedy-Reviewer or ?reviewer=');
-        const body = AnswerBody.safeParse(await readJson(req));
+        const body = AnswerBody.safeParse(await readJsonBody(req, MAX_BODY));
         if (!body.success) throw new HttpError(422, `label refused: ${describeZodError(body.error)}`);
         const result = await submitLabel(client, cycleId, { ...body.data, reviewer, via: 'review-page' });
-        return json(res, 200, result);
+        return sendJson(res, 200, result);
       }
       throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
     } catch (err) {
@@ -96,46 +84,11 @@ export function createReviewHandler(client: Client) {
   };
 }
 
-export async function startReviewServer(
+export function startReviewServer(
   client: Client,
   opts: { port?: number; host?: string } = {},
 ): Promise<ReviewServer> {
-  const handler = createReviewHandler(client);
-  const server = http.createServer((req, res) => void handler(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
-  });
-  const { address, port } = server.address() as AddressInfo;
-  return {
-    url: `http://${address}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new HttpError(400, 'the request body is not valid JSON');
-  }
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  return listen(createReviewHandler(client), opts);
 }
 
 function html(res: http.ServerResponse, status: number, body: string): void {
@@ -150,7 +103,7 @@ function html(res: http.ServerResponse, status: number, body: string): void {
 }
 
 function reply(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): void {
-  if (req.method === 'POST') return json(res, status, { error: message });
+  if (req.method === 'POST') return sendJson(res, status, { error: message });
   html(
     res,
     status,

@@ -12,7 +12,7 @@ import { startGateway, type Gateway } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-cli.js';
-import { createWorkers } from '../workers/workers.js';
+import { createWorkers, type WorkerSetup } from '../workers/workers.js';
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');
 
@@ -51,9 +51,14 @@ export async function temporalHarness(prefix: string): Promise<TemporalHarness> 
   };
 }
 
+/**
+ * The main and training workers on the harness's queues. With a data converter they bundle the
+ * workflows themselves (the bundle must carry its failure converter); otherwise they share the run's bundle.
+ */
 export async function startTestWorkers(
   h: TemporalHarness,
   pool: pg.Pool,
+  opts: { dataConverter?: WorkerSetup['dataConverter'] } = {},
 ): Promise<{ workers: Worker[]; stop(): Promise<void> }> {
   const workers = await createWorkers({
     connection: h.nativeConnection,
@@ -62,7 +67,9 @@ export async function startTestWorkers(
     taskQueue: h.taskQueue,
     trainingTaskQueue: h.trainingTaskQueue,
     queues: ['main', 'training'],
-    workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...(opts.dataConverter
+      ? { dataConverter: opts.dataConverter }
+      : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
   });
   const running = workers.map((w) => w.run());
   return {

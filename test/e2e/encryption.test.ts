@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AesGcmCodec, dataConverterFor } from '../../codec/codec.js';
@@ -15,36 +14,23 @@ import { startCodecServer } from '../../codec/server.js';
 import { pendingLabels, startCycle, submitLabel, waitForCycle } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
 import { resolveTemporalCli } from '../../infra/temporal-cli.js';
-import { createWorkers } from '../../workers/workers.js';
-import { freshDatabase, temporalHarness, until, type TemporalHarness } from '../helpers.js';
+import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
 
 const keys = [{ id: 'test-key', key: randomBytes(32) }];
 const dataConverter = dataConverterFor(keys)!;
 let pool: pg.Pool;
 let h: TemporalHarness;
 let client: Client;
-let workers: Worker[];
-let running: Promise<void>[];
+let workers: Awaited<ReturnType<typeof startTestWorkers>>;
 
 beforeAll(async () => {
   ({ pool } = await freshDatabase('enc'));
   h = await temporalHarness('enc');
   client = new Client({ connection: h.connection, dataConverter });
-  // Bundled here (not the shared test bundle): the bundle must carry the encoding failure converter.
-  workers = await createWorkers({
-    connection: h.nativeConnection,
-    namespace: 'default',
-    pool,
-    taskQueue: h.taskQueue,
-    trainingTaskQueue: h.trainingTaskQueue,
-    queues: ['main', 'training'],
-    dataConverter,
-  });
-  running = workers.map((w) => w.run());
+  workers = await startTestWorkers(h, pool, { dataConverter });
 });
 afterAll(async () => {
-  for (const w of workers ?? []) if (w.getState() === 'RUNNING') w.shutdown();
-  await Promise.all(running ?? []);
+  await workers?.stop();
   await h?.close();
   await pool?.end();
 });

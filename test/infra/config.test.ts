@@ -5,6 +5,7 @@ import type { ConnectionOptions } from '@temporalio/client';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  loadListenConfig,
   ConfigError,
   connectionOptions,
   loadDatabaseConfig,
@@ -206,4 +207,25 @@ describe('database configuration', () => {
       );
     },
   );
+});
+
+describe('loadListenConfig', () => {
+  it('given nothing set, then the caller’s defaults; given a port and host, then those', () => {
+    expect(loadListenConfig('GATEWAY', { port: 8080, host: '0.0.0.0' }, {})).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+    });
+    expect(
+      loadListenConfig(
+        'REVIEW',
+        { port: 0, host: '127.0.0.1' },
+        { REMEDY_REVIEW_PORT: '9000', REMEDY_REVIEW_HOST: '::' },
+      ),
+    ).toEqual({ port: 9000, host: '::' });
+  });
+  it('given a port that is not one, then the error names the variable', () => {
+    expect(() =>
+      loadListenConfig('GATEWAY', { port: 0, host: 'h' }, { REMEDY_GATEWAY_PORT: '99999' }),
+    ).toThrow(/REMEDY_GATEWAY_PORT must be a TCP port number/);
+  });
 });
