@@ -314,8 +314,8 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
         lineage: { driftReportId: input.driftReportId, campaignId: input.campaignId },
       };
       await pool.query(
-        `INSERT INTO model_cards (model_id, version, cycle_id, go, markdown, html) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (model_id, version) DO UPDATE SET go = EXCLUDED.go, markdown = EXCLUDED.markdown, html = EXCLUDED.html`,
+        `INSERT INTO model_cards (model_id, version, cycle_id, go, markdown, html, input) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (model_id, version) DO UPDATE SET go = EXCLUDED.go, markdown = EXCLUDED.markdown, html = EXCLUDED.html, input = EXCLUDED.input`,
         [
           input.modelId,
           input.candidateVersion,
@@ -323,6 +323,7 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
           decision.go,
           modelCardMarkdown(card),
           modelCardHtml(card),
+          JSON.stringify(card),
         ],
       );
       const strip = ({ calibration: _c, ...m }: ModelMetrics) => m;

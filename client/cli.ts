@@ -44,6 +44,14 @@ import {
 } from './monitor.js';
 import { offlineDrift, renderOffline } from './offline-drift.js';
 import { renderSummary } from './render.js';
+import { loadCycleReport, renderReport, writeReport, type ReportOptions } from './report.js';
+import { watchCycle } from './watch.js';
+import { checkRows, readRows, rejectionReport, type Columns } from './ingest.js';
+import { registerModelWithChampion } from './setup.js';
+import { ModelDefinition, describeZodError } from '../core/schemas.js';
+import { writeFile } from 'node:fs/promises';
+import { withTransaction } from '../db/pool.js';
+import { STAGES, OUTCOMES } from '../workflows/messages.js';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -52,6 +60,10 @@ export interface CliIo {
   connect: () => Promise<{ client: Client; queues: Queues; close: () => Promise<void> }>;
   /** Opens Remedy's database lazily, for commands that read the registry. */
   database: () => Promise<{ pool: Pool; close: () => Promise<void> }>;
+  /** Output is a terminal: `watch` redraws in place. */
+  tty?: boolean;
+  /** Ends `watch` early (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Exit codes scripts can rely on: 3 is "drift found" from `remedy drift --fail-on-drift`. */
@@ -83,6 +95,13 @@ function share(value: string): number {
   const n = Number(value);
   if (!/^\d*\.?\d+$/.test(value) || !(n > 0 && n <= 1))
     throw new InvalidArgumentError(`"${value}" is not a share in (0, 1]`);
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || !(n >= 0.2 && n <= 60))
+    throw new InvalidArgumentError(`"${value}" is not a number of seconds in 0.2..60`);
   return n;
 }
 
@@ -120,12 +139,14 @@ export function buildProgram(io: CliIo): Command {
     .option('--trigger <text>', 'why the cycle starts, kept in the audit trail', 'manual')
     .option('--json', 'print JSON')
     .action(async (model: string, o: { from: string; to: string; trigger: string; json?: boolean }) => {
+      const reviewBase = process.env['REMEDY_REVIEW_URL']?.trim();
       const started = await withClient(({ client, queues }) =>
-        startCycle(client, queues, {
-          modelId: model,
-          window: { start: o.from, end: o.to },
-          trigger: o.trigger,
-        }),
+        startCycle(
+          client,
+          queues,
+          { modelId: model, window: { start: o.from, end: o.to }, trigger: o.trigger },
+          reviewBase ? { reviewBase } : {},
+        ),
       );
       print(o.json, started, `started ${started.cycleId}\n`);
     });
@@ -155,22 +176,32 @@ export function buildProgram(io: CliIo): Command {
     .description('list cycles, newest first')
     .option('--model <id>', 'only this model')
     .option('--running', 'only open cycles')
+    .addOption(new Option('--stage <stage>', 'only cycles in this stage').choices([...STAGES]))
+    .addOption(
+      new Option('--outcome <outcome>', 'only cycles closed with this outcome').choices([...OUTCOMES]),
+    )
     .option('--json', 'print JSON')
-    .action(async (o: { model?: string; running?: boolean; json?: boolean }) => {
-      const rows = await withClient(({ client }) =>
-        listCycles(client, {
-          ...(o.model ? { modelId: o.model } : {}),
-          ...(o.running ? { running: true } : {}),
-        }),
-      );
-      const text =
-        rows.length === 0
-          ? 'no cycles\n'
-          : rows
-              .map((r) => `${r.cycleId}\t${r.status}\t${r.stage ?? '-'}\t${r.outcome ?? '-'}\t${r.startTime}`)
-              .join('\n') + '\n';
-      print(o.json, rows, text);
-    });
+    .action(
+      async (o: { model?: string; running?: boolean; stage?: string; outcome?: string; json?: boolean }) => {
+        const rows = await withClient(({ client }) =>
+          listCycles(client, {
+            ...(o.model ? { modelId: o.model } : {}),
+            ...(o.running ? { running: true } : {}),
+            ...(o.stage ? { stage: o.stage } : {}),
+            ...(o.outcome ? { outcome: o.outcome } : {}),
+          }),
+        );
+        const text =
+          rows.length === 0
+            ? 'no cycles\n'
+            : rows
+                .map(
+                  (r) => `${r.cycleId}\t${r.status}\t${r.stage ?? '-'}\t${r.outcome ?? '-'}\t${r.startTime}`,
+                )
+                .join('\n') + '\n';
+        print(o.json, rows, text);
+      },
+    );
 
   program
     .command('pending')
@@ -751,6 +782,316 @@ Either attaches itself to the model's open cycle as evidence instead of starting
       }
     });
 
+  program
+    .command('watch')
+    .description('follow a cycle live: every stage with its duration, progress bars on labeling and rollout')
+    .argument('<cycle>', 'cycle ID')
+    .option('--interval <seconds>', 'refresh period in seconds (0.2..60)', seconds, 1)
+    .option('--json', 'print the final summary as JSON')
+    .action(async (cycle: string, o: { interval: number; json?: boolean }) => {
+      const s = await withClient(({ client }) =>
+        watchCycle(client, cycle, {
+          out: o.json ? () => {} : io.out,
+          tty: io.tty === true && !o.json,
+          intervalMs: o.interval * 1000,
+          ...(io.signal ? { signal: io.signal } : {}),
+        }),
+      );
+      if (o.json) print(true, s, '');
+      else if (s.outcome) io.out(`closed: ${s.outcome}${s.reason ? ` — ${s.reason}` : ''}\n`);
+    });
+
+  program
+    .command('report')
+    .description(
+      "a cycle's report: timeline, drift charts per feature, labeling, candidate vs champion, rollout, audit",
+    )
+    .argument('<cycle>', 'cycle ID')
+    .addOption(
+      new Option('--format <format>', 'with --out: html or md').choices(['html', 'md']).default('html'),
+    )
+    .option('--out <file>', 'write one format to this file ("-" for standard output)')
+    .option('--json', 'print the report data as JSON')
+    .action(async (cycle: string, o: { format: 'html' | 'md'; out?: string; json?: boolean }) => {
+      if (!/^[A-Za-z0-9][\w.-]{0,200}$/.test(cycle))
+        throw new UserError(`"${cycle}" is not a cycle ID: they look like remediation-<model>-<n>`);
+      const { pool, close } = await io.database();
+      // A running cycle's stages come from its workflow; without Temporal, the database's record is shown.
+      let temporal: Awaited<ReturnType<CliIo['connect']>> | null = null;
+      try {
+        temporal = await io.connect();
+      } catch {
+        temporal = null;
+      }
+      try {
+        const webUiBase = process.env['REMEDY_WEB_UI_URL']?.trim();
+        const opts: ReportOptions = {
+          ...(temporal ? { client: temporal.client } : {}),
+          ...(webUiBase ? { webUiBase } : {}),
+        };
+        if (o.json) {
+          print(true, await loadCycleReport(pool, cycle, opts), '');
+        } else if (o.out) {
+          const text = renderReport(await loadCycleReport(pool, cycle, opts), o.format);
+          if (o.out === '-') io.out(text);
+          else {
+            await writeFile(o.out, text).catch((err: unknown) => {
+              throw new UserError(`cannot write ${o.out}: ${(err as Error).message}`);
+            });
+            io.out(`wrote ${o.out}\n`);
+          }
+        } else {
+          const files = await writeReport(pool, cycle, opts);
+          io.out(`wrote ${files.html}\n  and ${files.markdown}\nopen file://${files.html}\n`);
+        }
+      } finally {
+        await temporal?.close();
+        await close();
+      }
+    });
+
+  const models = program.command('models').description('register models and see their versions');
+  models
+    .command('register')
+    .description(
+      'register a model (or update its policy) from a JSON definition, training its first champion on reference data',
+    )
+    .argument('<definition>', 'JSON file: { modelId, labelSet, features: { numeric, categorical }, policy }')
+    .requiredOption(
+      '--reference <file>',
+      'labeled reference data (.csv, .ndjson or .jsonl), needed the first time',
+    )
+    .option('--key-column <name>', "column holding each row's unique key", 'record_key')
+    .option('--time-column <name>', "column holding each row's time", 'ts')
+    .option('--label-column <name>', 'column holding the label', 'label')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        file: string,
+        o: { reference: string; keyColumn: string; timeColumn: string; labelColumn: string; json?: boolean },
+      ) => {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(await readFile(file, 'utf8'));
+        } catch (err) {
+          throw new UserError(
+            `cannot read the definition ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+          );
+        }
+        const parsed = ModelDefinition.safeParse(raw);
+        if (!parsed.success)
+          throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
+        const def = parsed.data;
+        const columns: Columns = { key: o.keyColumn, time: o.timeColumn, label: o.labelColumn };
+        const checked = checkRows(await readRows(o.reference), def, columns, { labelRequired: true });
+        if (checked.rejected.length > 0) {
+          io.err(
+            `remedy: ${o.reference}: ${checked.rejected.length} rows refused, nothing registered:\n${rejectionReport(o.reference, checked.rejected)}`,
+          );
+          throw new PartialFailure('reference refused');
+        }
+        if (checked.rows.length < 10)
+          throw new UserError(`${o.reference} has ${checked.rows.length} rows; a champion needs at least 10`);
+        const { pool, close } = await io.database();
+        try {
+          const r = await registerModelWithChampion(
+            pool,
+            def,
+            checked.rows.map((x) => ({
+              recordKey: x.recordKey,
+              ts: x.ts,
+              features: x.features,
+              label: x.feedback!,
+            })),
+          );
+          print(
+            o.json,
+            { modelId: def.modelId, ...r },
+            `registered ${def.modelId}: champion v${r.version}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}\n`,
+          );
+        } finally {
+          await close();
+        }
+      },
+    );
+  models
+    .command('show')
+    .description("a model's labels, features, champion, candidate, traffic split, versions and open cycle")
+    .argument('<model>', 'model ID')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const def = await db.getModel(pool, model);
+        if (!def) throw new UserError(`no model "${model}": see "remedy models list" or register it`);
+        const { rows: versions } = await pool.query<{
+          version: number;
+          status: string;
+          cycle_id: string | null;
+          created_at: Date;
+          metrics: Record<string, unknown>;
+        }>(
+          'SELECT version, status, cycle_id, created_at, metrics FROM model_versions WHERE model_id = $1 ORDER BY version',
+          [model],
+        );
+        const { rows: traffic } = await pool.query<{
+          champion_version: number;
+          candidate_version: number | null;
+          candidate_weight: number;
+        }>(
+          'SELECT champion_version, candidate_version, candidate_weight FROM traffic_weights WHERE model_id = $1',
+          [model],
+        );
+        const { rows: open } = await pool.query<{ cycle_id: string; stage: string }>(
+          'SELECT cycle_id, stage FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
+          [model],
+        );
+        const value = {
+          ...def,
+          versions: versions.map((v) => ({
+            version: v.version,
+            status: v.status,
+            cycleId: v.cycle_id,
+            createdAt: v.created_at.toISOString(),
+            holdoutAccuracy:
+              typeof v.metrics['holdoutAccuracy'] === 'number' ? v.metrics['holdoutAccuracy'] : null,
+          })),
+          traffic: traffic[0]
+            ? {
+                championVersion: traffic[0].champion_version,
+                candidateVersion: traffic[0].candidate_version,
+                candidateWeight: traffic[0].candidate_weight,
+              }
+            : null,
+          openCycle: open[0] ? { cycleId: open[0].cycle_id, stage: open[0].stage } : null,
+        };
+        const t = value.traffic;
+        const text = [
+          `model ${def.modelId}`,
+          `  labels: ${def.labelSet.join(', ')}`,
+          `  numeric features: ${def.features.numeric.join(', ') || '-'}`,
+          `  categorical features: ${def.features.categorical.join(', ') || '-'}`,
+          `  traffic: ${t ? `champion v${t.championVersion}${t.candidateVersion !== null ? `, candidate v${t.candidateVersion} at ${t.candidateWeight}%` : ''}` : '-'}`,
+          `  open cycle: ${value.openCycle ? `${value.openCycle.cycleId} (${value.openCycle.stage})` : 'none'}`,
+          '  versions:',
+          ...value.versions.map(
+            (v) =>
+              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
+          ),
+        ].join('\n');
+        print(o.json, value, `${text}\n`);
+      } finally {
+        await close();
+      }
+    });
+  models
+    .command('list')
+    .description('registered models with their champion and open cycle')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const { rows } = await pool.query<{
+          model_id: string;
+          champion: number | null;
+          open_cycle: string | null;
+        }>(
+          `SELECT m.model_id,
+                  (SELECT version FROM model_aliases a WHERE a.model_id = m.model_id AND a.alias = 'champion') AS champion,
+                  (SELECT cycle_id FROM cycles c WHERE c.model_id = m.model_id AND c.closed_at IS NULL) AS open_cycle
+             FROM models m ORDER BY m.model_id`,
+        );
+        const value = rows.map((r) => ({
+          modelId: r.model_id,
+          champion: r.champion,
+          openCycle: r.open_cycle,
+        }));
+        const text =
+          value.length === 0
+            ? 'no models: register one with "remedy models register"\n'
+            : value
+                .map(
+                  (m) =>
+                    `${m.modelId}\t${m.champion === null ? '-' : `v${m.champion}`}\t${m.openCycle ?? '-'}`,
+                )
+                .join('\n') + '\n';
+        print(o.json, value, text);
+      } finally {
+        await close();
+      }
+    });
+
+  program
+    .command('ingest')
+    .description(
+      "add rows to a model's production log from CSV or NDJSON; every row is checked, a bad one refuses the file",
+    )
+    .argument('<model>', 'model ID')
+    .argument(
+      '<file>',
+      '.csv, .ndjson or .jsonl: a key, a time, the features and optionally the ground truth',
+    )
+    .option('--key-column <name>', "column holding each row's unique key", 'record_key')
+    .option('--time-column <name>', "column holding each row's time", 'ts')
+    .option('--label-column <name>', 'column holding the ground truth, when known', 'feedback')
+    .option(
+      '--skip-invalid',
+      'write the valid rows and report the refused ones, instead of refusing the file',
+    )
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        model: string,
+        file: string,
+        o: {
+          keyColumn: string;
+          timeColumn: string;
+          labelColumn: string;
+          skipInvalid?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const raw = await readRows(file);
+        const { pool, close } = await io.database();
+        try {
+          const def = await db.getModel(pool, model);
+          if (!def)
+            throw new UserError(`no model "${model}": register it first with "remedy models register"`);
+          const columns: Columns = { key: o.keyColumn, time: o.timeColumn, label: o.labelColumn };
+          const checked = checkRows(raw, def, columns, { labelRequired: false });
+          const result = {
+            file,
+            rows: raw.length,
+            valid: checked.rows.length,
+            rejected: checked.rejected,
+            added: 0,
+            alreadyLogged: 0,
+          };
+          if (checked.rejected.length > 0 && !o.skipInvalid) {
+            if (o.json) print(true, result, '');
+            io.err(
+              `remedy: ${file}: ${checked.rejected.length} of ${raw.length} rows refused; nothing was written (fix them, or pass --skip-invalid):\n${rejectionReport(file, checked.rejected)}`,
+            );
+            throw new PartialFailure('ingest refused');
+          }
+          // One transaction: the file lands whole or not at all. Keys already logged are left as they are.
+          result.added = await withTransaction(pool, (c) => db.insertRecords(c, model, checked.rows));
+          result.alreadyLogged = checked.rows.length - result.added;
+          print(
+            o.json,
+            result,
+            `${file}: ${result.added} rows added to ${model}'s log, ${result.alreadyLogged} already there` +
+              (checked.rejected.length > 0
+                ? `, ${checked.rejected.length} refused:\n${rejectionReport(file, checked.rejected)}`
+                : '\n'),
+          );
+          if (checked.rejected.length > 0) throw new PartialFailure('some rows refused');
+        } finally {
+          await close();
+        }
+      },
+    );
+
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;
 }
@@ -816,11 +1157,15 @@ export function defaultConnect(): CliIo['connect'] {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const interrupted = new AbortController();
+  process.once('SIGINT', () => interrupted.abort());
   const code = await runCli(process.argv.slice(2), {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     connect: defaultConnect(),
     database: defaultDatabase(),
+    tty: process.stdout.isTTY,
+    signal: interrupted.signal,
   });
   process.exit(code);
 }

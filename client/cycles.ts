@@ -55,6 +55,7 @@ export async function startCycle(
   client: Client,
   queues: Queues,
   raw: CycleRequest,
+  opts: { reviewBase?: string } = {},
 ): Promise<{ cycleId: string; runId: string }> {
   const parsed = CycleInput.safeParse(raw);
   if (!parsed.success) throw new UserError(`cannot start a cycle: ${describeZodError(parsed.error)}`);
@@ -72,7 +73,11 @@ export async function startCycle(
         args: [input, { trainingTaskQueue: queues.trainingTaskQueue }],
         typedSearchAttributes: new TypedSearchAttributes([{ key: ModelIdKey, value: input.modelId }]),
         staticSummary: `Remediation of ${input.modelId} on ${input.window.start} .. ${input.window.end}`,
-        staticDetails: `Trigger: ${input.trigger}. Stages: confirm → diagnose → collect → label → retrain → evaluate → rollout → close.`,
+        staticDetails: [
+          `Trigger: ${input.trigger}. Stages: confirm → diagnose → collect → label → retrain → evaluate → rollout → close.`,
+          ...(opts.reviewBase ? [`Report: ${reportLink(opts.reviewBase, cycleId)}`] : []),
+        ].join('\n\n'),
+        ...(opts.reviewBase ? { memo: { report: reportLink(opts.reviewBase, cycleId) } } : {}),
       });
       return { cycleId, runId: handle.firstExecutionRunId };
     } catch (err) {
@@ -84,6 +89,11 @@ export async function startCycle(
       throw err;
     }
   }
+}
+
+/** Where the review page (served at `reviewBase`, e.g. http://localhost:8090) serves a cycle's report. */
+export function reportLink(reviewBase: string, cycleId: string): string {
+  return `${reviewBase.replace(/\/+$/, '')}/reports/${encodeURIComponent(cycleId)}`;
 }
 
 export async function cycleStatus(client: Client, cycleId: string): Promise<CycleSummary> {
@@ -326,11 +336,14 @@ export interface CycleListing {
 
 export async function listCycles(
   client: Client,
-  filter: { modelId?: string; running?: boolean },
+  filter: { modelId?: string; running?: boolean; stage?: string; outcome?: string },
 ): Promise<CycleListing[]> {
   const clauses = ['WorkflowType = "remediationCycle"'];
-  if (filter.modelId) clauses.push(`ModelId = "${filter.modelId.replace(/"/g, '')}"`);
+  const quoted = (v: string) => `"${v.replace(/["\\]/g, '')}"`;
+  if (filter.modelId) clauses.push(`ModelId = ${quoted(filter.modelId)}`);
   if (filter.running) clauses.push('ExecutionStatus = "Running"');
+  if (filter.stage) clauses.push(`RemediationStage = ${quoted(filter.stage)}`);
+  if (filter.outcome) clauses.push(`Outcome = ${quoted(filter.outcome)}`);
   const out: CycleListing[] = [];
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const sa = wf.searchAttributes;

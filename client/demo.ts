@@ -10,7 +10,9 @@
  */
 import { Command } from 'commander';
 import type { Pool } from 'pg';
+import { reportLink } from './cycles.js';
 import { renderSummary } from './render.js';
+import { writeReport } from './report.js';
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from './scenario.js';
 import { startStack, workflowUrl } from './stack.js';
 
@@ -40,16 +42,25 @@ try {
     {
       gatewayUrl: stack.gatewayUrl,
       onEvent: log,
+      reviewBase: stack.reviewBase,
     },
   );
   const url = workflowUrl(stack.uiUrl, stack.config.namespace, cycleId);
+  // The report outlives the demo's servers as a file; with --keep it is also served.
+  const report = await writeReport(stack.pool, cycleId, {
+    client: stack.client,
+    namespace: stack.config.namespace,
+    ...(stack.uiUrl ? { webUiBase: stack.uiUrl } : {}),
+  });
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ ...summary, labelsAnswered, traffic, gateway: stack.gatewayUrl, webUi: url }, null, 2)}\n`,
+      `${JSON.stringify({ ...summary, labelsAnswered, traffic, gateway: stack.gatewayUrl, webUi: url, report: report.html }, null, 2)}\n`,
     );
   } else {
     process.stdout.write(renderSummary(summary));
     process.stdout.write(`\nWeb UI: ${url ?? `(external Temporal at ${stack.config.address})`}\n`);
+    process.stdout.write(`Report: ${report.html} (Markdown: ${report.markdown})\n`);
+    if (opts.keep) process.stdout.write(`Report, served: ${reportLink(stack.reviewBase, cycleId)}\n`);
   }
   log(`outcome: ${summary.outcome} — ${summary.reason}`);
   if (url) log(`Web UI: ${url}`);

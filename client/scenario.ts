@@ -75,18 +75,19 @@ export async function runScriptedCycle(
   queues: Queues,
   prepared: PreparedModel,
   /** With `cycleId`, plays the people of a cycle a trigger already started instead of starting one. */
-  opts: { gatewayUrl: string; onEvent?: (msg: string) => void; cycleId?: string },
+  opts: { gatewayUrl: string; onEvent?: (msg: string) => void; cycleId?: string; reviewBase?: string },
 ): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number; traffic: TrafficReport }> {
   const onEvent = opts.onEvent ?? (() => {});
   const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
   const cycleId =
     opts.cycleId ??
     (
-      await startCycle(client, queues, {
-        modelId: prepared.modelId,
-        window: SCENARIO.window,
-        trigger: 'demo',
-      })
+      await startCycle(
+        client,
+        queues,
+        { modelId: prepared.modelId, window: SCENARIO.window, trigger: 'demo' },
+        opts.reviewBase ? { reviewBase: opts.reviewBase } : {},
+      )
     ).cycleId;
   onEvent(`${opts.cycleId ? 'following' : 'started'} ${cycleId}`);
   const traffic = backgroundTraffic({

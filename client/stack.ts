@@ -33,6 +33,8 @@ export interface Stack {
   gatewayUrl: string;
   /** The review page, where reviewers answer label requests. */
   reviewUrl: string;
+  /** The review page server's root: reports are served under /reports/<cycle>. */
+  reviewBase: string;
   worker: WorkerProcess;
   stop(): Promise<void>;
 }
@@ -120,10 +122,12 @@ export async function startStack(log: Log): Promise<Stack> {
       namespace: config.namespace,
       ...(dataConverter ? { dataConverter } : {}),
     });
-    const review = await startReviewServer(
-      client,
-      loadListenConfig('REVIEW', { port: 0, host: '127.0.0.1' }),
-    );
+    const review = await startReviewServer(client, {
+      ...loadListenConfig('REVIEW', { port: 0, host: '127.0.0.1' }),
+      pool,
+      ...(uiUrl ? { webUiBase: uiUrl } : {}),
+      namespace: config.namespace,
+    });
     stops.push(() => review.close());
     log(`review page on ${review.url}/review`);
     return {
@@ -134,6 +138,7 @@ export async function startStack(log: Log): Promise<Stack> {
       uiUrl,
       gatewayUrl: gateway.url,
       reviewUrl: `${review.url}/review`,
+      reviewBase: review.url,
       worker,
       stop,
     };

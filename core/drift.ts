@@ -317,6 +317,11 @@ export interface FeatureDrift {
   score: number;
   /** Where the window moved most: the bins or categories that gained the most share. */
   region: RegionPart[];
+  /**
+   * Reference against window share over the reference-quantile bins (numeric) or the categories
+   * (categorical, the 12 largest and "other"): what the report draws. Absent in older reports.
+   */
+  distribution?: RegionPart[];
   /** Kept for readers of reports written before the per-feature tests. */
   ksStatistic: number | null;
   ksPValue: number | null;
@@ -481,35 +486,56 @@ function psiOf(ref: ColumnProfile, cur: CurrentColumn): number {
   return 'error' in r ? NaN : r.statistic;
 }
 
-function regionOf(ref: ColumnProfile, cur: CurrentColumn, top = 2): RegionPart[] {
+/** Reference and window shares over the reference's PSI bins, or over every category of either. */
+function sharesOf(ref: ColumnProfile, cur: CurrentColumn): RegionPart[] {
   if (ref.type === 'numeric' && cur.type === 'numeric') {
-    const shares = sharesSorted(cur.sorted, ref.psiEdges);
-    return shares
-      .map((s, i) => ({
-        kind: 'range' as const,
-        from: i === 0 ? null : ref.psiEdges[i - 1]!,
-        to: i === ref.psiEdges.length ? null : ref.psiEdges[i]!,
-        referenceShare: ref.psiShares[i]!,
-        currentShare: s,
-      }))
-      .filter((p) => p.currentShare > p.referenceShare)
-      .sort((a, b) => b.currentShare - b.referenceShare - (a.currentShare - a.referenceShare))
-      .slice(0, top);
+    return sharesSorted(cur.sorted, ref.psiEdges).map((s, i) => ({
+      kind: 'range' as const,
+      from: i === 0 ? null : ref.psiEdges[i - 1]!,
+      to: i === ref.psiEdges.length ? null : ref.psiEdges[i]!,
+      referenceShare: ref.psiShares[i]!,
+      currentShare: s,
+    }));
   }
   const r = categoryCounts(ref);
   const c = categoryCounts(cur);
   const rt = Math.max(1, total(r));
   const ct = Math.max(1, total(c));
-  return categoryUnion(r, c)
-    .map((value) => ({
-      kind: 'category' as const,
-      value,
-      referenceShare: (r[value] ?? 0) / rt,
-      currentShare: (c[value] ?? 0) / ct,
-    }))
+  return categoryUnion(r, c).map((value) => ({
+    kind: 'category' as const,
+    value,
+    referenceShare: (r[value] ?? 0) / rt,
+    currentShare: (c[value] ?? 0) / ct,
+  }));
+}
+
+const gain = (p: RegionPart): number => p.currentShare - p.referenceShare;
+
+/** Where the window moved most: the bins or categories that gained the most share. */
+function regionOf(shares: readonly RegionPart[], top = 2): RegionPart[] {
+  return shares
     .filter((p) => p.currentShare > p.referenceShare)
-    .sort((a, b) => b.currentShare - b.referenceShare - (a.currentShare - a.referenceShare))
+    .sort((a, b) => gain(b) - gain(a))
     .slice(0, top);
+}
+
+/** What a report draws: all bins; categories by the larger of their two shares, the rest summed. */
+function distributionOf(shares: readonly RegionPart[], maxCategories = 12): RegionPart[] {
+  if (shares.length === 0 || shares[0]!.kind === 'range' || shares.length <= maxCategories + 1)
+    return [...shares];
+  const ranked = [...shares].sort(
+    (a, b) => Math.max(b.referenceShare, b.currentShare) - Math.max(a.referenceShare, a.currentShare),
+  );
+  const rest = ranked.slice(maxCategories);
+  return [
+    ...ranked.slice(0, maxCategories),
+    {
+      kind: 'category',
+      value: `(${rest.length} others)`,
+      referenceShare: rest.reduce((a, p) => a + p.referenceShare, 0),
+      currentShare: rest.reduce((a, p) => a + p.currentShare, 0),
+    },
+  ];
 }
 
 /** Learns a feature's threshold from the spread of its statistic over contiguous reference chunks. */
@@ -793,6 +819,7 @@ export function analyzeFeature(
   if ('error' in result)
     throw new Error(`feature "${name}": ${result.error}; change its test in the policy (drift.features)`);
   const isP = P_VALUE_TESTS.has(choice.test) && choice.source !== 'learned';
+  const shares = sharesOf(ref, cur);
   const statistic =
     choice.source === 'learned' && choice.test === 'ztest' ? Math.abs(result.statistic) : result.statistic;
   return {
@@ -812,7 +839,8 @@ export function analyzeFeature(
       psi: psiOf(ref, cur),
       score: 0,
       // kept only if the feature drifts once the report is assembled
-      region: regionOf(ref, cur),
+      region: regionOf(shares),
+      distribution: distributionOf(shares),
       ksStatistic: choice.test === 'ks' ? result.statistic : null,
       ksPValue: choice.test === 'ks' ? result.pValue : null,
     },

@@ -15,6 +15,7 @@ import {
   type GateResult,
   type ModelMetrics,
 } from './evaluation.js';
+import { Html, markup } from './html.js';
 
 export interface ModelCardInput {
   modelId: string;
@@ -48,7 +49,7 @@ export interface ModelCardInput {
 // Content shared by both formats: the numbers are formatted once so Markdown and HTML never disagree.
 // ---------------------------------------------------------------------------------------------------
 
-const NONE = '—';
+export const NONE = '—';
 
 /** Whether a change is an improvement; the HTML colours deltas by it. */
 type Verdict = 'better' | 'worse' | 'same' | 'none';
@@ -86,7 +87,7 @@ interface MetricRow {
   delta: Delta;
 }
 
-const three = (x: number): string => fixed(x, 3);
+export const three = (x: number): string => fixed(x, 3);
 const orNone = (x: number | null, format: (x: number) => string): string => (x === null ? NONE : format(x));
 
 function metricRows(candidate: ModelMetrics, champion: ModelMetrics): MetricRow[] {
@@ -250,7 +251,7 @@ const decisionWord = (go: boolean): string => (go ? 'GO' : 'NO-GO');
  * escaped only where they could open a tag or an entity, so "gain 0.4 pts < 2.0 pts" stays readable
  * in a terminal. Text is always placed mid-line, so line-start syntax (#, >, -) needs no escape.
  */
-function md(text: string): string {
+export function md(text: string): string {
   return text.replace(/[\\`*_[\]|~]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])/g, '\\$&').replace(/\r?\n|\r/g, ' ');
 }
 
@@ -272,7 +273,7 @@ function mdFence(text: string, language: string): string {
 }
 
 /** A GitHub-flavoured table; `right` marks numeric columns. */
-function mdTable(
+export function mdTable(
   headers: readonly string[],
   rows: readonly (readonly string[])[],
   right: readonly number[],
@@ -390,43 +391,6 @@ export function modelCardMarkdown(input: ModelCardInput): string {
 // HTML
 // ---------------------------------------------------------------------------------------------------
 
-/** Markup that is already safe: made only by the `markup` tag and from this file's own constants. */
-class Html {
-  constructor(readonly markup: string) {}
-}
-
-type Interpolated = Html | string | number | boolean | readonly Interpolated[];
-
-function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
-
-function render(value: Interpolated): string {
-  if (value instanceof Html) return value.markup;
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-    return escapeHtml(String(value));
-  }
-  return value.map(render).join('');
-}
-
-/**
- * Template tag that escapes every interpolated value unless it is already Html. Escaping is the
- * default rather than something each call site must remember: a slice name, label source or config
- * value can hold "<script>", and the card is opened by people approving production changes. It is
- * not called `html` on purpose: Prettier reformats templates with that tag as embedded HTML, which
- * would make the card's bytes depend on the formatter's version.
- */
-function markup(strings: TemplateStringsArray, ...values: Interpolated[]): Html {
-  let out = strings[0]!;
-  values.forEach((value, i) => (out += render(value) + strings[i + 1]!));
-  return new Html(out);
-}
-
 /** SVG coordinates: short and stable, so cards diff cleanly. */
 const coord = (x: number): string => String(Math.round(x * 10) / 10);
 
@@ -490,7 +454,7 @@ ${legendItem(left, 'candidate', CANDIDATE_COLOUR, 'none')}${legendItem(left + 82
   return svg.markup;
 }
 
-const STYLE = `
+export const CARD_STYLE = `
 :root { --ink: #111827; --muted: #6b7280; --line: #e5e7eb; --bg: #f6f7f9; --good: #15803d; --good-bg: #dcfce7; --bad: #b91c1c; --bad-bg: #fee2e2; --accent: ${CANDIDATE_COLOUR}; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink); font: 14px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; }
@@ -542,6 +506,27 @@ footer { color: var(--muted); font-size: 12px; margin-top: 20px; text-align: cen
 const deltaCell = (d: Delta): Html => markup`<td class="num ${d.verdict}">${d.text}</td>`;
 const numCell = (text: string): Html => markup`<td class="num">${text}</td>`;
 
+/** Candidate against champion on the holdout, one row per metric, deltas coloured by direction. */
+export function cardMetricsHtml(input: ModelCardInput): Html {
+  const cand = input.candidate.overall;
+  const champ = input.champion.overall;
+  return markup`<table>
+<thead><tr><th>Metric</th><th class="num">Candidate v${input.candidateVersion}</th><th class="num">Champion v${input.championVersion}</th><th class="num">Δ</th></tr></thead>
+<tbody>
+${metricRows(cand, champ).map((r) => markup`<tr><td>${r.metric}</td>${numCell(r.candidate)}${numCell(r.champion)}${deltaCell(r.delta)}</tr>\n`)}</tbody>
+</table>`;
+}
+
+/** The evaluation gates with what each measured and its limit. */
+export function cardGatesHtml(input: ModelCardInput): Html {
+  const { gates } = input;
+  return markup`<table>
+<thead><tr><th>Gate</th><th>Result</th><th class="num">Measured</th><th class="num">Limit</th><th>Detail</th></tr></thead>
+<tbody>
+${gates.gates.map((g) => markup`<tr><td>${g.name}</td><td><span class="pill ${g.passed ? 'pass' : 'fail'}">${g.passed ? '✓ pass' : '✗ fail'}</span></td>${numCell(measuredText(g))}${numCell(limitText(g))}<td>${g.detail}</td></tr>\n`)}</tbody>
+</table>`;
+}
+
 export function modelCardHtml(input: ModelCardInput): string {
   const { data, trainer, gates } = input;
   const cand = input.candidate.overall;
@@ -554,11 +539,7 @@ export function modelCardHtml(input: ModelCardInput): string {
     ).map(numCell);
   const title = `Model card: ${input.modelId} v${input.candidateVersion}`;
 
-  const metricsTable = markup`<table>
-<thead><tr><th>Metric</th><th class="num">Candidate v${input.candidateVersion}</th><th class="num">Champion v${input.championVersion}</th><th class="num">Δ</th></tr></thead>
-<tbody>
-${metricRows(cand, champ).map((r) => markup`<tr><td>${r.metric}</td>${numCell(r.candidate)}${numCell(r.champion)}${deltaCell(r.delta)}</tr>\n`)}</tbody>
-</table>`;
+  const metricsTable = cardMetricsHtml(input);
 
   const slicesTable =
     slices.length === 0
@@ -578,11 +559,7 @@ ${slices.map((s) => markup`<tr><td>${s.slice}</td>${numCell(s.rows)}${numCell(s.
 ${binRows(cand.calibration, champ.calibration).map((b) => markup`<tr><td>${b.range}</td>${binCells(b.candidate)}${binCells(b.champion)}</tr>\n`)}</tbody>
 </table>`;
 
-  const gatesTable = markup`<table>
-<thead><tr><th>Gate</th><th>Result</th><th class="num">Measured</th><th class="num">Limit</th><th>Detail</th></tr></thead>
-<tbody>
-${gates.gates.map((g) => markup`<tr><td>${g.name}</td><td><span class="pill ${g.passed ? 'pass' : 'fail'}">${g.passed ? '✓ pass' : '✗ fail'}</span></td>${numCell(measuredText(g))}${numCell(limitText(g))}<td>${g.detail}</td></tr>\n`)}</tbody>
-</table>`;
+  const gatesTable = cardGatesHtml(input);
 
   const lineage = lineageLinks(input).map(
     (link, i) =>
@@ -595,7 +572,7 @@ ${gates.gates.map((g) => markup`<tr><td>${g.name}</td><td><span class="pill ${g.
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
-<style>${new Html(STYLE)}</style>
+<style>${new Html(CARD_STYLE)}</style>
 </head>
 <body>
 <main>

@@ -2,15 +2,25 @@
  * The review page as its own process (docker-compose runs it so). Temporal from TEMPORAL_ADDRESS /
  * TEMPORAL_NAMESPACE / TLS as everywhere; REMEDY_REVIEW_PORT (default 8090) and REMEDY_REVIEW_HOST
  * (default 0.0.0.0) where it listens. Put an authenticating proxy in front that sets X-Remedy-Reviewer.
+ * With DATABASE_URL it also serves the cycle reports (/reports/<cycle>); REMEDY_WEB_UI_URL (the Temporal
+ * Web UI's address as readers reach it, e.g. http://localhost:8233) adds a link to each run.
  */
 import { Client, Connection } from '@temporalio/client';
-import { connectionOptions, loadListenConfig, loadTemporalConfig } from '../infra/config.js';
+import { createPool } from '../db/pool.js';
+import {
+  connectionOptions,
+  loadDatabaseConfig,
+  loadListenConfig,
+  loadTemporalConfig,
+} from '../infra/config.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { startReviewServer } from './server.js';
 
 let where: { port: number; host: string };
+let databaseUrl: string | undefined;
 try {
   where = loadListenConfig('REVIEW', { port: 8090, host: '0.0.0.0' });
+  databaseUrl = loadDatabaseConfig().databaseUrl;
 } catch (err) {
   console.error((err as Error).message);
   process.exit(1);
@@ -23,10 +33,26 @@ const client = new Client({
   namespace: temporal.namespace,
   ...(dataConverter ? { dataConverter } : {}),
 });
-const review = await startReviewServer(client, where);
-console.error(JSON.stringify({ msg: 'review page ready', url: `${review.url}/review` }));
+const pool = databaseUrl ? createPool(databaseUrl, 4) : undefined;
+const webUiBase = process.env['REMEDY_WEB_UI_URL']?.trim();
+const review = await startReviewServer(client, {
+  ...where,
+  ...(pool ? { pool } : {}),
+  ...(webUiBase ? { webUiBase } : {}),
+  namespace: temporal.namespace,
+});
+console.error(
+  JSON.stringify({
+    msg: 'review page ready',
+    url: `${review.url}/review`,
+    reports: pool ? `${review.url}/reports/<cycle>` : 'off (set DATABASE_URL)',
+  }),
+);
 const stop = () => {
-  void review.close().then(() => connection.close());
+  void review
+    .close()
+    .then(() => pool?.end())
+    .then(() => connection.close());
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -7,6 +7,8 @@
  *   GET  /review                          open campaigns
  *   GET  /review/:cycleId                 the campaign's queue (HTML)
  *   POST /review/:cycleId/label           { recordKey, label } → { recordKey, label, duplicate, remaining } | 422 { error }
+ *   GET  /reports/:cycleId                the cycle's report (HTML; with a database)
+ *   GET  /reports/:cycleId.md             the same as Markdown
  *
  * Who is reviewing: the `X-Remedy-Reviewer` header, set by an authenticating proxy in front of this
  * page, or else the `reviewer` query parameter (for a trusted network). The workflow decides whether
@@ -14,11 +16,13 @@
  */
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
+import type pg from 'pg';
 import { z } from 'zod';
 import { describeZodError } from '../core/schemas.js';
 import { pendingLabels, submitLabel, UserError } from '../client/cycles.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 import type { LabelingStatus } from '../workflows/messages.js';
+import { loadCycleReport, renderReport } from '../client/report.js';
 
 const MAX_BODY = 16 * 1024;
 const CYCLE_ID = /^[a-z0-9][a-z0-9_-]{0,200}$/;
@@ -31,7 +35,15 @@ const AnswerBody = z.object({ recordKey: z.string().min(1).max(200), label: z.st
 
 export type ReviewServer = Listening;
 
-export function createReviewHandler(client: Client) {
+export interface ReviewOptions {
+  /** Remedy's database: enables the cycle reports under /reports. */
+  pool?: pg.Pool;
+  /** The Temporal Web UI's base URL, linked from the reports. */
+  webUiBase?: string;
+  namespace?: string;
+}
+
+export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
   const reviewerOf = (req: http.IncomingMessage, url: URL): string | null => {
     const raw = (req.headers['x-remedy-reviewer'] as string | undefined) ?? url.searchParams.get('reviewer');
     if (raw === null || raw === '') return null;
@@ -58,6 +70,28 @@ export function createReviewHandler(client: Client) {
       if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
       if (req.method === 'GET' && (url.pathname === '/review' || url.pathname === '/review/')) {
         return html(res, 200, indexPage(await campaigns(), reviewer));
+      }
+      const r = /^\/reports\/([^/]+?)(\.md)?$/.exec(url.pathname);
+      if (r && req.method === 'GET') {
+        const cycleId = decodeURIComponent(r[1]!);
+        if (!CYCLE_ID.test(cycleId)) throw new HttpError(404, `"${cycleId}" is not a cycle ID`);
+        if (!opts.pool)
+          throw new HttpError(404, 'reports need the database: start the review page with DATABASE_URL set');
+        const input = await loadCycleReport(opts.pool, cycleId, {
+          client,
+          ...(opts.webUiBase ? { webUiBase: opts.webUiBase } : {}),
+          ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        });
+        if (r[2]) {
+          const body = renderReport(input, 'md');
+          res.writeHead(200, {
+            'content-type': 'text/markdown; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+          return;
+        }
+        return html(res, 200, renderReport(input, 'html'), REPORT_CSP);
       }
       const m = /^\/review\/([^/]+)(\/label)?$/.exec(url.pathname);
       if (!m) throw new HttpError(404, `no page ${url.pathname}: open /review`);
@@ -86,18 +120,26 @@ export function createReviewHandler(client: Client) {
 
 export function startReviewServer(
   client: Client,
-  opts: { port?: number; host?: string } = {},
+  opts: { port?: number; host?: string } & ReviewOptions = {},
 ): Promise<ReviewServer> {
-  return listen(createReviewHandler(client), opts);
+  const { port, host, ...review } = opts;
+  return listen(createReviewHandler(client, review), {
+    ...(port !== undefined ? { port } : {}),
+    ...(host !== undefined ? { host } : {}),
+  });
 }
 
-function html(res: http.ServerResponse, status: number, body: string): void {
+// The review page runs only its own inline script and talks only to this server.
+const PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
+// A report runs no script at all: styles and inline SVG only.
+const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'";
+
+function html(res: http.ServerResponse, status: number, body: string, csp = PAGE_CSP): void {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-    // The page runs only its own inline script and talks only to this server.
-    'content-security-policy':
-      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+    'content-security-policy': csp,
   });
   res.end(body);
 }

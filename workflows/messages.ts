@@ -15,19 +15,31 @@ import type {
   RolloutCommand,
 } from '../core/schemas.js';
 
-export type Stage =
-  'confirm' | 'diagnose' | 'collect' | 'label' | 'retrain' | 'evaluate' | 'approval' | 'rollout' | 'close';
+export const STAGES = [
+  'confirm',
+  'diagnose',
+  'collect',
+  'label',
+  'retrain',
+  'evaluate',
+  'approval',
+  'rollout',
+  'close',
+] as const;
+export type Stage = (typeof STAGES)[number];
 
-export type Outcome =
-  | 'promoted'
-  | 'rolled-back'
-  | 'rejected'
-  | 'no-action'
-  | 'labeling-expired'
-  | 'approval-denied'
-  | 'aborted'
-  | 'data-quality-incident'
-  | 'failed';
+export const OUTCOMES = [
+  'promoted',
+  'rolled-back',
+  'rejected',
+  'no-action',
+  'labeling-expired',
+  'approval-denied',
+  'aborted',
+  'data-quality-incident',
+  'failed',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 export interface StageRecord {
   stage: Stage;

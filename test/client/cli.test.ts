@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../client/cli.js';
+import type { Command } from 'commander';
+import { buildProgram, runCli, type CliIo } from '../../client/cli.js';
 import { DEMO_POLICY, prepareWeatherModel } from '../../client/scenario.js';
 import type { CycleSummary, LabelingStatus } from '../../workflows/messages.js';
 import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
@@ -40,6 +41,20 @@ async function remedy(...argv: string[]): Promise<{ code: number; out: string; e
   return { code, out, err };
 }
 
+const ioStub: CliIo = {
+  out: () => {},
+  err: () => {},
+  connect: () => Promise.reject(new Error('not used')),
+  database: () => Promise.reject(new Error('not used')),
+};
+
+/** A command's description as commander holds it (what --help prints under the usage line). */
+function buildDescription(argv: string[]): string {
+  let cmd: Command = buildProgram(ioStub);
+  for (const name of argv) cmd = cmd.commands.find((c) => c.name() === name)!;
+  return cmd.description();
+}
+
 describe('remedy CLI', () => {
   it('given --help, then every command is listed and the exit code is 0', async () => {
     const r = await remedy('--help');
@@ -60,8 +75,34 @@ describe('remedy CLI', () => {
       'monitor',
       'triggers',
       'failures',
+      'watch',
+      'report',
+      'models',
+      'ingest',
+      'card',
+      'promote',
+      'approve-full',
     ]) {
       expect(r.out).toMatch(new RegExp(`\\n\\s+${c}\\b`));
+    }
+  });
+
+  it('given --help on any command, then it prints its usage and description and exits 0', async () => {
+    const walk = (cmd: Command, prefix: string[]): string[][] =>
+      cmd.commands.flatMap((c) => {
+        const argv = [...prefix, c.name()];
+        return c.commands.length > 0 ? [argv, ...walk(c, argv)] : [argv];
+      });
+    const all = walk(buildProgram({ ...ioStub }), []);
+    expect(all.length).toBeGreaterThan(40);
+    for (const argv of all) {
+      const r = await remedy(...argv, '--help');
+      expect(r.code, argv.join(' ')).toBe(0);
+      expect(r.out, argv.join(' ')).toMatch(new RegExp(`^Usage: remedy ${argv.join(' ')}`));
+      const description = buildDescription(argv);
+      expect(description.length, `${argv.join(' ')} has a description`).toBeGreaterThan(10);
+      // commander wraps long descriptions at the terminal width
+      expect(r.out.replace(/\s+/g, ' ')).toContain(description.replace(/\s+/g, ' '));
     }
   });
 
@@ -148,6 +189,43 @@ describe('remedy CLI', () => {
     const notWaiting = await remedy('approve', cycleId, '--approver', 'scripted-approver');
     expect(notWaiting.code).toBe(2);
     expect(notWaiting.err).toMatch(/not waiting for approval \(stage label\)/);
+    const notWaitingReject = await remedy('reject', cycleId, '--approver', 'scripted-approver');
+    expect(notWaitingReject.code).toBe(2);
+    expect(notWaitingReject.err).toMatch(/not waiting for approval \(stage label\)/);
+    expect((await remedy('reject', cycleId)).err).toMatch(
+      /required option '--approver <name>' not specified/,
+    );
+
+    // Rollout commands before any rollout: refused, saying where to look.
+    for (const argv of [
+      ['rollback', cycleId, '--actor', 'ops'],
+      ['promote', cycleId, '--actor', 'ops'],
+      ['approve-full', cycleId, '--approver', 'scripted-approver'],
+      ['resolve', cycleId, 'continue', '--actor', 'ops'],
+    ]) {
+      const r = await remedy(...argv);
+      expect(r.code, argv[0]).toBe(2);
+      expect(r.err, argv[0]).toMatch(/no workflow "remediation-weather-cli-1-rollout": check the cycle ID/);
+    }
+    expect((await remedy('resolve', cycleId, 'maybe', '--actor', 'ops')).err).toMatch(
+      /value 'maybe' is invalid for argument 'decision'\. Allowed choices are continue, rollback/,
+    );
+    expect((await remedy('rollback', cycleId)).err).toMatch(/required option '--actor <name>'/);
+
+    // The report of a running cycle: its live stages from the workflow, the drift charts from the database.
+    const live = await remedy('report', cycleId, '--format', 'md', '--out', '-');
+    expect(live.code).toBe(0);
+    expect(live.out).toMatch(/\| Outcome \| running \(label\) \|/);
+    expect(live.out).toMatch(/\| label \| \S+ \| [^|]+ \(running\) \|/);
+    expect((await remedy('report', cycleId, '--format', 'pdf')).err).toMatch(
+      /argument 'pdf' is invalid\. Allowed choices are html, md/,
+    );
+    expect((await remedy('report', cycleId, '--out', '/nonexistent-dir/r.html')).err).toMatch(
+      /cannot write \/nonexistent-dir\/r\.html: ENOENT/,
+    );
+    expect((await remedy('watch', cycleId, '--interval', '0')).err).toMatch(
+      /"0" is not a number of seconds in 0\.2\.\.60/,
+    );
 
     expect((await remedy('abort', cycleId)).code).toBe(0);
     const waited = await remedy('wait', cycleId);

@@ -1,0 +1,370 @@
+/**
+ * The operator's walkthrough, as the README writes it, through the `remedy` CLI against a real Temporal
+ * and Postgres: register a model from a definition file and reference data, ingest the production log,
+ * start a cycle, watch it, label from a CSV, approve, and read the report (files, and the page the review
+ * server serves, in a real headless Chromium). Bad files are refused with their lines and leave the
+ * database as it was.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliIo } from '../../client/cli.js';
+import { cycleStatus, pendingLabels } from '../../client/cycles.js';
+import { SCENARIO } from '../../client/scenario.js';
+import { backgroundTraffic } from '../../client/traffic.js';
+import { hasFeedback, loadWeather, type WeatherRow } from '../../client/weather.js';
+import { startReviewServer, type ReviewServer } from '../../review/server.js';
+import { until, useStack } from '../helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const MODEL = 'weather-walk';
+const stack = useStack('operator', { gateway: true });
+let browser: Browser;
+let review: ReviewServer;
+let dir: string;
+let rows: WeatherRow[];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--no-first-run',
+    ],
+  });
+  review = await startReviewServer(stack.h.client, { pool: stack.pool, webUiBase: 'http://localhost:8233' });
+  dir = await mkdtemp(path.join(tmpdir(), 'remedy-operator-'));
+  rows = await loadWeather();
+});
+afterAll(async () => {
+  await browser?.close();
+  await review?.close();
+});
+
+async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    connect: () =>
+      Promise.resolve({ client: stack.h.client, queues: stack.h, close: () => Promise.resolve() }),
+    database: () => Promise.resolve({ pool: stack.pool, close: () => Promise.resolve() }),
+  };
+  const code = await runCli(argv, io);
+  return { code, out, err };
+}
+
+const FEATURES = [
+  'location',
+  'precipitation',
+  'temp_max',
+  'temp_min',
+  'wind',
+  'season_sin',
+  'season_cos',
+] as const;
+
+function csv(header: string[], body: (string | number | null)[][]): string {
+  return (
+    [header.join(','), ...body.map((r) => r.map((v) => (v === null ? '' : String(v))).join(','))].join('\n') +
+    '\n'
+  );
+}
+
+/** Row counts of the tables a registration or an ingest writes: equal before and after a refusal. */
+async function counts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const t of [
+    'models',
+    'records',
+    'model_versions',
+    'dataset_versions',
+    'dataset_rows',
+    'reference_profiles',
+  ]) {
+    const { rows: r } = await stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`);
+    out[t] = Number(r[0]!.n);
+  }
+  return out;
+}
+
+describe('operator walkthrough', () => {
+  it('given definition and data files, then models register, show, list and ingest work and refuse bad files whole', async () => {
+    const definition = path.join(dir, 'weather-walk.json');
+    await writeFile(
+      definition,
+      JSON.stringify({
+        modelId: MODEL,
+        labelSet: ['drizzle', 'fog', 'rain', 'snow', 'sun'],
+        features: {
+          numeric: ['precipitation', 'temp_max', 'temp_min', 'wind', 'season_sin', 'season_cos'],
+          categorical: ['location'],
+        },
+        policy: {
+          labeling: { budget: 30, minLabels: 20, deadline: '24h', reviewers: ['alice'] },
+          rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: ['carol'] },
+        },
+      }),
+    );
+    const reference = path.join(dir, 'reference.csv');
+    const refRows = rows.filter((r) => r.date < SCENARIO.referenceEnd);
+    await writeFile(
+      reference,
+      csv(
+        ['record_key', 'ts', ...FEATURES, 'label'],
+        refRows.map((r) => [r.recordKey, r.ts, ...FEATURES.map((f) => r.features[f]), r.label]),
+      ),
+    );
+
+    // A definition with a policy mistake: refused with the field's path, nothing written.
+    const before = await counts();
+    const bad = path.join(dir, 'bad-definition.json');
+    await writeFile(
+      bad,
+      JSON.stringify({ modelId: MODEL, labelSet: ['rain'], features: { numeric: [], categorical: [] } }),
+    );
+    const refusedDef = await remedy('models', 'register', bad, '--reference', reference);
+    expect(refusedDef.code).toBe(2);
+    expect(refusedDef.err).toMatch(/bad-definition\.json is not a valid model definition: labelSet/);
+    // Reference data with a label outside the label set and a non-number: refused with the lines.
+    const badRef = path.join(dir, 'bad-reference.csv');
+    const sample = refRows.slice(0, 30);
+    await writeFile(
+      badRef,
+      csv(
+        ['record_key', 'ts', ...FEATURES, 'label'],
+        sample.map((r, i) => [
+          r.recordKey,
+          r.ts,
+          ...FEATURES.map((f) => (i === 4 && f === 'wind' ? 'windy' : r.features[f])),
+          i === 7 ? 'hail' : r.label,
+        ]),
+      ),
+    );
+    const refusedRef = await remedy('models', 'register', definition, '--reference', badRef);
+    expect(refusedRef.code).toBe(2);
+    expect(refusedRef.err).toContain('bad-reference.csv:6: wind "windy" is not a finite number');
+    expect(refusedRef.err).toContain(`bad-reference.csv:9: label "hail" is not one of the model's labels`);
+    expect(refusedRef.err).toMatch(/2 rows refused, nothing registered/);
+    expect(await counts()).toEqual(before);
+
+    const registered = await remedy('models', 'register', definition, '--reference', reference);
+    expect(registered.err).toBe('');
+    expect(registered.code).toBe(0);
+    expect(registered.out).toMatch(
+      /^registered weather-walk: champion v1, holdout accuracy \d+\.\d% \(\d+ train, \d+ holdout rows\)/,
+    );
+
+    // The production log: 2013 onwards, with ground truth where it has arrived.
+    const production = rows.filter((r) => r.date >= SCENARIO.referenceEnd);
+    const log = path.join(dir, 'production.ndjson');
+    const line = (r: WeatherRow) =>
+      JSON.stringify({
+        record_key: r.recordKey,
+        ts: r.ts,
+        ...r.features,
+        feedback: r.ts >= SCENARIO.window.end || hasFeedback(r.recordKey) ? r.label : null,
+      });
+    await writeFile(log, production.map(line).join('\n') + '\n');
+
+    // One bad row refuses the whole file: the log is unchanged and every bad line is named.
+    const badLog = path.join(dir, 'bad-production.ndjson');
+    const lines = production.slice(0, 50).map(line);
+    lines[2] = JSON.stringify({ ...JSON.parse(lines[2]!), temp_max: 'NaN' });
+    lines[10] = JSON.stringify({ ...JSON.parse(lines[10]!), ts: 'yesterday' });
+    lines[20] = lines[19]!;
+    await writeFile(badLog, lines.join('\n'));
+    const beforeIngest = await counts();
+    const refused = await remedy('ingest', MODEL, badLog);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('3 of 50 rows refused; nothing was written');
+    expect(refused.err).toContain('bad-production.ndjson:3: temp_max "NaN" is not a finite number');
+    expect(refused.err).toContain('bad-production.ndjson:11: ts "yesterday" is not a date');
+    expect(refused.err).toMatch(/bad-production\.ndjson:21: record_key "[^"]+" repeats line 20/);
+    expect(await counts()).toEqual(beforeIngest);
+    // With --skip-invalid the good rows land and the bad ones are reported (exit 2 all the same).
+    const skipped = await remedy('ingest', MODEL, badLog, '--skip-invalid', '--json');
+    expect(skipped.code).toBe(2);
+    expect(JSON.parse(skipped.out)).toMatchObject({ rows: 50, valid: 47, added: 47, alreadyLogged: 0 });
+
+    const ingested = await remedy('ingest', MODEL, log);
+    expect(ingested.code).toBe(0);
+    expect(ingested.out).toBe(
+      `${log}: ${production.length - 47} rows added to ${MODEL}'s log, 47 already there\n`,
+    );
+    // Ingest is idempotent: the same file again adds nothing.
+    expect((await remedy('ingest', MODEL, log)).out).toContain(
+      `0 rows added to ${MODEL}'s log, ${production.length} already there`,
+    );
+    // A file type it does not read, and a model that does not exist.
+    expect((await remedy('ingest', MODEL, definition)).err).toMatch(
+      /unknown file type "\.json"; use \.csv, \.ndjson or \.jsonl/,
+    );
+    expect((await remedy('ingest', 'nope', log)).err).toMatch(/no model "nope": register it first/);
+
+    const shown = await remedy('models', 'show', MODEL, '--json');
+    expect(JSON.parse(shown.out)).toMatchObject({
+      modelId: MODEL,
+      traffic: { championVersion: 1, candidateVersion: null },
+      openCycle: null,
+      versions: [{ version: 1, status: 'champion' }],
+    });
+    expect((await remedy('models', 'show', MODEL)).out).toMatch(/traffic: champion v1\n\s+open cycle: none/);
+    expect((await remedy('models', 'list')).out).toContain(`${MODEL}\tv1\t-`);
+    expect((await remedy('models', 'show', 'nope')).err).toMatch(/no model "nope"/);
+  });
+
+  it('given a registered model, then start, watch, label, approve and report take a cycle to promotion', async () => {
+    const started = await remedy('start', MODEL, '--from', '2013-04-01', '--to', '2015-01-01', '--json');
+    expect(started.code).toBe(0);
+    const { cycleId } = JSON.parse(started.out) as { cycleId: string };
+
+    // Watch runs beside the person's work and returns when the cycle closes.
+    const watching = remedy('watch', cycleId, '--interval', '0.2');
+    let watched: Awaited<typeof watching>;
+    const traffic = backgroundTraffic({
+      gatewayUrl: stack.gateway.url,
+      modelId: MODEL,
+      rows: rows
+        .filter((r) => r.ts >= SCENARIO.window.end)
+        .map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label })),
+      maxRequests: 50_000,
+    });
+    try {
+      const pending = await until(
+        () => pendingLabels(stack.h.client, cycleId),
+        (s) => s.requested > 0,
+      );
+      const truth = new Map(rows.map((r) => [r.recordKey, r.label]));
+      const answers = path.join(dir, 'answers.csv');
+      await writeFile(
+        answers,
+        csv(
+          ['recordKey', 'label'],
+          pending.pending.map((p) => [p.recordKey, truth.get(p.recordKey)!]),
+        ),
+      );
+      const imported = await remedy('labels', 'import', cycleId, answers, '--reviewer', 'alice');
+      expect(imported.code).toBe(0);
+      expect(imported.out).toBe(`${pending.requested} labeled, 0 already labeled, 0 refused\n`);
+
+      await until(
+        () => cycleStatus(stack.h.client, cycleId),
+        (s) => s.awaitingApproval || s.outcome !== null,
+      );
+      // Only an approver may approve; the refusal names the person.
+      const wrong = await remedy('approve', cycleId, '--approver', 'mallory');
+      expect(wrong.code).toBe(2);
+      expect(wrong.err).toMatch(/"mallory" is not an approver for model weather-walk/);
+      expect((await remedy('approve', cycleId, '--approver', 'carol')).code).toBe(0);
+      // Production keeps sending requests until the rollout has judged the candidate.
+      watched = await watching;
+    } finally {
+      await traffic.stop().catch(() => undefined);
+    }
+    expect(watched.code).toBe(0);
+    // Non-terminal output is a history: one block per change, stages ticked, the labeling progress bar.
+    expect(watched.out).toMatch(/▶ label\s+.*\[[█░]{20}\] \d+\/30 labels, open/);
+    expect(watched.out).toMatch(/✓ label /);
+    expect(watched.out).toMatch(/▶ rollout\s+.*\[[█░]{20}\] \d+% to the candidate/);
+    expect(watched.out).toMatch(/closed: promoted — /);
+
+    // Visibility is eventually consistent: the closed cycle shows up in a filtered list shortly.
+    const listed = await until(
+      () => remedy('list', '--model', MODEL, '--outcome', 'promoted'),
+      (r) => r.out.includes(cycleId),
+    );
+    expect(listed.out).toContain(`${cycleId}\tCOMPLETED\tclose\tpromoted`);
+    expect((await remedy('list', '--stage', 'sideways')).err).toMatch(
+      /argument 'sideways' is invalid.*confirm, diagnose/s,
+    );
+
+    // The report as files (HTML and Markdown), on standard output, and as data.
+    const written = await remedy('report', cycleId);
+    expect(written.code).toBe(0);
+    const htmlFile = /wrote (\S+\.html)/.exec(written.out)![1]!;
+    const html = await readFile(htmlFile, 'utf8');
+    expect(html).toContain(`<h1>Cycle report: ${cycleId}</h1>`);
+    expect(html).not.toContain('<script');
+    const markdown = await remedy('report', cycleId, '--format', 'md', '--out', '-');
+    expect(markdown.out).toMatch(/^# Cycle report: remediation-weather-walk-1\n/);
+    expect(markdown.out).toMatch(/\| Outcome \| \*\*promoted\*\* \|/);
+    expect(markdown.out).toMatch(/## Rollout\n\n\| Step \| Traffic \| Decision \| Analysis \|/);
+    const data = JSON.parse((await remedy('report', cycleId, '--json')).out) as {
+      cycle: { outcome: string; stages: { stage: string }[] };
+      labeling: { human: number; requested: number; reviewers: { reviewer: string; via: string }[] };
+      rollout: { decision: string; weight: number }[];
+    };
+    expect(data.cycle.outcome).toBe('promoted');
+    expect(data.cycle.stages.map((s) => s.stage)).toEqual([
+      'confirm',
+      'diagnose',
+      'collect',
+      'label',
+      'retrain',
+      'evaluate',
+      'approval',
+      'rollout',
+      'close',
+    ]);
+    expect(data.labeling).toMatchObject({
+      human: 30,
+      requested: 30,
+      reviewers: [{ reviewer: 'alice', via: 'cli' }],
+    });
+    expect(data.rollout.at(-1)).toMatchObject({ decision: 'pass' });
+    expect((await remedy('report', '../../etc/passwd')).err).toMatch(/is not a cycle ID/);
+    expect((await remedy('report', 'remediation-nope-1')).err).toMatch(
+      /no cycle "remediation-nope-1" in Remedy's database/,
+    );
+
+    // The page people open: served by the review server, read in a real browser.
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const response = await page.goto(`${review.url}/reports/${cycleId}`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toBe(
+      "default-src 'none'; style-src 'unsafe-inline'",
+    );
+    expect(await page.locator('h1').textContent()).toBe(`Cycle report: ${cycleId}`);
+    expect(await page.locator('#overview .outcome').textContent()).toBe('promoted');
+    expect(await page.locator('#overview a').getAttribute('href')).toBe(
+      `http://localhost:8233/namespaces/default/workflows/${cycleId}`,
+    );
+    expect(await page.locator('#timeline svg .stage-bar').count()).toBe(9);
+    expect(await page.locator('#timeline tr[data-stage="label"] td.num').textContent()).toMatch(/\d/);
+    // One chart per feature, each with a reference and a window bar per bin, drawn with a real size.
+    const charts = page.locator('#drift svg.distribution');
+    expect(await charts.count()).toBe(7);
+    const location = page.locator('#drift svg.distribution[data-feature="location"]');
+    expect(await location.locator('rect.ref').count()).toBe(2);
+    expect(await location.locator('rect.cur').count()).toBe(2);
+    const box = await charts.first().boundingBox();
+    expect(box!.width).toBeGreaterThan(300);
+    expect(await page.locator('#drift .pill.drifted').count()).toBeGreaterThan(0);
+    expect(await page.locator('#labeling [role="progressbar"]').getAttribute('aria-valuenow')).toBe('30');
+    expect(await page.locator('#candidate svg.reliability circle.point.candidate').count()).toBeGreaterThan(
+      0,
+    );
+    expect(await page.locator('#candidate .decision .word').textContent()).toBe('GO');
+    expect(await page.locator('#rollout svg.rollout .step').count()).toBe(data.rollout.length);
+    expect(await page.locator('#rollout tr[data-decision="pass"]').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(dir, 'report.png'), fullPage: true });
+    const md = await page.goto(`${review.url}/reports/${cycleId}.md`);
+    expect(md?.headers()['content-type']).toBe('text/markdown; charset=utf-8');
+    const missing = await page.goto(`${review.url}/reports/remediation-nope-1`);
+    expect(missing?.status()).toBe(422);
+    expect(await page.locator('.error').textContent()).toMatch(/no cycle "remediation-nope-1"/);
+    await page.close();
+  });
+});
