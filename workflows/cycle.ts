@@ -28,7 +28,7 @@ import {
   type Outcome,
   type Stage,
 } from './messages.js';
-import { quickIo, training } from './presets.js';
+import { quickIo, training, summarized } from './presets.js';
 import { stagedRollout } from './rollout.js';
 import {
   CandidateVersionKey,
@@ -37,12 +37,14 @@ import {
   RemediationStageKey,
 } from './search-attributes.js';
 
-const acts = proxyActivities<Activities>(quickIo);
+const acts = summarized(proxyActivities<Activities>(quickIo));
 /** Bookkeeping that must never hold a cycle up (failure traces): a few attempts, then the cycle goes on. */
-const bestEffort = proxyActivities<Activities>({
-  ...quickIo,
-  retry: { ...quickIo.retry, maximumAttempts: 5 },
-});
+const bestEffort = summarized(
+  proxyActivities<Activities>({
+    ...quickIo,
+    retry: { ...quickIo.retry, maximumAttempts: 5 },
+  }),
+);
 
 export interface CycleOptions {
   trainingTaskQueue: string;
@@ -163,8 +165,10 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     trigger: input.trigger,
   });
   const policy = ctx.policy;
-  const train = proxyActivities<TrainingActivities>(
-    training(options.trainingTaskQueue, policy.training.heartbeatTimeout),
+  const train = summarized(
+    proxyActivities<TrainingActivities>(
+      training(options.trainingTaskQueue, policy.training.heartbeatTimeout),
+    ),
   );
   approvers = policy.rollout.approvers;
   summary.championVersion = ctx.championVersion;
@@ -242,6 +246,7 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     const campaignId = labelingWorkflowId(cycleId);
     const labeling = await executeChild(labelingCampaign, {
       workflowId: campaignId,
+      staticSummary: `Labeling campaign of ${cycleId}`,
       args: [
         {
           campaignId,
@@ -357,7 +362,9 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     if (policy.rollout.requireApproval) {
       enter('approval');
       summary.awaitingApproval = true;
-      const answered = await condition(() => approval !== null, policy.rollout.approvalTimeout);
+      const answered = await condition(() => approval !== null, policy.rollout.approvalTimeout, {
+        summary: 'Wait for a person to approve the rollout (remedy approve)',
+      });
       summary.awaitingApproval = false;
       const decision = approval as ApprovalInput | null;
       if (!answered || !decision) {
@@ -396,6 +403,7 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     rolloutStarted = true;
     const rollout = await executeChild(stagedRollout, {
       workflowId: rolloutWorkflowId(cycleId),
+      staticSummary: `Staged rollout of ${input.modelId} v${trained.version} (${cycleId})`,
       args: [
         {
           cycleId,

@@ -23,9 +23,9 @@ import {
   type LabelingStatus,
   type PendingItem,
 } from './messages.js';
-import { quickIo } from './presets.js';
+import { quickIo, summarized } from './presets.js';
 
-const acts = proxyActivities<Activities>(quickIo);
+const acts = summarized(proxyActivities<Activities>(quickIo));
 
 export interface LabelingInput {
   campaignId: string;
@@ -237,6 +237,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       await condition(
         () => answers.size >= items.length || extensions !== seen,
         Math.max(target() - Date.now(), 1),
+        { summary: 'Labeling: wait for answers until the next reminder or deadline' },
       );
       if (answers.size >= items.length) return true;
       if (extensions === seen && Date.now() >= target()) return false;
@@ -298,6 +299,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       const decided = await condition(
         () => decision !== null || extensions !== seen || answers.size >= input.minLabels,
         Math.max(due - Date.now(), 1),
+        { summary: 'Parked: wait for a decision (remedy labels decide extend|proceed|abort)' },
       );
       decisionDueAt = null;
       if (decision === null && extensions === seen && answers.size >= input.minLabels) {

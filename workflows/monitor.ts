@@ -4,10 +4,10 @@ import type { CheckResult } from '../activities/drift.js';
 import { ModelId } from '../core/schemas.js';
 import type { CycleOptions } from './cycle.js';
 import type { TriggerEvidence } from './messages.js';
-import { quickIo } from './presets.js';
+import { quickIo, summarized } from './presets.js';
 import { startOrAttach } from './triggers.js';
 
-const acts = proxyActivities<Activities>(quickIo);
+const acts = summarized(proxyActivities<Activities>(quickIo));
 
 export interface DriftCheckInput {
   modelId: string;

@@ -24,3 +24,53 @@ export const training = (taskQueue: string, heartbeatTimeout: string): ActivityO
     nonRetryableErrorTypes,
   },
 });
+
+/**
+ * One line per activity, shown beside its events in the Temporal Web UI (the command's user metadata),
+ * so a person reading a history sees what each step does without opening its payloads.
+ */
+export const ACTIVITY_SUMMARIES: Record<string, string> = {
+  openCycle: 'Open the cycle: load the policy, reserve the model',
+  confirmDrift: "Drift report: the window against the champion's reference profile",
+  collectDataset: 'Collection: sample the drifted region, run the quality gates, write a dataset version',
+  openLabelTasks: 'Labeling: choose the items people label, auto-label the confident ones',
+  recordLabel: 'Store a label answer',
+  notify: 'Notify reviewers (reminder, escalation or decision)',
+  freezeLabeledDataset: 'Freeze the labeled dataset version',
+  trainCandidate: 'Train the candidate on its own task queue (heartbeats, resumes from checkpoints)',
+  evaluateCandidate: 'Evaluate the candidate against the champion: gates and model card',
+  setTrafficWeight: 'Move traffic to the candidate',
+  analyzeRolloutStep: 'Canary analysis of this rollout step on feedback',
+  promote: 'Promote the candidate to champion',
+  rollback: 'Roll traffic back to the champion',
+  rejectCandidate: 'Reject the candidate',
+  recordAudit: 'Record an audit event',
+  closeCycle: 'Close the cycle with its outcome',
+  targetPatterns: "The champion's most frequent error patterns in the window",
+  traceRemedy: 'Did the candidate fix the targeted patterns? Error rates on its served traffic',
+  runDriftCheck: 'Drift check of the next window',
+  nextMonitorWindow: "The monitor's next window",
+  latestWindow: 'The latest window of the production log',
+  linkCheckToCycle: 'Attach this check to the cycle it started or joined',
+  reserveCycle: 'Reserve the next cycle of this model (one open cycle per model)',
+  releaseCycle: 'Give back a reservation whose cycle did not start',
+  volumeEvidence: 'Count labeled failures since the last cycle',
+};
+
+/**
+ * The same activities, each scheduled with its summary from ACTIVITY_SUMMARIES. A summary is metadata
+ * on the command, not part of what replay compares, so histories recorded without one still replay.
+ */
+export function summarized<T extends object>(acts: T): T {
+  return new Proxy(acts, {
+    get(target, name, receiver) {
+      const fn: unknown = Reflect.get(target, name, receiver);
+      const summary = typeof name === 'string' ? ACTIVITY_SUMMARIES[name] : undefined;
+      if (typeof fn !== 'function' || summary === undefined) return fn;
+      const withOptions = (fn as { executeWithOptions?: (o: ActivityOptions, a: unknown[]) => unknown })
+        .executeWithOptions;
+      if (!withOptions) return fn;
+      return (...args: unknown[]) => withOptions({ summary }, args);
+    },
+  });
+}

@@ -20,9 +20,9 @@ import {
   type RolloutStatus,
   type RolloutStepRecord,
 } from './messages.js';
-import { quickIo } from './presets.js';
+import { quickIo, summarized } from './presets.js';
 
-const acts = proxyActivities<Activities>(quickIo);
+const acts = summarized(proxyActivities<Activities>(quickIo));
 
 type PauseCommand = RolloutCommand & { decision: 'continue' | 'rollback' };
 
@@ -161,6 +161,9 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
         const answered = await condition(
           () => fullApproval !== null || interrupted(),
           policy.approvalTimeout,
+          {
+            summary: 'Wait for approval before 100% (remedy approve-full)',
+          },
         );
         if (interrupted()) return await manual();
         const approval = fullApproval as ApprovalInput | null;
@@ -188,7 +191,7 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
       let failures = 0;
       for (let attempt = 0; ; attempt++) {
         // Dwell at this weight while traffic and feedback arrive; a manual rollback or promote cuts it short.
-        await condition(interrupted, policy.dwell);
+        await condition(interrupted, policy.dwell, { summary: `Dwell at ${weight}% while feedback arrives` });
         if (interrupted()) return await manual();
         const analysis = await acts.analyzeRolloutStep({
           cycleId: input.cycleId,
@@ -228,6 +231,9 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
         const decided = await condition(
           () => pauseDecision !== null || interrupted(),
           policy.decisionTimeout,
+          {
+            summary: 'Paused on an inconclusive analysis: wait for remedy resolve',
+          },
         );
         // Set by the update handler while we waited; the cast undoes TypeScript's narrowing to null.
         const decision = pauseDecision as PauseCommand | null;

@@ -17,10 +17,10 @@ import type { Activities } from '../activities/index.js';
 import { ModelId, type Window } from '../core/schemas.js';
 import { remediationCycle, type CycleOptions } from './cycle.js';
 import { addEvidenceSignal, type TriggerEvidence } from './messages.js';
-import { quickIo } from './presets.js';
+import { quickIo, summarized } from './presets.js';
 import { ModelIdKey, TriggerKindKey } from './search-attributes.js';
 
-const acts = proxyActivities<Activities>(quickIo);
+const acts = summarized(proxyActivities<Activities>(quickIo));
 
 /**
  * Starts the model's cycle over `window`, or attaches the evidence to the one already open. The database

@@ -111,7 +111,7 @@ describe('cycle report', () => {
             driftedShare: 1,
             datasetDrifted: true,
             correction: 'none',
-            thresholds: 'default',
+            thresholds: 'fixed',
             dataQuality: { issues: [] } as never,
             labelShiftPsi: null,
             performance: { labeledRows: 0, currentAccuracy: null, baselineAccuracy: 0.7 } as never,

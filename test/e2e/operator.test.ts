@@ -17,7 +17,8 @@ import { SCENARIO } from '../../client/scenario.js';
 import { backgroundTraffic } from '../../client/traffic.js';
 import { hasFeedback, loadWeather, type WeatherRow } from '../../client/weather.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
-import { until, useStack } from '../helpers.js';
+import { ACTIVITY_SUMMARIES } from '../../workflows/presets.js';
+import { recordHistories, until, useStack } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MODEL = 'weather-walk';
@@ -289,6 +290,25 @@ describe('operator walkthrough', () => {
     expect((await remedy('list', '--stage', 'sideways')).err).toMatch(
       /argument 'sideways' is invalid.*confirm, diagnose/s,
     );
+
+    // A cycle with an approval, activity and timer summaries: kept for the replay test.
+    await recordHistories([cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]);
+
+    // The Web UI shows what each step does: a summary on every activity and timer of the run.
+    const text = (p: { data?: Uint8Array | null } | null | undefined): string | null =>
+      p?.data ? (JSON.parse(Buffer.from(p.data).toString()) as string) : null;
+    const cycleEvents = (await stack.h.client.workflow.getHandle(cycleId).fetchHistory()).events!;
+    const activitySummaries = cycleEvents
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => text(e.userMetadata?.summary));
+    expect(activitySummaries).toContain(ACTIVITY_SUMMARIES.trainCandidate);
+    expect(activitySummaries).toContain(ACTIVITY_SUMMARIES.confirmDrift);
+    expect(activitySummaries.every((x) => x !== null)).toBe(true);
+    const rolloutEvents = (await stack.h.client.workflow.getHandle(`${cycleId}-rollout`).fetchHistory())
+      .events!;
+    expect(
+      rolloutEvents.filter((e) => e.timerStartedEventAttributes).map((e) => text(e.userMetadata?.summary)),
+    ).toContain('Dwell at 10% while feedback arrives');
 
     // The report as files (HTML and Markdown), on standard output, and as data.
     const written = await remedy('report', cycleId);
