@@ -96,6 +96,8 @@ const stageMs = (s: ReportStage, now: string): number =>
   Date.parse(s.endedAt ?? now) - Date.parse(s.startedAt);
 
 const shortTime = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
+/** The time of day of an ISO instant, for the timeline's rows (the date is in the header). */
+const clock = (iso: string): string => /T(\d{2}:\d{2}:\d{2})/.exec(iso)?.[1] ?? iso;
 
 /** A bin of a numeric feature as text: "< 4.2", "4.2 – 7.9", "≥ 12". */
 export function binLabel(p: RegionPart): string {
@@ -112,8 +114,11 @@ const statText = (f: FeatureDrift): string =>
     ? `${f.test} p=${f.adjustedPValue !== null ? f.adjustedPValue.toPrecision(3) : f.pValue.toPrecision(3)} (drift below ${f.threshold})`
     : `${f.test} ${f.statistic.toPrecision(3)} (drift at ${f.threshold})`;
 
-const summaryValue = (v: unknown): string =>
-  typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+/** A stage's key number as one short line: long lists are shown in full in their own section. */
+const summaryValue = (v: unknown, max = 140): string => {
+  const text = typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+};
 
 /** Features drawn: the drifted ones first (by score), then the rest, at most `limit`. */
 function chartedFeatures(report: DriftReport, limit = 12): FeatureDrift[] {
@@ -178,7 +183,8 @@ ${bars}
 export function distributionSvg(f: FeatureDrift, width = 420, height = 190): Html {
   const parts = f.distribution ?? f.region;
   const left = 38;
-  const right = 8;
+  // Room on the right for the last bin's slanted label.
+  const right = 34;
   const top = 26;
   const bottom = 46;
   const plotW = width - left - right;
@@ -278,6 +284,8 @@ const REPORT_STYLE = `${CARD_STYLE}
 .progress { height: 10px; background: var(--bg); border-radius: 5px; overflow: hidden; margin: 6px 0 12px; }
 .progress > span { display: block; height: 100%; background: var(--accent); }
 .outcome { font-weight: 700; }
+table.stages td { overflow-wrap: anywhere; }
+table.stages td:nth-child(2), table.stages td:nth-child(3) { white-space: nowrap; }
 svg.chart { max-width: 100%; height: auto; }
 `;
 
@@ -288,6 +296,7 @@ function overviewHtml(r: CycleReportInput): Html {
   const rows: [string, Interpolated][] = [
     ['Model', c.modelId],
     ['Window', `${c.window.start} .. ${c.window.end}`],
+    ['Started', c.stages[0] ? shortTime(c.stages[0].startedAt) : NONE],
     ['Trigger', c.trigger ?? NONE],
     ['Outcome', c.outcome ? markup`<span class="outcome">${c.outcome}</span>` : `running (${c.stage})`],
     ['Reason', c.reason ?? NONE],
@@ -306,7 +315,7 @@ function timelineHtml(r: CycleReportInput): Html {
 <tbody>
 ${stages.map(
   (s) =>
-    markup`<tr data-stage="${s.stage}"><td>${s.stage}</td><td>${shortTime(s.startedAt)}</td><td class="num">${humanDuration(stageMs(s, r.generatedAt))}${s.endedAt ? '' : ' (running)'}</td><td>${Object.entries(
+    markup`<tr data-stage="${s.stage}"><td>${s.stage}</td><td title="${s.startedAt}">${clock(s.startedAt)}</td><td class="num">${humanDuration(stageMs(s, r.generatedAt))}${s.endedAt ? '' : ' (running)'}</td><td>${Object.entries(
       s.summary ?? {},
     ).map(([k, v]) => markup`<div><code>${k}</code>: ${summaryValue(v)}</div>`)}</td></tr>\n`,
 )}</tbody>
@@ -324,7 +333,7 @@ function driftHtml(r: CycleReportInput): Html {
       markup`<div class="feature" data-feature="${f.feature}"><h3>${f.feature} ${f.drifted ? pill('drifted', 'drifted') : pill('stable', 'stable')}</h3><div class="stat">${statText(f)} · PSI ${fixed(f.psi, 3)}</div>${distributionSvg(f)}</div>`,
   );
   const quality = report.dataQuality.issues;
-  return markup`<p class="note">Reference v${r.drift.referenceVersion} (${report.referenceRows} rows) against the window ${r.drift.window.start} .. ${r.drift.window.end} (${report.windowRows} rows). ${drifted} of ${report.features.length} features drifted (share ${pct(report.driftedShare)}); dataset drift: ${report.datasetDrifted ? 'yes' : 'no'}.${report.labelShiftPsi !== null ? ` Label shift PSI ${fixed(report.labelShiftPsi, 3)}.` : ''}</p>
+  return markup`<p class="note">Reference v${r.drift.referenceVersion} (${report.referenceRows} rows) against the window ${shortTime(r.drift.window.start)} .. ${shortTime(r.drift.window.end)} (${report.windowRows} rows). ${drifted} of ${report.features.length} features drifted (share ${pct(report.driftedShare)}); dataset drift: ${report.datasetDrifted ? 'yes' : 'no'}.${report.labelShiftPsi !== null ? ` Label shift PSI ${fixed(report.labelShiftPsi, 3)}.` : ''}</p>
 <dl>
 <dt>Performance</dt><dd>${perf.currentAccuracy !== null ? `accuracy ${pct(perf.currentAccuracy)} on ${perf.labeledRows} labeled rows against ${pct(perf.baselineAccuracy)} at registration` : `not measured (${perf.labeledRows} labeled rows)`}</dd>
 <dt>Data quality</dt><dd>${quality.length === 0 ? 'no issue' : quality.map((q) => markup`<div>${q.feature}: ${q.kind}, ${pct(q.share)} of rows — ${q.detail}</div>`)}</dd>

@@ -4,8 +4,10 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  type TimerOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { StepAnalysis } from '../core/policy.js';
@@ -23,6 +25,17 @@ import {
 import { quickIo, summarized } from './presets.js';
 
 const acts = summarized(proxyActivities<Activities>(quickIo));
+
+/**
+ * `condition(fn, timeout)`, except that a zero timeout ("0ms": no dwell, no pause) checks `fn` once and
+ * starts no timer. A server timer fires no sooner than the server's timer granularity (about a second on
+ * the dev server, whatever its duration), so a policy that asks for no wait should not get one. Other
+ * timeouts are unchanged and add no patch marker.
+ */
+async function waitFor(fn: () => boolean, timeout: string, opts: TimerOptions): Promise<boolean> {
+  if (durationMs(timeout) === 0 && patched('zero-waits')) return fn();
+  return condition(fn, timeout, opts);
+}
 
 type PauseCommand = RolloutCommand & { decision: 'continue' | 'rollback' };
 
@@ -158,13 +171,9 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
       if (weight === 100 && policy.approveBeforeFull) {
         status.state = 'awaiting-approval';
         status.reason = `waiting for approval before 100% ("remedy approve-full"), up to ${policy.approvalTimeout}`;
-        const answered = await condition(
-          () => fullApproval !== null || interrupted(),
-          policy.approvalTimeout,
-          {
-            summary: 'Wait for approval before 100% (remedy approve-full)',
-          },
-        );
+        const answered = await waitFor(() => fullApproval !== null || interrupted(), policy.approvalTimeout, {
+          summary: 'Wait for approval before 100% (remedy approve-full)',
+        });
         if (interrupted()) return await manual();
         const approval = fullApproval as ApprovalInput | null;
         if (!answered || !approval)
@@ -191,7 +200,7 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
       let failures = 0;
       for (let attempt = 0; ; attempt++) {
         // Dwell at this weight while traffic and feedback arrive; a manual rollback or promote cuts it short.
-        await condition(interrupted, policy.dwell, { summary: `Dwell at ${weight}% while feedback arrives` });
+        await waitFor(interrupted, policy.dwell, { summary: `Dwell at ${weight}% while feedback arrives` });
         if (interrupted()) return await manual();
         const analysis = await acts.analyzeRolloutStep({
           cycleId: input.cycleId,
@@ -228,13 +237,9 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
         if (Date.now() - stepStarted < durationMs(policy.sampleWait)) continue;
         status.state = 'paused';
         status.reason = `paused at ${weight}%: ${analysis.reason}; resolve with "remedy resolve" (continue or rollback)`;
-        const decided = await condition(
-          () => pauseDecision !== null || interrupted(),
-          policy.decisionTimeout,
-          {
-            summary: 'Paused on an inconclusive analysis: wait for remedy resolve',
-          },
-        );
+        const decided = await waitFor(() => pauseDecision !== null || interrupted(), policy.decisionTimeout, {
+          summary: 'Paused on an inconclusive analysis: wait for remedy resolve',
+        });
         // Set by the update handler while we waited; the cast undoes TypeScript's narrowing to null.
         const decision = pauseDecision as PauseCommand | null;
         pauseDecision = null;

@@ -113,6 +113,8 @@ describe('operator walkthrough', () => {
           categorical: ['location'],
         },
         policy: {
+          // A third of the log has its ground truth: 30-day windows hold about 20 labeled rows.
+          drift: { minLabeledRows: 15 },
           labeling: { budget: 30, minLabels: 20, deadline: '24h', reviewers: ['alice'] },
           rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: ['carol'] },
         },
@@ -226,10 +228,35 @@ describe('operator walkthrough', () => {
     expect((await remedy('models', 'show', 'nope')).err).toMatch(/no model "nope"/);
   });
 
-  it('given a registered model, then start, watch, label, approve and report take a cycle to promotion', async () => {
-    const started = await remedy('start', MODEL, '--from', '2013-04-01', '--to', '2015-01-01', '--json');
-    expect(started.code).toBe(0);
-    const { cycleId } = JSON.parse(started.out) as { cycleId: string };
+  it('given a registered model, then a monitor starts a cycle; watch, label (CSV and review page), approve and report take it to promotion', async () => {
+    // The monitor replays the log in 30-day windows from January 2013; each check is run now by hand.
+    const created = await remedy(
+      'monitor',
+      'create',
+      MODEL,
+      '--every',
+      '1h',
+      '--window',
+      '30d',
+      '--mode',
+      'cursor',
+      '--start',
+      '2013-01-01',
+    );
+    expect(created.code).toBe(0);
+    let cycleId = '';
+    const checks: string[] = [];
+    for (let i = 0; i < 8 && !cycleId; i++) {
+      const ran = await remedy('monitor', 'trigger', MODEL, '--wait');
+      expect(ran.code).toBe(0);
+      checks.push(ran.out);
+      cycleId = /cycle: (\S+)/.exec(ran.out)?.[1] ?? '';
+    }
+    // January–March drift in the features while accuracy holds; April–June accuracy falls: the third starts it.
+    expect(cycleId).toBe('remediation-weather-walk-1');
+    expect(checks).toHaveLength(6);
+    expect(checks[5]).toMatch(/^cycle-started 2013-05-31T00:00:00.000Z .. 2013-06-30T00:00:00.000Z: /);
+    expect((await remedy('monitor', 'delete', MODEL)).code).toBe(0);
 
     // Watch runs beside the person's work and returns when the cycle closes.
     const watching = remedy('watch', cycleId, '--interval', '0.2');
@@ -247,18 +274,32 @@ describe('operator walkthrough', () => {
         () => pendingLabels(stack.h.client, cycleId),
         (s) => s.requested > 0,
       );
+      expect(pending.requested).toBe(30);
       const truth = new Map(rows.map((r) => [r.recordKey, r.label]));
+      // Ten answers from a spreadsheet...
       const answers = path.join(dir, 'answers.csv');
       await writeFile(
         answers,
         csv(
           ['recordKey', 'label'],
-          pending.pending.map((p) => [p.recordKey, truth.get(p.recordKey)!]),
+          pending.pending.slice(0, 10).map((p) => [p.recordKey, truth.get(p.recordKey)!]),
         ),
       );
       const imported = await remedy('labels', 'import', cycleId, answers, '--reviewer', 'alice');
       expect(imported.code).toBe(0);
-      expect(imported.out).toBe(`${pending.requested} labeled, 0 already labeled, 0 refused\n`);
+      expect(imported.out).toBe('10 labeled, 0 already labeled, 0 refused\n');
+      // ...and the rest on the review page, in a browser.
+      const reviewPage = await browser.newPage();
+      await reviewPage.goto(`${review.url}/review?reviewer=alice`);
+      await reviewPage.getByRole('link', { name: cycleId }).click();
+      for (const [i, item] of pending.pending.slice(10).entries()) {
+        await reviewPage.getByLabel(`label for ${item.recordKey}`).fill(truth.get(item.recordKey)!);
+        await reviewPage.locator(`form[data-key="${item.recordKey}"] button`).click();
+        await expect
+          .poll(() => reviewPage.locator('#status.ok').textContent())
+          .toBe(`Labeled ${item.recordKey} = ${truth.get(item.recordKey)}; ${19 - i} remaining`);
+      }
+      await reviewPage.close();
 
       await until(
         () => cycleStatus(stack.h.client, cycleId),
@@ -341,7 +382,10 @@ describe('operator walkthrough', () => {
     expect(data.labeling).toMatchObject({
       human: 30,
       requested: 30,
-      reviewers: [{ reviewer: 'alice', via: 'cli' }],
+      reviewers: [
+        { reviewer: 'alice', via: 'review-page', count: 20 },
+        { reviewer: 'alice', via: 'cli', count: 10 },
+      ],
     });
     expect(data.rollout.at(-1)).toMatchObject({ decision: 'pass' });
     expect((await remedy('report', '../../etc/passwd')).err).toMatch(/is not a cycle ID/);

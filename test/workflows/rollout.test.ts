@@ -15,12 +15,13 @@ import type { Gateway } from '../../gateway/server.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
 import {
   freshDatabase,
+  recordHistories,
   startGateway,
   startTestWorkers,
   temporalHarness,
+  type TemporalHarness,
   uniqueSuffix,
   until,
-  type TemporalHarness,
 } from '../helpers.js';
 
 let pool: pg.Pool;
@@ -215,6 +216,24 @@ describe('staged rollout through the serving gateway', () => {
       reason: 'rolled back at the pause by ops: too quiet to judge',
     });
     expect((await db.getTraffic(pool, 'weather-thin'))!.candidateWeight).toBe(0);
+  });
+
+  it('given a policy with no dwell and no pause ("0ms"), then an inconclusive step rolls back at once, with no timer', async () => {
+    const { candidate } = await withBadCandidate('weather-nowait');
+    const input = rolloutInput('weather-nowait', candidate, {
+      steps: [100],
+      dwell: '0ms',
+      sampleWait: '0ms',
+      decisionTimeout: '0ms',
+    });
+    const handle = await start(input);
+    const result = (await handle.result()) as RolloutResult;
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.steps.map((st) => st.analysis.decision)).toEqual(['inconclusive']);
+    const events = (await handle.fetchHistory()).events!;
+    expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
+    await recordHistories([handle.workflowId]);
+    expect((await db.getTraffic(pool, 'weather-nowait'))!.candidateWeight).toBe(0);
   });
 
   it('given approval before 100%, when the approver approves and then someone promotes, then it is promoted', async () => {
