@@ -8,6 +8,7 @@
  * Who is allowed: with REMEDY_CODEC_TOKEN set, only requests carrying `Authorization: Bearer <token>`
  * (the Web UI can forward one). CORS admits the Web UI's origin (REMEDY_CODEC_CORS_ORIGIN).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
@@ -34,6 +35,18 @@ const toJson = (p: Payload) => ({
   data: Buffer.from(p.data ?? []).toString('base64'),
 });
 
+const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * Whether an Authorization header is exactly `Bearer <token>`, compared in constant time: both sides are
+ * hashed first (equal-length digests), so neither the bytes nor the length of the token show in the
+ * response time.
+ */
+const bearerCheck = (token: string) => {
+  const expected = sha256(`Bearer ${token}`);
+  return (header: string | undefined): boolean => timingSafeEqual(sha256(header ?? ''), expected);
+};
+
 export function startCodecServer(
   codec: PayloadCodec,
   opts: { port?: number; host?: string; token?: string; corsOrigin?: string } = {},
@@ -44,6 +57,7 @@ export function startCodecServer(
     'access-control-allow-methods': 'POST, OPTIONS',
     'access-control-allow-credentials': 'true',
   };
+  const authorized = opts.token ? bearerCheck(opts.token) : undefined;
   return listen(async (req, res) => {
     const send = (status: number, body: unknown) => sendJson(res, status, body, cors);
     try {
@@ -51,7 +65,7 @@ export function startCodecServer(
       const route = req.url?.split('?')[0];
       if (req.method !== 'POST' || (route !== '/decode' && route !== '/encode'))
         throw new HttpError(404, 'use POST /decode or POST /encode');
-      if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)
+      if (authorized && !authorized(req.headers.authorization))
         throw new HttpError(401, 'not allowed: send Authorization: Bearer <token>');
       const parsed = JsonPayloads.safeParse(await readJsonBody(req, MAX_BODY));
       if (!parsed.success)

@@ -793,10 +793,16 @@ export async function insertDriftCheck(
   );
 }
 
-/** Checks with the start of the persistent run each ends, selected by a WHERE clause on `c`. */
+/** The ways drift checks are selected: constant WHERE clauses on `c`, values always as parameters. */
+const DRIFT_CHECK_FILTERS = {
+  byKey: 'c.check_key = $1',
+  latest: 'c.model_id = $1 ORDER BY c.window_end DESC, c.check_id DESC LIMIT $2',
+} as const;
+
+/** Checks with the start of the persistent run each ends. */
 async function selectDriftChecks(
   q: Queryable,
-  where: string,
+  filter: keyof typeof DRIFT_CHECK_FILTERS,
   params: unknown[],
 ): Promise<(DriftCheckRow & { checkKey: string })[]> {
   const { rows } = await q.query<{
@@ -817,7 +823,7 @@ async function selectDriftChecks(
          SELECT window_start FROM drift_checks p
          WHERE p.model_id = c.model_id AND p.reference_version = c.reference_version AND p.window_end <= c.window_end
          ORDER BY p.window_end DESC, p.check_id DESC LIMIT greatest(c.streak, 1)) p) AS run_start
-     FROM drift_checks c WHERE ${where}`,
+     FROM drift_checks c WHERE ${DRIFT_CHECK_FILTERS[filter]}`,
     params,
   );
   return rows.map((r) => ({
@@ -840,7 +846,7 @@ async function selectDriftChecks(
 }
 
 export async function getDriftCheck(q: Queryable, checkKey: string): Promise<DriftCheckRow | null> {
-  const [row] = await selectDriftChecks(q, 'c.check_key = $1', [checkKey]);
+  const [row] = await selectDriftChecks(q, 'byKey', [checkKey]);
   if (!row) return null;
   const { checkKey: _key, ...check } = row;
   return check;
@@ -851,10 +857,7 @@ export function listDriftChecks(
   modelId: string,
   limit = 50,
 ): Promise<(DriftCheckRow & { checkKey: string })[]> {
-  return selectDriftChecks(q, 'c.model_id = $1 ORDER BY c.window_end DESC, c.check_id DESC LIMIT $2', [
-    modelId,
-    limit,
-  ]);
+  return selectDriftChecks(q, 'latest', [modelId, limit]);
 }
 
 /**

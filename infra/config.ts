@@ -215,9 +215,17 @@ export function connectionOptions(cfg: TemporalConfig): TemporalConnectionOption
 
 export const DEFAULT_EMBEDDED_PG_PORT = 54329;
 
-/** Masks the password in a connection string so it can appear in an error message. */
-function redactUrl(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1****@');
+/**
+ * Masks the passwords in a connection string, valid or not, so it can appear in a message: the
+ * `user:password@` of a URL with or without a scheme (`postgres://u:pw@host/db`, `u:pw@host/db`), and
+ * libpq's `password=…` (and `sslpassword=…`) in a `host=… password=…` string or a URL's query. Anything
+ * after a password up to the last `@` (or the next space, for `password=`) is masked too, so a password
+ * holding `@`, `/` or `&` is never partly shown.
+ */
+export function redactUrl(value: string): string {
+  return value
+    .replace(/(^|\s)((?:[a-z][a-z0-9+.-]*:\/\/)?[^\s:/@]*:)(?!\/\/).*@/gi, '$1$2****@')
+    .replace(/(\b(?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S*)/gi, '$1****');
 }
 
 function isPostgresUrl(value: string): boolean {

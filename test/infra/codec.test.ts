@@ -79,6 +79,17 @@ describe('codec server', () => {
           body,
         });
       expect((await post({})).status).toBe(401);
+      // Only the exact header: not another token of the same length, a prefix, a longer one, or another scheme.
+      for (const authorization of [
+        'Bearer secreT',
+        'Bearer secre',
+        'Bearer secret2',
+        'Bearer  secret',
+        'bearer secret',
+        'secret',
+        '',
+      ])
+        expect((await post({ authorization })).status, authorization).toBe(401);
       const ok = await post({ authorization: 'Bearer secret' });
       expect(ok.status).toBe(200);
       expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');

@@ -10,6 +10,8 @@ import {
   connectionOptions,
   loadDatabaseConfig,
   loadTemporalConfig,
+  postgresUrl,
+  redactUrl,
 } from '../../infra/config.js';
 import { createDatabase, startPostgres } from '../../infra/postgres.js';
 
@@ -167,18 +169,70 @@ describe('database configuration', () => {
     },
   );
 
-  it.each(['mysql://u:secret@db/remedy', 'localhost:5432', 'postgres://', 'postgres:///remedy'])(
-    'rejects DATABASE_URL=%j, naming the variable and hiding the password',
+  it.each([
+    'mysql://u:secret@db/remedy',
+    'localhost:5432',
+    'postgres://',
+    'postgres:///remedy',
+    'host=db.example.com user=remedy password=secret dbname=remedy',
+    "host=db.example.com password='my secret' dbname=remedy",
+    'remedy:secret@db.example.com:5432/remedy',
+    'postgres://remedy:se/cret@db.example.com/remedy',
+  ])('rejects DATABASE_URL=%j, naming the variable and hiding the password', (url) => {
+    const err = configError(() => loadDatabaseConfig({ DATABASE_URL: url }));
+    expect(err.variable).toBe('DATABASE_URL');
+    expect(err.message).toMatch(
+      /^Invalid environment: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/,
+    );
+    expect(err.message).toContain('unset DATABASE_URL to use the embedded Postgres');
+    expect(err.message).not.toMatch(/secret|cret/);
+  });
+
+  it.each(['host=db.example.com password=secret', 'remedy:secret@db.example.com/remedy'])(
+    'shows a rejected DATABASE_URL=%j with the password masked, wherever it is read',
     (url) => {
-      const err = configError(() => loadDatabaseConfig({ DATABASE_URL: url }));
-      expect(err.variable).toBe('DATABASE_URL');
-      expect(err.message).toMatch(
-        /^Invalid environment: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/,
-      );
-      expect(err.message).toContain('unset DATABASE_URL to use the embedded Postgres');
-      expect(err.message).not.toContain('secret');
+      const shown = `(got ${JSON.stringify(redactUrl(url))})`;
+      expect(shown).toContain('****');
+      // The review page, the CLI and startPostgres read it with loadDatabaseConfig ...
+      expect(configError(() => loadDatabaseConfig({ DATABASE_URL: url })).message).toContain(shown);
+      // ... the worker and the gateway with postgresUrl in their own schemas.
+      const parsed = postgresUrl('DATABASE_URL').safeParse(url);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error!.issues[0]!.message).toContain(shown);
+      expect(parsed.error!.issues[0]!.message).not.toContain('secret');
     },
   );
+
+  it.each([
+    // URLs with a scheme, valid or not: the user and host stay, the password goes.
+    [
+      'postgres://remedy:secret@db.example.com:5432/remedy',
+      'postgres://remedy:****@db.example.com:5432/remedy',
+    ],
+    ['mysql://u:secret@db/remedy', 'mysql://u:****@db/remedy'],
+    ['postgres://:secret@db/remedy', 'postgres://:****@db/remedy'],
+    // A password holding "@", "/" or a space is masked whole, up to the last "@".
+    ['postgres://u:p@ss/w@rd@db/remedy', 'postgres://u:****@db/remedy'],
+    ['postgres://u:my secret@db/remedy', 'postgres://u:****@db/remedy'],
+    // user:password@host without a scheme.
+    ['remedy:secret@db.example.com:5432/remedy', 'remedy:****@db.example.com:5432/remedy'],
+    // libpq key=value strings, quoted or not, and password= in a URL's query.
+    [
+      'host=db.example.com user=remedy password=secret dbname=remedy',
+      'host=db.example.com user=remedy password=**** dbname=remedy',
+    ],
+    ["host=db password='my \\'secret' dbname=remedy", 'host=db password=**** dbname=remedy'],
+    ['host=db PASSWORD = secret', 'host=db PASSWORD = ****'],
+    ['host=db sslpassword=secret', 'host=db sslpassword=****'],
+    ['host=db password=a:b@c port=5432', 'host=db password=**** port=5432'],
+    ['postgres://db/remedy?user=u&password=secret', 'postgres://db/remedy?user=u&password=****'],
+    // Nothing secret: unchanged.
+    ['postgres://remedy@db.example.com:5432/remedy', 'postgres://remedy@db.example.com:5432/remedy'],
+    ['localhost:5432', 'localhost:5432'],
+    ['host=db user=remedy dbname=remedy', 'host=db user=remedy dbname=remedy'],
+  ])('redactUrl(%j) is %j', (value, masked) => {
+    expect(redactUrl(value)).toBe(masked);
+  });
 
   it('rejects a bad REMEDY_PG_PORT', () => {
     const err = configError(() => loadDatabaseConfig({ REMEDY_PG_PORT: '70000' }));
