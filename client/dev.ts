@@ -1,34 +1,81 @@
 /**
- * `npm run dev`: brings up Temporal (with the Web UI), Postgres and a worker, registers the weather
- * model with its 2013–2015 production log, and stays up until Ctrl-C. Start cycles from another
- * terminal with the `remedy` CLI.
+ * `npm run dev`: brings up Temporal (with the Web UI), Postgres, a worker, the serving gateway and the
+ * review page; registers the weather model with its 2013–2015 production log; replays 2015 through the
+ * gateway (with the true labels as feedback) so rollouts have live traffic to judge; and stays up until
+ * Ctrl-C. Start monitors and cycles from another terminal with the `remedy` CLI (the README's
+ * walkthrough).
  */
+import { Command } from 'commander';
 import { loadDatabaseConfig, redactUrl } from '../infra/config.js';
-import { prepareWeatherModel } from './scenario.js';
+import { futureTraffic, prepareWeatherModel } from './scenario.js';
 import { startStack } from './stack.js';
+import { backgroundTraffic } from './traffic.js';
+
+/**
+ * The walkthrough's policy: a third of the log has ground truth, so a 30-day window holds about 20
+ * labeled rows (15 are enough to judge accuracy); 30 labels asked, 20 enough at the deadline; the
+ * calibration gate at 0.25, because the walkthrough's holdout is about 20 rows and their ECE is noisy
+ * (0.15 rejects some seeds and passes others); a person approves the rollout (anyone may: no approvers
+ * listed).
+ */
+export const DEV_POLICY = {
+  drift: { minLabeledRows: 15 },
+  labeling: { budget: 30, minLabels: 20, deadline: '24h' },
+  evaluation: { maxEce: 0.25 },
+  rollout: { requireApproval: true },
+};
+
+const opts = new Command('dev')
+  .description('Run the stack on this machine with the weather model registered, until Ctrl-C')
+  .option('--rate <n>', 'production requests per second through the gateway (0: none)', '20')
+  .parse()
+  .opts<{ rate: string }>();
+const rate = Number(opts.rate);
+if (!Number.isFinite(rate) || rate < 0 || rate > 500) {
+  process.stderr.write(`--rate must be a number of requests per second from 0 to 500 (got "${opts.rate}")\n`);
+  process.exit(2);
+}
 
 const log = (msg: string) => process.stderr.write(`[remedy] ${msg}\n`);
 const stack = await startStack(log);
+let traffic: ReturnType<typeof backgroundTraffic> | null = null;
 try {
-  const prepared = await prepareWeatherModel(stack.pool, 'weather');
+  const prepared = await prepareWeatherModel(stack.pool, 'weather', DEV_POLICY);
   log(`model "weather": champion v${prepared.champion.version}, production log ready`);
+  if (rate > 0) {
+    // Bounded: at most ~6 hours of requests, each followed by its true label.
+    traffic = backgroundTraffic({
+      gatewayUrl: stack.gatewayUrl,
+      modelId: 'weather',
+      rows: futureTraffic(prepared),
+      maxRequests: Math.round(rate * 6 * 3600),
+      intervalMs: 1000 / rate,
+    });
+    log(`production traffic: 2015 replayed through the gateway, ${rate} requests/s with feedback`);
+  }
   log(`Temporal ${stack.config.address}, Web UI ${stack.uiUrl ?? '(external)'}, gateway ${stack.gatewayUrl}`);
   log(
     `review page ${stack.reviewUrl}?reviewer=<you> (reviewers: the policy's labeling.reviewers, any when empty)`,
   );
+  log(`cycle reports ${stack.reviewBase}/reports/<cycle>`);
   log('in another terminal:');
   // The stack uses DATABASE_URL when it is set (startPostgres), else the embedded Postgres it started, whose
   // URL (a local password on 127.0.0.1) can be printed in full. Yours is shown with the password masked.
   const yours = loadDatabaseConfig().databaseUrl !== undefined;
   const databaseUrl = yours ? redactUrl(stack.databaseUrl) : stack.databaseUrl;
-  log(`  export TEMPORAL_ADDRESS=${stack.config.address} DATABASE_URL=${databaseUrl}`);
+  log(
+    `  export TEMPORAL_ADDRESS=${stack.config.address} DATABASE_URL=${databaseUrl} REMEDY_REVIEW_URL=${stack.reviewBase}` +
+      (stack.uiUrl ? ` REMEDY_WEB_UI_URL=${stack.uiUrl}` : ''),
+  );
   if (yours) log('  (DATABASE_URL is the one you set, its password shown as ****: put yours in)');
-  log('  npx remedy start weather --from 2013-04-01 --to 2015-01-01');
+  log('  npx remedy monitor create weather --every 1h --window 30d --mode cursor --start 2013-01-01');
+  log('  npx remedy monitor trigger weather --wait');
   log('press Ctrl-C to stop');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
 } finally {
+  await traffic?.stop().catch((err: unknown) => log(`traffic stopped: ${String(err)}`));
   await stack.stop();
 }
