@@ -120,7 +120,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
     async notify(input: {
       eventKey: string;
       campaignId: string;
-      kind: 'reminder' | 'escalation' | 'parked' | 'decision' | 'extended';
+      kind: 'reminder' | 'escalation' | 'parked' | 'decision' | 'extended' | 'batch';
       recipients: string[];
       message: string;
     }): Promise<void> {
@@ -152,6 +152,30 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
         [input.campaignId, input.recordKey],
       );
       return { ...rows[0]!, duplicate: true };
+    },
+
+    /**
+     * Stores one reviewer's answer to an overlapped item. One answer per reviewer per item: a repeat
+     * returns the stored answer and adds nothing.
+     */
+    async recordVote(input: {
+      campaignId: string;
+      recordKey: string;
+      label: string;
+      reviewer: string;
+      via?: string;
+    }): Promise<{ label: string; duplicate: boolean }> {
+      const inserted = await pool.query<{ label: string }>(
+        `INSERT INTO label_votes (campaign_id, record_key, reviewer, label, via) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (campaign_id, record_key, reviewer) DO NOTHING RETURNING label`,
+        [input.campaignId, input.recordKey, input.reviewer, input.label, input.via ?? 'api'],
+      );
+      if (inserted.rows[0]) return { label: inserted.rows[0].label, duplicate: false };
+      const { rows } = await pool.query<{ label: string }>(
+        'SELECT label FROM label_votes WHERE campaign_id = $1 AND record_key = $2 AND reviewer = $3',
+        [input.campaignId, input.recordKey, input.reviewer],
+      );
+      return { label: rows[0]!.label, duplicate: true };
     },
   };
 }

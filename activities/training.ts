@@ -15,6 +15,7 @@ import { canonicalJson, predict, type ModelArtifact } from '../core/model.js';
 import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
+import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
@@ -190,31 +191,35 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         configHash,
         details: out.details,
       });
-      const version = await db.insertModelVersion(pool, {
-        modelId: input.modelId,
-        idempotencyKey: `${input.cycleId}:candidate`,
-        status: 'candidate',
-        datasetId: input.datasetId,
-        cycleId: input.cycleId,
-        configHash,
-        codeVersion: CODE_VERSION,
-        artifact: artifactJson,
-        artifactSha256,
-        metrics: {
-          trainer: out.trainer,
-          config: input.config,
-          trainAccuracy,
-          trainRows: rows.length,
-          historyRows,
-          resumedFrom: out.resumedFrom,
-          ...out.details,
-          // What this activity returns, so a retry after a lost completion returns the same.
-          result: { ...result(0), version: null },
-        },
+      // One transaction: a crash between the insert and the stored result would leave a row whose
+      // result says version null, which the retry above would return as the candidate.
+      return withTransaction(pool, async (client) => {
+        const version = await db.insertModelVersion(client, {
+          modelId: input.modelId,
+          idempotencyKey: `${input.cycleId}:candidate`,
+          status: 'candidate',
+          datasetId: input.datasetId,
+          cycleId: input.cycleId,
+          configHash,
+          codeVersion: CODE_VERSION,
+          artifact: artifactJson,
+          artifactSha256,
+          metrics: {
+            trainer: out.trainer,
+            config: input.config,
+            trainAccuracy,
+            trainRows: rows.length,
+            historyRows,
+            resumedFrom: out.resumedFrom,
+            ...out.details,
+            // What this activity returns, so a retry after a lost completion returns the same.
+            result: { ...result(0), version: null },
+          },
+        });
+        await db.mergeVersionMetrics(client, input.modelId, version, { result: result(version) });
+        await db.setAlias(client, input.modelId, 'candidate', version);
+        return result(version);
       });
-      await db.mergeVersionMetrics(pool, input.modelId, version, { result: result(version) });
-      await db.setAlias(pool, input.modelId, 'candidate', version);
-      return result(version);
     },
   };
 }

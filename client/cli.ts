@@ -210,11 +210,21 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'print JSON')
     .action(async (cycle: string, o: { json?: boolean }) => {
       const s = await withClient(({ client }) => pendingLabels(client, cycle));
-      const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); labels: ${s.labelSet.join(', ')}\n`;
+      const extra = [
+        s.batch ? `batch ${s.batch.current} of ${s.batch.of}` : '',
+        s.agreement && s.agreement.kappa !== null
+          ? `agreement kappa ${s.agreement.kappa.toFixed(2)} on ${s.agreement.pairs} items (gate ${s.agreement.minKappa})`
+          : '',
+        s.parkedFor ? `parked for ${s.parkedFor === 'agreement' ? 'low agreement' : 'too few labels'}` : '',
+      ].filter(Boolean);
+      const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); labels: ${s.labelSet.join(', ')}${extra.length ? `; ${extra.join('; ')}` : ''}\n`;
       const body = s.pending
         .map(
           (p) =>
-            `${p.recordKey}\tguess=${p.guess} (${(p.confidence * 100).toFixed(0)}%)\t${JSON.stringify(p.features)}`,
+            `${p.recordKey}\tguess=${p.guess} (${(p.confidence * 100).toFixed(0)}%)\t${JSON.stringify(p.features)}` +
+            (p.needs
+              ? `\t${p.needs} reviewers, answered by: ${(p.reviewedBy ?? []).join(', ') || 'nobody yet'}`
+              : ''),
         )
         .join('\n');
       print(o.json, s, head + (body ? `${body}\n` : ''));
@@ -236,7 +246,11 @@ export function buildProgram(io: CliIo): Command {
         print(
           o.json,
           r,
-          `${r.duplicate ? 'already labeled' : 'labeled'} ${r.recordKey} = ${r.label}; ${r.remaining} remaining\n`,
+          `${r.duplicate ? 'already labeled' : 'labeled'} ${r.recordKey} = ${r.label}; ${r.remaining} remaining` +
+            (r.awaiting
+              ? ` (the item waits for ${r.awaiting} more reviewer${r.awaiting > 1 ? 's' : ''})`
+              : '') +
+            '\n',
         );
       },
     );

@@ -138,3 +138,27 @@ export function confusionCounts(
   // Object.fromEntries defines own properties, so labels such as "__proto__" stay ordinary keys.
   return Object.fromEntries(labels.map((t) => [t, Object.fromEntries(cells.get(t)!)]));
 }
+
+/**
+ * Cohen's kappa between two raters' labels on the same items: agreement beyond what their label
+ * frequencies would give by chance, (p_o − p_e) / (1 − p_e). 1 is perfect agreement, 0 chance, below 0
+ * worse than chance. When both raters always give the same single label (p_e = 1), agreement is perfect
+ * and kappa is 1. Null for no items.
+ */
+export function cohenKappa(pairs: readonly (readonly [string, string])[]): number | null {
+  const n = pairs.length;
+  if (n === 0) return null;
+  const first = new Map<string, number>();
+  const second = new Map<string, number>();
+  let agree = 0;
+  for (const [a, b] of pairs) {
+    if (a === b) agree++;
+    first.set(a, (first.get(a) ?? 0) + 1);
+    second.set(b, (second.get(b) ?? 0) + 1);
+  }
+  const observed = agree / n;
+  let expected = 0;
+  for (const [label, count] of first) expected += (count / n) * ((second.get(label) ?? 0) / n);
+  if (expected >= 1) return 1;
+  return (observed - expected) / (1 - expected);
+}

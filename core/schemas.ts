@@ -129,6 +129,19 @@ export const Policy = z.object({
       decisionTimeout: DurationString.default('72h'),
       /** Who may extend, proceed or abort a parked campaign (empty: anyone). */
       deciders: z.array(z.string().min(1)).default([]),
+      /**
+       * Share of people's items answered by two reviewers (0: one each). Two answers that agree settle the
+       * item; two that disagree send it to a third reviewer, whose answer settles it (majority of three).
+       */
+      overlap: z.number().min(0).max(1).default(0),
+      /**
+       * The agreement gate: Cohen's kappa of the first two answers on overlapped items, once at least
+       * `minOverlapItems` have both. Below it, the campaign parks for a person (proceed or abort).
+       */
+      minKappa: z.number().min(-1).max(1).default(0.6),
+      minOverlapItems: z.number().int().min(1).default(5),
+      /** Requests go out in batches of this many; the next batch when the current one is answered (0: all at once). */
+      batchSize: z.number().int().min(0).default(0),
     })
     .prefault({}),
   training: z

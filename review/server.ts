@@ -190,20 +190,22 @@ function indexPage(list: { cycleId: string; startTime: string }[], reviewer: str
 
 function campaignPage(cycleId: string, s: LabelingStatus, reviewer: string | null): string {
   const options = s.labelSet.map((l) => `<option value="${esc(l)}">`).join('');
-  const items = s.pending
+  // An overlapped item this reviewer has answered waits for someone else: not in their queue.
+  const queue = s.pending.filter((item) => !reviewer || !(item.reviewedBy ?? []).includes(reviewer));
+  const items = queue
     .map((item, i) => {
       const features = Object.entries(item.features)
         .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
         .join('');
       return `<div class="item" data-key="${esc(item.recordKey)}">
-<div><b>${esc(item.recordKey)}</b> — model's guess: <span class="guess">${esc(item.guess)}</span> <span class="muted">(${(item.confidence * 100).toFixed(0)}% sure)</span></div>
+<div><b>${esc(item.recordKey)}</b> — model's guess: <span class="guess">${esc(item.guess)}</span> <span class="muted">(${(item.confidence * 100).toFixed(0)}% sure)</span>${item.needs ? ` <span class="muted overlap">· ${item.needs === 3 ? 'the first two reviewers disagreed: yours decides' : `answered by two reviewers (${(item.reviewedBy ?? []).length} so far)`}</span>` : ''}</div>
 <table>${features}</table>
 <form data-key="${esc(item.recordKey)}"><label>Label <input name="label" list="labels" required autocomplete="off" aria-label="label for ${esc(item.recordKey)}" id="label-${i}"></label> <button type="submit">Submit</button></form>
 </div>`;
     })
     .join('');
   const body = `<h1>Labeling campaign of ${esc(cycleId)}</h1>
-<p class="muted">Reviewer: <b id="reviewer">${reviewer ? esc(reviewer) : 'not set (add ?reviewer=you)'}</b> · state <b id="state">${esc(s.state)}</b> · <span id="answered">${s.answered}</span> of ${s.requested} answered · deadline ${esc(s.deadlineAt)} · labels: ${s.labelSet.map(esc).join(', ')}</p>
+<p class="muted">Reviewer: <b id="reviewer">${reviewer ? esc(reviewer) : 'not set (add ?reviewer=you)'}</b> · state <b id="state">${esc(s.state)}</b> · <span id="answered">${s.answered}</span> of ${s.requested} answered · deadline ${esc(s.deadlineAt)} · labels: ${s.labelSet.map(esc).join(', ')}${s.batch ? ` · batch <span id="batch">${s.batch.current} of ${s.batch.of}</span>` : ''}${s.agreement && s.agreement.kappa !== null ? ` · agreement kappa ${s.agreement.kappa.toFixed(2)} on ${s.agreement.pairs} items` : ''}</p>
 <div id="status" role="status" aria-live="polite"></div>
 <datalist id="labels">${options}</datalist>
 ${items || '<p>Nothing is waiting for a label.</p>'}`;
@@ -221,10 +223,10 @@ for (const form of document.querySelectorAll('form[data-key]')) {
     const body = await res.json();
     if (res.ok) {
       status.className = 'ok';
-      status.textContent = (body.duplicate ? 'Already labeled: ' : 'Labeled ') + body.recordKey + ' = ' + body.label + '; ' + body.remaining + ' remaining';
+      status.textContent = (body.duplicate ? 'Already labeled: ' : 'Labeled ') + body.recordKey + ' = ' + body.label + '; ' + body.remaining + ' remaining' + (body.awaiting ? ' (this item waits for ' + body.awaiting + ' more reviewer' + (body.awaiting > 1 ? 's' : '') + ')' : '');
       form.closest('.item').classList.add('done');
       form.querySelector('button').disabled = true;
-      document.getElementById('answered').textContent = String(Number(document.getElementById('answered').textContent) + (body.duplicate ? 0 : 1));
+      if (!body.duplicate && !body.awaiting) document.getElementById('answered').textContent = String(Number(document.getElementById('answered').textContent) + 1);
     } else {
       status.className = 'refused';
       status.textContent = body.error;

@@ -268,6 +268,15 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
           escalationGrace: policy.labeling.escalationGrace,
           decisionTimeout: policy.labeling.decisionTimeout,
           deciders: policy.labeling.deciders,
+          // Only when used, so campaigns of cycles that started before these options start the same.
+          ...(policy.labeling.overlap > 0
+            ? {
+                overlap: policy.labeling.overlap,
+                minKappa: policy.labeling.minKappa,
+                minOverlapItems: policy.labeling.minOverlapItems,
+              }
+            : {}),
+          ...(policy.labeling.batchSize > 0 ? { batchSize: policy.labeling.batchSize } : {}),
         },
       ],
     });

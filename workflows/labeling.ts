@@ -8,6 +8,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { cohenKappa } from '../core/metrics.js';
+import { trafficBucket } from '../core/policy.js';
 import {
   CampaignDecision,
   describeZodError,
@@ -20,6 +22,7 @@ import {
   extendDeadlineUpdate,
   labelingStatusQuery,
   submitLabelUpdate,
+  type Agreement,
   type LabelingStatus,
   type PendingItem,
 } from './messages.js';
@@ -47,6 +50,11 @@ export interface LabelingInput {
   escalationGrace?: string;
   decisionTimeout?: string;
   deciders?: string[];
+  /** Overlap and the agreement gate, and batched requests (optional: campaigns started before them). */
+  overlap?: number;
+  minKappa?: number;
+  minOverlapItems?: number;
+  batchSize?: number;
 }
 
 export interface LabelingResult {
@@ -58,6 +66,8 @@ export interface LabelingResult {
   parked?: boolean;
   /** Items the champion labeled itself (above the policy's autoLabelAbove), not counted in `answered`. */
   autoLabeled?: number;
+  /** With overlap: how much the reviewers agreed. */
+  agreement?: Agreement;
 }
 
 /**
@@ -66,6 +76,12 @@ export interface LabelingResult {
  * to the deadline; at the deadline a second reviewer pool is called in for a grace period; then it
  * proceeds with what is labeled if that meets the minimum, or parks for a person to extend, proceed or
  * abort — and expires if nobody decides in time. Never a hang.
+ *
+ * With overlap, a share of the items needs two reviewers: two answers that agree settle an item, two
+ * that disagree send it to a third (majority of three; the third decides a three-way split). Cohen's
+ * kappa of the first two answers is a gate: below the policy's minimum the campaign parks for a person
+ * to proceed or abort. With a batch size, requests go out a batch at a time, the next when the current
+ * one is answered, and the reviewers are told.
  */
 export async function labelingCampaign(input: LabelingInput): Promise<LabelingResult> {
   const startedAt = workflowInfo().startTime.getTime();
@@ -81,6 +97,56 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   let extensions = 0;
   let wasParked = false;
   const escalationPool = input.escalationReviewers ?? [];
+  const overlap = input.overlap ?? 0;
+  const batchSize = input.batchSize ?? 0;
+  const minKappa = input.minKappa ?? 0.6;
+  /** Overlapped items' answers in the order they came, one per reviewer. */
+  const votes = new Map<string, { reviewer: string; label: string }[]>();
+  let overlapped = new Set<string>();
+  /** How many of `items` are out to reviewers (all, without batches). */
+  let released = 0;
+  let parkedFor: 'labels' | 'agreement' | null = null;
+
+  /** Answers an overlapped item needs: two, or three once the first two disagree. */
+  const needs = (key: string): number => {
+    const v = votes.get(key) ?? [];
+    return v.length >= 2 && v[0]!.label !== v[1]!.label ? 3 : 2;
+  };
+  /** The settled label of an overlapped item, or null while it waits for another answer. */
+  const settle = (v: readonly { label: string }[]): string | null => {
+    if (v.length >= 2 && v[0]!.label === v[1]!.label) return v[0]!.label;
+    if (v.length < 3) return null;
+    const counts = new Map<string, number>();
+    for (const x of v.slice(0, 3)) counts.set(x.label, (counts.get(x.label) ?? 0) + 1);
+    for (const [label, n] of counts) if (n >= 2) return label;
+    return v[2]!.label;
+  };
+  const agreement = (): Agreement => {
+    const pairs: [string, string][] = [];
+    let settledByThird = 0;
+    for (const v of votes.values()) {
+      if (v.length >= 2) pairs.push([v[0]!.label, v[1]!.label]);
+      if (v.length >= 3) settledByThird++;
+    }
+    return {
+      overlapped: overlapped.size,
+      pairs: pairs.length,
+      kappa: cohenKappa(pairs),
+      disagreements: pairs.filter(([a, b]) => a !== b).length,
+      settledByThird,
+      minKappa,
+    };
+  };
+  const batchOf = (): { current: number; of: number; size: number } => ({
+    current: Math.ceil(released / batchSize),
+    of: Math.ceil(items.length / batchSize),
+    size: batchSize,
+  });
+  /** The batch that is out has every item settled, and there is another to send. */
+  const batchDone = (): boolean =>
+    batchSize > 0 &&
+    released < items.length &&
+    items.slice(0, released).every((i) => answers.has(i.recordKey));
   const allowed = () =>
     escalatedAt && input.reviewers.length > 0 ? [...input.reviewers, ...escalationPool] : input.reviewers;
 
@@ -89,13 +155,27 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     labelSet: input.labelSet,
     requested: items.length,
     answered: answers.size,
-    pending: items.filter((i) => !answers.has(i.recordKey)),
+    pending: items
+      .slice(0, released)
+      .filter((i) => !answers.has(i.recordKey))
+      .map((i) =>
+        overlapped.has(i.recordKey)
+          ? {
+              ...i,
+              reviewedBy: (votes.get(i.recordKey) ?? []).map((v) => v.reviewer),
+              needs: needs(i.recordKey),
+            }
+          : i,
+      ),
     deadlineAt,
     state,
     remindedAt,
     escalatedAt,
     reviewers: allowed(),
     decisionDueAt,
+    ...(parkedFor ? { parkedFor } : {}),
+    ...(overlap > 0 ? { agreement: agreement() } : {}),
+    ...(batchSize > 0 && items.length > 0 ? { batch: batchOf() } : {}),
   }));
 
   const mayDecide = (actor: string) => {
@@ -150,6 +230,10 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
           throw new Error(
             `decision refused: campaign ${input.campaignId} is not parked (it is ${state}); use "remedy labels extend" for more time`,
           );
+        if (parkedFor === 'agreement' && p.data.decision === 'extend')
+          throw new Error(
+            `decision refused: campaign ${input.campaignId} is parked because reviewers agree too little; more time does not change that: proceed or abort`,
+          );
         mayDecide(p.data.actor);
       },
     },
@@ -159,6 +243,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     submitLabelUpdate,
     async (raw) => {
       const answer = LabelAnswer.parse(raw);
+      if (overlapped.has(answer.recordKey) && !answers.has(answer.recordKey)) return await vote(answer);
       const stored = await acts.recordLabel({ campaignId: input.campaignId, ...answer });
       const duplicate = stored.duplicate || answers.has(answer.recordKey);
       answers.set(answer.recordKey, stored.label);
@@ -177,9 +262,16 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         const answer = parsed.data;
         if (state !== 'open' && state !== 'parked')
           throw new Error(`label refused: campaign ${input.campaignId} is closed (${state})`);
-        if (!items.some((i) => i.recordKey === answer.recordKey)) {
+        const index = items.findIndex((i) => i.recordKey === answer.recordKey);
+        if (index < 0) {
           throw new Error(
             `label refused: recordKey "${answer.recordKey}" is not an item of campaign ${input.campaignId}; list pending items with "remedy pending"`,
+          );
+        }
+        if (index >= released) {
+          const b = batchOf();
+          throw new Error(
+            `label refused: recordKey "${answer.recordKey}" is in a later batch (batch ${b.current} of ${b.of} is out); answer the pending items first`,
           );
         }
         if (!input.labelSet.includes(answer.label)) {
@@ -195,6 +287,39 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     },
   );
 
+  /** An answer to an overlapped item: kept per reviewer; the item settles on agreement or a third answer. */
+  async function vote(answer: LabelAnswer) {
+    const key = answer.recordKey;
+    const stored = await acts.recordVote({ campaignId: input.campaignId, ...answer });
+    const list = votes.get(key) ?? [];
+    if (!list.some((v) => v.reviewer === answer.reviewer))
+      list.push({ reviewer: answer.reviewer, label: stored.label });
+    votes.set(key, list);
+    const settled = settle(list);
+    if (settled !== null && !answers.has(key)) {
+      answers.set(key, settled);
+      await acts.recordLabel({
+        campaignId: input.campaignId,
+        recordKey: key,
+        label: settled,
+        reviewer: list.map((v) => v.reviewer).join('+'),
+        ...(answer.via ? { via: answer.via } : {}),
+      });
+      log.info('overlapped item settled', {
+        campaignId: input.campaignId,
+        recordKey: key,
+        answers: list.length,
+      });
+    }
+    return {
+      recordKey: key,
+      label: stored.label,
+      duplicate: stored.duplicate,
+      remaining: items.length - answers.size,
+      ...(answers.has(key) ? {} : { awaiting: needs(key) - list.length }),
+    };
+  }
+
   const opened = await acts.openLabelTasks({
     campaignId: input.campaignId,
     modelId: input.modelId,
@@ -205,6 +330,14 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     ...(input.autoLabelAbove !== undefined ? { autoLabelAbove: input.autoLabelAbove } : {}),
   });
   items = opened.items;
+  released = batchSize > 0 ? Math.min(batchSize, items.length) : items.length;
+  if (overlap > 0) {
+    // Which items two reviewers answer: a stable hash of the item, so a replay picks the same ones.
+    const cut = Math.round(overlap * 100);
+    overlapped = new Set(
+      items.filter((i) => trafficBucket(`${input.campaignId}:${i.recordKey}`) < cut).map((i) => i.recordKey),
+    );
+  }
   log.info('labeling campaign open', {
     campaignId: input.campaignId,
     requested: items.length,
@@ -213,6 +346,8 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
 
   if (patched('labeling-sla')) {
     state = await runSla();
+    if (overlap > 0 && (state === 'complete' || state === 'deadline-partial'))
+      state = await agreementGate(state);
   } else {
     const remainingMs = Date.parse(deadlineAt) - Date.now();
     const complete = await condition(() => answers.size >= items.length, Math.max(remainingMs, 1));
@@ -228,6 +363,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     unlabeledRows: opened.unlabeledRows,
     ...(opened.autoLabeled ? { autoLabeled: opened.autoLabeled } : {}),
     ...(wasParked ? { parked: true } : {}),
+    ...(overlap > 0 ? { agreement: agreement() } : {}),
   };
 
   /** Waits until `target()` (re-read when the deadline moves) or completion; true when complete. */
@@ -235,27 +371,76 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     for (;;) {
       const seen = extensions;
       await condition(
-        () => answers.size >= items.length || extensions !== seen,
+        () => answers.size >= items.length || extensions !== seen || batchDone(),
         Math.max(target() - Date.now(), 1),
         { summary: 'Labeling: wait for answers until the next reminder or deadline' },
       );
       if (answers.size >= items.length) return true;
+      if (batchDone()) {
+        released = Math.min(released + batchSize, items.length);
+        const b = batchOf();
+        await tell(
+          'batch',
+          allowed(),
+          `batch ${b.current} of ${b.of} is out: ${released - (b.current - 1) * batchSize} items, by ${deadlineAt}`,
+          `${b.current}`,
+        );
+        continue;
+      }
       if (extensions === seen && Date.now() >= target()) return false;
     }
   }
 
   async function tell(
-    kind: 'reminder' | 'escalation' | 'parked' | 'decision',
+    kind: 'reminder' | 'escalation' | 'parked' | 'decision' | 'batch',
     recipients: string[],
     message: string,
+    key = String(extensions),
   ) {
     await acts.notify({
-      eventKey: `${input.campaignId}:${kind}:${extensions}`,
+      eventKey: `${input.campaignId}:${kind}:${key}`,
       campaignId: input.campaignId,
       kind,
       recipients,
       message,
     });
+  }
+
+  /** Reviewers who agree too little make a dataset no one should train on: a person proceeds or aborts. */
+  async function agreementGate(settledState: LabelingResult['state']): Promise<LabelingResult['state']> {
+    const a = agreement();
+    if (a.pairs < (input.minOverlapItems ?? 5) || a.kappa === null || a.kappa >= minKappa)
+      return settledState;
+    state = 'parked';
+    parkedFor = 'agreement';
+    wasParked = true;
+    decision = null;
+    const due = Date.now() + durationMs(input.decisionTimeout ?? '72h');
+    decisionDueAt = new Date(due).toISOString();
+    await tell(
+      'parked',
+      input.deciders ?? [],
+      `reviewers agree too little: kappa ${a.kappa.toFixed(2)} < ${minKappa} on ${a.pairs} items answered twice; proceed or abort by ${decisionDueAt}`,
+      'agreement',
+    );
+    const decided = await condition(() => decision !== null, Math.max(due - Date.now(), 1), {
+      summary: 'Parked on low agreement: wait for a decision (remedy labels decide proceed|abort)',
+    });
+    decisionDueAt = null;
+    parkedFor = null;
+    if (!decided) return 'deadline-insufficient';
+    const d = decision as CampaignDecision | null;
+    await acts.recordAudit({
+      key: `${input.campaignId}:agreement-decision`,
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      actor: d!.actor,
+      action: `labeling.${d!.decision}`,
+      details: { reason: d!.reason ?? null, agreement: a },
+    });
+    if (d!.decision === 'abort') return 'aborted';
+    state = 'open';
+    return settledState;
   }
 
   async function runSla(): Promise<LabelingResult['state']> {
@@ -285,6 +470,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       if (answers.size >= input.minLabels) return 'deadline-partial';
       // Too few labels: a person decides. Labels are still taken while parked.
       state = 'parked';
+      parkedFor = 'labels';
       wasParked = true;
       decision = null;
       const due = Date.now() + durationMs(input.decisionTimeout ?? '72h');
@@ -302,6 +488,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         { summary: 'Parked: wait for a decision (remedy labels decide extend|proceed|abort)' },
       );
       decisionDueAt = null;
+      parkedFor = null;
       if (decision === null && extensions === seen && answers.size >= input.minLabels) {
         state = 'open';
         return answers.size >= items.length ? 'complete' : 'deadline-partial';

@@ -89,6 +89,20 @@ export interface PendingItem {
   features: Features;
   guess: string;
   confidence: number;
+  /** Overlapped items: the reviewers who have answered so far (two needed; a third when they disagree). */
+  reviewedBy?: string[];
+  /** Overlapped items: how many answers the item needs in all now (2, or 3 after a disagreement). */
+  needs?: number;
+}
+
+/** Agreement on overlapped items: Cohen's kappa of the first two answers, and how many went to a third. */
+export interface Agreement {
+  overlapped: number;
+  pairs: number;
+  kappa: number | null;
+  disagreements: number;
+  settledByThird: number;
+  minKappa: number;
 }
 
 export interface LabelingStatus {
@@ -106,6 +120,11 @@ export interface LabelingStatus {
   reviewers?: string[];
   /** While parked: the decision is due by then, or the campaign expires. */
   decisionDueAt?: string | null;
+  /** Why it is parked: too few labels, or reviewers who agree too little. */
+  parkedFor?: 'labels' | 'agreement' | null;
+  agreement?: Agreement;
+  /** Batched requests: which batch is out, of how many. */
+  batch?: { current: number; of: number; size: number };
 }
 
 export interface SubmitLabelResult {
@@ -113,6 +132,8 @@ export interface SubmitLabelResult {
   label: string;
   duplicate: boolean;
   remaining: number;
+  /** An overlapped item not settled yet: how many more reviewers' answers it needs. */
+  awaiting?: number;
 }
 
 export const labelingStatusQuery = defineQuery<LabelingStatus>('labelingStatus');

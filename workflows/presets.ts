@@ -35,6 +35,7 @@ export const ACTIVITY_SUMMARIES: Record<string, string> = {
   collectDataset: 'Collection: sample the drifted region, run the quality gates, write a dataset version',
   openLabelTasks: 'Labeling: choose the items people label, auto-label the confident ones',
   recordLabel: 'Store a label answer',
+  recordVote: "Store one reviewer's answer to an overlapped item",
   notify: 'Notify reviewers (reminder, escalation or decision)',
   freezeLabeledDataset: 'Freeze the labeled dataset version',
   trainCandidate: 'Train the candidate on its own task queue (heartbeats, resumes from checkpoints)',

@@ -1,5 +1,12 @@
 import { describe, it, expect } from 'vitest';
-import { accuracy, confusionCounts, logLoss, macroF1, twoProportionZTest } from '../../core/metrics.js';
+import {
+  accuracy,
+  cohenKappa,
+  confusionCounts,
+  logLoss,
+  macroF1,
+  twoProportionZTest,
+} from '../../core/metrics.js';
 
 /*
  * Expected numbers were computed independently in Python (scikit-learn 1.9, statsmodels, numpy) and
@@ -179,5 +186,48 @@ describe('confusionCounts', () => {
 
   it('given mismatched lengths, when counted, then it throws', () => {
     expect(() => confusionCounts(['a'], [])).toThrow();
+  });
+});
+
+describe('cohenKappa', () => {
+  it('given the textbook table (20 yes/yes, 5 yes/no, 10 no/yes, 15 no/no), then kappa is 0.4', () => {
+    const pairs: [string, string][] = [
+      ...Array.from({ length: 20 }, () => ['yes', 'yes'] as [string, string]),
+      ...Array.from({ length: 5 }, () => ['yes', 'no'] as [string, string]),
+      ...Array.from({ length: 10 }, () => ['no', 'yes'] as [string, string]),
+      ...Array.from({ length: 15 }, () => ['no', 'no'] as [string, string]),
+    ];
+    expect(cohenKappa(pairs)).toBeCloseTo(0.4, 12);
+  });
+
+  it('given perfect agreement, chance-level and no items, then 1, about 0 and null', () => {
+    expect(
+      cohenKappa([
+        ['a', 'a'],
+        ['b', 'b'],
+        ['c', 'c'],
+      ]),
+    ).toBe(1);
+    expect(
+      cohenKappa([
+        ['a', 'a'],
+        ['a', 'a'],
+      ]),
+    ).toBe(1);
+    expect(
+      cohenKappa([
+        ['a', 'a'],
+        ['a', 'b'],
+        ['b', 'a'],
+        ['b', 'b'],
+      ]),
+    ).toBeCloseTo(0, 12);
+    expect(
+      cohenKappa([
+        ['a', 'b'],
+        ['b', 'a'],
+      ]),
+    ).toBe(-1);
+    expect(cohenKappa([])).toBeNull();
   });
 });
