@@ -342,6 +342,15 @@ describe('remedy CLI', () => {
     expect((await remedy('triggers', 'pause', 'weather-cli-fail', '--kind', 'volume')).out).toBe(
       'paused the volume trigger of weather-cli-fail\n',
     );
+    const shown = await remedy('triggers', 'show', 'weather-cli-fail', '--kind', 'volume', '--json');
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.out)).toMatchObject({ scheduleId: 'volume-weather-cli-fail', paused: true });
+    expect((await remedy('triggers', 'resume', 'weather-cli-fail', '--kind', 'volume')).out).toBe(
+      'resumed the volume trigger of weather-cli-fail\n',
+    );
+    expect((await remedy('triggers', 'show', 'weather-cli-fail', '--kind', 'sometimes')).err).toMatch(
+      /argument 'sometimes' is invalid\. Allowed choices are volume, schedule/,
+    );
     expect((await remedy('triggers', 'delete', 'weather-cli-fail', '--kind', 'volume')).code).toBe(0);
     const missing = await remedy('triggers', 'run', 'weather-cli-fail', '--kind', 'schedule');
     expect(missing.code).toBe(2);

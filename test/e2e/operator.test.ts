@@ -305,6 +305,12 @@ describe('operator walkthrough', () => {
         () => cycleStatus(stack.h.client, cycleId),
         (s) => s.awaitingApproval || s.outcome !== null,
       );
+      // The candidate's model card, as the approver reads it before approving.
+      const card = await remedy('card', MODEL, '2');
+      expect(card.code).toBe(0);
+      expect(card.out).toMatch(/^# Model card: weather-walk v2\n/);
+      expect(card.out).toMatch(/\*\*Decision: GO\*\*/);
+      expect((await remedy('card', MODEL, '2', '--html')).out).toMatch(/^<!doctype html>/);
       // Only an approver may approve; the refusal names the person.
       const wrong = await remedy('approve', cycleId, '--approver', 'mallory');
       expect(wrong.code).toBe(2);

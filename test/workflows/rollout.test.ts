@@ -144,7 +144,8 @@ describe('staged rollout through the serving gateway', () => {
     const { prepared, candidate } = await withBadCandidate('weather-bad');
     const load = traffic(prepared);
     const input = rolloutInput('weather-bad', candidate, {});
-    const result = (await (await start(input)).result()) as RolloutResult;
+    const handle = await start(input);
+    const result = (await handle.result()) as RolloutResult;
     await load.stop();
 
     expect(result.outcome).toBe('rolled-back');
@@ -171,6 +172,7 @@ describe('staged rollout through the serving gateway', () => {
       maxRequests: 50,
     });
     expect(after.byVersion).toEqual({ v1: 50 });
+    await recordHistories([handle.workflowId]);
   });
 
   it('given a failure limit of 1, then one failed analysis is tolerated and the second rolls back', async () => {
@@ -215,6 +217,7 @@ describe('staged rollout through the serving gateway', () => {
       outcome: 'rolled-back',
       reason: 'rolled back at the pause by ops: too quiet to judge',
     });
+    await recordHistories([handle.workflowId]);
     expect((await db.getTraffic(pool, 'weather-thin'))!.candidateWeight).toBe(0);
   });
 
