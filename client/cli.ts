@@ -884,12 +884,20 @@ Either attaches itself to the model's open cycle as evidence instead of starting
         file: string,
         o: { reference: string; keyColumn: string; timeColumn: string; labelColumn: string; json?: boolean },
       ) => {
-        let raw: unknown;
+        let text: string;
         try {
-          raw = JSON.parse(await readFile(file, 'utf8'));
+          text = await readFile(file, 'utf8');
         } catch (err) {
           throw new UserError(
             `cannot read the definition ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+          );
+        }
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch (err) {
+          throw new UserError(
+            `${file} is not JSON (${(err as Error).message.split('\n')[0]}): a definition is one JSON object, { "modelId", "labelSet", "features", "policy" }`,
           );
         }
         const parsed = ModelDefinition.safeParse(raw);

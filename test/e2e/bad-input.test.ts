@@ -5,6 +5,9 @@
  * refused with a message that says what is wrong; nothing crashes; a refused Update adds nothing to the
  * workflow's history; the database is unchanged. The matrix is printed with every refusal.
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Pool } from 'pg';
@@ -31,6 +34,7 @@ let campaign: WorkflowHandle;
 let cycle: WorkflowHandle;
 let item: { recordKey: string };
 let servedKey: string;
+let dir: string;
 
 const TABLES = [
   'records',
@@ -126,6 +130,39 @@ beforeAll(async () => {
   );
   servedKey = rows[0]!.record_key;
   review = await startReviewServer(stack.h.client);
+  // Files for the ingest and registration cases.
+  dir = await mkdtemp(path.join(tmpdir(), 'remedy-bad-'));
+  const row = {
+    record_key: 'bad-1',
+    ts: '2015-03-01T00:00:00Z',
+    location: 'Seattle',
+    precipitation: 0,
+    temp_max: 10,
+    temp_min: 2,
+    wind: 3,
+    season_sin: 0.5,
+    season_cos: 0.8,
+  };
+  await writeFile(
+    path.join(dir, 'bad.ndjson'),
+    [
+      JSON.stringify(row),
+      JSON.stringify({ ...row, record_key: 'bad-2', temp_max: 'NaN' }),
+      JSON.stringify({ ...row, record_key: 'bad-3', ts: 'last tuesday' }),
+      JSON.stringify({ ...row, record_key: 'bad-4', feedback: 'hail' }),
+      JSON.stringify(row),
+    ].join('\n'),
+  );
+  await writeFile(path.join(dir, 'not-json.json'), 'modelId: weather\n');
+  await writeFile(
+    path.join(dir, 'bad-policy.json'),
+    JSON.stringify({
+      modelId: 'weather-x',
+      labelSet: ['rain', 'sun'],
+      features: { numeric: ['wind'], categorical: [] },
+      policy: { rollout: { steps: [50, 10] } },
+    }),
+  );
 });
 afterAll(async () => {
   await review?.close();
@@ -262,6 +299,44 @@ const cases: Case[] = [
     'labels import of a missing file',
     () => cli('labels', 'import', cycleId, '/nonexistent/answers.csv', '--reviewer', 'x'),
     /cannot read \/nonexistent\/answers\.csv: no such file/,
+  ],
+  [
+    'cli',
+    'ingest of a file with NaN, a bad date, an unknown label and a repeated key',
+    () => cli('ingest', 'weather-bad', path.join(dir, 'bad.ndjson')),
+    /4 of 5 rows refused; nothing was written[\s\S]*bad\.ndjson:2: temp_max "NaN" is not a finite number[\s\S]*bad\.ndjson:3: ts "last tuesday" is not a date[\s\S]*bad\.ndjson:4: feedback "hail" is not one of the model's labels[\s\S]*bad\.ndjson:5: record_key "bad-1" repeats line 1/,
+  ],
+  [
+    'cli',
+    'ingest of a path outside the project',
+    () => cli('ingest', 'weather-bad', '../../../../etc/passwd'),
+    /unknown file type "\(none\)"; use \.csv, \.ndjson or \.jsonl/,
+  ],
+  [
+    'cli',
+    'ingest into a model that does not exist',
+    () => cli('ingest', 'weather-none', path.join(dir, 'bad.ndjson')),
+    /no model "weather-none": register it first/,
+  ],
+  [
+    'cli',
+    'models register with a definition that is not JSON',
+    () =>
+      cli('models', 'register', path.join(dir, 'not-json.json'), '--reference', path.join(dir, 'bad.ndjson')),
+    /not-json\.json is not JSON \(.*\): a definition is one JSON object/,
+  ],
+  [
+    'cli',
+    'models register with rollout steps that go down',
+    () =>
+      cli(
+        'models',
+        'register',
+        path.join(dir, 'bad-policy.json'),
+        '--reference',
+        path.join(dir, 'bad.ndjson'),
+      ),
+    /bad-policy\.json is not a valid model definition: policy\.rollout\.steps: steps must increase and end at 100/,
   ],
   [
     'cli',

@@ -143,6 +143,8 @@ describe('labeling SLA', () => {
       answered: 21,
     });
     expect(summary.stages.map((s) => s.stage)).toContain('retrain');
+    // Replay: a campaign that reminded, escalated to a second pool and proceeded with what was labeled.
+    await recordHistoryOf(campaign);
   });
 
   it('given too few labels at the deadline, then it parks; extend unparks it; parked again, abort closes the cycle', async () => {
