@@ -3,11 +3,12 @@
  * definition row by row. A file with a bad row is refused whole (nothing written) unless the caller asks
  * to skip bad rows; either way every refused row is reported with its line and the reason.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Features, ModelDefinition } from '../core/schemas.js';
 import { UserError } from './cycles.js';
+import { fileSize } from './tables.js';
 
 /** Larger files are refused with a message: split them, each part is ingested on its own. */
 export const MAX_INGEST_BYTES = 512 * 1024 ** 2;
@@ -38,16 +39,7 @@ export interface Rejection {
 }
 
 export async function readRows(file: string): Promise<RawRow[]> {
-  let size: number;
-  try {
-    const s = await stat(file);
-    if (!s.isFile()) throw new UserError(`${file} is not a file`);
-    size = s.size;
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
-  }
+  const size = await fileSize(file);
   if (size > MAX_INGEST_BYTES)
     throw new UserError(
       `${file} is ${(size / 1024 ** 2).toFixed(0)} MiB; the limit is ${MAX_INGEST_BYTES / 1024 ** 2} MiB: split it into parts`,

@@ -27,18 +27,22 @@ export type RawColumn =
 /** Files larger than this are refused with a message, rather than exhausting memory. */
 export const MAX_TABLE_BYTES = 2 * 1024 ** 3;
 
-export async function readTable(file: string, opts: { timestamps?: boolean } = {}): Promise<Table> {
-  let size: number;
+/** The size of a file a person named, or an error saying why it cannot be read. */
+export async function fileSize(file: string): Promise<number> {
   try {
     const s = await stat(file);
     if (!s.isFile()) throw new UserError(`${file} is not a file`);
-    size = s.size;
+    return s.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw new UserError(
       `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
     );
   }
+}
+
+export async function readTable(file: string, opts: { timestamps?: boolean } = {}): Promise<Table> {
+  const size = await fileSize(file);
   if (size > MAX_TABLE_BYTES)
     throw new UserError(
       `${file} is ${(size / 1024 ** 3).toFixed(1)} GiB; the limit is 2 GiB: pass a sample or a shorter window`,

@@ -7,7 +7,9 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type pg from 'pg';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { runCli, type CliIo } from '../client/cli.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
@@ -173,3 +175,50 @@ export async function recordHistoryOf(handle: WorkflowHandle, name = handle.work
 }
 
 export { startGateway };
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/**
+ * The `remedy` CLI against a test stack, as a person runs it: the arguments they type, what it prints
+ * and its exit code. `stack` is read at each call (the stack is set up in beforeAll).
+ */
+export function cliRunner(
+  stack: () => { client: Client; queues: { taskQueue: string; trainingTaskQueue: string }; pool: pg.Pool },
+): (...argv: string[]) => Promise<CliResult> {
+  return async (...argv) => {
+    const { client, queues, pool } = stack();
+    let out = '';
+    let err = '';
+    const io: CliIo = {
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+      connect: () => Promise.resolve({ client, queues, close: () => Promise.resolve() }),
+      database: () => Promise.resolve({ pool, close: () => Promise.resolve() }),
+    };
+    const code = await runCli(argv, io);
+    return { code, out, err };
+  };
+}
+
+/** Debian's Chromium, headless, for the browser tests (CHROMIUM_PATH overrides the path). */
+export async function launchChromium(): Promise<Browser> {
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath))
+    throw new Error(
+      `no Chromium at ${executablePath}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
+  return chromium.launch({
+    executablePath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--no-first-run',
+    ],
+  });
+}

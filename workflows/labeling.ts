@@ -406,21 +406,32 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     });
   }
 
+  /** Parks the campaign for a person's decision and tells the deciders; returns when the decision is due. */
+  async function park(
+    why: 'labels' | 'agreement',
+    message: (dueAt: string) => string,
+    key?: string,
+  ): Promise<number> {
+    state = 'parked';
+    parkedFor = why;
+    wasParked = true;
+    decision = null;
+    const due = Date.now() + durationMs(input.decisionTimeout ?? '72h');
+    decisionDueAt = new Date(due).toISOString();
+    await tell('parked', input.deciders ?? [], message(decisionDueAt), key);
+    return due;
+  }
+
   /** Reviewers who agree too little make a dataset no one should train on: a person proceeds or aborts. */
   async function agreementGate(settledState: LabelingResult['state']): Promise<LabelingResult['state']> {
     const a = agreement();
     if (a.pairs < (input.minOverlapItems ?? 5) || a.kappa === null || a.kappa >= minKappa)
       return settledState;
-    state = 'parked';
-    parkedFor = 'agreement';
-    wasParked = true;
-    decision = null;
-    const due = Date.now() + durationMs(input.decisionTimeout ?? '72h');
-    decisionDueAt = new Date(due).toISOString();
-    await tell(
-      'parked',
-      input.deciders ?? [],
-      `reviewers agree too little: kappa ${a.kappa.toFixed(2)} < ${minKappa} on ${a.pairs} items answered twice; proceed or abort by ${decisionDueAt}`,
+    const kappa = a.kappa;
+    const due = await park(
+      'agreement',
+      (by) =>
+        `reviewers agree too little: kappa ${kappa.toFixed(2)} < ${minKappa} on ${a.pairs} items answered twice; proceed or abort by ${by}`,
       'agreement',
     );
     const decided = await condition(() => decision !== null, Math.max(due - Date.now(), 1), {
@@ -469,16 +480,9 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       }
       if (answers.size >= input.minLabels) return 'deadline-partial';
       // Too few labels: a person decides. Labels are still taken while parked.
-      state = 'parked';
-      parkedFor = 'labels';
-      wasParked = true;
-      decision = null;
-      const due = Date.now() + durationMs(input.decisionTimeout ?? '72h');
-      decisionDueAt = new Date(due).toISOString();
-      await tell(
-        'parked',
-        input.deciders ?? [],
-        `${answers.size} of ${input.minLabels} needed labels: extend, proceed or abort by ${decisionDueAt}`,
+      const due = await park(
+        'labels',
+        (by) => `${answers.size} of ${input.minLabels} needed labels: extend, proceed or abort by ${by}`,
       );
       const seen = extensions;
       // Labels that arrive while parked count: enough of them and the campaign goes on by itself.

@@ -8,10 +8,17 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import { buildProgram, runCli, type CliIo } from '../../client/cli.js';
+import { buildProgram, type CliIo } from '../../client/cli.js';
 import { DEMO_POLICY, prepareWeatherModel } from '../../client/scenario.js';
 import type { CycleSummary, LabelingStatus } from '../../workflows/messages.js';
-import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
+import {
+  cliRunner,
+  freshDatabase,
+  startTestWorkers,
+  temporalHarness,
+  until,
+  type TemporalHarness,
+} from '../helpers.js';
 
 let pool: pg.Pool;
 let h: TemporalHarness;
@@ -28,18 +35,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    connect: () => Promise.resolve({ client: h.client, queues: h, close: () => Promise.resolve() }),
-    database: () => Promise.resolve({ pool, close: () => Promise.resolve() }),
-  };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
+const remedy = cliRunner(() => ({ client: h.client, queues: h, pool }));
 
 const ioStub: CliIo = {
   out: () => {},

@@ -12,7 +12,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../client/cli.js';
 import { pendingLabels, startCycle, submitLabel } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
 import { parseCodecKeys } from '../../codec/codec.js';
@@ -25,7 +24,7 @@ import {
   extendDeadlineUpdate,
   submitLabelUpdate,
 } from '../../workflows/messages.js';
-import { until, useStack } from '../helpers.js';
+import { cliRunner, until, useStack } from '../helpers.js';
 
 const stack = useStack('badinput', { gateway: true });
 let review: ReviewServer;
@@ -78,17 +77,11 @@ async function refusal(p: Promise<unknown>): Promise<string> {
   throw new Error('the input was accepted');
 }
 
+const run = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
+
+/** A CLI case: it must be refused (exit 2); its message is what the matrix shows. */
 async function cli(...argv: string[]): Promise<string> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    connect: () =>
-      Promise.resolve({ client: stack.h.client, queues: stack.h, close: () => Promise.resolve() }),
-    database: () => Promise.resolve({ pool: stack.pool, close: () => Promise.resolve() }),
-  };
-  const code = await runCli(argv, io);
+  const { code, out, err } = await run(...argv);
   if (code === 0) throw new Error(`remedy ${argv.join(' ')} was accepted: ${out}`);
   if (code !== 2) throw new Error(`remedy ${argv.join(' ')} exited ${code}, not 2 (a refusal): ${err}`);
   return err.trim();

@@ -5,22 +5,20 @@
  * server serves, in a real headless Chromium). Bad files are refused with their lines and leave the
  * database as it was.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../client/cli.js';
 import { cycleStatus, pendingLabels } from '../../client/cycles.js';
 import { SCENARIO } from '../../client/scenario.js';
 import { backgroundTraffic } from '../../client/traffic.js';
 import { hasFeedback, loadWeather, type WeatherRow } from '../../client/weather.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
+import { STAGES } from '../../workflows/messages.js';
 import { ACTIVITY_SUMMARIES } from '../../workflows/presets.js';
-import { recordHistories, until, useStack } from '../helpers.js';
+import { cliRunner, launchChromium, recordHistories, until, useStack } from '../helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MODEL = 'weather-walk';
 const stack = useStack('operator', { gateway: true });
 let browser: Browser;
@@ -29,20 +27,7 @@ let dir: string;
 let rows: WeatherRow[];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
-    );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   review = await startReviewServer(stack.h.client, { pool: stack.pool, webUiBase: 'http://localhost:8233' });
   dir = await mkdtemp(path.join(tmpdir(), 'remedy-operator-'));
   rows = await loadWeather();
@@ -52,19 +37,7 @@ afterAll(async () => {
   await review?.close();
 });
 
-async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    connect: () =>
-      Promise.resolve({ client: stack.h.client, queues: stack.h, close: () => Promise.resolve() }),
-    database: () => Promise.resolve({ pool: stack.pool, close: () => Promise.resolve() }),
-  };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
+const remedy = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
 
 const FEATURES = [
   'location',
@@ -374,17 +347,7 @@ describe('operator walkthrough', () => {
       rollout: { decision: string; weight: number }[];
     };
     expect(data.cycle.outcome).toBe('promoted');
-    expect(data.cycle.stages.map((s) => s.stage)).toEqual([
-      'confirm',
-      'diagnose',
-      'collect',
-      'label',
-      'retrain',
-      'evaluate',
-      'approval',
-      'rollout',
-      'close',
-    ]);
+    expect(data.cycle.stages.map((s) => s.stage)).toEqual([...STAGES]);
     expect(data.labeling).toMatchObject({
       human: 30,
       requested: 30,

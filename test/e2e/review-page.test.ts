@@ -2,35 +2,20 @@
  * The review page in a real headless Chromium: a reviewer labels items and the cycle advances; a bad
  * label shows the workflow's refusal and the campaign is unchanged.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cycleStatus, pendingLabels, startCycle } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import { labelingWorkflowId } from '../../workflows/cycle.js';
-import { until, useStack } from '../helpers.js';
+import { launchChromium, until, useStack } from '../helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const stack = useStack('review');
 let browser: Browser;
 let review: ReviewServer;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
-    );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   review = await startReviewServer(stack.h.client);
 });
 afterAll(async () => {

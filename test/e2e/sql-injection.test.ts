@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { escapeIdentifier } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../client/cli.js';
 import { pendingLabels, startCycle, submitLabel } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
-import { until, useStack } from '../helpers.js';
+import { cliRunner, until, useStack } from '../helpers.js';
 
 const HOSTILE = [
   "'; DROP TABLE records; --",
@@ -40,18 +39,7 @@ afterAll(async () => {
   await review?.close();
 });
 
-async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    connect: () =>
-      Promise.resolve({ client: stack.h.client, queues: stack.h, close: () => Promise.resolve() }),
-    database: () => Promise.resolve({ pool: stack.pool, close: () => Promise.resolve() }),
-  };
-  return { code: await runCli(argv, io), out, err };
-}
+const remedy = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
 
 async function tables(): Promise<string[]> {
   const { rows } = await stack.pool.query<{ tablename: string }>(
