@@ -11,7 +11,7 @@ import type { TestProject } from 'vitest/node';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { freePort, startDevServer } from '../infra/temporal-cli.js';
-import { workflowsPath } from '../workers/workers.js';
+import { PRELOAD_MODULES, workflowsPath } from '../workers/workers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,7 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       log,
     }),
     startPostgres({ log, dataDir: path.join(dataDir(), 'test-pg'), databaseName: 'remedy_test' }),
-    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+    bundleWorkflowCode({ workflowsPath, logger: quietLogger, preloadModules: PRELOAD_MODULES }),
   ]);
   const bundleDir = path.join(dataDir(), 'test');
   await mkdir(bundleDir, { recursive: true });

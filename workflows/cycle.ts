@@ -17,8 +17,8 @@ import {
 import type { TargetTrace } from '../activities/catalog.js';
 import type { Activities, TrainingActivities } from '../activities/index.js';
 import { diagnose } from '../core/policy.js';
-import { ApprovalInput, CycleInput, describeZodError } from '../core/schemas.js';
-import type { CycleRequest } from '../core/schemas.js';
+import { ApprovalInput, CycleInput, describeZodError } from '../core/inputs.js';
+import type { CycleRequest } from '../core/inputs.js';
 import { labelingCampaign } from './labeling.js';
 import {
   addEvidenceSignal,

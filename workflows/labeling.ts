@@ -16,7 +16,7 @@ import {
   durationMs,
   ExtendDeadlineInput,
   LabelAnswer,
-} from '../core/schemas.js';
+} from '../core/inputs.js';
 import {
   decideCampaignUpdate,
   extendDeadlineUpdate,
@@ -440,7 +440,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     decisionDueAt = null;
     parkedFor = null;
     if (!decided) return 'deadline-insufficient';
-    const d = decision as CampaignDecision | null;
+    const d = decision;
     await acts.recordAudit({
       key: `${input.campaignId}:agreement-decision`,
       cycleId: input.cycleId,
@@ -498,7 +498,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         return answers.size >= items.length ? 'complete' : 'deadline-partial';
       }
       if (!decided) return 'deadline-insufficient';
-      const d = decision as CampaignDecision | null;
+      const d = decision;
       if (d === null) continue; // extended through extendDeadline: back to waiting
       await acts.recordAudit({
         key: `${input.campaignId}:decision:${extensions}`,

@@ -1,7 +1,7 @@
 import { log, proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CheckResult } from '../activities/drift.js';
-import { ModelId } from '../core/schemas.js';
+import { ModelId } from '../core/inputs.js';
 import type { CycleOptions } from './cycle.js';
 import type { TriggerEvidence } from './messages.js';
 import { quickIo, summarized } from './presets.js';

@@ -12,7 +12,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { StepAnalysis } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
-import { ApprovalInput, describeZodError, durationMs, RolloutCommand } from '../core/schemas.js';
+import { ApprovalInput, describeZodError, durationMs, RolloutCommand } from '../core/inputs.js';
 import {
   approveFullUpdate,
   promoteUpdate,

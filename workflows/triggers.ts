@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
-import { ModelId, type Window } from '../core/schemas.js';
+import { ModelId, type Window } from '../core/inputs.js';
 import { remediationCycle, type CycleOptions } from './cycle.js';
 import { addEvidenceSignal, type TriggerEvidence } from './messages.js';
 import { quickIo, summarized } from './presets.js';
