@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { predict } from '../core/model.js';
 import type { Features } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
+import { hybridMarginPick, quickCandidateMargins } from '../core/active-learning.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 
@@ -13,6 +14,9 @@ export interface LabelItem {
   guess: string;
   confidence: number;
 }
+
+/** Auto-labeled items' task priorities start here, after every item people may be asked. */
+const AUTO_PRIORITY = 1_000_000;
 
 export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
   return {
@@ -27,9 +31,11 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       datasetId: number;
       championVersion: number;
       budget: number;
-      strategy?: 'uncertainty' | 'margin' | 'random';
+      strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate';
       autoLabelAbove?: number;
-    }): Promise<{ items: LabelItem[]; unlabeledRows: number; autoLabeled: number }> {
+      /** With the candidate strategy: only the first batch is opened now (nextLabelBatch adds the others). */
+      firstBatch?: number;
+    }): Promise<{ items: LabelItem[]; unlabeledRows: number; autoLabeled: number; total: number }> {
       const rows = await db.getDatasetRows(pool, input.datasetId);
       const unlabeled = rows.filter((r) => r.label === null);
       const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
@@ -62,9 +68,19 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
         };
       };
       const before = await stored();
+      // How many items people will be asked in all (the candidate strategy opens them batch by batch).
+      const totalOf = (autoLabeled: number) =>
+        input.firstBatch === undefined
+          ? null
+          : Math.min(input.budget, Math.max(0, unlabeled.length - autoLabeled));
       if (before.any) {
         const { items, autoLabeled } = before;
-        return { items: items.map(toItem), unlabeledRows: unlabeled.length, autoLabeled };
+        return {
+          items: items.map(toItem),
+          unlabeledRows: unlabeled.length,
+          autoLabeled,
+          total: totalOf(autoLabeled) ?? items.length,
+        };
       }
       // Auto-labels: what the champion is sure enough of, recorded as the champion's answer.
       const threshold = input.autoLabelAbove;
@@ -79,12 +95,13 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       );
       const flagged = new Map(flaggedRows.map((f) => [f.record_key, f.rank]));
       const strategy = input.strategy ?? 'uncertainty';
+      // The candidate strategy's first batch: flagged cases first, then at random (no labels to learn from yet).
       const picked = orderForLabeling(
         candidates,
-        strategy,
-        (k) => flagged.get(k) ?? 3,
+        strategy === 'candidate' ? 'random' : strategy,
+        strategy === 'candidate' ? (k) => (flagged.has(k) ? 0 : 1) : (k) => flagged.get(k) ?? 3,
         input.campaignId,
-      ).slice(0, input.budget);
+      ).slice(0, Math.min(input.budget, input.firstBatch ?? input.budget));
       await withTransaction(pool, async (client) => {
         const tasks = [...picked, ...auto];
         if (tasks.length === 0) return;
@@ -96,7 +113,9 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
             input.campaignId,
             input.datasetId,
             tasks.map((p) => p.recordKey),
-            tasks.map((_, i) => i),
+            // People's items first, in order; the champion's own answers after them, out of the way of
+            // the batches the candidate strategy adds later.
+            tasks.map((_, i) => (i < picked.length ? i : AUTO_PRIORITY + i)),
             tasks.map((p) => p.confidence),
           ],
         );
@@ -113,7 +132,87 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
         items: after.items.map(toItem),
         unlabeledRows: unlabeled.length,
         autoLabeled: after.autoLabeled,
+        total: totalOf(after.autoLabeled) ?? after.items.length,
       };
+    },
+
+    /**
+     * The candidate strategy's next batch: a quick forest trained on the dataset's labeled rows and the
+     * campaign's answers so far scores the rows nobody was asked yet; the batch is a random share plus
+     * the rows it is least sure of (core/active-learning.ts). Batch `index` (from 1) is stored, so a
+     * retry returns the same items.
+     */
+    async nextLabelBatch(input: {
+      campaignId: string;
+      modelId: string;
+      datasetId: number;
+      championVersion: number;
+      index: number;
+      size: number;
+      budget: number;
+    }): Promise<{ items: LabelItem[] }> {
+      const tasksNow = async () =>
+        (
+          await pool.query<{ record_key: string; priority: number }>(
+            'SELECT record_key, priority FROM label_tasks WHERE campaign_id = $1 ORDER BY priority',
+            [input.campaignId],
+          )
+        ).rows;
+      const rows = await db.getDatasetRows(pool, input.datasetId);
+      const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+      const asItem = (r: (typeof rows)[number]): LabelItem => {
+        const p = predict(champion.artifact, r.features);
+        return { recordKey: r.recordKey, features: r.features, guess: p.label, confidence: p.confidence };
+      };
+      const byKey = new Map(rows.map((r) => [r.recordKey, r]));
+      const start = input.index * input.size;
+      const existing = await tasksNow();
+      const askedOfPeople = existing.filter((t) => t.priority < AUTO_PRIORITY).length;
+      const stored = existing.filter((t) => t.priority >= start && t.priority < start + input.size);
+      if (stored.length > 0) return { items: stored.map((t) => asItem(byKey.get(t.record_key)!)) };
+
+      const model = await db.getModel(pool, input.modelId);
+      if (!model) throw new Error(`model ${input.modelId} is not registered`);
+      const { rows: answered } = await pool.query<{ record_key: string; label: string }>(
+        'SELECT record_key, label FROM labels WHERE campaign_id = $1',
+        [input.campaignId],
+      );
+      const examples = [
+        ...rows.filter((r) => r.label !== null).map((r) => ({ features: r.features, label: r.label! })),
+        ...answered
+          .filter((a) => byKey.has(a.record_key))
+          .map((a) => ({ features: byKey.get(a.record_key)!.features, label: a.label })),
+      ];
+      const asked = new Set(existing.map((t) => t.record_key));
+      const remaining = orderForLabeling(
+        rows
+          .filter((r) => r.label === null && !asked.has(r.recordKey))
+          .map((r) => ({ ...r, confidence: 0, margin: 0 })),
+        'random',
+        () => 0,
+        input.campaignId,
+      );
+      const take = Math.min(input.size, input.budget - askedOfPeople, remaining.length);
+      if (take <= 0) return { items: [] };
+      const margins = quickCandidateMargins(model.features, model.labelSet, examples, remaining);
+      const picks = hybridMarginPick(
+        remaining.map((r, i) => ({ ...r, margin: margins ? margins[i]! : 0 })),
+        take,
+      );
+      await pool.query(
+        `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
+         SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)
+         ON CONFLICT (campaign_id, record_key) DO NOTHING`,
+        [
+          input.campaignId,
+          input.datasetId,
+          picks.map((p) => p.recordKey),
+          picks.map((_, i) => start + i),
+          picks.map((p) => p.margin),
+        ],
+      );
+      const after = (await tasksNow()).filter((t) => t.priority >= start && t.priority < start + input.size);
+      return { items: after.map((t) => asItem(byKey.get(t.record_key)!)) };
     },
 
     /** Tells people something about a campaign (stored once per event key; a deployment forwards it). */

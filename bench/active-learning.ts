@@ -37,6 +37,7 @@
  * the number of strategies × budgets compared). Reports go to .remedy/bench/active-learning*.json.
  */
 import { loadWeather, hasFeedback, weatherModel } from '../client/weather.js';
+import { hybridMarginPick } from '../core/active-learning.js';
 import { forestProbabilities, trainForest, type Tree } from '../core/forest.js';
 import { encode, fitEncoder, predict, train } from '../core/model.js';
 import { isHoldout, orderForLabeling } from '../core/policy.js';
@@ -188,7 +189,13 @@ const BATCH_STRATEGIES: Record<string, Chooser> = {
   'quick-candidate': top(byMargin),
   disagreement: top(disagreeFirst),
   'vote-entropy': top(byVoteEntropy),
-  'hybrid-30 margin': hybrid(top(byMargin)),
+  // The product's own choice (core/active-learning.ts, labeling.strategy "candidate").
+  'hybrid-30 margin': (scored, take) =>
+    hybridMarginPick(
+      scored.map((s) => ({ ...s, recordKey: s.r.recordKey })),
+      take,
+      EXPLORE,
+    ).map((s) => s.r),
   'hybrid-30 vote-entropy': hybrid(top(byVoteEntropy)),
   'stratified margin': stratified(top(byMargin)),
 };

@@ -42,7 +42,7 @@ export interface LabelingInput {
   deadline: string;
   reviewers: string[];
   /** How people's items are chosen, and the auto-label threshold (optional: campaigns started before them). */
-  strategy?: 'uncertainty' | 'margin' | 'random';
+  strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate';
   autoLabelAbove?: number;
   /** The SLA (optional, for campaigns started before it existed; defaults as the policy's). */
   reminderAt?: number;
@@ -98,7 +98,11 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   let wasParked = false;
   const escalationPool = input.escalationReviewers ?? [];
   const overlap = input.overlap ?? 0;
-  const batchSize = input.batchSize ?? 0;
+  /** Candidate strategy: each batch is chosen when the previous one is answered, by a quick forest. */
+  const candidateMode = input.strategy === 'candidate';
+  const batchSize = candidateMode ? input.batchSize || 10 : (input.batchSize ?? 0);
+  /** Items people will be asked in all: `items` grows batch by batch in candidate mode. */
+  let total = 0;
   const minKappa = input.minKappa ?? 0.6;
   /** Overlapped items' answers in the order they came, one per reviewer. */
   const votes = new Map<string, { reviewer: string; label: string }[]>();
@@ -139,21 +143,19 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   };
   const batchOf = (): { current: number; of: number; size: number } => ({
     current: Math.ceil(released / batchSize),
-    of: Math.ceil(items.length / batchSize),
+    of: Math.ceil(total / batchSize),
     size: batchSize,
   });
   /** The batch that is out has every item settled, and there is another to send. */
   const batchDone = (): boolean =>
-    batchSize > 0 &&
-    released < items.length &&
-    items.slice(0, released).every((i) => answers.has(i.recordKey));
+    batchSize > 0 && released < total && items.slice(0, released).every((i) => answers.has(i.recordKey));
   const allowed = () =>
     escalatedAt && input.reviewers.length > 0 ? [...input.reviewers, ...escalationPool] : input.reviewers;
 
   setHandler(labelingStatusQuery, () => ({
     campaignId: input.campaignId,
     labelSet: input.labelSet,
-    requested: items.length,
+    requested: total,
     answered: answers.size,
     pending: items
       .slice(0, released)
@@ -175,7 +177,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     decisionDueAt,
     ...(parkedFor ? { parkedFor } : {}),
     ...(overlap > 0 ? { agreement: agreement() } : {}),
-    ...(batchSize > 0 && items.length > 0 ? { batch: batchOf() } : {}),
+    ...(batchSize > 0 && total > 0 ? { batch: batchOf() } : {}),
   }));
 
   const mayDecide = (actor: string) => {
@@ -251,7 +253,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         recordKey: answer.recordKey,
         label: stored.label,
         duplicate,
-        remaining: items.length - answers.size,
+        remaining: total - answers.size,
       };
     },
     {
@@ -315,7 +317,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       recordKey: key,
       label: stored.label,
       duplicate: stored.duplicate,
-      remaining: items.length - answers.size,
+      remaining: total - answers.size,
       ...(answers.has(key) ? {} : { awaiting: needs(key) - list.length }),
     };
   }
@@ -328,9 +330,11 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     budget: input.budget,
     ...(input.strategy ? { strategy: input.strategy } : {}),
     ...(input.autoLabelAbove !== undefined ? { autoLabelAbove: input.autoLabelAbove } : {}),
+    ...(candidateMode ? { firstBatch: batchSize } : {}),
   });
   items = opened.items;
   released = batchSize > 0 ? Math.min(batchSize, items.length) : items.length;
+  total = candidateMode ? opened.total : items.length;
   if (overlap > 0) {
     // Which items two reviewers answer: a stable hash of the item, so a replay picks the same ones.
     const cut = Math.round(overlap * 100);
@@ -340,7 +344,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   }
   log.info('labeling campaign open', {
     campaignId: input.campaignId,
-    requested: items.length,
+    requested: total,
     deadline: input.deadline,
   });
 
@@ -350,7 +354,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       state = await agreementGate(state);
   } else {
     const remainingMs = Date.parse(deadlineAt) - Date.now();
-    const complete = await condition(() => answers.size >= items.length, Math.max(remainingMs, 1));
+    const complete = await condition(() => answers.size >= total, Math.max(remainingMs, 1));
     if (complete) state = 'complete';
     else state = answers.size >= input.minLabels ? 'deadline-partial' : 'deadline-insufficient';
   }
@@ -358,7 +362,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   await condition(allHandlersFinished);
   return {
     state: state,
-    requested: items.length,
+    requested: total,
     answered: answers.size,
     unlabeledRows: opened.unlabeledRows,
     ...(opened.autoLabeled ? { autoLabeled: opened.autoLabeled } : {}),
@@ -371,13 +375,28 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     for (;;) {
       const seen = extensions;
       await condition(
-        () => answers.size >= items.length || extensions !== seen || batchDone(),
+        () => answers.size >= total || extensions !== seen || batchDone(),
         Math.max(target() - Date.now(), 1),
         { summary: 'Labeling: wait for answers until the next reminder or deadline' },
       );
-      if (answers.size >= items.length) return true;
+      if (answers.size >= total) return true;
       if (batchDone()) {
-        released = Math.min(released + batchSize, items.length);
+        if (candidateMode) {
+          const next = await acts.nextLabelBatch({
+            campaignId: input.campaignId,
+            modelId: input.modelId,
+            datasetId: input.datasetId,
+            championVersion: input.championVersion,
+            index: Math.ceil(released / batchSize),
+            size: batchSize,
+            budget: total,
+          });
+          items = [...items, ...next.items];
+          released = items.length;
+          // Fewer rows left than the budget: the campaign asks for what there is.
+          if (next.items.length < batchSize) total = items.length;
+          if (answers.size >= total) return true;
+        } else released = Math.min(released + batchSize, total);
         const b = batchOf();
         await tell(
           'batch',
@@ -455,7 +474,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   }
 
   async function runSla(): Promise<LabelingResult['state']> {
-    if (items.length === 0) return 'complete';
+    if (total === 0) return 'complete';
     const reminderAt = input.reminderAt ?? 0.5;
     if (reminderAt > 0) {
       if (await waitUntil(() => startedAt + reminderAt * (deadlineMs - startedAt))) return 'complete';
@@ -463,7 +482,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       await tell(
         'reminder',
         input.reviewers,
-        `${items.length - answers.size} of ${items.length} labels still wanted by ${deadlineAt}`,
+        `${total - answers.size} of ${total} labels still wanted by ${deadlineAt}`,
       );
     }
     for (;;) {
@@ -474,7 +493,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
         await tell(
           'escalation',
           escalationPool,
-          `deadline passed with ${answers.size} of ${items.length} labels: please help label by ${deadlineAt}`,
+          `deadline passed with ${answers.size} of ${total} labels: please help label by ${deadlineAt}`,
         );
         continue;
       }
@@ -495,7 +514,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       parkedFor = null;
       if (decision === null && extensions === seen && answers.size >= input.minLabels) {
         state = 'open';
-        return answers.size >= items.length ? 'complete' : 'deadline-partial';
+        return answers.size >= total ? 'complete' : 'deadline-partial';
       }
       if (!decided) return 'deadline-insufficient';
       const d = decision;

@@ -36,6 +36,7 @@ export const ACTIVITY_SUMMARIES: Record<string, string> = {
   openLabelTasks: 'Labeling: choose the items people label, auto-label the confident ones',
   recordLabel: 'Store a label answer',
   recordVote: "Store one reviewer's answer to an overlapped item",
+  nextLabelBatch: 'Active learning: retrain a quick forest on the labels so far and pick the next batch',
   notify: 'Notify reviewers (reminder, escalation or decision)',
   freezeLabeledDataset: 'Freeze the labeled dataset version',
   trainCandidate: 'Train the candidate on its own task queue (heartbeats, resumes from checkpoints)',
