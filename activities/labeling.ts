@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { predict } from '../core/model.js';
 import type { Features } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
-import { hybridMarginPick, quickCandidateMargins } from '../core/active-learning.js';
+import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 
@@ -31,7 +31,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       datasetId: number;
       championVersion: number;
       budget: number;
-      strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate';
+      strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate' | 'disagreement';
       autoLabelAbove?: number;
       /** With the candidate strategy: only the first batch is opened now (nextLabelBatch adds the others). */
       firstBatch?: number;
@@ -95,11 +95,12 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       );
       const flagged = new Map(flaggedRows.map((f) => [f.record_key, f.rank]));
       const strategy = input.strategy ?? 'uncertainty';
+      const batchwise = strategy === 'candidate' || strategy === 'disagreement';
       // The candidate strategy's first batch: flagged cases first, then at random (no labels to learn from yet).
       const picked = orderForLabeling(
         candidates,
-        strategy === 'candidate' ? 'random' : strategy,
-        strategy === 'candidate' ? (k) => (flagged.has(k) ? 0 : 1) : (k) => flagged.get(k) ?? 3,
+        batchwise ? 'random' : strategy,
+        batchwise ? (k) => (flagged.has(k) ? 0 : 1) : (k) => flagged.get(k) ?? 3,
         input.campaignId,
       ).slice(0, Math.min(input.budget, input.firstBatch ?? input.budget));
       await withTransaction(pool, async (client) => {
@@ -150,6 +151,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       index: number;
       size: number;
       budget: number;
+      strategy?: 'candidate' | 'disagreement';
     }): Promise<{ items: LabelItem[] }> {
       const tasksNow = async () =>
         (
@@ -194,11 +196,17 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       );
       const take = Math.min(input.size, input.budget - askedOfPeople, remaining.length);
       if (take <= 0) return { items: [] };
-      const margins = quickCandidateMargins(model.features, model.labelSet, examples, remaining);
-      const picks = hybridMarginPick(
-        remaining.map((r, i) => ({ ...r, margin: margins ? margins[i]! : 0 })),
-        take,
-      );
+      const said = quickCandidate(model.features, model.labelSet, examples, remaining);
+      const scored = remaining.map((r, i) => ({
+        ...r,
+        margin: said ? said[i]!.margin : 0,
+        guess: predict(champion.artifact, r.features).label,
+        candidateLabel: said ? said[i]!.label : '',
+      }));
+      const picks =
+        input.strategy === 'disagreement' && said
+          ? disagreementPick(scored, take)
+          : hybridMarginPick(scored, take);
       await pool.query(
         `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
          SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)

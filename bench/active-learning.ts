@@ -37,7 +37,7 @@
  * the number of strategies × budgets compared). Reports go to .remedy/bench/active-learning*.json.
  */
 import { loadWeather, hasFeedback, weatherModel } from '../client/weather.js';
-import { hybridMarginPick } from '../core/active-learning.js';
+import { disagreementPick, hybridMarginPick } from '../core/active-learning.js';
 import { forestProbabilities, trainForest, type Tree } from '../core/forest.js';
 import { encode, fitEncoder, predict, train } from '../core/model.js';
 import { isHoldout, orderForLabeling } from '../core/policy.js';
@@ -159,8 +159,6 @@ const top =
       .sort(order)
       .slice(0, take)
       .map((s) => s.r);
-const disagreeFirst = (a: Scored, b: Scored) =>
-  Number(a.label === a.r.guess) - Number(b.label === b.r.guess) || byMargin(a, b);
 /** The first share of the batch from the run's shuffle (exploration), the rest by `rest`. */
 const hybrid =
   (rest: Chooser): Chooser =>
@@ -187,7 +185,12 @@ const stratified =
 
 const BATCH_STRATEGIES: Record<string, Chooser> = {
   'quick-candidate': top(byMargin),
-  disagreement: top(disagreeFirst),
+  // labeling.strategy "disagreement" (core/active-learning.ts).
+  disagreement: (scored, take) =>
+    disagreementPick(
+      scored.map((s) => ({ ...s, recordKey: s.r.recordKey, guess: s.r.guess, candidateLabel: s.label })),
+      take,
+    ).map((s) => s.r),
   'vote-entropy': top(byVoteEntropy),
   // The product's own choice (core/active-learning.ts, labeling.strategy "candidate").
   'hybrid-30 margin': (scored, take) =>

@@ -2,8 +2,9 @@
  * Active learning with a quick candidate: between batches, a small forest is trained on the labels so far
  * (the model being built, not the champion, which a label shift leaves confidently wrong), and the next
  * batch is a share picked at random (exploration) plus the rows that forest is least sure of (smallest
- * margin between its two most likely labels). `npm run bench:active-learning` measures this choice
- * ("hybrid-30 margin") against random selection on the weather data. Pure and deterministic.
+ * margin between its two most likely labels), or the rows it and the champion disagree on. `npm run
+ * bench:active-learning` measures these choices ("hybrid-30 margin", "disagreement") against random
+ * selection on the weather data. Pure and deterministic.
  */
 import { forestProbabilities, trainForest } from './forest.js';
 import { encode, fitEncoder } from './model.js';
@@ -34,13 +35,16 @@ export function marginOf(probabilities: readonly number[]): number {
   return top - second;
 }
 
-/** A small forest trained on `examples`; returns each row's margin, or null with fewer than two labels. */
-export function quickCandidateMargins(
+/**
+ * A small forest trained on `examples`; returns what it says of each row (its most likely label and its
+ * margin), or null with fewer than two labels.
+ */
+export function quickCandidate(
   spec: FeatureSpec,
   labelSet: readonly string[],
   examples: readonly { features: Features; label: string }[],
   rows: readonly { features: Features }[],
-): number[] | null {
+): { label: string; margin: number }[] | null {
   const usable = examples.filter((e) => labelSet.includes(e.label));
   if (usable.length < 2) return null;
   const encoder = fitEncoder(
@@ -54,7 +58,24 @@ export function quickCandidateMargins(
     labelSet.length,
     QUICK_FOREST,
   );
-  return rows.map((r) => marginOf(forestProbabilities(trees, encode(encoder, r.features), labelSet.length)));
+  return rows.map((r) => {
+    const p = forestProbabilities(trees, encode(encoder, r.features), labelSet.length);
+    return { label: labelSet[p.indexOf(Math.max(...p))]!, margin: marginOf(p) };
+  });
+}
+
+/** The rows the champion and the quick candidate disagree on first, then the candidate's smallest margins. */
+export function disagreementPick<
+  T extends { recordKey: string; margin: number; guess: string; candidateLabel: string },
+>(rows: readonly T[], take: number): T[] {
+  return [...rows]
+    .sort(
+      (a, b) =>
+        Number(a.guess === a.candidateLabel) - Number(b.guess === b.candidateLabel) ||
+        a.margin - b.margin ||
+        (a.recordKey < b.recordKey ? -1 : 1),
+    )
+    .slice(0, take);
 }
 
 /**

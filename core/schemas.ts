@@ -103,9 +103,12 @@ export const Policy = z.object({
        * What people are asked first (after flagged failure cases): uncertainty (the champion's lowest top
        * probability), margin (the smallest gap between its two most likely labels), random, or candidate:
        * batch by batch, a quick forest retrained on the labels so far picks what it is least sure of,
-       * with 30 % of each batch at random (core/active-learning.ts; batches of `batchSize`, 10 if unset).
+       * with 30 % of each batch at random; or disagreement: batch by batch, the rows that quick forest and
+       * the champion label differently first (core/active-learning.ts; batches of `batchSize`, 10 if unset).
        */
-      strategy: z.enum(['uncertainty', 'margin', 'random', 'candidate']).default('uncertainty'),
+      strategy: z
+        .enum(['uncertainty', 'margin', 'random', 'candidate', 'disagreement'])
+        .default('uncertainty'),
       /** Items the champion is at least this sure of are labeled automatically, recorded as such (off when unset). */
       autoLabelAbove: z.number().gt(0).max(1).optional(),
       /** Remind the reviewers when this share of the deadline has passed (0: no reminder). */

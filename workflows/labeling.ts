@@ -42,7 +42,7 @@ export interface LabelingInput {
   deadline: string;
   reviewers: string[];
   /** How people's items are chosen, and the auto-label threshold (optional: campaigns started before them). */
-  strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate';
+  strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate' | 'disagreement';
   autoLabelAbove?: number;
   /** The SLA (optional, for campaigns started before it existed; defaults as the policy's). */
   reminderAt?: number;
@@ -99,7 +99,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   const escalationPool = input.escalationReviewers ?? [];
   const overlap = input.overlap ?? 0;
   /** Candidate strategy: each batch is chosen when the previous one is answered, by a quick forest. */
-  const candidateMode = input.strategy === 'candidate';
+  const candidateMode = input.strategy === 'candidate' || input.strategy === 'disagreement';
   const batchSize = candidateMode ? input.batchSize || 10 : (input.batchSize ?? 0);
   /** Items people will be asked in all: `items` grows batch by batch in candidate mode. */
   let total = 0;
@@ -390,6 +390,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
             index: Math.ceil(released / batchSize),
             size: batchSize,
             budget: total,
+            ...(input.strategy === 'disagreement' ? { strategy: 'disagreement' as const } : {}),
           });
           items = [...items, ...next.items];
           released = items.length;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hybridMarginPick, marginOf, quickCandidateMargins } from '../../core/active-learning.js';
+import { disagreementPick, hybridMarginPick, marginOf, quickCandidate } from '../../core/active-learning.js';
 
 describe('active learning with a quick candidate', () => {
   it('given probabilities, then the margin is the gap between the two largest', () => {
@@ -24,17 +24,29 @@ describe('active learning with a quick candidate', () => {
     expect(hybridMarginPick(pool, 3, 0).map((p) => p.recordKey)).toEqual(['e', 'c', 'f']);
   });
 
-  it('given fewer than two labels, then there is no candidate; given labels, then rows far from them are less sure', () => {
+  it('given fewer than two labels, then there is no candidate; given labels, then it learns them and is less sure near the boundary', () => {
     const spec = { numeric: ['x'], categorical: [] };
-    expect(quickCandidateMargins(spec, ['lo', 'hi'], [{ features: { x: 1 }, label: 'lo' }], [])).toBeNull();
+    expect(quickCandidate(spec, ['lo', 'hi'], [{ features: { x: 1 }, label: 'lo' }], [])).toBeNull();
     const examples = Array.from({ length: 40 }, (_, i) => ({
       features: { x: i },
       label: i < 20 ? 'lo' : 'hi',
     }));
-    const margins = quickCandidateMargins(spec, ['lo', 'hi'], examples, [
+    const said = quickCandidate(spec, ['lo', 'hi'], examples, [
       { features: { x: 2 } },
+      { features: { x: 37 } },
       { features: { x: 19.5 } },
     ])!;
-    expect(margins[0]).toBeGreaterThan(margins[1]!);
+    expect(said.map((x) => x.label).slice(0, 2)).toEqual(['lo', 'hi']);
+    expect(said[0]!.margin).toBeGreaterThan(said[2]!.margin);
+  });
+
+  it('given the champion and the candidate, then the rows they label differently come first, then the least sure', () => {
+    const rows = [
+      { recordKey: 'a', margin: 0.1, guess: 'rain', candidateLabel: 'rain' },
+      { recordKey: 'b', margin: 0.9, guess: 'rain', candidateLabel: 'fog' },
+      { recordKey: 'c', margin: 0.2, guess: 'sun', candidateLabel: 'fog' },
+      { recordKey: 'd', margin: 0.05, guess: 'sun', candidateLabel: 'sun' },
+    ];
+    expect(disagreementPick(rows, 3).map((r) => r.recordKey)).toEqual(['c', 'b', 'd']);
   });
 });

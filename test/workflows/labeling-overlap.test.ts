@@ -264,71 +264,76 @@ describe('labeling overlap', () => {
 });
 
 describe('active learning with a quick candidate', () => {
-  it('given the candidate strategy, then each batch is chosen after the previous one is answered, from rows nobody was asked', async () => {
-    const { cycleId, truth, status } = await campaign('weather-candidate', {
-      budget: 15,
-      minLabels: 15,
-      strategy: 'candidate',
-      batchSize: 5,
-    });
-    const campaignId = labelingWorkflowId(cycleId);
-    expect(status).toMatchObject({ requested: 15, batch: { current: 1, of: 3, size: 5 } });
-    expect(status.pending).toHaveLength(5);
-    // Only the first batch is stored: the others do not exist until the labels they learn from do.
-    const tasks = async () =>
-      (
-        await stack.pool.query<{ record_key: string; priority: number }>(
-          'SELECT record_key, priority FROM label_tasks WHERE campaign_id = $1 AND priority < 1000000 ORDER BY priority',
-          [campaignId],
-        )
-      ).rows;
-    expect(await tasks()).toHaveLength(5);
-
-    const asked: string[] = [];
-    for (let batch = 1; batch <= 3; batch++) {
-      const s = await until(
-        () => pendingLabels(stack.h.client, cycleId),
-        (x) => x.batch!.current === batch && x.pending.length === 5,
-      );
-      for (const p of s.pending) {
-        expect(asked).not.toContain(p.recordKey);
-        asked.push(p.recordKey);
-        await submitLabel(stack.h.client, cycleId, {
-          recordKey: p.recordKey,
-          label: truth.get(p.recordKey)!,
-          reviewer: 'alice',
-        });
-      }
-    }
-    const moved = await until(
-      () => cycleStatus(stack.h.client, cycleId),
-      (c) => c.stage !== 'label' && c.stage !== 'collect',
-    );
-    expect(moved.stages.find((st) => st.stage === 'label')!.summary).toMatchObject({
-      state: 'complete',
-      requested: 15,
-      answered: 15,
-    });
-    // Stored in the order asked, one priority per item, so a retried batch returns the same picks.
-    expect((await tasks()).map((t) => [t.record_key, t.priority])).toEqual(asked.map((k, i) => [k, i]));
-    const retried = await createLabelingActivities({ pool: stack.pool }).nextLabelBatch({
-      campaignId,
-      modelId: 'weather-candidate',
-      datasetId: Number(
+  it.each(['candidate', 'disagreement'] as const)(
+    'given the %s strategy, then each batch is chosen after the previous one is answered, from rows nobody was asked',
+    async (strategy) => {
+      const modelId = `weather-${strategy}`;
+      const { cycleId, truth, status } = await campaign(modelId, {
+        budget: 15,
+        minLabels: 15,
+        strategy,
+        batchSize: 5,
+      });
+      const campaignId = labelingWorkflowId(cycleId);
+      expect(status).toMatchObject({ requested: 15, batch: { current: 1, of: 3, size: 5 } });
+      expect(status.pending).toHaveLength(5);
+      // Only the first batch is stored: the others do not exist until the labels they learn from do.
+      const tasks = async () =>
         (
-          await stack.pool.query<{ dataset_id: string }>(
-            'SELECT dataset_id FROM label_tasks WHERE campaign_id = $1 LIMIT 1',
+          await stack.pool.query<{ record_key: string; priority: number }>(
+            'SELECT record_key, priority FROM label_tasks WHERE campaign_id = $1 AND priority < 1000000 ORDER BY priority',
             [campaignId],
           )
-        ).rows[0]!.dataset_id,
-      ),
-      championVersion: 1,
-      index: 1,
-      size: 5,
-      budget: 15,
-    });
-    expect(retried.items.map((i) => i.recordKey)).toEqual(asked.slice(5, 10));
-    await recordHistories([campaignId]);
-    await stack.h.client.workflow.getHandle(cycleId).cancel();
-  });
+        ).rows;
+      expect(await tasks()).toHaveLength(5);
+
+      const asked: string[] = [];
+      for (let batch = 1; batch <= 3; batch++) {
+        const s = await until(
+          () => pendingLabels(stack.h.client, cycleId),
+          (x) => x.batch!.current === batch && x.pending.length === 5,
+        );
+        for (const p of s.pending) {
+          expect(asked).not.toContain(p.recordKey);
+          asked.push(p.recordKey);
+          await submitLabel(stack.h.client, cycleId, {
+            recordKey: p.recordKey,
+            label: truth.get(p.recordKey)!,
+            reviewer: 'alice',
+          });
+        }
+      }
+      const moved = await until(
+        () => cycleStatus(stack.h.client, cycleId),
+        (c) => c.stage !== 'label' && c.stage !== 'collect',
+      );
+      expect(moved.stages.find((st) => st.stage === 'label')!.summary).toMatchObject({
+        state: 'complete',
+        requested: 15,
+        answered: 15,
+      });
+      // Stored in the order asked, one priority per item, so a retried batch returns the same picks.
+      expect((await tasks()).map((t) => [t.record_key, t.priority])).toEqual(asked.map((k, i) => [k, i]));
+      const retried = await createLabelingActivities({ pool: stack.pool }).nextLabelBatch({
+        campaignId,
+        modelId,
+        datasetId: Number(
+          (
+            await stack.pool.query<{ dataset_id: string }>(
+              'SELECT dataset_id FROM label_tasks WHERE campaign_id = $1 LIMIT 1',
+              [campaignId],
+            )
+          ).rows[0]!.dataset_id,
+        ),
+        championVersion: 1,
+        index: 1,
+        size: 5,
+        budget: 15,
+        ...(strategy === 'disagreement' ? { strategy } : {}),
+      });
+      expect(retried.items.map((i) => i.recordKey)).toEqual(asked.slice(5, 10));
+      await recordHistories([campaignId]);
+      await stack.h.client.workflow.getHandle(cycleId).cancel();
+    },
+  );
 });
