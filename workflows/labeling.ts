@@ -106,7 +106,9 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   const minKappa = input.minKappa ?? 0.6;
   /** Overlapped items' answers in the order they came, one per reviewer. */
   const votes = new Map<string, { reviewer: string; label: string }[]>();
-  let overlapped = new Set<string>();
+  /** Which items two reviewers answer: a stable hash of the item, so a replay (and a later batch) agrees. */
+  const isOverlapped = (key: string): boolean =>
+    overlap > 0 && trafficBucket(`${input.campaignId}:${key}`) < Math.round(overlap * 100);
   /** How many of `items` are out to reviewers (all, without batches). */
   let released = 0;
   let parkedFor: 'labels' | 'agreement' | null = null;
@@ -133,7 +135,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       if (v.length >= 3) settledByThird++;
     }
     return {
-      overlapped: overlapped.size,
+      overlapped: items.filter((i) => isOverlapped(i.recordKey)).length,
       pairs: pairs.length,
       kappa: cohenKappa(pairs),
       disagreements: pairs.filter(([a, b]) => a !== b).length,
@@ -161,7 +163,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       .slice(0, released)
       .filter((i) => !answers.has(i.recordKey))
       .map((i) =>
-        overlapped.has(i.recordKey)
+        isOverlapped(i.recordKey)
           ? {
               ...i,
               reviewedBy: (votes.get(i.recordKey) ?? []).map((v) => v.reviewer),
@@ -245,7 +247,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     submitLabelUpdate,
     async (raw) => {
       const answer = LabelAnswer.parse(raw);
-      if (overlapped.has(answer.recordKey) && !answers.has(answer.recordKey)) return await vote(answer);
+      if (isOverlapped(answer.recordKey) && !answers.has(answer.recordKey)) return await vote(answer);
       const stored = await acts.recordLabel({ campaignId: input.campaignId, ...answer });
       const duplicate = stored.duplicate || answers.has(answer.recordKey);
       answers.set(answer.recordKey, stored.label);
@@ -335,13 +337,6 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   items = opened.items;
   released = batchSize > 0 ? Math.min(batchSize, items.length) : items.length;
   total = candidateMode ? opened.total : items.length;
-  if (overlap > 0) {
-    // Which items two reviewers answer: a stable hash of the item, so a replay picks the same ones.
-    const cut = Math.round(overlap * 100);
-    overlapped = new Set(
-      items.filter((i) => trafficBucket(`${input.campaignId}:${i.recordKey}`) < cut).map((i) => i.recordKey),
-    );
-  }
   log.info('labeling campaign open', {
     campaignId: input.campaignId,
     requested: total,

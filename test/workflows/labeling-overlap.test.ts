@@ -336,4 +336,38 @@ describe('active learning with a quick candidate', () => {
       await stack.h.client.workflow.getHandle(cycleId).cancel();
     },
   );
+
+  it('given the candidate strategy with overlap, then items of later batches are answered by two reviewers too', async () => {
+    const { cycleId, truth, status } = await campaign('weather-candidate-overlap', {
+      budget: 6,
+      minLabels: 6,
+      strategy: 'candidate',
+      batchSize: 3,
+      overlap: 1,
+      minKappa: -1,
+    });
+    expect(status.pending.every((p) => p.needs === 2)).toBe(true);
+    const answerTwice = async (recordKey: string) => {
+      for (const reviewer of ['alice', 'bob'])
+        await submitLabel(stack.h.client, cycleId, { recordKey, label: truth.get(recordKey)!, reviewer });
+    };
+    for (const p of status.pending) await answerTwice(p.recordKey);
+    const second = await until(
+      () => pendingLabels(stack.h.client, cycleId),
+      (s) => s.batch!.current === 2,
+    );
+    expect(second.pending).toHaveLength(3);
+    expect(second.pending.every((p) => p.needs === 2)).toBe(true);
+    for (const p of second.pending) await answerTwice(p.recordKey);
+    const moved = await until(
+      () => cycleStatus(stack.h.client, cycleId),
+      (c) => c.stage !== 'label' && c.stage !== 'collect',
+    );
+    expect(moved.stages.find((st) => st.stage === 'label')!.summary).toMatchObject({
+      state: 'complete',
+      answered: 6,
+      agreement: { overlapped: 6, pairs: 6, disagreements: 0 },
+    });
+    await stack.h.client.workflow.getHandle(cycleId).cancel();
+  });
 });
