@@ -113,14 +113,18 @@ export async function until<T>(
 /**
  * With REMEDY_RECORD_HISTORIES=1 (npm run record-histories), writes each workflow's history to
  * test/histories/<workflowId>.json, or <workflowId>@<runId>.json for one run of an ID that several
- * runs share, with the official CLI (the format historyFromJSON reads), for the replay test. Existing
- * files are kept: histories of code that has run must stay as they were.
+ * runs share, or under a given stable name, with the official CLI (the format historyFromJSON reads),
+ * for the replay test. Existing files are kept: histories of code that has run must stay as they were.
  */
-export async function recordHistories(ids: readonly string[]): Promise<void> {
+export async function recordHistories(
+  ids: readonly (string | { key: string; name: string })[],
+): Promise<void> {
   if (process.env.REMEDY_RECORD_HISTORIES !== '1') return;
   const cli = (await resolveTemporalCli({ install: false }))!.path;
-  for (const key of ids) {
-    const file = `test/histories/${key}.json`;
+  for (const entry of ids) {
+    // A workflow ID with a per-run suffix is saved under a stable name, so a second recording adds nothing.
+    const { key, name } = typeof entry === 'string' ? { key: entry, name: entry } : entry;
+    const file = `test/histories/${name}.json`;
     if (existsSync(file)) continue;
     const [id, runId] = key.split('@') as [string, string | undefined];
     const args = [

@@ -172,7 +172,7 @@ describe('staged rollout through the serving gateway', () => {
       maxRequests: 50,
     });
     expect(after.byVersion).toEqual({ v1: 50 });
-    await recordHistories([handle.workflowId]);
+    await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-bad-rollout' }]);
   });
 
   it('given a failure limit of 1, then one failed analysis is tolerated and the second rolls back', async () => {
@@ -217,7 +217,7 @@ describe('staged rollout through the serving gateway', () => {
       outcome: 'rolled-back',
       reason: 'rolled back at the pause by ops: too quiet to judge',
     });
-    await recordHistories([handle.workflowId]);
+    await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-thin-rollout' }]);
     expect((await db.getTraffic(pool, 'weather-thin'))!.candidateWeight).toBe(0);
   });
 
@@ -235,7 +235,7 @@ describe('staged rollout through the serving gateway', () => {
     expect(result.steps.map((st) => st.analysis.decision)).toEqual(['inconclusive']);
     const events = (await handle.fetchHistory()).events!;
     expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
-    await recordHistories([handle.workflowId]);
+    await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-nowait-rollout' }]);
     expect((await db.getTraffic(pool, 'weather-nowait'))!.candidateWeight).toBe(0);
   });
 
