@@ -73,7 +73,7 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
       }
       const r = /^\/reports\/([^/]+?)(\.md)?$/.exec(url.pathname);
       if (r && req.method === 'GET') {
-        const cycleId = decodeURIComponent(r[1]!);
+        const cycleId = decodePath(r[1]!);
         if (!CYCLE_ID.test(cycleId)) throw new HttpError(404, `"${cycleId}" is not a cycle ID`);
         if (!opts.pool)
           throw new HttpError(404, 'reports need the database: start the review page with DATABASE_URL set');
@@ -95,7 +95,7 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
       }
       const m = /^\/review\/([^/]+)(\/label)?$/.exec(url.pathname);
       if (!m) throw new HttpError(404, `no page ${url.pathname}: open /review`);
-      const cycleId = decodeURIComponent(m[1]!);
+      const cycleId = decodePath(m[1]!);
       if (!CYCLE_ID.test(cycleId)) throw new HttpError(404, `"${cycleId}" is not a cycle ID`);
       if (!m[2] && req.method === 'GET') {
         const status = await pendingLabels(client, cycleId);
@@ -116,6 +116,15 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
       return reply(req, res, 500, 'internal error');
     }
   };
+}
+
+/** A path segment, decoded; a malformed escape is a page that does not exist, not a server error. */
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(404, `"${segment}" is not a valid path segment`);
+  }
 }
 
 export function startReviewServer(

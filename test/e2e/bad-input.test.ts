@@ -412,6 +412,18 @@ const cases: Case[] = [
   ],
   [
     'review page',
+    'a malformed escape in the path',
+    () => http(`${review.url}/review/%E0%A4%A`, { method: 'GET' }, 404),
+    /is not a valid path segment/,
+  ],
+  [
+    'review page',
+    'a report of a path outside the reports',
+    () => http(`${review.url}/reports/..%2F..%2Fetc%2Fpasswd`, { method: 'GET' }, 404),
+    /is not a cycle ID/,
+  ],
+  [
+    'review page',
     'reviewer name with markup',
     () => http(`${review.url}/review?reviewer=%3Cb%3E`, { method: 'GET' }, 400),
     /reviewer: use letters, digits/,
