@@ -106,19 +106,17 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       await withTransaction(pool, async (client) => {
         const tasks = [...picked, ...auto];
         if (tasks.length === 0) return;
-        await client.query(
-          `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
-           SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)
-           ON CONFLICT (campaign_id, record_key) DO NOTHING`,
-          [
-            input.campaignId,
-            input.datasetId,
-            tasks.map((p) => p.recordKey),
-            // People's items first, in order; the champion's own answers after them, out of the way of
-            // the batches the candidate strategy adds later.
-            tasks.map((_, i) => (i < picked.length ? i : AUTO_PRIORITY + i)),
-            tasks.map((p) => p.confidence),
-          ],
+        await db.insertLabelTasks(
+          client,
+          input.campaignId,
+          input.datasetId,
+          // People's items first, in order; the champion's own answers after them, out of the way of
+          // the batches the candidate strategy adds later.
+          tasks.map((p, i) => ({
+            recordKey: p.recordKey,
+            priority: i < picked.length ? i : AUTO_PRIORITY + i,
+            score: p.confidence,
+          })),
         );
         if (auto.length > 0)
           await client.query(
@@ -197,27 +195,24 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       const take = Math.min(input.size, input.budget - askedOfPeople, remaining.length);
       if (take <= 0) return { items: [] };
       const said = quickCandidate(model.features, model.labelSet, examples, remaining);
-      const scored = remaining.map((r, i) => ({
-        ...r,
-        margin: said ? said[i]!.margin : 0,
-        guess: predict(champion.artifact, r.features).label,
-        candidateLabel: said ? said[i]!.label : '',
-      }));
+      const withMargin = remaining.map((r, i) => ({ ...r, margin: said ? said[i]!.margin : 0 }));
+      // Only the disagreement strategy needs the champion's guess on every remaining row.
       const picks =
         input.strategy === 'disagreement' && said
-          ? disagreementPick(scored, take)
-          : hybridMarginPick(scored, take);
-      await pool.query(
-        `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
-         SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)
-         ON CONFLICT (campaign_id, record_key) DO NOTHING`,
-        [
-          input.campaignId,
-          input.datasetId,
-          picks.map((p) => p.recordKey),
-          picks.map((_, i) => start + i),
-          picks.map((p) => p.margin),
-        ],
+          ? disagreementPick(
+              withMargin.map((r, i) => ({
+                ...r,
+                guess: predict(champion.artifact, r.features).label,
+                candidateLabel: said[i]!.label,
+              })),
+              take,
+            )
+          : hybridMarginPick(withMargin, take);
+      await db.insertLabelTasks(
+        pool,
+        input.campaignId,
+        input.datasetId,
+        picks.map((p, i) => ({ recordKey: p.recordKey, priority: start + i, score: p.margin })),
       );
       const after = (await tasksNow()).filter((t) => t.priority >= start && t.priority < start + input.size);
       return { items: after.map((t) => asItem(byKey.get(t.record_key)!)) };

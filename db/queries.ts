@@ -56,6 +56,28 @@ function toRecord(row: unknown): RecordRow {
   return { recordKey: r.record_key, ts: r.ts, features: r.features, feedback: r.feedback };
 }
 
+/** Items a labeling campaign asks for, in the order given by `priority`; a repeated item is kept as it was. */
+export async function insertLabelTasks(
+  q: Queryable,
+  campaignId: string,
+  datasetId: number,
+  tasks: readonly { recordKey: string; priority: number; score: number }[],
+): Promise<void> {
+  if (tasks.length === 0) return;
+  await q.query(
+    `INSERT INTO label_tasks (campaign_id, record_key, dataset_id, priority, score)
+     SELECT $1, k, $2, p, s FROM unnest($3::text[], $4::int[], $5::float8[]) AS u(k, p, s)
+     ON CONFLICT (campaign_id, record_key) DO NOTHING`,
+    [
+      campaignId,
+      datasetId,
+      tasks.map((t) => t.recordKey),
+      tasks.map((t) => t.priority),
+      tasks.map((t) => t.score),
+    ],
+  );
+}
+
 /** Inserts production-log rows; a row already present (same key) is left as it is. Returns rows added. */
 export async function insertRecords(
   q: Queryable,
