@@ -8,8 +8,12 @@
  * and each dataset line is { features, label, weight }. The program writes to outputPath
  *   { artifact: <a Remedy model artifact: softmax-regression or random-forest JSON>, metrics?: {...} }
  * and exits 0. Anything else fails the training with the program's last output lines.
+ *
+ * The program runs in a sandbox (activities/sandbox.ts): its folder as working directory, HOME and
+ * TMPDIR; only PATH, the locale, TZ and the names in `training.env` from the worker's environment;
+ * memory and CPU-time limits from `training.limits`.
  */
-import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +29,7 @@ import {
   type ModelArtifact,
   type TrainingState,
 } from '../core/model.js';
+import { runSandboxed } from './sandbox.js';
 import { durationMs, type FeatureSpec, type Features, type Policy } from '../core/schemas.js';
 
 export interface TrainingRow {
@@ -173,7 +178,9 @@ async function runCommandTrainer(
   config: Policy['training'],
   ctx: TrainerContext,
 ): Promise<TrainerOutput> {
-  const argv = config.command!;
+  // The program runs in its own folder: paths in its argv that name files relative to the worker's
+  // working directory (e.g. ["python3", "train.py"]) are made absolute first.
+  const argv = config.command!.map((a) => (!path.isAbsolute(a) && existsSync(a) ? path.resolve(a) : a));
   const dir = await mkdtemp(path.join(os.tmpdir(), 'remedy-train-'));
   try {
     const datasetPath = path.join(dir, 'dataset.jsonl');
@@ -189,12 +196,14 @@ async function runCommandTrainer(
         2,
       ),
     );
-    const output = await runProcess(
-      argv[0]!,
-      [...argv.slice(1), '--request', requestPath],
-      durationMs(config.commandTimeout),
-      ctx,
-    );
+    const output = await runSandboxed(argv[0]!, [...argv.slice(1), '--request', requestPath], {
+      dir,
+      envAllow: config.env,
+      limits: config.limits,
+      timeoutMs: durationMs(config.commandTimeout),
+      heartbeat: ctx.heartbeat,
+      signal: ctx.signal,
+    });
     let parsed: z.infer<typeof CommandOutput>;
     try {
       parsed = CommandOutput.parse(JSON.parse(await readFile(outputPath, 'utf8')));
@@ -210,46 +219,9 @@ async function runCommandTrainer(
       artifact,
       trainer: 'command',
       resumedFrom: 0,
-      details: { command: argv, metrics: parsed.metrics ?? {} },
+      details: { command: config.command, metrics: parsed.metrics ?? {} },
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Runs a training program, heartbeating while it works and killing it on cancellation or timeout. */
-function runProcess(cmd: string, args: string[], timeoutMs: number, ctx: TrainerContext): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const beat = setInterval(ctx.heartbeat, 1000);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const onAbort = () => child.kill('SIGTERM');
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const done = () => {
-      clearInterval(beat);
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onAbort);
-    };
-    child.on('error', (err) => {
-      done();
-      reject(new Error(`could not run the training command "${cmd}": ${err.message}`));
-    });
-    child.on('close', (code, signal) => {
-      done();
-      if (ctx.signal.aborted) reject(ctx.signal.reason as Error);
-      else if (code === 0) resolve(output);
-      else
-        reject(
-          new Error(
-            `the training command "${cmd}" failed (${code !== null ? `exit ${code}` : signal}); last output:\n${output}`,
-          ),
-        );
-    });
-  });
 }

@@ -8,5 +8,6 @@ export const FailureTypes = [
   'EmptyWindow',
   'DatasetQualityGateFailed',
   'NoChampion',
+  'TrainerLimitExceeded',
 ] as const;
 export type FailureType = (typeof FailureTypes)[number];

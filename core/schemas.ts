@@ -22,6 +22,11 @@ export const FeatureSpec = z.object({
 });
 export type FeatureSpec = z.infer<typeof FeatureSpec>;
 
+/** Remedy's own secrets, never passed to a training program: DATABASE_URL, REMEDY_*, libpq's PG*. */
+export function isWorkerSecret(name: string): boolean {
+  return name === 'DATABASE_URL' || name.startsWith('REMEDY_') || name.startsWith('PG');
+}
+
 export const Policy = z.object({
   drift: z
     .object({
@@ -161,6 +166,33 @@ export const Policy = z.object({
       // an external trainer: argv, run with the JSON contract documented in README (Training)
       command: z.array(z.string().min(1)).min(1).optional(),
       commandTimeout: DurationString.default('30m'),
+      /**
+       * Worker environment variables the command may see, besides PATH, the locale and TZ. Remedy's own
+       * secrets (DATABASE_URL, REMEDY_*, PG*) are refused: a training program never reads them.
+       */
+      env: z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name, e.g. "OMP_NUM_THREADS"')
+            .refine((n) => !isWorkerSecret(n), {
+              message: "Remedy's own secrets (DATABASE_URL, REMEDY_*, PG*) are never passed to a trainer",
+            }),
+        )
+        .max(64)
+        .default([]),
+      /** Kernel limits on the command's process (prlimit): memory (RLIMIT_DATA) and CPU time. */
+      limits: z
+        .object({
+          memoryMb: z.number().int().min(64).max(1_048_576).default(4096),
+          cpuSeconds: z
+            .number()
+            .int()
+            .min(1)
+            .max(7 * 24 * 3600)
+            .default(4 * 3600),
+        })
+        .prefault({}),
       heartbeatTimeout: DurationString.default('30s'),
     })
     .prefault({})
