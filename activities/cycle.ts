@@ -10,6 +10,7 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 import { windowReport } from './drift.js';
 import { businessFailure } from './failures.js';
+import type { Pseudonymiser } from './pseudonym.js';
 
 export interface CycleContext {
   policy: Policy;
@@ -17,7 +18,13 @@ export interface CycleContext {
   championVersion: number;
 }
 
-export function createCycleActivities({ pool }: { pool: pg.Pool }) {
+export function createCycleActivities({
+  pool,
+  pseudonymise,
+}: {
+  pool: pg.Pool;
+  pseudonymise?: Pseudonymiser;
+}) {
   return {
     /** Registers the cycle (one open cycle per model) and returns what the workflow needs from the registry. */
     async openCycle(input: {
@@ -124,6 +131,11 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
     }> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
+      if (input.policy.pii.mask.length > 0 && !pseudonymise)
+        throw businessFailure(
+          'PseudonymKeyMissing',
+          `the policy masks ${input.policy.pii.mask.join(', ')} (collection.pii.mask) but this worker has no REMEDY_PII_KEYS: set REMEDY_PII_KEYS="p1:<base64 key>" (openssl rand -base64 32) on every worker, or drop the columns instead (collection.pii.drop)`,
+        );
       // A wider pool than the dataset holds, so the sampling plan can choose.
       const candidates = await db.recordsInWindow(
         pool,
@@ -148,6 +160,7 @@ export function createCycleActivities({ pool }: { pool: pg.Pool }) {
         reports[0]?.report ?? null,
         input.policy,
         input.modelId,
+        pseudonymise,
       );
       if (!plan.passed) {
         throw businessFailure('DatasetQualityGateFailed', `collection stopped: ${plan.reason!}`, {

@@ -3,11 +3,14 @@ import { createCatalogActivities } from './catalog.js';
 import { createCycleActivities } from './cycle.js';
 import { createDriftActivities } from './drift.js';
 import { createLabelingActivities } from './labeling.js';
+import type { Pseudonymiser } from './pseudonym.js';
 import { createRolloutActivities } from './rollout.js';
 import { createEvaluationActivities, createTrainingActivities } from './training.js';
 
 export interface ActivityDeps {
   pool: pg.Pool;
+  /** Keyed pseudonymisation for `collection.pii.mask` (REMEDY_PII_KEYS); unset, masking policies fail clearly. */
+  pseudonymise?: Pseudonymiser;
 }
 
 /** Activities for the main task queue. */

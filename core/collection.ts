@@ -50,13 +50,6 @@ function fnv(s: string): number {
   return h;
 }
 
-/** A short, salted digest for masked values: equal inputs stay equal, the value is not kept. */
-export function maskValue(value: string | number, salt: string): string {
-  return `masked:${fnv(`${salt}:${String(value)}`)
-    .toString(16)
-    .padStart(8, '0')}`;
-}
-
 function inRegion(features: Features, region: CollectionPlan['plan']['region']): boolean {
   for (const r of region) {
     const v = features[r.feature];
@@ -87,6 +80,8 @@ export function planCollection(
   report: Pick<DriftReport, 'features'> | null,
   policy: CollectionPolicy,
   salt: string,
+  /** Replaces a value of a `pii.mask` column by its token (keyed: activities/pseudonym.ts). */
+  pseudonymise?: (value: string | number) => string,
 ): CollectionPlan {
   const gates: GateResult[] = [];
   const featureNames = [...spec.numeric, ...spec.categorical];
@@ -132,11 +127,16 @@ export function planCollection(
   // The model definition refuses PII columns that are features, so these are extra fields of the log.
   const piiDrop = policy.pii.drop;
   const piiMask = policy.pii.mask;
+  const mask =
+    pseudonymise ??
+    ((): never => {
+      throw new Error('collection.pii.mask needs a pseudonymiser: set REMEDY_PII_KEYS on the worker');
+    });
   const clean = unique.map((c) => {
     const features: Features = {};
     for (const [k, v] of Object.entries(c.features)) {
       if (piiDrop.includes(k)) continue;
-      features[k] = piiMask.includes(k) ? maskValue(v, salt) : v;
+      features[k] = piiMask.includes(k) ? mask(v) : v;
     }
     return { ...c, features };
   });

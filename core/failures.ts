@@ -9,5 +9,6 @@ export const FailureTypes = [
   'DatasetQualityGateFailed',
   'NoChampion',
   'TrainerLimitExceeded',
+  'PseudonymKeyMissing',
 ] as const;
 export type FailureType = (typeof FailureTypes)[number];

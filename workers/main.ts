@@ -9,6 +9,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
 import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from '../infra/config.js';
+import { pseudonymiserFromEnv } from '../activities/pseudonym.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { createWorkers } from './workers.js';
 
@@ -63,6 +64,12 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new ConfigError([{ variable: 'REMEDY_CODEC_KEYS', message: (err as Error).message }]);
   }
+  let pseudonymise;
+  try {
+    pseudonymise = pseudonymiserFromEnv();
+  } catch (err) {
+    throw new ConfigError([{ variable: 'REMEDY_PII_KEYS', message: (err as Error).message }]);
+  }
   const temporal = loadTemporalConfig();
   const pool = createPool(env.DATABASE_URL);
   await migrate(pool);
@@ -76,6 +83,7 @@ async function main(): Promise<void> {
     queues: env.REMEDY_WORKER_QUEUES,
     ...(env.REMEDY_WORKFLOW_CACHE !== undefined ? { workflowCache: env.REMEDY_WORKFLOW_CACHE } : {}),
     ...(dataConverter ? { dataConverter } : {}),
+    ...(pseudonymise ? { pseudonymise } : {}),
   });
   console.error(
     JSON.stringify({

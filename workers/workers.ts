@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities, createTrainingActivities } from '../activities/index.js';
+import type { Pseudonymiser } from '../activities/pseudonym.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -34,6 +35,8 @@ export interface WorkerSetup {
    * replaying its short history on its next message.
    */
   workflowCache?: number;
+  /** Keyed pseudonymisation of masked personal data (REMEDY_PII_KEYS), when configured. */
+  pseudonymise?: Pseudonymiser;
   /** Payload encryption (codec/codec.ts), when keys are configured; the client must use the same. */
   dataConverter?: WorkerOptions['dataConverter'];
 }
@@ -51,7 +54,10 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           : { workflowsPath, bundlerOptions: { preloadModules: PRELOAD_MODULES } }),
         ...(setup.workflowCache !== undefined ? { maxCachedWorkflows: setup.workflowCache } : {}),
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
-        activities: createActivities({ pool: setup.pool }),
+        activities: createActivities({
+          pool: setup.pool,
+          ...(setup.pseudonymise ? { pseudonymise: setup.pseudonymise } : {}),
+        }),
       }),
     );
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { maskValue, planCollection, type Candidate } from '../../core/collection.js';
+import { createPseudonymiser, parsePiiKeys } from '../../activities/pseudonym.js';
+import { planCollection, type Candidate } from '../../core/collection.js';
 import type { DriftReport } from '../../core/drift.js';
 import { ModelDefinition, Policy } from '../../core/schemas.js';
 
@@ -88,20 +89,35 @@ describe('collection plan', () => {
     );
   });
 
-  it('given personal data in the log, then dropped columns are gone and masked ones are digests', () => {
+  it('given personal data in the log, then dropped columns are gone and masked ones are keyed tokens', () => {
     const policy = { ...base, pii: { drop: ['email'], mask: ['user'] } };
+    const pseudonymise = createPseudonymiser(parsePiiKeys(`p1:${Buffer.alloc(32, 7).toString('base64')}`));
     const plan = planCollection(
       rows(30, (i) => ({ email: `u${i}@x.org`, user: `user-${i % 3}` })),
       spec,
       report,
       policy,
       'salt',
+      pseudonymise,
     );
     expect(plan.rows.every((r) => !('email' in r.features))).toBe(true);
     const users = plan.rows.map((r) => r.features.user as string);
-    expect(users.every((u) => /^masked:[0-9a-f]{8}$/.test(u))).toBe(true);
+    expect(users.every((u) => /^pii:p1:[A-Za-z0-9_-]{22}$/.test(u))).toBe(true);
     expect(new Set(users).size).toBe(3);
-    expect(maskValue('user-1', 'salt')).not.toBe(maskValue('user-1', 'other'));
+    expect(users).toContain(pseudonymise('user-1'));
+  });
+
+  it('given a PII mask and no pseudonymiser, then planning refuses rather than keep the values', () => {
+    const policy = { ...base, pii: { drop: [], mask: ['user'] } };
+    expect(() =>
+      planCollection(
+        rows(30, () => ({ user: 'alice' })),
+        spec,
+        report,
+        policy,
+        'salt',
+      ),
+    ).toThrow(/REMEDY_PII_KEYS/);
   });
 
   it('given a PII rule naming a feature, then the model definition is refused', () => {
