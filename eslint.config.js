@@ -35,7 +35,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.remedy/**', 'test/histories/**', 'bin/**'] },
+  { ignores: ['node_modules/**', '.remedy/**', 'dist/**', 'test/histories/**', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

