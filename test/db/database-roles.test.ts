@@ -17,6 +17,7 @@ import { createLabelingActivities } from '../../activities/labeling.js';
 import { ingestRecords, registerModelWithChampion } from '../../client/setup.js';
 import { loadWeather, weatherModel, type WeatherRow } from '../../client/weather.js';
 import { diagnose } from '../../core/policy.js';
+import { verifyAuditChain } from '../../db/audit-chain.js';
 import { createPool, migrate, PendingMigrationsError, withTransaction } from '../../db/pool.js';
 import * as db from '../../db/queries.js';
 import { startGateway, type Gateway } from '../../gateway/server.js';
@@ -413,6 +414,18 @@ describe.skipIf(!serverUrl)('database roles of docs/database-roles.md (integrati
     await expectRefused(app, 'TRUNCATE records');
     await expectRefused(app, 'ALTER TABLE records ADD COLUMN probe int');
     await expectRefused(app, "DELETE FROM schema_migrations WHERE name = '001_init.sql'");
+  });
+
+  it('given remedy_app, when it records audit events, then they chain, and it can neither rewrite them nor the chain heads', async () => {
+    await db.audit(app, { key: 'roles:audit:1', modelId: 'roles-audit', actor: 'remedy', action: 'a.one' });
+    await db.audit(app, { key: 'roles:audit:2', modelId: 'roles-audit', actor: 'alice', action: 'a.two' });
+    expect(await verifyAuditChain(app, 'roles-audit')).toMatchObject({ ok: true, events: 2, recorded: 2 });
+    await expectRefused(app, "UPDATE audit_events SET actor = 'mallory' WHERE model_id = 'roles-audit'");
+    await expectRefused(app, "DELETE FROM audit_events WHERE model_id = 'roles-audit'");
+    await expectRefused(app, 'TRUNCATE audit_events');
+    await expectRefused(app, "UPDATE audit_heads SET events = 1 WHERE chain_key = 'roles-audit'");
+    await expectRefused(app, "DELETE FROM audit_heads WHERE chain_key = 'roles-audit'");
+    expect(await verifyAuditChain(app, 'roles-audit')).toMatchObject({ ok: true, events: 2 });
   });
 
   it("given a migrated database, when the worker's and the gateway's start-up migrate() runs as remedy_app and remedy_gateway, then it applies nothing and succeeds", async () => {
