@@ -54,6 +54,7 @@ export async function windowReport(
     {
       ...range,
       sample: limit ? { size: limit, seed: windowSeed(range.modelId, range.start, range.end) } : undefined,
+      ordered: false,
     },
     (rows) => {
       for (const r of rows) columns.add(r.features);
@@ -67,7 +68,7 @@ export async function windowReport(
     );
   }
   // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
-  if (limit) await readWindow(pool, { ...range, labeledOnly: true }, judge);
+  if (limit) await readWindow(pool, { ...range, labeledOnly: true, ordered: false }, judge);
   const report = driftReportColumns(profile, columns.columns(), outcomes, input.policy, {
     schemaViolations: columns.schemaViolations(),
   });

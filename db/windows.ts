@@ -16,6 +16,8 @@ export interface WindowRead {
   sample?: { size: number; seed: string } | undefined;
   /** Only records whose feedback has arrived. */
   labeledOnly?: boolean;
+  /** Hand the records over in time order (the default); false lets Postgres read them as it finds them. */
+  ordered?: boolean;
   /** Records per page handed to `onPage` (a FETCH of the cursor). */
   pageSize?: number;
 }
@@ -82,7 +84,7 @@ export async function readWindow(
     } else {
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where} ORDER BY ts, record_key`,
+         SELECT record_key, ts, features, feedback FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
         [q.modelId, q.start, q.end],
       );
     }
