@@ -8,6 +8,7 @@ import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/cat
 import { predict } from '../core/model.js';
 import { durationMs, type Window } from '../core/schemas.js';
 import * as db from '../db/queries.js';
+import { readWindow } from '../db/windows.js';
 import { businessFailure } from './failures.js';
 
 export interface TargetTrace {
@@ -97,7 +98,8 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
       modelId: string;
       championVersion: number;
       window: Window;
-      maxRows: number;
+      /** No longer limits the read (kept for the workflows that pass it): every labeled record counts. */
+      maxRows?: number;
     }): Promise<TargetTrace[]> {
       const def = await model(input.modelId);
       const limit = def.policy.failures.targets;
@@ -110,17 +112,18 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
       if (top.length > 0) {
         const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
         const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
-        const labeled = (
-          await db.recordsInWindow(pool, input.modelId, input.window.start, input.window.end, input.maxRows)
-        ).filter((r) => r.feedback !== null);
+        // Every labeled record of the window, streamed: the error rate of each slice before the cycle.
         const groups = new Map<string, { rows: number; errors: number }>();
-        for (const r of labeled) {
-          const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;
-          const g = groups.get(k) ?? { rows: 0, errors: 0 };
-          g.rows++;
-          if (predict(champion.artifact, r.features).label !== r.feedback) g.errors++;
-          groups.set(k, g);
-        }
+        const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
+        await readWindow(pool, { ...range, labeledOnly: true }, (labeled) => {
+          for (const r of labeled) {
+            const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;
+            const g = groups.get(k) ?? { rows: 0, errors: 0 };
+            g.rows++;
+            if (predict(champion.artifact, r.features).label !== r.feedback) g.errors++;
+            groups.set(k, g);
+          }
+        });
         for (const t of top) {
           const { slice, truth } = parsePattern(t.pattern_key);
           const g = groups.get(`${slice}|${truth}`) ?? { rows: 0, errors: 0 };

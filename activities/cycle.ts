@@ -8,6 +8,7 @@ import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
+import { readWindow, windowSeed } from '../db/windows.js';
 import { windowReport } from './drift.js';
 import { businessFailure } from './failures.js';
 import type { Pseudonymiser } from './pseudonym.js';
@@ -128,6 +129,8 @@ export function createCycleActivities({
       drifted: number;
       control: number;
       gates: string[];
+      /** The candidates the plan chose from: every record of the window, or a uniform sample of it. */
+      window: { held: number; candidates: number; selection: 'all' | 'uniform-sample'; seed?: string };
     }> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
@@ -136,14 +139,29 @@ export function createCycleActivities({
           'PseudonymKeyMissing',
           `the policy masks ${input.policy.pii.mask.join(', ')} (collection.pii.mask) but this worker has no REMEDY_PII_KEYS: set REMEDY_PII_KEYS="p1:<base64 key>" (openssl rand -base64 32) on every worker, or drop the columns instead (collection.pii.drop)`,
         );
-      // A wider pool than the dataset holds, so the sampling plan can choose.
-      const candidates = await db.recordsInWindow(
+      // A wider pool than the dataset holds, so the sampling plan can choose: a uniform sample of the whole
+      // window (every record when the window holds no more), never its first hours.
+      const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
+      const candidates: db.RecordRow[] = [];
+      const read = await readWindow(
         pool,
-        input.modelId,
-        input.window.start,
-        input.window.end,
-        Math.min(input.policy.maxRows * 4, 1_000_000),
+        {
+          ...range,
+          sample: {
+            size: Math.min(input.policy.maxRows * 4, 1_000_000),
+            seed: windowSeed(range.modelId, range.start, range.end),
+          },
+        },
+        (rows) => {
+          for (const r of rows) candidates.push(r);
+        },
       );
+      const drawn = {
+        held: read.held,
+        candidates: read.read,
+        selection: read.selection,
+        ...(read.seed !== undefined ? { seed: read.seed } : {}),
+      };
       if (candidates.length === 0) {
         throw businessFailure(
           'DatasetQualityGateFailed',
@@ -193,6 +211,7 @@ export function createCycleActivities({
           windowEnd: input.window.end,
           samplingPlan: {
             ...plan.plan,
+            window: drawn,
             holdoutShare: input.policy.holdoutShare,
             driftReportId: input.driftReportId,
             driftedRegion: plan.plan.region,
@@ -210,6 +229,7 @@ export function createCycleActivities({
         drifted: plan.plan.drifted,
         control: plan.plan.control,
         gates: plan.gates.map((g) => `${g.gate}: ${g.passed ? 'pass' : 'FAIL'}`),
+        window: drawn,
       };
     },
 

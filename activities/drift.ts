@@ -5,15 +5,22 @@
  */
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
-import { driftReport, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
+import { driftReportColumns, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
 import { predict } from '../core/model.js';
 import { diagnose } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
+import { readWindow, windowSeed } from '../db/windows.js';
+import { WindowColumns } from '../core/window.js';
 import { businessFailure } from './failures.js';
 
-/** The window's report against the champion's stored reference profile. */
+/**
+ * The window's report against the champion's stored reference profile, over every record of the window
+ * (or the uniform sample the policy asks for), streamed page by page into columns. The performance
+ * signal uses every labeled record of the window. The report says how many records the window held,
+ * how many were tested and how they were chosen.
+ */
 export async function windowReport(
   pool: pg.Pool,
   input: {
@@ -21,40 +28,59 @@ export async function windowReport(
     championVersion: number;
     window: Window;
     policy: Policy['drift'];
-    maxRows: number;
+    /** No longer limits the read (kept for the workflows that pass it): every record is used. */
+    maxRows?: number;
   },
 ): Promise<DriftReport> {
   const stored = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
   if (!stored)
     throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
   const profile = upgradeProfile(stored);
-  const rows = await db.recordsInWindow(
+  // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
+  const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const outcomes: WindowOutcome[] = [];
+  const judge = (rows: readonly db.RecordRow[]) => {
+    for (const r of rows) {
+      if (r.feedback === null) continue;
+      const p = predict(champion.artifact, r.features);
+      outcomes.push({ truth: r.feedback, predicted: p.label, probabilities: p.probabilities });
+    }
+  };
+  const columns = new WindowColumns(profile.features);
+  const limit = input.policy.maxWindowRows;
+  const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
+  const read = await readWindow(
     pool,
-    input.modelId,
-    input.window.start,
-    input.window.end,
-    input.maxRows,
+    {
+      ...range,
+      sample: limit ? { size: limit, seed: windowSeed(range.modelId, range.start, range.end) } : undefined,
+      ordered: false,
+    },
+    (rows) => {
+      for (const r of rows) columns.add(r.features);
+      if (!limit) judge(rows);
+    },
   );
-  if (rows.length === 0) {
+  if (read.held === 0) {
     throw businessFailure(
       'EmptyWindow',
       `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end}: ingest traffic or pick another window`,
     );
   }
-  // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
-  const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
-  const outcomes: WindowOutcome[] = rows
-    .filter((r) => r.feedback !== null)
-    .map((r) => {
-      const p = predict(champion.artifact, r.features);
-      return { truth: r.feedback!, predicted: p.label, probabilities: p.probabilities };
-    });
-  return driftReport(
-    profile,
-    rows.map((r) => r.features),
-    outcomes,
-    input.policy,
-  );
+  // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
+  if (limit) await readWindow(pool, { ...range, labeledOnly: true, ordered: false }, judge);
+  const report = driftReportColumns(profile, columns.columns(), outcomes, input.policy, {
+    schemaViolations: columns.schemaViolations(),
+  });
+  return {
+    ...report,
+    window: {
+      held: read.held,
+      tested: read.read,
+      selection: read.selection,
+      ...(read.seed !== undefined ? { seed: read.seed } : {}),
+    },
+  };
 }
 
 export interface MonitorWindow {
@@ -117,7 +143,6 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
         championVersion: champion,
         window: input.window,
         policy: model.policy.drift,
-        maxRows: model.policy.collection.maxRows,
       });
       const diagnosis = diagnose(report, model.policy.drift);
       const actionable = diagnosis.route === 'fine-tune' || diagnosis.route === 'full-cycle';

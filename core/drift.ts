@@ -723,8 +723,21 @@ function performance(
 
 export type DriftPolicy = Policy['drift'];
 
+/** Which of the window's records a report tested: every one, or a uniform sample of them. */
+export interface WindowSelection {
+  /** Records the window held. */
+  held: number;
+  /** Records the feature tests used. */
+  tested: number;
+  selection: 'all' | 'uniform-sample';
+  /** What the sample was drawn with: the same seed draws the same records. */
+  seed?: string;
+}
+
 export interface DriftReport {
   windowRows: number;
+  /** How the tested records were chosen (absent from reports stored before it was recorded). */
+  window?: WindowSelection;
   referenceRows: number;
   features: FeatureDrift[];
   /** Features the engine could not test (no values on one side), with the reason. */
@@ -888,6 +901,7 @@ export function assembleReport(
       : null;
   return {
     windowRows: rows,
+    window: { held: rows, tested: rows, selection: 'all' },
     referenceRows: profile.rows,
     features,
     skipped,

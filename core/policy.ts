@@ -3,6 +3,7 @@
  */
 import type { DriftReport } from './drift.js';
 import type { Policy } from './schemas.js';
+import { describeSelection } from './window.js';
 import { twoProportionZTest } from './metrics.js';
 
 export type Severity = 'none' | 'mild' | 'severe';
@@ -58,7 +59,7 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
   if (incident) route = 'data-quality';
 
   const parts = [
-    `${(report.driftedShare * 100).toFixed(0)}% of features drifted`,
+    `${(report.driftedShare * 100).toFixed(0)}% of features drifted${report.window ? ` (${describeSelection(report.window)})` : ''}`,
     perf.currentAccuracy === null
       ? 'no feedback in the window'
       : `accuracy ${pct(perf.currentAccuracy)} vs baseline ${pct(perf.baselineAccuracy)} on ${perf.labeledRows} labeled rows`,

@@ -20,6 +20,7 @@ import {
   type ModelCardInput,
 } from './model-card.js';
 import type { StepAnalysis } from './policy.js';
+import { describeSelection } from './window.js';
 
 export interface ReportStage {
   stage: string;
@@ -323,6 +324,11 @@ ${stages.map(
   return markup`${timelineSvg(stages, r.generatedAt)}${table}`;
 }
 
+/** The window's size and which of its records were tested (older reports only knew the rows read). */
+function windowRowsText(report: DriftReport): string {
+  return report.window ? describeSelection(report.window) : `${report.windowRows} rows`;
+}
+
 function driftHtml(r: CycleReportInput): Html {
   if (!r.drift) return markup`<p class="note">No drift report was written for this cycle.</p>`;
   const { report } = r.drift;
@@ -333,7 +339,7 @@ function driftHtml(r: CycleReportInput): Html {
       markup`<div class="feature" data-feature="${f.feature}"><h3>${f.feature} ${f.drifted ? pill('drifted', 'drifted') : pill('stable', 'stable')}</h3><div class="stat">${statText(f)} · PSI ${fixed(f.psi, 3)}</div>${distributionSvg(f)}</div>`,
   );
   const quality = report.dataQuality.issues;
-  return markup`<p class="note">Reference v${r.drift.referenceVersion} (${report.referenceRows} rows) against the window ${shortTime(r.drift.window.start)} .. ${shortTime(r.drift.window.end)} (${report.windowRows} rows). ${drifted} of ${report.features.length} features drifted (share ${pct(report.driftedShare)}); dataset drift: ${report.datasetDrifted ? 'yes' : 'no'}.${report.labelShiftPsi !== null ? ` Label shift PSI ${fixed(report.labelShiftPsi, 3)}.` : ''}</p>
+  return markup`<p class="note">Reference v${r.drift.referenceVersion} (${report.referenceRows} rows) against the window ${shortTime(r.drift.window.start)} .. ${shortTime(r.drift.window.end)} (${windowRowsText(report)}). ${drifted} of ${report.features.length} features drifted (share ${pct(report.driftedShare)}); dataset drift: ${report.datasetDrifted ? 'yes' : 'no'}.${report.labelShiftPsi !== null ? ` Label shift PSI ${fixed(report.labelShiftPsi, 3)}.` : ''}</p>
 <dl>
 <dt>Performance</dt><dd>${perf.currentAccuracy !== null ? `accuracy ${pct(perf.currentAccuracy)} on ${perf.labeledRows} labeled rows against ${pct(perf.baselineAccuracy)} at registration` : `not measured (${perf.labeledRows} labeled rows)`}</dd>
 <dt>Data quality</dt><dd>${quality.length === 0 ? 'no issue' : quality.map((q) => markup`<div>${q.feature}: ${q.kind}, ${pct(q.share)} of rows — ${q.detail}</div>`)}</dd>
@@ -469,7 +475,7 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
   else {
     const rep = r.drift.report;
     out.push(
-      `Reference v${r.drift.referenceVersion} (${rep.referenceRows} rows) against ${r.drift.window.start} .. ${r.drift.window.end} (${rep.windowRows} rows): ${rep.features.filter((f) => f.drifted).length} of ${rep.features.length} features drifted; dataset drift ${rep.datasetDrifted ? 'yes' : 'no'}.`,
+      `Reference v${r.drift.referenceVersion} (${rep.referenceRows} rows) against ${r.drift.window.start} .. ${r.drift.window.end} (${windowRowsText(rep)}): ${rep.features.filter((f) => f.drifted).length} of ${rep.features.length} features drifted; dataset drift ${rep.datasetDrifted ? 'yes' : 'no'}.`,
       mdTable(
         ['Feature', 'Drifted', 'Test', 'PSI'],
         rep.features.map((f) => [md(f.feature), f.drifted ? 'yes' : 'no', md(statText(f)), fixed(f.psi, 3)]),

@@ -60,6 +60,12 @@ export const Policy = z.object({
       performanceTolerance: z.number().min(0).max(1).default(0.05),
       severeDrop: z.number().min(0).max(1).default(0.15),
       minLabeledRows: z.number().int().positive().default(30),
+      /**
+       * Test a uniform random sample of at most this many of the window's records (seeded by the model
+       * and the window, so a check repeats exactly). Unset: every record of the window is tested. The
+       * performance signal always uses every labeled record of the window.
+       */
+      maxWindowRows: z.number().int().positive().optional(),
       dataQuality: z
         .object({
           /** Share of rows whose value is of the wrong type or absent (not null) above which it is an incident. */

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { buildReferenceProfile, driftReport, driftReportColumns } from '../../core/drift.js';
+import { describeSelection, WindowColumns } from '../../core/window.js';
+import { Policy, type Features } from '../../core/schemas.js';
+
+const spec = { numeric: ['x'], categorical: ['c'] };
+const reference: Features[] = Array.from({ length: 300 }, (_, i) => ({ x: i % 50, c: `v${i % 3}` }));
+const profile = buildReferenceProfile(
+  spec,
+  reference,
+  reference.map((_, i) => (i % 2 ? 'a' : 'b')),
+  0.9,
+);
+const policy = Policy.parse({}).drift;
+
+describe('window columns', () => {
+  it('given rows with missing values and values of the wrong type, then the streamed columns give the same report as the rows', () => {
+    // Missing values are absent keys; a few values have the wrong type.
+    const window: Features[] = Array.from({ length: 3000 }, (_, i) => {
+      const row: Features = {};
+      if (i % 97 === 0) row.x = 'seven';
+      else if (i % 89 !== 0) row.x = (i % 50) + (i > 1500 ? 20 : 0);
+      if (i % 83 === 0) row.c = 3;
+      else if (i % 79 !== 0) row.c = `v${i % (i > 1500 ? 4 : 3)}`;
+      return row;
+    });
+    const columns = new WindowColumns(profile.features);
+    for (const row of window) columns.add(row);
+    const streamed = driftReportColumns(profile, columns.columns(), [], policy, {
+      schemaViolations: columns.schemaViolations(),
+    });
+    expect(columns.rows).toBe(3000);
+    expect(streamed).toEqual(driftReport(profile, window, [], policy));
+    expect(streamed.dataQuality.issues.map((i) => i.kind)).toContain('schema');
+  });
+
+  it('given a sample, then the phrase says how many of how many records were tested', () => {
+    expect(describeSelection({ held: 24_000, tested: 24_000, selection: 'all' })).toBe(
+      'all 24,000 records of the window tested',
+    );
+    expect(describeSelection({ held: 300_000, tested: 5000, selection: 'uniform-sample', seed: 's' })).toBe(
+      "a uniform sample of 5,000 of the window's 300,000 records tested",
+    );
+  });
+});
