@@ -12,7 +12,7 @@
  * - step: one stage of the staged rollout (a share of traffic to the candidate, then an analysis).
  */
 import { z } from 'zod';
-import { DurationString, ModelId } from './inputs.js';
+import { DurationString, durationMs, ModelId } from './inputs.js';
 
 export * from './inputs.js';
 
@@ -55,6 +55,12 @@ export const Policy = z.object({
       performanceTolerance: z.number().min(0).max(1).default(0.05),
       severeDrop: z.number().min(0).max(1).default(0.15),
       minLabeledRows: z.number().int().positive().default(30),
+      /**
+       * The production span a promoted champion's reference covers, e.g. '365d' for yearly seasons: the
+       * last that much up to the cycle's window end. Unset (the default): the previous reference's span
+       * combined with the cycle's window, so no season the old champion was checked against is lost.
+       */
+      referenceSpan: DurationString.refine((v) => durationMs(v) > 0, 'must be longer than 0').optional(),
       dataQuality: z
         .object({
           /** Share of rows whose value is of the wrong type or absent (not null) above which it is an incident. */
