@@ -84,8 +84,8 @@ export function wilsonInterval(
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
   return {
-    low: Math.max(0, centre - half),
-    high: Math.min(1, centre + half),
+    low: successes === 0 ? 0 : Math.max(0, centre - half),
+    high: successes === n ? 1 : Math.min(1, centre + half),
     level: Math.round(2 * normalCdf(z) * 1000 - 1000) / 1000,
   };
 }

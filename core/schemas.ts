@@ -60,7 +60,10 @@ export const Policy = z.object({
        * last that much up to the cycle's window end. Unset (the default): the previous reference's span
        * combined with the cycle's window, so no season the old champion was checked against is lost.
        */
-      referenceSpan: DurationString.refine((v) => durationMs(v) > 0, 'must be longer than 0').optional(),
+      referenceSpan: DurationString.refine(
+        (v) => !/^\d+(ms|s|m|h|d)$/.test(v) || durationMs(v) > 0,
+        'must be longer than 0',
+      ).optional(),
       dataQuality: z
         .object({
           /** Share of rows whose value is of the wrong type or absent (not null) above which it is an incident. */
