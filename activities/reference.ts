@@ -44,7 +44,13 @@ async function previousSpan(
 
 export async function servingReference(
   pool: pg.Pool,
-  input: { model: ModelDefinition; championVersion: number; candidateVersion: number },
+  input: {
+    model: ModelDefinition;
+    championVersion: number;
+    candidateVersion: number;
+    /** At most this many rows are profiled (a uniform sample beyond it, the count stated). */
+    maxRows?: number;
+  },
 ): Promise<ServingReference | null> {
   const { model } = input;
   const candidate = await db.getModelVersion(pool, model.modelId, input.candidateVersion);
@@ -71,7 +77,7 @@ export async function servingReference(
     modelId: model.modelId,
     start: span.start,
     end: span.end,
-    limit: REFERENCE_MAX_ROWS,
+    limit: input.maxRows ?? REFERENCE_MAX_ROWS,
     trainedDatasetIds,
   });
   if (sample.rows.length === 0) return null;
