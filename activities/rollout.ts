@@ -1,9 +1,10 @@
 import type pg from 'pg';
-import { buildReferenceProfile } from '../core/drift.js';
+import { buildReferenceProfile, type ReferenceProfile } from '../core/drift.js';
 import { analyzeStep, type StepAnalysis } from '../core/policy.js';
-import type { Policy } from '../core/schemas.js';
+import type { ModelDefinition, Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
+import { servingReference } from './reference.js';
 
 export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
   return {
@@ -141,7 +142,12 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       });
     },
 
-    /** The candidate becomes champion; its training data becomes the drift reference. */
+    /**
+     * The candidate becomes champion. Its drift reference is the production population it will serve
+     * (activities/reference.ts): the previous reference's span combined with the cycle's window, or the
+     * policy's `drift.referenceSpan`, with baseline metrics measured on labeled rows it was not trained
+     * on. Only when no production rows are known does it fall back to the candidate's training rows.
+     */
     async promote(input: {
       cycleId: string;
       modelId: string;
@@ -149,29 +155,26 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       candidateVersion: number;
       actor: string;
     }): Promise<void> {
-      const candidate = await db.getModelVersion(pool, input.modelId, input.candidateVersion);
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
-      const rows = candidate.datasetId === null ? [] : await db.getDatasetRows(pool, candidate.datasetId);
-      const train = rows.filter((r) => r.split === 'train' && r.label !== null);
-      const holdout = candidate.metrics.holdout as
-        { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } } | undefined;
-      const measured = holdout?.candidate ?? {};
-      const profile =
-        train.length > 0
-          ? buildReferenceProfile(
-              model.features,
-              train.map((r) => r.features),
-              train.map((r) => r.label!),
-              {
-                accuracy: measured.accuracy ?? Number(candidate.metrics.trainAccuracy ?? 0),
-                ...(measured.macroF1 !== undefined ? { macroF1: measured.macroF1 } : {}),
-                ...(measured.logLoss !== undefined ? { logLoss: measured.logLoss } : {}),
-              },
-            )
-          : null;
+      const already = await db.getReferenceProfile(pool, input.modelId, input.candidateVersion);
+      const serving = already
+        ? null
+        : await servingReference(pool, {
+            model,
+            championVersion: input.championVersion,
+            candidateVersion: input.candidateVersion,
+          });
+      // A retry finds the profile its first attempt stored: nothing is rebuilt.
+      const profile = already
+        ? null
+        : (serving?.profile ?? (await trainingRowsProfile(pool, model, input.candidateVersion)));
       await withTransaction(pool, async (client) => {
         if (profile) await db.upsertReferenceProfile(client, input.modelId, input.candidateVersion, profile);
+        if (serving)
+          await db.mergeVersionMetrics(client, input.modelId, input.candidateVersion, {
+            reference: serving.summary,
+          });
         await db.setTraffic(client, input.modelId, {
           championVersion: input.candidateVersion,
           candidateVersion: null,
@@ -189,9 +192,38 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
           modelId: input.modelId,
           actor: input.actor,
           action: 'rollout.promoted',
-          details: { from: input.championVersion, to: input.candidateVersion },
+          details: {
+            from: input.championVersion,
+            to: input.candidateVersion,
+            ...(serving ? { reference: serving.summary } : {}),
+          },
         });
       });
     },
   };
+}
+
+/** The reference of old: the candidate's labeled training rows (when no production rows are known). */
+async function trainingRowsProfile(
+  pool: pg.Pool,
+  model: ModelDefinition,
+  candidateVersion: number,
+): Promise<ReferenceProfile | null> {
+  const candidate = await db.getModelVersion(pool, model.modelId, candidateVersion);
+  const rows = candidate.datasetId === null ? [] : await db.getDatasetRows(pool, candidate.datasetId);
+  const train = rows.filter((r) => r.split === 'train' && r.label !== null);
+  if (train.length === 0) return null;
+  const holdout = candidate.metrics.holdout as
+    { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } } | undefined;
+  const measured = holdout?.candidate ?? {};
+  return buildReferenceProfile(
+    model.features,
+    train.map((r) => r.features),
+    train.map((r) => r.label!),
+    {
+      accuracy: measured.accuracy ?? Number(candidate.metrics.trainAccuracy ?? 0),
+      ...(measured.macroF1 !== undefined ? { macroF1: measured.macroF1 } : {}),
+      ...(measured.logLoss !== undefined ? { logLoss: measured.logLoss } : {}),
+    },
+  );
 }

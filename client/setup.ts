@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { buildReferenceProfile, type Baseline } from '../core/drift.js';
+import { buildReferenceProfile, type Baseline, type ReferenceProfile } from '../core/drift.js';
+import { measureBaseline, type Prediction } from '../core/reference.js';
 import { macroAucOvr } from '../core/evaluation.js';
 import { accuracy, logLoss, macroF1 } from '../core/metrics.js';
 import { canonicalJson, predict, train } from '../core/model.js';
@@ -119,17 +120,15 @@ export async function registerModelWithChampion(
       },
     });
     await db.setAlias(client, def.modelId, 'champion', version);
-    await db.upsertReferenceProfile(
-      client,
-      def.modelId,
-      version,
-      buildReferenceProfile(
+    await db.upsertReferenceProfile(client, def.modelId, version, {
+      ...buildReferenceProfile(
         def.features,
         trainRows.map((r) => r.features),
         trainRows.map((r) => r.label),
         baseline,
       ),
-    );
+      ...registrationEvidence(reference, holdoutTruth, holdoutPredictions),
+    });
     await db.setTraffic(client, def.modelId, {
       championVersion: version,
       candidateVersion: null,
@@ -144,6 +143,36 @@ export async function registerModelWithChampion(
     });
     return { version, baselineAccuracy, trainRows: trainRows.length, holdoutRows: holdoutRows.length };
   });
+}
+
+/** The span the registration's data covers, and how many holdout rows its baseline rests on. */
+function registrationEvidence(
+  reference: readonly LabeledExample[],
+  truth: readonly string[],
+  predictions: readonly Prediction[],
+): Pick<ReferenceProfile, 'span' | 'baselineEvidence'> {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const r of reference) {
+    const t = Date.parse(r.ts);
+    if (t < first) first = t;
+    if (t > last) last = t;
+  }
+  return {
+    ...(first <= last
+      ? {
+          span: {
+            start: new Date(first).toISOString(),
+            // The last row's time is included: the span's end is exclusive.
+            end: new Date(last + 1).toISOString(),
+            rule: "the registration's reference data",
+          },
+        }
+      : {}),
+    ...(truth.length > 0
+      ? { baselineEvidence: measureBaseline(truth, predictions, "the registration's holdout").evidence }
+      : {}),
+  };
 }
 
 /**

@@ -84,6 +84,20 @@ export interface LearnedThreshold {
 
 export type Baseline = Partial<Record<PerformanceMetric, number>>;
 
+/** The span of production a reference covers (end exclusive) and the rule that chose it. */
+export interface ReferenceSpan {
+  start: string;
+  end: string;
+  rule: string;
+}
+
+/** What the baseline was measured on: how many labeled rows, which rows, and the accuracy's interval. */
+export interface BaselineEvidence {
+  rows: number;
+  source: string;
+  accuracyInterval: { low: number; high: number; level: number; method: 'wilson' };
+}
+
 export interface ReferenceProfile {
   format: 2;
   rows: number;
@@ -95,6 +109,11 @@ export interface ReferenceProfile {
   baselineAccuracy: number;
   /** Per-feature thresholds learned from the reference's own variability (policy thresholds: learned). */
   learned: Record<string, LearnedThreshold>;
+  /** The production span profiled (absent in profiles written before spans were stored). */
+  span?: ReferenceSpan;
+  /** When the span held more rows than were profiled: a uniform sample of `rows` out of `of`. */
+  sample?: { rows: number; of: number; method: string };
+  baselineEvidence?: BaselineEvidence;
 }
 
 /** A column of a window or a reference: numbers with NaN for missing, or strings with null for missing. */
@@ -673,6 +692,8 @@ export interface PerformanceCheck {
   metrics: Partial<Record<PerformanceMetric, number | null>>;
   baselineAccuracy: number;
   currentAccuracy: number | null;
+  /** How many rows the baseline was measured on, with its interval, when the reference says. */
+  baselineEvidence?: BaselineEvidence;
 }
 
 function performance(
@@ -714,6 +735,7 @@ function performance(
     metrics,
     baselineAccuracy: profile.baselineAccuracy,
     currentAccuracy: metrics.accuracy ?? null,
+    ...(profile.baselineEvidence ? { baselineEvidence: profile.baselineEvidence } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type { DriftReport } from './drift.js';
 import type { Policy } from './schemas.js';
 import { describeSelection } from './window.js';
 import { twoProportionZTest } from './metrics.js';
+import { describeBaseline } from './reference.js';
 
 export type Severity = 'none' | 'mild' | 'severe';
 export type Signal = 'performance' | 'features' | 'label-shift' | 'data-quality';
@@ -62,7 +63,7 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
     `${(report.driftedShare * 100).toFixed(0)}% of features drifted${report.window ? ` (${describeSelection(report.window)})` : ''}`,
     perf.currentAccuracy === null
       ? 'no feedback in the window'
-      : `accuracy ${pct(perf.currentAccuracy)} vs baseline ${pct(perf.baselineAccuracy)} on ${perf.labeledRows} labeled rows`,
+      : `accuracy ${pct(perf.currentAccuracy)} vs baseline ${describeBaseline(perf.baselineAccuracy, perf.baselineEvidence)} on ${perf.labeledRows} labeled rows`,
   ];
   if (perf.metric && perf.metric !== 'accuracy' && perf.current !== null && perf.baseline !== null)
     parts.push(`${perf.metric} ${perf.current.toFixed(3)} vs baseline ${perf.baseline.toFixed(3)}`);

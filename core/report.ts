@@ -21,6 +21,7 @@ import {
 } from './model-card.js';
 import type { StepAnalysis } from './policy.js';
 import { describeSelection } from './window.js';
+import { describeBaseline } from './reference.js';
 
 export interface ReportStage {
   stage: string;
@@ -341,7 +342,7 @@ function driftHtml(r: CycleReportInput): Html {
   const quality = report.dataQuality.issues;
   return markup`<p class="note">Reference v${r.drift.referenceVersion} (${report.referenceRows} rows) against the window ${shortTime(r.drift.window.start)} .. ${shortTime(r.drift.window.end)} (${windowRowsText(report)}). ${drifted} of ${report.features.length} features drifted (share ${pct(report.driftedShare)}); dataset drift: ${report.datasetDrifted ? 'yes' : 'no'}.${report.labelShiftPsi !== null ? ` Label shift PSI ${fixed(report.labelShiftPsi, 3)}.` : ''}</p>
 <dl>
-<dt>Performance</dt><dd>${perf.currentAccuracy !== null ? `accuracy ${pct(perf.currentAccuracy)} on ${perf.labeledRows} labeled rows against ${pct(perf.baselineAccuracy)} at registration` : `not measured (${perf.labeledRows} labeled rows)`}</dd>
+<dt>Performance</dt><dd>${perf.currentAccuracy !== null ? `accuracy ${pct(perf.currentAccuracy)} on ${perf.labeledRows} labeled rows against the reference baseline ${describeBaseline(perf.baselineAccuracy, perf.baselineEvidence)}` : `not measured (${perf.labeledRows} labeled rows)`}</dd>
 <dt>Data quality</dt><dd>${quality.length === 0 ? 'no issue' : quality.map((q) => markup`<div>${q.feature}: ${q.kind}, ${pct(q.share)} of rows — ${q.detail}</div>`)}</dd>
 </dl>
 <div class="charts">${charts}</div>`;

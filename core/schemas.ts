@@ -12,7 +12,7 @@
  * - step: one stage of the staged rollout (a share of traffic to the candidate, then an analysis).
  */
 import { z } from 'zod';
-import { DurationString, ModelId } from './inputs.js';
+import { DurationString, durationMs, ModelId } from './inputs.js';
 
 export * from './inputs.js';
 
@@ -66,6 +66,15 @@ export const Policy = z.object({
        * performance signal always uses every labeled record of the window.
        */
       maxWindowRows: z.number().int().positive().optional(),
+      /**
+       * The production span a promoted champion's reference covers, e.g. '365d' for yearly seasons: the
+       * last that much up to the cycle's window end. Unset (the default): the previous reference's span
+       * combined with the cycle's window, so no season the old champion was checked against is lost.
+       */
+      referenceSpan: DurationString.refine(
+        (v) => !/^\d+(ms|s|m|h|d)$/.test(v) || durationMs(v) > 0,
+        'must be longer than 0',
+      ).optional(),
       dataQuality: z
         .object({
           /** Share of rows whose value is of the wrong type or absent (not null) above which it is an incident. */

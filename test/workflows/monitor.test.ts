@@ -64,7 +64,9 @@ describe('drift monitor', () => {
       runWindow: { start: '2013-04-01T00:00:00.000Z', end: '2013-06-30T00:00:00.000Z' },
     });
     expect(started.check!.signals).toContain('performance');
-    expect(started.reason).toMatch(/accuracy 4\d\.\d% vs baseline 70\.3% on 60 labeled rows/);
+    expect(started.reason).toMatch(
+      /accuracy 4\d\.\d% vs baseline 70\.3% \(95% CI \d+\.\d%–\d+\.\d% on \d+ rows\) on 60 labeled rows/,
+    );
 
     // The cycle runs over the persistent run's window and says what started it.
     const cycleId = started.cycleId!;

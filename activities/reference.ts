@@ -1,0 +1,137 @@
+/**
+ * The drift reference of a champion being promoted: the production population it will serve, over a
+ * span that keeps the seasons the previous reference covered (core/reference.ts chooses it), with
+ * baseline metrics the new champion earns on labeled rows it was not trained on.
+ */
+import type pg from 'pg';
+import { buildReferenceProfile, upgradeProfile, type ReferenceProfile } from '../core/drift.js';
+import { predict } from '../core/model.js';
+import { chooseReferenceSpan, measureBaseline, REFERENCE_MAX_ROWS, type Span } from '../core/reference.js';
+import { durationMs, type ModelDefinition } from '../core/schemas.js';
+import * as ref from '../db/reference.js';
+import * as db from '../db/queries.js';
+
+export interface ServingReference {
+  profile: ReferenceProfile;
+  /** What the version's metrics and the audit keep about it. */
+  summary: {
+    span: ReferenceProfile['span'];
+    rows: number;
+    of: number;
+    labeledRows: number;
+    baseline: ReferenceProfile['baseline'];
+    baselineEvidence: ReferenceProfile['baselineEvidence'] | null;
+  };
+}
+
+/** The old champion's span: from its profile, else the window of the data it was trained on. */
+async function previousSpan(
+  pool: pg.Pool,
+  model: ModelDefinition,
+  championVersion: number,
+): Promise<{ span: Span; source: 'profile' | 'training-data' } | null> {
+  const stored = await db.getReferenceProfile(pool, model.modelId, championVersion);
+  const profile = stored ? upgradeProfile(stored) : null;
+  if (profile?.span) return { span: profile.span, source: 'profile' };
+  const champion = await db.getModelVersion(pool, model.modelId, championVersion);
+  if (champion.datasetId === null) return null;
+  const w = await ref.datasetWindow(pool, champion.datasetId);
+  if (!w) return null;
+  // A registration's reference data stores its first and last row; a cycle's window its exclusive end.
+  const end = w.kind === 'reference' ? new Date(w.end.getTime() + 1) : w.end;
+  return { span: { start: w.start.toISOString(), end: end.toISOString() }, source: 'training-data' };
+}
+
+export async function servingReference(
+  pool: pg.Pool,
+  input: {
+    model: ModelDefinition;
+    championVersion: number;
+    candidateVersion: number;
+    /** At most this many rows are profiled (a uniform sample beyond it, the count stated). */
+    maxRows?: number;
+  },
+): Promise<ServingReference | null> {
+  const { model } = input;
+  const candidate = await db.getModelVersion(pool, model.modelId, input.candidateVersion);
+  const champion = await db.getModelVersion(pool, model.modelId, input.championVersion);
+  const windowOf = candidate.datasetId === null ? null : await ref.datasetWindow(pool, candidate.datasetId);
+  const window =
+    windowOf && windowOf.kind !== 'reference'
+      ? { start: windowOf.start.toISOString(), end: windowOf.end.toISOString() }
+      : null;
+  const previous =
+    input.championVersion === input.candidateVersion
+      ? null
+      : await previousSpan(pool, model, input.championVersion);
+  if (!previous && !window) return null;
+  const earliest = await ref.earliestRow(pool, model.modelId);
+  const span = chooseReferenceSpan({
+    previous,
+    window,
+    referenceSpanMs: model.policy.drift.referenceSpan ? durationMs(model.policy.drift.referenceSpan) : null,
+    earliest: earliest?.toISOString() ?? null,
+  });
+  const trainedDatasetIds = [candidate.datasetId, champion.datasetId].filter((d): d is number => d !== null);
+  const sample = await ref.sampleSpanRows(pool, {
+    modelId: model.modelId,
+    start: span.start,
+    end: span.end,
+    limit: input.maxRows ?? REFERENCE_MAX_ROWS,
+    trainedDatasetIds,
+  });
+  if (sample.rows.length === 0) return null;
+  const labeled = sample.rows.filter((r) => r.label !== null);
+
+  // The baseline: labeled rows of the span neither the candidate nor its data's parent trained on, or the
+  // candidate's own holdout when that is larger.
+  const unseen = labeled.filter((r) => !r.trained);
+  const holdout = candidate.datasetId === null ? [] : await ref.labeledHoldout(pool, candidate.datasetId);
+  const useSpan = unseen.length >= holdout.length;
+  const evalRows = useSpan ? unseen.map((r) => ({ features: r.features, label: r.label! })) : holdout;
+  const measured =
+    evalRows.length === 0
+      ? null
+      : measureBaseline(
+          evalRows.map((r) => r.label),
+          evalRows.map((r) => predict(candidate.artifact, r.features)),
+          useSpan
+            ? `labeled rows of the span the champion was not trained on${sample.total > sample.rows.length ? ' (within the sample)' : ''}`
+            : "the candidate's holdout (larger than the span's unseen labeled rows)",
+        );
+  const fallback = candidate.metrics.holdout as
+    { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } } | undefined;
+  const baseline = measured?.baseline ?? {
+    accuracy: fallback?.candidate?.accuracy ?? Number(candidate.metrics.trainAccuracy ?? NaN),
+  };
+  const profile: ReferenceProfile = {
+    ...buildReferenceProfile(
+      model.features,
+      sample.rows.map((r) => r.features),
+      labeled.map((r) => r.label!),
+      baseline,
+      { psiBins: model.policy.drift.psiBins },
+    ),
+    span,
+    sample: {
+      rows: sample.rows.length,
+      of: sample.total,
+      method:
+        sample.total > sample.rows.length
+          ? 'uniform sample by a hash of the record key'
+          : 'every row of the span',
+    },
+    ...(measured ? { baselineEvidence: measured.evidence } : {}),
+  };
+  return {
+    profile,
+    summary: {
+      span,
+      rows: sample.rows.length,
+      of: sample.total,
+      labeledRows: labeled.length,
+      baseline,
+      baselineEvidence: measured?.evidence ?? null,
+    },
+  };
+}
