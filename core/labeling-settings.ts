@@ -50,3 +50,16 @@ export const LabelingSettings = z.object({
 export type LabelingSettings = z.infer<typeof LabelingSettings>;
 /** The settings as given: anything left out takes its default (campaigns started before a setting existed). */
 export type LabelingSettingsInput = z.input<typeof LabelingSettings>;
+
+/** Who a campaign is for: fixed for its whole life. */
+export interface CampaignIdentity {
+  campaignId: string;
+  cycleId: string;
+  modelId: string;
+  datasetId: number;
+  championVersion: number;
+  labelSet: string[];
+}
+
+/** What a labeling campaign workflow is started with: who it is for, and its settings as given. */
+export type LabelingCampaignInput = CampaignIdentity & LabelingSettingsInput;

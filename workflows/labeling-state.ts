@@ -19,21 +19,11 @@ import {
   type BatchProgress,
   type Vote,
 } from '../core/labeling.js';
-import type { LabelingSettings } from '../core/labeling-settings.js';
+import type { CampaignIdentity, LabelingSettings } from '../core/labeling-settings.js';
 import type { LabelingStatus, PendingItem } from './messages.js';
 import { quickIo, summarized } from './presets.js';
 
 export const acts = summarized(proxyActivities<Activities>(quickIo));
-
-/** Who the campaign is for: fixed for its whole life. */
-export interface CampaignIdentity {
-  campaignId: string;
-  cycleId: string;
-  modelId: string;
-  datasetId: number;
-  championVersion: number;
-  labelSet: string[];
-}
 
 export interface Campaign {
   readonly id: CampaignIdentity;

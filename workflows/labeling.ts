@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import { CampaignDecision, describeZodError, ExtendDeadlineInput, LabelAnswer } from '../core/inputs.js';
 import { agreesTooLittle, answersNeeded, settledBy, settledLabel, withVote } from '../core/labeling.js';
-import { LabelingSettings, type LabelingSettingsInput } from '../core/labeling-settings.js';
+import { LabelingSettings, type LabelingCampaignInput } from '../core/labeling-settings.js';
 import {
   decideCampaignUpdate,
   extendDeadlineUpdate,
@@ -36,14 +36,13 @@ import {
   tell,
   unpark,
   type Campaign,
-  type CampaignIdentity,
 } from './labeling-state.js';
 
 /**
  * Who the campaign is for, and its settings as the policy gives them (core/labeling-settings.ts): a
  * setting left out takes its default there, as in campaigns started before it existed.
  */
-export type LabelingInput = CampaignIdentity & LabelingSettingsInput;
+export type LabelingInput = LabelingCampaignInput;
 
 export interface LabelingResult {
   state: Exclude<LabelingStatus['state'], 'open' | 'parked'>;
