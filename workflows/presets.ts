@@ -1,4 +1,5 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import type { Activities, TrainingActivities } from '../activities/index.js';
 import { FailureTypes } from '../core/failures.js';
 
 const nonRetryableErrorTypes = [...FailureTypes];
@@ -27,9 +28,10 @@ export const training = (taskQueue: string, heartbeatTimeout: string): ActivityO
 
 /**
  * One line per activity, shown beside its events in the Temporal Web UI (the command's user metadata),
- * so a person reading a history sees what each step does without opening its payloads.
+ * so a person reading a history sees what each step does without opening its payloads. Typed against
+ * the activity interfaces: a new activity without a summary (or a summary of none) fails the typecheck.
  */
-export const ACTIVITY_SUMMARIES: Record<string, string> = {
+export const ACTIVITY_SUMMARIES = {
   openCycle: 'Open the cycle: load the policy, reserve the model',
   confirmDrift: "Drift report: the window against the champion's reference profile",
   collectDataset: 'Collection: sample the drifted region, run the quality gates, write a dataset version',
@@ -57,7 +59,9 @@ export const ACTIVITY_SUMMARIES: Record<string, string> = {
   reserveCycle: 'Reserve the next cycle of this model (one open cycle per model)',
   releaseCycle: 'Give back a reservation whose cycle did not start',
   volumeEvidence: 'Count labeled failures since the last cycle',
-};
+} as const satisfies Record<keyof Activities | keyof TrainingActivities, string>;
+
+const summaries: ReadonlyMap<string, string> = new Map(Object.entries(ACTIVITY_SUMMARIES));
 
 /**
  * The same activities, each scheduled with its summary from ACTIVITY_SUMMARIES. A summary is metadata
@@ -67,7 +71,7 @@ export function summarized<T extends object>(acts: T): T {
   return new Proxy(acts, {
     get(target, name, receiver) {
       const fn: unknown = Reflect.get(target, name, receiver);
-      const summary = typeof name === 'string' ? ACTIVITY_SUMMARIES[name] : undefined;
+      const summary = typeof name === 'string' ? summaries.get(name) : undefined;
       if (typeof fn !== 'function' || summary === undefined) return fn;
       const withOptions = (fn as { executeWithOptions?: (o: ActivityOptions, a: unknown[]) => unknown })
         .executeWithOptions;

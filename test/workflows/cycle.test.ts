@@ -3,8 +3,7 @@
  * drive it: client functions sending Updates and Queries.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   approveRollout,
   abortCycle,
@@ -18,41 +17,21 @@ import {
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
 import * as db from '../../db/queries.js';
-import type { Gateway } from '../../gateway/server.js';
-import {
-  freshDatabase,
-  recordHistories,
-  startGateway,
-  startTestWorkers,
-  temporalHarness,
-  until,
-  type TemporalHarness,
-} from '../helpers.js';
+import { recordHistories, until, useStack } from '../helpers.js';
 
-let pool: pg.Pool;
-let h: TemporalHarness;
-let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let gateway: Gateway;
-
-beforeAll(async () => {
-  ({ pool } = await freshDatabase('cycle'));
-  h = await temporalHarness('cycle');
-  workers = await startTestWorkers(h, pool);
-  gateway = await startGateway(pool);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await workers?.stop();
-  await h?.close();
-  await pool?.end();
-});
+const stack = useStack('cycle', { gateway: true });
 
 describe('remediation cycle', () => {
   it('given the weather label shift, when a reviewer labels and approves, then the candidate is promoted through every stage', async () => {
-    const prepared = await prepareWeatherModel(pool, 'weather-full', DEMO_POLICY);
-    const { cycleId, summary, labelsAnswered, traffic } = await runScriptedCycle(h.client, h, prepared, {
-      gatewayUrl: gateway.url,
-    });
+    const prepared = await prepareWeatherModel(stack.pool, 'weather-full', DEMO_POLICY);
+    const { cycleId, summary, labelsAnswered, traffic } = await runScriptedCycle(
+      stack.h.client,
+      stack.h,
+      prepared,
+      {
+        gatewayUrl: stack.gateway.url,
+      },
+    );
 
     expect(cycleId).toBe('remediation-weather-full-1');
     expect(summary.outcome).toBe('promoted');
@@ -78,18 +57,19 @@ describe('remediation cycle', () => {
     expect(traffic.byVersion[`v${summary.candidateVersion}`]).toBeGreaterThan(0);
 
     // What the registry and the audit trail say afterwards.
-    expect(await db.getAlias(pool, 'weather-full', 'champion')).toBe(summary.candidateVersion);
-    expect(await db.getTraffic(pool, 'weather-full')).toEqual({
+    expect(await db.getAlias(stack.pool, 'weather-full', 'champion')).toBe(summary.candidateVersion);
+    expect(await db.getTraffic(stack.pool, 'weather-full')).toEqual({
       championVersion: summary.candidateVersion,
       candidateVersion: null,
       candidateWeight: 0,
     });
-    const { rows } = await pool.query<{ outcome: string }>('SELECT outcome FROM cycles WHERE cycle_id = $1', [
-      cycleId,
-    ]);
+    const { rows } = await stack.pool.query<{ outcome: string }>(
+      'SELECT outcome FROM cycles WHERE cycle_id = $1',
+      [cycleId],
+    );
     expect(rows).toEqual([{ outcome: 'promoted' }]);
     const actions = (
-      await pool.query<{ action: string; actor: string }>(
+      await stack.pool.query<{ action: string; actor: string }>(
         'SELECT action, actor FROM audit_events WHERE cycle_id = $1 ORDER BY event_id',
         [cycleId],
       )
@@ -98,8 +78,8 @@ describe('remediation cycle', () => {
     expect(actions.at(-1)).toEqual({ action: 'cycle.closed', actor: 'remedy' });
 
     // Lineage: drift report → collected dataset → labeling campaign → labeled dataset → this version.
-    const trail = await db.lineage(pool, 'weather-full', summary.candidateVersion!);
-    const { rows: reports } = await pool.query<{ report_id: string }>(
+    const trail = await db.lineage(stack.pool, 'weather-full', summary.candidateVersion!);
+    const { rows: reports } = await stack.pool.query<{ report_id: string }>(
       'SELECT report_id FROM drift_reports WHERE cycle_id = $1',
       [cycleId],
     );
@@ -110,14 +90,14 @@ describe('remediation cycle', () => {
       campaignId: `${cycleId}-labeling`,
     });
     expect(trail.collected!.windowStart!.toISOString()).toBe('2013-04-01T00:00:00.000Z');
-    const card = await pool.query<{ markdown: string }>(
+    const card = await stack.pool.query<{ markdown: string }>(
       'SELECT markdown FROM model_cards WHERE model_id = $1 AND version = $2',
       ['weather-full', summary.candidateVersion],
     );
     expect(card.rows[0]!.markdown).toContain(`${cycleId}-labeling`);
 
     // The search attributes the Web UI filters on.
-    const described = await h.client.workflow.getHandle(cycleId).describe();
+    const described = await stack.h.client.workflow.getHandle(cycleId).describe();
     expect(described.searchAttributes).toMatchObject({
       ModelId: ['weather-full'],
       Outcome: ['promoted'],
@@ -129,19 +109,19 @@ describe('remediation cycle', () => {
   });
 
   it('given a malformed label, when it is sent, then it is refused naming the field and the cycle carries on unchanged', async () => {
-    const prepared = await prepareWeatherModel(pool, 'weather-badlabel', DEMO_POLICY);
+    const prepared = await prepareWeatherModel(stack.pool, 'weather-badlabel', DEMO_POLICY);
     const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
-    const { cycleId } = await startCycle(h.client, h, {
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
       modelId: 'weather-badlabel',
       window: SCENARIO.window,
     });
-    await waitForStatus(h.client, cycleId, atStage('label'));
+    await waitForStatus(stack.h.client, cycleId, atStage('label'));
     const status = await until(
-      () => pendingLabels(h.client, cycleId),
+      () => pendingLabels(stack.h.client, cycleId),
       (s) => s.requested > 0,
     );
     const item = status.pending[0]!;
-    const campaign = h.client.workflow.getHandle(`${cycleId}-labeling`);
+    const campaign = stack.h.client.workflow.getHandle(`${cycleId}-labeling`);
     const eventsBefore = (await campaign.fetchHistory()).events!.length;
 
     // Straight to the workflow (as any Temporal client could), bypassing the client-side check.
@@ -159,31 +139,31 @@ describe('remediation cycle', () => {
       /^label refused: label: .*expected string/i,
     );
     await expect(
-      submitLabel(h.client, cycleId, {
+      submitLabel(stack.h.client, cycleId, {
         recordKey: item.recordKey,
         label: 'hail',
         reviewer: SCENARIO.reviewer,
       }),
     ).rejects.toThrow(/label "hail" is not one of drizzle, fog, rain, snow, sun/);
     await expect(
-      submitLabel(h.client, cycleId, { recordKey: 'nope', label: 'sun', reviewer: SCENARIO.reviewer }),
+      submitLabel(stack.h.client, cycleId, { recordKey: 'nope', label: 'sun', reviewer: SCENARIO.reviewer }),
     ).rejects.toThrow(/recordKey "nope" is not an item/);
     await expect(
-      submitLabel(h.client, cycleId, { recordKey: item.recordKey, reviewer: SCENARIO.reviewer }),
+      submitLabel(stack.h.client, cycleId, { recordKey: item.recordKey, reviewer: SCENARIO.reviewer }),
     ).rejects.toBeInstanceOf(UserError);
 
     expect((await campaign.fetchHistory()).events!.length).toBe(eventsBefore);
-    const after = await pendingLabels(h.client, cycleId);
+    const after = await pendingLabels(stack.h.client, cycleId);
     expect(after.answered).toBe(0);
     expect(after.pending).toHaveLength(status.pending.length);
 
     // A good answer is accepted, a repeat of it is reported as a duplicate, and the cycle finishes.
-    const first = await submitLabel(h.client, cycleId, {
+    const first = await submitLabel(stack.h.client, cycleId, {
       recordKey: item.recordKey,
       label: truth.get(item.recordKey)!,
       reviewer: SCENARIO.reviewer,
     });
-    const repeat = await submitLabel(h.client, cycleId, {
+    const repeat = await submitLabel(stack.h.client, cycleId, {
       recordKey: item.recordKey,
       label: 'snow',
       reviewer: SCENARIO.reviewer,
@@ -191,14 +171,14 @@ describe('remediation cycle', () => {
     expect(first.duplicate).toBe(false);
     expect(repeat).toMatchObject({ duplicate: true, label: truth.get(item.recordKey) });
     for (const p of after.pending.slice(1)) {
-      await submitLabel(h.client, cycleId, {
+      await submitLabel(stack.h.client, cycleId, {
         recordKey: p.recordKey,
         label: truth.get(p.recordKey)!,
         reviewer: SCENARIO.reviewer,
       });
     }
     // The cycle carries on past labeling to the approval gate; the approver rejects the candidate.
-    const atApproval = await waitForStatus(h.client, cycleId, (s) => s.awaitingApproval);
+    const atApproval = await waitForStatus(stack.h.client, cycleId, (s) => s.awaitingApproval);
     expect(atApproval.stages.map((s) => s.stage)).toEqual([
       'confirm',
       'diagnose',
@@ -208,20 +188,20 @@ describe('remediation cycle', () => {
       'evaluate',
       'approval',
     ]);
-    await approveRollout(h.client, cycleId, {
+    await approveRollout(stack.h.client, cycleId, {
       approver: SCENARIO.approver,
       approve: false,
       reason: 'not this week',
     });
-    const summary = await waitForCycle(h.client, cycleId);
+    const summary = await waitForCycle(stack.h.client, cycleId);
     expect(summary).toMatchObject({
       outcome: 'approval-denied',
       reason: `rollout denied by ${SCENARIO.approver}: not this week`,
     });
-    expect((await db.getModelVersion(pool, 'weather-badlabel', summary.candidateVersion!)).status).toBe(
+    expect((await db.getModelVersion(stack.pool, 'weather-badlabel', summary.candidateVersion!)).status).toBe(
       'rejected',
     );
-    const { rows } = await pool.query<{ n: string }>(
+    const { rows } = await stack.pool.query<{ n: string }>(
       'SELECT count(*) AS n FROM labels WHERE campaign_id = $1',
       [`${cycleId}-labeling`],
     );
@@ -229,69 +209,81 @@ describe('remediation cycle', () => {
   });
 
   it('given a cycle waiting for labels, when it is aborted, then it closes as aborted and the champion keeps serving', async () => {
-    await prepareWeatherModel(pool, 'weather-abort', DEMO_POLICY);
-    const { cycleId } = await startCycle(h.client, h, { modelId: 'weather-abort', window: SCENARIO.window });
-    await waitForStatus(h.client, cycleId, atStage('label'));
-    await abortCycle(h.client, cycleId);
-    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(/ended without an outcome: .*cancel/i);
-    const { rows } = await pool.query<{ outcome: string; closed: boolean }>(
+    await prepareWeatherModel(stack.pool, 'weather-abort', DEMO_POLICY);
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
+      modelId: 'weather-abort',
+      window: SCENARIO.window,
+    });
+    await waitForStatus(stack.h.client, cycleId, atStage('label'));
+    await abortCycle(stack.h.client, cycleId);
+    await expect(waitForCycle(stack.h.client, cycleId)).rejects.toThrow(
+      /ended without an outcome: .*cancel/i,
+    );
+    const { rows } = await stack.pool.query<{ outcome: string; closed: boolean }>(
       'SELECT outcome, closed_at IS NOT NULL AS closed FROM cycles WHERE cycle_id = $1',
       [cycleId],
     );
     expect(rows).toEqual([{ outcome: 'aborted', closed: true }]);
-    expect(await db.getTraffic(pool, 'weather-abort')).toEqual({
+    expect(await db.getTraffic(stack.pool, 'weather-abort')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,
     });
     // The model is free again: a new cycle may start.
-    const next = await startCycle(h.client, h, { modelId: 'weather-abort', window: SCENARIO.window });
+    const next = await startCycle(stack.h.client, stack.h, {
+      modelId: 'weather-abort',
+      window: SCENARIO.window,
+    });
     expect(next.cycleId).toBe('remediation-weather-abort-2');
-    await abortCycle(h.client, next.cycleId);
+    await abortCycle(stack.h.client, next.cycleId);
   });
 
   it('given a cycle in the middle of its rollout, when it is aborted, then traffic returns to the champion and it closes as aborted', async () => {
-    const prepared = await prepareWeatherModel(pool, 'weather-midabort', {
+    const prepared = await prepareWeatherModel(stack.pool, 'weather-midabort', {
       ...DEMO_POLICY,
       rollout: { ...DEMO_POLICY.rollout, dwell: '1h' },
     });
     const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
-    const { cycleId } = await startCycle(h.client, h, {
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
       modelId: 'weather-midabort',
       window: SCENARIO.window,
     });
-    await waitForStatus(h.client, cycleId, atStage('label'));
-    await answerLabels(h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
-    await approveWhenAsked(h.client, cycleId, SCENARIO.approver, 'ok');
+    await waitForStatus(stack.h.client, cycleId, atStage('label'));
+    await answerLabels(stack.h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+    await approveWhenAsked(stack.h.client, cycleId, SCENARIO.approver, 'ok');
     const split = await until(
-      () => db.getTraffic(pool, 'weather-midabort'),
+      () => db.getTraffic(stack.pool, 'weather-midabort'),
       (t) => (t?.candidateWeight ?? 0) > 0,
     );
     expect(split).toMatchObject({ championVersion: 1, candidateWeight: 10 });
 
-    await abortCycle(h.client, cycleId);
-    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(CycleEndedError);
-    expect(await db.getTraffic(pool, 'weather-midabort')).toEqual({
+    await abortCycle(stack.h.client, cycleId);
+    await expect(waitForCycle(stack.h.client, cycleId)).rejects.toThrow(CycleEndedError);
+    expect(await db.getTraffic(stack.pool, 'weather-midabort')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,
     });
-    expect(await db.getAlias(pool, 'weather-midabort', 'champion')).toBe(1);
-    const { rows } = await pool.query<{ outcome: string }>('SELECT outcome FROM cycles WHERE cycle_id = $1', [
-      cycleId,
-    ]);
+    expect(await db.getAlias(stack.pool, 'weather-midabort', 'champion')).toBe(1);
+    const { rows } = await stack.pool.query<{ outcome: string }>(
+      'SELECT outcome FROM cycles WHERE cycle_id = $1',
+      [cycleId],
+    );
     expect(rows).toEqual([{ outcome: 'aborted' }]);
   });
 
   it('given a candidate that fails an evaluation gate, then it never reaches rollout and the summary names the gate and the numbers', async () => {
-    const prepared = await prepareWeatherModel(pool, 'weather-gate', {
+    const prepared = await prepareWeatherModel(stack.pool, 'weather-gate', {
       ...DEMO_POLICY,
       evaluation: { minGain: 0.9, sliceBy: 'location' },
     });
     const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
-    const { cycleId } = await startCycle(h.client, h, { modelId: 'weather-gate', window: SCENARIO.window });
-    await answerLabels(h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
-    const summary = await waitForCycle(h.client, cycleId);
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
+      modelId: 'weather-gate',
+      window: SCENARIO.window,
+    });
+    await answerLabels(stack.h.client, cycleId, (k) => truth.get(k), SCENARIO.reviewer);
+    const summary = await waitForCycle(stack.h.client, cycleId);
 
     expect(summary.outcome).toBe('rejected');
     expect(summary.reason).toMatch(/^evaluation gates failed: failed min-gain: gain \d+\.\d pts < 90\.0 pts/);
@@ -302,10 +294,10 @@ describe('remediation cycle', () => {
       expect.objectContaining({ gate: 'min-gain', passed: false, limit: 0.9 }),
     );
     expect(Object.keys(evaluate.slices as object).sort()).toEqual(['New York', 'Seattle']);
-    expect((await db.getModelVersion(pool, 'weather-gate', summary.candidateVersion!)).status).toBe(
+    expect((await db.getModelVersion(stack.pool, 'weather-gate', summary.candidateVersion!)).status).toBe(
       'rejected',
     );
-    expect(await db.getTraffic(pool, 'weather-gate')).toEqual({
+    expect(await db.getTraffic(stack.pool, 'weather-gate')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,
@@ -313,9 +305,12 @@ describe('remediation cycle', () => {
   });
 
   it('given an unknown model, when a cycle starts, then it closes as failed saying how to register it', async () => {
-    const { cycleId } = await startCycle(h.client, h, { modelId: 'no-such-model', window: SCENARIO.window });
-    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(CycleEndedError);
-    await expect(waitForCycle(h.client, cycleId)).rejects.toThrow(
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
+      modelId: 'no-such-model',
+      window: SCENARIO.window,
+    });
+    await expect(waitForCycle(stack.h.client, cycleId)).rejects.toThrow(CycleEndedError);
+    await expect(waitForCycle(stack.h.client, cycleId)).rejects.toThrow(
       /model "no-such-model" is not registered: register it with a champion first/,
     );
   });

@@ -3,48 +3,21 @@
  * weather requests sent through the serving gateway, each followed by its ground truth as feedback.
  */
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approveFull, forceRollback, promoteNow, resolvePause, rolloutStatus } from '../../client/cycles.js';
 import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
 import { backgroundTraffic, sendTraffic } from '../../client/traffic.js';
 import { canonicalJson, train, type ModelArtifact } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/queries.js';
-import type { Gateway } from '../../gateway/server.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
-import {
-  freshDatabase,
-  recordHistories,
-  startGateway,
-  startTestWorkers,
-  temporalHarness,
-  type TemporalHarness,
-  uniqueSuffix,
-  until,
-} from '../helpers.js';
+import { recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
 
-let pool: pg.Pool;
-let h: TemporalHarness;
-let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let gateway: Gateway;
-
-beforeAll(async () => {
-  ({ pool } = await freshDatabase('rollout'));
-  h = await temporalHarness('rollout');
-  workers = await startTestWorkers(h, pool);
-  gateway = await startGateway(pool);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await workers?.stop();
-  await h?.close();
-  await pool?.end();
-});
+const stack = useStack('rollout', { gateway: true });
 
 async function registerCandidate(modelId: string, artifact: ModelArtifact): Promise<number> {
   const json = canonicalJson(artifact);
-  return db.insertModelVersion(pool, {
+  return db.insertModelVersion(stack.pool, {
     modelId,
     idempotencyKey: `${modelId}:test-candidate`,
     status: 'candidate',
@@ -60,7 +33,7 @@ async function registerCandidate(modelId: string, artifact: ModelArtifact): Prom
 
 /** A candidate that answers "snow" to everything: much worse than the champion on 2015. */
 async function withBadCandidate(modelId: string): Promise<{ prepared: PreparedModel; candidate: number }> {
-  const prepared = await prepareWeatherModel(pool, modelId);
+  const prepared = await prepareWeatherModel(stack.pool, modelId);
   const artifact = train(
     { numeric: ['temp_max'], categorical: [] },
     prepared.rows.slice(0, 50).map((r) => ({ features: r.features, label: 'snow' })),
@@ -71,8 +44,8 @@ async function withBadCandidate(modelId: string): Promise<{ prepared: PreparedMo
 
 /** A candidate retrained on labelled data after the April 2013 shift: better than the champion on 2015. */
 async function withGoodCandidate(modelId: string): Promise<{ prepared: PreparedModel; candidate: number }> {
-  const prepared = await prepareWeatherModel(pool, modelId);
-  const def = (await db.getModel(pool, modelId))!;
+  const prepared = await prepareWeatherModel(stack.pool, modelId);
+  const def = (await db.getModel(stack.pool, modelId))!;
   const recent = prepared.rows.filter((r) => r.ts >= SCENARIO.window.start && r.ts < SCENARIO.window.end);
   const artifact = train(
     def.features,
@@ -96,15 +69,15 @@ function rolloutInput(modelId: string, candidate: number, rollout: Record<string
 const decided = (result: RolloutResult) => result.steps.filter((s) => s.analysis.decision !== 'inconclusive');
 
 const start = (input: RolloutInput) =>
-  h.client.workflow.start('stagedRollout', {
+  stack.h.client.workflow.start('stagedRollout', {
     workflowId: `${input.cycleId}-rollout`,
-    taskQueue: h.taskQueue,
+    taskQueue: stack.h.taskQueue,
     args: [input],
   });
 
 const traffic = (prepared: PreparedModel, maxRequests = 20_000) =>
   backgroundTraffic({
-    gatewayUrl: gateway.url,
+    gatewayUrl: stack.gateway.url,
     modelId: prepared.modelId,
     rows: futureTraffic(prepared),
     maxRequests,
@@ -129,10 +102,10 @@ describe('staged rollout through the serving gateway', () => {
       decided(result)[0]!.analysis.champion.accuracy!,
     );
     expect(sent.byVersion[`v${candidate}`]).toBeGreaterThan(0);
-    expect(await db.getAlias(pool, 'weather-good', 'champion')).toBe(candidate);
+    expect(await db.getAlias(stack.pool, 'weather-good', 'champion')).toBe(candidate);
     // After promotion every request is served by the new champion.
     const after = await sendTraffic({
-      gatewayUrl: gateway.url,
+      gatewayUrl: stack.gateway.url,
       modelId: 'weather-good',
       rows: futureTraffic(prepared),
       maxRequests: 50,
@@ -158,15 +131,15 @@ describe('staged rollout through the serving gateway', () => {
     expect(Date.parse(result.breach!.restoredAt)).toBeGreaterThanOrEqual(
       Date.parse(result.breach!.decidedAt),
     );
-    expect(await db.getTraffic(pool, 'weather-bad')).toEqual({
+    expect(await db.getTraffic(stack.pool, 'weather-bad')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,
     });
-    expect((await db.getModelVersion(pool, 'weather-bad', candidate)).status).toBe('rolled_back');
+    expect((await db.getModelVersion(stack.pool, 'weather-bad', candidate)).status).toBe('rolled_back');
     // Traffic is back at 100% champion: a client sees only v1 now.
     const after = await sendTraffic({
-      gatewayUrl: gateway.url,
+      gatewayUrl: stack.gateway.url,
       modelId: 'weather-bad',
       rows: futureTraffic(prepared),
       maxRequests: 50,
@@ -195,19 +168,19 @@ describe('staged rollout through the serving gateway', () => {
     const handle = await start(input);
     const load = traffic(prepared, 20); // a trickle: 20 requests in all
     const status = await until(
-      () => rolloutStatus(h.client, input.cycleId),
+      () => rolloutStatus(stack.h.client, input.cycleId),
       (s) => s.state === 'paused',
     );
     await load.stop();
     expect(status.steps[0]!.analysis.decision).toBe('inconclusive');
     expect(status.reason).toMatch(/too few samples/);
     // Traffic stays split while paused: the pause decides nothing.
-    expect((await db.getTraffic(pool, 'weather-thin'))!.candidateWeight).toBe(10);
+    expect((await db.getTraffic(stack.pool, 'weather-thin'))!.candidateWeight).toBe(10);
 
     await expect(
-      resolvePause(h.client, input.cycleId, { actor: 'ops', decision: 'maybe' as never }),
+      resolvePause(stack.h.client, input.cycleId, { actor: 'ops', decision: 'maybe' as never }),
     ).rejects.toThrow(/continue.*rollback/);
-    await resolvePause(h.client, input.cycleId, {
+    await resolvePause(stack.h.client, input.cycleId, {
       actor: 'ops',
       decision: 'rollback',
       reason: 'too quiet to judge',
@@ -218,7 +191,7 @@ describe('staged rollout through the serving gateway', () => {
       reason: 'rolled back at the pause by ops: too quiet to judge',
     });
     await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-thin-rollout' }]);
-    expect((await db.getTraffic(pool, 'weather-thin'))!.candidateWeight).toBe(0);
+    expect((await db.getTraffic(stack.pool, 'weather-thin'))!.candidateWeight).toBe(0);
   });
 
   it('given a policy with no dwell and no pause ("0ms"), then an inconclusive step rolls back at once, with no timer', async () => {
@@ -236,7 +209,7 @@ describe('staged rollout through the serving gateway', () => {
     const events = (await handle.fetchHistory()).events!;
     expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
     await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-nowait-rollout' }]);
-    expect((await db.getTraffic(pool, 'weather-nowait'))!.candidateWeight).toBe(0);
+    expect((await db.getTraffic(stack.pool, 'weather-nowait'))!.candidateWeight).toBe(0);
   });
 
   it('given approval before 100%, when the approver approves and then someone promotes, then it is promoted', async () => {
@@ -249,22 +222,22 @@ describe('staged rollout through the serving gateway', () => {
     });
     const handle = await start(input);
     await until(
-      () => rolloutStatus(h.client, input.cycleId),
+      () => rolloutStatus(stack.h.client, input.cycleId),
       (s) => s.state === 'awaiting-approval',
     );
     await expect(
-      approveFull(h.client, input.cycleId, { approver: 'mallory', approve: true }),
+      approveFull(stack.h.client, input.cycleId, { approver: 'mallory', approve: true }),
     ).rejects.toThrow(/"mallory" is not an approver/);
-    await approveFull(h.client, input.cycleId, { approver: 'bob', approve: true });
+    await approveFull(stack.h.client, input.cycleId, { approver: 'bob', approve: true });
     await until(
-      () => rolloutStatus(h.client, input.cycleId),
+      () => rolloutStatus(stack.h.client, input.cycleId),
       (s) => s.currentWeight === 100,
     );
-    await promoteNow(h.client, input.cycleId, { actor: 'bob', reason: 'looks good' });
+    await promoteNow(stack.h.client, input.cycleId, { actor: 'bob', reason: 'looks good' });
     const result = (await handle.result()) as RolloutResult;
     await load.stop();
     expect(result).toMatchObject({ outcome: 'promoted', reason: 'promoted by bob: looks good' });
-    expect(await db.getAlias(pool, 'weather-gate', 'champion')).toBe(candidate);
+    expect(await db.getAlias(stack.pool, 'weather-gate', 'champion')).toBe(candidate);
   });
 
   it('given a rollout in its dwell, when rollback is forced, then traffic returns to the champion', async () => {
@@ -272,14 +245,14 @@ describe('staged rollout through the serving gateway', () => {
     const input = rolloutInput('weather-force', candidate, { dwell: '1h' });
     const handle = await start(input);
     await until(
-      () => rolloutStatus(h.client, input.cycleId),
+      () => rolloutStatus(stack.h.client, input.cycleId),
       (s) => s.currentWeight > 0,
     );
-    await expect(forceRollback(h.client, input.cycleId, { actor: '' })).rejects.toThrow(/actor/);
-    await forceRollback(h.client, input.cycleId, { actor: 'oncall', reason: 'pager' });
+    await expect(forceRollback(stack.h.client, input.cycleId, { actor: '' })).rejects.toThrow(/actor/);
+    await forceRollback(stack.h.client, input.cycleId, { actor: 'oncall', reason: 'pager' });
     const result = (await handle.result()) as RolloutResult;
     expect(result).toMatchObject({ outcome: 'rolled-back', reason: 'rolled back by oncall: pager' });
-    expect(await db.getTraffic(pool, 'weather-force')).toEqual({
+    expect(await db.getTraffic(stack.pool, 'weather-force')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,
@@ -291,13 +264,13 @@ describe('staged rollout through the serving gateway', () => {
     const input = rolloutInput('weather-cancel', candidate, { dwell: '1h' });
     const handle = await start(input);
     await until(
-      () => rolloutStatus(h.client, input.cycleId),
+      () => rolloutStatus(stack.h.client, input.cycleId),
       (s) => s.currentWeight > 0,
     );
-    expect((await db.getTraffic(pool, 'weather-cancel'))!.candidateWeight).toBe(10);
+    expect((await db.getTraffic(stack.pool, 'weather-cancel'))!.candidateWeight).toBe(10);
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
-    expect(await db.getTraffic(pool, 'weather-cancel')).toEqual({
+    expect(await db.getTraffic(stack.pool, 'weather-cancel')).toEqual({
       championVersion: 1,
       candidateVersion: null,
       candidateWeight: 0,

@@ -1,0 +1,185 @@
+/**
+ * What a remediation cycle writes down at each stage (the `summary` of its stage records, shown by
+ * `remedy status` and stored with the cycle), the reasons it gives for each ending, and the input it
+ * hands its labeling campaign. Pure: the cycle workflow (workflows/cycle.ts) calls these with what its
+ * activities returned. Parameter types name only the fields read, so any richer result fits.
+ */
+import type { DriftReport } from './drift.js';
+import type { CampaignIdentity, LabelingCampaignInput, LabelingSettings } from './labeling-settings.js';
+import type { Diagnosis, StepAnalysis } from './policy.js';
+
+/** Four decimals: enough to read, short enough to scan. */
+export function round(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+const roundOrNull = (x: number | null): number | null => (x === null ? null : round(x));
+
+/** confirm: the drift report's headline numbers. */
+export function driftNote(reportId: number, report: DriftReport) {
+  return {
+    reportId,
+    windowRows: report.windowRows,
+    driftedShare: report.driftedShare,
+    topFeatures: report.features
+      .slice(0, 3)
+      .map((f) => ({ feature: f.feature, psi: round(f.psi), ksPValue: f.ksPValue })),
+    labeledRows: report.performance.labeledRows,
+    baselineAccuracy: round(report.performance.baselineAccuracy),
+    currentAccuracy: roundOrNull(report.performance.currentAccuracy),
+    labelShiftPsi: roundOrNull(report.labelShiftPsi),
+  };
+}
+
+/** diagnose: how severe, on which signals, and which features drifted most. */
+export function diagnosisNote(d: Diagnosis) {
+  return { severity: d.severity, signals: d.signals, reason: d.reason, drifted: d.rankedFeatures };
+}
+
+/** A failure pattern the cycle targets, before and (after a rollout) after the remedy. */
+export interface PatternTrace {
+  patternKey: string;
+  cases: number;
+  before: { rate: number | null };
+  after: { rate: number | null } | null;
+  verdict: string | null;
+}
+
+export function traceNote(t: PatternTrace) {
+  return {
+    pattern: t.patternKey,
+    cases: t.cases,
+    before: roundOrNull(t.before.rate),
+    after: t.after ? roundOrNull(t.after.rate) : null,
+    verdict: t.verdict,
+  };
+}
+
+/**
+ * The campaign's input: who it is for, and the policy's labeling settings. Overlap and batches only
+ * when used, as cycles have always passed them (a campaign reads what is left out as its default).
+ */
+export function labelingInputOf(id: CampaignIdentity, l: LabelingSettings): LabelingCampaignInput {
+  return {
+    ...id,
+    budget: l.budget,
+    minLabels: l.minLabels,
+    deadline: l.deadline,
+    reviewers: l.reviewers,
+    strategy: l.strategy,
+    ...(l.autoLabelAbove !== undefined ? { autoLabelAbove: l.autoLabelAbove } : {}),
+    reminderAt: l.reminderAt,
+    escalationReviewers: l.escalationReviewers,
+    escalationGrace: l.escalationGrace,
+    decisionTimeout: l.decisionTimeout,
+    deciders: l.deciders,
+    ...(l.overlap > 0
+      ? { overlap: l.overlap, minKappa: l.minKappa, minOverlapItems: l.minOverlapItems }
+      : {}),
+    ...(l.batchSize > 0 ? { batchSize: l.batchSize } : {}),
+  };
+}
+
+/** How a campaign ended, as far as the cycle's reasons need it. */
+export interface CampaignEnding {
+  answered: number;
+  requested: number;
+  parked?: boolean;
+}
+
+export function labelingAbortedReason(c: CampaignEnding): string {
+  return `labeling aborted by a person's decision with ${c.answered} of ${c.requested} labels`;
+}
+
+export function labelingExpiredReason(
+  c: CampaignEnding,
+  l: Pick<LabelingSettings, 'deadline' | 'minLabels' | 'decisionTimeout'>,
+): string {
+  return `labeling deadline (${l.deadline}) passed with ${c.answered} of ${c.requested} labels; at least ${l.minLabels} needed${c.parked ? `, and nobody decided within ${l.decisionTimeout}` : ''}`;
+}
+
+/** label: the frozen dataset the candidate trains on. */
+export function labeledNote(d: { datasetId: number; rowCount: number; humanLabels: number }) {
+  return { labeledDatasetId: d.datasetId, labeledRows: d.rowCount, humanLabels: d.humanLabels };
+}
+
+/** retrain: the candidate, how it was trained, and the trainer's own details. */
+export function trainedNote(t: {
+  version: number;
+  trainer: string;
+  trainRows: number;
+  historyRows: number;
+  resumedFrom: number;
+  trainAccuracy: number;
+  artifactSha256: string;
+  configHash: string;
+  details: Record<string, unknown>;
+}) {
+  return {
+    version: t.version,
+    trainer: t.trainer,
+    trainRows: t.trainRows,
+    historyRows: t.historyRows,
+    resumedFrom: t.resumedFrom,
+    trainAccuracy: round(t.trainAccuracy),
+    artifactSha256: t.artifactSha256,
+    configHash: t.configHash,
+    ...t.details,
+  };
+}
+
+interface Scored {
+  accuracy: number;
+  macroF1: number;
+  ece: number;
+  logLoss: number;
+}
+
+/** evaluate: candidate against champion, every gate, and the verdict. */
+export function evaluationNote(e: {
+  holdoutRows: number;
+  candidate: Scored;
+  champion: Scored;
+  slices: unknown;
+  gates: readonly { name: string; passed: boolean; measured: number | null; limit: number }[];
+  go: boolean;
+  reason: string;
+}) {
+  return {
+    holdoutRows: e.holdoutRows,
+    candidateAccuracy: round(e.candidate.accuracy),
+    championAccuracy: round(e.champion.accuracy),
+    candidateMacroF1: round(e.candidate.macroF1),
+    candidateEce: round(e.candidate.ece),
+    championEce: round(e.champion.ece),
+    candidateLogLoss: round(e.candidate.logLoss),
+    championLogLoss: round(e.champion.logLoss),
+    slices: e.slices,
+    gates: e.gates.map((g) => ({ gate: g.name, passed: g.passed, measured: g.measured, limit: g.limit })),
+    gate: e.go ? 'go' : 'no-go',
+    reason: e.reason,
+  };
+}
+
+export function approvalDeniedReason(d: { approver: string; reason?: string | undefined }): string {
+  return `rollout denied by ${d.approver}${d.reason ? `: ${d.reason}` : ''}`;
+}
+
+/** rollout: how it ended, and each step's decision on the two versions' accuracy. */
+export function rolloutNote(r: {
+  outcome: string;
+  reason: string;
+  steps: readonly { weight: number; analysis: StepAnalysis }[];
+}) {
+  return {
+    outcome: r.outcome,
+    reason: r.reason,
+    steps: r.steps.map((s) => ({
+      weight: s.weight,
+      decision: s.analysis.decision,
+      candidateAccuracy: roundOrNull(s.analysis.candidate.accuracy),
+      championAccuracy: roundOrNull(s.analysis.champion.accuracy),
+      candidateN: s.analysis.candidate.n,
+      championN: s.analysis.champion.n,
+    })),
+  };
+}

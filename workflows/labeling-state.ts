@@ -1,0 +1,219 @@
+/**
+ * The state of one labeling campaign, kept in one object that the campaign's handlers and its SLA loop
+ * (workflows/labeling.ts) read and change, and the steps that act on it: extending the deadline,
+ * telling people, parking for a decision, sending the next batch.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { CampaignDecision } from '../core/inputs.js';
+import { durationMs } from '../core/inputs.js';
+import {
+  agreementOf,
+  answersNeeded,
+  batchAnswered,
+  batchProgress,
+  batchSizeOf,
+  choosesBatchByBatch,
+  isOverlapped,
+  type Agreement,
+  type BatchProgress,
+  type Vote,
+} from '../core/labeling.js';
+import type { CampaignIdentity, LabelingSettings } from '../core/labeling-settings.js';
+import type { LabelingStatus, PendingItem } from './messages.js';
+import { quickIo, summarized } from './presets.js';
+
+export const acts = summarized(proxyActivities<Activities>(quickIo));
+
+export interface Campaign {
+  readonly id: CampaignIdentity;
+  readonly settings: LabelingSettings;
+  /** Items per batch (0: all at once); the candidate strategies choose each batch when the last is answered. */
+  readonly batchSize: number;
+  readonly batchByBatch: boolean;
+  readonly startedAt: number;
+  state: LabelingStatus['state'];
+  /** The deadline (moved by extensions and the escalation's grace), and how often it moved. */
+  deadlineMs: number;
+  deadlineAt: string;
+  extensions: number;
+  /** Items chosen so far (grows batch by batch with the candidate strategies), how many are out, how many in all. */
+  items: PendingItem[];
+  released: number;
+  total: number;
+  /** Settled labels by record key. */
+  answers: Map<string, string>;
+  /** Overlapped items' answers in the order they came, one per reviewer. */
+  votes: Map<string, Vote[]>;
+  remindedAt: string | null;
+  escalatedAt: string | null;
+  /** While parked: why, the decision once given, and when it is due. */
+  parkedFor: 'labels' | 'agreement' | null;
+  decision: CampaignDecision | null;
+  decisionDueAt: string | null;
+  /** The campaign waited for a person's decision at some point. */
+  wasParked: boolean;
+}
+
+export function newCampaign(id: CampaignIdentity, settings: LabelingSettings, startedAt: number): Campaign {
+  const deadlineMs = startedAt + durationMs(settings.deadline);
+  const batchByBatch = choosesBatchByBatch(settings.strategy);
+  return {
+    id,
+    settings,
+    batchSize: batchSizeOf(settings),
+    batchByBatch,
+    startedAt,
+    state: 'open',
+    deadlineMs,
+    deadlineAt: new Date(deadlineMs).toISOString(),
+    extensions: 0,
+    items: [],
+    released: 0,
+    total: 0,
+    answers: new Map(),
+    votes: new Map(),
+    remindedAt: null,
+    escalatedAt: null,
+    parkedFor: null,
+    decision: null,
+    decisionDueAt: null,
+    wasParked: false,
+  };
+}
+
+export const overlapped = (c: Campaign, recordKey: string): boolean =>
+  isOverlapped(c.id.campaignId, recordKey, c.settings.overlap);
+
+export const agreement = (c: Campaign): Agreement =>
+  agreementOf(
+    c.votes.values(),
+    c.items.filter((i) => overlapped(c, i.recordKey)).length,
+    c.settings.minKappa,
+  );
+
+export const batchOf = (c: Campaign): BatchProgress => batchProgress(c.released, c.total, c.batchSize);
+
+export const batchDone = (c: Campaign): boolean =>
+  batchAnswered(c.items, c.released, c.total, c.batchSize, c.answers);
+
+export const allAnswered = (c: Campaign): boolean => c.answers.size >= c.total;
+
+/** Who may label now: the reviewers, plus the escalation pool once escalated (empty: anyone). */
+export const reviewersNow = (c: Campaign): string[] =>
+  c.escalatedAt && c.settings.reviewers.length > 0
+    ? [...c.settings.reviewers, ...c.settings.escalationReviewers]
+    : c.settings.reviewers;
+
+/** What the labelingStatus query shows. */
+export function statusOf(c: Campaign): LabelingStatus {
+  return {
+    campaignId: c.id.campaignId,
+    labelSet: c.id.labelSet,
+    requested: c.total,
+    answered: c.answers.size,
+    pending: c.items
+      .slice(0, c.released)
+      .filter((i) => !c.answers.has(i.recordKey))
+      .map((i) => {
+        if (!overlapped(c, i.recordKey)) return i;
+        const votes = c.votes.get(i.recordKey) ?? [];
+        return { ...i, reviewedBy: votes.map((v) => v.reviewer), needs: answersNeeded(votes) };
+      }),
+    deadlineAt: c.deadlineAt,
+    state: c.state,
+    remindedAt: c.remindedAt,
+    escalatedAt: c.escalatedAt,
+    reviewers: reviewersNow(c),
+    decisionDueAt: c.decisionDueAt,
+    ...(c.parkedFor ? { parkedFor: c.parkedFor } : {}),
+    ...(c.settings.overlap > 0 ? { agreement: agreement(c) } : {}),
+    ...(c.batchSize > 0 && c.total > 0 ? { batch: batchOf(c) } : {}),
+  };
+}
+
+/** Refuses an actor who is not one of the deciders (empty: anyone decides). */
+export function mayDecide(c: Campaign, actor: string): void {
+  const deciders = c.settings.deciders;
+  if (deciders.length > 0 && !deciders.includes(actor))
+    throw new Error(`refused: "${actor}" may not decide for campaign ${c.id.campaignId}`);
+}
+
+/** Moves the deadline `by` later, from now if it has passed (a grace period counts from the deadline). */
+export function extend(c: Campaign, by: string, fromDeadline = false): void {
+  c.deadlineMs = (fromDeadline ? c.deadlineMs : Math.max(c.deadlineMs, Date.now())) + durationMs(by);
+  c.deadlineAt = new Date(c.deadlineMs).toISOString();
+  c.extensions++;
+}
+
+export async function tell(
+  c: Campaign,
+  kind: 'reminder' | 'escalation' | 'parked' | 'decision' | 'batch',
+  recipients: string[],
+  message: string,
+  key = String(c.extensions),
+): Promise<void> {
+  await acts.notify({
+    eventKey: `${c.id.campaignId}:${kind}:${key}`,
+    campaignId: c.id.campaignId,
+    kind,
+    recipients,
+    message,
+  });
+}
+
+/** Parks the campaign for a person's decision and tells the deciders; returns when the decision is due. */
+export async function park(
+  c: Campaign,
+  why: 'labels' | 'agreement',
+  message: (dueAt: string) => string,
+  key?: string,
+): Promise<number> {
+  c.state = 'parked';
+  c.parkedFor = why;
+  c.wasParked = true;
+  c.decision = null;
+  const due = Date.now() + durationMs(c.settings.decisionTimeout);
+  c.decisionDueAt = new Date(due).toISOString();
+  await tell(c, 'parked', c.settings.deciders, message(c.decisionDueAt), key);
+  return due;
+}
+
+/** The decision wait is over (decided, expired or unparked by labels): the campaign is no longer parked. */
+export function unpark(c: Campaign): void {
+  c.decisionDueAt = null;
+  c.parkedFor = null;
+}
+
+/**
+ * The current batch is answered: send the next one (with the candidate strategies, chosen now from the
+ * labels so far) and tell the reviewers. True when that leaves nothing to ask.
+ */
+export async function sendNextBatch(c: Campaign): Promise<boolean> {
+  if (c.batchByBatch) {
+    const next = await acts.nextLabelBatch({
+      campaignId: c.id.campaignId,
+      modelId: c.id.modelId,
+      datasetId: c.id.datasetId,
+      championVersion: c.id.championVersion,
+      index: Math.ceil(c.released / c.batchSize),
+      size: c.batchSize,
+      budget: c.total,
+      ...(c.settings.strategy === 'disagreement' ? { strategy: 'disagreement' as const } : {}),
+    });
+    c.items = [...c.items, ...next.items];
+    c.released = c.items.length;
+    // Fewer rows left than the budget: the campaign asks for what there is.
+    if (next.items.length < c.batchSize) c.total = c.items.length;
+    if (allAnswered(c)) return true;
+  } else c.released = Math.min(c.released + c.batchSize, c.total);
+  const b = batchOf(c);
+  await tell(
+    c,
+    'batch',
+    reviewersNow(c),
+    `batch ${b.current} of ${b.of} is out: ${c.released - (b.current - 1) * c.batchSize} items, by ${c.deadlineAt}`,
+    `${b.current}`,
+  );
+  return false;
+}
