@@ -2,8 +2,8 @@
  * Columns as the drift engine reads them: a window's or a reference's values per feature, and the
  * current window's side prepared once (sorted numbers or category counts).
  */
-import { lowerBound, sortFloat64, type Sorted } from '../stattests.js';
-import { countCategories } from '../stats.js';
+import { lowerBound, sortFloat64, type Sorted } from '../stats.js';
+import { countCategories } from '../stattests.js';
 
 /** A column of a window or a reference: numbers with NaN for missing, or strings with null for missing. */
 export type Column =

@@ -3,14 +3,9 @@
  * a policy picks, running it, and the shares and drifted region a report shows.
  */
 import type { Policy } from '../schemas.js';
-import {
-  chiSquareTest,
-  histogramSorted,
-  jensenShannonDistance,
-  sturgesEdges,
-  wassersteinSorted,
-} from '../stattests.js';
-import { categoricalPsi, ksTwoSample, normalCdf } from '../stats.js';
+import { ksTwoSample } from '../ks.js';
+import { histogramSorted, normalCdf, sturgesEdges } from '../stats.js';
+import { categoricalPsi, chiSquareTest, jensenShannonDistance, wassersteinSorted } from '../stattests.js';
 import { sharesSorted, type CurrentColumn } from './columns.js';
 import type { ColumnProfile, FeatureType, ReferenceProfile } from './profile.js';
 

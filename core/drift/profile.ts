@@ -3,8 +3,8 @@
  * training data and stored (summary statistics, a sorted sample, PSI bins, learned thresholds).
  */
 import type { Features, FeatureSpec } from '../schemas.js';
-import { distinctSorted, type Sorted } from '../stattests.js';
-import { countCategories, quantileEdges } from '../stats.js';
+import { distinctSorted, type Sorted } from '../stats.js';
+import { countCategories, quantileEdges } from '../stattests.js';
 import { prepareColumn, sharesSorted, sortedFinite, type Column } from './columns.js';
 import { defaultTest, runTest, type TestName } from './features.js';
 

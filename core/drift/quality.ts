@@ -3,7 +3,7 @@
  * the reference range and categories never seen in the reference.
  */
 import type { Policy } from '../schemas.js';
-import { lowerBound, upperBound } from '../stattests.js';
+import { lowerBound, upperBound } from '../stats.js';
 import type { CurrentColumn } from './columns.js';
 import type { ColumnProfile } from './profile.js';
 

@@ -3,8 +3,7 @@
  * dataset-level rule, label shift and the performance path, assembled for one window.
  */
 import type { Features, FeatureSpec, Policy } from '../schemas.js';
-import { adjustPValues } from '../stattests.js';
-import { categoricalPsi, countCategories } from '../stats.js';
+import { adjustPValues, categoricalPsi, countCategories } from '../stattests.js';
 import { prepareColumn, type Column } from './columns.js';
 import {
   chooseTest,
