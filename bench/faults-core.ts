@@ -48,7 +48,8 @@ import { spawnWorker, type WorkerProcess } from '../client/stack.js';
 import { createPool, migrate } from '../db/pool.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { startPostgres, type PostgresServer } from '../infra/postgres.js';
-import { freePort, startDevServer, type DevServer } from '../infra/temporal-cli.js';
+import { freePort } from '../infra/ports.js';
+import { startDevServer, type DevServer } from '../infra/temporal-dev-server.js';
 import { STAGES, type CycleSummary, type Outcome, type Stage } from '../workflows/messages.js';
 
 export interface FaultOptions {
