@@ -8,17 +8,8 @@
 import type { DriftReport, FeatureDrift, RegionPart } from './drift.js';
 import { fixed, pct } from './evaluation.js';
 import { Html, htmlPage, markup, type Interpolated } from './html.js';
-import {
-  calibrationSvg,
-  CARD_STYLE,
-  cardGatesHtml,
-  cardMetricsHtml,
-  md,
-  mdTable,
-  NONE,
-  three,
-  type ModelCardInput,
-} from './model-card.js';
+import { calibrationSvg, CARD_STYLE, cardGatesHtml, cardMetricsHtml } from './model-card-html.js';
+import { md, mdTable, NONE, three, type ModelCardInput } from './model-card.js';
 import type { StepAnalysis } from './policy.js';
 
 export interface ReportStage {
