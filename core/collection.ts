@@ -4,6 +4,7 @@
  * the same dataset.
  */
 import type { DriftReport, RegionPart } from './drift.js';
+import { fnv1a } from './hash.js';
 import type { Features, FeatureSpec, Policy } from './schemas.js';
 
 export type CollectionPolicy = Policy['collection'];
@@ -43,16 +44,9 @@ export interface CollectionPlan {
   };
 }
 
-/** FNV-1a over a string: a stable 32-bit order for deterministic sampling. */
-function fnv(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
 /** A short, salted digest for masked values: equal inputs stay equal, the value is not kept. */
 export function maskValue(value: string | number, salt: string): string {
-  return `masked:${fnv(`${salt}:${String(value)}`)
+  return `masked:${fnv1a(`${salt}:${String(value)}`)
     .toString(16)
     .padStart(8, '0')}`;
 }
@@ -144,7 +138,7 @@ export function planCollection(
   const region = (report?.features ?? [])
     .filter((f) => f.drifted && (f.region ?? []).length > 0)
     .map((f) => ({ feature: f.feature, parts: f.region }));
-  const order = (c: Candidate) => fnv(`${salt}:${c.recordKey}`);
+  const order = (c: Candidate) => fnv1a(`${salt}:${c.recordKey}`);
   const drifted = clean
     .filter((c) => region.length > 0 && inRegion(c.features, region))
     .sort((a, b) => order(a) - order(b));
