@@ -4,7 +4,7 @@
  * core/model-card.ts.
  */
 import type { CalibrationBin } from './evaluation.js';
-import { Html, htmlPage, markup } from './html.js';
+import { coord, Html, htmlPage, markup } from './html.js';
 import {
   binRows,
   configJson,
@@ -22,9 +22,6 @@ import {
   type Delta,
   type ModelCardInput,
 } from './model-card.js';
-
-/** SVG coordinates: short and stable, so cards diff cleanly. */
-const coord = (x: number): string => String(Math.round(x * 10) / 10);
 
 const CANDIDATE_COLOUR = '#2563eb';
 const CHAMPION_COLOUR = '#9ca3af';
