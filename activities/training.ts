@@ -10,7 +10,8 @@ import {
   type ModelMetrics,
   type Scored,
 } from '../core/evaluation.js';
-import { modelCardHtml, modelCardMarkdown } from '../core/model-card.js';
+import { modelCardHtml } from '../core/model-card-html.js';
+import { modelCardMarkdown } from '../core/model-card.js';
 import { canonicalJson, predict, type ModelArtifact } from '../core/model.js';
 import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';

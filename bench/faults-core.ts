@@ -14,42 +14,40 @@
  * Random choices (kill moments, the delays before the restarts) come from a seeded generator: the seed
  * is printed, and the same seed gives the same schedule.
  *
+ * This file runs the schedule; the worker supervisor is in bench/faults-stack.ts, the reviewer, approver,
+ * traffic and outcome loops in bench/faults-actors.ts, and the counting in bench/faults-effects.ts.
+ *
  * Used by `npm run faults` (bench/faults.ts) and by test/e2e/faults.test.ts.
  */
 import { setMaxListeners } from 'node:events';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
-import {
-  approveFull,
-  approveRollout,
-  CycleEndedError,
-  cycleStatus,
-  pendingLabels,
-  resolvePause,
-  rolloutStatus,
-  startCycle,
-  submitLabel,
-  waitForCycle,
-  type Queues,
-} from '../client/cycles.js';
-import {
-  DEMO_POLICY,
-  futureTraffic,
-  prepareWeatherModel,
-  SCENARIO,
-  type PreparedModel,
-} from '../client/scenario.js';
-import { spawnWorker, type WorkerProcess } from '../client/stack.js';
+import { startCycle, type Queues } from '../client/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../client/scenario.js';
 import { createPool, migrate } from '../db/pool.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { startPostgres, type PostgresServer } from '../infra/postgres.js';
-import { freePort, startDevServer, type DevServer } from '../infra/temporal-cli.js';
-import { STAGES, type CycleSummary, type Outcome, type Stage } from '../workflows/messages.js';
+import { freePort, LOCAL_HOST } from '../infra/ports.js';
+import { startDevServer, type DevServer } from '../infra/temporal-dev-server.js';
+import type { Outcome, Stage } from '../workflows/messages.js';
+import {
+  awaitOutcome,
+  describeStuck,
+  newTracked,
+  reviewerAndApprover,
+  stageIndex,
+  traffic,
+  type ActorContext,
+  type Tracked,
+} from './faults-actors.js';
+import { ACCEPTED_OUTCOMES, countEffects, type CountRow } from './faults-effects.js';
+import { message, pause, untilPortFree, WorkerSupervisor } from './faults-stack.js';
+
+export { ACCEPTED_OUTCOMES, type CountRow };
 
 export interface FaultOptions {
   /** Cycles run in parallel, each on its own model. */
@@ -83,9 +81,6 @@ export const FAULT_DEFAULTS = {
  */
 export const FAULT_POLICY = { ...DEMO_POLICY, training: { heartbeatTimeout: '10s' } };
 
-/** Outcomes a cycle may end with under faults: the business decides; infrastructure must not. */
-export const ACCEPTED_OUTCOMES: readonly Outcome[] = ['promoted', 'rolled-back', 'rejected'];
-
 export type FaultKind =
   | 'worker-kill'
   | 'worker-ready'
@@ -117,13 +112,6 @@ export interface CycleResult {
   retriedCalls: number;
 }
 
-export interface CountRow {
-  check: string;
-  found: number;
-  expected: number;
-  ok: boolean;
-}
-
 export interface FaultReport {
   seed: number;
   options: Omit<FaultOptions, 'log'>;
@@ -150,146 +138,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const HOST = '127.0.0.1';
+const HOST = LOCAL_HOST;
 const DATABASE = 'remedy_faults';
-const POLL_MS = 250;
-const REVIEWER = SCENARIO.reviewer;
-const APPROVER = SCENARIO.approver;
-const stageIndex = (s: Stage) => STAGES.indexOf(s);
-
-/** Waits `ms` unless `signal` aborts first; false when aborted. */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await delay(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: HOST, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A stopped server's port is reused for its restart (clients keep their address): wait until it is free. */
-async function untilPortFree(port: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await portFree(port))) {
-    if (Date.now() > deadline)
-      throw new Error(`port ${port} still in use ${timeoutMs} ms after its server stopped`);
-    await delay(100);
-  }
-}
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-
-/**
- * The worker process and its supervisor: a process that dies (killed, or exiting because Postgres or
- * Temporal is unreachable at start) is started again, as systemd or Kubernetes would.
- */
-class WorkerSupervisor {
-  private current: WorkerProcess | null = null;
-  private starting: Promise<void> | null = null;
-  private stopped = false;
-  kills = 0;
-  starts = 0;
-  failedStarts = 0;
-
-  constructor(
-    private readonly env: Record<string, string>,
-    private readonly logFile: string,
-    private readonly event: (kind: FaultKind, detail: string) => void,
-  ) {
-    process.on('exit', this.onExit);
-  }
-
-  /** A run that ends without stop() (a test runner giving up on it) must not leave a worker behind. */
-  private readonly onExit = () => {
-    this.current?.child.kill('SIGKILL');
-  };
-
-  /** Starts a worker unless one runs or is starting; resolves once one is ready (or the run stopped). */
-  ensureRunning(): Promise<void> {
-    if (this.current || this.stopped) return Promise.resolve();
-    this.starting ??= this.startLoop().finally(() => (this.starting = null));
-    return this.starting;
-  }
-
-  private async startLoop(): Promise<void> {
-    const began = Date.now();
-    while (!this.stopped) {
-      let p: WorkerProcess;
-      try {
-        p = await spawnWorker(this.env, this.logFile);
-      } catch {
-        // Postgres or Temporal is down: the new process could not migrate or connect and exited.
-        this.failedStarts++;
-        await delay(1000);
-        continue;
-      }
-      if (this.stopped) {
-        await p.stop('SIGKILL');
-        return;
-      }
-      this.current = p;
-      this.starts++;
-      this.event(
-        'worker-ready',
-        `pid ${p.child.pid} ready ${Date.now() - began} ms after the start was asked for`,
-      );
-      void p.exited.then((code) => {
-        // Killed by us: `current` was cleared first. Anything else is the process dying by itself.
-        if (this.current !== p) return;
-        this.current = null;
-        if (this.stopped) return;
-        this.event(
-          'worker-exit',
-          `pid ${p.child.pid} exited by itself (code ${code}, signal ${p.child.signalCode})`,
-        );
-        void this.ensureRunning();
-      });
-      return;
-    }
-  }
-
-  /** SIGKILL, as a crash or an OOM kill would. False when no worker was running at that moment. */
-  async kill(): Promise<boolean> {
-    const p = this.current;
-    if (!p) return false;
-    this.current = null;
-    p.child.kill('SIGKILL');
-    await p.exited;
-    this.kills++;
-    this.event('worker-kill', `pid ${p.child.pid} killed with SIGKILL`);
-    return true;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    process.off('exit', this.onExit);
-    await this.starting;
-    const p = this.current;
-    this.current = null;
-    await p?.stop('SIGKILL');
-  }
-}
-
-interface Tracked {
-  prepared: PreparedModel;
-  cycleId: string;
-  stage: Stage | 'starting';
-  summary: CycleSummary | null;
-  ended: string | null;
-  settled: boolean;
-  labelsAnswered: number;
-  requestsSent: number;
-  retriedCalls: number;
-  lastError: string | null;
-}
 
 export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[faults] ${m}\n`));
@@ -367,18 +217,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     const tracked: Tracked[] = [];
     for (let i = 1; i <= opts.cycles; i++) {
       const prepared = await prepareWeatherModel(pool, `faults-${i}`, FAULT_POLICY);
-      tracked.push({
-        prepared,
-        cycleId: '',
-        stage: 'starting',
-        summary: null,
-        ended: null,
-        settled: false,
-        labelsAnswered: 0,
-        requestsSent: 0,
-        retriedCalls: 0,
-        lastError: null,
-      });
+      tracked.push(newTracked(prepared));
     }
     const prepareMs = Date.now() - prepareStarted;
     log(`${opts.cycles} models registered with their champion and production log in ${prepareMs} ms`);
@@ -408,122 +247,10 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     }
     log(`started ${tracked.map((c) => c.cycleId).join(', ')}`);
 
-    const failed = (c: Tracked, err: unknown) => {
-      c.retriedCalls++;
-      c.lastError = message(err);
-    };
-
-    // The people in the loop: the reviewer answers label requests, the approver approves the rollout
-    // (and the 100% step, and a pause for too few samples). Every call may fail while the server,
-    // the worker or Postgres is down; the loop reads the state again and carries on.
-    const people = async (c: Tracked) => {
-      const truth = new Map(c.prepared.rows.map((r) => [r.recordKey, r.label]));
-      while (!c.settled && !stop.signal.aborted) {
-        try {
-          await call(async () => {
-            const s = await cycleStatus(client, c.cycleId);
-            c.stage = s.stage;
-            c.summary = s;
-            if (s.outcome !== null) return;
-            if (s.stage === 'label') {
-              const pending = await pendingLabels(client, c.cycleId);
-              if (pending.state === 'open' || pending.state === 'parked') {
-                for (const item of pending.pending) {
-                  const label = truth.get(item.recordKey);
-                  if (label === undefined) continue;
-                  const r = await submitLabel(client, c.cycleId, {
-                    recordKey: item.recordKey,
-                    label,
-                    reviewer: REVIEWER,
-                  });
-                  if (!r.duplicate) c.labelsAnswered++;
-                }
-              }
-            } else if (s.awaitingApproval) {
-              await approveRollout(client, c.cycleId, {
-                approver: APPROVER,
-                approve: true,
-                reason: 'fault run',
-              });
-            } else if (s.stage === 'rollout') {
-              const r = await rolloutStatus(client, c.cycleId);
-              if (r.state === 'paused')
-                await resolvePause(client, c.cycleId, {
-                  actor: APPROVER,
-                  decision: 'continue',
-                  reason: 'fault run',
-                });
-              if (r.state === 'awaiting-approval')
-                await approveFull(client, c.cycleId, {
-                  approver: APPROVER,
-                  approve: true,
-                  reason: 'fault run',
-                });
-            }
-          });
-        } catch (err) {
-          failed(c, err);
-        }
-        await pause(POLL_MS, stop.signal);
-      }
-    };
-
-    // Production traffic with its feedback through the gateway while the candidate rolls out. A request
-    // that failed (Postgres down) is sent again with the same request ID, which the gateway stores once.
-    const traffic = async (c: Tracked) => {
-      const rows = futureTraffic(c.prepared);
-      for (let i = 0; !c.settled && !stop.signal.aborted;) {
-        const atRollout = c.stage !== 'starting' && stageIndex(c.stage) >= stageIndex('approval');
-        if (!atRollout) {
-          await pause(POLL_MS, stop.signal);
-          continue;
-        }
-        const row = rows[i % rows.length]!;
-        const requestId = `${c.cycleId}:${i}`;
-        try {
-          const base = `${gateway!.url}/v1/models/${encodeURIComponent(c.prepared.modelId)}`;
-          const post = async (p: string, body: unknown) => {
-            const res = await fetch(`${base}/${p}`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify(body),
-              signal: AbortSignal.timeout(30_000),
-            });
-            if (!res.ok) throw new Error(`gateway ${p} answered ${res.status}: ${await res.text()}`);
-          };
-          await post('predict', { requestId, routingKey: row.recordKey, features: row.features });
-          await post('feedback', { requestId, label: row.label });
-          c.requestsSent++;
-          i++;
-        } catch (err) {
-          failed(c, err);
-          await pause(POLL_MS, stop.signal);
-        }
-      }
-    };
-
-    // The outcome, from the workflow's result; the long poll breaks while the server restarts.
-    const outcome = async (c: Tracked) => {
-      while (!stop.signal.aborted) {
-        try {
-          c.summary = await call(() => waitForCycle(client, c.cycleId));
-          c.stage = c.summary.stage;
-          break;
-        } catch (err) {
-          if (err instanceof CycleEndedError) {
-            c.ended = err.message;
-            break;
-          }
-          failed(c, err);
-          await pause(500, stop.signal);
-        }
-      }
-      c.settled = true;
-    };
-
+    const actors: ActorContext = { client, call, gatewayUrl: gateway.url, signal: stop.signal };
     const outcomes = tracked.map((c) => {
-      running.push(people(c), traffic(c));
-      return outcome(c);
+      running.push(reviewerAndApprover(actors, c), traffic(actors, c));
+      return awaitOutcome(actors, c);
     });
 
     // The kills: each one a random 2–6 s (by default) after the worker was last ready.
@@ -643,171 +370,6 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     if (report?.ok && !opts.keep) await rm(dir, { recursive: true, force: true });
     else log(`state kept for inspection in ${dir} (worker.log, temporal.sqlite, pg/)`);
   }
-}
-
-/** A stuck cycle: its stage and the activities it waits on, with their attempts and last failures. */
-async function describeStuck(client: Client, c: Tracked): Promise<string> {
-  const parts = [`stage ${c.stage}`];
-  if (c.lastError) parts.push(`last client error: ${c.lastError}`);
-  for (const id of [c.cycleId, `${c.cycleId}-labeling`, `${c.cycleId}-rollout`]) {
-    try {
-      const d = await client.workflowService.describeWorkflowExecution({
-        namespace: 'default',
-        execution: { workflowId: id },
-      });
-      for (const a of d.pendingActivities ?? [])
-        parts.push(
-          `${id}: ${a.activityType?.name} attempt ${a.attempt}${a.lastFailure?.message ? ` (${a.lastFailure.message})` : ''}`,
-        );
-    } catch {
-      // No such child (yet): nothing pending there.
-    }
-  }
-  return parts.join('; ');
-}
-
-/** The counts that show whether any effect happened twice. Labels and rollbacks are also totalled. */
-async function countEffects(pool: pg.Pool, tracked: readonly Tracked[]): Promise<CountRow[]> {
-  const ids = tracked.map((c) => c.cycleId);
-  const campaigns = ids.map((id) => `${id}-labeling`);
-  const n = ids.length;
-  const one = async (sql: string, params: unknown[]): Promise<number> =>
-    Number((await pool.query<{ n: string }>(sql, params)).rows[0]!.n);
-  const rows: CountRow[] = [];
-  const expect = (check: string, found: number, expected: number) =>
-    rows.push({ check, found, expected, ok: found === expected });
-
-  const closed = await pool.query<{ cycle_id: string; outcome: string | null; closed: boolean }>(
-    'SELECT cycle_id, outcome, closed_at IS NOT NULL AS closed FROM cycles WHERE cycle_id = ANY($1)',
-    [ids],
-  );
-  expect(
-    'cycles closed with an accepted outcome',
-    closed.rows.filter((r) => r.closed && ACCEPTED_OUTCOMES.includes(r.outcome as Outcome)).length,
-    n,
-  );
-  expect(
-    'cycles left open (closed_at is null)',
-    closed.rows.filter((r) => !r.closed).length + (n - closed.rowCount!),
-    0,
-  );
-
-  for (const kind of ['collected', 'labeled'] as const) {
-    const perCycle = await pool.query<{ cycle_id: string; n: string }>(
-      'SELECT cycle_id, count(*) AS n FROM dataset_versions WHERE cycle_id = ANY($1) AND kind = $2 GROUP BY cycle_id',
-      [ids, kind],
-    );
-    expect(
-      `dataset versions (${kind})`,
-      perCycle.rows.reduce((s, r) => s + Number(r.n), 0),
-      n,
-    );
-    expect(
-      `  cycles with more than one ${kind} version`,
-      perCycle.rows.filter((r) => Number(r.n) > 1).length,
-      0,
-    );
-  }
-  const versions = await pool.query<{ cycle_id: string; n: string }>(
-    'SELECT cycle_id, count(*) AS n FROM model_versions WHERE cycle_id = ANY($1) GROUP BY cycle_id',
-    [ids],
-  );
-  expect(
-    'registry rows (model_versions) of candidates',
-    versions.rows.reduce((s, r) => s + Number(r.n), 0),
-    n,
-  );
-  expect('  cycles with more than one registry row', versions.rows.filter((r) => Number(r.n) > 1).length, 0);
-
-  const rolledBack = closed.rows.filter((r) => r.outcome === 'rolled-back').map((r) => r.cycle_id);
-  const rollbacks = await pool.query<{ cycle_id: string; n: string }>(
-    "SELECT cycle_id, count(*) AS n FROM audit_events WHERE cycle_id = ANY($1) AND action = 'rollout.rolled_back' GROUP BY cycle_id",
-    [ids],
-  );
-  expect(
-    "rollbacks ('rollout.rolled_back' events)",
-    rollbacks.rows.reduce((s, r) => s + Number(r.n), 0),
-    rolledBack.length,
-  );
-  expect('  cycles with more than one rollback', rollbacks.rows.filter((r) => Number(r.n) > 1).length, 0);
-
-  // What each campaign counted as answered (its result, in the cycle's summary) against what is stored.
-  const answered = tracked.reduce((sum, c) => {
-    const label = c.summary?.stages.find((st) => st.stage === 'label')?.summary;
-    return sum + Number(label?.answered ?? 0);
-  }, 0);
-  expect(
-    "people's labels stored (the campaigns counted)",
-    await one("SELECT count(*) AS n FROM labels WHERE campaign_id = ANY($1) AND source = 'human'", [
-      campaigns,
-    ]),
-    answered,
-  );
-  // The primary key (campaign_id, record_key) makes this impossible; counted so a schema change shows.
-  expect(
-    '  items labeled more than once (primary key)',
-    await one(
-      'SELECT count(*) AS n FROM (SELECT 1 FROM labels WHERE campaign_id = ANY($1) GROUP BY campaign_id, record_key HAVING count(*) > 1) d',
-      [campaigns],
-    ),
-    0,
-  );
-  for (const action of [
-    'cycle.opened',
-    'cycle.closed',
-    'rollout.approved',
-    'rollout.promoted',
-    'candidate.rejected',
-  ]) {
-    expect(
-      `cycles with more than one '${action}' event`,
-      await one(
-        'SELECT count(*) AS n FROM (SELECT 1 FROM audit_events WHERE cycle_id = ANY($1) AND action = $2 GROUP BY cycle_id HAVING count(*) > 1) d',
-        [ids, action],
-      ),
-      0,
-    );
-  }
-
-  // The serving split after the outcome: promoted → the candidate serves everything; rolled back or
-  // rejected → the old champion does; no candidate share left either way. The aliases agree.
-  const state = await pool.query<{
-    cycle_id: string;
-    outcome: string | null;
-    champion_version: number | null;
-    candidate_version: number | null;
-    candidate_weight: number | null;
-    champion_alias: number | null;
-    candidate_alias: number | null;
-    candidate: number | null;
-    candidate_status: string | null;
-  }>(
-    `SELECT c.cycle_id, c.outcome, t.champion_version, t.candidate_version, t.candidate_weight,
-            (SELECT version FROM model_aliases a WHERE a.model_id = c.model_id AND alias = 'champion') AS champion_alias,
-            (SELECT version FROM model_aliases a WHERE a.model_id = c.model_id AND alias = 'candidate') AS candidate_alias,
-            v.version AS candidate, v.status AS candidate_status
-       FROM cycles c
-       LEFT JOIN traffic_weights t ON t.model_id = c.model_id
-       LEFT JOIN model_versions v ON v.cycle_id = c.cycle_id
-      WHERE c.cycle_id = ANY($1)`,
-    [ids],
-  );
-  const before = new Map(tracked.map((c) => [c.cycleId, c.prepared.champion.version]));
-  const inconsistent = state.rows.filter((r) => {
-    const serving = r.outcome === 'promoted' ? r.candidate : before.get(r.cycle_id);
-    const status =
-      r.outcome === 'promoted' ? 'champion' : r.outcome === 'rolled-back' ? 'rolled_back' : 'rejected';
-    return !(
-      r.champion_version === serving &&
-      r.candidate_version === null &&
-      r.candidate_weight === 0 &&
-      r.champion_alias === serving &&
-      r.candidate_alias === null &&
-      r.candidate_status === status
-    );
-  });
-  expect('models whose traffic split or aliases disagree with the outcome', inconsistent.length, 0);
-  return rows;
 }
 
 /** The counts as a table, then the cycles and the faults, for a terminal or a CI log. */

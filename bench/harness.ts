@@ -11,7 +11,8 @@ import { createPool, migrate } from '../db/pool.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { dataDir } from '../infra/paths.js';
 import { createDatabase, startPostgres } from '../infra/postgres.js';
-import { freePort, startDevServer } from '../infra/temporal-cli.js';
+import { freePort } from '../infra/ports.js';
+import { startDevServer } from '../infra/temporal-dev-server.js';
 import { createActivities } from '../activities/index.js';
 import { createWorkers, workflowsPath } from '../workers/workers.js';
 

@@ -20,6 +20,7 @@
  * 1000 of 1000 cached); with all 5000 cached, the workflow thread ran out of heap.
  * Targets: RSS ≤ 1 GiB, Update p95 ≤ 300 ms.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { Command } from 'commander';
 import { submitLabel, cycleStatus, startCycle } from '../client/cycles.js';
 import { atStage, waitForStatus } from '../client/reviewer.js';
@@ -59,7 +60,6 @@ const memory = () => {
   const m = process.memoryUsage();
   return { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external) };
 };
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const env = await startBenchEnv('waiting', { mainWorker: { maxCachedWorkflows: cache } });
 try {

@@ -2,6 +2,7 @@
  * Monitors: one Temporal Schedule per model that runs a drift check over the latest window, plus the
  * monitor's settings in Postgres. The CLI and the tests call these.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Client,
   ScheduleAlreadyRunning,
@@ -292,6 +293,6 @@ export async function triggerMonitor(
       throw new UserError(
         `the triggered check of "${modelId}" did not start within ${opts.timeoutMs ?? 60_000} ms (is a worker running?)`,
       );
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
   }
 }

@@ -17,7 +17,7 @@ import {
 } from '../infra/config.js';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
-import { startDevServer } from '../infra/temporal-cli.js';
+import { startDevServer } from '../infra/temporal-dev-server.js';
 import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
 import { dataConverterFromEnv } from '../codec/codec.js';

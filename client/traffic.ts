@@ -4,6 +4,7 @@
  * Bounded in count and stoppable, so it never runs away.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Features } from '../core/schemas.js';
 
 export interface TrafficRow {
@@ -59,7 +60,7 @@ export async function sendTraffic(opts: TrafficOptions): Promise<TrafficReport> 
         await post('feedback', { requestId, label: row.label });
         report.feedback++;
       }
-      if (opts.intervalMs) await new Promise((r) => setTimeout(r, opts.intervalMs));
+      if (opts.intervalMs) await sleep(opts.intervalMs);
     }
   } catch (err) {
     if (!opts.signal?.aborted) throw err;

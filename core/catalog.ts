@@ -6,7 +6,7 @@
 import type { ReferenceProfile } from './drift.js';
 import { twoProportionZTest } from './metrics.js';
 import type { Features, FeatureSpec, Policy } from './schemas.js';
-import { chiSquareSf } from './stattests.js';
+import { chiSquareSf } from './stats.js';
 
 export const CASE_KINDS = [
   'low-confidence',

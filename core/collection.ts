@@ -4,6 +4,7 @@
  * the same dataset.
  */
 import type { DriftReport, RegionPart } from './drift.js';
+import { fnv1a } from './hash.js';
 import type { Features, FeatureSpec, Policy } from './schemas.js';
 
 export type CollectionPolicy = Policy['collection'];
@@ -41,13 +42,6 @@ export interface CollectionPlan {
     region: { feature: string; parts: RegionPart[] }[];
     pii: { dropped: string[]; masked: string[] };
   };
-}
-
-/** FNV-1a over a string: a stable 32-bit order for deterministic sampling. */
-function fnv(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }
 
 function inRegion(features: Features, region: CollectionPlan['plan']['region']): boolean {
@@ -144,7 +138,7 @@ export function planCollection(
   const region = (report?.features ?? [])
     .filter((f) => f.drifted && (f.region ?? []).length > 0)
     .map((f) => ({ feature: f.feature, parts: f.region }));
-  const order = (c: Candidate) => fnv(`${salt}:${c.recordKey}`);
+  const order = (c: Candidate) => fnv1a(`${salt}:${c.recordKey}`);
   const drifted = clean
     .filter((c) => region.length > 0 && inRegion(c.features, region))
     .sort((a, b) => order(a) - order(b));

@@ -3,7 +3,7 @@
  * go/no-go gates a candidate must pass against the champion. Pure and deterministic (imported by
  * workflow code): no I/O, no Node built-ins, no randomness.
  */
-import { accuracy, logLoss, macroF1 } from './metrics.js';
+import { accuracy, hasOwn, logLoss, macroF1, requirePaired } from './metrics.js';
 
 /** One holdout row as the model scored it. */
 export interface Scored {
@@ -33,15 +33,6 @@ export interface ModelMetrics {
   calibration: CalibrationBin[];
   /** null when no row carries a latency. */
   p95LatencyMs: number | null;
-}
-
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-function requirePaired(truth: readonly unknown[], other: readonly unknown[], what: string): void {
-  if (truth.length !== other.length) {
-    throw new Error(`${what}: truth has ${truth.length} entries but the other side has ${other.length}`);
-  }
-  if (truth.length === 0) throw new Error(`${what}: needs at least one example, got none`);
 }
 
 /**

@@ -8,6 +8,9 @@ export class Html {
   constructor(readonly markup: string) {}
 }
 
+/** An SVG coordinate to one decimal: short and stable, so pages diff cleanly. */
+export const coord = (x: number): string => String(Math.round(x * 10) / 10);
+
 export type Interpolated = Html | string | number | boolean | readonly Interpolated[];
 
 export function escapeHtml(text: string): string {

@@ -4,14 +4,16 @@
  */
 import { normalCdf } from './stats.js';
 
-function requirePaired(truth: readonly unknown[], other: readonly unknown[], what: string): void {
+/** Throws unless truth and the other side are equally long and not empty. */
+export function requirePaired(truth: readonly unknown[], other: readonly unknown[], what: string): void {
   if (truth.length !== other.length) {
     throw new Error(`${what}: truth has ${truth.length} entries but the other side has ${other.length}`);
   }
   if (truth.length === 0) throw new Error(`${what}: needs at least one example, got none`);
 }
 
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+/** An own key (not one inherited, such as "constructor"). */
+export const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** Share of positions where predicted === truth. Throws on a length mismatch or empty input. */
 export function accuracy(truth: readonly string[], predicted: readonly string[]): number {

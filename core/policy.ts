@@ -4,6 +4,7 @@
 import type { DriftReport } from './drift.js';
 import type { Policy } from './schemas.js';
 import { describeSelection } from './window.js';
+import { fnv1a } from './hash.js';
 import { twoProportionZTest } from './metrics.js';
 import { describeBaseline } from './reference.js';
 
@@ -173,12 +174,7 @@ export function analyzeStep(
 
 /** Sticky routing: a request key always lands in the same bucket 0..99 (FNV-1a). */
 export function trafficBucket(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % 100;
+  return fnv1a(key) % 100;
 }
 
 export function routesToCandidate(key: string, candidateWeight: number): boolean {
@@ -192,13 +188,6 @@ export function isHoldout(key: string, holdoutShare: number): boolean {
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
-}
-
-/** FNV-1a: a stable pseudo-random order for the random strategy. */
-function fnv(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }
 
 /**
@@ -215,7 +204,7 @@ export function orderForLabeling<T extends { recordKey: string; confidence: numb
   const byKey = (a: T, b: T) => (a.recordKey < b.recordKey ? -1 : a.recordKey > b.recordKey ? 1 : 0);
   if (strategy === 'random')
     return [...items].sort(
-      (a, b) => fnv(`${salt}:${a.recordKey}`) - fnv(`${salt}:${b.recordKey}`) || byKey(a, b),
+      (a, b) => fnv1a(`${salt}:${a.recordKey}`) - fnv1a(`${salt}:${b.recordKey}`) || byKey(a, b),
     );
   const score = (s: T) => (strategy === 'margin' ? s.margin : s.confidence);
   return [...items].sort(

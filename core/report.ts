@@ -7,18 +7,9 @@
  */
 import type { DriftReport, FeatureDrift, RegionPart } from './drift.js';
 import { fixed, pct } from './evaluation.js';
-import { Html, htmlPage, markup, type Interpolated } from './html.js';
-import {
-  calibrationSvg,
-  CARD_STYLE,
-  cardGatesHtml,
-  cardMetricsHtml,
-  md,
-  mdTable,
-  NONE,
-  three,
-  type ModelCardInput,
-} from './model-card.js';
+import { coord, Html, htmlPage, markup, type Interpolated } from './html.js';
+import { calibrationSvg, CARD_STYLE, cardGatesHtml, cardMetricsHtml } from './model-card-html.js';
+import { md, mdTable, NONE, three, type ModelCardInput } from './model-card.js';
 import type { StepAnalysis } from './policy.js';
 import { describeSelection } from './window.js';
 import { describeBaseline } from './reference.js';
@@ -146,7 +137,6 @@ const STAGE_COLOURS: Record<string, string> = {
   rollout: '#2563eb',
   close: '#374151',
 };
-const c1 = (x: number): string => String(Math.round(x * 10) / 10);
 const FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif";
 
 /**
@@ -170,7 +160,7 @@ export function timelineSvg(stages: readonly ReportStage[], now: string, width =
     const w = Math.max(4, xAt(Date.parse(s.endedAt ?? now)) - x0);
     const colour = STAGE_COLOURS[s.stage] ?? '#6b7280';
     const took = humanDuration(stageMs(s, now));
-    return markup`<g class="stage-bar" data-stage="${s.stage}"><text x="${left - 8}" y="${c1(y + 16)}" text-anchor="end" fill="#111827">${s.stage}</text><rect x="${c1(x0)}" y="${y + 4}" width="${c1(w)}" height="${rowH - 8}" rx="3" fill="${colour}"${s.endedAt ? '' : ' fill-opacity="0.55"'}><title>${s.stage}: ${took}${s.endedAt ? '' : ' (running)'}</title></rect><text x="${c1(Math.min(x0 + w + 6, width - right + 6))}" y="${c1(y + 16)}">${took}${s.endedAt ? '' : ' …'}</text></g>`;
+    return markup`<g class="stage-bar" data-stage="${s.stage}"><text x="${left - 8}" y="${coord(y + 16)}" text-anchor="end" fill="#111827">${s.stage}</text><rect x="${coord(x0)}" y="${y + 4}" width="${coord(w)}" height="${rowH - 8}" rx="3" fill="${colour}"${s.endedAt ? '' : ' fill-opacity="0.55"'}><title>${s.stage}: ${took}${s.endedAt ? '' : ' (running)'}</title></rect><text x="${coord(Math.min(x0 + w + 6, width - right + 6))}" y="${coord(y + 16)}">${took}${s.endedAt ? '' : ' …'}</text></g>`;
   });
   return markup`<svg xmlns="http://www.w3.org/2000/svg" class="chart timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Stages of the cycle on a time axis" font-family="${FONT}" font-size="11" fill="#4b5563">
 <line x1="${left}" y1="${top}" x2="${left}" y2="${height - 8}" stroke="#d1d5db"/>
@@ -197,14 +187,14 @@ export function distributionSvg(f: FeatureDrift, width = 420, height = 190): Htm
   const yAt = (v: number): number => top + (1 - v / max) * plotH;
   const ticks = [0, max / 2, max].map(
     (t) =>
-      markup`<line x1="${left}" y1="${c1(yAt(t))}" x2="${width - right}" y2="${c1(yAt(t))}" stroke="#eef0f3"/><text x="${left - 4}" y="${c1(yAt(t) + 3.5)}" text-anchor="end">${pct(t)}</text>`,
+      markup`<line x1="${left}" y1="${coord(yAt(t))}" x2="${width - right}" y2="${coord(yAt(t))}" stroke="#eef0f3"/><text x="${left - 4}" y="${coord(yAt(t) + 3.5)}" text-anchor="end">${pct(t)}</text>`,
   );
   const bars = parts.map((p, i) => {
     const cx = left + slot * (i + 0.5);
     const label = binLabel(p);
     const tip = `${label}: reference ${pct(p.referenceShare)}, window ${pct(p.currentShare)}`;
     const shown = label.length > 12 ? `${label.slice(0, 11)}…` : label;
-    return markup`<g class="bin"><title>${tip}</title><rect class="ref" x="${c1(cx - barW - 1)}" y="${c1(yAt(p.referenceShare))}" width="${c1(barW)}" height="${c1(top + plotH - yAt(p.referenceShare))}" fill="${REFERENCE_COLOUR}"/><rect class="cur" x="${c1(cx + 1)}" y="${c1(yAt(p.currentShare))}" width="${c1(barW)}" height="${c1(top + plotH - yAt(p.currentShare))}" fill="${CURRENT_COLOUR}"/><text transform="translate(${c1(cx + 3)} ${top + plotH + 8}) rotate(40)" font-size="9">${shown}</text></g>`;
+    return markup`<g class="bin"><title>${tip}</title><rect class="ref" x="${coord(cx - barW - 1)}" y="${coord(yAt(p.referenceShare))}" width="${coord(barW)}" height="${coord(top + plotH - yAt(p.referenceShare))}" fill="${REFERENCE_COLOUR}"/><rect class="cur" x="${coord(cx + 1)}" y="${coord(yAt(p.currentShare))}" width="${coord(barW)}" height="${coord(top + plotH - yAt(p.currentShare))}" fill="${CURRENT_COLOUR}"/><text transform="translate(${coord(cx + 3)} ${top + plotH + 8}) rotate(40)" font-size="9">${shown}</text></g>`;
   });
   const legend = markup`<rect x="${left}" y="8" width="10" height="10" fill="${REFERENCE_COLOUR}"/><text x="${left + 14}" y="17">reference</text><rect x="${left + 80}" y="8" width="10" height="10" fill="${CURRENT_COLOUR}"/><text x="${left + 94}" y="17">window</text>`;
   return markup`<svg xmlns="http://www.w3.org/2000/svg" class="chart distribution" data-feature="${f.feature}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${f.feature}: reference and window distributions" font-family="${FONT}" font-size="10" fill="#4b5563">
@@ -234,17 +224,19 @@ export function labelingSvg(
   const t1 = Math.max(t0 + 1, times[times.length - 1] ?? 1);
   const xAt = (t: number): number => left + ((t - t0) / (t1 - t0)) * plotW;
   const yAt = (n: number): number => top + (1 - n / max) * plotH;
-  const steps = times.map((t, i) => `${c1(xAt(t))},${c1(yAt(i))} ${c1(xAt(t))},${c1(yAt(i + 1))}`);
+  const steps = times.map(
+    (t, i) => `${coord(xAt(t))},${coord(yAt(i))} ${coord(xAt(t))},${coord(yAt(i + 1))}`,
+  );
   const path =
     times.length === 0
       ? ''
-      : markup`<polyline class="answered" fill="none" stroke="${CURRENT_COLOUR}" stroke-width="2" points="${c1(left)},${c1(yAt(0))} ${steps.join(' ')}"/>`;
+      : markup`<polyline class="answered" fill="none" stroke="${CURRENT_COLOUR}" stroke-width="2" points="${coord(left)},${coord(yAt(0))} ${steps.join(' ')}"/>`;
   return markup`<svg xmlns="http://www.w3.org/2000/svg" class="chart labeling" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Labels answered over time" font-family="${FONT}" font-size="10" fill="#4b5563">
 <rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="#fff" stroke="#e5e7eb"/>
-<line x1="${left}" y1="${c1(yAt(requested))}" x2="${left + plotW}" y2="${c1(yAt(requested))}" stroke="#d97706" stroke-dasharray="4 3"/>
-<text x="${left + plotW - 4}" y="${c1(yAt(requested) - 4)}" text-anchor="end" fill="#d97706">requested ${requested}</text>
-<text x="${left - 4}" y="${c1(yAt(0) + 3)}" text-anchor="end">0</text>
-<text x="${left - 4}" y="${c1(yAt(max) + 3)}" text-anchor="end">${max}</text>
+<line x1="${left}" y1="${coord(yAt(requested))}" x2="${left + plotW}" y2="${coord(yAt(requested))}" stroke="#d97706" stroke-dasharray="4 3"/>
+<text x="${left + plotW - 4}" y="${coord(yAt(requested) - 4)}" text-anchor="end" fill="#d97706">requested ${requested}</text>
+<text x="${left - 4}" y="${coord(yAt(0) + 3)}" text-anchor="end">0</text>
+<text x="${left - 4}" y="${coord(yAt(max) + 3)}" text-anchor="end">${max}</text>
 ${path}
 <text x="${left}" y="${height - 10}">${times.length ? shortTime(new Date(t0).toISOString()) : ''}</text>
 <text x="${left + plotW}" y="${height - 10}" text-anchor="end">${times.length ? shortTime(new Date(t1).toISOString()) : ''}</text>
@@ -264,10 +256,10 @@ export function rolloutSvg(steps: CycleReportInput['rollout'], width = 880, heig
   const colour = (d: string): string => (d === 'pass' ? '#15803d' : d === 'fail' ? '#b91c1c' : '#d97706');
   const bars = steps.map((s, i) => {
     const x = left + slot * i + slot * 0.15;
-    return markup`<g class="step" data-decision="${s.decision}"><title>step ${s.stepIndex + 1} (analysis ${s.attempt}): ${s.weight}% → ${s.decision}</title><rect x="${c1(x)}" y="${c1(yAt(s.weight))}" width="${c1(slot * 0.7)}" height="${c1(top + plotH - yAt(s.weight))}" fill="${colour(s.decision)}" fill-opacity="0.8"/><text x="${c1(x + slot * 0.35)}" y="${height - 10}" text-anchor="middle">${s.weight}%</text></g>`;
+    return markup`<g class="step" data-decision="${s.decision}"><title>step ${s.stepIndex + 1} (analysis ${s.attempt}): ${s.weight}% → ${s.decision}</title><rect x="${coord(x)}" y="${coord(yAt(s.weight))}" width="${coord(slot * 0.7)}" height="${coord(top + plotH - yAt(s.weight))}" fill="${colour(s.decision)}" fill-opacity="0.8"/><text x="${coord(x + slot * 0.35)}" y="${height - 10}" text-anchor="middle">${s.weight}%</text></g>`;
   });
   return markup`<svg xmlns="http://www.w3.org/2000/svg" class="chart rollout" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Candidate traffic at each rollout analysis" font-family="${FONT}" font-size="10" fill="#4b5563">
-${[0, 50, 100].map((t) => markup`<line x1="${left}" y1="${c1(yAt(t))}" x2="${left + plotW}" y2="${c1(yAt(t))}" stroke="#eef0f3"/><text x="${left - 4}" y="${c1(yAt(t) + 3.5)}" text-anchor="end">${t}%</text>`)}
+${[0, 50, 100].map((t) => markup`<line x1="${left}" y1="${coord(yAt(t))}" x2="${left + plotW}" y2="${coord(yAt(t))}" stroke="#eef0f3"/><text x="${left - 4}" y="${coord(yAt(t) + 3.5)}" text-anchor="end">${t}%</text>`)}
 ${bars}
 </svg>`;
 }

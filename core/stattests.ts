@@ -1,15 +1,16 @@
 /**
- * The drift tests beyond PSI and KS: Wasserstein distance, Jensen–Shannon distance, Pearson's
- * chi-square goodness-of-fit test, and the histogram and special functions they need.
+ * The per-feature drift tests: PSI (numeric and categorical), the Wasserstein and Jensen–Shannon
+ * distances, Pearson's chi-square test, and the multiple-testing correction across features. The
+ * Kolmogorov–Smirnov test has its own file (core/ks.ts); the distributions, special functions and
+ * sorted-array helpers these tests share live in core/stats.ts.
  *
  * Definitions follow scipy (scipy.stats.wasserstein_distance, scipy.spatial.distance.jensenshannon,
- * scipy.stats.chisquare) and numpy (histogram_bin_edges with bins='sturges', histogram), so a report
- * from Remedy and one from scipy or Evidently give the same numbers on the same data.
+ * scipy.stats.chisquare) and numpy (quantile, histogram), so a report from Remedy and one from scipy or
+ * Evidently give the same numbers on the same data.
  *
  * Pure and deterministic (imported by workflow code): no I/O, no clocks, no randomness.
  */
-
-export type Sorted = ArrayLike<number>;
+import { chiSquareSf, requireNoNaN, requireNonEmpty, upperBound, type Sorted } from './stats.js';
 
 function requireSortedFinite(values: Sorted, what: string): void {
   if (values.length === 0) throw new Error(`${what}: needs at least one value, got none`);
@@ -72,86 +73,194 @@ export function wassersteinSorted(u: Sorted, v: Sorted, check = true): number {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Histograms (numpy's uniform bins)
+// Population Stability Index
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * numpy.histogram_bin_edges(values, bins='sturges') for data spanning [min, max] with `count` values:
- * width = ptp / (log2(count) + 1), ceil(ptp / width) equal bins, edges from numpy.linspace. A constant
- * column gets one bin [v − 0.5, v + 0.5], as numpy does.
+/*
+ * Shares of exactly 0 make ln(cur/ref) infinite, so empty bins (or categories) get this share instead,
+ * on both sides, in both factors of (cur - ref) * ln(cur / ref). 1e-4 is "one in ten thousand": an
+ * empty bin costs at most ~|share| * ln(share / 1e-4) (e.g. 0.1 * ln(1000) ≈ 0.69 for a 10% bin
+ * appearing from nowhere — loud, as it should be) and never Infinity. Shares are not renormalised.
  */
-export function sturgesEdges(min: number, max: number, count: number): number[] {
-  if (!(count > 0)) throw new Error(`sturgesEdges: count must be positive, got ${count}`);
-  if (!Number.isFinite(min) || !Number.isFinite(max) || max < min)
-    throw new Error(`sturgesEdges: range [${min}, ${max}] is not a finite interval`);
-  let first = min;
-  let last = max;
-  let bins = 1;
-  if (first === last) {
-    first -= 0.5;
-    last += 0.5;
-  } else {
-    const width = (max - min) / (Math.log2(count) + 1);
-    bins = width > 0 ? Math.ceil((last - first) / width) : 1;
-  }
-  return linspace(first, last, bins + 1);
+const DEFAULT_PSI_EPSILON = 1e-4;
+const DEFAULT_PSI_BINS = 10;
+
+export interface PsiResult {
+  statistic: number;
+  /** Interior bin edges; the outer bins are open to -Infinity and +Infinity. */
+  edges: number[];
+  /** Raw shares per bin (before the epsilon substitution). */
+  referenceShares: number[];
+  currentShares: number[];
 }
 
-/** numpy.linspace(start, stop, num) with endpoint=True: start + i·step, the last edge exactly `stop`. */
-export function linspace(start: number, stop: number, num: number): number[] {
-  if (num === 1) return [start];
-  const step = (stop - start) / (num - 1);
-  const out = new Array<number>(num);
-  for (let i = 0; i < num; i++) out[i] = i * step + start;
-  out[num - 1] = stop;
-  return out;
+export interface CategoricalPsiResult {
+  statistic: number;
+  /** Union of the categories of both sides, sorted (code-unit order) so the result is deterministic. */
+  categories: string[];
+  /** Raw shares per category, aligned with `categories` (before the epsilon substitution). */
+  referenceShares: number[];
+  currentShares: number[];
 }
 
 /**
- * numpy.histogram(values, edges)[0]: bins [e_i, e_{i+1}), the last one closed; values outside
- * [e_0, e_last] are not counted. `values` must be sorted: each edge is one binary search.
+ * Interior PSI bin edges: the reference quantiles at 1/bins, 2/bins, ..., (bins-1)/bins, computed like
+ * numpy.quantile(method='linear') (the numpy default), with duplicates removed. Ties and constant
+ * columns therefore yield fewer, still strictly increasing, edges (a constant column yields one edge:
+ * two bins, one of them empty). Input must be sorted ascending and finite.
  */
-export function histogramSorted(sorted: Sorted, edges: readonly number[]): number[] {
-  const counts = new Array<number>(edges.length - 1).fill(0);
-  let prev = lowerBound(sorted, edges[0]!);
-  for (let b = 0; b < counts.length; b++) {
-    const last = b === counts.length - 1;
-    const end = last ? upperBound(sorted, edges[b + 1]!) : lowerBound(sorted, edges[b + 1]!);
-    counts[b] = end - prev;
-    prev = end;
+export function quantileEdges(sortedReference: readonly number[], bins: number): number[] {
+  requireNonEmpty(sortedReference, 'quantileEdges');
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new Error(`quantileEdges: bins must be an integer >= 1, got ${bins}`);
+  for (let i = 0; i < sortedReference.length; i++) {
+    const v = sortedReference[i]!;
+    if (!Number.isFinite(v))
+      throw new Error(`quantileEdges: reference value at index ${i} is not finite (${v})`);
+    if (i > 0 && v < sortedReference[i - 1]!)
+      throw new Error(`quantileEdges: reference is not sorted at index ${i}`);
   }
-  return counts;
+  const n = sortedReference.length;
+  const edges: number[] = [];
+  for (let i = 1; i < bins; i++) {
+    const q = i / bins;
+    const virtualIndex = (n - 1) * q;
+    const lo = Math.floor(virtualIndex);
+    const gamma = virtualIndex - lo;
+    const a = sortedReference[lo]!;
+    const b = sortedReference[Math.min(lo + 1, n - 1)]!;
+    // numpy's _lerp: interpolate from the nearer end so that gamma = 1 returns b exactly.
+    const diff = b - a;
+    const edge = gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
+    const last = edges[edges.length - 1];
+    if (last === undefined || edge > last) edges.push(edge);
+  }
+  return edges;
 }
 
-/** Index of the first element >= x. */
-export function lowerBound(sorted: Sorted, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
+function requireIncreasingEdges(edges: readonly number[], what: string): void {
+  for (let i = 0; i < edges.length; i++) {
+    const e = edges[i]!;
+    if (Number.isNaN(e)) throw new Error(`${what}: edge ${i} is NaN`);
+    if (i > 0 && !(e > edges[i - 1]!))
+      throw new Error(`${what}: edges must be strictly increasing (index ${i})`);
   }
-  return lo;
 }
 
-/** Index of the first element > x. */
-export function upperBound(sorted: Sorted, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/**
+ * Share of `values` in each of the edges.length + 1 bins (-Inf, e0), [e0, e1), ..., [e_last, +Inf).
+ * A value equal to an edge falls in the bin to the right of it.
+ */
+export function binShares(edges: readonly number[], values: readonly number[]): number[] {
+  requireNonEmpty(values, 'binShares');
+  requireNoNaN(values, 'binShares');
+  requireIncreasingEdges(edges, 'binShares');
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of values) counts[upperBound(edges, v)]! += 1;
+  return counts.map((c) => c / values.length);
 }
 
-/** Number of distinct values in a sorted sample. */
-export function distinctSorted(sorted: Sorted): number {
-  let count = 0;
-  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
-  return count;
+function psiTerms(
+  referenceShares: readonly number[],
+  currentShares: readonly number[],
+  epsilon: number,
+): number {
+  if (!(epsilon > 0)) throw new Error(`psi: epsilon must be > 0, got ${epsilon}`);
+  let sum = 0;
+  for (let i = 0; i < referenceShares.length; i++) {
+    const r = referenceShares[i]! > 0 ? referenceShares[i]! : epsilon;
+    const c = currentShares[i]! > 0 ? currentShares[i]! : epsilon;
+    sum += (c - r) * Math.log(c / r);
+  }
+  return sum;
+}
+
+/**
+ * PSI against a precomputed reference profile (interior edges + reference shares per bin), so drift
+ * checks scan only the current window. PSI = Σ (cur − ref) · ln(cur / ref).
+ */
+export function psiFromEdges(
+  edges: readonly number[],
+  referenceShares: readonly number[],
+  current: readonly number[],
+  epsilon: number = DEFAULT_PSI_EPSILON,
+): PsiResult {
+  if (referenceShares.length !== edges.length + 1) {
+    throw new Error(
+      `psiFromEdges: ${edges.length} edges make ${edges.length + 1} bins, but got ${referenceShares.length} reference shares`,
+    );
+  }
+  for (const s of referenceShares) {
+    if (!(s >= 0 && s <= 1)) throw new Error(`psiFromEdges: reference share ${s} is not in [0, 1]`);
+  }
+  requireNonEmpty(current, 'psi (current sample)');
+  const currentShares = binShares(edges, current);
+  return {
+    statistic: psiTerms(referenceShares, currentShares, epsilon),
+    edges: [...edges],
+    referenceShares: [...referenceShares],
+    currentShares,
+  };
+}
+
+/** PSI with edges at the reference quantiles (default 10 bins, epsilon 1e-4 for empty bins). */
+export function psi(
+  reference: readonly number[],
+  current: readonly number[],
+  opts: { bins?: number; epsilon?: number } = {},
+): PsiResult {
+  requireNonEmpty(reference, 'psi (reference sample)');
+  requireNonEmpty(current, 'psi (current sample)');
+  const sorted = [...reference].sort((a, b) => a - b);
+  const edges = quantileEdges(sorted, opts.bins ?? DEFAULT_PSI_BINS);
+  return psiFromEdges(edges, binShares(edges, sorted), current, opts.epsilon ?? DEFAULT_PSI_EPSILON);
+}
+
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Occurrences of each distinct string. Safe for keys such as "__proto__" or "constructor". */
+export function countCategories(values: readonly string[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  // Object.fromEntries defines own properties, so "__proto__" becomes a key, not a prototype change.
+  return Object.fromEntries(counts);
+}
+
+function categoryTotal(counts: Record<string, number>, what: string): number {
+  let total = 0;
+  for (const k of Object.keys(counts)) {
+    const c = counts[k]!;
+    if (!(Number.isFinite(c) && c >= 0))
+      throw new Error(`categoricalPsi: ${what} count for "${k}" is invalid (${c})`);
+    total += c;
+  }
+  if (!(total > 0)) throw new Error(`categoricalPsi: ${what} counts are empty (total 0)`);
+  return total;
+}
+
+/**
+ * PSI over categories. The category set is the union of both sides, so categories never seen in the
+ * reference (or gone from the current window) count, through the epsilon share, instead of being
+ * silently dropped.
+ */
+export function categoricalPsi(
+  referenceCounts: Record<string, number>,
+  currentCounts: Record<string, number>,
+  epsilon: number = DEFAULT_PSI_EPSILON,
+): CategoricalPsiResult {
+  const refTotal = categoryTotal(referenceCounts, 'reference');
+  const curTotal = categoryTotal(currentCounts, 'current');
+  const categories = [...new Set([...Object.keys(referenceCounts), ...Object.keys(currentCounts)])].sort();
+  const share = (counts: Record<string, number>, total: number, k: string): number =>
+    hasOwn(counts, k) ? counts[k]! / total : 0;
+  const referenceShares = categories.map((k) => share(referenceCounts, refTotal, k));
+  const currentShares = categories.map((k) => share(currentCounts, curTotal, k));
+  return {
+    statistic: psiTerms(referenceShares, currentShares, epsilon),
+    categories,
+    referenceShares,
+    currentShares,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -224,73 +333,6 @@ export function chiSquareTest(
   return { statistic, pValue: chiSquareSf(statistic, dof), dof };
 }
 
-/** Survival function of the chi-square distribution: Q(dof/2, x/2). */
-export function chiSquareSf(x: number, dof: number): number {
-  if (x === Infinity) return 0;
-  if (!(x > 0)) return 1;
-  return gammaQ(dof / 2, x / 2);
-}
-
-/*
- * ln Γ(x) for x > 0: Lanczos approximation (g = 7, n = 9, the coefficients of Godfrey's table), relative
- * error ~1e-15, with the reflection-free form since the chi-square only needs x >= 1/2.
- */
-const LANCZOS = [
-  0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
-  12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7,
-];
-
-export function logGamma(x: number): number {
-  if (!(x > 0)) throw new Error(`logGamma: x must be > 0, got ${x}`);
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const z = x - 1;
-  let a = LANCZOS[0]!;
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += LANCZOS[i]! / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/**
- * Regularised upper incomplete gamma Q(a, x) = Γ(a, x) / Γ(a): the series for P when x < a + 1, the
- * Lentz continued fraction for Q otherwise (Numerical Recipes §6.2), iterated to machine precision.
- */
-export function gammaQ(a: number, x: number): number {
-  if (!(a > 0)) throw new Error(`gammaQ: a must be > 0, got ${a}`);
-  if (!(x >= 0)) throw new Error(`gammaQ: x must be >= 0, got ${x}`);
-  if (x === 0) return 1;
-  const logPrefix = a * Math.log(x) - x - logGamma(a);
-  if (x < a + 1) {
-    let ap = a;
-    let del = 1 / a;
-    let sum = del;
-    for (let n = 0; n < 10_000; n++) {
-      ap += 1;
-      del *= x / ap;
-      sum += del;
-      if (Math.abs(del) < Math.abs(sum) * 1e-17) break;
-    }
-    return Math.max(0, 1 - sum * Math.exp(logPrefix));
-  }
-  const tiny = 1e-300;
-  let b = x + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 10_000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < 1e-16) break;
-  }
-  return Math.min(1, Math.exp(logPrefix) * h);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Multiple testing
 // ---------------------------------------------------------------------------------------------------
@@ -314,86 +356,4 @@ export function adjustPValues(pValues: readonly number[], method: Correction): n
     adjusted[i] = Math.min(1, running);
   }
   return adjusted;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Sorting
-// ---------------------------------------------------------------------------------------------------
-
-const RADIX_MIN = 4096;
-
-/**
- * Sorts float64 values ascending into a new array, in the order Float64Array.prototype.sort gives for
- * finite values (−0 before +0). Large arrays use an LSD radix sort on the IEEE-754 bits (8-bit digits,
- * digits shared by every value skipped): about twice as fast as the native comparison sort at a million
- * values. NaN of either sign may land at either end: callers drop non-finite values.
- */
-export function sortFloat64(values: Float64Array): Float64Array {
-  const n = values.length;
-  if (n < RADIX_MIN) return values.slice().sort();
-  const src = new Uint32Array(values.buffer, values.byteOffset, n * 2);
-  let lo = new Uint32Array(n);
-  let hi = new Uint32Array(n);
-  let lo2 = new Uint32Array(n);
-  let hi2 = new Uint32Array(n);
-  const hist = new Uint32Array(8 * 256);
-  // Map the bits to unsigned keys in numeric order: flip every bit of negatives, the sign bit of the rest.
-  for (let i = 0; i < n; i++) {
-    let l = src[2 * i]!;
-    let h = src[2 * i + 1]!;
-    if (h & 0x80000000) {
-      h = ~h >>> 0;
-      l = ~l >>> 0;
-    } else h = (h | 0x80000000) >>> 0;
-    lo[i] = l;
-    hi[i] = h;
-    hist[l & 255]!++;
-    hist[256 + ((l >>> 8) & 255)]!++;
-    hist[512 + ((l >>> 16) & 255)]!++;
-    hist[768 + (l >>> 24)]!++;
-    hist[1024 + (h & 255)]!++;
-    hist[1280 + ((h >>> 8) & 255)]!++;
-    hist[1536 + ((h >>> 16) & 255)]!++;
-    hist[1792 + (h >>> 24)]!++;
-  }
-  for (let pass = 0; pass < 8; pass++) {
-    const base = pass * 256;
-    let constant = false;
-    for (let d = 0; d < 256; d++) {
-      if (hist[base + d] === n) {
-        constant = true;
-        break;
-      }
-    }
-    if (constant) continue;
-    let sum = 0;
-    for (let d = 0; d < 256; d++) {
-      const c = hist[base + d]!;
-      hist[base + d] = sum;
-      sum += c;
-    }
-    const shift = (pass & 3) * 8;
-    const keys = pass >= 4 ? hi : lo;
-    for (let i = 0; i < n; i++) {
-      const o = hist[base + ((keys[i]! >>> shift) & 255)]!++;
-      lo2[o] = lo[i]!;
-      hi2[o] = hi[i]!;
-    }
-    [lo, lo2] = [lo2, lo];
-    [hi, hi2] = [hi2, hi];
-  }
-  const out = new Float64Array(n);
-  const dst = new Uint32Array(out.buffer);
-  for (let i = 0; i < n; i++) {
-    let l = lo[i]!;
-    let h = hi[i]!;
-    if (h & 0x80000000) h = (h & 0x7fffffff) >>> 0;
-    else {
-      h = ~h >>> 0;
-      l = ~l >>> 0;
-    }
-    dst[2 * i] = l;
-    dst[2 * i + 1] = h;
-  }
-  return out;
 }

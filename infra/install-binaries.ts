@@ -1,5 +1,5 @@
 /** Installs (or finds) the Temporal CLI and the time-skipping test server, and says where they are. */
-import { resolveTemporalCli, resolveTestServer } from './temporal-cli.js';
+import { resolveTemporalCli, resolveTestServer } from './temporal-install.js';
 
 const log = (m: string) => process.stderr.write(`[remedy] ${m}\n`);
 const cli = await resolveTemporalCli({ log });

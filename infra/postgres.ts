@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chown, lstat, readdir, rename, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadDatabaseConfig } from './config.js';
 import { dataDir as defaultDataDir } from './paths.js';
+import { canListen, freePort, LOCAL_HOST } from './ports.js';
 
 export interface PostgresServer {
   /** Connection URL of the application database. */
@@ -26,14 +27,13 @@ export interface StartPostgresOptions {
   port?: number;
 }
 
-const HOST = '127.0.0.1';
+const HOST = LOCAL_HOST;
 const USER = 'remedy';
 const PASSWORD = 'remedy';
 const START_TIMEOUT_MS = 60_000;
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const execFileAsync = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const adminUrl = (port: number): string => `postgres://${USER}:${PASSWORD}@${HOST}:${port}/postgres`;
 
@@ -75,29 +75,6 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
     await client.end();
   }
   return urlFor(adminUrl, name);
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: HOST, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: HOST, exclusive: true }, () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('could not determine a free port')),
-      );
-    });
-  });
 }
 
 /** Running and not a zombie (process.kill(pid, 0) succeeds for zombies too). */

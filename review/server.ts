@@ -21,8 +21,8 @@ import { z } from 'zod';
 import { describeZodError } from '../core/schemas.js';
 import { pendingLabels, submitLabel, UserError } from '../client/cycles.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
-import type { LabelingStatus } from '../workflows/messages.js';
 import { loadCycleReport, renderReport } from '../client/report.js';
+import { campaignPage, errorPage, indexPage } from './pages.js';
 
 const MAX_BODY = 16 * 1024;
 const CYCLE_ID = /^[a-z0-9][a-z0-9_-]{0,200}$/;
@@ -155,92 +155,5 @@ function html(res: http.ServerResponse, status: number, body: string, csp = PAGE
 
 function reply(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): void {
   if (req.method === 'POST') return sendJson(res, status, { error: message });
-  html(
-    res,
-    status,
-    page('Remedy review', `<p class="error">${esc(message)}</p><p><a href="/review">Open campaigns</a></p>`),
-  );
-}
-
-/** Escapes text for HTML: every value shown comes from data, never trusted. */
-export function esc(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-const STYLE = `
-body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d2330}
-h1{font-size:1.4rem} .muted{color:#667} .error{color:#a40000}
-table{border-collapse:collapse} td,th{padding:.15rem .6rem;text-align:left;border-bottom:1px solid #e3e6ea}
-.item{border:1px solid #d5d9de;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}
-.item.done{opacity:.45} .guess{font-weight:600}
-#status{min-height:1.4em;padding:.4rem .6rem;border-radius:4px}
-#status.ok{background:#e7f6ea} #status.refused{background:#fde8e8;color:#a40000}`;
-
-function page(title: string, body: string, script = ''): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}</style></head><body>${body}${script ? `<script>${script}</script>` : ''}</body></html>`;
-}
-
-function indexPage(list: { cycleId: string; startTime: string }[], reviewer: string | null): string {
-  const q = reviewer ? `?reviewer=${encodeURIComponent(reviewer)}` : '';
-  const rows = list
-    .map(
-      (c) =>
-        `<tr><td><a href="/review/${encodeURIComponent(c.cycleId)}${q}">${esc(c.cycleId)}</a></td><td class="muted">${esc(c.startTime)}</td></tr>`,
-    )
-    .join('');
-  return page(
-    'Remedy review',
-    `<h1>Open labeling campaigns</h1><p class="muted">Reviewer: ${reviewer ? esc(reviewer) : 'not set (add ?reviewer=you)'}</p>` +
-      (rows
-        ? `<table><tr><th>cycle</th><th>started</th></tr>${rows}</table>`
-        : '<p>No campaign is waiting for labels.</p>'),
-  );
-}
-
-function campaignPage(cycleId: string, s: LabelingStatus, reviewer: string | null): string {
-  const options = s.labelSet.map((l) => `<option value="${esc(l)}">`).join('');
-  // An overlapped item this reviewer has answered waits for someone else: not in their queue.
-  const queue = s.pending.filter((item) => !reviewer || !(item.reviewedBy ?? []).includes(reviewer));
-  const items = queue
-    .map((item, i) => {
-      const features = Object.entries(item.features)
-        .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
-        .join('');
-      return `<div class="item" data-key="${esc(item.recordKey)}">
-<div><b>${esc(item.recordKey)}</b> — model's guess: <span class="guess">${esc(item.guess)}</span> <span class="muted">(${(item.confidence * 100).toFixed(0)}% sure)</span>${item.needs ? ` <span class="muted overlap">· ${item.needs === 3 ? 'the first two reviewers disagreed: yours decides' : `answered by two reviewers (${(item.reviewedBy ?? []).length} so far)`}</span>` : ''}</div>
-<table>${features}</table>
-<form data-key="${esc(item.recordKey)}"><label>Label <input name="label" list="labels" required autocomplete="off" aria-label="label for ${esc(item.recordKey)}" id="label-${i}"></label> <button type="submit">Submit</button></form>
-</div>`;
-    })
-    .join('');
-  const body = `<h1>Labeling campaign of ${esc(cycleId)}</h1>
-<p class="muted">Reviewer: <b id="reviewer">${reviewer ? esc(reviewer) : 'not set (add ?reviewer=you)'}</b> · state <b id="state">${esc(s.state)}</b> · <span id="answered">${s.answered}</span> of ${s.requested} answered · deadline ${esc(s.deadlineAt)} · labels: ${s.labelSet.map(esc).join(', ')}${s.batch ? ` · batch <span id="batch">${s.batch.current} of ${s.batch.of}</span>` : ''}${s.agreement && s.agreement.kappa !== null ? ` · agreement kappa ${s.agreement.kappa.toFixed(2)} on ${s.agreement.pairs} items` : ''}</p>
-<div id="status" role="status" aria-live="polite"></div>
-<datalist id="labels">${options}</datalist>
-${items || '<p>Nothing is waiting for a label.</p>'}`;
-  const script = `
-const status = document.getElementById('status');
-const reviewer = new URLSearchParams(location.search).get('reviewer');
-for (const form of document.querySelectorAll('form[data-key]')) {
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const key = form.dataset.key;
-    const label = form.elements.label.value.trim();
-    const res = await fetch(location.pathname + '/label' + (reviewer ? '?reviewer=' + encodeURIComponent(reviewer) : ''), {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ recordKey: key, label }),
-    });
-    const body = await res.json();
-    if (res.ok) {
-      status.className = 'ok';
-      status.textContent = (body.duplicate ? 'Already labeled: ' : 'Labeled ') + body.recordKey + ' = ' + body.label + '; ' + body.remaining + ' remaining' + (body.awaiting ? ' (this item waits for ' + body.awaiting + ' more reviewer' + (body.awaiting > 1 ? 's' : '') + ')' : '');
-      form.closest('.item').classList.add('done');
-      form.querySelector('button').disabled = true;
-      if (!body.duplicate && !body.awaiting) document.getElementById('answered').textContent = String(Number(document.getElementById('answered').textContent) + 1);
-    } else {
-      status.className = 'refused';
-      status.textContent = body.error;
-    }
-  });
-}`;
-  return page(`Review ${cycleId}`, body, script);
+  html(res, status, errorPage(message));
 }

@@ -10,7 +10,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
-import { freePort, startDevServer } from '../infra/temporal-cli.js';
+import { freePort } from '../infra/ports.js';
+import { startDevServer } from '../infra/temporal-dev-server.js';
 import { PRELOAD_MODULES, workflowsPath } from '../workers/workers.js';
 
 declare module 'vitest' {

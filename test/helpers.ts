@@ -13,7 +13,7 @@ import { runCli, type CliIo } from '../client/cli.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
-import { resolveTemporalCli } from '../infra/temporal-cli.js';
+import { resolveTemporalCli } from '../infra/temporal-install.js';
 import { createWorkers, type WorkerSetup } from '../workers/workers.js';
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');

@@ -1,11 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { evaluationGates, type CalibrationBin, type ModelMetrics } from '../../core/evaluation.js';
-import {
-  calibrationSvg,
-  modelCardHtml,
-  modelCardMarkdown,
-  type ModelCardInput,
-} from '../../core/model-card.js';
+import { calibrationSvg, modelCardHtml } from '../../core/model-card-html.js';
+import { modelCardMarkdown, type ModelCardInput } from '../../core/model-card.js';
 
 const MALICIOUS = '<script>alert(1)</script>';
 

@@ -2,15 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Policy } from '../../core/schemas.js';
 import { profileColumns, driftReportColumns } from '../../core/drift.js';
+import { chiSquareSf, histogramSorted, logGamma, sortFloat64, sturgesEdges } from '../../core/stats.js';
 import {
   adjustPValues,
-  chiSquareSf,
   chiSquareTest,
-  histogramSorted,
   jensenShannonDistance,
-  logGamma,
-  sortFloat64,
-  sturgesEdges,
   wassersteinSorted,
 } from '../../core/stattests.js';
 

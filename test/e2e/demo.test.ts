@@ -8,7 +8,7 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveTemporalCli } from '../../infra/temporal-cli.js';
+import { resolveTemporalCli } from '../../infra/temporal-install.js';
 import { projectRoot } from '../../infra/paths.js';
 
 function run(

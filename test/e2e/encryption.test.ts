@@ -13,7 +13,7 @@ import { AesGcmCodec, dataConverterFor } from '../../codec/codec.js';
 import { startCodecServer } from '../../codec/server.js';
 import { pendingLabels, startCycle, submitLabel, waitForCycle } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
-import { resolveTemporalCli } from '../../infra/temporal-cli.js';
+import { resolveTemporalCli } from '../../infra/temporal-install.js';
 import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
 
 const keys = [{ id: 'test-key', key: randomBytes(32) }];

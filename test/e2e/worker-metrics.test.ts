@@ -3,7 +3,7 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { spawnWorker } from '../../client/stack.js';
-import { freePort } from '../../infra/temporal-cli.js';
+import { freePort } from '../../infra/ports.js';
 import { freshDatabase, until, uniqueSuffix } from '../helpers.js';
 
 describe('worker metrics', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadDatabaseConfig } from '../../infra/config.js';
 import { projectRoot } from '../../infra/paths.js';
-import { SEARCH_ATTRIBUTES } from '../../infra/temporal-cli.js';
+import { SEARCH_ATTRIBUTES } from '../../infra/temporal-dev-server.js';
 
 interface Service {
   image?: string;

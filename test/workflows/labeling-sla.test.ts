@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createActivities, createTrainingActivities } from '../../activities/index.js';
 import { prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
-import { addSearchAttributes, resolveTestServer } from '../../infra/temporal-cli.js';
+import { addSearchAttributes } from '../../infra/temporal-dev-server.js';
+import { resolveTestServer } from '../../infra/temporal-install.js';
 import type { CycleSummary } from '../../workflows/messages.js';
 import {
   cycleStatusQuery,

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { resolveTemporalCli } from '../../infra/temporal-cli.js';
+import { resolveTemporalCli } from '../../infra/temporal-install.js';
 import { abortCycle, cycleStatus } from '../../client/cycles.js';
 import {
   createMonitor,
