@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/catalog.js';
 import { predict } from '../core/model.js';
 import { durationMs, type Window } from '../core/schemas.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { businessFailure } from './failures.js';
 
 export interface TargetTrace {

@@ -7,7 +7,7 @@ import { isHoldout } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { windowReport } from './drift.js';
 import { businessFailure } from './failures.js';
 

@@ -10,7 +10,7 @@ import { predict } from '../core/model.js';
 import { diagnose } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { businessFailure } from './failures.js';
 
 /** The window's report against the champion's stored reference profile. */

@@ -5,7 +5,7 @@ import type { Features } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
 import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 
 export interface LabelItem {
   recordKey: string;

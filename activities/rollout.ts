@@ -3,7 +3,7 @@ import { buildReferenceProfile } from '../core/drift.js';
 import { analyzeStep, type StepAnalysis } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 
 export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
   return {

@@ -16,7 +16,7 @@ import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';

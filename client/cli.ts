@@ -30,7 +30,7 @@ import {
   type Queues,
 } from './cycles.js';
 import { TEST_NAMES, type TestName } from '../core/drift.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { CASE_KINDS } from '../core/catalog.js';
 import {
   createMonitor,

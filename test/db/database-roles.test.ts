@@ -18,7 +18,7 @@ import { ingestRecords, registerModelWithChampion } from '../../client/setup.js'
 import { loadWeather, weatherModel, type WeatherRow } from '../../client/weather.js';
 import { diagnose } from '../../core/policy.js';
 import { createPool, migrate, PendingMigrationsError, withTransaction } from '../../db/pool.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import { startGateway, type Gateway } from '../../gateway/server.js';
 import { projectRoot } from '../../infra/paths.js';
 import { createDatabase } from '../../infra/postgres.js';

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pendingLabels, startCycle, waitForCycle } from '../../client/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import {
   DEMO_POLICY,
   futureTraffic,

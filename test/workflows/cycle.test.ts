@@ -17,7 +17,7 @@ import {
 } from '../../client/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import type { Gateway } from '../../gateway/server.js';
 import {
   freshDatabase,

@@ -18,7 +18,7 @@ import {
 import { DEMO_POLICY, prepareWeatherModel } from '../../client/scenario.js';
 import { ingestRecords, registerModelWithChampion } from '../../client/setup.js';
 import { loadWeather, weatherModel } from '../../client/weather.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import type { DriftCheckSummary } from '../../workflows/monitor.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 

@@ -10,7 +10,7 @@ import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from
 import { backgroundTraffic, sendTraffic } from '../../client/traffic.js';
 import { canonicalJson, train, type ModelArtifact } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import type { Gateway } from '../../gateway/server.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
 import {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { abortCycle, cycleStatus } from '../../client/cycles.js';
 import { createTrigger, deleteMonitor, triggerMonitor } from '../../client/monitor.js';
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from '../../client/scenario.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 
 const stack = useStack('triggers', { gateway: true });

@@ -1,0 +1,89 @@
+/**
+ * Remediation cycles: reserving one per trigger, their triggers, and the audit trail.
+ * One small function per SQL statement over an injected queryable; parameters are always bound.
+ */
+import type pg from 'pg';
+import { withTransaction, type Queryable } from './pool.js';
+
+export async function audit(
+  q: Queryable,
+  e: {
+    key: string;
+    cycleId?: string | null;
+    modelId?: string | null;
+    actor: string;
+    action: string;
+    details?: unknown;
+  },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO audit_events (idempotency_key, cycle_id, model_id, actor, action, details) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [e.key, e.cycleId ?? null, e.modelId ?? null, e.actor, e.action, JSON.stringify(e.details ?? {})],
+  );
+}
+
+/**
+ * Starts a cycle for a trigger or attaches the trigger to the model's open cycle. Cycle IDs are
+ * remediation-<model>-<n>, n one past the model's highest; the one-open-cycle-per-model index decides
+ * races. A retried call with the same trigger key returns what the first one decided.
+ */
+export async function reserveCycle(
+  pool: pg.Pool,
+  t: { triggerKey: string; modelId: string; kind: string; evidence: Record<string, unknown> },
+): Promise<{ cycleId: string; started: boolean }> {
+  return withTransaction(pool, async (client) => {
+    const seen = await client.query<{ cycle_id: string; started: boolean }>(
+      'SELECT cycle_id, started FROM cycle_triggers WHERE trigger_key = $1',
+      [t.triggerKey],
+    );
+    if (seen.rows[0]) return { cycleId: seen.rows[0].cycle_id, started: seen.rows[0].started };
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cycle-reservation:${t.modelId}`]);
+    const prefix = `remediation-${t.modelId}-`;
+    const inserted = await client.query<{ cycle_id: string }>(
+      `INSERT INTO cycles (cycle_id, model_id, stage, summary)
+       SELECT $2 || (COALESCE(max(substring(cycle_id FROM length($2) + 1)::int), 0) + 1), $1, 'pending', $3
+       FROM cycles WHERE model_id = $1 AND starts_with(cycle_id, $2) AND substring(cycle_id FROM length($2) + 1) ~ '^[0-9]{1,9}$'
+       ON CONFLICT DO NOTHING RETURNING cycle_id`,
+      [t.modelId, prefix, JSON.stringify({ trigger: { kind: t.kind, key: t.triggerKey } })],
+    );
+    let cycleId = inserted.rows[0]?.cycle_id;
+    const started = cycleId !== undefined;
+    if (!cycleId) {
+      const open = await client.query<{ cycle_id: string }>(
+        'SELECT cycle_id FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
+        [t.modelId],
+      );
+      cycleId = open.rows[0]?.cycle_id;
+      if (!cycleId)
+        throw new Error(`could not reserve a cycle for ${t.modelId}: no open cycle and no free ID`);
+    }
+    await client.query(
+      `INSERT INTO cycle_triggers (trigger_key, model_id, cycle_id, kind, started, evidence)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trigger_key) DO NOTHING`,
+      [t.triggerKey, t.modelId, cycleId, t.kind, started, JSON.stringify(t.evidence)],
+    );
+    return { cycleId, started };
+  });
+}
+
+export async function cycleTriggers(
+  q: Queryable,
+  cycleId: string,
+): Promise<{ triggerKey: string; kind: string; started: boolean; evidence: Record<string, unknown> }[]> {
+  const { rows } = await q.query<{
+    trigger_key: string;
+    kind: string;
+    started: boolean;
+    evidence: Record<string, unknown>;
+  }>(
+    'SELECT trigger_key, kind, started, evidence FROM cycle_triggers WHERE cycle_id = $1 ORDER BY trigger_id',
+    [cycleId],
+  );
+  return rows.map((r) => ({
+    triggerKey: r.trigger_key,
+    kind: r.kind,
+    started: r.started,
+    evidence: r.evidence,
+  }));
+}
