@@ -50,11 +50,7 @@ export async function reserveCycle(
     let cycleId = inserted.rows[0]?.cycle_id;
     const started = cycleId !== undefined;
     if (!cycleId) {
-      const open = await client.query<{ cycle_id: string }>(
-        'SELECT cycle_id FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
-        [t.modelId],
-      );
-      cycleId = open.rows[0]?.cycle_id;
+      cycleId = (await openCycle(client, t.modelId))?.cycle_id;
       if (!cycleId)
         throw new Error(`could not reserve a cycle for ${t.modelId}: no open cycle and no free ID`);
     }
@@ -86,4 +82,58 @@ export async function cycleTriggers(
     started: r.started,
     evidence: r.evidence,
   }));
+}
+
+/** Opens a cycle at its first stage; the same cycle ID again changes nothing. */
+export async function insertCycle(
+  q: Queryable,
+  cycleId: string,
+  modelId: string,
+  summary: unknown,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO cycles (cycle_id, model_id, stage, summary) VALUES ($1, $2, 'confirm', $3)
+     ON CONFLICT (cycle_id) DO NOTHING`,
+    [cycleId, modelId, JSON.stringify(summary)],
+  );
+}
+
+/** The model's open cycle (at most one), with its stage. */
+export async function openCycle(
+  q: Queryable,
+  modelId: string,
+): Promise<{ cycle_id: string; stage: string } | null> {
+  const { rows } = await q.query<{ cycle_id: string; stage: string }>(
+    'SELECT cycle_id, stage FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
+    [modelId],
+  );
+  return rows[0] ?? null;
+}
+
+/** Closes a cycle with its outcome and summary; a closed cycle is left as it is. */
+export async function closeCycle(
+  q: Queryable,
+  cycleId: string,
+  outcome: string,
+  summary: unknown,
+): Promise<void> {
+  await q.query(
+    `UPDATE cycles SET outcome = $2, summary = $3, stage = 'closed', closed_at = now()
+     WHERE cycle_id = $1 AND closed_at IS NULL`,
+    [cycleId, outcome, JSON.stringify(summary)],
+  );
+}
+
+/** Gives back a reservation: the cycle (only while still pending) and the trigger that reserved it. */
+export async function releasePendingCycle(q: Queryable, cycleId: string, triggerKey: string): Promise<void> {
+  await q.query("DELETE FROM cycles WHERE cycle_id = $1 AND stage = 'pending'", [cycleId]);
+  await q.query('DELETE FROM cycle_triggers WHERE trigger_key = $1 AND cycle_id = $2', [triggerKey, cycleId]);
+}
+
+/** When the audit event with this key was recorded. */
+export async function auditTime(q: Queryable, key: string): Promise<Date | undefined> {
+  const { rows } = await q.query<{ at: Date }>('SELECT at FROM audit_events WHERE idempotency_key = $1', [
+    key,
+  ]);
+  return rows[0]?.at;
 }

@@ -182,3 +182,47 @@ export function listDriftChecks(
 ): Promise<(DriftCheckRow & { checkKey: string })[]> {
   return selectDriftChecks(q, 'latest', [modelId, limit]);
 }
+
+/** A cycle's drift report (one per cycle: a repeat keeps the first). */
+export async function insertDriftReport(
+  q: Queryable,
+  r: {
+    modelId: string;
+    cycleId: string;
+    referenceVersion: number;
+    window: { start: string; end: string };
+    report: DriftReport;
+  },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO drift_reports (model_id, cycle_id, reference_version, window_start, window_end, report)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id) DO NOTHING`,
+    [r.modelId, r.cycleId, r.referenceVersion, r.window.start, r.window.end, JSON.stringify(r.report)],
+  );
+}
+
+/** The ID of a cycle's drift report. */
+export async function driftReportIdOfCycle(q: Queryable, cycleId: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ report_id: string }>(
+    'SELECT report_id FROM drift_reports WHERE cycle_id = $1',
+    [cycleId],
+  );
+  return rows[0]?.report_id;
+}
+
+/** One drift report and the version it was measured against. */
+export async function getDriftReport(
+  q: Queryable,
+  reportId: number,
+): Promise<{ report: DriftReport; reference_version: number } | undefined> {
+  const { rows } = await q.query<{ report: DriftReport; reference_version: number }>(
+    'SELECT report, reference_version FROM drift_reports WHERE report_id = $1',
+    [reportId],
+  );
+  return rows[0];
+}
+
+/** Notes the cycle a drift check started or joined. */
+export async function linkCheckToCycle(q: Queryable, checkKey: string, cycleId: string): Promise<void> {
+  await q.query('UPDATE drift_checks SET cycle_id = $2 WHERE check_key = $1', [checkKey, cycleId]);
+}

@@ -2,7 +2,7 @@
  * The failure catalog: flagged cases and the patterns they group into.
  * One small function per SQL statement over an injected queryable; parameters are always bound.
  */
-import type { FlaggedCase } from '../core/catalog.js';
+import type { FlaggedCase, Verdict } from '../core/catalog.js';
 import type { Features } from '../core/schemas.js';
 import { type Queryable } from './pool.js';
 
@@ -171,4 +171,137 @@ export async function failureCases(
     occurredAt: r.occurred_at.toISOString(),
     features: r.features,
   }));
+}
+
+/** Labeled failures flagged since the model's last cycle closed: how many, and when the latest occurred. */
+export async function labeledFailuresSinceLastCycle(
+  q: Queryable,
+  modelId: string,
+): Promise<{ n: string; last: Date | null }[]> {
+  const { rows } = await q.query<{ n: string; last: Date | null }>(
+    `SELECT count(*) AS n, max(occurred_at) AS last FROM failure_cases
+     WHERE model_id = $1 AND truth IS NOT NULL
+       AND flagged_at > COALESCE((SELECT max(closed_at) FROM cycles WHERE model_id = $1), '-infinity')`,
+    [modelId],
+  );
+  return rows;
+}
+
+/** Labeled failure cases per pattern in a window, most frequent first. */
+export async function labeledPatternCounts(
+  q: Queryable,
+  modelId: string,
+  start: Date | string,
+  end: Date | string,
+): Promise<{ pattern_key: string; cases: string }[]> {
+  const { rows } = await q.query<{ pattern_key: string; cases: string }>(
+    `SELECT pattern_key, count(*) AS cases FROM failure_cases
+     WHERE model_id = $1 AND truth IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
+     GROUP BY pattern_key ORDER BY count(*) DESC, pattern_key`,
+    [modelId, start, end],
+  );
+  return rows;
+}
+
+/** The window's `limit` most frequent labeled model-error patterns. */
+export async function topModelErrorPatterns(
+  q: Queryable,
+  modelId: string,
+  start: string,
+  end: string,
+  limit: number,
+): Promise<{ pattern_key: string; cases: string }[]> {
+  const { rows } = await q.query<{ pattern_key: string; cases: string }>(
+    `SELECT pattern_key, count(*) AS cases FROM failure_cases
+     WHERE model_id = $1 AND taxonomy = 'model-error' AND truth IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
+     GROUP BY pattern_key ORDER BY count(*) DESC, pattern_key LIMIT $4`,
+    [modelId, start, end, limit],
+  );
+  return rows;
+}
+
+/** A pattern a cycle sets out to fix, with the champion's errors in its slice before (kept once). */
+export async function insertCycleTarget(
+  q: Queryable,
+  t: { cycleId: string; modelId: string; patternKey: string; cases: number; rows: number; errors: number },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO cycle_targets (cycle_id, model_id, pattern_key, cases, before_rows, before_errors)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id, pattern_key) DO NOTHING`,
+    [t.cycleId, t.modelId, t.patternKey, t.cases, t.rows, t.errors],
+  );
+}
+
+/** Marks the cycle that last took a pattern on. */
+export async function setPatternCycle(
+  q: Queryable,
+  modelId: string,
+  patternKey: string,
+  cycleId: string,
+): Promise<void> {
+  await q.query(
+    'UPDATE failure_patterns SET last_cycle_id = $3, updated_at = now() WHERE model_id = $1 AND pattern_key = $2',
+    [modelId, patternKey, cycleId],
+  );
+}
+
+/** The candidate's errors in a targeted slice after it served, and the verdict. */
+export async function setCycleTargetAfter(
+  q: Queryable,
+  t: { cycleId: string; patternKey: string; version: number; rows: number; errors: number; verdict: string },
+): Promise<void> {
+  await q.query(
+    `UPDATE cycle_targets SET after_version = $3, after_rows = $4, after_errors = $5, verdict = $6, measured_at = now()
+     WHERE cycle_id = $1 AND pattern_key = $2`,
+    [t.cycleId, t.patternKey, t.version, t.rows, t.errors, t.verdict],
+  );
+}
+
+/** A pattern's status after a cycle measured it. */
+export async function setPatternVerdict(
+  q: Queryable,
+  modelId: string,
+  patternKey: string,
+  status: string,
+  cycleId: string,
+): Promise<void> {
+  await q.query(
+    `UPDATE failure_patterns SET status = $3, last_cycle_id = $4, updated_at = now() WHERE model_id = $1 AND pattern_key = $2`,
+    [modelId, patternKey, status, cycleId],
+  );
+}
+
+export interface CycleTargetRow {
+  pattern_key: string;
+  cases: number;
+  before_rows: number;
+  before_errors: number;
+  after_version: number | null;
+  after_rows: number | null;
+  after_errors: number | null;
+  verdict: Verdict | null;
+}
+
+/** A cycle's targeted patterns, most cases first. */
+export async function cycleTargets(q: Queryable, cycleId: string): Promise<CycleTargetRow[]> {
+  const { rows } = await q.query<CycleTargetRow>(
+    'SELECT * FROM cycle_targets WHERE cycle_id = $1 ORDER BY cases DESC, pattern_key',
+    [cycleId],
+  );
+  return rows;
+}
+
+/** Unlabeled flagged cases among `recordKeys`, with their highest severity as a rank (0 = high). */
+export async function unlabeledFlagRanks(
+  q: Queryable,
+  modelId: string,
+  recordKeys: readonly string[],
+): Promise<{ record_key: string; rank: number }[]> {
+  const { rows } = await q.query<{ record_key: string; rank: number }>(
+    `SELECT record_key, min(CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS rank
+     FROM failure_cases WHERE model_id = $1 AND truth IS NULL AND record_key = ANY($2::text[])
+     GROUP BY record_key`,
+    [modelId, recordKeys],
+  );
+  return rows;
 }

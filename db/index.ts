@@ -11,3 +11,4 @@ export * from './labeling.js';
 export * from './models.js';
 export * from './records.js';
 export * from './rollout.js';
+export * from './training.js';

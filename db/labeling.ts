@@ -25,3 +25,121 @@ export async function insertLabelTasks(
     ],
   );
 }
+
+/** A campaign's tasks in priority order, each marked when the champion answered it itself. */
+export async function labelTasksWithAuto(
+  q: Queryable,
+  campaignId: string,
+): Promise<{ record_key: string; auto: boolean }[]> {
+  const { rows } = await q.query<{ record_key: string; auto: boolean }>(
+    `SELECT t.record_key, (l.source = 'auto') IS TRUE AS auto FROM label_tasks t
+     LEFT JOIN labels l ON l.campaign_id = t.campaign_id AND l.record_key = t.record_key
+     WHERE t.campaign_id = $1 ORDER BY t.priority`,
+    [campaignId],
+  );
+  return rows;
+}
+
+/** A campaign's tasks with their priorities, in priority order. */
+export async function labelTasks(
+  q: Queryable,
+  campaignId: string,
+): Promise<{ record_key: string; priority: number }[]> {
+  const { rows } = await q.query<{ record_key: string; priority: number }>(
+    'SELECT record_key, priority FROM label_tasks WHERE campaign_id = $1 ORDER BY priority',
+    [campaignId],
+  );
+  return rows;
+}
+
+/** The champion's own answers for the items it is sure of; an item already answered is kept. */
+export async function insertAutoLabels(
+  q: Queryable,
+  campaignId: string,
+  labels: readonly { recordKey: string; label: string }[],
+): Promise<void> {
+  await q.query(
+    `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via)
+     SELECT $1, k, l, 'remedy:champion', 'auto', 'auto' FROM unnest($2::text[], $3::text[]) AS u(k, l)
+     ON CONFLICT (campaign_id, record_key) DO NOTHING`,
+    [campaignId, labels.map((a) => a.recordKey), labels.map((a) => a.label)],
+  );
+}
+
+/** Every answer a campaign has, from people and from the champion. */
+export async function campaignLabels(
+  q: Queryable,
+  campaignId: string,
+): Promise<{ record_key: string; label: string; source: 'human' | 'auto' }[]> {
+  const { rows } = await q.query<{ record_key: string; label: string; source: 'human' | 'auto' }>(
+    'SELECT record_key, label, source FROM labels WHERE campaign_id = $1',
+    [campaignId],
+  );
+  return rows;
+}
+
+/** Stores a notification once per event key; true when this call stored it. */
+export async function insertNotification(
+  q: Queryable,
+  n: { eventKey: string; campaignId: string; kind: string; recipients: readonly string[]; message: string },
+): Promise<boolean> {
+  const inserted = await q.query(
+    `INSERT INTO notifications (event_key, campaign_id, kind, recipients, message) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (event_key) DO NOTHING`,
+    [n.eventKey, n.campaignId, n.kind, JSON.stringify(n.recipients), n.message],
+  );
+  return Boolean(inserted.rowCount);
+}
+
+/** A person's answer for an item; null when the item already has one (the first answer wins). */
+export async function insertHumanLabel(
+  q: Queryable,
+  l: { campaignId: string; recordKey: string; label: string; reviewer: string; via: string },
+): Promise<{ label: string; reviewer: string } | null> {
+  const { rows } = await q.query<{ label: string; reviewer: string }>(
+    `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via) VALUES ($1, $2, $3, $4, 'human', $5)
+     ON CONFLICT (campaign_id, record_key) DO NOTHING RETURNING label, reviewer`,
+    [l.campaignId, l.recordKey, l.label, l.reviewer, l.via],
+  );
+  return rows[0] ?? null;
+}
+
+/** The stored answer for an item and who gave it. */
+export async function getLabel(
+  q: Queryable,
+  campaignId: string,
+  recordKey: string,
+): Promise<{ label: string; reviewer: string } | undefined> {
+  const { rows } = await q.query<{ label: string; reviewer: string }>(
+    'SELECT label, reviewer FROM labels WHERE campaign_id = $1 AND record_key = $2',
+    [campaignId, recordKey],
+  );
+  return rows[0];
+}
+
+/** One reviewer's vote on an overlapped item; null when that reviewer already voted on it. */
+export async function insertVote(
+  q: Queryable,
+  v: { campaignId: string; recordKey: string; reviewer: string; label: string; via: string },
+): Promise<{ label: string } | null> {
+  const { rows } = await q.query<{ label: string }>(
+    `INSERT INTO label_votes (campaign_id, record_key, reviewer, label, via) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (campaign_id, record_key, reviewer) DO NOTHING RETURNING label`,
+    [v.campaignId, v.recordKey, v.reviewer, v.label, v.via],
+  );
+  return rows[0] ?? null;
+}
+
+/** A reviewer's stored vote on an item. */
+export async function getVote(
+  q: Queryable,
+  campaignId: string,
+  recordKey: string,
+  reviewer: string,
+): Promise<{ label: string } | undefined> {
+  const { rows } = await q.query<{ label: string }>(
+    'SELECT label FROM label_votes WHERE campaign_id = $1 AND record_key = $2 AND reviewer = $3',
+    [campaignId, recordKey, reviewer],
+  );
+  return rows[0];
+}

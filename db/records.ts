@@ -187,3 +187,23 @@ export async function servedRequest(
   );
   return rows[0] ?? null;
 }
+
+/** Labeled requests a version served (one per request, its first prediction) with what it said. */
+export async function labeledServedBy(
+  q: Queryable,
+  modelId: string,
+  version: number,
+): Promise<{ features: Record<string, string | number>; feedback: string; predicted: string }[]> {
+  const { rows } = await q.query<{
+    features: Record<string, string | number>;
+    feedback: string;
+    predicted: string;
+  }>(
+    `SELECT DISTINCT ON (r.record_key) r.features, r.feedback, p.predicted
+     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+     WHERE p.model_id = $1 AND p.version = $2 AND r.feedback IS NOT NULL
+     ORDER BY r.record_key, p.prediction_id`,
+    [modelId, version],
+  );
+  return rows;
+}

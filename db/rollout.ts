@@ -84,3 +84,17 @@ export async function armStatsSince(
     ]),
   );
 }
+
+/** A rollout step's analysis and decision (a retry overwrites its own attempt); returns when it was decided. */
+export async function upsertRolloutStep(
+  q: Queryable,
+  s: { cycleId: string; stepIndex: number; attempt: number; weight: number; analysis: { decision: string } },
+): Promise<Date> {
+  const { rows } = await q.query<{ decided_at: Date }>(
+    `INSERT INTO rollout_steps (cycle_id, step_index, attempt, weight, analysis, decision) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (cycle_id, step_index, attempt) DO UPDATE SET analysis = EXCLUDED.analysis, decision = EXCLUDED.decision
+     RETURNING decided_at`,
+    [s.cycleId, s.stepIndex, s.attempt, s.weight, JSON.stringify(s.analysis), s.analysis.decision],
+  );
+  return rows[0]!.decided_at;
+}
