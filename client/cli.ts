@@ -349,15 +349,12 @@ export function buildProgram(io: CliIo): Command {
     .action(async (model: string, version: number, o: { html?: boolean }) => {
       const { pool, close } = await io.database();
       try {
-        const { rows } = await pool.query<{ markdown: string; html: string }>(
-          'SELECT markdown, html FROM model_cards WHERE model_id = $1 AND version = $2',
-          [model, version],
-        );
-        if (!rows[0])
+        const card = await db.getModelCard(pool, model, version);
+        if (!card)
           throw new UserError(
             `no model card for ${model} v${version}: cards are written when a cycle evaluates a candidate`,
           );
-        io.out(o.html ? rows[0].html : rows[0].markdown);
+        io.out(o.html ? card.html : card.markdown);
       } finally {
         await close();
       }
@@ -946,28 +943,9 @@ Either attaches itself to the model's open cycle as evidence instead of starting
       try {
         const def = await db.getModel(pool, model);
         if (!def) throw new UserError(`no model "${model}": see "remedy models list" or register it`);
-        const { rows: versions } = await pool.query<{
-          version: number;
-          status: string;
-          cycle_id: string | null;
-          created_at: Date;
-          metrics: Record<string, unknown>;
-        }>(
-          'SELECT version, status, cycle_id, created_at, metrics FROM model_versions WHERE model_id = $1 ORDER BY version',
-          [model],
-        );
-        const { rows: traffic } = await pool.query<{
-          champion_version: number;
-          candidate_version: number | null;
-          candidate_weight: number;
-        }>(
-          'SELECT champion_version, candidate_version, candidate_weight FROM traffic_weights WHERE model_id = $1',
-          [model],
-        );
-        const { rows: open } = await pool.query<{ cycle_id: string; stage: string }>(
-          'SELECT cycle_id, stage FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
-          [model],
-        );
+        const versions = await db.listModelVersions(pool, model);
+        const traffic = await db.getTraffic(pool, model);
+        const open = await db.openCycle(pool, model);
         const value = {
           ...def,
           versions: versions.map((v) => ({
@@ -978,14 +956,8 @@ Either attaches itself to the model's open cycle as evidence instead of starting
             holdoutAccuracy:
               typeof v.metrics['holdoutAccuracy'] === 'number' ? v.metrics['holdoutAccuracy'] : null,
           })),
-          traffic: traffic[0]
-            ? {
-                championVersion: traffic[0].champion_version,
-                candidateVersion: traffic[0].candidate_version,
-                candidateWeight: traffic[0].candidate_weight,
-              }
-            : null,
-          openCycle: open[0] ? { cycleId: open[0].cycle_id, stage: open[0].stage } : null,
+          traffic,
+          openCycle: open ? { cycleId: open.cycle_id, stage: open.stage } : null,
         };
         const t = value.traffic;
         const text = [
@@ -1013,16 +985,7 @@ Either attaches itself to the model's open cycle as evidence instead of starting
     .action(async (o: { json?: boolean }) => {
       const { pool, close } = await io.database();
       try {
-        const { rows } = await pool.query<{
-          model_id: string;
-          champion: number | null;
-          open_cycle: string | null;
-        }>(
-          `SELECT m.model_id,
-                  (SELECT version FROM model_aliases a WHERE a.model_id = m.model_id AND a.alias = 'champion') AS champion,
-                  (SELECT cycle_id FROM cycles c WHERE c.model_id = m.model_id AND c.closed_at IS NULL) AS open_cycle
-             FROM models m ORDER BY m.model_id`,
-        );
+        const rows = await db.listModels(pool);
         const value = rows.map((r) => ({
           modelId: r.model_id,
           champion: r.champion,

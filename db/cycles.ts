@@ -137,3 +137,36 @@ export async function auditTime(q: Queryable, key: string): Promise<Date | undef
   ]);
   return rows[0]?.at;
 }
+
+export interface CycleRow<Summary> {
+  model_id: string;
+  stage: string;
+  outcome: string | null;
+  summary: Summary;
+  started_at: Date;
+  closed_at: Date | null;
+}
+
+/** One cycle as the database records it; `Summary` is the shape the cycle workflow writes. */
+export async function getCycle<Summary>(
+  q: Queryable,
+  cycleId: string,
+): Promise<CycleRow<Summary> | undefined> {
+  const { rows } = await q.query<CycleRow<Summary>>(
+    'SELECT model_id, stage, outcome, summary, started_at, closed_at FROM cycles WHERE cycle_id = $1',
+    [cycleId],
+  );
+  return rows[0];
+}
+
+/** A cycle's audit trail, oldest first. */
+export async function cycleAudit(
+  q: Queryable,
+  cycleId: string,
+): Promise<{ at: Date; actor: string; action: string; details: { trigger?: string } }[]> {
+  const { rows } = await q.query<{ at: Date; actor: string; action: string; details: { trigger?: string } }>(
+    'SELECT at, actor, action, details FROM audit_events WHERE cycle_id = $1 ORDER BY event_id',
+    [cycleId],
+  );
+  return rows;
+}

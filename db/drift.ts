@@ -226,3 +226,20 @@ export async function getDriftReport(
 export async function linkCheckToCycle(q: Queryable, checkKey: string, cycleId: string): Promise<void> {
   await q.query('UPDATE drift_checks SET cycle_id = $2 WHERE check_key = $1', [checkKey, cycleId]);
 }
+
+export interface CycleDriftReportRow {
+  report_id: string;
+  reference_version: number;
+  window_start: Date;
+  window_end: Date;
+  report: DriftReport;
+}
+
+/** A cycle's drift report with its window and reference version. */
+export async function cycleDriftReports(q: Queryable, cycleId: string): Promise<CycleDriftReportRow[]> {
+  const { rows } = await q.query<CycleDriftReportRow>(
+    'SELECT report_id, reference_version, window_start, window_end, report FROM drift_reports WHERE cycle_id = $1',
+    [cycleId],
+  );
+  return rows;
+}

@@ -143,3 +143,45 @@ export async function getVote(
   );
   return rows[0];
 }
+
+/** Who answered a campaign's items, how and when, in answer order. */
+export async function campaignAnswers(
+  q: Queryable,
+  campaignId: string,
+): Promise<{ reviewer: string; via: string; source: string; answered_at: Date }[]> {
+  const { rows } = await q.query<{ reviewer: string; via: string; source: string; answered_at: Date }>(
+    'SELECT reviewer, via, source, answered_at FROM labels WHERE campaign_id = $1 ORDER BY answered_at',
+    [campaignId],
+  );
+  return rows;
+}
+
+/** How many items a campaign asked for. */
+export async function labelTaskCount(q: Queryable, campaignId: string): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    'SELECT count(*) AS n FROM label_tasks WHERE campaign_id = $1',
+    [campaignId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** A campaign's notifications, oldest first. */
+export async function campaignNotifications(
+  q: Queryable,
+  campaignId: string,
+): Promise<{ kind: string; created_at: Date; message: string }[]> {
+  const { rows } = await q.query<{ kind: string; created_at: Date; message: string }>(
+    'SELECT kind, created_at, message FROM notifications WHERE campaign_id = $1 ORDER BY created_at, notification_id',
+    [campaignId],
+  );
+  return rows;
+}
+
+/** How many campaigns with IDs starting with `prefix` have tasks. */
+export async function countCampaignsWithPrefix(q: Queryable, prefix: string): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    'SELECT count(DISTINCT campaign_id) AS n FROM label_tasks WHERE starts_with(campaign_id, $1)',
+    [prefix],
+  );
+  return Number(rows[0]!.n);
+}

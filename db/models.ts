@@ -273,3 +273,51 @@ export async function lineage(q: Queryable, modelId: string, version: number): P
     campaignId: r.campaign_id,
   };
 }
+
+/** A model's versions, oldest first, as the CLI lists them. */
+export async function listModelVersions(
+  q: Queryable,
+  modelId: string,
+): Promise<
+  {
+    version: number;
+    status: string;
+    cycle_id: string | null;
+    created_at: Date;
+    metrics: Record<string, unknown>;
+  }[]
+> {
+  const { rows } = await q.query<{
+    version: number;
+    status: string;
+    cycle_id: string | null;
+    created_at: Date;
+    metrics: Record<string, unknown>;
+  }>(
+    'SELECT version, status, cycle_id, created_at, metrics FROM model_versions WHERE model_id = $1 ORDER BY version',
+    [modelId],
+  );
+  return rows;
+}
+
+/** Every registered model with its champion version and open cycle, by model ID. */
+export async function listModels(
+  q: Queryable,
+): Promise<{ model_id: string; champion: number | null; open_cycle: string | null }[]> {
+  const { rows } = await q.query<{ model_id: string; champion: number | null; open_cycle: string | null }>(
+    `SELECT m.model_id,
+            (SELECT version FROM model_aliases a WHERE a.model_id = m.model_id AND a.alias = 'champion') AS champion,
+            (SELECT cycle_id FROM cycles c WHERE c.model_id = m.model_id AND c.closed_at IS NULL) AS open_cycle
+       FROM models m ORDER BY m.model_id`,
+  );
+  return rows;
+}
+
+/** How many registered models have IDs starting with `prefix`. */
+export async function countModelsWithPrefix(q: Queryable, prefix: string): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    'SELECT count(*) AS n FROM models WHERE starts_with(model_id, $1)',
+    [prefix],
+  );
+  return Number(rows[0]!.n);
+}

@@ -2,6 +2,7 @@
  * Staged rollout: traffic weights and the per-version serving statistics a step is judged on.
  * One small function per SQL statement over an injected queryable; parameters are always bound.
  */
+import type { StepAnalysis } from '../core/policy.js';
 import { type Queryable } from './pool.js';
 
 export interface TrafficRow {
@@ -97,4 +98,22 @@ export async function upsertRolloutStep(
     [s.cycleId, s.stepIndex, s.attempt, s.weight, JSON.stringify(s.analysis), s.analysis.decision],
   );
   return rows[0]!.decided_at;
+}
+
+export interface RolloutStepRow {
+  step_index: number;
+  attempt: number;
+  weight: number;
+  decision: string;
+  decided_at: Date;
+  analysis: StepAnalysis;
+}
+
+/** A cycle's rollout steps in the order they were decided. */
+export async function rolloutSteps(q: Queryable, cycleId: string): Promise<RolloutStepRow[]> {
+  const { rows } = await q.query<RolloutStepRow>(
+    'SELECT step_index, attempt, weight, decision, decided_at, analysis FROM rollout_steps WHERE cycle_id = $1 ORDER BY decided_at, step_index, attempt',
+    [cycleId],
+  );
+  return rows;
 }
