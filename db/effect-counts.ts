@@ -53,31 +53,34 @@ export async function rollbacksPerCycle(
   return rows;
 }
 
-async function count(q: Queryable, sql: string, params: unknown[]): Promise<number> {
-  return Number((await q.query<{ n: string }>(sql, params)).rows[0]!.n);
-}
+const n = (r: { rows: { n: string }[] }): number => Number(r.rows[0]!.n);
 
 /** People's labels stored for these campaigns. */
 export const humanLabelCount = (q: Queryable, campaignIds: readonly string[]) =>
-  count(q, "SELECT count(*) AS n FROM labels WHERE campaign_id = ANY($1) AND source = 'human'", [
-    campaignIds,
-  ]);
+  q
+    .query<{ n: string }>(
+      "SELECT count(*) AS n FROM labels WHERE campaign_id = ANY($1) AND source = 'human'",
+      [campaignIds],
+    )
+    .then(n);
 
 /** Items labeled more than once in these campaigns. */
 export const itemsLabeledTwice = (q: Queryable, campaignIds: readonly string[]) =>
-  count(
-    q,
-    'SELECT count(*) AS n FROM (SELECT 1 FROM labels WHERE campaign_id = ANY($1) GROUP BY campaign_id, record_key HAVING count(*) > 1) d',
-    [campaignIds],
-  );
+  q
+    .query<{ n: string }>(
+      'SELECT count(*) AS n FROM (SELECT 1 FROM labels WHERE campaign_id = ANY($1) GROUP BY campaign_id, record_key HAVING count(*) > 1) d',
+      [campaignIds],
+    )
+    .then(n);
 
 /** Cycles with more than one audit event of this action. */
 export const cyclesWithRepeatedAudit = (q: Queryable, cycleIds: readonly string[], action: string) =>
-  count(
-    q,
-    'SELECT count(*) AS n FROM (SELECT 1 FROM audit_events WHERE cycle_id = ANY($1) AND action = $2 GROUP BY cycle_id HAVING count(*) > 1) d',
-    [cycleIds, action],
-  );
+  q
+    .query<{ n: string }>(
+      'SELECT count(*) AS n FROM (SELECT 1 FROM audit_events WHERE cycle_id = ANY($1) AND action = $2 GROUP BY cycle_id HAVING count(*) > 1) d',
+      [cycleIds, action],
+    )
+    .then(n);
 
 export interface ServingStateRow {
   cycle_id: string;
