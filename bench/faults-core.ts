@@ -36,15 +36,15 @@ import {
   submitLabel,
   waitForCycle,
   type Queues,
-} from '../client/cycles.js';
+} from '../ops/cycles.js';
 import {
   DEMO_POLICY,
   futureTraffic,
   prepareWeatherModel,
   SCENARIO,
   type PreparedModel,
-} from '../client/scenario.js';
-import { spawnWorker, type WorkerProcess } from '../client/stack.js';
+} from '../dev/scenario.js';
+import { spawnWorker, type WorkerProcess } from '../dev/stack.js';
 import * as db from '../db/index.js';
 import { createPool, migrate } from '../db/pool.js';
 import { startGateway, type Gateway } from '../gateway/server.js';

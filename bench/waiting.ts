@@ -21,10 +21,10 @@
  * Targets: RSS ≤ 1 GiB, Update p95 ≤ 300 ms.
  */
 import { Command } from 'commander';
-import { submitLabel, cycleStatus, startCycle } from '../client/cycles.js';
-import { atStage, waitForStatus } from '../client/reviewer.js';
-import { prepareWeatherModel, SCENARIO } from '../client/scenario.js';
-import { weatherModel } from '../client/weather.js';
+import { submitLabel, cycleStatus, startCycle } from '../ops/cycles.js';
+import { atStage, waitForStatus } from '../dev/reviewer.js';
+import { prepareWeatherModel, SCENARIO } from '../dev/scenario.js';
+import { weatherModel } from '../dev/weather.js';
 import * as db from '../db/index.js';
 import type { LabelingInput } from '../workflows/labeling.js';
 import { labelingStatusQuery, type LabelingStatus } from '../workflows/messages.js';

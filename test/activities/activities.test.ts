@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, createTrainingActivities } from '../../activities/index.js';
 import { Policy } from '../../core/schemas.js';
-import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
+import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
 import * as db from '../../db/index.js';
 import { serveRecords } from '../../gateway/routing.js';
 import { runTrainer, type Checkpoint } from '../../activities/trainers.js';

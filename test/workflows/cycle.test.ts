@@ -14,9 +14,9 @@ import {
   submitLabel,
   UserError,
   waitForCycle,
-} from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
-import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
+} from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../dev/scenario.js';
+import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
 import * as db from '../../db/index.js';
 import type { Gateway } from '../../gateway/server.js';
 import {

@@ -11,9 +11,9 @@
 import { Command } from 'commander';
 import type { Pool } from 'pg';
 import * as db from '../db/index.js';
-import { reportLink } from './cycles.js';
-import { renderSummary } from './render.js';
-import { writeReport } from './report.js';
+import { reportLink } from '../ops/cycles.js';
+import { renderSummary } from '../ops/render.js';
+import { writeReport } from '../ops/report.js';
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from './scenario.js';
 import { startStack, workflowUrl } from './stack.js';
 

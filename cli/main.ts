@@ -28,7 +28,7 @@ import {
   UserError,
   waitForCycle,
   type Queues,
-} from './cycles.js';
+} from '../ops/cycles.js';
 import { TEST_NAMES, type TestName } from '../core/drift.js';
 import * as db from '../db/index.js';
 import { CASE_KINDS } from '../core/catalog.js';
@@ -41,13 +41,13 @@ import {
   resumeMonitor,
   triggerMonitor,
   type MonitorDescription,
-} from './monitor.js';
-import { offlineDrift, renderOffline } from './offline-drift.js';
-import { renderSummary } from './render.js';
-import { loadCycleReport, renderReport, writeReport, type ReportOptions } from './report.js';
-import { watchCycle } from './watch.js';
-import { checkRows, readRows, rejectionReport, type Columns } from './ingest.js';
-import { registerModelWithChampion } from './setup.js';
+} from '../ops/monitor.js';
+import { offlineDrift, renderOffline } from '../drift/offline.js';
+import { renderSummary } from '../ops/render.js';
+import { loadCycleReport, renderReport, writeReport, type ReportOptions } from '../ops/report.js';
+import { watchCycle } from '../ops/watch.js';
+import { checkRows, readRows, rejectionReport, type Columns } from '../ops/ingest.js';
+import { registerModelWithChampion } from '../ops/setup.js';
 import { ModelDefinition, describeZodError } from '../core/schemas.js';
 import { writeFile } from 'node:fs/promises';
 import { withTransaction } from '../db/pool.js';
