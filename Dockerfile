@@ -38,7 +38,7 @@ COPY --from=demo-deps /app/node_modules ./node_modules
 ENV REMEDY_DATA_DIR=/app/.remedy
 RUN mkdir -p /app/.remedy && chown node:node /app/.remedy
 USER node
-CMD ["npx", "tsx", "client/demo.ts"]
+CMD ["npx", "tsx", "dev/demo.ts"]
 
 FROM node:24-bookworm-slim
 WORKDIR /app

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/catalog.js';
 import { predict } from '../core/model.js';
 import { durationMs, type Window } from '../core/schemas.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { readWindow } from '../db/windows.js';
 import { businessFailure } from './failures.js';
 
@@ -40,12 +40,7 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
     }> {
       const def = await model(input.modelId);
       const policy = def.policy.triggers.volume;
-      const { rows: since } = await pool.query<{ n: string; last: Date | null }>(
-        `SELECT count(*) AS n, max(occurred_at) AS last FROM failure_cases
-         WHERE model_id = $1 AND truth IS NOT NULL
-           AND flagged_at > COALESCE((SELECT max(closed_at) FROM cycles WHERE model_id = $1), '-infinity')`,
-        [input.modelId],
-      );
+      const since = await db.labeledFailuresSinceLastCycle(pool, input.modelId);
       const last = since[0]?.last;
       if (!last)
         return {
@@ -57,12 +52,7 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
         };
       const end = new Date(last.getTime() + 1);
       const start = new Date(end.getTime() - durationMs(policy.window));
-      const { rows: patterns } = await pool.query<{ pattern_key: string; cases: string }>(
-        `SELECT pattern_key, count(*) AS cases FROM failure_cases
-         WHERE model_id = $1 AND truth IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
-         GROUP BY pattern_key ORDER BY count(*) DESC, pattern_key`,
-        [input.modelId, start, end],
-      );
+      const patterns = await db.labeledPatternCounts(pool, input.modelId, start, end);
       const evidence = {
         newLabeledFailures: Number(since[0]!.n),
         patterns: patterns.map((p) => ({ patternKey: p.pattern_key, cases: Number(p.cases) })),
@@ -103,11 +93,12 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
     }): Promise<TargetTrace[]> {
       const def = await model(input.modelId);
       const limit = def.policy.failures.targets;
-      const { rows: top } = await pool.query<{ pattern_key: string; cases: string }>(
-        `SELECT pattern_key, count(*) AS cases FROM failure_cases
-         WHERE model_id = $1 AND taxonomy = 'model-error' AND truth IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
-         GROUP BY pattern_key ORDER BY count(*) DESC, pattern_key LIMIT $4`,
-        [input.modelId, input.window.start, input.window.end, limit],
+      const top = await db.topModelErrorPatterns(
+        pool,
+        input.modelId,
+        input.window.start,
+        input.window.end,
+        limit,
       );
       if (top.length > 0) {
         const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
@@ -127,15 +118,15 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
         for (const t of top) {
           const { slice, truth } = parsePattern(t.pattern_key);
           const g = groups.get(`${slice}|${truth}`) ?? { rows: 0, errors: 0 };
-          await pool.query(
-            `INSERT INTO cycle_targets (cycle_id, model_id, pattern_key, cases, before_rows, before_errors)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id, pattern_key) DO NOTHING`,
-            [input.cycleId, input.modelId, t.pattern_key, Number(t.cases), g.rows, g.errors],
-          );
-          await pool.query(
-            'UPDATE failure_patterns SET last_cycle_id = $3, updated_at = now() WHERE model_id = $1 AND pattern_key = $2',
-            [input.modelId, t.pattern_key, input.cycleId],
-          );
+          await db.insertCycleTarget(pool, {
+            cycleId: input.cycleId,
+            modelId: input.modelId,
+            patternKey: t.pattern_key,
+            cases: Number(t.cases),
+            rows: g.rows,
+            errors: g.errors,
+          });
+          await db.setPatternCycle(pool, input.modelId, t.pattern_key, input.cycleId);
         }
       }
       return readTargets(pool, input.cycleId);
@@ -153,17 +144,7 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
       const def = await model(input.modelId);
       const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
       const targets = await readTargets(pool, input.cycleId);
-      const { rows: served } = await pool.query<{
-        features: Record<string, string | number>;
-        feedback: string;
-        predicted: string;
-      }>(
-        `SELECT DISTINCT ON (r.record_key) r.features, r.feedback, p.predicted
-         FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
-         WHERE p.model_id = $1 AND p.version = $2 AND r.feedback IS NOT NULL
-         ORDER BY r.record_key, p.prediction_id`,
-        [input.modelId, input.candidateVersion],
-      );
+      const served = await db.labeledServedBy(pool, input.modelId, input.candidateVersion);
       for (const t of targets) {
         const { slice, truth } = parsePattern(t.patternKey);
         const inSlice = served.filter((s) => s.feedback === truth && sliceOf(s.features, sliceBy) === slice);
@@ -172,15 +153,15 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
           errors: inSlice.filter((s) => s.predicted !== s.feedback).length,
         };
         const v = traceVerdict({ rows: t.before.rows, errors: t.before.errors }, after);
-        await pool.query(
-          `UPDATE cycle_targets SET after_version = $3, after_rows = $4, after_errors = $5, verdict = $6, measured_at = now()
-           WHERE cycle_id = $1 AND pattern_key = $2`,
-          [input.cycleId, t.patternKey, input.candidateVersion, after.rows, after.errors, v.verdict],
-        );
-        await pool.query(
-          `UPDATE failure_patterns SET status = $3, last_cycle_id = $4, updated_at = now() WHERE model_id = $1 AND pattern_key = $2`,
-          [input.modelId, t.patternKey, v.verdict, input.cycleId],
-        );
+        await db.setCycleTargetAfter(pool, {
+          cycleId: input.cycleId,
+          patternKey: t.patternKey,
+          version: input.candidateVersion,
+          rows: after.rows,
+          errors: after.errors,
+          verdict: v.verdict,
+        });
+        await db.setPatternVerdict(pool, input.modelId, t.patternKey, v.verdict, input.cycleId);
       }
       return readTargets(pool, input.cycleId);
     },
@@ -195,16 +176,7 @@ export function parsePattern(key: string): { slice: string; truth: string } {
 }
 
 async function readTargets(pool: pg.Pool, cycleId: string): Promise<TargetTrace[]> {
-  const { rows } = await pool.query<{
-    pattern_key: string;
-    cases: number;
-    before_rows: number;
-    before_errors: number;
-    after_version: number | null;
-    after_rows: number | null;
-    after_errors: number | null;
-    verdict: Verdict | null;
-  }>('SELECT * FROM cycle_targets WHERE cycle_id = $1 ORDER BY cases DESC, pattern_key', [cycleId]);
+  const rows = await db.cycleTargets(pool, cycleId);
   return rows.map((r) => ({
     patternKey: r.pattern_key,
     cases: r.cases,

@@ -7,7 +7,7 @@ import { isHoldout } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { readWindow, windowSeed } from '../db/windows.js';
 import { windowReport } from './drift.js';
 import { businessFailure } from './failures.js';
@@ -44,20 +44,16 @@ export function createCycleActivities({
       if (champion === null)
         throw businessFailure('NoChampion', `model "${input.modelId}" has no champion version to remediate`);
       try {
-        await pool.query(
-          `INSERT INTO cycles (cycle_id, model_id, stage, summary) VALUES ($1, $2, 'confirm', $3)
-           ON CONFLICT (cycle_id) DO NOTHING`,
-          [input.cycleId, input.modelId, JSON.stringify({ window: input.window, trigger: input.trigger })],
-        );
+        await db.insertCycle(pool, input.cycleId, input.modelId, {
+          window: input.window,
+          trigger: input.trigger,
+        });
       } catch (err) {
         if ((err as { code?: string }).code === '23505') {
-          const { rows } = await pool.query<{ cycle_id: string }>(
-            'SELECT cycle_id FROM cycles WHERE model_id = $1 AND closed_at IS NULL',
-            [input.modelId],
-          );
+          const open = await db.openCycle(pool, input.modelId);
           throw businessFailure(
             'CycleAlreadyRunning',
-            `model "${input.modelId}" already has an open cycle (${rows[0]?.cycle_id ?? 'unknown'}); abort it or wait for it to close`,
+            `model "${input.modelId}" already has an open cycle (${open?.cycle_id ?? 'unknown'}); abort it or wait for it to close`,
           );
         }
         throw err;
@@ -86,29 +82,21 @@ export function createCycleActivities({
       report: DriftReport;
     }> {
       const report = await windowReport(pool, input);
-      await pool.query(
-        `INSERT INTO drift_reports (model_id, cycle_id, reference_version, window_start, window_end, report)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id) DO NOTHING`,
-        [
-          input.modelId,
-          input.cycleId,
-          input.championVersion,
-          input.window.start,
-          input.window.end,
-          JSON.stringify(report),
-        ],
-      );
-      const { rows: ids } = await pool.query<{ report_id: string }>(
-        'SELECT report_id FROM drift_reports WHERE cycle_id = $1',
-        [input.cycleId],
-      );
+      await db.insertDriftReport(pool, {
+        modelId: input.modelId,
+        cycleId: input.cycleId,
+        referenceVersion: input.championVersion,
+        window: input.window,
+        report,
+      });
+      const reportId = await db.driftReportIdOfCycle(pool, input.cycleId);
       log.info('drift report', {
         cycleId: input.cycleId,
         rows: report.windowRows,
         labeled: report.performance.labeledRows,
         drifted: report.driftedShare,
       });
-      return { reportId: Number(ids[0]!.report_id), report };
+      return { reportId: Number(reportId!), report };
     },
 
     /**
@@ -168,14 +156,11 @@ export function createCycleActivities({
           `collection found no records in the window ${input.window.start} .. ${input.window.end}`,
         );
       }
-      const { rows: reports } = await pool.query<{ report: DriftReport; reference_version: number }>(
-        'SELECT report, reference_version FROM drift_reports WHERE report_id = $1',
-        [input.driftReportId],
-      );
+      const stored = await db.getDriftReport(pool, input.driftReportId);
       const plan = planCollection(
         candidates.map((c) => ({ ...c, ts: c.ts.toISOString() })),
         model.features,
-        reports[0]?.report ?? null,
+        stored?.report ?? null,
         input.policy,
         input.modelId,
         pseudonymise,
@@ -195,7 +180,7 @@ export function createCycleActivities({
       }));
       const contentHash = hashRows(rows);
       // Lineage: the champion's training dataset is the parent; the plan says what was taken and why.
-      const referenceVersion = reports[0]?.reference_version;
+      const referenceVersion = stored?.reference_version;
       const parent =
         referenceVersion === undefined
           ? null
@@ -247,11 +232,7 @@ export function createCycleActivities({
       contentHash: string;
     }> {
       const parent = await db.getDatasetRows(pool, input.parentId);
-      const { rows: answers } = await pool.query<{
-        record_key: string;
-        label: string;
-        source: 'human' | 'auto';
-      }>('SELECT record_key, label, source FROM labels WHERE campaign_id = $1', [input.campaignId]);
+      const answers = await db.campaignLabels(pool, input.campaignId);
       const byKey = new Map(answers.map((a) => [a.record_key, a]));
       const rows: db.DatasetRowInput[] = parent
         .map((r) => {
@@ -304,16 +285,9 @@ export function createCycleActivities({
       summary: unknown;
     }): Promise<void> {
       await withTransaction(pool, async (client) => {
-        await client.query(
-          `UPDATE cycles SET outcome = $2, summary = $3, stage = 'closed', closed_at = now()
-           WHERE cycle_id = $1 AND closed_at IS NULL`,
-          [input.cycleId, input.outcome, JSON.stringify(input.summary)],
-        );
+        await db.closeCycle(client, input.cycleId, input.outcome, input.summary);
         // Training progress is only needed while the cycle can still retry its training.
-        await client.query(
-          "DELETE FROM training_checkpoints WHERE left(checkpoint_key, length($1) + 1) = $1 || ':'",
-          [input.cycleId],
-        );
+        await db.deleteCycleCheckpoints(client, input.cycleId);
         await db.audit(client, {
           key: `${input.cycleId}:closed`,
           cycleId: input.cycleId,

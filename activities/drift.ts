@@ -10,7 +10,7 @@ import { predict } from '../core/model.js';
 import { diagnose } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { readWindow, windowSeed } from '../db/windows.js';
 import { WindowColumns } from '../core/window.js';
 import { businessFailure } from './failures.js';
@@ -179,20 +179,13 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
 
     /** Gives back a reservation whose cycle could not be started (only while it is still pending). */
     async releaseCycle(input: { cycleId: string; triggerKey: string }): Promise<void> {
-      await withTransaction(pool, async (client) => {
-        await client.query("DELETE FROM cycles WHERE cycle_id = $1 AND stage = 'pending'", [input.cycleId]);
-        await client.query('DELETE FROM cycle_triggers WHERE trigger_key = $1 AND cycle_id = $2', [
-          input.triggerKey,
-          input.cycleId,
-        ]);
-      });
+      await withTransaction(pool, (client) =>
+        db.releasePendingCycle(client, input.cycleId, input.triggerKey),
+      );
     },
 
     async linkCheckToCycle(input: { checkKey: string; cycleId: string }): Promise<void> {
-      await pool.query('UPDATE drift_checks SET cycle_id = $2 WHERE check_key = $1', [
-        input.checkKey,
-        input.cycleId,
-      ]);
+      await db.linkCheckToCycle(pool, input.checkKey, input.cycleId);
     },
   };
 }

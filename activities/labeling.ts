@@ -5,7 +5,7 @@ import type { Features } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
 import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 
 export interface LabelItem {
   recordKey: string;
@@ -52,12 +52,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       });
       const byKey = new Map(scored.map((s) => [s.recordKey, s]));
       const stored = async () => {
-        const { rows: tasks } = await pool.query<{ record_key: string; auto: boolean }>(
-          `SELECT t.record_key, (l.source = 'auto') IS TRUE AS auto FROM label_tasks t
-           LEFT JOIN labels l ON l.campaign_id = t.campaign_id AND l.record_key = t.record_key
-           WHERE t.campaign_id = $1 ORDER BY t.priority`,
-          [input.campaignId],
-        );
+        const tasks = await db.labelTasksWithAuto(pool, input.campaignId);
         return {
           items: tasks
             .filter((t) => !t.auto)
@@ -87,11 +82,10 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       const auto = threshold === undefined ? [] : scored.filter((s) => s.confidence >= threshold);
       const autoKeys = new Set(auto.map((a) => a.recordKey));
       const candidates = scored.filter((s) => !autoKeys.has(s.recordKey));
-      const { rows: flaggedRows } = await pool.query<{ record_key: string; rank: number }>(
-        `SELECT record_key, min(CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS rank
-         FROM failure_cases WHERE model_id = $1 AND truth IS NULL AND record_key = ANY($2::text[])
-         GROUP BY record_key`,
-        [input.modelId, candidates.map((r) => r.recordKey)],
+      const flaggedRows = await db.unlabeledFlagRanks(
+        pool,
+        input.modelId,
+        candidates.map((r) => r.recordKey),
       );
       const flagged = new Map(flaggedRows.map((f) => [f.record_key, f.rank]));
       const strategy = input.strategy ?? 'uncertainty';
@@ -119,11 +113,10 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
           })),
         );
         if (auto.length > 0)
-          await client.query(
-            `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via)
-             SELECT $1, k, l, 'remedy:champion', 'auto', 'auto' FROM unnest($2::text[], $3::text[]) AS u(k, l)
-             ON CONFLICT (campaign_id, record_key) DO NOTHING`,
-            [input.campaignId, auto.map((a) => a.recordKey), auto.map((a) => a.guess)],
+          await db.insertAutoLabels(
+            client,
+            input.campaignId,
+            auto.map((a) => ({ recordKey: a.recordKey, label: a.guess })),
           );
       });
       const after = await stored();
@@ -151,13 +144,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       budget: number;
       strategy?: 'candidate' | 'disagreement';
     }): Promise<{ items: LabelItem[] }> {
-      const tasksNow = async () =>
-        (
-          await pool.query<{ record_key: string; priority: number }>(
-            'SELECT record_key, priority FROM label_tasks WHERE campaign_id = $1 ORDER BY priority',
-            [input.campaignId],
-          )
-        ).rows;
+      const tasksNow = () => db.labelTasks(pool, input.campaignId);
       const rows = await db.getDatasetRows(pool, input.datasetId);
       const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
       const asItem = (r: (typeof rows)[number]): LabelItem => {
@@ -173,10 +160,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
 
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} is not registered`);
-      const { rows: answered } = await pool.query<{ record_key: string; label: string }>(
-        'SELECT record_key, label FROM labels WHERE campaign_id = $1',
-        [input.campaignId],
-      );
+      const answered = await db.campaignLabels(pool, input.campaignId);
       const examples = [
         ...rows.filter((r) => r.label !== null).map((r) => ({ features: r.features, label: r.label! })),
         ...answered
@@ -226,12 +210,8 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       recipients: string[];
       message: string;
     }): Promise<void> {
-      const inserted = await pool.query(
-        `INSERT INTO notifications (event_key, campaign_id, kind, recipients, message) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (event_key) DO NOTHING`,
-        [input.eventKey, input.campaignId, input.kind, JSON.stringify(input.recipients), input.message],
-      );
-      if (inserted.rowCount)
+      const inserted = await db.insertNotification(pool, input);
+      if (inserted)
         log.info('notification', { campaignId: input.campaignId, kind: input.kind, message: input.message });
     },
 
@@ -243,17 +223,10 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       reviewer: string;
       via?: string;
     }): Promise<{ label: string; reviewer: string; duplicate: boolean }> {
-      const inserted = await pool.query<{ label: string; reviewer: string }>(
-        `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via) VALUES ($1, $2, $3, $4, 'human', $5)
-         ON CONFLICT (campaign_id, record_key) DO NOTHING RETURNING label, reviewer`,
-        [input.campaignId, input.recordKey, input.label, input.reviewer, input.via ?? 'api'],
-      );
-      if (inserted.rows[0]) return { ...inserted.rows[0], duplicate: false };
-      const { rows } = await pool.query<{ label: string; reviewer: string }>(
-        'SELECT label, reviewer FROM labels WHERE campaign_id = $1 AND record_key = $2',
-        [input.campaignId, input.recordKey],
-      );
-      return { ...rows[0]!, duplicate: true };
+      const inserted = await db.insertHumanLabel(pool, { ...input, via: input.via ?? 'api' });
+      if (inserted) return { ...inserted, duplicate: false };
+      const stored = await db.getLabel(pool, input.campaignId, input.recordKey);
+      return { ...stored!, duplicate: true };
     },
 
     /**
@@ -267,17 +240,10 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       reviewer: string;
       via?: string;
     }): Promise<{ label: string; duplicate: boolean }> {
-      const inserted = await pool.query<{ label: string }>(
-        `INSERT INTO label_votes (campaign_id, record_key, reviewer, label, via) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (campaign_id, record_key, reviewer) DO NOTHING RETURNING label`,
-        [input.campaignId, input.recordKey, input.reviewer, input.label, input.via ?? 'api'],
-      );
-      if (inserted.rows[0]) return { label: inserted.rows[0].label, duplicate: false };
-      const { rows } = await pool.query<{ label: string }>(
-        'SELECT label FROM label_votes WHERE campaign_id = $1 AND record_key = $2 AND reviewer = $3',
-        [input.campaignId, input.recordKey, input.reviewer],
-      );
-      return { label: rows[0]!.label, duplicate: true };
+      const inserted = await db.insertVote(pool, { ...input, via: input.via ?? 'api' });
+      if (inserted) return { label: inserted.label, duplicate: false };
+      const stored = await db.getVote(pool, input.campaignId, input.recordKey, input.reviewer);
+      return { label: stored!.label, duplicate: true };
     },
   };
 }

@@ -9,7 +9,7 @@ import { predict } from '../core/model.js';
 import { chooseReferenceSpan, measureBaseline, REFERENCE_MAX_ROWS, type Span } from '../core/reference.js';
 import { durationMs, type ModelDefinition } from '../core/schemas.js';
 import * as ref from '../db/reference.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 
 export interface ServingReference {
   profile: ReferenceProfile;

@@ -3,7 +3,7 @@ import { buildReferenceProfile, type ReferenceProfile } from '../core/drift.js';
 import { analyzeStep, type StepAnalysis } from '../core/policy.js';
 import type { ModelDefinition, Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { servingReference } from './reference.js';
 
 export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
@@ -32,11 +32,8 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
         action: 'traffic.set',
         details: { candidateVersion: input.candidateVersion, weight: input.weight },
       });
-      const { rows } = await pool.query<{ since: Date }>(
-        `SELECT a.at AS since FROM audit_events a WHERE a.idempotency_key = $1`,
-        [`${input.cycleId}:traffic:${input.weight}`],
-      );
-      return { since: rows[0]!.since.toISOString() };
+      const since = await db.auditTime(pool, `${input.cycleId}:traffic:${input.weight}`);
+      return { since: since!.toISOString() };
     },
 
     /**
@@ -65,20 +62,14 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       }
       const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
       const analysis = analyzeStep(step.get(input.candidateVersion) ?? none, champion ?? none, input.policy);
-      const { rows } = await pool.query<{ decided_at: Date }>(
-        `INSERT INTO rollout_steps (cycle_id, step_index, attempt, weight, analysis, decision) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (cycle_id, step_index, attempt) DO UPDATE SET analysis = EXCLUDED.analysis, decision = EXCLUDED.decision
-         RETURNING decided_at`,
-        [
-          input.cycleId,
-          input.stepIndex,
-          input.attempt,
-          input.weight,
-          JSON.stringify(analysis),
-          analysis.decision,
-        ],
-      );
-      return { ...analysis, decidedAt: rows[0]!.decided_at.toISOString() };
+      const decidedAt = await db.upsertRolloutStep(pool, {
+        cycleId: input.cycleId,
+        stepIndex: input.stepIndex,
+        attempt: input.attempt,
+        weight: input.weight,
+        analysis,
+      });
+      return { ...analysis, decidedAt: decidedAt.toISOString() };
     },
 
     /** Traffic back to the champion, aliases restored, the candidate marked rolled back with the evidence. */
@@ -113,11 +104,8 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
           action: 'rollout.rolled_back',
           details: { candidateVersion: input.candidateVersion, evidence: input.evidence },
         });
-        const { rows } = await client.query<{ at: Date }>(
-          'SELECT at FROM audit_events WHERE idempotency_key = $1',
-          [`${input.cycleId}:rollback`],
-        );
-        return { restoredAt: rows[0]!.at.toISOString() };
+        const at = await db.auditTime(client, `${input.cycleId}:rollback`);
+        return { restoredAt: at!.toISOString() };
       });
     },
 

@@ -17,7 +17,7 @@ import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
@@ -80,11 +80,7 @@ type Progress =
 async function saveTrees(pool: pg.Pool, key: string, from: number, trees: readonly Tree[]): Promise<void> {
   if (from >= trees.length) return;
   const fresh = trees.slice(from);
-  await pool.query(
-    `INSERT INTO training_checkpoints (checkpoint_key, tree_index, tree)
-     SELECT $1, i, t FROM unnest($2::int[], $3::jsonb[]) AS u(i, t) ON CONFLICT DO NOTHING`,
-    [key, fresh.map((_, i) => from + i), fresh.map((t) => JSON.stringify(t))],
-  );
+  await db.insertCheckpointTrees(pool, key, from, fresh);
 }
 
 async function loadCheckpoint(
@@ -93,14 +89,9 @@ async function loadCheckpoint(
   progress: Progress,
 ): Promise<Checkpoint | undefined> {
   if (progress.kind === 'softmax') return { kind: 'softmax', state: progress.state };
-  const { rows } = await pool.query<{ tree: Tree }>(
-    'SELECT tree FROM training_checkpoints WHERE checkpoint_key = $1 AND tree_index < $2 ORDER BY tree_index',
-    [key, progress.trees],
-  );
+  const trees = await db.checkpointTrees(pool, key, progress.trees);
   // A gap (rows lost) means starting over: a forest must not silently miss trees.
-  return rows.length === progress.trees
-    ? { kind: 'forest', trees: rows.map((r) => r.tree), searched: progress.searched }
-    : undefined;
+  return trees.length === progress.trees ? { kind: 'forest', trees, searched: progress.searched } : undefined;
 }
 
 export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
@@ -319,19 +310,15 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
         gates: decision,
         lineage: { driftReportId: input.driftReportId, campaignId: input.campaignId },
       };
-      await pool.query(
-        `INSERT INTO model_cards (model_id, version, cycle_id, go, markdown, html, input) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (model_id, version) DO UPDATE SET go = EXCLUDED.go, markdown = EXCLUDED.markdown, html = EXCLUDED.html, input = EXCLUDED.input`,
-        [
-          input.modelId,
-          input.candidateVersion,
-          input.cycleId,
-          decision.go,
-          modelCardMarkdown(card),
-          modelCardHtml(card),
-          JSON.stringify(card),
-        ],
-      );
+      await db.upsertModelCard(pool, {
+        modelId: input.modelId,
+        version: input.candidateVersion,
+        cycleId: input.cycleId,
+        go: decision.go,
+        markdown: modelCardMarkdown(card),
+        html: modelCardHtml(card),
+        input: card,
+      });
       const strip = ({ calibration: _c, ...m }: ModelMetrics) => m;
       await db.mergeVersionMetrics(pool, input.modelId, input.candidateVersion, {
         holdout: {

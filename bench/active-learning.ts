@@ -36,7 +36,7 @@
  * random at the same budget and to random at the largest budget (Welch 95% intervals, not corrected for
  * the number of strategies × budgets compared). Reports go to .remedy/bench/active-learning*.json.
  */
-import { loadWeather, hasFeedback, weatherModel } from '../client/weather.js';
+import { loadWeather, hasFeedback, weatherModel } from '../dev/weather.js';
 import { disagreementPick, hybridMarginPick } from '../core/active-learning.js';
 import { forestProbabilities, trainForest, type Tree } from '../core/forest.js';
 import { encode, fitEncoder, predict, train } from '../core/model.js';

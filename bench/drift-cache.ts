@@ -6,7 +6,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { F64Slice } from '../client/drift-parallel.js';
+import type { F64Slice } from '../drift/parallel.js';
 import type { Column, ColumnProfile, ReferenceProfile } from '../core/drift.js';
 
 type NumericMeta = Omit<Extract<ColumnProfile, { type: 'numeric' }>, 'sorted'> & {

@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { profileColumns, type Column, type ReferenceProfile } from '../core/drift.js';
-import { readTable } from '../client/tables.js';
+import { readTable } from '../drift/tables.js';
 import { saveCurrent, saveProfile } from './drift-cache.js';
 
 const [kind, dir, a, b] = process.argv.slice(2);

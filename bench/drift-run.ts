@@ -6,7 +6,7 @@
  *   tsx bench/drift-run.ts DIR THREADS REPEATS stream|memory
  */
 import { Policy } from '../core/schemas.js';
-import { driftReportParallel } from '../client/drift-parallel.js';
+import { driftReportParallel } from '../drift/parallel.js';
 import type { DriftReport } from '../core/drift.js';
 import { lazyCurrent, lazyProfile, loadCurrent, loadProfile } from './drift-cache.js';
 

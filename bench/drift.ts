@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultThreads } from '../client/drift-parallel.js';
+import { defaultThreads } from '../drift/parallel.js';
 import { dataDir } from '../infra/paths.js';
 import { machine, percentile, writeReport } from './report.js';
 

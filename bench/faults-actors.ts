@@ -14,8 +14,8 @@ import {
   rolloutStatus,
   submitLabel,
   waitForCycle,
-} from '../client/cycles.js';
-import { futureTraffic, SCENARIO, type PreparedModel } from '../client/scenario.js';
+} from '../ops/cycles.js';
+import { futureTraffic, SCENARIO, type PreparedModel } from '../dev/scenario.js';
 import { STAGES, type CycleSummary, type Stage } from '../workflows/messages.js';
 import { message, pause } from './faults-stack.js';
 

@@ -3,7 +3,7 @@
  * on demand), waiting for a stopped server's port, and waits that end when the run stops.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { spawnWorker, type WorkerProcess } from '../client/stack.js';
+import { spawnWorker, type WorkerProcess } from '../dev/stack.js';
 import { canListen } from '../infra/ports.js';
 import type { FaultKind } from './faults-core.js';
 

@@ -8,11 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Command } from 'commander';
-import { futureTraffic, prepareWeatherModel } from '../client/scenario.js';
-import { backgroundTraffic } from '../client/traffic.js';
+import { futureTraffic, prepareWeatherModel } from '../dev/scenario.js';
+import { backgroundTraffic } from '../dev/traffic.js';
 import { canonicalJson, train } from '../core/model.js';
 import { Policy } from '../core/schemas.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import type { RolloutResult } from '../workflows/rollout.js';
 import { log, machine, percentile, startBenchEnv, writeReport } from './harness.js';
 

@@ -31,8 +31,8 @@
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
-import { startCycle, waitForCycle } from '../client/cycles.js';
-import { prepareWeatherModel, SCENARIO } from '../client/scenario.js';
+import { startCycle, waitForCycle } from '../ops/cycles.js';
+import { prepareWeatherModel, SCENARIO } from '../dev/scenario.js';
 import { labelingWorkflowId, rolloutWorkflowId } from '../workflows/cycle.js';
 import type { CycleSummary } from '../workflows/messages.js';
 import { log, machine, startBenchEnv, writeReport } from './harness.js';

@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadWeather, weatherModel, type WeatherRow } from '../client/weather.js';
+import { loadWeather, weatherModel, type WeatherRow } from '../dev/weather.js';
 import {
   forestProbabilities,
   SEARCH_TREES,

@@ -22,10 +22,11 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { Command } from 'commander';
-import { submitLabel, cycleStatus, startCycle } from '../client/cycles.js';
-import { atStage, waitForStatus } from '../client/reviewer.js';
-import { prepareWeatherModel, SCENARIO } from '../client/scenario.js';
-import { weatherModel } from '../client/weather.js';
+import { submitLabel, cycleStatus, startCycle } from '../ops/cycles.js';
+import { atStage, waitForStatus } from '../dev/reviewer.js';
+import { prepareWeatherModel, SCENARIO } from '../dev/scenario.js';
+import { weatherModel } from '../dev/weather.js';
+import * as db from '../db/index.js';
 import type { LabelingInput } from '../workflows/labeling.js';
 import { labelingStatusQuery, type LabelingStatus } from '../workflows/messages.js';
 import { log, machine, percentile, startBenchEnv, writeReport } from './harness.js';
@@ -90,14 +91,7 @@ try {
     deadline: '24h',
     reviewers: [REVIEWER],
   });
-  const opened = async () =>
-    Number(
-      (
-        await env.pool.query<{ n: string }>(
-          "SELECT count(DISTINCT campaign_id) AS n FROM label_tasks WHERE campaign_id LIKE 'bench-wait-%'",
-        )
-      ).rows[0]!.n,
-    );
+  const opened = () => db.countCampaignsWithPrefix(env.pool, 'bench-wait-');
 
   const before = memory();
   log(`before parking: ${JSON.stringify(before)}`);

@@ -3,7 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { runCli, defaultConnect, defaultDatabase } = await import('../client/cli.ts');
+const { runCli, defaultConnect, defaultDatabase } = await import('../cli/main.ts');
 const code = await runCli(process.argv.slice(2), {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),

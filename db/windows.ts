@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { Features } from '../core/schemas.js';
-import type { RecordRow } from './queries.js';
+import type { RecordRow } from './records.js';
 
 export interface WindowRead {
   modelId: string;

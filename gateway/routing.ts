@@ -11,7 +11,7 @@ import { predict, type ModelArtifact, type Prediction } from '../core/model.js';
 import { routesToCandidate } from '../core/policy.js';
 import type { Features } from '../core/schemas.js';
 import type { Queryable } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 
 export interface ServeRequest {
   /** Unique per request; the key feedback is posted under. */

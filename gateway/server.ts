@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { describeZodError, ModelId } from '../core/schemas.js';
 import type { ModelDefinition } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import { flagOutcome } from '../core/catalog.js';
 import { HttpError, listen, readJsonBody, sendJson as send, type Listening } from '../infra/http.js';
 import { remedyMetrics } from './metrics.js';

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { createDatabaseIfMissing } from '../db/admin.js';
 import { loadDatabaseConfig } from './config.js';
 import { dataDir as defaultDataDir } from './paths.js';
 import { canListen, freePort, LOCAL_HOST } from './ports.js';
@@ -61,16 +62,7 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) {
-      try {
-        await client.query(`create database ${client.escapeIdentifier(name)}`);
-      } catch (err) {
-        // 42P04 duplicate_database, or 23505 when a concurrent CREATE DATABASE won the race.
-        const code = (err as { code?: string }).code;
-        if (code !== '42P04' && code !== '23505') throw err;
-      }
-    }
+    await createDatabaseIfMissing(client, name);
   } finally {
     await client.end();
   }

@@ -19,9 +19,9 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { describeZodError } from '../core/schemas.js';
-import { pendingLabels, submitLabel, UserError } from '../client/cycles.js';
+import { pendingLabels, submitLabel, UserError } from '../ops/cycles.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
-import { loadCycleReport, renderReport } from '../client/report.js';
+import { loadCycleReport, renderReport } from '../ops/report.js';
 import { campaignPage, errorPage, indexPage } from './pages.js';
 
 const MAX_BODY = 16 * 1024;

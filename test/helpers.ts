@@ -9,7 +9,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { runCli, type CliIo } from '../client/cli.js';
+import { runCli, type CliIo } from '../cli/main.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';

@@ -6,9 +6,9 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servingReference } from '../../activities/reference.js';
-import { prepareWeatherModel, type PreparedModel } from '../../client/scenario.js';
+import { prepareWeatherModel, type PreparedModel } from '../../dev/scenario.js';
 import { withTransaction } from '../../db/pool.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import { sampleSpanRows } from '../../db/reference.js';
 import { freshDatabase } from '../helpers.js';
 

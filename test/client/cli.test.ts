@@ -8,8 +8,8 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import { buildProgram, type CliIo } from '../../client/cli.js';
-import { DEMO_POLICY, prepareWeatherModel } from '../../client/scenario.js';
+import { buildProgram, type CliIo } from '../../cli/main.js';
+import { DEMO_POLICY, prepareWeatherModel } from '../../dev/scenario.js';
 import type { CycleSummary, LabelingStatus } from '../../workflows/messages.js';
 import {
   cliRunner,

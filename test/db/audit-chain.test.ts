@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../db/audit-chain.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import { freshDatabase } from '../helpers.js';
 
 let pool: pg.Pool;

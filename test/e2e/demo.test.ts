@@ -18,7 +18,7 @@ function run(
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(projectRoot, 'client/demo.ts'), ...args],
+      ['--import', 'tsx', path.join(projectRoot, 'dev/demo.ts'), ...args],
       { cwd: projectRoot, env },
     );
     let stdout = '';

@@ -11,8 +11,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AesGcmCodec, dataConverterFor } from '../../codec/codec.js';
 import { startCodecServer } from '../../codec/server.js';
-import { pendingLabels, startCycle, submitLabel, waitForCycle } from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
+import { pendingLabels, startCycle, submitLabel, waitForCycle } from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { resolveTemporalCli } from '../../infra/temporal-install.js';
 import { freshDatabase, startTestWorkers, temporalHarness, until, type TemporalHarness } from '../helpers.js';
 

@@ -4,8 +4,8 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cycleStatus, pendingLabels, startCycle } from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
+import { cycleStatus, pendingLabels, startCycle } from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import { labelingWorkflowId } from '../../workflows/cycle.js';
 import { launchChromium, until, useStack } from '../helpers.js';

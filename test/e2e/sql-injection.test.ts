@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { escapeIdentifier } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pendingLabels, startCycle, submitLabel } from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
+import { pendingLabels, startCycle, submitLabel } from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import { cliRunner, until, useStack } from '../helpers.js';
 

@@ -2,7 +2,7 @@
  * The worker process with REMEDY_METRICS_ADDRESS: the Temporal SDK's own metrics, served for Prometheus.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { spawnWorker } from '../../client/stack.js';
+import { spawnWorker } from '../../dev/stack.js';
 import { freePort } from '../../infra/ports.js';
 import { freshDatabase, until, uniqueSuffix } from '../helpers.js';
 

@@ -5,19 +5,19 @@
 import { inject } from 'vitest';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pendingLabels, startCycle, waitForCycle } from '../../client/cycles.js';
-import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
-import * as db from '../../db/queries.js';
+import { pendingLabels, startCycle, waitForCycle } from '../../ops/cycles.js';
+import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
+import * as db from '../../db/index.js';
 import {
   DEMO_POLICY,
   futureTraffic,
   prepareWeatherModel,
   SCENARIO,
   TRAFFIC_BOUND,
-} from '../../client/scenario.js';
-import { backgroundTraffic } from '../../client/traffic.js';
+} from '../../dev/scenario.js';
+import { backgroundTraffic } from '../../dev/traffic.js';
 import type { Gateway } from '../../gateway/server.js';
-import { spawnWorker, type WorkerProcess } from '../../client/stack.js';
+import { spawnWorker, type WorkerProcess } from '../../dev/stack.js';
 import { freshDatabase, startGateway, temporalHarness, until, type TemporalHarness } from '../helpers.js';
 
 let pool: pg.Pool;

@@ -4,8 +4,8 @@
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareWeatherModel, type PreparedModel } from '../../client/scenario.js';
-import * as db from '../../db/queries.js';
+import { prepareWeatherModel, type PreparedModel } from '../../dev/scenario.js';
+import * as db from '../../db/index.js';
 import type { Gateway } from '../../gateway/server.js';
 import { freshDatabase, startGateway } from '../helpers.js';
 

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../client/cli.js';
-import { weatherCsvPath } from '../../client/weather.js';
+import { runCli, type CliIo } from '../../cli/main.js';
+import { weatherCsvPath } from '../../dev/weather.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 // Evidently 0.7.23 DataDriftPreset, reference 732 rows (<= 1000: p-value tests).

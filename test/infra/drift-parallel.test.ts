@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { driftReportParallel } from '../../client/drift-parallel.js';
+import { driftReportParallel } from '../../drift/parallel.js';
 import { driftReportColumns, profileColumns, type Column } from '../../core/drift.js';
 import { Policy } from '../../core/schemas.js';
 

@@ -1,10 +1,10 @@
 /**
- * Parameterised SQL only: every query the project sends is a constant text with $n placeholders. This
- * reads the source of every module that talks to Postgres and finds each `.query(` call whose SQL is
- * built from values (a template literal with `${…}`, or text joined with `+`). The only interpolations
- * allowed are an identifier escaped by the driver (`escapeIdentifier`) and module constants written in
- * capitals (fixed SQL fragments). Temporal's `handle.query(someQuery)` calls and the migration runner
- * (the files in migrations/) are not SQL built from input and are recognised as such. The injection sweep
+ * Parameterised SQL only: every query the project sends is a constant text with $n placeholders. Every
+ * SQL statement lives in db/ (a second test below fails when one appears elsewhere), so this reads db/
+ * and finds each `.query(` call whose SQL is built from values (a template literal with `${…}`, or text
+ * joined with `+`). The only interpolations allowed are an identifier escaped by the driver
+ * (`escapeIdentifier`) and module constants written in capitals (fixed SQL fragments). The migration
+ * runner (the files in migrations/) is recognised as such. The injection sweep
  * (test/e2e/sql-injection.test.ts) then sends hostile strings through every way in.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,18 +12,20 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../infra/paths.js';
 
-const FOLDERS = ['activities', 'db', 'client', 'gateway', 'review', 'workers', 'infra', 'codec', 'core'];
+/** Folders of the repository that are not source: dependencies, tests and generated or local data. */
+const NOT_SOURCE = new Set(['node_modules', 'test', '.git', '.remedy']);
 
-function sources(): string[] {
+function tsFiles(dir: string): string[] {
   const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.ts')) out.push(full);
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (!NOT_SOURCE.has(entry.name) && !entry.name.startsWith('.')) walk(full);
+      } else if (entry.name.endsWith('.ts')) out.push(full);
     }
   };
-  for (const f of FOLDERS) walk(path.join(projectRoot, f));
+  walk(dir);
   return out;
 }
 
@@ -98,7 +100,7 @@ describe('parameterised SQL only', () => {
   it('given every module that talks to Postgres, then no query text is built from values', () => {
     const offenders: string[] = [];
     let queries = 0;
-    for (const file of sources()) {
+    for (const file of tsFiles(path.join(projectRoot, 'db'))) {
       for (const q of queryTexts(readFileSync(file, 'utf8'))) {
         queries++;
         if (builtFromValues(q.text))
@@ -107,5 +109,19 @@ describe('parameterised SQL only', () => {
     }
     expect(queries).toBeGreaterThan(100);
     expect(offenders).toEqual([]);
+  });
+
+  it('given every source file outside db/, then none sends SQL: its statements are db/ functions', () => {
+    const db = path.join(projectRoot, 'db') + path.sep;
+    const outside: string[] = [];
+    for (const file of tsFiles(projectRoot)) {
+      if (file.startsWith(db)) continue;
+      for (const q of queryTexts(readFileSync(file, 'utf8'))) {
+        // Temporal's handle.query(cycleStatusQuery) asks a workflow, not the database.
+        if (!/^\w+Query$/.test(q.text))
+          outside.push(`${path.relative(projectRoot, file)}:${q.line}: ${q.text.slice(0, 120)}`);
+      }
+    }
+    expect(outside).toEqual([]);
   });
 });

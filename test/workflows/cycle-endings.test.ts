@@ -3,9 +3,9 @@
  * broken feed (data-quality-incident). Neither collects, labels nor trains, and the champion keeps serving.
  */
 import { describe, expect, it } from 'vitest';
-import { startCycle, waitForCycle } from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
-import * as db from '../../db/queries.js';
+import { startCycle, waitForCycle } from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
+import * as db from '../../db/index.js';
 import type { CycleSummary } from '../../workflows/messages.js';
 import { useStack } from '../helpers.js';
 

@@ -13,10 +13,10 @@ import {
   submitLabel,
   UserError,
   waitForCycle,
-} from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
-import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../client/reviewer.js';
-import * as db from '../../db/queries.js';
+} from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../dev/scenario.js';
+import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
+import * as db from '../../db/index.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 
 const stack = useStack('cycle', { gateway: true });

@@ -4,8 +4,8 @@
  * requests go out a batch at a time.
  */
 import { describe, expect, it } from 'vitest';
-import { cycleStatus, decideCampaign, pendingLabels, startCycle, submitLabel } from '../../client/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
+import { cycleStatus, decideCampaign, pendingLabels, startCycle, submitLabel } from '../../ops/cycles.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { trafficBucket } from '../../core/policy.js';
 import { createLabelingActivities } from '../../activities/labeling.js';
 import { startReviewServer } from '../../review/server.js';

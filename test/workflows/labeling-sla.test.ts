@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createActivities, createTrainingActivities } from '../../activities/index.js';
-import { prepareWeatherModel, SCENARIO } from '../../client/scenario.js';
+import { prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { addSearchAttributes } from '../../infra/temporal-dev-server.js';
 import { resolveTestServer } from '../../infra/temporal-install.js';
 import type { CycleSummary } from '../../workflows/messages.js';

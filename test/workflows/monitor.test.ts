@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { resolveTemporalCli } from '../../infra/temporal-install.js';
-import { abortCycle, cycleStatus } from '../../client/cycles.js';
+import { abortCycle, cycleStatus } from '../../ops/cycles.js';
 import {
   createMonitor,
   deleteMonitor,
@@ -14,11 +14,11 @@ import {
   pauseMonitor,
   resumeMonitor,
   triggerMonitor,
-} from '../../client/monitor.js';
-import { DEMO_POLICY, prepareWeatherModel } from '../../client/scenario.js';
-import { ingestRecords, registerModelWithChampion } from '../../client/setup.js';
-import { loadWeather, weatherModel } from '../../client/weather.js';
-import * as db from '../../db/queries.js';
+} from '../../ops/monitor.js';
+import { DEMO_POLICY, prepareWeatherModel } from '../../dev/scenario.js';
+import { ingestRecords, registerModelWithChampion } from '../../ops/setup.js';
+import { loadWeather, weatherModel } from '../../dev/weather.js';
+import * as db from '../../db/index.js';
 import type { DriftCheckSummary } from '../../workflows/monitor.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 

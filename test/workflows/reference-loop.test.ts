@@ -6,13 +6,13 @@
  * raised, and the second cycle over 2013–2014 does not close as a data-quality incident.
  */
 import { expect, it } from 'vitest';
-import { abortCycle, startCycle, waitForCycle } from '../../client/cycles.js';
-import { waitForStatus } from '../../client/reviewer.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../client/scenario.js';
+import { abortCycle, startCycle, waitForCycle } from '../../ops/cycles.js';
+import { waitForStatus } from '../../dev/reviewer.js';
+import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../dev/scenario.js';
 import { windowReport } from '../../activities/drift.js';
 import { upgradeProfile, type DriftReport } from '../../core/drift.js';
 import { diagnose } from '../../core/policy.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import { useStack } from '../helpers.js';
 
 const MODEL = 'weather-loop';

@@ -4,12 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { approveFull, forceRollback, promoteNow, resolvePause, rolloutStatus } from '../../client/cycles.js';
-import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../client/scenario.js';
-import { backgroundTraffic, sendTraffic } from '../../client/traffic.js';
+import { approveFull, forceRollback, promoteNow, resolvePause, rolloutStatus } from '../../ops/cycles.js';
+import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
+import { backgroundTraffic, sendTraffic } from '../../dev/traffic.js';
 import { canonicalJson, train, type ModelArtifact } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
 import { recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
 

@@ -4,10 +4,10 @@
  * rule that a model never has two cycles (a second trigger is attached as evidence).
  */
 import { describe, expect, it } from 'vitest';
-import { abortCycle, cycleStatus } from '../../client/cycles.js';
-import { createTrigger, deleteMonitor, triggerMonitor } from '../../client/monitor.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from '../../client/scenario.js';
-import * as db from '../../db/queries.js';
+import { abortCycle, cycleStatus } from '../../ops/cycles.js';
+import { createTrigger, deleteMonitor, triggerMonitor } from '../../ops/monitor.js';
+import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from '../../dev/scenario.js';
+import * as db from '../../db/index.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 
 const stack = useStack('triggers', { gateway: true });

@@ -7,12 +7,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { windowReport, type CheckResult } from '../../activities/drift.js';
-import { abortCycle, cycleStatus } from '../../client/cycles.js';
-import { createMonitor, triggerMonitor } from '../../client/monitor.js';
-import { ingestRecords, registerModelWithChampion, type LabeledExample } from '../../client/setup.js';
+import { abortCycle, cycleStatus } from '../../ops/cycles.js';
+import { createMonitor, triggerMonitor } from '../../ops/monitor.js';
+import { ingestRecords, registerModelWithChampion, type LabeledExample } from '../../ops/setup.js';
 import { driftReport, upgradeProfile, type DriftReport } from '../../core/drift.js';
 import { ModelDefinition, Policy, type Features } from '../../core/schemas.js';
-import * as db from '../../db/queries.js';
+import * as db from '../../db/index.js';
 import { cliRunner, until, useStack } from '../helpers.js';
 
 const stack = useStack('window');

@@ -6,9 +6,9 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { CycleSummary } from '../workflows/messages.js';
-import { startCycle, waitForCycle, type Queues } from './cycles.js';
+import { startCycle, waitForCycle, type Queues } from '../ops/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from './reviewer.js';
-import { ingestRecords, registerModelWithChampion } from './setup.js';
+import { ingestRecords, registerModelWithChampion } from '../ops/setup.js';
 import { backgroundTraffic, type TrafficReport, type TrafficRow } from './traffic.js';
 import { hasFeedback, loadWeather, weatherModel, type WeatherRow } from './weather.js';
 

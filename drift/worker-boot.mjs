@@ -2,4 +2,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./drift-worker.ts');
+await import('./worker.ts');

@@ -6,14 +6,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import type { DriftReport } from '../core/drift.js';
-import type { ModelCardInput } from '../core/model-card.js';
-import type { StepAnalysis } from '../core/policy.js';
 import { cycleReportHtml, cycleReportMarkdown, type CycleReportInput } from '../core/report.js';
 import { cycleStatusQuery, type CycleSummary } from '../workflows/messages.js';
 import { labelingWorkflowId } from '../workflows/cycle.js';
 import { UserError } from './cycles.js';
 import { dataDir } from '../infra/paths.js';
+import * as db from '../db/index.js';
 
 export interface ReportOptions {
   /** To read a running cycle's stages from its workflow. */
@@ -31,18 +29,7 @@ export async function loadCycleReport(
   cycleId: string,
   opts: ReportOptions = {},
 ): Promise<CycleReportInput> {
-  const cycleRow = (
-    await pool.query<{
-      model_id: string;
-      stage: string;
-      outcome: string | null;
-      summary: Partial<CycleSummary> & { trigger?: string };
-      started_at: Date;
-      closed_at: Date | null;
-    }>('SELECT model_id, stage, outcome, summary, started_at, closed_at FROM cycles WHERE cycle_id = $1', [
-      cycleId,
-    ])
-  ).rows[0];
+  const cycleRow = await db.getCycle<Partial<CycleSummary> & { trigger?: string }>(pool, cycleId);
   if (!cycleRow)
     throw new UserError(
       `no cycle "${cycleId}" in Remedy's database: list cycles with "remedy list" (IDs look like remediation-<model>-<n>)`,
@@ -57,59 +44,26 @@ export async function loadCycleReport(
     }
   }
 
-  const [drift, labels, tasks, notes, card, steps, audit] = await Promise.all([
-    pool.query<{
-      report_id: string;
-      reference_version: number;
-      window_start: Date;
-      window_end: Date;
-      report: DriftReport;
-    }>(
-      'SELECT report_id, reference_version, window_start, window_end, report FROM drift_reports WHERE cycle_id = $1',
-      [cycleId],
-    ),
-    pool.query<{ reviewer: string; via: string; source: string; answered_at: Date }>(
-      'SELECT reviewer, via, source, answered_at FROM labels WHERE campaign_id = $1 ORDER BY answered_at',
-      [labelingWorkflowId(cycleId)],
-    ),
-    pool.query<{ n: string }>('SELECT count(*) AS n FROM label_tasks WHERE campaign_id = $1', [
-      labelingWorkflowId(cycleId),
-    ]),
-    pool.query<{ kind: string; created_at: Date; message: string }>(
-      'SELECT kind, created_at, message FROM notifications WHERE campaign_id = $1 ORDER BY created_at, notification_id',
-      [labelingWorkflowId(cycleId)],
-    ),
-    pool.query<{ go: boolean; input: ModelCardInput | null }>(
-      'SELECT go, input FROM model_cards WHERE cycle_id = $1 ORDER BY version DESC LIMIT 1',
-      [cycleId],
-    ),
-    pool.query<{
-      step_index: number;
-      attempt: number;
-      weight: number;
-      decision: string;
-      decided_at: Date;
-      analysis: StepAnalysis;
-    }>(
-      'SELECT step_index, attempt, weight, decision, decided_at, analysis FROM rollout_steps WHERE cycle_id = $1 ORDER BY decided_at, step_index, attempt',
-      [cycleId],
-    ),
-    pool.query<{ at: Date; actor: string; action: string; details: { trigger?: string } }>(
-      'SELECT at, actor, action, details FROM audit_events WHERE cycle_id = $1 ORDER BY event_id',
-      [cycleId],
-    ),
+  const campaignId = labelingWorkflowId(cycleId);
+  const [drift, labels, requested, notes, card, steps, audit] = await Promise.all([
+    db.cycleDriftReports(pool, cycleId),
+    db.campaignAnswers(pool, campaignId),
+    db.labelTaskCount(pool, campaignId),
+    db.campaignNotifications(pool, campaignId),
+    db.latestCycleModelCard(pool, cycleId),
+    db.rolloutSteps(pool, cycleId),
+    db.cycleAudit(pool, cycleId),
   ]);
 
-  const opened = audit.rows.find((a) => a.action === 'cycle.opened');
-  const requested = Number(tasks.rows[0]?.n ?? 0);
+  const opened = audit.find((a) => a.action === 'cycle.opened');
   const reviewers = new Map<string, { reviewer: string; via: string; count: number }>();
-  for (const l of labels.rows) {
+  for (const l of labels) {
     const key = `${l.reviewer}\u0000${l.via}`;
     const entry = reviewers.get(key) ?? { reviewer: l.reviewer, via: l.via, count: 0 };
     entry.count += 1;
     reviewers.set(key, entry);
   }
-  const d = drift.rows[0];
+  const d = drift[0];
   const namespace = opts.namespace ?? 'default';
   return {
     generatedAt: iso(opts.now ?? new Date()),
@@ -140,18 +94,18 @@ export async function loadCycleReport(
         : {
             campaignId: labelingWorkflowId(cycleId),
             requested,
-            human: labels.rows.filter((l) => l.source === 'human').length,
-            auto: labels.rows.filter((l) => l.source === 'auto').length,
+            human: labels.filter((l) => l.source === 'human').length,
+            auto: labels.filter((l) => l.source === 'auto').length,
             reviewers: [...reviewers.values()].sort((a, b) => b.count - a.count),
-            answeredAt: labels.rows.map((l) => iso(l.answered_at)),
-            notifications: notes.rows.map((n) => ({
+            answeredAt: labels.map((l) => iso(l.answered_at)),
+            notifications: notes.map((n) => ({
               kind: n.kind,
               at: iso(n.created_at),
               message: n.message,
             })),
           },
-    card: card.rows[0] ? { go: card.rows[0].go, input: card.rows[0].input } : null,
-    rollout: steps.rows.map((s) => ({
+    card: card ? { go: card.go, input: card.input } : null,
+    rollout: steps.map((s) => ({
       stepIndex: s.step_index,
       attempt: s.attempt,
       weight: s.weight,
@@ -159,7 +113,7 @@ export async function loadCycleReport(
       decidedAt: iso(s.decided_at),
       analysis: s.analysis,
     })),
-    audit: audit.rows.map((a) => ({ at: iso(a.at), actor: a.actor, action: a.action })),
+    audit: audit.map((a) => ({ at: iso(a.at), actor: a.actor, action: a.action })),
     ...(opts.webUiBase
       ? {
           webUiUrl: `${opts.webUiBase.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(cycleId)}`,

@@ -10,9 +10,10 @@
  */
 import { Command } from 'commander';
 import type { Pool } from 'pg';
-import { reportLink } from './cycles.js';
-import { renderSummary } from './render.js';
-import { writeReport } from './report.js';
+import * as db from '../db/index.js';
+import { reportLink } from '../ops/cycles.js';
+import { renderSummary } from '../ops/render.js';
+import { writeReport } from '../ops/report.js';
 import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from './scenario.js';
 import { startStack, workflowUrl } from './stack.js';
 
@@ -81,8 +82,5 @@ try {
 process.exit(exitCode);
 
 async function nextModelId(pool: Pool): Promise<string> {
-  const { rows } = await pool.query<{ n: string }>(
-    "SELECT count(*) AS n FROM models WHERE model_id LIKE 'weather-%'",
-  );
-  return `weather-${Number(rows[0]!.n) + 1}`;
+  return `weather-${(await db.countModelsWithPrefix(pool, 'weather-')) + 1}`;
 }

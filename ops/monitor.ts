@@ -13,7 +13,7 @@ import {
 import type pg from 'pg';
 import { z } from 'zod';
 import { durationMs, DurationString, IsoDate, ModelId, describeZodError } from '../core/schemas.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 import type { driftCheck, DriftCheckSummary } from '../workflows/monitor.js';
 import type { TriggerSummary, volumeCheck } from '../workflows/triggers.js';
 import { ModelIdKey } from '../workflows/search-attributes.js';

@@ -165,7 +165,7 @@ export async function driftReportParallel(
 function runWorker(task: WorkerTask): Promise<FeatureOutcome[]> {
   return new Promise((resolve, reject) => {
     // Remedy runs from its TypeScript sources: the boot file registers tsx in the worker thread first.
-    const worker = new Worker(new URL('./drift-worker-boot.mjs', import.meta.url), { workerData: task });
+    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: task });
     worker.once('message', (result: FeatureOutcome[]) => resolve(result));
     worker.once('error', reject);
     worker.once('exit', (code) => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Features, ModelDefinition } from '../core/schemas.js';
 import { UserError } from './cycles.js';
-import { fileSize } from './tables.js';
+import { fileSize } from '../drift/tables.js';
 
 /** Larger files are refused with a message: split them, each part is ingested on its own. */
 export const MAX_INGEST_BYTES = 512 * 1024 ** 2;

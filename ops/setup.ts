@@ -15,7 +15,7 @@ import { CODE_VERSION } from '../activities/training.js';
 import { serveRecords } from '../gateway/routing.js';
 import { hashRows } from '../activities/cycle.js';
 import { withTransaction } from '../db/pool.js';
-import * as db from '../db/queries.js';
+import * as db from '../db/index.js';
 
 export interface LabeledExample {
   recordKey: string;

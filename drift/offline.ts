@@ -10,8 +10,8 @@ import {
   type TestName,
 } from '../core/drift.js';
 import { Policy } from '../core/schemas.js';
-import { UserError } from './cycles.js';
-import { defaultThreads, driftReportParallel } from './drift-parallel.js';
+import { UserError } from '../ops/cycles.js';
+import { defaultThreads, driftReportParallel } from './parallel.js';
 import { inferType, readTable, toColumn } from './tables.js';
 
 const PARALLEL_FROM = 2_000_000;

@@ -5,7 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { CycleSummary, LabelingStatus, Stage } from '../workflows/messages.js';
-import { approveRollout, cycleStatus, pendingLabels, submitLabel, UserError } from './cycles.js';
+import { approveRollout, cycleStatus, pendingLabels, submitLabel, UserError } from '../ops/cycles.js';
 
 /** Polls the cycle's status query until `until` holds (or the cycle has closed). */
 export async function waitForStatus(

@@ -1,0 +1,178 @@
+/**
+ * `remedy pending`, `label` and `remedy labels …`: answering a campaign's items and steering the campaign.
+ */
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import {
+  decideCampaign,
+  extendDeadline,
+  importLabels,
+  approveRollout,
+  pendingLabels,
+  submitLabel,
+  UserError,
+} from '../ops/cycles.js';
+import { type CliContext, PartialFailure } from './shared.js';
+
+/** The items a campaign asks about, and answering them. */
+export function registerAnswerCommands(program: Command, { io, withClient, print }: CliContext): void {
+  program
+    .command('pending')
+    .description('list the label requests of a cycle that still wait for an answer')
+    .argument('<cycle>', 'cycle ID')
+    .option('--json', 'print JSON')
+    .action(async (cycle: string, o: { json?: boolean }) => {
+      const s = await withClient(({ client }) => pendingLabels(client, cycle));
+      const extra = [
+        s.batch ? `batch ${s.batch.current} of ${s.batch.of}` : '',
+        s.agreement && s.agreement.kappa !== null
+          ? `agreement kappa ${s.agreement.kappa.toFixed(2)} on ${s.agreement.pairs} items (gate ${s.agreement.minKappa})`
+          : '',
+        s.parkedFor ? `parked for ${s.parkedFor === 'agreement' ? 'low agreement' : 'too few labels'}` : '',
+      ].filter(Boolean);
+      const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); labels: ${s.labelSet.join(', ')}${extra.length ? `; ${extra.join('; ')}` : ''}\n`;
+      const body = s.pending
+        .map(
+          (p) =>
+            `${p.recordKey}\tguess=${p.guess} (${(p.confidence * 100).toFixed(0)}%)\t${JSON.stringify(p.features)}` +
+            (p.needs
+              ? `\t${p.needs} reviewers, answered by: ${(p.reviewedBy ?? []).join(', ') || 'nobody yet'}`
+              : ''),
+        )
+        .join('\n');
+      print(o.json, s, head + (body ? `${body}\n` : ''));
+    });
+
+  program
+    .command('label')
+    .description('answer one label request')
+    .argument('<cycle>', 'cycle ID')
+    .argument('<recordKey>', 'the item to label (see "remedy pending")')
+    .argument('<label>', 'the label')
+    .requiredOption('--reviewer <name>', 'who is answering')
+    .option('--json', 'print JSON')
+    .action(
+      async (cycle: string, recordKey: string, label: string, o: { reviewer: string; json?: boolean }) => {
+        const r = await withClient(({ client }) =>
+          submitLabel(client, cycle, { recordKey, label, reviewer: o.reviewer, via: 'cli' }),
+        );
+        print(
+          o.json,
+          r,
+          `${r.duplicate ? 'already labeled' : 'labeled'} ${r.recordKey} = ${r.label}; ${r.remaining} remaining` +
+            (r.awaiting
+              ? ` (the item waits for ${r.awaiting} more reviewer${r.awaiting > 1 ? 's' : ''})`
+              : '') +
+            '\n',
+        );
+      },
+    );
+
+  for (const [name, approve] of [
+    ['approve', true],
+    ['reject', false],
+  ] as const) {
+    program
+      .command(name)
+      .description(
+        approve
+          ? 'approve the rollout of a cycle waiting for approval'
+          : 'reject the candidate of a cycle waiting for approval',
+      )
+      .argument('<cycle>', 'cycle ID')
+      .requiredOption('--approver <name>', 'who decides')
+      .option('--reason <text>', 'why, kept in the audit trail')
+      .action(async (cycle: string, o: { approver: string; reason?: string }) => {
+        await withClient(({ client }) =>
+          approveRollout(client, cycle, { approver: o.approver, approve, reason: o.reason }),
+        );
+        io.out(`${approve ? 'approved' : 'rejected'} ${cycle}\n`);
+      });
+  }
+}
+
+/** Importing answers, extending a deadline, deciding a parked campaign. */
+export function registerCampaignCommands(program: Command, { io, withClient, print }: CliContext): void {
+  const labels = program
+    .command('labels')
+    .description(
+      "a cycle's labeling campaign: answer from a CSV file, extend its deadline, decide when it is parked",
+    );
+  labels
+    .command('import')
+    .description(
+      'answer label requests from a CSV file with the columns recordKey,label (and optionally reviewer)',
+    )
+    .argument('<cycle>', 'cycle ID')
+    .argument('<file>', 'CSV file')
+    .requiredOption('--reviewer <name>', 'who is answering (rows may name their own reviewer)')
+    .option('--json', 'print JSON')
+    .action(async (cycle: string, file: string, o: { reviewer: string; json?: boolean }) => {
+      let csv: string;
+      try {
+        csv = await readFile(file, 'utf8');
+      } catch (err) {
+        throw new UserError(
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
+        );
+      }
+      const rows = await withClient(({ client }) => importLabels(client, cycle, csv, o.reviewer));
+      const count = (r: string) => rows.filter((x) => x.result === r).length;
+      const refused = rows.filter((r) => r.result === 'refused');
+      print(
+        o.json,
+        rows,
+        `${count('labeled')} labeled, ${count('duplicate')} already labeled, ${refused.length} refused\n` +
+          refused.map((r) => `line ${r.line} (${r.recordKey}): ${r.message}\n`).join(''),
+      );
+      if (refused.length > 0) throw new PartialFailure();
+    });
+  labels
+    .command('extend')
+    .description("move a campaign's deadline later (also unparks a parked campaign)")
+    .argument('<cycle>', 'cycle ID')
+    .requiredOption('--by <duration>', 'how much later, e.g. 24h')
+    .requiredOption('--actor <name>', 'who decides')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(async (cycle: string, o: { by: string; actor: string; reason?: string }) => {
+      const r = await withClient(({ client }) =>
+        extendDeadline(client, cycle, {
+          by: o.by,
+          actor: o.actor,
+          ...(o.reason ? { reason: o.reason } : {}),
+        }),
+      );
+      io.out(`deadline of ${cycle} is now ${r.deadlineAt}\n`);
+    });
+  labels
+    .command('decide')
+    .description(
+      'decide a parked campaign: extend (with --by), proceed with what is labeled, or abort the cycle',
+    )
+    .argument('<cycle>', 'cycle ID')
+    .addArgument(
+      new Command()
+        .createArgument('<decision>', 'extend, proceed or abort')
+        .choices(['extend', 'proceed', 'abort']),
+    )
+    .requiredOption('--actor <name>', 'who decides')
+    .option('--by <duration>', 'with extend: how much more time, e.g. 24h')
+    .option('--reason <text>', 'why, kept in the audit trail')
+    .action(
+      async (
+        cycle: string,
+        decision: 'extend' | 'proceed' | 'abort',
+        o: { actor: string; by?: string; reason?: string },
+      ) => {
+        await withClient(({ client }) =>
+          decideCampaign(client, cycle, {
+            decision,
+            actor: o.actor,
+            ...(o.by ? { by: o.by } : {}),
+            ...(o.reason ? { reason: o.reason } : {}),
+          }),
+        );
+        io.out(`${decision} sent to ${cycle}\n`);
+      },
+    );
+}

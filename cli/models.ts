@@ -1,0 +1,167 @@
+/**
+ * `remedy models …`: registering models and seeing their versions.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { UserError } from '../ops/cycles.js';
+import * as db from '../db/index.js';
+import { checkRows, readRows, rejectionReport, type Columns } from '../ops/ingest.js';
+import { registerModelWithChampion } from '../ops/setup.js';
+import { ModelDefinition, describeZodError } from '../core/schemas.js';
+import { type CliContext, PartialFailure } from './shared.js';
+
+/** Registering models, showing one, listing them. */
+export function registerModelCommands(program: Command, ctx: CliContext): void {
+  const models = program.command('models').description('register models and see their versions');
+  registerModel(models, ctx);
+  modelViews(models, ctx);
+}
+
+function registerModel(models: Command, { io, print }: CliContext): void {
+  models
+    .command('register')
+    .description(
+      'register a model (or update its policy) from a JSON definition, training its first champion on reference data',
+    )
+    .argument('<definition>', 'JSON file: { modelId, labelSet, features: { numeric, categorical }, policy }')
+    .requiredOption(
+      '--reference <file>',
+      'labeled reference data (.csv, .ndjson or .jsonl), needed the first time',
+    )
+    .option('--key-column <name>', "column holding each row's unique key", 'record_key')
+    .option('--time-column <name>', "column holding each row's time", 'ts')
+    .option('--label-column <name>', 'column holding the label', 'label')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        file: string,
+        o: { reference: string; keyColumn: string; timeColumn: string; labelColumn: string; json?: boolean },
+      ) => {
+        let text: string;
+        try {
+          text = await readFile(file, 'utf8');
+        } catch (err) {
+          throw new UserError(
+            `cannot read the definition ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+          );
+        }
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch (err) {
+          throw new UserError(
+            `${file} is not JSON (${(err as Error).message.split('\n')[0]}): a definition is one JSON object, { "modelId", "labelSet", "features", "policy" }`,
+          );
+        }
+        const parsed = ModelDefinition.safeParse(raw);
+        if (!parsed.success)
+          throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
+        const def = parsed.data;
+        const columns: Columns = { key: o.keyColumn, time: o.timeColumn, label: o.labelColumn };
+        const checked = checkRows(await readRows(o.reference), def, columns, { labelRequired: true });
+        if (checked.rejected.length > 0) {
+          io.err(
+            `remedy: ${o.reference}: ${checked.rejected.length} rows refused, nothing registered:\n${rejectionReport(o.reference, checked.rejected)}`,
+          );
+          throw new PartialFailure('reference refused');
+        }
+        if (checked.rows.length < 10)
+          throw new UserError(`${o.reference} has ${checked.rows.length} rows; a champion needs at least 10`);
+        const { pool, close } = await io.database();
+        try {
+          const r = await registerModelWithChampion(
+            pool,
+            def,
+            checked.rows.map((x) => ({
+              recordKey: x.recordKey,
+              ts: x.ts,
+              features: x.features,
+              label: x.feedback!,
+            })),
+          );
+          print(
+            o.json,
+            { modelId: def.modelId, ...r },
+            `registered ${def.modelId}: champion v${r.version}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}\n`,
+          );
+        } finally {
+          await close();
+        }
+      },
+    );
+}
+
+function modelViews(models: Command, { io, print }: CliContext): void {
+  models
+    .command('show')
+    .description("a model's labels, features, champion, candidate, traffic split, versions and open cycle")
+    .argument('<model>', 'model ID')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const def = await db.getModel(pool, model);
+        if (!def) throw new UserError(`no model "${model}": see "remedy models list" or register it`);
+        const versions = await db.listModelVersions(pool, model);
+        const traffic = await db.getTraffic(pool, model);
+        const open = await db.openCycle(pool, model);
+        const value = {
+          ...def,
+          versions: versions.map((v) => ({
+            version: v.version,
+            status: v.status,
+            cycleId: v.cycle_id,
+            createdAt: v.created_at.toISOString(),
+            holdoutAccuracy:
+              typeof v.metrics['holdoutAccuracy'] === 'number' ? v.metrics['holdoutAccuracy'] : null,
+          })),
+          traffic,
+          openCycle: open ? { cycleId: open.cycle_id, stage: open.stage } : null,
+        };
+        const t = value.traffic;
+        const text = [
+          `model ${def.modelId}`,
+          `  labels: ${def.labelSet.join(', ')}`,
+          `  numeric features: ${def.features.numeric.join(', ') || '-'}`,
+          `  categorical features: ${def.features.categorical.join(', ') || '-'}`,
+          `  traffic: ${t ? `champion v${t.championVersion}${t.candidateVersion !== null ? `, candidate v${t.candidateVersion} at ${t.candidateWeight}%` : ''}` : '-'}`,
+          `  open cycle: ${value.openCycle ? `${value.openCycle.cycleId} (${value.openCycle.stage})` : 'none'}`,
+          '  versions:',
+          ...value.versions.map(
+            (v) =>
+              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
+          ),
+        ].join('\n');
+        print(o.json, value, `${text}\n`);
+      } finally {
+        await close();
+      }
+    });
+  models
+    .command('list')
+    .description('registered models with their champion and open cycle')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { pool, close } = await io.database();
+      try {
+        const rows = await db.listModels(pool);
+        const value = rows.map((r) => ({
+          modelId: r.model_id,
+          champion: r.champion,
+          openCycle: r.open_cycle,
+        }));
+        const text =
+          value.length === 0
+            ? 'no models: register one with "remedy models register"\n'
+            : value
+                .map(
+                  (m) =>
+                    `${m.modelId}\t${m.champion === null ? '-' : `v${m.champion}`}\t${m.openCycle ?? '-'}`,
+                )
+                .join('\n') + '\n';
+        print(o.json, value, text);
+      } finally {
+        await close();
+      }
+    });
+}

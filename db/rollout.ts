@@ -1,0 +1,119 @@
+/**
+ * Staged rollout: traffic weights and the per-version serving statistics a step is judged on.
+ * One small function per SQL statement over an injected queryable; parameters are always bound.
+ */
+import type { StepAnalysis } from '../core/policy.js';
+import { type Queryable } from './pool.js';
+
+export interface TrafficRow {
+  championVersion: number;
+  candidateVersion: number | null;
+  candidateWeight: number;
+}
+
+export async function setTraffic(q: Queryable, modelId: string, t: TrafficRow): Promise<void> {
+  await q.query(
+    `INSERT INTO traffic_weights (model_id, champion_version, candidate_version, candidate_weight) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (model_id) DO UPDATE SET champion_version = EXCLUDED.champion_version,
+       candidate_version = EXCLUDED.candidate_version, candidate_weight = EXCLUDED.candidate_weight, updated_at = now()`,
+    [modelId, t.championVersion, t.candidateVersion, t.candidateWeight],
+  );
+}
+
+export async function getTraffic(q: Queryable, modelId: string): Promise<TrafficRow | null> {
+  const { rows } = await q.query<{
+    champion_version: number;
+    candidate_version: number | null;
+    candidate_weight: number;
+  }>(
+    'SELECT champion_version, candidate_version, candidate_weight FROM traffic_weights WHERE model_id = $1',
+    [modelId],
+  );
+  const r = rows[0];
+  return r
+    ? {
+        championVersion: r.champion_version,
+        candidateVersion: r.candidate_version,
+        candidateWeight: r.candidate_weight,
+      }
+    : null;
+}
+
+export interface ArmStats {
+  served: number;
+  n: number;
+  correct: number;
+  meanConfidence: number | null;
+  p95LatencyMs: number | null;
+}
+
+/** Per-version serving and feedback statistics for predictions served since `since`. */
+export async function armStatsSince(
+  q: Queryable,
+  modelId: string,
+  since: string,
+  versions: readonly number[],
+): Promise<Map<number, ArmStats>> {
+  const { rows } = await q.query<{
+    version: number;
+    served: string;
+    n: string;
+    correct: string;
+    mean_conf: number | null;
+    p95_us: number | null;
+  }>(
+    `SELECT p.version, COUNT(*) AS served,
+            COUNT(*) FILTER (WHERE r.feedback IS NOT NULL) AS n,
+            COUNT(*) FILTER (WHERE r.feedback = p.predicted) AS correct,
+            AVG(p.confidence) FILTER (WHERE r.feedback IS NOT NULL) AS mean_conf,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY p.latency_us) AS p95_us
+     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+     WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
+     GROUP BY p.version`,
+    [modelId, since, versions],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.version,
+      {
+        served: Number(r.served),
+        n: Number(r.n),
+        correct: Number(r.correct),
+        meanConfidence: r.mean_conf === null ? null : Number(r.mean_conf),
+        p95LatencyMs: r.p95_us === null ? null : Number(r.p95_us) / 1000,
+      },
+    ]),
+  );
+}
+
+/** A rollout step's analysis and decision (a retry overwrites its own attempt); returns when it was decided. */
+export async function upsertRolloutStep(
+  q: Queryable,
+  s: { cycleId: string; stepIndex: number; attempt: number; weight: number; analysis: { decision: string } },
+): Promise<Date> {
+  const { rows } = await q.query<{ decided_at: Date }>(
+    `INSERT INTO rollout_steps (cycle_id, step_index, attempt, weight, analysis, decision) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (cycle_id, step_index, attempt) DO UPDATE SET analysis = EXCLUDED.analysis, decision = EXCLUDED.decision
+     RETURNING decided_at`,
+    [s.cycleId, s.stepIndex, s.attempt, s.weight, JSON.stringify(s.analysis), s.analysis.decision],
+  );
+  return rows[0]!.decided_at;
+}
+
+export interface RolloutStepRow {
+  step_index: number;
+  attempt: number;
+  weight: number;
+  decision: string;
+  decided_at: Date;
+  analysis: StepAnalysis;
+}
+
+/** A cycle's rollout steps in the order they were decided. */
+export async function rolloutSteps(q: Queryable, cycleId: string): Promise<RolloutStepRow[]> {
+  const { rows } = await q.query<RolloutStepRow>(
+    'SELECT step_index, attempt, weight, decision, decided_at, analysis FROM rollout_steps WHERE cycle_id = $1 ORDER BY decided_at, step_index, attempt',
+    [cycleId],
+  );
+  return rows;
+}
