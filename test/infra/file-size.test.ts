@@ -16,16 +16,12 @@ const MAX_FILE_LINES = 600;
 const MAX_FUNCTION_LINES = 150;
 
 /** Files still over MAX_FILE_LINES, relative to the project root. */
-const PENDING_FILES: readonly string[] = ['cli/main.ts', 'db/index.ts'];
+const PENDING_FILES: readonly string[] = [];
 /** Functions still over MAX_FUNCTION_LINES, as `file:name`. */
 const PENDING_FUNCTIONS: readonly string[] = [
-  'activities/catalog.ts:createCatalogActivities',
   'activities/cycle.ts:createCycleActivities',
   'activities/labeling.ts:createLabelingActivities',
   'activities/rollout.ts:createRolloutActivities',
-  'cli/main.ts:buildProgram',
-  'workflows/cycle.ts:remediationCycle',
-  'workflows/labeling.ts:labelingCampaign',
   'workflows/rollout.ts:stagedRollout',
 ];
 
