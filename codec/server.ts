@@ -11,6 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
+import { IdentityError, type Identify } from '../infra/identity.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 
 const MAX_BODY = 4 * 1024 * 1024;
@@ -49,7 +50,14 @@ const bearerCheck = (token: string) => {
 
 export function startCodecServer(
   codec: PayloadCodec,
-  opts: { port?: number; host?: string; token?: string; corsOrigin?: string } = {},
+  opts: {
+    port?: number;
+    host?: string;
+    token?: string;
+    corsOrigin?: string;
+    /** With REMEDY_AUTH=jwt: the caller's OIDC token (the Web UI passes the user's access token). */
+    identify?: Identify;
+  } = {},
 ): Promise<CodecServer> {
   const cors = {
     'access-control-allow-origin': opts.corsOrigin ?? 'http://localhost:8233',
@@ -67,6 +75,14 @@ export function startCodecServer(
         throw new HttpError(404, 'use POST /decode or POST /encode');
       if (authorized && !authorized(req.headers.authorization))
         throw new HttpError(401, 'not allowed: send Authorization: Bearer <token>');
+      if (opts.identify) {
+        try {
+          await opts.identify(req);
+        } catch (err) {
+          if (err instanceof IdentityError) throw new HttpError(err.status, err.message);
+          throw err;
+        }
+      }
       const parsed = JsonPayloads.safeParse(await readJsonBody(req, MAX_BODY));
       if (!parsed.success)
         throw new HttpError(400, 'send {"payloads": [{"metadata": {...}, "data": "<base64>"}]}');

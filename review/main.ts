@@ -1,7 +1,8 @@
 /**
  * The review page as its own process (docker-compose runs it so). Temporal from TEMPORAL_ADDRESS /
  * TEMPORAL_NAMESPACE / TLS as everywhere; REMEDY_REVIEW_PORT (default 8090) and REMEDY_REVIEW_HOST
- * (default 0.0.0.0) where it listens. Put an authenticating proxy in front that sets X-Remedy-Reviewer.
+ * (default 0.0.0.0) where it listens. Who reviews: REMEDY_AUTH=jwt (OIDC tokens) or proxy (X-Remedy-Reviewer
+ * from REMEDY_TRUSTED_PROXIES) in production; see infra/identity.ts.
  * With DATABASE_URL it also serves the cycle reports (/reports/<cycle>); REMEDY_WEB_UI_URL (the Temporal
  * Web UI's address as readers reach it, e.g. http://localhost:8233) adds a link to each run.
  */
@@ -14,13 +15,16 @@ import {
   loadTemporalConfig,
 } from '../infra/config.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
+import { createIdentify, loadIdentityConfig, type IdentityConfig } from '../infra/identity.js';
 import { startReviewServer } from './server.js';
 
 let where: { port: number; host: string };
 let databaseUrl: string | undefined;
+let identity: IdentityConfig;
 try {
   where = loadListenConfig('REVIEW', { port: 8090, host: '0.0.0.0' });
   databaseUrl = loadDatabaseConfig().databaseUrl;
+  identity = loadIdentityConfig();
 } catch (err) {
   console.error((err as Error).message);
   process.exit(1);
@@ -40,12 +44,14 @@ const review = await startReviewServer(client, {
   ...(pool ? { pool } : {}),
   ...(webUiBase ? { webUiBase } : {}),
   namespace: temporal.namespace,
+  identify: createIdentify(identity),
 });
 console.error(
   JSON.stringify({
     msg: 'review page ready',
     url: `${review.url}/review`,
     reports: pool ? `${review.url}/reports/<cycle>` : 'off (set DATABASE_URL)',
+    identity: identity.mode,
   }),
 );
 const stop = () => {

@@ -10,9 +10,10 @@
  *   GET  /reports/:cycleId                the cycle's report (HTML; with a database)
  *   GET  /reports/:cycleId.md             the same as Markdown
  *
- * Who is reviewing: the `X-Remedy-Reviewer` header, set by an authenticating proxy in front of this
- * page, or else the `reviewer` query parameter (for a trusted network). The workflow decides whether
- * that reviewer may label.
+ * Who is reviewing (infra/identity.ts, REMEDY_AUTH): a verified OIDC token (`jwt`), the
+ * `X-Remedy-Reviewer` header from a configured proxy (`proxy`), or, by default on a trusted network, the
+ * header or the `reviewer` query parameter as given (`open`). The workflow decides whether that reviewer
+ * may label.
  */
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
@@ -20,6 +21,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { describeZodError } from '../core/schemas.js';
 import { pendingLabels, submitLabel, UserError } from '../ops/cycles.js';
+import { createIdentify, IdentityError, type Identify } from '../infra/identity.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 import { loadCycleReport, renderReport } from '../ops/report.js';
 import { campaignPage, errorPage, indexPage } from './pages.js';
@@ -41,13 +43,22 @@ export interface ReviewOptions {
   /** The Temporal Web UI's base URL, linked from the reports. */
   webUiBase?: string;
   namespace?: string;
+  /** Who is calling; default: the header or ?reviewer= as given (REMEDY_AUTH=open). */
+  identify?: Identify;
 }
 
 export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
-  const reviewerOf = (req: http.IncomingMessage, url: URL): string | null => {
-    const raw = (req.headers['x-remedy-reviewer'] as string | undefined) ?? url.searchParams.get('reviewer');
-    if (raw === null || raw === '') return null;
-    const r = ReviewerName.safeParse(raw);
+  const identify = opts.identify ?? createIdentify({ mode: 'open', header: 'X-Remedy-Reviewer' });
+  const reviewerOf = async (req: http.IncomingMessage, url: URL): Promise<string | null> => {
+    let who;
+    try {
+      who = await identify(req, url.searchParams.get('reviewer') || null);
+    } catch (err) {
+      if (err instanceof IdentityError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    if (who === null) return null;
+    const r = ReviewerName.safeParse(who.name);
     if (!r.success) throw new HttpError(400, `reviewer: ${r.error.issues.map((i) => i.message).join('; ')}`);
     return r.data;
   };
@@ -66,8 +77,8 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
   return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://review');
-      const reviewer = reviewerOf(req, url);
       if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
+      const reviewer = await reviewerOf(req, url);
       if (req.method === 'GET' && (url.pathname === '/review' || url.pathname === '/review/')) {
         return html(res, 200, indexPage(await campaigns(), reviewer));
       }
