@@ -156,6 +156,12 @@ async function main(): Promise<void> {
     accuracy: { remedyMae: mae('accuracy', 'remedy'), nannymlMae: mae('accuracy', 'nannyml') },
     f1: { remedyMae: mae('f1', 'remedy'), nannymlMae: mae('f1', 'nannyml') },
   };
+  const largestDifference = Math.max(
+    ...rows.flatMap((r) => [
+      Math.abs(r.accuracy.remedy - r.accuracy.nannyml),
+      Math.abs(r.f1.remedy - r.f1.nannyml),
+    ]),
+  );
   const pass = (['accuracy', 'f1'] as const).every(
     (m) => summary[m].remedyMae <= summary[m].nannymlMae + TARGET_POINTS,
   );
@@ -172,6 +178,7 @@ async function main(): Promise<void> {
     ),
     '',
     `mean absolute estimation error (points): accuracy Remedy ${summary.accuracy.remedyMae.toFixed(3)}, NannyML ${summary.accuracy.nannymlMae.toFixed(3)}; F1 Remedy ${summary.f1.remedyMae.toFixed(3)}, NannyML ${summary.f1.nannymlMae.toFixed(3)}`,
+    `largest difference between the two estimates: ${largestDifference.toExponential(1)}`,
     `realized inside the ±3σ band: accuracy Remedy ${within('accuracy', 'remedyBand')}/${rows.length}, NannyML ${within('accuracy', 'nannymlBand')}/${rows.length}; F1 Remedy ${within('f1', 'remedyBand')}/${rows.length}, NannyML ${within('f1', 'nannymlBand')}/${rows.length}`,
     `time (fit + estimate): Remedy ${remedySeconds.toFixed(2)} s, NannyML ${nanny.seconds.toFixed(2)} s`,
     `target (Remedy MAE <= NannyML MAE + ${TARGET_POINTS} points, accuracy and F1): ${pass ? 'met' : 'MISSED'}`,
@@ -183,6 +190,7 @@ async function main(): Promise<void> {
     nannyml: { version: nanny.version, calibrated: nanny.calibrated, seconds: nanny.seconds },
     remedy: { calibration: model.calibration.reason, seconds: remedySeconds },
     summary,
+    largestDifference,
     pass,
     chunks: rows,
   });

@@ -11,7 +11,7 @@
  * has labels, the realized value stands next to the estimate. Pure: no I/O.
  */
 import { decideCalibration, applyIsotonic, type CalibrationDecision } from './calibration.js';
-import { categoricalPsi, psi } from './stats.js';
+import { binShares, categoricalPsi, psiFromEdges, quantileEdges } from './stats.js';
 
 export const METRICS = ['accuracy', 'precision', 'recall', 'f1', 'tp', 'fp', 'tn', 'fn'] as const;
 export type MetricName = (typeof METRICS)[number];
@@ -47,7 +47,8 @@ export interface CbpeModel {
   thresholds: Record<MetricName, { lower: number | null; upper: number | null }>;
   /** What prediction and confidence drift are measured against. */
   referencePredicted: Record<string, number>;
-  referenceConfidence: number[];
+  /** Confidence max(p, 1 − p) on the reference: PSI bin edges (deciles) and the share in each bin. */
+  referenceConfidence: { edges: number[]; shares: number[] };
 }
 
 export interface MetricEstimate {
@@ -169,6 +170,10 @@ export function fitCbpe(reference: BinaryScores, opts: { chunkSize: number; seed
     const k = String(predicted[i]);
     predictedCounts[k] = (predictedCounts[k] ?? 0) + 1;
   }
+  const edges = quantileEdges(
+    [...confidence].sort((a, b) => a - b),
+    10,
+  );
   return {
     chunkSize: opts.chunkSize,
     referenceRows: n,
@@ -176,7 +181,7 @@ export function fitCbpe(reference: BinaryScores, opts: { chunkSize: number; seed
     sampling: samplingComponents(predicted, labels),
     thresholds,
     referencePredicted: predictedCounts,
-    referenceConfidence: confidence,
+    referenceConfidence: { edges, shares: binShares(edges, confidence) },
   };
 }
 
@@ -241,7 +246,8 @@ function estimateChunk(
     confidence.push(Math.max(data.proba[i]!, 1 - data.proba[i]!));
   }
   const predictionPsi = categoricalPsi(model.referencePredicted, predictedCounts).statistic;
-  const confidencePsi = psi(model.referenceConfidence, confidence).statistic;
+  const { edges, shares } = model.referenceConfidence;
+  const confidencePsi = psiFromEdges(edges, shares, confidence).statistic;
   return {
     index,
     start: r.start,
