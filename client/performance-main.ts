@@ -16,18 +16,26 @@ function rows(value: string): number {
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('remedy performance')
     .description(
-      "a binary classifier's performance per chunk without labels (confidence-based estimation, calibrated on the labeled reference), with the realized value where the current file has labels",
+      "a classifier's performance per chunk without labels (confidence-based estimation, calibrated on the labeled reference), with the realized value where the current file has labels",
     )
     .requiredOption(
       '--reference <file>',
       'reference file (CSV or Parquet) with probabilities, predictions and labels',
     )
     .requiredOption('--current <file>', 'current file (CSV or Parquet); labels optional')
-    .requiredOption('--proba-columns <columns>', "the positive class's probability column", (v) =>
-      v.split(',').map((s) => s.trim()),
+    .requiredOption(
+      '--proba-columns <columns>',
+      "binary: the positive class's probability column; multiclass: one per class, class=column,… (or columns named after their class)",
+      (v) => v.split(',').map((s) => s.trim()),
     )
-    .option('--prediction-column <column>', 'predicted label (0/1); default: probability >= 0.5')
-    .requiredOption('--label-column <column>', 'true label (0/1 or true/false; empty when not arrived)')
+    .option(
+      '--prediction-column <column>',
+      'predicted label (0/1, or the class name); default: probability >= 0.5, or the most probable class',
+    )
+    .requiredOption(
+      '--label-column <column>',
+      'true label (0/1 or true/false, or the class name; empty when not arrived)',
+    )
     .option('--chunk <rows>', 'rows per chunk', rows, 5000)
     .option('--json', 'print one JSON document')
     .exitOverride();

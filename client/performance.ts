@@ -1,26 +1,38 @@
 /**
- * `remedy performance`: a binary classifier's performance per chunk of a current file without waiting
+ * `remedy performance`: a classifier's performance (binary or multiclass) per chunk of a current file without waiting
  * for labels (confidence-based estimation, calibrated on a labeled reference file), with the realized
  * value next to the estimate wherever the current file has labels. CSV or Parquet, no server.
  */
 import {
   estimatePerformance,
   fitCbpe,
-  METRICS,
   type BinaryScores,
   type ChunkEstimate,
   type CbpeModel,
-  type MetricName,
+  type MetricEstimate,
 } from '../core/estimation.js';
+import {
+  estimateMulticlass,
+  fitCbpeMulticlass,
+  type MulticlassChunkEstimate,
+  type MulticlassModel,
+  type MulticlassScores,
+} from '../core/estimation-multiclass.js';
 import { UserError } from './cycles.js';
 import { readTable, type RawColumn, type Table } from './tables.js';
 
 export interface PerformanceOptions {
   reference: string;
   current: string;
-  /** Probability columns; binary: one, the positive class's probability. */
+  /**
+   * Probability columns. Binary: one, the positive class's probability. Multiclass: one per class, as
+   * `class=column` or a bare column named after its class.
+   */
   probaColumns: string[];
-  /** Predicted labels (0/1); without it a row is predicted positive when its probability is >= 0.5. */
+  /**
+   * Predicted labels: 0/1 (binary) or class names (multiclass). Without it a row is predicted positive
+   * when its probability is >= 0.5 (binary), or as the class with the highest probability (multiclass).
+   */
   predictionColumn?: string;
   /** True labels (0/1, true/false; empty = not arrived). Required in the reference, optional in the current. */
   labelColumn: string;
@@ -30,12 +42,15 @@ export interface PerformanceOptions {
 }
 
 export interface PerformanceRun {
+  kind: 'binary' | 'multiclass';
+  /** Multiclass: the classes, in the order of --proba-columns. */
+  classes?: string[];
   reference: { file: string; rows: number };
   current: { file: string; rows: number; labeled: number };
   chunkSize: number;
   predictedFrom: string;
   calibration: { applied: boolean; reason: string };
-  chunks: ChunkEstimate[];
+  chunks: (ChunkEstimate | MulticlassChunkEstimate)[];
 }
 
 const DEFAULT_CHUNK = 5000;
@@ -47,10 +62,6 @@ export async function estimateFiles(opts: PerformanceOptions): Promise<Performan
     throw new UserError(`--chunk must be a positive whole number of rows, not ${chunkSize}`);
   if (opts.probaColumns.length === 0)
     throw new UserError('--proba-columns is required: the column with the probability of the positive class');
-  if (opts.probaColumns.length > 1)
-    throw new UserError(
-      `--proba-columns names ${opts.probaColumns.length} columns; only binary classifiers are estimated so far: pass the one column with the positive class's probability`,
-    );
   const [ref, cur] = await Promise.all([readTable(opts.reference), readTable(opts.current)]);
   if (ref.rows === 0) throw new UserError(`${opts.reference} has no rows: the reference needs data`);
   if (cur.rows === 0) throw new UserError(`${opts.current} has no rows: the current file is empty`);
@@ -58,6 +69,7 @@ export async function estimateFiles(opts: PerformanceOptions): Promise<Performan
     throw new UserError(
       `${opts.reference} has no column "${opts.labelColumn}" (--label-column): the reference needs labels to calibrate on`,
     );
+  if (opts.probaColumns.length > 1) return estimateMulticlassFiles(ref, cur, opts, chunkSize);
   const reference = scores(ref, opts, true);
   const current = scores(cur, opts, false);
   let model: CbpeModel;
@@ -68,6 +80,7 @@ export async function estimateFiles(opts: PerformanceOptions): Promise<Performan
   }
   const chunks = estimatePerformance(model, current);
   return {
+    kind: 'binary',
     reference: { file: opts.reference, rows: ref.rows },
     current: { file: opts.current, rows: cur.rows, labeled: chunks.reduce((a, c) => a + c.labeled, 0) },
     chunkSize,
@@ -77,6 +90,112 @@ export async function estimateFiles(opts: PerformanceOptions): Promise<Performan
     calibration: { applied: model.calibration.applied, reason: model.calibration.reason },
     chunks,
   };
+}
+
+/** `class=column` pairs, or bare columns named after their class. */
+export function parseProbaColumns(specs: string[]): { classes: string[]; columns: string[] } {
+  const classes: string[] = [];
+  const columns: string[] = [];
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const cls = (eq >= 0 ? spec.slice(0, eq) : spec).trim();
+    const col = (eq >= 0 ? spec.slice(eq + 1) : spec).trim();
+    if (cls === '' || col === '')
+      throw new UserError(
+        `--proba-columns entry "${spec}" is incomplete: write class=column or a column name`,
+      );
+    if (classes.includes(cls)) throw new UserError(`--proba-columns names class "${cls}" twice`);
+    classes.push(cls);
+    columns.push(col);
+  }
+  return { classes, columns };
+}
+
+function estimateMulticlassFiles(
+  ref: Table,
+  cur: Table,
+  opts: PerformanceOptions,
+  chunkSize: number,
+): PerformanceRun {
+  const { classes, columns } = parseProbaColumns(opts.probaColumns);
+  const read = (table: Table, isReference: boolean): MulticlassScores => {
+    const proba = columns.map((c) => probabilities(table, c));
+    const predicted = opts.predictionColumn
+      ? strings(table, opts.predictionColumn, '--prediction-column').map((v, i) => {
+          if (v === null)
+            throw new UserError(
+              `${table.file} ${rowName(table, i)}: no prediction in "${opts.predictionColumn}"`,
+            );
+          return v;
+        })
+      : Array.from({ length: table.rows }, (_, i) => {
+          let best = 0;
+          for (let k = 1; k < classes.length; k++) if (proba[k]![i]! > proba[best]![i]!) best = k;
+          return classes[best]!;
+        });
+    const labels = table.columns.has(opts.labelColumn)
+      ? strings(table, opts.labelColumn, '--label-column')
+      : undefined;
+    if (isReference && labels) {
+      const missing = labels.findIndex((y) => y === null);
+      if (missing >= 0)
+        throw new UserError(
+          `${table.file} ${rowName(table, missing)}: no label in "${opts.labelColumn}"; every reference row needs one`,
+        );
+    }
+    return { classes, proba, predicted, ...(labels ? { labels } : {}) };
+  };
+  const reference = read(ref, true);
+  const current = read(cur, false);
+  let model: MulticlassModel;
+  let chunks: MulticlassChunkEstimate[];
+  try {
+    model = fitCbpeMulticlass(reference, { chunkSize });
+  } catch (err) {
+    throw new UserError(`${opts.reference}: ${(err as Error).message}`);
+  }
+  try {
+    chunks = estimateMulticlass(model, current);
+  } catch (err) {
+    throw new UserError(`${opts.current}: ${(err as Error).message}`);
+  }
+  const decisions = classes.map((c) => model.calibration[c]!);
+  return {
+    kind: 'multiclass',
+    classes,
+    reference: { file: opts.reference, rows: ref.rows },
+    current: { file: opts.current, rows: cur.rows, labeled: chunks.reduce((a, c) => a + c.labeled, 0) },
+    chunkSize,
+    predictedFrom: opts.predictionColumn
+      ? `column "${opts.predictionColumn}"`
+      : 'the class with the highest probability (no --prediction-column)',
+    calibration: {
+      applied: decisions.some((d) => d.applied),
+      reason: classes.map((c, k) => `${c}: ${decisions[k]!.applied ? 'isotonic' : 'none'}`).join(', '),
+    },
+    chunks,
+  };
+}
+
+function probabilities(table: Table, name: string): Float64Array {
+  const proba = numbers(table, name, '--proba-columns');
+  for (let i = 0; i < proba.length; i++) {
+    if (!(proba[i]! >= 0 && proba[i]! <= 1))
+      throw new UserError(
+        `${table.file} ${rowName(table, i)}: "${name}" is ${proba[i]}; probabilities must lie in [0, 1]`,
+      );
+  }
+  return proba;
+}
+
+/** Text values (class names); null where empty. */
+function strings(table: Table, name: string, flag: string): (string | null)[] {
+  const col = column(table, name, flag);
+  return Array.from(col.values as ArrayLike<string | number | null>, (v) => {
+    if (v === null || (typeof v === 'number' && Number.isNaN(v))) return null;
+    const t = String(v).trim();
+    return t === '' ? null : t;
+  });
 }
 
 /** Runs the estimate and prints it (a table, or one JSON document with --json). */
@@ -90,14 +209,7 @@ export async function runPerformance(
 }
 
 function scores(table: Table, opts: PerformanceOptions, isReference: boolean): BinaryScores {
-  const probaName = opts.probaColumns[0]!;
-  const proba = numbers(table, probaName, '--proba-columns');
-  for (let i = 0; i < proba.length; i++) {
-    if (!(proba[i]! >= 0 && proba[i]! <= 1))
-      throw new UserError(
-        `${table.file} ${rowName(table, i)}: "${probaName}" is ${proba[i]}; probabilities must lie in [0, 1]`,
-      );
-  }
+  const proba = probabilities(table, opts.probaColumns[0]!);
   const predicted = opts.predictionColumn
     ? binary(table, opts.predictionColumn, '--prediction-column', false)
     : Float64Array.from(proba, (p) => (p >= 0.5 ? 1 : 0));
@@ -166,11 +278,12 @@ function binary(table: Table, name: string, flag: string, missingOk: boolean): F
   return out;
 }
 
-const SHOWN: MetricName[] = ['accuracy', 'f1', 'precision', 'recall'];
-
 /** One line per chunk: each metric's estimate [band], the realized value where labels exist, alerts. */
 export function renderPerformance(run: PerformanceRun): string {
   const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(1));
+  const SHOWN = run.kind === 'binary' ? ['accuracy', 'f1', 'precision', 'recall'] : ['accuracy', 'f1'];
+  const metric = (c: PerformanceRun['chunks'][number], m: string) =>
+    (c.metrics as Record<string, MetricEstimate>)[m]!;
   const header = [
     'chunk',
     'rows',
@@ -183,14 +296,14 @@ export function renderPerformance(run: PerformanceRun): string {
     `${c.start}-${c.end - 1}`,
     `${c.labeled}`,
     ...SHOWN.flatMap((m) => {
-      const e = c.metrics[m];
+      const e = metric(c, m);
       return [
         `${pct(e.estimate)} [${pct(e.band?.[0] ?? null)}, ${pct(e.band?.[1] ?? null)}]`,
         pct(e.realized),
       ];
     }),
     [
-      ...METRICS.filter((m) => c.metrics[m].alert && SHOWN.includes(m)),
+      ...SHOWN.filter((m) => metric(c, m).alert),
       ...(c.predictionDrift.drifted ? [`prediction drift (PSI ${c.predictionDrift.psi.toFixed(2)})`] : []),
       ...(c.confidenceDrift.drifted ? [`confidence drift (PSI ${c.confidenceDrift.psi.toFixed(2)})`] : []),
     ].join(', ') || 'ok',
@@ -204,8 +317,10 @@ export function renderPerformance(run: PerformanceRun): string {
   const first = run.chunks[0]?.metrics.accuracy;
   return [
     `reference ${run.reference.file}: ${run.reference.rows} rows; current ${run.current.file}: ${run.current.rows} rows, ${run.current.labeled} labeled`,
-    `chunks of ${run.chunkSize} rows; predicted label from ${run.predictedFrom}`,
-    `calibration: ${run.calibration.applied ? 'isotonic, ' : 'none, '}${run.calibration.reason}`,
+    `${run.kind === 'binary' ? 'binary' : `multiclass (${run.classes!.join(', ')}; F1 is the macro average)`}, chunks of ${run.chunkSize} rows; predicted label from ${run.predictedFrom}`,
+    run.kind === 'binary'
+      ? `calibration: ${run.calibration.applied ? 'isotonic, ' : 'none, '}${run.calibration.reason}`
+      : `calibration per class (one-vs-rest): ${run.calibration.reason}`,
     '',
     line(header),
     ...rows.map(line),

@@ -81,19 +81,53 @@ describe('remedy performance', () => {
     expect(line).toMatch(/^0\s+0-19\s+8\s+60\.1 \[\d+\.\d, \d+\.\d\]\s+50\.0\s/);
   });
 
-  it('given two probability columns, when run, then it refuses with exit code 2 and says binary only', async () => {
+  it('given a three-class model, when run with class=column pairs, then accuracy and macro F1 are estimated per chunk', async () => {
+    const res = await cli([
+      '--reference',
+      path.join(fixtures, 'multiclass-reference.csv'),
+      '--current',
+      path.join(fixtures, 'multiclass-current.csv'),
+      '--proba-columns',
+      'cat=p_cat,dog=p_dog,fox=p_fox',
+      '--prediction-column',
+      'predicted',
+      '--label-column',
+      'animal',
+      '--chunk',
+      '15',
+      '--json',
+    ]);
+    expect(res.stderr).toBe('');
+    const out = JSON.parse(res.stdout) as PerformanceRun;
+    expect(out.kind).toBe('multiclass');
+    expect(out.classes).toEqual(['cat', 'dog', 'fox']);
+    // Realized values checked in Python on the fixture: 6 of 6 and 4 of 10 labeled rows right.
+    expect(out.chunks.map((c) => [c.labeled, c.metrics.accuracy.realized])).toEqual([
+      [6, 1],
+      [10, 0.4],
+    ]);
+    for (const c of out.chunks) {
+      const { estimate, band } = c.metrics.f1;
+      expect(estimate).toBeGreaterThan(band![0]);
+      expect(estimate).toBeLessThan(band![1]);
+    }
+  });
+
+  it('given an incomplete class=column entry, when run, then it refuses with exit code 2 and says how to write it', async () => {
     const res = await cli([
       '--reference',
       reference,
       '--current',
       current,
       '--proba-columns',
-      'a,b',
+      'cat=,dog=p_dog',
       '--label-column',
       'label',
     ]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('only binary classifiers are estimated so far');
+    expect(res.stderr).toContain(
+      '--proba-columns entry "cat=" is incomplete: write class=column or a column name',
+    );
   });
 
   it('given a reference with a missing label or a bad probability, then the error names the file, line and column', async () => {
