@@ -16,6 +16,7 @@ import { registerAnswerCommands, registerCampaignCommands } from './labels.js';
 import { registerSteeringCommands } from './steer.js';
 import { registerCardCommand, registerReportCommands } from './reports.js';
 import { registerDriftCommand } from './drift.js';
+import { registerPerformanceCommand } from './performance.js';
 import { registerMonitorCommands } from './monitors.js';
 import { registerTriggerCommands } from './triggers.js';
 import { registerFailureCommands } from './failures.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo): Command {
   registerSteeringCommands(program, ctx);
   registerCardCommand(program, ctx);
   registerDriftCommand(program, ctx);
+  registerPerformanceCommand(program, ctx);
   registerMonitorCommands(program, ctx);
   registerCampaignCommands(program, ctx);
   registerTriggerCommands(program, ctx);
