@@ -11,9 +11,12 @@ import { diagnose } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
-import { readWindow, windowSeed } from '../db/windows.js';
-import { WindowColumns } from '../core/window.js';
+import { FIELD_SEPARATOR, readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
+import { featuresFromJsonb, WindowColumns } from '../core/window.js';
 import { businessFailure } from './failures.js';
+
+/** Records per FETCH of a window: a few MiB of feature text per page. */
+const PAGE = 20_000;
 
 /**
  * The window's report against the champion's stored reference profile, over every record of the window
@@ -39,26 +42,40 @@ export async function windowReport(
   // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
   const outcomes: WindowOutcome[] = [];
-  const judge = (rows: readonly db.RecordRow[]) => {
-    for (const r of rows) {
-      if (r.feedback === null) continue;
-      const p = predict(champion.artifact, r.features);
-      outcomes.push({ truth: r.feedback, predicted: p.label, probabilities: p.probabilities });
+  const columns = new WindowColumns(profile.features);
+  const names = columns.names();
+  // Only labeled records are scored, each rebuilt from its feature values alone.
+  const judge = (page: FeaturePage) => {
+    for (let i = 0; i < page.features.length; i++) {
+      const truth = page.feedback[i]!;
+      if (truth === null) continue;
+      const p = predict(
+        champion.artifact,
+        featuresFromJsonb(names, page.features[i]!.split(FIELD_SEPARATOR)),
+      );
+      outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
     }
   };
-  const columns = new WindowColumns(profile.features);
   const limit = input.policy.maxWindowRows;
   const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
-  const read = await readWindow(
+  const read = await readWindowFeatures(
     pool,
     {
       ...range,
       sample: limit ? { size: limit, seed: windowSeed(range.modelId, range.start, range.end) } : undefined,
       ordered: false,
+      pageSize: PAGE,
     },
-    (rows) => {
-      for (const r of rows) columns.add(r.features);
-      if (!limit) judge(rows);
+    names,
+    (page) => {
+      for (let i = 0; i < page.features.length; i++) {
+        const fields = page.features[i]!.split(FIELD_SEPARATOR);
+        columns.addJsonb(fields);
+        const truth = page.feedback[i]!;
+        if (limit || truth === null) continue;
+        const p = predict(champion.artifact, featuresFromJsonb(names, fields));
+        outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
+      }
     },
   );
   if (read.held === 0) {
@@ -68,7 +85,13 @@ export async function windowReport(
     );
   }
   // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
-  if (limit) await readWindow(pool, { ...range, labeledOnly: true, ordered: false }, judge);
+  if (limit)
+    await readWindowFeatures(
+      pool,
+      { ...range, labeledOnly: true, ordered: false, pageSize: PAGE },
+      names,
+      judge,
+    );
   const report = driftReportColumns(profile, columns.columns(), outcomes, input.policy, {
     schemaViolations: columns.schemaViolations(),
   });

@@ -17,8 +17,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -61,6 +62,9 @@ const modelId = `acs-employment-${RECORDS}-${Math.round(LABELED * 100)}pct`;
 interface ChildResult {
   seconds: number;
   peakRssMiB: number;
+  /** CPU seconds of this Node process and of its Postgres backends: less sensitive to a busy machine. */
+  nodeCpu: number;
+  postgresCpu: number;
   held: number;
   tested: number;
   labeled: number;
@@ -199,7 +203,8 @@ async function child(mode: string, url: string): Promise<void> {
   const pool = createPool(url, 4);
   try {
     const started = performance.now();
-    let result: Omit<ChildResult, 'seconds' | 'peakRssMiB'>;
+    const cpu0 = process.cpuUsage();
+    let result: Omit<ChildResult, 'seconds' | 'peakRssMiB' | 'nodeCpu' | 'postgresCpu'>;
     if (mode === 'report') {
       const model = await db.getModel(pool, modelId);
       const champion = await db.getAlias(pool, modelId, 'champion');
@@ -219,15 +224,38 @@ async function child(mode: string, url: string): Promise<void> {
       result = await plainRead(pool);
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const nodeCpu = (cpu.user + cpu.system) / 1e6;
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-    process.stdout.write(JSON.stringify({ seconds, peakRssMiB, ...result }));
+    const postgresCpu = await backendCpu(pool);
+    process.stdout.write(JSON.stringify({ seconds, peakRssMiB, nodeCpu, postgresCpu, ...result }));
   } finally {
     await pool.end();
   }
 }
 
+/** CPU seconds used so far by this database's backends (this process's pool), from /proc (Linux). */
+async function backendCpu(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+  );
+  let ticks = 0;
+  for (const { pid } of rows) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      return NaN; // another machine's Postgres, or not Linux
+    }
+  }
+  return ticks / 100;
+}
+
 /** The same rows through a server-side cursor, 5,000 a fetch, parsed by `pg` and dropped. */
-async function plainRead(pool: pg.Pool): Promise<Omit<ChildResult, 'seconds' | 'peakRssMiB'>> {
+async function plainRead(
+  pool: pg.Pool,
+): Promise<Omit<ChildResult, 'seconds' | 'peakRssMiB' | 'nodeCpu' | 'postgresCpu'>> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -287,7 +315,9 @@ async function main(): Promise<void> {
       for (const mode of pair) {
         const r = runChild(mode, pgServer.url);
         (mode === 'plain' ? plain : reports).push(r);
-        log(`${mode}: ${r.seconds.toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB`);
+        log(
+          `${mode}: ${r.seconds.toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, CPU node ${r.nodeCpu.toFixed(2)} s + postgres ${r.postgresCpu.toFixed(2)} s`,
+        );
       }
     }
     const med = (xs: ChildResult[]) =>
@@ -295,14 +325,34 @@ async function main(): Promise<void> {
         xs.map((x) => x.seconds),
         50,
       );
+    const cpu = (xs: ChildResult[]) =>
+      `CPU median node ${percentile(
+        xs.map((x) => x.nodeCpu),
+        50,
+      ).toFixed(2)} s + postgres ${percentile(
+        xs.map((x) => x.postgresCpu),
+        50,
+      ).toFixed(2)} s`;
     const last = reports[reports.length - 1]!;
     const peak = Math.max(...reports.map((r) => r.peakRssMiB));
     const everyRecord = last.held === RECORDS && last.tested === RECORDS;
     const lines = [
       `window of ${RECORDS.toLocaleString('en-US')} logged records (NannyML ACS employment MA 2016, 208,892 real rows repeated with new keys and timestamps), 16 features, ${last.labeled.toLocaleString('en-US')} labeled; champion: built-in forest of ${TREES} trees`,
-      `drift check (windowReport, drift + performance): median ${med(reports).toFixed(2)} s of ${REPEATS} (${reports.map((r) => r.seconds.toFixed(2)).join(', ')}), peak RSS ${peak.toFixed(0)} MiB`,
-      `plain cursor read of the same rows (no computation): median ${med(plain).toFixed(2)} s, peak RSS ${Math.max(...plain.map((r) => r.peakRssMiB)).toFixed(0)} MiB`,
-      `ratio check / plain read: ${(med(reports) / med(plain)).toFixed(2)}×`,
+      `drift check (windowReport, drift + performance): median ${med(reports).toFixed(2)} s of ${REPEATS} (${reports.map((r) => r.seconds.toFixed(2)).join(', ')}), peak RSS ${peak.toFixed(0)} MiB; ${cpu(reports)}`,
+      `plain cursor read of the same rows (no computation): median ${med(plain).toFixed(2)} s, peak RSS ${Math.max(...plain.map((r) => r.peakRssMiB)).toFixed(0)} MiB; ${cpu(plain)}`,
+      `ratio check / plain read: ${(med(reports) / med(plain)).toFixed(2)}× wall, ${(
+        percentile(
+          reports.map((r) => r.nodeCpu),
+          50,
+        ) /
+        percentile(
+          plain.map((r) => r.nodeCpu),
+          50,
+        )
+      ).toFixed(2)}× node CPU`,
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(', ')} on ${cpus().length} cores`,
       `held ${last.held.toLocaleString('en-US')}, tested ${last.tested.toLocaleString('en-US')}: ${last.summary}`,
       `targets: ≤ ${TARGET.seconds} s ${med(reports) <= TARGET.seconds ? 'met' : `missed by ${(med(reports) - TARGET.seconds).toFixed(2)} s`}; RSS ≤ ${TARGET.peakMiB} MiB ${peak <= TARGET.peakMiB ? 'met' : 'missed'}; every record used ${everyRecord ? 'yes' : 'NO'}`,
     ];

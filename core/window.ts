@@ -27,10 +27,59 @@ export class WindowColumns {
   /** One string object per distinct category value, whatever the number of rows carrying it. */
   private readonly interned = new Map<string, string>();
 
+  /** Raw jsonb text of a category (quotes included) to its value, for `addJsonb`. */
+  private readonly rawCategories = new Map<string, string>();
+
   constructor(features: Record<string, Pick<ColumnProfile, 'type'>>) {
     for (const [name, ref] of Object.entries(features)) {
       if (ref.type === 'numeric') this.numeric.set(name, new NumericBuffer());
       else this.categorical.set(name, []);
+    }
+  }
+
+  /** The features in the order `addJsonb` takes their values: the numeric ones, then the categorical. */
+  names(): string[] {
+    return [...this.numeric.keys(), ...this.categorical.keys()];
+  }
+
+  /**
+   * One row given as each feature's value in jsonb's text form (`features->'name'`, '' when the key is
+   * absent), in `names()` order from `fields[offset]`: the same values and violations as `add` on the
+   * parsed row, without building the row.
+   */
+  addJsonb(fields: readonly string[], offset = 0): void {
+    this.rows++;
+    let i = offset;
+    for (const [name, buf] of this.numeric) {
+      const raw = fields[i++]!;
+      const kind = jsonKind(raw);
+      if (kind === 'number') {
+        const v = Number(raw);
+        buf.push(Number.isFinite(v) ? v : NaN);
+      } else {
+        if (kind !== 'missing') this.violation(name);
+        buf.push(NaN);
+      }
+    }
+    for (const [name, values] of this.categorical) {
+      const raw = fields[i++]!;
+      const known = this.rawCategories.get(raw);
+      if (known !== undefined) {
+        values.push(known);
+        continue;
+      }
+      const kind = jsonKind(raw);
+      if (kind === 'string') {
+        const s = this.intern(raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1));
+        this.rawCategories.set(raw, s);
+        values.push(s);
+      } else if (kind === 'missing') {
+        values.push(null);
+      } else {
+        this.violation(name);
+        const v = kind === 'number' ? Number(raw) : NaN;
+        values.push(Number.isFinite(v) ? this.intern(String(v)) : null);
+      }
     }
   }
 
@@ -72,6 +121,33 @@ export class WindowColumns {
     this.interned.set(s, s);
     return s;
   }
+}
+
+type JsonKind = 'missing' | 'number' | 'string' | 'other';
+
+/** The JSON type of a value in jsonb's text form; '' (an absent key) and `null` are missing values. */
+function jsonKind(raw: string): JsonKind {
+  if (raw === '' || raw === 'null') return 'missing';
+  const c = raw.charCodeAt(0);
+  if (c === 34) return 'string';
+  return c === 45 || (c >= 48 && c <= 57) ? 'number' : 'other';
+}
+
+/** A row's features from their jsonb texts in `names` order (as `addJsonb` takes them), absent keys left out. */
+export function featuresFromJsonb(names: readonly string[], fields: readonly string[], offset = 0): Features {
+  const row: Features = {};
+  for (let k = 0; k < names.length; k++) {
+    const raw = fields[offset + k]!;
+    if (raw === '') continue;
+    const kind = jsonKind(raw);
+    row[names[k]!] =
+      kind === 'number'
+        ? Number(raw)
+        : kind === 'string' && !raw.includes('\\')
+          ? raw.slice(1, -1)
+          : (JSON.parse(raw) as Features[string]);
+  }
+  return row;
 }
 
 /** How a report chose its records, as one phrase for the lines people read. */

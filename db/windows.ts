@@ -53,6 +53,61 @@ export async function readWindow(
   q: WindowRead,
   onPage: (rows: RecordRow[]) => void | Promise<void>,
 ): Promise<WindowReadResult> {
+  return streamWindow(pool, q, { columns: 'record_key, ts, features, feedback' }, (rows: RawRecord[]) =>
+    onPage(rows.map(toRecord)),
+  );
+}
+
+/**
+ * A page of `readWindowFeatures`: per record, the named features' values in jsonb's text form joined by
+ * U+001F ('' for an absent key; jsonb escapes control characters inside strings, so the separator
+ * never occurs in a value), and the feedback.
+ */
+export interface FeaturePage {
+  features: string[];
+  feedback: (string | null)[];
+}
+
+/** The separator of a `FeaturePage`'s values. */
+export const FIELD_SEPARATOR = '\u001f';
+
+/**
+ * The same records as `readWindow` (the same snapshot, order and sample), but only the named features
+ * and the feedback: Postgres extracts each feature from the jsonb, so no record is parsed as a whole
+ * and no row object is built.
+ */
+export async function readWindowFeatures(
+  pool: pg.Pool,
+  q: WindowRead,
+  names: readonly string[],
+  onPage: (page: FeaturePage) => void | Promise<void>,
+): Promise<WindowReadResult> {
+  const literal = (name: string) => `'${name.replace(/'/g, "''")}'`;
+  const values = names.map((n) => `coalesce((features -> ${literal(n)})::text, '')`);
+  // Joined with || rather than concat_ws, which takes at most 100 arguments.
+  const packed = values.length > 0 ? values.join(" || E'\\x1f' || ") : `''`;
+  return streamWindow(
+    pool,
+    q,
+    { columns: `${packed} AS f, feedback`, rowMode: 'array' },
+    (rows: [string, string | null][]) => {
+      const features = new Array<string>(rows.length);
+      const feedback = new Array<string | null>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        features[i] = rows[i]![0];
+        feedback[i] = rows[i]![1];
+      }
+      return onPage({ features, feedback });
+    },
+  );
+}
+
+async function streamWindow<Row>(
+  pool: pg.Pool,
+  q: WindowRead,
+  select: { columns: string; rowMode?: 'array' },
+  onPage: (rows: Row[]) => void | Promise<void>,
+): Promise<WindowReadResult> {
   if (q.sample && !(Number.isInteger(q.sample.size) && q.sample.size > 0))
     throw new Error(`a window sample needs a positive whole number of records, got ${q.sample.size}`);
   const pageSize = q.pageSize ?? 5000;
@@ -77,23 +132,26 @@ export async function readWindow(
       // are a uniform sample of the whole window, wherever in time they lie.
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where}
+         SELECT ${select.columns} FROM records WHERE ${where}
          ORDER BY md5($4 || record_key), record_key LIMIT $5`,
         [q.modelId, q.start, q.end, q.sample!.seed, q.sample!.size],
       );
     } else {
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
+         SELECT ${select.columns} FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
         [q.modelId, q.start, q.end],
       );
     }
     let read = 0;
+    const fetch = `FETCH FORWARD ${pageSize} FROM window_records`;
     for (;;) {
-      const { rows } = await client.query<RawRecord>(`FETCH FORWARD ${pageSize} FROM window_records`);
+      const { rows } = select.rowMode
+        ? await client.query<Row & unknown[]>({ text: fetch, rowMode: 'array' })
+        : await client.query<Row & pg.QueryResultRow>(fetch);
       if (rows.length > 0) {
         read += rows.length;
-        await onPage(rows.map(toRecord));
+        await onPage(rows as Row[]);
       }
       if (rows.length < pageSize) break;
     }

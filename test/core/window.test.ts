@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildReferenceProfile, driftReport, driftReportColumns } from '../../core/drift.js';
-import { describeSelection, WindowColumns } from '../../core/window.js';
+import { describeSelection, featuresFromJsonb, WindowColumns } from '../../core/window.js';
 import { Policy, type Features } from '../../core/schemas.js';
 
 const spec = { numeric: ['x'], categorical: ['c'] };
@@ -32,6 +32,45 @@ describe('window columns', () => {
     expect(columns.rows).toBe(3000);
     expect(streamed).toEqual(driftReport(profile, window, [], policy));
     expect(streamed.dataQuality.issues.map((i) => i.kind)).toContain('schema');
+  });
+
+  it("given each feature's value as jsonb text, then the columns, violations and rows are the ones of the parsed rows", () => {
+    // Every kind of JSON value a feature can hold, in both kinds of column; '' is an absent key.
+    const odd: unknown[] = [
+      7,
+      -2.5,
+      1e21,
+      0,
+      'v1',
+      'say "hi"',
+      'back\\slash',
+      'é ✓',
+      'tab\tline',
+      true,
+      null,
+      { a: 1 },
+      [1],
+    ];
+    const rows: Features[] = Array.from({ length: 400 }, (_, i) => {
+      const row: Record<string, unknown> = {};
+      if (i % 7 !== 0) row.x = i % 3 === 0 ? odd[i % odd.length] : i % 50;
+      if (i % 11 !== 0) row.c = i % 2 === 0 ? odd[(i * 5) % odd.length] : `v${i % 3}`;
+      return row as Features;
+    });
+    const parsed = new WindowColumns(profile.features);
+    const fromText = new WindowColumns(profile.features);
+    const names = fromText.names();
+    expect(names).toEqual(['x', 'c']);
+    for (const row of rows) {
+      parsed.add(row);
+      const fields = names.map((n) => (row[n] === undefined ? '' : JSON.stringify(row[n])));
+      fromText.addJsonb(['ignored', ...fields], 1);
+      expect(featuresFromJsonb(names, fields)).toEqual(row);
+    }
+    expect(fromText.rows).toBe(400);
+    expect(fromText.columns()).toEqual(parsed.columns());
+    expect(fromText.schemaViolations()).toEqual(parsed.schemaViolations());
+    expect(Object.keys(fromText.schemaViolations()).sort()).toEqual(['c', 'x']);
   });
 
   it('given a sample, then the phrase says how many of how many records were tested', () => {
