@@ -6,13 +6,12 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { driftReportColumns, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
-import { predict } from '../core/model.js';
 import { diagnose } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
-import { FIELD_SEPARATOR, readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
-import { featuresFromJsonb, WindowColumns } from '../core/window.js';
+import { readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
+import { featuresFromJsonb, WindowColumns, windowPredictor } from '../core/window.js';
 import { businessFailure } from './failures.js';
 
 /** Records per FETCH of a window: a few MiB of feature text per page. */
@@ -41,6 +40,7 @@ export async function windowReport(
   const profile = upgradeProfile(stored);
   // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const score = windowPredictor(champion.artifact);
   const outcomes: WindowOutcome[] = [];
   const columns = new WindowColumns(profile.features);
   const names = columns.names();
@@ -49,10 +49,7 @@ export async function windowReport(
     for (let i = 0; i < page.features.length; i++) {
       const truth = page.feedback[i]!;
       if (truth === null) continue;
-      const p = predict(
-        champion.artifact,
-        featuresFromJsonb(names, page.features[i]!.split(FIELD_SEPARATOR)),
-      );
+      const p = score(featuresFromJsonb(names, page.features[i]!));
       outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
     }
   };
@@ -69,11 +66,11 @@ export async function windowReport(
     names,
     (page) => {
       for (let i = 0; i < page.features.length; i++) {
-        const fields = page.features[i]!.split(FIELD_SEPARATOR);
-        columns.addJsonb(fields);
+        const packed = page.features[i]!;
+        columns.addJsonb(packed);
         const truth = page.feedback[i]!;
         if (limit || truth === null) continue;
-        const p = predict(champion.artifact, featuresFromJsonb(names, fields));
+        const p = score(featuresFromJsonb(names, packed));
         outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
       }
     },

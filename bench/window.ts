@@ -280,15 +280,13 @@ async function plainRead(
 }
 
 function runChild(mode: string, url: string): ChildResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--child', mode, '--url', url, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_OPTIONS: [process.env.NODE_OPTIONS, process.env.BENCH_NODE_OPTIONS].filter(Boolean).join(' '),
-    },
-  });
+  // BENCH_NODE_ARGS: extra node flags for the measured process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const r = spawnSync(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', here, '--child', mode, '--url', url, ...args],
+    { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   if (r.status !== 0) throw new Error(`the ${mode} run exited with ${r.status ?? r.signal}`);
   return JSON.parse(r.stdout) as ChildResult;
 }

@@ -4,6 +4,8 @@
  * million row objects. The values and schema violations are the ones `driftReport` derives from rows.
  */
 import type { Column, ColumnProfile, WindowSelection } from './drift.js';
+import { forestProbabilities } from './forest.js';
+import { predict, toNumber, type ModelArtifact, type Prediction } from './model.js';
 import type { Features } from './schemas.js';
 
 class NumericBuffer {
@@ -44,25 +46,35 @@ export class WindowColumns {
 
   /**
    * One row given as each feature's value in jsonb's text form (`features->'name'`, '' when the key is
-   * absent), in `names()` order from `fields[offset]`: the same values and violations as `add` on the
-   * parsed row, without building the row.
+   * absent), in `names()` order, joined by JSONB_SEPARATOR: the same values and violations as `add` on
+   * the parsed row, without building the row.
    */
-  addJsonb(fields: readonly string[], offset = 0): void {
+  addJsonb(packed: string): void {
     this.rows++;
-    let i = offset;
-    for (const [name, buf] of this.numeric) {
-      const raw = fields[i++]!;
-      const kind = jsonKind(raw);
-      if (kind === 'number') {
-        const v = Number(raw);
+    const fast = (this.fast ??= {
+      numeric: [...this.numeric],
+      categorical: [...this.categorical],
+    });
+    let start = 0;
+    for (const [name, buf] of fast.numeric) {
+      let end = packed.indexOf(JSONB_SEPARATOR, start);
+      if (end < 0) end = packed.length;
+      const c = end > start ? packed.charCodeAt(start) : -1;
+      if (c === 45 || (c >= 48 && c <= 57)) {
+        const v = Number(packed.slice(start, end));
         buf.push(Number.isFinite(v) ? v : NaN);
       } else {
-        if (kind !== 'missing') this.violation(name);
+        // Missing: an absent key or null (the only JSON value that starts with "n").
+        if (c !== -1 && !(c === 110 && end - start === 4)) this.violation(name);
         buf.push(NaN);
       }
+      start = end + 1;
     }
-    for (const [name, values] of this.categorical) {
-      const raw = fields[i++]!;
+    for (const [name, values] of fast.categorical) {
+      let end = packed.indexOf(JSONB_SEPARATOR, start);
+      if (end < 0) end = packed.length;
+      const raw = packed.slice(start, end);
+      start = end + 1;
       const known = this.rawCategories.get(raw);
       if (known !== undefined) {
         values.push(known);
@@ -82,6 +94,9 @@ export class WindowColumns {
       }
     }
   }
+
+  /** The columns as arrays, for `addJsonb`'s loop (a Map's iterator costs more per row). */
+  private fast?: { numeric: [string, NumericBuffer][]; categorical: [string, (string | null)[]][] };
 
   add(row: Features): void {
     this.rows++;
@@ -133,11 +148,15 @@ function jsonKind(raw: string): JsonKind {
   return c === 45 || (c >= 48 && c <= 57) ? 'number' : 'other';
 }
 
+/** Separates the values `addJsonb` and `featuresFromJsonb` take (jsonb escapes it inside strings). */
+export const JSONB_SEPARATOR = '\u001f';
+
 /** A row's features from their jsonb texts in `names` order (as `addJsonb` takes them), absent keys left out. */
-export function featuresFromJsonb(names: readonly string[], fields: readonly string[], offset = 0): Features {
+export function featuresFromJsonb(names: readonly string[], packed: string): Features {
   const row: Features = {};
+  const fields = packed.split(JSONB_SEPARATOR);
   for (let k = 0; k < names.length; k++) {
-    const raw = fields[offset + k]!;
+    const raw = fields[k] ?? '';
     if (raw === '') continue;
     const kind = jsonKind(raw);
     row[names[k]!] =
@@ -156,4 +175,41 @@ export function describeSelection(w: WindowSelection): string {
   return w.selection === 'all'
     ? `all ${n(w.held)} records of the window tested`
     : `a uniform sample of ${n(w.tested)} of the window's ${n(w.held)} records tested`;
+}
+
+/**
+ * `predict` for the many rows of a window, one model: the same predictions (a forest's own code on the
+ * same encoded values), with each category's one-hot position looked up in a map built once per model
+ * instead of compared value by value on every row.
+ */
+export function windowPredictor(model: ModelArtifact): (row: Features) => Prediction {
+  if (model.kind !== 'random-forest') return (row) => predict(model, row);
+  const { encoder, trees, classes } = model;
+  let dims = encoder.numeric.length;
+  const slots = encoder.categorical.map((cat) => {
+    const at = new Map<string, number[]>();
+    for (const v of cat.values) {
+      const known = at.get(v);
+      if (known) known.push(dims++);
+      else at.set(v, [dims++]);
+    }
+    return at;
+  });
+  return (row) => {
+    const xi = new Array<number>(dims).fill(0);
+    for (let i = 0; i < encoder.numeric.length; i++) {
+      const name = encoder.numeric[i]!;
+      xi[i] = (toNumber(row[name], name) - encoder.means[i]!) / encoder.stds[i]!;
+    }
+    for (let k = 0; k < slots.length; k++) {
+      const at = slots[k]!.get(String(row[encoder.categorical[k]!.name]));
+      if (at) for (const j of at) xi[j] = 1;
+    }
+    const probs = forestProbabilities(trees, xi, classes.length);
+    let best = 0;
+    for (let c = 1; c < probs.length; c++) if (probs[c]! > probs[best]!) best = c;
+    const probabilities: Record<string, number> = {};
+    for (let c = 0; c < classes.length; c++) probabilities[classes[c]!] = probs[c]!;
+    return { label: classes[best]!, confidence: probs[best]!, probabilities };
+  };
 }

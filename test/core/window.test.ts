@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildReferenceProfile, driftReport, driftReportColumns } from '../../core/drift.js';
-import { describeSelection, featuresFromJsonb, WindowColumns } from '../../core/window.js';
+import { describeSelection, featuresFromJsonb, WindowColumns, windowPredictor } from '../../core/window.js';
+import { trainForest } from '../../core/forest.js';
+import { encode, fitEncoder, predict, type ForestArtifact } from '../../core/model.js';
 import { Policy, type Features } from '../../core/schemas.js';
 
 const spec = { numeric: ['x'], categorical: ['c'] };
@@ -63,9 +65,9 @@ describe('window columns', () => {
     expect(names).toEqual(['x', 'c']);
     for (const row of rows) {
       parsed.add(row);
-      const fields = names.map((n) => (row[n] === undefined ? '' : JSON.stringify(row[n])));
-      fromText.addJsonb(['ignored', ...fields], 1);
-      expect(featuresFromJsonb(names, fields)).toEqual(row);
+      const packed = names.map((n) => (row[n] === undefined ? '' : JSON.stringify(row[n]))).join('\u001f');
+      fromText.addJsonb(packed);
+      expect(featuresFromJsonb(names, packed)).toEqual(row);
     }
     expect(fromText.rows).toBe(400);
     expect(fromText.columns()).toEqual(parsed.columns());
@@ -80,5 +82,29 @@ describe('window columns', () => {
     expect(describeSelection({ held: 300_000, tested: 5000, selection: 'uniform-sample', seed: 's' })).toBe(
       "a uniform sample of 5,000 of the window's 300,000 records tested",
     );
+  });
+});
+
+describe('window predictor', () => {
+  it('given a forest with repeated and unseen categories, then it predicts exactly what predict does', () => {
+    const spec = { numeric: ['x'], categorical: ['c'] };
+    const rows: Features[] = Array.from({ length: 200 }, (_, i) => ({ x: (i * 7) % 31, c: `v${i % 4}` }));
+    const encoder = fitEncoder(spec, rows);
+    // A duplicated category value encodes to two one-hot positions; both must be set.
+    encoder.categorical[0]!.values.push('v1');
+    const x = rows.map((r) => encode(encoder, r));
+    const y = rows.map((r) => ((r.x as number) > 15 || r.c === 'v1' ? 1 : 0));
+    const config = { trees: 5, maxDepth: 4, minSamplesLeaf: 2, maxFeatures: 'all' as const, seed: 3 };
+    const model: ForestArtifact = {
+      kind: 'random-forest',
+      classes: ['no', 'yes'],
+      encoder,
+      config,
+      trees: trainForest(x, y, null, 2, config),
+    };
+    const score = windowPredictor(model);
+    for (const row of [...rows, { x: 3, c: 'unseen' }, { x: 40, c: 'v1' }])
+      expect(score(row)).toEqual(predict(model, row));
+    expect(() => score({ c: 'v1' })).toThrow('feature "x" must be a finite number');
   });
 });
