@@ -100,7 +100,12 @@ export interface ReferenceProfile {
 /** A column of a window or a reference: numbers with NaN for missing, or strings with null for missing. */
 export type Column =
   | { type: 'numeric'; values: Float64Array | readonly number[] }
-  | { type: 'categorical'; values: readonly (string | null)[] };
+  | {
+      type: 'categorical';
+      values: readonly (string | null)[];
+      /** The non-null values' counts (as countCategories gives them) when the column already knows them. */
+      counted?: { counts: Record<string, number>; present: number };
+    };
 
 // ---------------------------------------------------------------------------------------------------
 // Profiles
@@ -289,6 +294,13 @@ export type CurrentColumn =
 export function prepareColumn(column: Column): CurrentColumn {
   if (column.type === 'numeric')
     return { type: 'numeric', sorted: sortedFinite(column.values), rows: column.values.length };
+  if (column.counted)
+    return {
+      type: 'categorical',
+      counts: column.counted.counts,
+      count: column.counted.present,
+      rows: column.values.length,
+    };
   const present = column.values.filter((v): v is string => v !== null);
   return {
     type: 'categorical',

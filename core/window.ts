@@ -21,21 +21,49 @@ class NumericBuffer {
   }
 }
 
+interface Tally {
+  value: string;
+  n: number;
+}
+
+/** A categorical column: its values (one string object per distinct value) and their counts so far. */
+class CategoryColumn {
+  readonly values: (string | null)[] = [];
+  /** Each distinct value's count, in order of first appearance (the order countCategories gives). */
+  readonly tally = new Map<string, Tally>();
+  /** A string value's raw jsonb text (quotes included) to its tally, for `addJsonb`. */
+  readonly raw = new Map<string, Tally>();
+
+  entry(value: string): Tally {
+    let t = this.tally.get(value);
+    if (t === undefined) {
+      t = { value, n: 0 };
+      this.tally.set(value, t);
+    }
+    return t;
+  }
+
+  pushEntry(t: Tally): void {
+    t.n++;
+    this.values.push(t.value);
+  }
+
+  push(value: string | null): void {
+    if (value === null) this.values.push(null);
+    else this.pushEntry(this.entry(value));
+  }
+}
+
 export class WindowColumns {
   rows = 0;
   private readonly numeric = new Map<string, NumericBuffer>();
-  private readonly categorical = new Map<string, (string | null)[]>();
+  private readonly categorical = new Map<string, CategoryColumn>();
   private readonly bad = new Map<string, number>();
-  /** One string object per distinct category value, whatever the number of rows carrying it. */
-  private readonly interned = new Map<string, string>();
-
-  /** Raw jsonb text of a category (quotes included) to its value, for `addJsonb`. */
-  private readonly rawCategories = new Map<string, string>();
 
   constructor(features: Record<string, Pick<ColumnProfile, 'type'>>) {
     for (const [name, ref] of Object.entries(features)) {
       if (ref.type === 'numeric') this.numeric.set(name, new NumericBuffer());
-      else this.categorical.set(name, []);
+      else this.categorical.set(name, new CategoryColumn());
     }
   }
 
@@ -70,33 +98,33 @@ export class WindowColumns {
       }
       start = end + 1;
     }
-    for (const [name, values] of fast.categorical) {
+    for (const [name, column] of fast.categorical) {
       let end = packed.indexOf(JSONB_SEPARATOR, start);
       if (end < 0) end = packed.length;
       const raw = packed.slice(start, end);
       start = end + 1;
-      const known = this.rawCategories.get(raw);
+      const known = column.raw.get(raw);
       if (known !== undefined) {
-        values.push(known);
+        column.pushEntry(known);
         continue;
       }
       const kind = jsonKind(raw);
       if (kind === 'string') {
-        const s = this.intern(raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1));
-        this.rawCategories.set(raw, s);
-        values.push(s);
+        const entry = column.entry(raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1));
+        column.raw.set(raw, entry);
+        column.pushEntry(entry);
       } else if (kind === 'missing') {
-        values.push(null);
+        column.push(null);
       } else {
         this.violation(name);
         const v = kind === 'number' ? Number(raw) : NaN;
-        values.push(Number.isFinite(v) ? this.intern(String(v)) : null);
+        column.push(Number.isFinite(v) ? String(v) : null);
       }
     }
   }
 
   /** The columns as arrays, for `addJsonb`'s loop (a Map's iterator costs more per row). */
-  private fast?: { numeric: [string, NumericBuffer][]; categorical: [string, (string | null)[]][] };
+  private fast?: { numeric: [string, NumericBuffer][]; categorical: [string, CategoryColumn][] };
 
   add(row: Features): void {
     this.rows++;
@@ -105,11 +133,11 @@ export class WindowColumns {
       if (v !== null && v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) this.violation(name);
       buf.push(typeof v === 'number' && Number.isFinite(v) ? v : NaN);
     }
-    for (const [name, values] of this.categorical) {
+    for (const [name, column] of this.categorical) {
       const v = row[name];
       if (v !== null && v !== undefined && typeof v !== 'string') this.violation(name);
       const s = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
-      values.push(s === null ? null : this.intern(s));
+      column.push(s);
     }
   }
 
@@ -117,7 +145,21 @@ export class WindowColumns {
     const out: Record<string, Column> = {};
     for (const [name, buf] of this.numeric)
       out[name] = { type: 'numeric', values: buf.values.subarray(0, buf.length) };
-    for (const [name, values] of this.categorical) out[name] = { type: 'categorical', values };
+    for (const [name, column] of this.categorical) {
+      const counts: Record<string, number> = {};
+      let present = 0;
+      for (const [value, entry] of column.tally) {
+        // defineProperty, so "__proto__" becomes a key as in countCategories, not a prototype change.
+        Object.defineProperty(counts, value, {
+          value: entry.n,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        present += entry.n;
+      }
+      out[name] = { type: 'categorical', values: column.values, counted: { counts, present } };
+    }
     return out;
   }
 
@@ -128,13 +170,6 @@ export class WindowColumns {
 
   private violation(name: string): void {
     this.bad.set(name, (this.bad.get(name) ?? 0) + 1);
-  }
-
-  private intern(s: string): string {
-    const known = this.interned.get(s);
-    if (known !== undefined) return known;
-    this.interned.set(s, s);
-    return s;
   }
 }
 
