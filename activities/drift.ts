@@ -7,11 +7,11 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { driftReportColumns, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
 import { diagnose } from '../core/policy.js';
-import type { Policy, Window } from '../core/schemas.js';
+import type { Features, Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/queries.js';
 import { readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
-import { featuresFromJsonb, WindowColumns, windowPredictor } from '../core/window.js';
+import { WindowColumns, windowPredictor } from '../core/window.js';
 import { businessFailure } from './failures.js';
 
 /** Records per FETCH of a window: a few MiB of feature text per page. */
@@ -43,13 +43,12 @@ export async function windowReport(
   const score = windowPredictor(champion.artifact);
   const outcomes: WindowOutcome[] = [];
   const columns = new WindowColumns(profile.features);
-  const names = columns.names();
-  // Only labeled records are scored, each rebuilt from its feature values alone.
+  // Only labeled records are parsed whole, to be scored.
   const judge = (page: FeaturePage) => {
     for (let i = 0; i < page.features.length; i++) {
       const truth = page.feedback[i]!;
       if (truth === null) continue;
-      const p = score(featuresFromJsonb(names, page.features[i]!));
+      const p = score(JSON.parse(page.features[i]!) as Features);
       outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
     }
   };
@@ -63,14 +62,13 @@ export async function windowReport(
       ordered: false,
       pageSize: PAGE,
     },
-    names,
     (page) => {
       for (let i = 0; i < page.features.length; i++) {
-        const packed = page.features[i]!;
-        columns.addJsonb(packed);
+        const text = page.features[i]!;
+        columns.addJsonText(text);
         const truth = page.feedback[i]!;
         if (limit || truth === null) continue;
-        const p = score(featuresFromJsonb(names, packed));
+        const p = score(JSON.parse(text) as Features);
         outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
       }
     },
@@ -83,12 +81,7 @@ export async function windowReport(
   }
   // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
   if (limit)
-    await readWindowFeatures(
-      pool,
-      { ...range, labeledOnly: true, ordered: false, pageSize: PAGE },
-      names,
-      judge,
-    );
+    await readWindowFeatures(pool, { ...range, labeledOnly: true, ordered: false, pageSize: PAGE }, judge);
   const report = driftReportColumns(profile, columns.columns(), outcomes, input.policy, {
     schemaViolations: columns.schemaViolations(),
   });

@@ -54,6 +54,95 @@ class CategoryColumn {
   }
 }
 
+/** `addJsonText`'s state: the columns as arrays (a Map's iterator costs more per row). */
+interface FastPath {
+  numeric: [string, NumericBuffer][];
+  categorical: [string, CategoryColumn][];
+  /** Feature name to its place in `raw` (numeric ones first, then the categorical). */
+  index: Map<string, number>;
+  /** The keys of the last rows in the order they came, quoted as in the text, and their place in `raw`. */
+  keys: { quoted: string; at: number }[];
+  /** This row's value texts, '' for an absent key. */
+  raw: string[];
+}
+
+/** Where the JSON string starting at `start` (a quote) ends: the index after its closing quote. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    if (q < 0)
+      throw new Error(`unterminated string in a record's features: ${text.slice(start, start + 40)}`);
+    let slashes = 0;
+    while (text.charCodeAt(q - 1 - slashes) === 92) slashes++;
+    if (slashes % 2 === 0) return q + 1;
+    i = q + 1;
+  }
+}
+
+/** Where the JSON value starting at `start` ends (strings, nested objects and arrays skipped whole). */
+function valueEnd(text: string, start: number): number {
+  const c = text.charCodeAt(start);
+  if (c === 34) return stringEnd(text, start);
+  let depth = 0;
+  let i = start;
+  while (i < text.length) {
+    const d = text.charCodeAt(i);
+    if (d === 34) {
+      i = stringEnd(text, i);
+      continue;
+    }
+    if (d === 123 || d === 91) depth++;
+    else if (d === 125 || d === 93) {
+      if (depth === 0) return i;
+      depth--;
+      if (depth === 0) return i + 1;
+    } else if (d === 44 && depth === 0) return i;
+    i++;
+  }
+  return i;
+}
+
+const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
+
+/**
+ * Cuts each wanted key's value text out of a JSON object's text into `raw`. Keys usually come in the
+ * same order row after row (jsonb sorts them), so each is first compared with the key seen at its place
+ * in the last row, and only looked up by name when that differs.
+ */
+function scanObject(text: string, fast: FastPath, raw: string[]): void {
+  if (text.charCodeAt(0) !== 123)
+    throw new Error(`a record of the window has features that are not a JSON object: ${text.slice(0, 40)}`);
+  let i = 1;
+  for (let place = 0; ; place++) {
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 34) return; // '}': the end of the object
+    const known = fast.keys[place];
+    let at: number | undefined;
+    let keyEnd: number;
+    if (known !== undefined && text.startsWith(known.quoted, i)) {
+      at = known.at;
+      keyEnd = i + known.quoted.length;
+    } else {
+      keyEnd = stringEnd(text, i);
+      const quoted = text.slice(i, keyEnd);
+      at = fast.index.get(quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1)) ?? -1;
+      fast.keys[place] = { quoted, at };
+    }
+    i = keyEnd;
+    while (isSpace(text.charCodeAt(i)) || text.charCodeAt(i) === 58) i++; // ':' and spaces
+    const end = valueEnd(text, i);
+    if (at >= 0) {
+      let e = end;
+      while (e > i && isSpace(text.charCodeAt(e - 1))) e--;
+      raw[at] = text.slice(i, e);
+    }
+    i = end;
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) === 44) i++; // ','
+  }
+}
+
 export class WindowColumns {
   rows = 0;
   private readonly numeric = new Map<string, NumericBuffer>();
@@ -67,64 +156,64 @@ export class WindowColumns {
     }
   }
 
-  /** The features in the order `addJsonb` takes their values: the numeric ones, then the categorical. */
-  names(): string[] {
-    return [...this.numeric.keys(), ...this.categorical.keys()];
-  }
-
   /**
-   * One row given as each feature's value in jsonb's text form (`features->'name'`, '' when the key is
-   * absent), in `names()` order, joined by JSONB_SEPARATOR: the same values and violations as `add` on
-   * the parsed row, without building the row.
+   * One row given as the text of its features' jsonb object (`features::text`): the same values and
+   * violations as `add` on the parsed row, with only each feature's value cut out of the text (a string
+   * value seen before is not even decoded again).
    */
-  addJsonb(packed: string): void {
+  addJsonText(text: string): void {
     this.rows++;
-    const fast = (this.fast ??= {
-      numeric: [...this.numeric],
-      categorical: [...this.categorical],
-    });
-    let start = 0;
+    const fast = (this.fast ??= this.fastPath());
+    const raw = fast.raw.fill('');
+    scanObject(text, fast, raw);
+    let k = 0;
     for (const [name, buf] of fast.numeric) {
-      let end = packed.indexOf(JSONB_SEPARATOR, start);
-      if (end < 0) end = packed.length;
-      const c = end > start ? packed.charCodeAt(start) : -1;
-      if (c === 45 || (c >= 48 && c <= 57)) {
-        const v = Number(packed.slice(start, end));
+      const value = raw[k++]!;
+      const kind = jsonKind(value);
+      if (kind === 'number') {
+        const v = Number(value);
         buf.push(Number.isFinite(v) ? v : NaN);
       } else {
-        // Missing: an absent key or null (the only JSON value that starts with "n").
-        if (c !== -1 && !(c === 110 && end - start === 4)) this.violation(name);
+        if (kind !== 'missing') this.violation(name);
         buf.push(NaN);
       }
-      start = end + 1;
     }
     for (const [name, column] of fast.categorical) {
-      let end = packed.indexOf(JSONB_SEPARATOR, start);
-      if (end < 0) end = packed.length;
-      const raw = packed.slice(start, end);
-      start = end + 1;
-      const known = column.raw.get(raw);
+      const value = raw[k++]!;
+      const known = column.raw.get(value);
       if (known !== undefined) {
         column.pushEntry(known);
         continue;
       }
-      const kind = jsonKind(raw);
+      const kind = jsonKind(value);
       if (kind === 'string') {
-        const entry = column.entry(raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1));
-        column.raw.set(raw, entry);
+        const entry = column.entry(value.includes('\\') ? (JSON.parse(value) as string) : value.slice(1, -1));
+        column.raw.set(value, entry);
         column.pushEntry(entry);
       } else if (kind === 'missing') {
         column.push(null);
       } else {
         this.violation(name);
-        const v = kind === 'number' ? Number(raw) : NaN;
+        const v = kind === 'number' ? Number(value) : NaN;
         column.push(Number.isFinite(v) ? String(v) : null);
       }
     }
   }
 
-  /** The columns as arrays, for `addJsonb`'s loop (a Map's iterator costs more per row). */
-  private fast?: { numeric: [string, NumericBuffer][]; categorical: [string, CategoryColumn][] };
+  private fastPath(): FastPath {
+    const numeric = [...this.numeric];
+    const categorical = [...this.categorical];
+    const names = [...numeric.map(([n]) => n), ...categorical.map(([n]) => n)];
+    return {
+      numeric,
+      categorical,
+      index: new Map(names.map((n, k) => [n, k])),
+      keys: [],
+      raw: new Array<string>(names.length).fill(''),
+    };
+  }
+
+  private fast?: FastPath;
 
   add(row: Features): void {
     this.rows++;
@@ -181,27 +270,6 @@ function jsonKind(raw: string): JsonKind {
   const c = raw.charCodeAt(0);
   if (c === 34) return 'string';
   return c === 45 || (c >= 48 && c <= 57) ? 'number' : 'other';
-}
-
-/** Separates the values `addJsonb` and `featuresFromJsonb` take (jsonb escapes it inside strings). */
-export const JSONB_SEPARATOR = '\u001f';
-
-/** A row's features from their jsonb texts in `names` order (as `addJsonb` takes them), absent keys left out. */
-export function featuresFromJsonb(names: readonly string[], packed: string): Features {
-  const row: Features = {};
-  const fields = packed.split(JSONB_SEPARATOR);
-  for (let k = 0; k < names.length; k++) {
-    const raw = fields[k] ?? '';
-    if (raw === '') continue;
-    const kind = jsonKind(raw);
-    row[names[k]!] =
-      kind === 'number'
-        ? Number(raw)
-        : kind === 'string' && !raw.includes('\\')
-          ? raw.slice(1, -1)
-          : (JSON.parse(raw) as Features[string]);
-  }
-  return row;
 }
 
 /** How a report chose its records, as one phrase for the lines people read. */

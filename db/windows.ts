@@ -58,36 +58,26 @@ export async function readWindow(
   );
 }
 
-/**
- * A page of `readWindowFeatures`: per record, the named features' values in jsonb's text form joined by
- * JSONB_SEPARATOR, U+001F ('' for an absent key; jsonb escapes control characters inside strings, so the separator
- * never occurs in a value), and the feedback.
- */
+/** A page of `readWindowFeatures`: per record, its features' jsonb as text, and its feedback. */
 export interface FeaturePage {
   features: string[];
   feedback: (string | null)[];
 }
 
 /**
- * The same records as `readWindow` (the same snapshot, order and sample), but only the named features
- * and the feedback: Postgres extracts each feature from the jsonb, so no record is parsed as a whole
- * and no row object is built.
+ * The same records as `readWindow` (the same snapshot, order and sample), but only their features as
+ * jsonb text and their feedback: no row object, timestamp or parsed features, so the caller parses only
+ * what it needs.
  */
 export async function readWindowFeatures(
   pool: pg.Pool,
   q: WindowRead,
-  names: readonly string[],
   onPage: (page: FeaturePage) => void | Promise<void>,
 ): Promise<WindowReadResult> {
-  const literal = (name: string) => `'${name.replace(/'/g, "''")}'`;
-  // Each value in jsonb's text form, '' for an absent key; joined with || (concat takes at most 100
-  // arguments, and measured slower here than casts joined with ||).
-  const values = names.map((n) => `coalesce((features -> ${literal(n)})::text, '')`);
-  const packed = values.length > 0 ? values.join(" || E'\\x1f' || ") : `''`;
   return streamWindow(
     pool,
     q,
-    { columns: `${packed} AS f, feedback`, rowMode: 'array' },
+    { columns: 'features::text AS f, feedback', rowMode: 'array' },
     (rows: [string, string | null][]) => {
       const features = new Array<string>(rows.length);
       const feedback = new Array<string | null>(rows.length);

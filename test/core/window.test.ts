@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildReferenceProfile, driftReport, driftReportColumns } from '../../core/drift.js';
-import { describeSelection, featuresFromJsonb, WindowColumns, windowPredictor } from '../../core/window.js';
+import { describeSelection, WindowColumns, windowPredictor } from '../../core/window.js';
 import { trainForest } from '../../core/forest.js';
 import { encode, fitEncoder, predict, type ForestArtifact } from '../../core/model.js';
 import { Policy, type Features } from '../../core/schemas.js';
@@ -36,43 +36,49 @@ describe('window columns', () => {
     expect(streamed.dataQuality.issues.map((i) => i.kind)).toContain('schema');
   });
 
-  it("given each feature's value as jsonb text, then the columns, violations and rows are the ones of the parsed rows", () => {
-    // Every kind of JSON value a feature can hold, in both kinds of column; '' is an absent key.
+  it("given each row as its features' JSON text, then the columns and violations are the ones of the parsed rows", () => {
+    // Every kind of JSON value a feature can hold, in both kinds of column, absent keys, other keys
+    // whose values hold quotes, commas and brackets, and keys in a different order now and then.
     const odd: unknown[] = [
       7,
       -2.5,
       1e21,
       0,
       'v1',
-      'say "hi"',
-      'back\\slash',
+      'say "hi", ok',
+      'back\\',
       'é ✓',
       'tab\tline',
       true,
       null,
-      { a: 1 },
-      [1],
+      { a: '}' },
+      [1, ']'],
     ];
-    const rows: Features[] = Array.from({ length: 400 }, (_, i) => {
+    const rows: Record<string, unknown>[] = Array.from({ length: 400 }, (_, i) => {
       const row: Record<string, unknown> = {};
+      if (i % 13 === 0) row['"quoted", key'] = { nested: ['", "x": 1', { '}': '\\"' }] };
       if (i % 7 !== 0) row.x = i % 3 === 0 ? odd[i % odd.length] : i % 50;
       if (i % 11 !== 0) row.c = i % 2 === 0 ? odd[(i * 5) % odd.length] : `v${i % 3}`;
-      return row as Features;
+      if (i % 5 === 0) row.zz = 'other';
+      return row;
     });
+    // jsonb's text: keys sorted by length then bytes, ", " and ": " between them.
+    const jsonbText = (row: Record<string, unknown>) =>
+      `{${Object.keys(row)
+        .sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
+        .map((k) => `${JSON.stringify(k)}: ${JSON.stringify(row[k])}`)
+        .join(', ')}}`;
     const parsed = new WindowColumns(profile.features);
     const fromText = new WindowColumns(profile.features);
-    const names = fromText.names();
-    expect(names).toEqual(['x', 'c']);
-    for (const row of rows) {
-      parsed.add(row);
-      const packed = names.map((n) => (row[n] === undefined ? '' : JSON.stringify(row[n]))).join('\u001f');
-      fromText.addJsonb(packed);
-      expect(featuresFromJsonb(names, packed)).toEqual(row);
-    }
+    rows.forEach((row, i) => {
+      parsed.add(row as Features);
+      fromText.addJsonText(i % 2 ? JSON.stringify(row) : jsonbText(row));
+    });
     expect(fromText.rows).toBe(400);
     expect(fromText.columns()).toEqual(parsed.columns());
     expect(fromText.schemaViolations()).toEqual(parsed.schemaViolations());
     expect(Object.keys(fromText.schemaViolations()).sort()).toEqual(['c', 'x']);
+    expect(() => fromText.addJsonText('[1, {"x": 2}]')).toThrow('features that are not a JSON object');
   });
 
   it('given a sample, then the phrase says how many of how many records were tested', () => {
