@@ -13,7 +13,10 @@
  * holds `--records` records spread over 30 days, with the true label as feedback on a `--labeled` share.
  * The log is ingested once and kept (a Postgres of its own in <data dir>/bench/window-pg).
  *
- * Targets: <= 5 s, peak RSS <= 1 GiB, every record of the window used.
+ * Targets: <= 5 s, peak RSS <= 1 GiB, every record of the window used. Each run also reports the CPU
+ * seconds of the Node process and of its Postgres backends (from /proc), which a busy machine inflates
+ * far less than wall time. BENCH_NODE_ARGS adds node flags to the measured process, e.g.
+ * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of the check.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
