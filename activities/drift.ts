@@ -6,14 +6,16 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { driftReportColumns, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
-import { predict } from '../core/model.js';
 import { diagnose } from '../core/policy.js';
-import type { Policy, Window } from '../core/schemas.js';
+import type { Features, Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
-import { readWindow, windowSeed } from '../db/windows.js';
-import { WindowColumns } from '../core/window.js';
+import { readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
+import { WindowColumns, windowPredictor } from '../core/window.js';
 import { businessFailure } from './failures.js';
+
+/** Records per FETCH of a window: a few MiB of feature text per page. */
+const PAGE = 20_000;
 
 /**
  * The window's report against the champion's stored reference profile, over every record of the window
@@ -38,27 +40,37 @@ export async function windowReport(
   const profile = upgradeProfile(stored);
   // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const score = windowPredictor(champion.artifact);
   const outcomes: WindowOutcome[] = [];
-  const judge = (rows: readonly db.RecordRow[]) => {
-    for (const r of rows) {
-      if (r.feedback === null) continue;
-      const p = predict(champion.artifact, r.features);
-      outcomes.push({ truth: r.feedback, predicted: p.label, probabilities: p.probabilities });
+  const columns = new WindowColumns(profile.features);
+  // Only labeled records are parsed whole, to be scored.
+  const judge = (page: FeaturePage) => {
+    for (let i = 0; i < page.features.length; i++) {
+      const truth = page.feedback[i]!;
+      if (truth === null) continue;
+      const p = score(JSON.parse(page.features[i]!) as Features);
+      outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
     }
   };
-  const columns = new WindowColumns(profile.features);
   const limit = input.policy.maxWindowRows;
   const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
-  const read = await readWindow(
+  const read = await readWindowFeatures(
     pool,
     {
       ...range,
       sample: limit ? { size: limit, seed: windowSeed(range.modelId, range.start, range.end) } : undefined,
       ordered: false,
+      pageSize: PAGE,
     },
-    (rows) => {
-      for (const r of rows) columns.add(r.features);
-      if (!limit) judge(rows);
+    (page) => {
+      for (let i = 0; i < page.features.length; i++) {
+        const text = page.features[i]!;
+        columns.addJsonText(text);
+        const truth = page.feedback[i]!;
+        if (limit || truth === null) continue;
+        const p = score(JSON.parse(text) as Features);
+        outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
+      }
     },
   );
   if (read.held === 0) {
@@ -68,7 +80,8 @@ export async function windowReport(
     );
   }
   // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
-  if (limit) await readWindow(pool, { ...range, labeledOnly: true, ordered: false }, judge);
+  if (limit)
+    await readWindowFeatures(pool, { ...range, labeledOnly: true, ordered: false, pageSize: PAGE }, judge);
   const report = driftReportColumns(profile, columns.columns(), outcomes, input.policy, {
     schemaViolations: columns.schemaViolations(),
   });

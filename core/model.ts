@@ -215,7 +215,7 @@ function softmaxInto(weights: number[][], bias: number[], xi: readonly number[],
   for (let c = 0; c < weights.length; c++) out[c] = out[c]! / sum;
 }
 
-function toNumber(value: number | string | undefined, name: string): number {
+export function toNumber(value: number | string | undefined, name: string): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(n))
     throw new Error(`feature "${name}" must be a finite number, got ${JSON.stringify(value)}`);

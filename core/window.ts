@@ -4,6 +4,8 @@
  * million row objects. The values and schema violations are the ones `driftReport` derives from rows.
  */
 import type { Column, ColumnProfile, WindowSelection } from './drift.js';
+import { forestProbabilities } from './forest.js';
+import { predict, toNumber, type ModelArtifact, type Prediction } from './model.js';
 import type { Features } from './schemas.js';
 
 class NumericBuffer {
@@ -19,20 +21,199 @@ class NumericBuffer {
   }
 }
 
+interface Tally {
+  value: string;
+  n: number;
+}
+
+/** A categorical column: its values (one string object per distinct value) and their counts so far. */
+class CategoryColumn {
+  readonly values: (string | null)[] = [];
+  /** Each distinct value's count, in order of first appearance (the order countCategories gives). */
+  readonly tally = new Map<string, Tally>();
+  /** A string value's raw jsonb text (quotes included) to its tally, for `addJsonb`. */
+  readonly raw = new Map<string, Tally>();
+
+  entry(value: string): Tally {
+    let t = this.tally.get(value);
+    if (t === undefined) {
+      t = { value, n: 0 };
+      this.tally.set(value, t);
+    }
+    return t;
+  }
+
+  pushEntry(t: Tally): void {
+    t.n++;
+    this.values.push(t.value);
+  }
+
+  push(value: string | null): void {
+    if (value === null) this.values.push(null);
+    else this.pushEntry(this.entry(value));
+  }
+}
+
+/** `addJsonText`'s state: the columns as arrays (a Map's iterator costs more per row). */
+interface FastPath {
+  numeric: [string, NumericBuffer][];
+  categorical: [string, CategoryColumn][];
+  /** Feature name to its place in `raw` (numeric ones first, then the categorical). */
+  index: Map<string, number>;
+  /** The keys of the last rows in the order they came, quoted as in the text, and their place in `raw`. */
+  keys: { quoted: string; at: number }[];
+  /** This row's value texts, '' for an absent key. */
+  raw: string[];
+}
+
+/** Where the JSON string starting at `start` (a quote) ends: the index after its closing quote. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    if (q < 0)
+      throw new Error(`unterminated string in a record's features: ${text.slice(start, start + 40)}`);
+    let slashes = 0;
+    while (text.charCodeAt(q - 1 - slashes) === 92) slashes++;
+    if (slashes % 2 === 0) return q + 1;
+    i = q + 1;
+  }
+}
+
+/** Where the JSON value starting at `start` ends (strings, nested objects and arrays skipped whole). */
+function valueEnd(text: string, start: number): number {
+  const c = text.charCodeAt(start);
+  if (c === 34) return stringEnd(text, start);
+  let depth = 0;
+  let i = start;
+  while (i < text.length) {
+    const d = text.charCodeAt(i);
+    if (d === 34) {
+      i = stringEnd(text, i);
+      continue;
+    }
+    if (d === 123 || d === 91) depth++;
+    else if (d === 125 || d === 93) {
+      if (depth === 0) return i;
+      depth--;
+      if (depth === 0) return i + 1;
+    } else if (d === 44 && depth === 0) return i;
+    i++;
+  }
+  return i;
+}
+
+const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
+
+/**
+ * Cuts each wanted key's value text out of a JSON object's text into `raw`. Keys usually come in the
+ * same order row after row (jsonb sorts them), so each is first compared with the key seen at its place
+ * in the last row, and only looked up by name when that differs.
+ */
+function scanObject(text: string, fast: FastPath, raw: string[]): void {
+  if (text.charCodeAt(0) !== 123)
+    throw new Error(`a record of the window has features that are not a JSON object: ${text.slice(0, 40)}`);
+  let i = 1;
+  for (let place = 0; ; place++) {
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 34) return; // '}': the end of the object
+    const known = fast.keys[place];
+    let at: number | undefined;
+    let keyEnd: number;
+    if (known !== undefined && text.startsWith(known.quoted, i)) {
+      at = known.at;
+      keyEnd = i + known.quoted.length;
+    } else {
+      keyEnd = stringEnd(text, i);
+      const quoted = text.slice(i, keyEnd);
+      at = fast.index.get(quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1)) ?? -1;
+      fast.keys[place] = { quoted, at };
+    }
+    i = keyEnd;
+    while (isSpace(text.charCodeAt(i)) || text.charCodeAt(i) === 58) i++; // ':' and spaces
+    const end = valueEnd(text, i);
+    if (at >= 0) {
+      let e = end;
+      while (e > i && isSpace(text.charCodeAt(e - 1))) e--;
+      raw[at] = text.slice(i, e);
+    }
+    i = end;
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) === 44) i++; // ','
+  }
+}
+
 export class WindowColumns {
   rows = 0;
   private readonly numeric = new Map<string, NumericBuffer>();
-  private readonly categorical = new Map<string, (string | null)[]>();
+  private readonly categorical = new Map<string, CategoryColumn>();
   private readonly bad = new Map<string, number>();
-  /** One string object per distinct category value, whatever the number of rows carrying it. */
-  private readonly interned = new Map<string, string>();
 
   constructor(features: Record<string, Pick<ColumnProfile, 'type'>>) {
     for (const [name, ref] of Object.entries(features)) {
       if (ref.type === 'numeric') this.numeric.set(name, new NumericBuffer());
-      else this.categorical.set(name, []);
+      else this.categorical.set(name, new CategoryColumn());
     }
   }
+
+  /**
+   * One row given as the text of its features' jsonb object (`features::text`): the same values and
+   * violations as `add` on the parsed row, with only each feature's value cut out of the text (a string
+   * value seen before is not even decoded again).
+   */
+  addJsonText(text: string): void {
+    this.rows++;
+    const fast = (this.fast ??= this.fastPath());
+    const raw = fast.raw.fill('');
+    scanObject(text, fast, raw);
+    let k = 0;
+    for (const [name, buf] of fast.numeric) {
+      const value = raw[k++]!;
+      const kind = jsonKind(value);
+      if (kind === 'number') {
+        const v = Number(value);
+        buf.push(Number.isFinite(v) ? v : NaN);
+      } else {
+        if (kind !== 'missing') this.violation(name);
+        buf.push(NaN);
+      }
+    }
+    for (const [name, column] of fast.categorical) {
+      const value = raw[k++]!;
+      const known = column.raw.get(value);
+      if (known !== undefined) {
+        column.pushEntry(known);
+        continue;
+      }
+      const kind = jsonKind(value);
+      if (kind === 'string') {
+        const entry = column.entry(value.includes('\\') ? (JSON.parse(value) as string) : value.slice(1, -1));
+        column.raw.set(value, entry);
+        column.pushEntry(entry);
+      } else if (kind === 'missing') {
+        column.push(null);
+      } else {
+        this.violation(name);
+        const v = kind === 'number' ? Number(value) : NaN;
+        column.push(Number.isFinite(v) ? String(v) : null);
+      }
+    }
+  }
+
+  private fastPath(): FastPath {
+    const numeric = [...this.numeric];
+    const categorical = [...this.categorical];
+    const names = [...numeric.map(([n]) => n), ...categorical.map(([n]) => n)];
+    return {
+      numeric,
+      categorical,
+      index: new Map(names.map((n, k) => [n, k])),
+      keys: [],
+      raw: new Array<string>(names.length).fill(''),
+    };
+  }
+
+  private fast?: FastPath;
 
   add(row: Features): void {
     this.rows++;
@@ -41,11 +222,11 @@ export class WindowColumns {
       if (v !== null && v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) this.violation(name);
       buf.push(typeof v === 'number' && Number.isFinite(v) ? v : NaN);
     }
-    for (const [name, values] of this.categorical) {
+    for (const [name, column] of this.categorical) {
       const v = row[name];
       if (v !== null && v !== undefined && typeof v !== 'string') this.violation(name);
       const s = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
-      values.push(s === null ? null : this.intern(s));
+      column.push(s);
     }
   }
 
@@ -53,7 +234,21 @@ export class WindowColumns {
     const out: Record<string, Column> = {};
     for (const [name, buf] of this.numeric)
       out[name] = { type: 'numeric', values: buf.values.subarray(0, buf.length) };
-    for (const [name, values] of this.categorical) out[name] = { type: 'categorical', values };
+    for (const [name, column] of this.categorical) {
+      const counts: Record<string, number> = {};
+      let present = 0;
+      for (const [value, entry] of column.tally) {
+        // defineProperty, so "__proto__" becomes a key as in countCategories, not a prototype change.
+        Object.defineProperty(counts, value, {
+          value: entry.n,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        present += entry.n;
+      }
+      out[name] = { type: 'categorical', values: column.values, counted: { counts, present } };
+    }
     return out;
   }
 
@@ -65,13 +260,16 @@ export class WindowColumns {
   private violation(name: string): void {
     this.bad.set(name, (this.bad.get(name) ?? 0) + 1);
   }
+}
 
-  private intern(s: string): string {
-    const known = this.interned.get(s);
-    if (known !== undefined) return known;
-    this.interned.set(s, s);
-    return s;
-  }
+type JsonKind = 'missing' | 'number' | 'string' | 'other';
+
+/** The JSON type of a value in jsonb's text form; '' (an absent key) and `null` are missing values. */
+function jsonKind(raw: string): JsonKind {
+  if (raw === '' || raw === 'null') return 'missing';
+  const c = raw.charCodeAt(0);
+  if (c === 34) return 'string';
+  return c === 45 || (c >= 48 && c <= 57) ? 'number' : 'other';
 }
 
 /** How a report chose its records, as one phrase for the lines people read. */
@@ -80,4 +278,41 @@ export function describeSelection(w: WindowSelection): string {
   return w.selection === 'all'
     ? `all ${n(w.held)} records of the window tested`
     : `a uniform sample of ${n(w.tested)} of the window's ${n(w.held)} records tested`;
+}
+
+/**
+ * `predict` for the many rows of a window, one model: the same predictions (a forest's own code on the
+ * same encoded values), with each category's one-hot position looked up in a map built once per model
+ * instead of compared value by value on every row.
+ */
+export function windowPredictor(model: ModelArtifact): (row: Features) => Prediction {
+  if (model.kind !== 'random-forest') return (row) => predict(model, row);
+  const { encoder, trees, classes } = model;
+  let dims = encoder.numeric.length;
+  const slots = encoder.categorical.map((cat) => {
+    const at = new Map<string, number[]>();
+    for (const v of cat.values) {
+      const known = at.get(v);
+      if (known) known.push(dims++);
+      else at.set(v, [dims++]);
+    }
+    return at;
+  });
+  return (row) => {
+    const xi = new Array<number>(dims).fill(0);
+    for (let i = 0; i < encoder.numeric.length; i++) {
+      const name = encoder.numeric[i]!;
+      xi[i] = (toNumber(row[name], name) - encoder.means[i]!) / encoder.stds[i]!;
+    }
+    for (let k = 0; k < slots.length; k++) {
+      const at = slots[k]!.get(String(row[encoder.categorical[k]!.name]));
+      if (at) for (const j of at) xi[j] = 1;
+    }
+    const probs = forestProbabilities(trees, xi, classes.length);
+    let best = 0;
+    for (let c = 1; c < probs.length; c++) if (probs[c]! > probs[best]!) best = c;
+    const probabilities: Record<string, number> = {};
+    for (let c = 0; c < classes.length; c++) probabilities[classes[c]!] = probs[c]!;
+    return { label: classes[best]!, confidence: probs[best]!, probabilities };
+  };
 }

@@ -53,6 +53,49 @@ export async function readWindow(
   q: WindowRead,
   onPage: (rows: RecordRow[]) => void | Promise<void>,
 ): Promise<WindowReadResult> {
+  return streamWindow(pool, q, { columns: 'record_key, ts, features, feedback' }, (rows: RawRecord[]) =>
+    onPage(rows.map(toRecord)),
+  );
+}
+
+/** A page of `readWindowFeatures`: per record, its features' jsonb as text, and its feedback. */
+export interface FeaturePage {
+  features: string[];
+  feedback: (string | null)[];
+}
+
+/**
+ * The same records as `readWindow` (the same snapshot, order and sample), but only their features as
+ * jsonb text and their feedback: no row object, timestamp or parsed features, so the caller parses only
+ * what it needs.
+ */
+export async function readWindowFeatures(
+  pool: pg.Pool,
+  q: WindowRead,
+  onPage: (page: FeaturePage) => void | Promise<void>,
+): Promise<WindowReadResult> {
+  return streamWindow(
+    pool,
+    q,
+    { columns: 'features::text AS f, feedback', rowMode: 'array' },
+    (rows: [string, string | null][]) => {
+      const features = new Array<string>(rows.length);
+      const feedback = new Array<string | null>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        features[i] = rows[i]![0];
+        feedback[i] = rows[i]![1];
+      }
+      return onPage({ features, feedback });
+    },
+  );
+}
+
+async function streamWindow<Row>(
+  pool: pg.Pool,
+  q: WindowRead,
+  select: { columns: string; rowMode?: 'array' },
+  onPage: (rows: Row[]) => void | Promise<void>,
+): Promise<WindowReadResult> {
   if (q.sample && !(Number.isInteger(q.sample.size) && q.sample.size > 0))
     throw new Error(`a window sample needs a positive whole number of records, got ${q.sample.size}`);
   const pageSize = q.pageSize ?? 5000;
@@ -77,25 +120,39 @@ export async function readWindow(
       // are a uniform sample of the whole window, wherever in time they lie.
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where}
+         SELECT ${select.columns} FROM records WHERE ${where}
          ORDER BY md5($4 || record_key), record_key LIMIT $5`,
         [q.modelId, q.start, q.end, q.sample!.seed, q.sample!.size],
       );
     } else {
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
+         SELECT ${select.columns} FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
         [q.modelId, q.start, q.end],
       );
     }
     let read = 0;
+    const text = `FETCH FORWARD ${pageSize} FROM window_records`;
+    const fetchPage = async (): Promise<Row[]> =>
+      (select.rowMode
+        ? await client.query<Row & unknown[]>({ text, rowMode: 'array' })
+        : await client.query<Row & pg.QueryResultRow>(text)
+      ).rows;
+    // Postgres reads the next page while this one is handed over, so both sides work at once.
+    let next = fetchPage();
     for (;;) {
-      const { rows } = await client.query<RawRecord>(`FETCH FORWARD ${pageSize} FROM window_records`);
+      const rows = await next;
+      const more = rows.length === pageSize;
+      if (more) {
+        next = fetchPage();
+        // A failure surfaces when awaited (or, if onPage throws first, the rollback below follows it).
+        next.catch(() => {});
+      }
       if (rows.length > 0) {
         read += rows.length;
-        await onPage(rows.map(toRecord));
+        await onPage(rows);
       }
-      if (rows.length < pageSize) break;
+      if (!more) break;
     }
     await client.query('COMMIT');
     return sampled

@@ -8,7 +8,12 @@ import { countCategories } from '../stattests.js';
 /** A column of a window or a reference: numbers with NaN for missing, or strings with null for missing. */
 export type Column =
   | { type: 'numeric'; values: Float64Array | readonly number[] }
-  | { type: 'categorical'; values: readonly (string | null)[] };
+  | {
+      type: 'categorical';
+      values: readonly (string | null)[];
+      /** The non-null values' counts (as countCategories gives them) when the column already knows them. */
+      counted?: { counts: Record<string, number>; present: number };
+    };
 
 /** The finite values, sorted ascending (missing values, NaN and ±Infinity dropped). */
 export function sortedFinite(values: Float64Array | readonly number[]): Float64Array {
@@ -42,6 +47,13 @@ export type CurrentColumn =
 export function prepareColumn(column: Column): CurrentColumn {
   if (column.type === 'numeric')
     return { type: 'numeric', sorted: sortedFinite(column.values), rows: column.values.length };
+  if (column.counted)
+    return {
+      type: 'categorical',
+      counts: column.counted.counts,
+      count: column.counted.present,
+      rows: column.values.length,
+    };
   const present = column.values.filter((v): v is string => v !== null);
   return {
     type: 'categorical',

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildReferenceProfile, driftReport, driftReportColumns } from '../../core/drift.js';
-import { describeSelection, WindowColumns } from '../../core/window.js';
+import { describeSelection, WindowColumns, windowPredictor } from '../../core/window.js';
+import { trainForest } from '../../core/forest.js';
+import { encode, fitEncoder, predict, type ForestArtifact } from '../../core/model.js';
 import { Policy, type Features } from '../../core/schemas.js';
 
 const spec = { numeric: ['x'], categorical: ['c'] };
@@ -34,6 +36,51 @@ describe('window columns', () => {
     expect(streamed.dataQuality.issues.map((i) => i.kind)).toContain('schema');
   });
 
+  it("given each row as its features' JSON text, then the columns and violations are the ones of the parsed rows", () => {
+    // Every kind of JSON value a feature can hold, in both kinds of column, absent keys, other keys
+    // whose values hold quotes, commas and brackets, and keys in a different order now and then.
+    const odd: unknown[] = [
+      7,
+      -2.5,
+      1e21,
+      0,
+      'v1',
+      'say "hi", ok',
+      'back\\',
+      'é ✓',
+      'tab\tline',
+      true,
+      null,
+      { a: '}' },
+      [1, ']'],
+    ];
+    const rows: Record<string, unknown>[] = Array.from({ length: 400 }, (_, i) => {
+      const row: Record<string, unknown> = {};
+      if (i % 13 === 0) row['"quoted", key'] = { nested: ['", "x": 1', { '}': '\\"' }] };
+      if (i % 7 !== 0) row.x = i % 3 === 0 ? odd[i % odd.length] : i % 50;
+      if (i % 11 !== 0) row.c = i % 2 === 0 ? odd[(i * 5) % odd.length] : `v${i % 3}`;
+      if (i % 5 === 0) row.zz = 'other';
+      return row;
+    });
+    // jsonb's text: keys sorted by length then bytes, ", " and ": " between them.
+    const jsonbText = (row: Record<string, unknown>) =>
+      `{${Object.keys(row)
+        .sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
+        .map((k) => `${JSON.stringify(k)}: ${JSON.stringify(row[k])}`)
+        .join(', ')}}`;
+    const parsed = new WindowColumns(profile.features);
+    const fromText = new WindowColumns(profile.features);
+    rows.forEach((row, i) => {
+      parsed.add(row as Features);
+      fromText.addJsonText(i % 2 ? JSON.stringify(row) : jsonbText(row));
+    });
+    expect(fromText.rows).toBe(400);
+    expect(fromText.columns()).toEqual(parsed.columns());
+    expect(fromText.schemaViolations()).toEqual(parsed.schemaViolations());
+    expect(Object.keys(fromText.schemaViolations()).sort()).toEqual(['c', 'x']);
+    expect(() => fromText.addJsonText('[1, {"x": 2}]')).toThrow('features that are not a JSON object');
+  });
+
   it('given a sample, then the phrase says how many of how many records were tested', () => {
     expect(describeSelection({ held: 24_000, tested: 24_000, selection: 'all' })).toBe(
       'all 24,000 records of the window tested',
@@ -41,5 +88,29 @@ describe('window columns', () => {
     expect(describeSelection({ held: 300_000, tested: 5000, selection: 'uniform-sample', seed: 's' })).toBe(
       "a uniform sample of 5,000 of the window's 300,000 records tested",
     );
+  });
+});
+
+describe('window predictor', () => {
+  it('given a forest with repeated and unseen categories, then it predicts exactly what predict does', () => {
+    const spec = { numeric: ['x'], categorical: ['c'] };
+    const rows: Features[] = Array.from({ length: 200 }, (_, i) => ({ x: (i * 7) % 31, c: `v${i % 4}` }));
+    const encoder = fitEncoder(spec, rows);
+    // A duplicated category value encodes to two one-hot positions; both must be set.
+    encoder.categorical[0]!.values.push('v1');
+    const x = rows.map((r) => encode(encoder, r));
+    const y = rows.map((r) => ((r.x as number) > 15 || r.c === 'v1' ? 1 : 0));
+    const config = { trees: 5, maxDepth: 4, minSamplesLeaf: 2, maxFeatures: 'all' as const, seed: 3 };
+    const model: ForestArtifact = {
+      kind: 'random-forest',
+      classes: ['no', 'yes'],
+      encoder,
+      config,
+      trees: trainForest(x, y, null, 2, config),
+    };
+    const score = windowPredictor(model);
+    for (const row of [...rows, { x: 3, c: 'unseen' }, { x: 40, c: 'v1' }])
+      expect(score(row)).toEqual(predict(model, row));
+    expect(() => score({ c: 'v1' })).toThrow('feature "x" must be a finite number');
   });
 });
