@@ -1,24 +1,80 @@
 /**
- * `remedy ingest`: adding rows to a model's production log.
+ * `remedy ingest`: adding rows to a model's production log from a file of any size, streamed.
  */
 import type { Command } from 'commander';
 import { UserError } from '../ops/cycles.js';
 import * as db from '../db/index.js';
-import { checkRows, readRows, rejectionReport, type Columns } from '../ops/ingest.js';
-import { withTransaction } from '../db/pool.js';
-import { type CliContext, PartialFailure } from './shared.js';
+import { rejectionReport, type Columns } from '../ops/ingest.js';
+import { openRowSource } from '../ops/ingest-readers.js';
+import { ingestFile, type IngestProgress, type IngestResult } from '../ops/ingest-stream.js';
+import { type CliContext, type CliIo, PartialFailure } from './shared.js';
 
-/** Ingesting CSV or NDJSON rows. */
+const MIB = 1024 ** 2;
+
+function rate(rows: number, ms: number): string {
+  return `${Math.round(rows / Math.max(ms / 1000, 0.001)).toLocaleString('en-US')} rows/s`;
+}
+
+/**
+ * Progress on stderr: a bar redrawn in place on a terminal (at most ten times a second), otherwise a
+ * plain line every ten seconds, so logs of long ingests show it is moving.
+ */
+export function progressReporter(
+  io: CliIo,
+  terminal: boolean,
+): {
+  update: (p: IngestProgress) => void;
+  done: () => void;
+} {
+  let last = 0;
+  let drawn = false;
+  return {
+    update: (p) => {
+      const every = terminal ? 100 : 10_000;
+      if (p.elapsedMs - last < every) return;
+      last = p.elapsedMs;
+      const share = p.totalBytes > 0 ? Math.min(1, p.bytes / p.totalBytes) : 0;
+      const text = `${p.rows.toLocaleString('en-US')} rows, ${(p.bytes / MIB).toFixed(1)} of ${(p.totalBytes / MIB).toFixed(1)} MiB, ${rate(p.rows, p.elapsedMs)}`;
+      if (terminal) {
+        const width = 30;
+        const full = Math.round(share * width);
+        io.err(
+          `\r\x1b[K[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(share * 100).toFixed(0)}% ${text}`,
+        );
+        drawn = true;
+      } else io.err(`remedy: ingest: ${text}\n`);
+    },
+    done: () => {
+      if (drawn) io.err('\r\x1b[K');
+    },
+  };
+}
+
+function summary(r: IngestResult, model: string): string {
+  const read = `${r.file}: ${r.rows} rows read (${(r.bytes / MIB).toFixed(1)} MiB, ${r.seconds.toFixed(1)} s, ${rate(r.rows, r.seconds * 1000)})`;
+  return (
+    `${read}, ${r.added} rows added to ${model}'s log, ${r.alreadyLogged} already there` +
+    (r.refused > 0
+      ? `, ${r.refused} refused:\n${rejectionReport(r.file, r.rejected, r.rejected.length)}${more(r)}`
+      : '\n')
+  );
+}
+
+function more(r: IngestResult): string {
+  return r.refused > r.rejected.length ? `  … and ${r.refused - r.rejected.length} more\n` : '';
+}
+
+/** Ingesting CSV, NDJSON or Parquet rows. */
 export function registerIngestCommand(program: Command, { io, print }: CliContext): void {
   program
     .command('ingest')
     .description(
-      "add rows to a model's production log from CSV or NDJSON; every row is checked, a bad one refuses the file",
+      "add rows to a model's production log from CSV, NDJSON or Parquet, streamed; every row is checked, a bad one refuses the file",
     )
     .argument('<model>', 'model ID')
     .argument(
       '<file>',
-      '.csv, .ndjson or .jsonl: a key, a time, the features and optionally the ground truth',
+      '.csv, .ndjson, .jsonl or .parquet: a key, a time, the features and optionally the ground truth',
     )
     .option('--key-column <name>', "column holding each row's unique key", 'record_key')
     .option('--time-column <name>', "column holding each row's time", 'ts')
@@ -40,41 +96,32 @@ export function registerIngestCommand(program: Command, { io, print }: CliContex
           json?: boolean;
         },
       ) => {
-        const raw = await readRows(file);
+        const source = await openRowSource(file);
         const { pool, close } = await io.database();
         try {
           const def = await db.getModel(pool, model);
           if (!def)
             throw new UserError(`no model "${model}": register it first with "remedy models register"`);
           const columns: Columns = { key: o.keyColumn, time: o.timeColumn, label: o.labelColumn };
-          const checked = checkRows(raw, def, columns, { labelRequired: false });
-          const result = {
-            file,
-            rows: raw.length,
-            valid: checked.rows.length,
-            rejected: checked.rejected,
-            added: 0,
-            alreadyLogged: 0,
-          };
-          if (checked.rejected.length > 0 && !o.skipInvalid) {
+          const progress = progressReporter(io, io.tty === true && process.stderr.isTTY === true);
+          let result: IngestResult;
+          try {
+            result = await ingestFile(pool, model, def, source, columns, {
+              skipInvalid: o.skipInvalid === true,
+              progress: progress.update,
+            });
+          } finally {
+            progress.done();
+          }
+          if (!result.written) {
             if (o.json) print(true, result, '');
             io.err(
-              `remedy: ${file}: ${checked.rejected.length} of ${raw.length} rows refused; nothing was written (fix them, or pass --skip-invalid):\n${rejectionReport(file, checked.rejected)}`,
+              `remedy: ${file}: ${result.refused} of ${result.rows} rows refused; nothing was written (fix them, or pass --skip-invalid):\n${rejectionReport(file, result.rejected, result.rejected.length)}${more(result)}`,
             );
             throw new PartialFailure('ingest refused');
           }
-          // One transaction: the file lands whole or not at all. Keys already logged are left as they are.
-          result.added = await withTransaction(pool, (c) => db.insertRecords(c, model, checked.rows));
-          result.alreadyLogged = checked.rows.length - result.added;
-          print(
-            o.json,
-            result,
-            `${file}: ${result.added} rows added to ${model}'s log, ${result.alreadyLogged} already there` +
-              (checked.rejected.length > 0
-                ? `, ${checked.rejected.length} refused:\n${rejectionReport(file, checked.rejected)}`
-                : '\n'),
-          );
-          if (checked.rejected.length > 0) throw new PartialFailure('some rows refused');
+          print(o.json, result, summary(result, model));
+          if (result.refused > 0) throw new PartialFailure('some rows refused');
         } finally {
           await close();
         }

@@ -8,6 +8,7 @@ export * from './datasets.js';
 export * from './drift.js';
 export * from './effect-counts.js';
 export * from './failures.js';
+export * from './ingest.js';
 export * from './labeling.js';
 export * from './metrics.js';
 export * from './models.js';

@@ -303,7 +303,7 @@ const cases: Case[] = [
     'cli',
     'ingest of a path outside the project',
     () => cli('ingest', 'weather-bad', '../../../../etc/passwd'),
-    /unknown file type "\(none\)"; use \.csv, \.ndjson or \.jsonl/,
+    /unknown file type "\(none\)"; use \.csv, \.ndjson, \.jsonl or \.parquet/,
   ],
   [
     'cli',

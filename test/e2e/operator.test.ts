@@ -176,8 +176,10 @@ describe('operator walkthrough', () => {
 
     const ingested = await remedy('ingest', MODEL, log);
     expect(ingested.code).toBe(0);
-    expect(ingested.out).toBe(
-      `${log}: ${production.length - 47} rows added to ${MODEL}'s log, 47 already there\n`,
+    expect(ingested.out).toMatch(
+      new RegExp(
+        `^${log}: ${production.length} rows read \\(.+\\), ${production.length - 47} rows added to ${MODEL}'s log, 47 already there\n$`,
+      ),
     );
     // Ingest is idempotent: the same file again adds nothing.
     expect((await remedy('ingest', MODEL, log)).out).toContain(
@@ -185,7 +187,7 @@ describe('operator walkthrough', () => {
     );
     // A file type it does not read, and a model that does not exist.
     expect((await remedy('ingest', MODEL, definition)).err).toMatch(
-      /unknown file type "\.json"; use \.csv, \.ndjson or \.jsonl/,
+      /unknown file type "\.json"; use \.csv, \.ndjson, \.jsonl or \.parquet/,
     );
     expect((await remedy('ingest', 'nope', log)).err).toMatch(/no model "nope": register it first/);
 

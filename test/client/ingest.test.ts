@@ -1,0 +1,155 @@
+/**
+ * `remedy ingest` at sizes beyond its batches, against a real Postgres: files larger than every chunk
+ * land whole; a bad row after the first batches were already streamed refuses the file and leaves the
+ * log as it was; --skip-invalid reports what it skipped; the same file again adds nothing; Parquet (in
+ * several row groups, read in slices) and NDJSON take the same path.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliIo } from '../../cli/main.js';
+import * as db from '../../db/index.js';
+import { writeParquetLog, writeTextLog } from '../../dev/weather-log.js';
+import { loadWeather, weatherModel, type WeatherRow } from '../../dev/weather.js';
+import { openRowSource, BATCH_ROWS } from '../../ops/ingest-readers.js';
+import { ingestFile, type IngestProgress } from '../../ops/ingest-stream.js';
+import { freshDatabase } from '../helpers.js';
+
+let pool: pg.Pool;
+let dir: string;
+let table: WeatherRow[];
+/** More rows than a batch (5,000) several times over, and more than the weather table (2,922 rows). */
+const ROWS = 4 * BATCH_ROWS + 1234;
+const COLUMNS = { key: 'record_key', time: 'ts', label: 'feedback' };
+
+beforeAll(async () => {
+  ({ pool } = await freshDatabase('ingest'));
+  dir = await mkdtemp(path.join(tmpdir(), 'remedy-ingest-'));
+  table = await loadWeather();
+  for (const m of ['w-csv', 'w-bad', 'w-skip', 'w-parquet', 'w-ndjson'])
+    await db.upsertModel(pool, weatherModel(m));
+});
+afterAll(async () => {
+  await pool?.end();
+});
+
+async function remedy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    connect: () => Promise.reject(new Error('ingest needs no Temporal')),
+    database: () => Promise.resolve({ pool, close: () => Promise.resolve() }),
+  };
+  const code = await runCli(argv, io);
+  return { code, out, err };
+}
+
+async function logged(model: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM records WHERE model_id = $1', [
+    model,
+  ]);
+  return Number(rows[0]!.n);
+}
+
+describe('remedy ingest, streamed', () => {
+  it('given a CSV larger than every batch, then every row lands, and the same file again adds nothing', async () => {
+    const file = path.join(dir, 'log.csv');
+    await writeTextLog(file, 'csv', table, ROWS);
+    const first = await remedy('ingest', 'w-csv', file);
+    expect(first.err).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(
+      new RegExp(
+        `^${file}: ${ROWS} rows read \\(.+\\), ${ROWS} rows added to w-csv's log, 0 already there\\n$`,
+      ),
+    );
+    expect(await logged('w-csv')).toBe(ROWS);
+    const again = await remedy('ingest', 'w-csv', file, '--json');
+    expect(JSON.parse(again.out)).toMatchObject({ rows: ROWS, valid: ROWS, added: 0, alreadyLogged: ROWS });
+    expect(await logged('w-csv')).toBe(ROWS);
+  });
+
+  it('given a bad row after the first batches were streamed, then the file is refused and the log unchanged', async () => {
+    const file = path.join(dir, 'bad.csv');
+    const badAt = 3 * BATCH_ROWS + 17; // row index; its line is index + 2 (after the header)
+    await writeTextLog(file, 'csv', table, ROWS, (i, l) =>
+      i === badAt ? { ...l, features: { ...l.features, wind: Number.NaN } } : l,
+    );
+    await db.upsertModel(pool, weatherModel('w-bad'));
+    const seen: IngestProgress[] = [];
+    const result = await ingestFile(
+      pool,
+      'w-bad',
+      weatherModel('w-bad'),
+      await openRowSource(file),
+      COLUMNS,
+      {
+        skipInvalid: false,
+        progress: (p) => seen.push(p),
+      },
+    );
+    // Rows were already streamed to Postgres when the bad one was read.
+    expect(seen.filter((p) => p.rows <= badAt).length).toBeGreaterThanOrEqual(3);
+    expect(result).toMatchObject({ rows: ROWS, refused: 1, written: false, added: 0 });
+    expect(await logged('w-bad')).toBe(0);
+
+    const cli = await remedy('ingest', 'w-bad', file);
+    expect(cli.code).toBe(2);
+    expect(cli.err).toContain(`1 of ${ROWS} rows refused; nothing was written`);
+    expect(cli.err).toContain(`bad.csv:${badAt + 2}: wind "NaN" is not a finite number`);
+    expect(await logged('w-bad')).toBe(0);
+  });
+
+  it('given --skip-invalid, then the valid rows land and the skipped ones are counted and named', async () => {
+    const file = path.join(dir, 'skip.ndjson');
+    const bad = new Set([10, 2 * BATCH_ROWS + 5, 3 * BATCH_ROWS + 9]);
+    await writeTextLog(file, 'ndjson', table, ROWS, (i, l) =>
+      bad.has(i) ? { ...l, ts: 'yesterday' } : i === ROWS - 1 ? logLineCopy(l, 0) : l,
+    );
+    const r = await remedy('ingest', 'w-skip', file, '--skip-invalid');
+    expect(r.code).toBe(2);
+    // Three bad times and the last line repeating the first line's key.
+    expect(r.out).toContain(`${ROWS} rows read`);
+    expect(r.out).toContain(`${ROWS - 4} rows added to w-skip's log, 0 already there, 4 refused:`);
+    for (const i of bad) expect(r.out).toContain(`skip.ndjson:${i + 1}: ts "yesterday" is not a date`);
+    expect(r.out).toMatch(new RegExp(`skip\\.ndjson:${ROWS}: record_key "[^"]+" repeats line 1`));
+    expect(await logged('w-skip')).toBe(ROWS - 4);
+  });
+
+  it('given Parquet in several row groups, then every row lands with its time, and again adds nothing', async () => {
+    const file = path.join(dir, 'log.parquet');
+    writeParquetLog(file, table, ROWS, 7_000);
+    // Row groups larger than a slice are read a slice at a time.
+    const source = await openRowSource(file, { parquetSliceRows: 3_000 });
+    const result = await ingestFile(pool, 'w-parquet', weatherModel('w-parquet'), source, COLUMNS, {
+      skipInvalid: false,
+    });
+    expect(result).toMatchObject({ format: 'parquet', rows: ROWS, valid: ROWS, added: ROWS, refused: 0 });
+    const again = await remedy('ingest', 'w-parquet', file, '--json');
+    expect(JSON.parse(again.out)).toMatchObject({ rows: ROWS, added: 0, alreadyLogged: ROWS });
+    const { rows } = await pool.query<{ ts: Date; wind: number }>(
+      "SELECT ts, (features->>'wind')::float8 AS wind FROM records WHERE model_id = 'w-parquet' AND record_key = $1",
+      [`c1:${table[0]!.recordKey}`],
+    );
+    expect(rows).toEqual([
+      { ts: new Date(Date.parse(table[0]!.ts) + 60_000), wind: table[0]!.features.wind },
+    ]);
+  });
+
+  it('given NDJSON larger than every batch, then every row lands', async () => {
+    const file = path.join(dir, 'log.ndjson');
+    await writeTextLog(file, 'ndjson', table, ROWS);
+    const r = await remedy('ingest', 'w-ndjson', file);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`${ROWS} rows added to w-ndjson's log, 0 already there`);
+    expect(await logged('w-ndjson')).toBe(ROWS);
+  });
+});
+
+function logLineCopy<T extends { record_key: string }>(l: T, i: number): T {
+  return { ...l, record_key: `c0:${table[i]!.recordKey}` };
+}
