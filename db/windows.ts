@@ -18,9 +18,18 @@ export interface WindowRead {
   labeledOnly?: boolean;
   /** Hand the records over in time order (the default); false lets Postgres read them as it finds them. */
   ordered?: boolean;
-  /** Records per page handed to `onPage` (a FETCH of the cursor). */
-  pageSize?: number;
 }
+
+/** Records per page handed to `onPage`: one FETCH of the cursor. */
+const PAGE_SIZE = 5000;
+const FETCH_PAGE = `FETCH FORWARD ${PAGE_SIZE} FROM window_records`;
+/** The window's filter, fixed SQL: every record, or only those whose feedback has arrived. */
+const WINDOW_FILTER = {
+  all: 'model_id = $1 AND ts >= $2 AND ts < $3',
+  labeled: 'model_id = $1 AND ts >= $2 AND ts < $3 AND feedback IS NOT NULL',
+} as const;
+/** In time order, or as Postgres finds them. */
+const WINDOW_ORDER = { time: ' ORDER BY ts, record_key', found: '' } as const;
 
 export interface WindowReadResult {
   /** Records in the window (labeled ones with `labeledOnly`). */
@@ -55,8 +64,8 @@ export async function readWindow(
 ): Promise<WindowReadResult> {
   if (q.sample && !(Number.isInteger(q.sample.size) && q.sample.size > 0))
     throw new Error(`a window sample needs a positive whole number of records, got ${q.sample.size}`);
-  const pageSize = q.pageSize ?? 5000;
-  const where = `model_id = $1 AND ts >= $2 AND ts < $3${q.labeledOnly ? ' AND feedback IS NOT NULL' : ''}`;
+  const filter = q.labeledOnly ? 'labeled' : 'all';
+  const order = q.ordered === false ? 'found' : 'time';
   const client = await pool.connect();
   let failed: Error | undefined;
   try {
@@ -64,11 +73,10 @@ export async function readWindow(
     let held: number | null = null;
     let sampled = false;
     if (q.sample) {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM records WHERE ${where}`, [
-        q.modelId,
-        q.start,
-        q.end,
-      ]);
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM records WHERE ${WINDOW_FILTER[filter]}`,
+        [q.modelId, q.start, q.end],
+      );
       held = Number(rows[0]!.n);
       sampled = held > q.sample.size;
     }
@@ -77,25 +85,25 @@ export async function readWindow(
       // are a uniform sample of the whole window, wherever in time they lie.
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where}
+         SELECT record_key, ts, features, feedback FROM records WHERE ${WINDOW_FILTER[filter]}
          ORDER BY md5($4 || record_key), record_key LIMIT $5`,
         [q.modelId, q.start, q.end, q.sample!.seed, q.sample!.size],
       );
     } else {
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT record_key, ts, features, feedback FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
+         SELECT record_key, ts, features, feedback FROM records WHERE ${WINDOW_FILTER[filter]}${WINDOW_ORDER[order]}`,
         [q.modelId, q.start, q.end],
       );
     }
     let read = 0;
     for (;;) {
-      const { rows } = await client.query<RawRecord>(`FETCH FORWARD ${pageSize} FROM window_records`);
+      const { rows } = await client.query<RawRecord>(FETCH_PAGE);
       if (rows.length > 0) {
         read += rows.length;
         await onPage(rows.map(toRecord));
       }
-      if (rows.length < pageSize) break;
+      if (rows.length < PAGE_SIZE) break;
     }
     await client.query('COMMIT');
     return sampled
