@@ -6,8 +6,12 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       {
-        // Pure core and static checks: no infrastructure.
-        test: { name: 'unit', include: ['test/core/**/*.test.ts', 'test/infra/**/*.test.ts'] },
+        // No infrastructure: the pure core (test/core), static checks of the repository and its config files
+        // (test/repo), and modules that run on their own, without Temporal or the shared Postgres (test/standalone).
+        test: {
+          name: 'unit',
+          include: ['test/core/**/*.test.ts', 'test/repo/**/*.test.ts', 'test/standalone/**/*.test.ts'],
+        },
       },
       {
         // Activities, workflows, replay and end-to-end: share one Temporal dev server and one Postgres,
@@ -15,7 +19,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/core/**', 'test/infra/**'],
+          exclude: ['test/core/**', 'test/repo/**', 'test/standalone/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,

@@ -19,13 +19,19 @@ export interface CycleContext {
   championVersion: number;
 }
 
-export function createCycleActivities({
-  pool,
-  pseudonymise,
-}: {
-  pool: pg.Pool;
-  pseudonymise?: Pseudonymiser;
-}) {
+type CycleDeps = { pool: pg.Pool; pseudonymise?: Pseudonymiser };
+
+/** The cycle's own activities: its record (open, audit, close), the drift check and its datasets. */
+export function createCycleActivities(deps: CycleDeps) {
+  return {
+    ...cycleRecordActivities(deps),
+    ...collectionActivities(deps),
+    ...labeledDatasetActivities(deps),
+  };
+}
+
+/** Opening the cycle and confirming the drift that triggered it. */
+function cycleRecordActivities({ pool }: CycleDeps) {
   return {
     /** Registers the cycle (one open cycle per model) and returns what the workflow needs from the registry. */
     async openCycle(input: {
@@ -98,7 +104,12 @@ export function createCycleActivities({
       });
       return { reportId: Number(reportId!), report };
     },
+  };
+}
 
+/** The window's records into a dataset version the cycle trains on. */
+function collectionActivities({ pool, pseudonymise }: CycleDeps) {
+  return {
     /**
      * Collection: selects the window's records into an immutable dataset version with a deterministic
      * train/holdout split and a content hash. Feedback that has arrived is carried as labels.
@@ -217,7 +228,12 @@ export function createCycleActivities({
         window: drawn,
       };
     },
+  };
+}
 
+/** The labeled dataset, the audit trail and the cycle's close. */
+function labeledDatasetActivities({ pool }: CycleDeps) {
+  return {
     /** Freezes the collected rows plus the campaign's answers into a new, labeled dataset version. */
     async freezeLabeledDataset(input: {
       cycleId: string;

@@ -15,7 +15,7 @@ import { WindowColumns, windowPredictor } from '../core/window.js';
 import { businessFailure } from './failures.js';
 
 /** Records per FETCH of a window: a few MiB of feature text per page. */
-const PAGE = 20_000;
+const PAGE = 20_000 as const;
 
 /**
  * The window's report against the champion's stored reference profile, over every record of the window

@@ -4,6 +4,7 @@ import { predict } from '../core/model.js';
 import type { Features } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
 import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
+import type { LabelingStrategy } from '../core/labeling-settings.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 
@@ -15,10 +16,25 @@ export interface LabelItem {
   confidence: number;
 }
 
+/** The strategies that open people's items batch by batch (nextLabelBatch). */
+type BatchStrategy = Extract<LabelingStrategy, 'candidate' | 'disagreement'>;
+
 /** Auto-labeled items' task priorities start here, after every item people may be asked. */
 const AUTO_PRIORITY = 1_000_000;
 
-export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
+type LabelingDeps = { pool: pg.Pool };
+
+/** A campaign's activities: picking what people label, telling them, and storing their answers. */
+export function createLabelingActivities(deps: LabelingDeps) {
+  return {
+    ...firstPickActivities(deps),
+    ...nextBatchActivities(deps),
+    ...answerActivities(deps),
+  };
+}
+
+/** The campaign's first picks and the champion's own answers. */
+function firstPickActivities({ pool }: LabelingDeps) {
   return {
     /**
      * Picks what people label: first the rows production flagged as failure cases (out of distribution,
@@ -31,7 +47,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       datasetId: number;
       championVersion: number;
       budget: number;
-      strategy?: 'uncertainty' | 'margin' | 'random' | 'candidate' | 'disagreement';
+      strategy?: LabelingStrategy;
       autoLabelAbove?: number;
       /** With the candidate strategy: only the first batch is opened now (nextLabelBatch adds the others). */
       firstBatch?: number;
@@ -127,7 +143,12 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
         total: totalOf(after.autoLabeled) ?? after.items.length,
       };
     },
+  };
+}
 
+/** The batch strategies' later batches. */
+function nextBatchActivities({ pool }: LabelingDeps) {
+  return {
     /**
      * The candidate strategy's next batch: a quick forest trained on the dataset's labeled rows and the
      * campaign's answers so far scores the rows nobody was asked yet; the batch is a random share plus
@@ -142,7 +163,7 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       index: number;
       size: number;
       budget: number;
-      strategy?: 'candidate' | 'disagreement';
+      strategy?: BatchStrategy;
     }): Promise<{ items: LabelItem[] }> {
       const tasksNow = () => db.labelTasks(pool, input.campaignId);
       const rows = await db.getDatasetRows(pool, input.datasetId);
@@ -201,7 +222,12 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       const after = (await tasksNow()).filter((t) => t.priority >= start && t.priority < start + input.size);
       return { items: after.map((t) => asItem(byKey.get(t.record_key)!)) };
     },
+  };
+}
 
+/** Notifications and people's answers. */
+function answerActivities({ pool }: LabelingDeps) {
+  return {
     /** Tells people something about a campaign (stored once per event key; a deployment forwards it). */
     async notify(input: {
       eventKey: string;

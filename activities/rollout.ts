@@ -6,7 +6,15 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { servingReference } from './reference.js';
 
-export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
+type RolloutDeps = { pool: pg.Pool };
+
+/** The staged rollout's activities: moving traffic, analysing each step, and its three endings. */
+export function createRolloutActivities(deps: RolloutDeps) {
+  return { ...stepActivities(deps), ...endingActivities(deps) };
+}
+
+/** One step of the rollout: the traffic split and its analysis. */
+function stepActivities({ pool }: RolloutDeps) {
   return {
     /**
      * Moves the split in one statement. Returns when it took effect (the database clock), which is
@@ -71,7 +79,12 @@ export function createRolloutActivities({ pool }: { pool: pg.Pool }) {
       });
       return { ...analysis, decidedAt: decidedAt.toISOString() };
     },
+  };
+}
 
+/** How a candidate leaves the rollout: rolled back, rejected, or promoted. */
+function endingActivities({ pool }: RolloutDeps) {
+  return {
     /** Traffic back to the champion, aliases restored, the candidate marked rolled back with the evidence. */
     async rollback(input: {
       cycleId: string;

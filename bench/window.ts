@@ -35,6 +35,7 @@ import { canonicalJson, encode, fitEncoder, type ForestArtifact } from '../core/
 import { ModelDefinition, type Features } from '../core/schemas.js';
 import { describeSelection } from '../core/window.js';
 import { createPool, migrate } from '../db/pool.js';
+import * as benchDb from '../db/bench.js';
 import * as db from '../db/index.js';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
@@ -120,10 +121,7 @@ const labelOf = (employed: unknown) => (Number(employed) === 1 ? 'employed' : 'n
 
 /** Registers the model with a forest champion and ingests the window, unless a past run already did. */
 async function prepare(pool: pg.Pool): Promise<void> {
-  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM records WHERE model_id = $1', [
-    modelId,
-  ]);
-  if (Number(rows[0]!.n) === RECORDS) {
+  if ((await benchDb.countRecords(pool, modelId)) === RECORDS) {
     log(`reusing the ${RECORDS.toLocaleString('en-US')} records ingested by an earlier run`);
     return;
   }
@@ -164,16 +162,19 @@ async function prepare(pool: pg.Pool): Promise<void> {
   );
   const artifact: ForestArtifact = { kind: 'random-forest', classes, encoder, config, trees };
   const json = canonicalJson(artifact);
-  await pool.query(
-    'UPDATE model_versions SET artifact = $3, artifact_sha256 = $4 WHERE model_id = $1 AND version = $2',
-    [modelId, version, json, createHash('sha256').update(json).digest('hex')],
+  await benchDb.replaceArtifact(
+    pool,
+    modelId,
+    version,
+    json,
+    createHash('sha256').update(json).digest('hex'),
   );
   const analysis = await readParquet(files.analysis);
   const targets = await readParquet(files.target);
   const truth = new Map(targets.map((t) => [Number(t.id), labelOf(t.employed)]));
   const features = analysis.map((r) => JSON.stringify(toFeatures(r)));
   const labels = analysis.map((r) => truth.get(Number(r.id)) ?? null);
-  await pool.query('DELETE FROM records WHERE model_id = $1', [modelId]);
+  await benchDb.deleteRecords(pool, modelId);
   const t0 = Date.parse(WINDOW.start);
   const step = (Date.parse(WINDOW.end) - t0) / RECORDS;
   const every = LABELED > 0 ? Math.round(1 / LABELED) : 0;
@@ -181,21 +182,15 @@ async function prepare(pool: pg.Pool): Promise<void> {
   for (let i = 0; i < RECORDS; i += 10_000) {
     const n = Math.min(10_000, RECORDS - i);
     const idx = Array.from({ length: n }, (_, k) => i + k);
-    await pool.query(
-      `INSERT INTO records (model_id, record_key, ts, features, feedback, feedback_at)
-       SELECT $1, k, t, f, fb, CASE WHEN fb IS NULL THEN NULL ELSE t END
-       FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::text[]) AS u(k, t, f, fb)`,
-      [
-        modelId,
-        idx.map((j) => `r${j}`),
-        idx.map((j) => new Date(t0 + j * step).toISOString()),
-        idx.map((j) => features[j % features.length]!),
-        idx.map((j) => (every > 0 && j % every === 0 ? labels[j % labels.length]! : null)),
-      ],
-    );
+    await benchDb.insertGeneratedRecords(pool, modelId, {
+      keys: idx.map((j) => `r${j}`),
+      ts: idx.map((j) => new Date(t0 + j * step).toISOString()),
+      features: idx.map((j) => features[j % features.length]!),
+      feedback: idx.map((j) => (every > 0 && j % every === 0 ? labels[j % labels.length]! : null)),
+    });
     if ((i / 10_000) % 10 === 0) log(`ingested ${i.toLocaleString('en-US')} records`);
   }
-  await pool.query('VACUUM ANALYZE records');
+  await benchDb.vacuumRecords(pool);
   log(
     `ingested ${RECORDS.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
@@ -239,11 +234,8 @@ async function child(mode: string, url: string): Promise<void> {
 
 /** CPU seconds used so far by this database's backends (this process's pool), from /proc (Linux). */
 async function backendCpu(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
-  );
   let ticks = 0;
-  for (const { pid } of rows) {
+  for (const pid of await benchDb.backendPids(pool)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -259,27 +251,8 @@ async function backendCpu(pool: pg.Pool): Promise<number> {
 async function plainRead(
   pool: pg.Pool,
 ): Promise<Omit<ChildResult, 'seconds' | 'peakRssMiB' | 'nodeCpu' | 'postgresCpu'>> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(
-      `DECLARE plain NO SCROLL CURSOR FOR SELECT record_key, ts, features, feedback FROM records
-       WHERE model_id = $1 AND ts >= $2 AND ts < $3`,
-      [modelId, WINDOW.start, WINDOW.end],
-    );
-    let held = 0;
-    let labeled = 0;
-    for (;;) {
-      const { rows } = await client.query<{ feedback: string | null }>('FETCH FORWARD 5000 FROM plain');
-      held += rows.length;
-      for (const r of rows) if (r.feedback !== null) labeled++;
-      if (rows.length < 5000) break;
-    }
-    await client.query('COMMIT');
-    return { held, tested: held, labeled, summary: 'plain cursor read' };
-  } finally {
-    client.release();
-  }
+  const { held, labeled } = await benchDb.plainWindowRead(pool, modelId, WINDOW.start, WINDOW.end);
+  return { held, tested: held, labeled, summary: 'plain cursor read' };
 }
 
 function runChild(mode: string, url: string): ChildResult {

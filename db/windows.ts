@@ -19,7 +19,8 @@ export interface WindowRead {
   /** Hand the records over in time order (the default); false lets Postgres read them as it finds them. */
   ordered?: boolean;
   /** Records per page handed to `onPage` (a FETCH of the cursor). */
-  pageSize?: number;
+  /** Records per page (one FETCH of the cursor): 5,000 or 20,000. */
+  pageSize?: PageSize;
 }
 
 export interface WindowReadResult {
@@ -53,9 +54,7 @@ export async function readWindow(
   q: WindowRead,
   onPage: (rows: RecordRow[]) => void | Promise<void>,
 ): Promise<WindowReadResult> {
-  return streamWindow(pool, q, { columns: 'record_key, ts, features, feedback' }, (rows: RawRecord[]) =>
-    onPage(rows.map(toRecord)),
-  );
+  return streamWindow(pool, q, { columns: 'records' }, (rows: RawRecord[]) => onPage(rows.map(toRecord)));
 }
 
 /** A page of `readWindowFeatures`: per record, its features' jsonb as text, and its feedback. */
@@ -77,7 +76,7 @@ export async function readWindowFeatures(
   return streamWindow(
     pool,
     q,
-    { columns: 'features::text AS f, feedback', rowMode: 'array' },
+    { columns: 'features', rowMode: 'array' },
     (rows: [string, string | null][]) => {
       const features = new Array<string>(rows.length);
       const feedback = new Array<string | null>(rows.length);
@@ -90,16 +89,37 @@ export async function readWindowFeatures(
   );
 }
 
+/** The page sizes a read may ask for, each with its fixed FETCH text. */
+export type PageSize = 5000 | 20000;
+const FETCH_PAGE: Record<PageSize, string> = {
+  5000: 'FETCH FORWARD 5000 FROM window_records',
+  20000: 'FETCH FORWARD 20000 FROM window_records',
+};
+/** The columns a read selects: whole records, or only the features' JSON text and the feedback. */
+const WINDOW_COLUMNS = {
+  records: 'record_key, ts, features, feedback',
+  features: 'features::text AS f, feedback',
+} as const;
+/** The window's filter, fixed SQL: every record, or only those whose feedback has arrived. */
+const WINDOW_FILTER = {
+  all: 'model_id = $1 AND ts >= $2 AND ts < $3',
+  labeled: 'model_id = $1 AND ts >= $2 AND ts < $3 AND feedback IS NOT NULL',
+} as const;
+/** In time order, or as Postgres finds them. */
+const WINDOW_ORDER = { time: ' ORDER BY ts, record_key', found: '' } as const;
+
 async function streamWindow<Row>(
   pool: pg.Pool,
   q: WindowRead,
-  select: { columns: string; rowMode?: 'array' },
+  select: { columns: keyof typeof WINDOW_COLUMNS; rowMode?: 'array' },
   onPage: (rows: Row[]) => void | Promise<void>,
 ): Promise<WindowReadResult> {
   if (q.sample && !(Number.isInteger(q.sample.size) && q.sample.size > 0))
     throw new Error(`a window sample needs a positive whole number of records, got ${q.sample.size}`);
-  const pageSize = q.pageSize ?? 5000;
-  const where = `model_id = $1 AND ts >= $2 AND ts < $3${q.labeledOnly ? ' AND feedback IS NOT NULL' : ''}`;
+  const pageSize: PageSize = q.pageSize ?? 5000;
+  const filter = q.labeledOnly ? 'labeled' : 'all';
+  const order = q.ordered === false ? 'found' : 'time';
+  const columns = select.columns;
   const client = await pool.connect();
   let failed: Error | undefined;
   try {
@@ -107,11 +127,10 @@ async function streamWindow<Row>(
     let held: number | null = null;
     let sampled = false;
     if (q.sample) {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM records WHERE ${where}`, [
-        q.modelId,
-        q.start,
-        q.end,
-      ]);
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM records WHERE ${WINDOW_FILTER[filter]}`,
+        [q.modelId, q.start, q.end],
+      );
       held = Number(rows[0]!.n);
       sampled = held > q.sample.size;
     }
@@ -120,23 +139,24 @@ async function streamWindow<Row>(
       // are a uniform sample of the whole window, wherever in time they lie.
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT ${select.columns} FROM records WHERE ${where}
+         SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}
          ORDER BY md5($4 || record_key), record_key LIMIT $5`,
         [q.modelId, q.start, q.end, q.sample!.seed, q.sample!.size],
       );
     } else {
       await client.query(
         `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT ${select.columns} FROM records WHERE ${where}${q.ordered === false ? '' : ' ORDER BY ts, record_key'}`,
+         SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}${WINDOW_ORDER[order]}`,
         [q.modelId, q.start, q.end],
       );
     }
     let read = 0;
-    const text = `FETCH FORWARD ${pageSize} FROM window_records`;
+    const fetchArraysQuery: pg.QueryArrayConfig = { text: FETCH_PAGE[pageSize], rowMode: 'array' };
+    const fetchObjectsQuery: pg.QueryConfig = { text: FETCH_PAGE[pageSize] };
     const fetchPage = async (): Promise<Row[]> =>
       (select.rowMode
-        ? await client.query<Row & unknown[]>({ text, rowMode: 'array' })
-        : await client.query<Row & pg.QueryResultRow>(text)
+        ? await client.query<Row & unknown[]>(fetchArraysQuery)
+        : await client.query<Row & pg.QueryResultRow>(fetchObjectsQuery)
       ).rows;
     // Postgres reads the next page while this one is handed over, so both sides work at once.
     let next = fetchPage();

@@ -55,6 +55,25 @@ export interface RolloutResult {
   breach?: { decidedAt: string; restoredAt: string };
 }
 
+/** What people sent the rollout while it ran: each set by its update handler. */
+interface Inbox {
+  rollback: RolloutCommand | null;
+  promote: RolloutCommand | null;
+  pause: PauseCommand | null;
+  approval: ApprovalInput | null;
+}
+
+/** One rollout in flight: its input, the status its query shows, and what people sent it. */
+interface Run {
+  input: RolloutInput;
+  policy: Policy['rollout'];
+  status: RolloutStatus;
+  inbox: Inbox;
+  versions: { championVersion: number; candidateVersion: number };
+  /** When the first step's traffic started (database clock); every later step's champion arm falls back to it. */
+  rolloutSince: string | null;
+}
+
 /**
  * Staged rollout through the serving gateway: raise the candidate's share step by step, dwell while
  * real traffic and feedback arrive, analyse, and then advance, roll back (more failures in a row
@@ -63,17 +82,50 @@ export interface RolloutResult {
 export async function stagedRollout(input: RolloutInput): Promise<RolloutResult> {
   const { policy } = input;
   const status: RolloutStatus = { state: 'running', currentWeight: 0, steps: [], reason: null };
-  let manualRollback: RolloutCommand | null = null;
-  let manualPromote: RolloutCommand | null = null;
-  let pauseDecision: PauseCommand | null = null;
-  let fullApproval: ApprovalInput | null = null;
-  const interrupted = () => manualRollback !== null || manualPromote !== null;
+  const run: Run = {
+    input,
+    policy,
+    status,
+    inbox: listen(policy, status),
+    versions: { championVersion: input.championVersion, candidateVersion: input.candidateVersion },
+    rolloutSince: null,
+  };
+  try {
+    for (const [index, weight] of policy.steps.entries()) {
+      if (interrupted(run)) return await manual(run);
+      if (weight === 100 && policy.approveBeforeFull) {
+        const refused = await approveFull(run);
+        if (refused) return refused;
+      }
+      const ended = await runStep(run, index, weight);
+      if (ended) return ended;
+    }
+    return await promote(run, 'remedy', 'every step passed its analysis');
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Compensation must run even though this scope was cancelled: give production back to the champion.
+      await CancellationScope.nonCancellable(() =>
+        acts.rollback({
+          cycleId: input.cycleId,
+          modelId: input.modelId,
+          ...run.versions,
+          actor: 'abort',
+          evidence: { aborted: true },
+        }),
+      );
+    }
+    throw err;
+  }
+}
 
+/** Registers the status query and the four updates; the returned inbox fills as people send them. */
+function listen(policy: Policy['rollout'], status: RolloutStatus): Inbox {
+  const inbox: Inbox = { rollback: null, promote: null, pause: null, approval: null };
   setHandler(rolloutStatusQuery, () => status);
   setHandler(
     rollbackUpdate,
     (cmd) => {
-      manualRollback = cmd;
+      inbox.rollback = cmd;
       return { accepted: true };
     },
     { validator: (cmd) => validateCommand(cmd, policy, status) },
@@ -81,7 +133,7 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
   setHandler(
     promoteUpdate,
     (cmd) => {
-      manualPromote = cmd;
+      inbox.promote = cmd;
       return { accepted: true };
     },
     { validator: (cmd) => validateCommand(cmd, policy, status) },
@@ -89,7 +141,7 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
   setHandler(
     resolvePauseUpdate,
     (cmd) => {
-      pauseDecision = cmd;
+      inbox.pause = cmd;
       return { accepted: true };
     },
     {
@@ -104,7 +156,7 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
   setHandler(
     approveFullUpdate,
     (approval) => {
-      fullApproval = approval;
+      inbox.approval = approval;
       return { approved: approval.approve };
     },
     {
@@ -119,167 +171,178 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
       },
     },
   );
+  return inbox;
+}
 
-  const versions = { championVersion: input.championVersion, candidateVersion: input.candidateVersion };
-  const rollback = async (
-    actor: string,
-    reason: string,
-    evidence: unknown,
-    decidedAt?: string,
-  ): Promise<RolloutResult> => {
-    const { restoredAt } = await acts.rollback({
+/** A manual rollback or promote arrived: it cuts the rollout short. */
+const interrupted = (run: Run): boolean => run.inbox.rollback !== null || run.inbox.promote !== null;
+
+async function rollback(
+  run: Run,
+  actor: string,
+  reason: string,
+  evidence: unknown,
+  decidedAt?: string,
+): Promise<RolloutResult> {
+  const { restoredAt } = await acts.rollback({
+    cycleId: run.input.cycleId,
+    modelId: run.input.modelId,
+    ...run.versions,
+    actor,
+    evidence,
+  });
+  run.status.state = 'rolled-back';
+  run.status.currentWeight = 0;
+  run.status.reason = reason;
+  await condition(allHandlersFinished);
+  return {
+    outcome: 'rolled-back',
+    reason,
+    steps: run.status.steps,
+    ...(decidedAt ? { breach: { decidedAt, restoredAt } } : {}),
+  };
+}
+
+async function promote(run: Run, actor: string, reason: string): Promise<RolloutResult> {
+  await acts.promote({ cycleId: run.input.cycleId, modelId: run.input.modelId, ...run.versions, actor });
+  run.status.state = 'promoted';
+  run.status.currentWeight = 100;
+  run.status.reason = reason;
+  await condition(allHandlersFinished);
+  return { outcome: 'promoted', reason, steps: run.status.steps };
+}
+
+/** Ends the rollout the way the manual command asked (a rollback wins over a promote). */
+async function manual(run: Run): Promise<RolloutResult> {
+  const { rollback: back, promote: forward } = run.inbox;
+  if (back) {
+    return rollback(run, back.actor, `rolled back by ${back.actor}${back.reason ? `: ${back.reason}` : ''}`, {
+      manual: back,
+    });
+  }
+  const cmd = forward!;
+  return promote(run, cmd.actor, `promoted by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`);
+}
+
+/** Before 100%: waits for a person's approval. Returns how the rollout ended, or null to go on. */
+async function approveFull(run: Run): Promise<RolloutResult | null> {
+  const { policy, status, inbox } = run;
+  status.state = 'awaiting-approval';
+  status.reason = `waiting for approval before 100% ("remedy approve-full"), up to ${policy.approvalTimeout}`;
+  const answered = await waitFor(() => inbox.approval !== null || interrupted(run), policy.approvalTimeout, {
+    summary: 'Wait for approval before 100% (remedy approve-full)',
+  });
+  if (interrupted(run)) return await manual(run);
+  const approval = inbox.approval;
+  if (!answered || !approval)
+    return await rollback(run, 'remedy', `no approval before 100% within ${policy.approvalTimeout}`, {});
+  if (!approval.approve) {
+    return await rollback(
+      run,
+      approval.approver,
+      `100% denied by ${approval.approver}${approval.reason ? `: ${approval.reason}` : ''}`,
+      { approval },
+    );
+  }
+  status.state = 'running';
+  status.reason = null;
+  return null;
+}
+
+/**
+ * One step: moves the split to `weight`, then dwells and analyses until the step passes, breaches
+ * (rolled back), or a person resolves a pause. Returns how the rollout ended, or null to go on.
+ */
+async function runStep(run: Run, index: number, weight: number): Promise<RolloutResult | null> {
+  const { input, policy, status } = run;
+  const { since } = await acts.setTrafficWeight({
+    cycleId: input.cycleId,
+    modelId: input.modelId,
+    ...run.versions,
+    weight,
+  });
+  run.rolloutSince ??= since;
+  status.currentWeight = weight;
+  const stepStarted = Date.now();
+  let failures = 0;
+  for (let attempt = 0; ; attempt++) {
+    // Dwell at this weight while traffic and feedback arrive; a manual rollback or promote cuts it short.
+    await waitFor(() => interrupted(run), policy.dwell, {
+      summary: `Dwell at ${weight}% while feedback arrives`,
+    });
+    if (interrupted(run)) return await manual(run);
+    const analysis = await acts.analyzeRolloutStep({
       cycleId: input.cycleId,
       modelId: input.modelId,
-      ...versions,
-      actor,
-      evidence,
+      stepIndex: index,
+      attempt,
+      weight,
+      stepSince: since,
+      rolloutSince: run.rolloutSince,
+      ...run.versions,
+      policy,
     });
-    status.state = 'rolled-back';
-    status.currentWeight = 0;
-    status.reason = reason;
-    await condition(allHandlersFinished);
-    return {
-      outcome: 'rolled-back',
-      reason,
-      steps: status.steps,
-      ...(decidedAt ? { breach: { decidedAt, restoredAt } } : {}),
-    };
-  };
-  const promote = async (actor: string, reason: string): Promise<RolloutResult> => {
-    await acts.promote({ cycleId: input.cycleId, modelId: input.modelId, ...versions, actor });
-    status.state = 'promoted';
-    status.currentWeight = 100;
-    status.reason = reason;
-    await condition(allHandlersFinished);
-    return { outcome: 'promoted', reason, steps: status.steps };
-  };
-  const manual = async (): Promise<RolloutResult> => {
-    if (manualRollback) {
-      const cmd: RolloutCommand = manualRollback;
-      return rollback(cmd.actor, `rolled back by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`, {
-        manual: cmd,
-      });
-    }
-    const cmd: RolloutCommand = manualPromote!;
-    return promote(cmd.actor, `promoted by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`);
-  };
-
-  try {
-    let rolloutSince: string | null = null;
-    for (const [index, weight] of policy.steps.entries()) {
-      if (interrupted()) return await manual();
-      if (weight === 100 && policy.approveBeforeFull) {
-        status.state = 'awaiting-approval';
-        status.reason = `waiting for approval before 100% ("remedy approve-full"), up to ${policy.approvalTimeout}`;
-        const answered = await waitFor(() => fullApproval !== null || interrupted(), policy.approvalTimeout, {
-          summary: 'Wait for approval before 100% (remedy approve-full)',
-        });
-        if (interrupted()) return await manual();
-        const approval = fullApproval as ApprovalInput | null;
-        if (!answered || !approval)
-          return await rollback('remedy', `no approval before 100% within ${policy.approvalTimeout}`, {});
-        if (!approval.approve) {
-          return await rollback(
-            approval.approver,
-            `100% denied by ${approval.approver}${approval.reason ? `: ${approval.reason}` : ''}`,
-            { approval },
-          );
-        }
-        status.state = 'running';
-        status.reason = null;
+    record(status, index, weight, attempt, analysis);
+    log.info('rollout step analysed', {
+      cycleId: input.cycleId,
+      weight,
+      attempt,
+      decision: analysis.decision,
+    });
+    if (analysis.decision === 'pass') return null;
+    if (analysis.decision === 'fail') {
+      failures++;
+      if (failures > policy.failureLimit) {
+        return await rollback(
+          run,
+          'remedy',
+          `step ${index + 1} (${weight}%) breached: ${analysis.reason}`,
+          analysis,
+          analysis.decidedAt,
+        );
       }
-      const { since } = await acts.setTrafficWeight({
-        cycleId: input.cycleId,
-        modelId: input.modelId,
-        ...versions,
-        weight,
-      });
-      rolloutSince ??= since;
-      status.currentWeight = weight;
-      const stepStarted = Date.now();
-      let failures = 0;
-      for (let attempt = 0; ; attempt++) {
-        // Dwell at this weight while traffic and feedback arrive; a manual rollback or promote cuts it short.
-        await waitFor(interrupted, policy.dwell, { summary: `Dwell at ${weight}% while feedback arrives` });
-        if (interrupted()) return await manual();
-        const analysis = await acts.analyzeRolloutStep({
-          cycleId: input.cycleId,
-          modelId: input.modelId,
-          stepIndex: index,
-          attempt,
-          weight,
-          stepSince: since,
-          rolloutSince,
-          ...versions,
-          policy,
-        });
-        record(status, index, weight, attempt, analysis);
-        log.info('rollout step analysed', {
-          cycleId: input.cycleId,
-          weight,
-          attempt,
-          decision: analysis.decision,
-        });
-        if (analysis.decision === 'pass') break;
-        if (analysis.decision === 'fail') {
-          failures++;
-          if (failures > policy.failureLimit) {
-            return await rollback(
-              'remedy',
-              `step ${index + 1} (${weight}%) breached: ${analysis.reason}`,
-              analysis,
-              analysis.decidedAt,
-            );
-          }
-          continue;
-        }
-        // Too few samples: keep dwelling while the step's sample wait lasts, then ask a person.
-        if (Date.now() - stepStarted < durationMs(policy.sampleWait)) continue;
-        status.state = 'paused';
-        status.reason = `paused at ${weight}%: ${analysis.reason}; resolve with "remedy resolve" (continue or rollback)`;
-        const decided = await waitFor(() => pauseDecision !== null || interrupted(), policy.decisionTimeout, {
-          summary: 'Paused on an inconclusive analysis: wait for remedy resolve',
-        });
-        // Set by the update handler while we waited; the cast undoes TypeScript's narrowing to null.
-        const decision = pauseDecision as PauseCommand | null;
-        pauseDecision = null;
-        if (interrupted()) return await manual();
-        if (!decided || !decision) {
-          return await rollback(
-            'remedy',
-            `paused at ${weight}% with no decision within ${policy.decisionTimeout}`,
-            analysis,
-          );
-        }
-        if (decision.decision === 'rollback') {
-          return await rollback(
-            decision.actor,
-            `rolled back at the pause by ${decision.actor}${decision.reason ? `: ${decision.reason}` : ''}`,
-            analysis,
-          );
-        }
-        status.state = 'running';
-        status.reason = null;
-        // "continue": the person accepts this step as it is and the rollout advances.
-        break;
-      }
+      continue;
     }
-    return await promote('remedy', 'every step passed its analysis');
-  } catch (err) {
-    if (isCancellation(err)) {
-      // Compensation must run even though this scope was cancelled: give production back to the champion.
-      await CancellationScope.nonCancellable(() =>
-        acts.rollback({
-          cycleId: input.cycleId,
-          modelId: input.modelId,
-          ...versions,
-          actor: 'abort',
-          evidence: { aborted: true },
-        }),
-      );
-    }
-    throw err;
+    // Too few samples: keep dwelling while the step's sample wait lasts, then ask a person.
+    if (Date.now() - stepStarted < durationMs(policy.sampleWait)) continue;
+    return await pause(run, weight, analysis);
   }
+}
+
+/**
+ * An inconclusive step past its sample wait: waits for "remedy resolve". Returns how the rollout ended,
+ * or null when the person accepts the step as it is and the rollout advances.
+ */
+async function pause(run: Run, weight: number, analysis: StepAnalysis): Promise<RolloutResult | null> {
+  const { policy, status, inbox } = run;
+  status.state = 'paused';
+  status.reason = `paused at ${weight}%: ${analysis.reason}; resolve with "remedy resolve" (continue or rollback)`;
+  const decided = await waitFor(() => inbox.pause !== null || interrupted(run), policy.decisionTimeout, {
+    summary: 'Paused on an inconclusive analysis: wait for remedy resolve',
+  });
+  const decision = inbox.pause;
+  inbox.pause = null;
+  if (interrupted(run)) return await manual(run);
+  if (!decided || !decision) {
+    return await rollback(
+      run,
+      'remedy',
+      `paused at ${weight}% with no decision within ${policy.decisionTimeout}`,
+      analysis,
+    );
+  }
+  if (decision.decision === 'rollback') {
+    return await rollback(
+      run,
+      decision.actor,
+      `rolled back at the pause by ${decision.actor}${decision.reason ? `: ${decision.reason}` : ''}`,
+      analysis,
+    );
+  }
+  status.state = 'running';
+  status.reason = null;
+  // "continue": the person accepts this step as it is and the rollout advances.
+  return null;
 }
 
 function record(

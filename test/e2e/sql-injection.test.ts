@@ -4,7 +4,7 @@
  * model IDs, cycle IDs and filters; ingested files; label imports; the review page's reviewer and item;
  * Updates from a raw client. Where an input is accepted it is stored exactly as sent (it is data, never
  * SQL); where it is refused the refusal says why. Afterwards every table is still there and nothing else
- * changed. test/infra/sql-params.test.ts checks statically that every query text is parameterised.
+ * changed. test/repo/sql-params.test.ts checks statically that every query text is parameterised.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

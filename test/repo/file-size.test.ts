@@ -18,12 +18,7 @@ const MAX_FUNCTION_LINES = 150;
 /** Files still over MAX_FILE_LINES, relative to the project root. */
 const PENDING_FILES: readonly string[] = [];
 /** Functions still over MAX_FUNCTION_LINES, as `file:name`. */
-const PENDING_FUNCTIONS: readonly string[] = [
-  'activities/cycle.ts:createCycleActivities',
-  'activities/labeling.ts:createLabelingActivities',
-  'activities/rollout.ts:createRolloutActivities',
-  'workflows/rollout.ts:stagedRollout',
-];
+const PENDING_FUNCTIONS: readonly string[] = [];
 
 const SKIP = new Set(['node_modules', '.git', '.remedy', 'test']);
 
