@@ -19,11 +19,11 @@ export type LabelingStrategy = z.infer<typeof LabelingStrategy>;
 export const MAX_HISTORY_EVENTS = 8_000;
 
 /**
- * The most items a campaign asks for. Its state, carried whole from run to run when it continues as
- * new, holds every item with its features: Temporal refuses a payload over 2 MB, and a weather item
- * takes about N bytes, so this keeps the carried state near M.
+ * The most items a campaign asks for. Its items travel whole in Temporal payloads (the opening
+ * activity's result, and the state a run carries to the next when the campaign continues as new), and
+ * Temporal refuses a payload over 2 MB: 6,000 weather items with their answers make 1.4 MB.
  */
-export const MAX_BUDGET = 10_000;
+export const MAX_BUDGET = 7_500;
 
 export const LabelingSettings = z.object({
   budget: z.number().int().min(0).max(MAX_BUDGET).default(40),

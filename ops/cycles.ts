@@ -29,6 +29,7 @@ import {
   promoteUpdate,
   cycleStatusQuery,
   labelingStatusQuery,
+  MOVING_TO_NEW_RUN,
   resolvePauseUpdate,
   rollbackUpdate,
   rolloutStatusQuery,
@@ -380,9 +381,10 @@ async function guard<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * An Update that its run could not finish because the run closed (a labeling campaign continues as
- * new when its history grows long): the server's own "workflow is closing" is retried by the client's
- * connection, but an Update accepted just before the run closed fails with this.
+ * An Update that its run could not take because the run was closing: a labeling campaign continues as
+ * new when its history grows long. While it hands over, it refuses new labels with a message naming
+ * the move; an Update accepted just before a run closed fails with Temporal's "completed before the
+ * Update completed" (the server's own "workflow is closing" is retried by the client's connection).
  */
 function closedUnderUpdate(err: unknown): boolean {
   if (!(err instanceof WorkflowUpdateFailedError)) return false;
@@ -390,22 +392,26 @@ function closedUnderUpdate(err: unknown): boolean {
   return (
     cause instanceof ApplicationFailure &&
     (cause.type === 'AcceptedUpdateCompletedWorkflow' ||
-      /completed before the Update completed/i.test(cause.message))
+      /completed before the Update completed/i.test(cause.message) ||
+      cause.message.includes(MOVING_TO_NEW_RUN))
   );
 }
 
 /**
  * Sends an Update to the workflow's current run; when that run closed under it and the workflow ID goes
- * on in a new run (continued as new), sends it again there. Every Update Remedy sends may be sent twice.
+ * on in a new run (continued as new), sends it again there, for up to a minute. Every Update Remedy
+ * sends may be sent twice.
  */
 async function followingNewRuns<T>(client: Client, workflowId: string, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  const until = Date.now() + 60_000;
+  for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (attempt >= 5 || !closedUnderUpdate(err)) throw err;
+      if (Date.now() > until || !closedUnderUpdate(err)) throw err;
       const now = await client.workflow.getHandle(workflowId).describe();
       if (now.status.name !== 'RUNNING') throw err;
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }

@@ -60,6 +60,11 @@ export interface Campaign {
   runs: number;
   /** This run may continue as new (false when replaying a run recorded before it could). */
   mayContinue: boolean;
+  /**
+   * The run is handing over to a new one: answers already accepted finish, new ones are refused with a
+   * message the client recognizes and sends again, to land on the new run (ops/cycles.ts).
+   */
+  moving: boolean;
 }
 
 /**
@@ -169,6 +174,7 @@ export function newCampaign(id: CampaignIdentity, settings: LabelingSettings, st
     autoLabeled: 0,
     runs: 0,
     mayContinue: false,
+    moving: false,
   };
 }
 

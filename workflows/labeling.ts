@@ -15,6 +15,7 @@ import {
   decideCampaignUpdate,
   extendDeadlineUpdate,
   labelingStatusQuery,
+  MOVING_TO_NEW_RUN,
   submitLabelUpdate,
   type Agreement,
   type LabelingStatus,
@@ -151,6 +152,8 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
  * Temporal against the new run; the parent cycle waits for the last run's result.
  */
 async function continueRun(c: Campaign, given: LabelingCampaignInput): Promise<never> {
+  // New answers are refused (and sent again by the client) so the accepted ones can drain.
+  c.moving = true;
   await condition(allHandlersFinished);
   log.info('labeling campaign continues as new', {
     campaignId: c.id.campaignId,
@@ -381,6 +384,10 @@ function refuseLabel(c: Campaign, raw: unknown): void {
   const answer = parsed.data;
   if (c.state !== 'open' && c.state !== 'parked')
     throw new Error(`label refused: campaign ${campaignId} is closed (${c.state})`);
+  if (c.moving)
+    throw new Error(
+      `label refused for now: campaign ${campaignId} ${MOVING_TO_NEW_RUN} (its history grew long); send it again`,
+    );
   const index = c.items.findIndex((i) => i.recordKey === answer.recordKey);
   if (index < 0) {
     throw new Error(
