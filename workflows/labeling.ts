@@ -77,6 +77,9 @@ type Settled = LabelingResult['state'];
  * kappa of the first two answers is a gate: below the policy's minimum the campaign parks for a person
  * to proceed or abort. With a batch size, requests go out a batch at a time, the next when the current
  * one is answered, and the reviewers are told.
+ *
+ * Its history grows by about 11 events per label: once a run's history is long (`maxHistoryEvents`),
+ * the campaign continues as new with its whole state (docs/operations.md, "How long a history grows").
  */
 export async function labelingCampaign(input: LabelingInput): Promise<LabelingResult> {
   const parsed = LabelingSettings.safeParse(input);
