@@ -5,7 +5,12 @@
  * activities returned. Parameter types name only the fields read, so any richer result fits.
  */
 import type { DriftReport } from './drift.js';
-import type { CampaignIdentity, LabelingCampaignInput, LabelingSettings } from './labeling-settings.js';
+import {
+  MAX_HISTORY_EVENTS,
+  type CampaignIdentity,
+  type LabelingCampaignInput,
+  type LabelingSettings,
+} from './labeling-settings.js';
 import type { Diagnosis, StepAnalysis } from './policy.js';
 
 /** Four decimals: enough to read, short enough to scan. */
@@ -76,6 +81,7 @@ export function labelingInputOf(id: CampaignIdentity, l: LabelingSettings): Labe
       ? { overlap: l.overlap, minKappa: l.minKappa, minOverlapItems: l.minOverlapItems }
       : {}),
     ...(l.batchSize > 0 ? { batchSize: l.batchSize } : {}),
+    ...(l.maxHistoryEvents !== MAX_HISTORY_EVENTS ? { maxHistoryEvents: l.maxHistoryEvents } : {}),
   };
 }
 

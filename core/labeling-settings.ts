@@ -15,8 +15,18 @@ import { DurationString } from './inputs.js';
 export const LabelingStrategy = z.enum(['uncertainty', 'margin', 'random', 'candidate', 'disagreement']);
 export type LabelingStrategy = z.infer<typeof LabelingStrategy>;
 
+/** A campaign run continues as new at this many history events at most (Temporal warns at 10,240). */
+export const MAX_HISTORY_EVENTS = 8_000;
+
+/**
+ * The most items a campaign asks for. Its items travel whole in Temporal payloads (the opening
+ * activity's result, and the state a run carries to the next when the campaign continues as new), and
+ * Temporal refuses a payload over 2 MB: 6,000 weather items with their answers make 1.4 MB.
+ */
+export const MAX_BUDGET = 7_500;
+
 export const LabelingSettings = z.object({
-  budget: z.number().int().min(0).default(40),
+  budget: z.number().int().min(0).max(MAX_BUDGET).default(40),
   minLabels: z.number().int().min(0).default(20),
   deadline: DurationString.default('24h'),
   reviewers: z.array(z.string().min(1)).default([]),
@@ -45,6 +55,12 @@ export const LabelingSettings = z.object({
   minOverlapItems: z.number().int().min(1).default(5),
   /** Requests go out in batches of this many; the next batch when the current one is answered (0: all at once). */
   batchSize: z.number().int().min(0).default(0),
+  /**
+   * A campaign's history grows by about 11 events per label; once a run's history has this many events
+   * (or Temporal suggests it earlier), the campaign continues as new, carrying its whole state, so no
+   * run nears Temporal's limits (a warning at 10,240 events, the run ended at 51,200). Lower only to test.
+   */
+  maxHistoryEvents: z.number().int().min(200).max(MAX_HISTORY_EVENTS).default(MAX_HISTORY_EVENTS),
 });
 /** The settings with every default filled in. */
 export type LabelingSettings = z.infer<typeof LabelingSettings>;

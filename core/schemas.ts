@@ -18,6 +18,26 @@ import { LabelingSettings } from './labeling-settings.js';
 export * from './inputs.js';
 export * from './labeling-settings.js';
 
+/**
+ * A rollout's history grows by about ten events per step analysis (a dwell timer, the analysis, their
+ * workflow tasks): each step analyses until it passes, up to failureLimit + 1 failures, and re-analyses
+ * an inconclusive step every dwell until sampleWait has passed. This bound keeps it near 6,000 events.
+ */
+export const MAX_ROLLOUT_ANALYSES = 600;
+
+/** The most analyses a rollout policy allows (Infinity: no dwell between analyses that repeat). */
+export function rolloutAnalysesAtMost(r: {
+  steps: readonly number[];
+  failureLimit: number;
+  dwell: string;
+  sampleWait: string;
+}): number {
+  const dwell = durationMs(r.dwell);
+  const wait = durationMs(r.sampleWait);
+  const inconclusive = wait === 0 ? 0 : dwell === 0 ? Infinity : Math.ceil(wait / dwell);
+  return r.steps.length * (r.failureLimit + 1 + inconclusive);
+}
+
 export const FeatureSpec = z.object({
   numeric: z.array(z.string().min(1)).default([]),
   categorical: z.array(z.string().min(1)).default([]),
@@ -213,6 +233,9 @@ export const Policy = z.object({
       requireApproval: z.boolean().default(false),
       approvalTimeout: DurationString.default('24h'),
       approvers: z.array(z.string().min(1)).default([]),
+    })
+    .refine((r) => rolloutAnalysesAtMost(r) <= MAX_ROLLOUT_ANALYSES, {
+      message: `a rollout may analyse at most ${MAX_ROLLOUT_ANALYSES} times (steps × (failureLimit + 1 + sampleWait / dwell)), so its history stays far below Temporal's limits: use fewer steps, a longer dwell or a shorter sampleWait`,
     })
     .prefault({}),
   /** What the gateway and feedback flag as failure cases, and how cases group into patterns. */

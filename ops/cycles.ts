@@ -8,7 +8,7 @@ import {
   WorkflowFailedError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { TypedSearchAttributes, type UpdateDefinition } from '@temporalio/common';
+import { ApplicationFailure, TypedSearchAttributes, type UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
 import { parse } from 'csv-parse/sync';
 import {
@@ -29,6 +29,7 @@ import {
   promoteUpdate,
   cycleStatusQuery,
   labelingStatusQuery,
+  MOVING_TO_NEW_RUN,
   resolvePauseUpdate,
   rollbackUpdate,
   rolloutStatusQuery,
@@ -298,7 +299,9 @@ async function validatedUpdate<Ret, Arg>(
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new UserError(`${what} refused: ${describeZodError(parsed.error)}`);
   return update(workflowId, () =>
-    client.workflow.getHandle(workflowId).executeUpdate(definition, { args: [parsed.data] }),
+    followingNewRuns(client, workflowId, () =>
+      client.workflow.getHandle(workflowId).executeUpdate(definition, { args: [parsed.data] }),
+    ),
   );
 }
 
@@ -374,6 +377,42 @@ async function guard<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
       throw new UserError(`"${workflowId}" cannot answer that now (${err.message}); check "remedy status"`);
     }
     throw err;
+  }
+}
+
+/**
+ * An Update that its run could not take because the run was closing: a labeling campaign continues as
+ * new when its history grows long. While it hands over, it refuses new labels with a message naming
+ * the move; an Update accepted just before a run closed fails with Temporal's "completed before the
+ * Update completed" (the server's own "workflow is closing" is retried by the client's connection).
+ */
+function closedUnderUpdate(err: unknown): boolean {
+  if (!(err instanceof WorkflowUpdateFailedError)) return false;
+  const cause = err.cause;
+  return (
+    cause instanceof ApplicationFailure &&
+    (cause.type === 'AcceptedUpdateCompletedWorkflow' ||
+      /completed before the Update completed/i.test(cause.message) ||
+      cause.message.includes(MOVING_TO_NEW_RUN))
+  );
+}
+
+/**
+ * Sends an Update to the workflow's current run; when that run closed under it and the workflow ID goes
+ * on in a new run (continued as new), sends it again there, for up to a minute. Every Update Remedy
+ * sends may be sent twice.
+ */
+async function followingNewRuns<T>(client: Client, workflowId: string, fn: () => Promise<T>): Promise<T> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > until || !closedUnderUpdate(err)) throw err;
+      const now = await client.workflow.getHandle(workflowId).describe();
+      if (now.status.name !== 'RUNNING') throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

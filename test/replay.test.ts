@@ -7,11 +7,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import * as workflows from '../workflows/index.js';
 
+const EventType = temporal.api.enums.v1.EventType;
 const dir = path.join(import.meta.dirname, 'histories');
 const histories = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
@@ -28,6 +30,22 @@ const options = () => ({ workflowBundle: { codePath: inject('workflowBundlePath'
 describe('replay of committed histories', () => {
   it('given the committed histories, then there is at least one completed cycle among them', () => {
     expect(histories.map((h) => h.file)).toContain('remediation-weather-full-1.json');
+  });
+
+  it('given the committed histories, then a labeling campaign run that continued as new, and the run that continued it, are among them', () => {
+    const last = (h: (typeof histories)[number]) => h.history.events?.at(-1)?.eventType;
+    const continued = histories.filter(
+      (h) =>
+        typeOf(h) === 'labelingCampaign' &&
+        last(h) === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    );
+    expect(continued.length).toBeGreaterThan(0);
+    const carried = histories.filter(
+      (h) =>
+        typeOf(h) === 'labelingCampaign' &&
+        h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId,
+    );
+    expect(carried.length).toBeGreaterThan(0);
   });
 
   it('given the workflow types the worker registers, then each has at least one committed history', () => {

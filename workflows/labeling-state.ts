@@ -3,7 +3,7 @@
  * (workflows/labeling.ts) read and change, and the steps that act on it: extending the deadline,
  * telling people, parking for a decision, sending the next batch.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CampaignDecision } from '../core/inputs.js';
 import { durationMs } from '../core/inputs.js';
@@ -53,6 +53,97 @@ export interface Campaign {
   decisionDueAt: string | null;
   /** The campaign waited for a person's decision at some point. */
   wasParked: boolean;
+  /** What opening the campaign found: rows without a label, items the champion labeled itself. */
+  unlabeledRows: number;
+  autoLabeled: number;
+  /** Runs before this one (the campaign continues as new when its history grows long). */
+  runs: number;
+  /** This run may continue as new (false when replaying a run recorded before it could). */
+  mayContinue: boolean;
+  /**
+   * The run is handing over to a new one: answers already accepted finish, new ones are refused with a
+   * message the client recognizes and sends again, to land on the new run (ops/cycles.ts).
+   */
+  moving: boolean;
+}
+
+/**
+ * Everything a campaign knows, as plain data: what one run hands the next when the campaign continues as
+ * new (its history grows with every label; workflows/labeling.ts). Maps travel as entry lists.
+ */
+export interface CarriedCampaign {
+  startedAt: number;
+  state: LabelingStatus['state'];
+  deadlineMs: number;
+  extensions: number;
+  items: PendingItem[];
+  released: number;
+  total: number;
+  answers: [string, string][];
+  votes: [string, Vote[]][];
+  remindedAt: string | null;
+  escalatedAt: string | null;
+  parkedFor: Campaign['parkedFor'];
+  decision: CampaignDecision | null;
+  decisionDueAt: string | null;
+  wasParked: boolean;
+  /** What opening the campaign found, for its result: rows without a label, items the champion labeled. */
+  unlabeledRows: number;
+  autoLabeled: number;
+  /** How many runs came before this one (0 in the first). */
+  runs: number;
+}
+
+export function carryOf(c: Campaign): CarriedCampaign {
+  return {
+    startedAt: c.startedAt,
+    state: c.state,
+    deadlineMs: c.deadlineMs,
+    extensions: c.extensions,
+    items: c.items,
+    released: c.released,
+    total: c.total,
+    answers: [...c.answers],
+    votes: [...c.votes],
+    remindedAt: c.remindedAt,
+    escalatedAt: c.escalatedAt,
+    parkedFor: c.parkedFor,
+    decision: c.decision,
+    decisionDueAt: c.decisionDueAt,
+    wasParked: c.wasParked,
+    unlabeledRows: c.unlabeledRows,
+    autoLabeled: c.autoLabeled,
+    runs: c.runs + 1,
+  };
+}
+
+/** The campaign as the previous run left it. */
+export function restoredCampaign(
+  id: CampaignIdentity,
+  settings: LabelingSettings,
+  k: CarriedCampaign,
+): Campaign {
+  return {
+    ...newCampaign(id, settings, k.startedAt),
+    state: k.state,
+    deadlineMs: k.deadlineMs,
+    deadlineAt: new Date(k.deadlineMs).toISOString(),
+    extensions: k.extensions,
+    items: k.items,
+    released: k.released,
+    total: k.total,
+    answers: new Map(k.answers),
+    votes: new Map(k.votes),
+    remindedAt: k.remindedAt,
+    escalatedAt: k.escalatedAt,
+    parkedFor: k.parkedFor,
+    decision: k.decision,
+    decisionDueAt: k.decisionDueAt,
+    wasParked: k.wasParked,
+    unlabeledRows: k.unlabeledRows,
+    autoLabeled: k.autoLabeled,
+    runs: k.runs,
+  };
 }
 
 export function newCampaign(id: CampaignIdentity, settings: LabelingSettings, startedAt: number): Campaign {
@@ -79,6 +170,11 @@ export function newCampaign(id: CampaignIdentity, settings: LabelingSettings, st
     decision: null,
     decisionDueAt: null,
     wasParked: false,
+    unlabeledRows: 0,
+    autoLabeled: 0,
+    runs: 0,
+    mayContinue: false,
+    moving: false,
   };
 }
 
@@ -98,6 +194,14 @@ export const batchDone = (c: Campaign): boolean =>
   batchAnswered(c.items, c.released, c.total, c.batchSize, c.answers);
 
 export const allAnswered = (c: Campaign): boolean => c.answers.size >= c.total;
+
+/**
+ * This run's history is long enough that the campaign should continue as new: at the settings'
+ * `maxHistoryEvents`, or earlier when Temporal suggests it. Never in a run recorded before it could.
+ */
+export const historyFull = (c: Campaign): boolean =>
+  c.mayContinue &&
+  (workflowInfo().historyLength >= c.settings.maxHistoryEvents || workflowInfo().continueAsNewSuggested);
 
 /** Who may label now: the reviewers, plus the escalation pool once escalated (empty: anyone). */
 export const reviewersNow = (c: Campaign): string[] =>

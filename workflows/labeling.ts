@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  continueAsNew,
   log,
   patched,
   setHandler,
@@ -14,6 +15,7 @@ import {
   decideCampaignUpdate,
   extendDeadlineUpdate,
   labelingStatusQuery,
+  MOVING_TO_NEW_RUN,
   submitLabelUpdate,
   type Agreement,
   type LabelingStatus,
@@ -25,24 +27,29 @@ import {
   allAnswered,
   batchDone,
   batchOf,
+  carryOf,
   extend,
+  historyFull,
   mayDecide,
   newCampaign,
   overlapped,
   park,
+  restoredCampaign,
   reviewersNow,
   sendNextBatch,
   statusOf,
   tell,
   unpark,
   type Campaign,
+  type CarriedCampaign,
 } from './labeling-state.js';
 
 /**
  * Who the campaign is for, and its settings as the policy gives them (core/labeling-settings.ts): a
- * setting left out takes its default there, as in campaigns started before it existed.
+ * setting left out takes its default there, as in campaigns started before it existed. A run that
+ * continues an earlier one of the same campaign also gets that run's state (`carried`).
  */
-export type LabelingInput = LabelingCampaignInput;
+export type LabelingInput = LabelingCampaignInput & { carried?: CarriedCampaign };
 
 export interface LabelingResult {
   state: Exclude<LabelingStatus['state'], 'open' | 'parked'>;
@@ -70,6 +77,9 @@ type Settled = LabelingResult['state'];
  * kappa of the first two answers is a gate: below the policy's minimum the campaign parks for a person
  * to proceed or abort. With a batch size, requests go out a batch at a time, the next when the current
  * one is answered, and the reviewers are told.
+ *
+ * Its history grows by about 11 events per label: once a run's history is long (`maxHistoryEvents`),
+ * the campaign continues as new with its whole state (docs/operations.md, "How long a history grows").
  */
 export async function labelingCampaign(input: LabelingInput): Promise<LabelingResult> {
   const parsed = LabelingSettings.safeParse(input);
@@ -81,34 +91,50 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
   }
   const { campaignId, cycleId, modelId, datasetId, championVersion, labelSet } = input;
   const id = { campaignId, cycleId, modelId, datasetId, championVersion, labelSet };
-  const c = newCampaign(id, parsed.data, workflowInfo().startTime.getTime());
+  const { carried, ...given } = input;
+  // Runs recorded before campaigns could continue as new replay without it.
+  const mayContinue = patched('labeling-continue-as-new');
+  const c = carried
+    ? restoredCampaign(id, parsed.data, carried)
+    : newCampaign(id, parsed.data, workflowInfo().startTime.getTime());
+  c.mayContinue = mayContinue;
   const settings = c.settings;
   handleMessages(c);
+  const next = () => continueRun(c, given);
 
-  const opened = await acts.openLabelTasks({
-    campaignId,
-    modelId,
-    datasetId,
-    championVersion,
-    budget: settings.budget,
-    strategy: settings.strategy,
-    ...(settings.autoLabelAbove !== undefined ? { autoLabelAbove: settings.autoLabelAbove } : {}),
-    ...(c.batchByBatch ? { firstBatch: c.batchSize } : {}),
-  });
-  c.items = opened.items;
-  c.released = c.batchSize > 0 ? Math.min(c.batchSize, c.items.length) : c.items.length;
-  c.total = c.batchByBatch ? opened.total : c.items.length;
-  log.info('labeling campaign open', { campaignId, requested: c.total, deadline: settings.deadline });
-
-  if (patched('labeling-sla')) {
-    c.state = await runSla(c);
+  if (carried) {
+    log.info('labeling campaign continued', { campaignId, run: c.runs + 1, answered: c.answers.size });
+    c.state = await runSla(c, next);
     if (settings.overlap > 0 && (c.state === 'complete' || c.state === 'deadline-partial'))
       c.state = await agreementGate(c, c.state);
   } else {
-    const remainingMs = Date.parse(c.deadlineAt) - Date.now();
-    const complete = await condition(() => allAnswered(c), Math.max(remainingMs, 1));
-    if (complete) c.state = 'complete';
-    else c.state = c.answers.size >= settings.minLabels ? 'deadline-partial' : 'deadline-insufficient';
+    const opened = await acts.openLabelTasks({
+      campaignId,
+      modelId,
+      datasetId,
+      championVersion,
+      budget: settings.budget,
+      strategy: settings.strategy,
+      ...(settings.autoLabelAbove !== undefined ? { autoLabelAbove: settings.autoLabelAbove } : {}),
+      ...(c.batchByBatch ? { firstBatch: c.batchSize } : {}),
+    });
+    c.items = opened.items;
+    c.released = c.batchSize > 0 ? Math.min(c.batchSize, c.items.length) : c.items.length;
+    c.total = c.batchByBatch ? opened.total : c.items.length;
+    c.unlabeledRows = opened.unlabeledRows;
+    c.autoLabeled = opened.autoLabeled;
+    log.info('labeling campaign open', { campaignId, requested: c.total, deadline: settings.deadline });
+
+    if (patched('labeling-sla')) {
+      c.state = await runSla(c, next);
+      if (settings.overlap > 0 && (c.state === 'complete' || c.state === 'deadline-partial'))
+        c.state = await agreementGate(c, c.state);
+    } else {
+      const remainingMs = Date.parse(c.deadlineAt) - Date.now();
+      const complete = await condition(() => allAnswered(c), Math.max(remainingMs, 1));
+      if (complete) c.state = 'complete';
+      else c.state = c.answers.size >= settings.minLabels ? 'deadline-partial' : 'deadline-insufficient';
+    }
   }
   // Answers already accepted finish their write before the campaign reports.
   await condition(allHandlersFinished);
@@ -116,19 +142,42 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     state: c.state,
     requested: c.total,
     answered: c.answers.size,
-    unlabeledRows: opened.unlabeledRows,
-    ...(opened.autoLabeled ? { autoLabeled: opened.autoLabeled } : {}),
+    unlabeledRows: c.unlabeledRows,
+    ...(c.autoLabeled ? { autoLabeled: c.autoLabeled } : {}),
     ...(c.wasParked ? { parked: true } : {}),
     ...(settings.overlap > 0 ? { agreement: agreement(c) } : {}),
   };
 }
 
-/** The SLA: reminder, deadline, escalation, then proceed or park for a decision. */
-async function runSla(c: Campaign): Promise<Settled> {
+/**
+ * This run's history is long: once every accepted answer has finished its write, the campaign goes on
+ * in a new run of the same workflow ID with its whole state. Answers sent meanwhile are retried by
+ * Temporal against the new run; the parent cycle waits for the last run's result.
+ */
+async function continueRun(c: Campaign, given: LabelingCampaignInput): Promise<never> {
+  // New answers are refused (and sent again by the client) so the accepted ones can drain.
+  c.moving = true;
+  await condition(allHandlersFinished);
+  log.info('labeling campaign continues as new', {
+    campaignId: c.id.campaignId,
+    events: workflowInfo().historyLength,
+    answered: c.answers.size,
+  });
+  return await continueAsNew<typeof labelingCampaign>({ ...given, carried: carryOf(c) });
+}
+
+/** Continues the campaign in a new run: thrown through the waits by `continueRun`. */
+type Next = () => Promise<never>;
+
+/**
+ * The SLA: reminder, deadline, escalation, then proceed or park for a decision. A continued run picks
+ * up where the last one was: the reminder and the escalation go out once, a parked campaign stays parked.
+ */
+async function runSla(c: Campaign, next: Next): Promise<Settled> {
   const { settings } = c;
   if (c.total === 0) return 'complete';
-  if (settings.reminderAt > 0) {
-    if (await waitUntil(c, () => c.startedAt + settings.reminderAt * (c.deadlineMs - c.startedAt)))
+  if (settings.reminderAt > 0 && c.remindedAt === null) {
+    if (await waitUntil(c, () => c.startedAt + settings.reminderAt * (c.deadlineMs - c.startedAt), next))
       return 'complete';
     c.remindedAt = new Date(Date.now()).toISOString();
     await tell(
@@ -139,20 +188,23 @@ async function runSla(c: Campaign): Promise<Settled> {
     );
   }
   for (;;) {
-    if (await waitUntil(c, () => c.deadlineMs)) return 'complete';
-    if (!c.escalatedAt && settings.escalationReviewers.length > 0) {
-      c.escalatedAt = new Date(Date.now()).toISOString();
-      extend(c, settings.escalationGrace, true);
-      await tell(
-        c,
-        'escalation',
-        settings.escalationReviewers,
-        `deadline passed with ${c.answers.size} of ${c.total} labels: please help label by ${c.deadlineAt}`,
-      );
-      continue;
+    // A continued run may start parked: it goes on waiting for the decision.
+    if (c.state !== 'parked') {
+      if (await waitUntil(c, () => c.deadlineMs, next)) return 'complete';
+      if (!c.escalatedAt && settings.escalationReviewers.length > 0) {
+        c.escalatedAt = new Date(Date.now()).toISOString();
+        extend(c, settings.escalationGrace, true);
+        await tell(
+          c,
+          'escalation',
+          settings.escalationReviewers,
+          `deadline passed with ${c.answers.size} of ${c.total} labels: please help label by ${c.deadlineAt}`,
+        );
+        continue;
+      }
+      if (c.answers.size >= settings.minLabels) return 'deadline-partial';
     }
-    if (c.answers.size >= settings.minLabels) return 'deadline-partial';
-    const settled = await parkForLabels(c);
+    const settled = await parkForLabels(c, next);
     if (settled !== null) return settled;
   }
 }
@@ -161,19 +213,24 @@ async function runSla(c: Campaign): Promise<Settled> {
  * Too few labels at the deadline: a person extends, proceeds or aborts. Labels are still taken while
  * parked, and enough of them let the campaign go on by itself. Null: back to waiting (extended).
  */
-async function parkForLabels(c: Campaign): Promise<Settled | null> {
+async function parkForLabels(c: Campaign, next: Next): Promise<Settled | null> {
   const { settings } = c;
-  const due = await park(
-    c,
-    'labels',
-    (by) => `${c.answers.size} of ${settings.minLabels} needed labels: extend, proceed or abort by ${by}`,
-  );
+  // Parked already: a continued run keeps the decision's due time and tells nobody again.
+  const due =
+    c.state === 'parked' && c.decisionDueAt !== null
+      ? Date.parse(c.decisionDueAt)
+      : await park(
+          c,
+          'labels',
+          (by) =>
+            `${c.answers.size} of ${settings.minLabels} needed labels: extend, proceed or abort by ${by}`,
+        );
   const seen = c.extensions;
-  const decided = await condition(
-    () => c.decision !== null || c.extensions !== seen || c.answers.size >= settings.minLabels,
-    Math.max(due - Date.now(), 1),
-    { summary: 'Parked: wait for a decision (remedy labels decide extend|proceed|abort)' },
-  );
+  const waiting = () => c.decision === null && c.extensions === seen && c.answers.size < settings.minLabels;
+  const decided = await condition(() => !waiting() || historyFull(c), Math.max(due - Date.now(), 1), {
+    summary: 'Parked: wait for a decision (remedy labels decide extend|proceed|abort)',
+  });
+  if (decided && waiting()) await next();
   unpark(c);
   if (c.decision === null && c.extensions === seen && c.answers.size >= settings.minLabels) {
     c.state = 'open';
@@ -201,15 +258,16 @@ async function parkForLabels(c: Campaign): Promise<Settled | null> {
  * Waits until `target()` (re-read when the deadline moves) or completion, sending each next batch as
  * the current one is answered; true when complete.
  */
-async function waitUntil(c: Campaign, target: () => number): Promise<boolean> {
+async function waitUntil(c: Campaign, target: () => number, next: Next): Promise<boolean> {
   for (;;) {
     const seen = c.extensions;
     await condition(
-      () => allAnswered(c) || c.extensions !== seen || batchDone(c),
+      () => allAnswered(c) || c.extensions !== seen || batchDone(c) || historyFull(c),
       Math.max(target() - Date.now(), 1),
       { summary: 'Labeling: wait for answers until the next reminder or deadline' },
     );
     if (allAnswered(c)) return true;
+    if (historyFull(c)) await next();
     if (batchDone(c)) {
       if (await sendNextBatch(c)) return true;
       continue;
@@ -329,6 +387,10 @@ function refuseLabel(c: Campaign, raw: unknown): void {
   const answer = parsed.data;
   if (c.state !== 'open' && c.state !== 'parked')
     throw new Error(`label refused: campaign ${campaignId} is closed (${c.state})`);
+  if (c.moving)
+    throw new Error(
+      `label refused for now: campaign ${campaignId} ${MOVING_TO_NEW_RUN} (its history grew long); send it again`,
+    );
   const index = c.items.findIndex((i) => i.recordKey === answer.recordKey);
   if (index < 0) {
     throw new Error(

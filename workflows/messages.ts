@@ -138,6 +138,8 @@ export const decideCampaignUpdate = defineUpdate<{ state: LabelingStatus['state'
   'decideCampaign',
 );
 export const submitLabelUpdate = defineUpdate<SubmitLabelResult, [LabelAnswer]>('submitLabel');
+/** In the refusal a label gets while its campaign continues as new: clients send the label again. */
+export const MOVING_TO_NEW_RUN = 'is moving to a new run';
 
 export interface RolloutStepRecord {
   index: number;
