@@ -6,6 +6,7 @@ import { orderForLabeling } from '../core/policy.js';
 import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
+import { recordEvent } from './notifications.js';
 
 export interface LabelItem {
   recordKey: string;
@@ -202,7 +203,10 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       return { items: after.map((t) => asItem(byKey.get(t.record_key)!)) };
     },
 
-    /** Tells people something about a campaign (stored once per event key; a deployment forwards it). */
+    /**
+     * Tells people something about a campaign: stored once per event key, with a delivery to each of the
+     * model's notification channels that wants the kind (sent by the worker's delivery loop).
+     */
     async notify(input: {
       eventKey: string;
       campaignId: string;
@@ -210,7 +214,16 @@ export function createLabelingActivities({ pool }: { pool: pg.Pool }) {
       recipients: string[];
       message: string;
     }): Promise<void> {
-      const inserted = await db.insertNotification(pool, input);
+      // A cycle's campaign is "<cycle>-labeling" (workflows/cycle.ts labelingWorkflowId).
+      const cycleId = input.campaignId.endsWith('-labeling')
+        ? input.campaignId.slice(0, -'-labeling'.length)
+        : null;
+      const modelId = await db.campaignModelId(pool, input.campaignId, cycleId);
+      const inserted = await recordEvent(pool, {
+        ...input,
+        modelId,
+        cycleId: modelId !== null && cycleId !== null ? cycleId : null,
+      });
       if (inserted)
         log.info('notification', { campaignId: input.campaignId, kind: input.kind, message: input.message });
     },
