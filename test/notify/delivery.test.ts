@@ -6,6 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -16,7 +17,7 @@ import { SCENARIO } from '../../dev/scenario.js';
 import { loadWeather, weatherModel } from '../../dev/weather.js';
 import { registerModelWithChampion } from '../../ops/setup.js';
 import { deliverDue, eventOf, startDeliveryLoop } from '../../workers/deliveries.js';
-import { freshDatabase } from '../helpers.js';
+import { cliRunner, freshDatabase } from '../helpers.js';
 import { downUrl, startReceiver, type Receiver } from './receiver.js';
 
 let pool: pg.Pool;
@@ -256,7 +257,7 @@ describe('a worker that dies between sending and recording', () => {
 });
 
 describe('events from the activities', () => {
-  it('given a labeling reminder and an inconclusive rollout step past its sample wait, then both reach the channel', async () => {
+  it('given a labeling reminder, an inconclusive rollout step past its sample wait and a rollback, then each reaches the channel once', async () => {
     const hook = await receiver();
     await useChannels([
       { type: 'webhook', name: 'hooks', url: hook.url, secretEnv: 'REMEDY_WEBHOOK_SECRET' },
@@ -297,7 +298,64 @@ describe('events from the activities', () => {
     expect(kinds).toEqual(['cycle-started', 'reminder', 'paused']);
     expect(hook.requests[1]!.json).toMatchObject({ modelId, cycleId, recipients: ['ana'] });
     expect(hook.requests[2]!.json.message).toContain('paused at 10%');
-    await inActivity(() => acts.closeCycle({ cycleId, modelId, outcome: 'aborted', summary: {} }));
-    expect(await deliverDue(pool, fast)).toEqual({ delivered: 1, retrying: 0, failed: 0 });
+    // The rollback path, run twice as a retry would: one event, with the breach's reason.
+    const rollback = {
+      cycleId,
+      modelId,
+      championVersion: 1,
+      candidateVersion: 1,
+      actor: 'remedy',
+      evidence: { reason: 'candidate accuracy 0.61 below the champion 0.70' },
+    };
+    await inActivity(() => acts.rollback(rollback));
+    await inActivity(() => acts.rollback(rollback));
+    await inActivity(() => acts.closeCycle({ cycleId, modelId, outcome: 'rolled-back', summary: {} }));
+    expect(await deliverDue(pool, fast)).toEqual({ delivered: 2, retrying: 0, failed: 0 });
+    expect(hook.requests.slice(3).map((r) => [r.json.kind, r.json.message])).toEqual(
+      expect.arrayContaining([
+        [
+          'rollback',
+          `${modelId} rolled back to champion v1: candidate v1 withdrawn by remedy (candidate accuracy 0.61 below the champion 0.70)`,
+        ],
+        ['cycle-closed', `cycle ${cycleId} of ${modelId} closed: rolled-back`],
+      ]),
+    );
+  });
+});
+
+describe('remedy notify test', () => {
+  const remedy = cliRunner(() => ({
+    client: undefined as unknown as Client, // the command needs no Temporal
+    queues: { taskQueue: 'unused', trainingTaskQueue: 'unused' },
+    pool,
+  }));
+
+  it("given a working webhook and a Slack channel that is down, then each channel's result is printed and the command fails", async () => {
+    const hook = await receiver();
+    process.env.REMEDY_NOTIFY_CLI_SECRET = SECRET;
+    process.env.REMEDY_NOTIFY_CLI_SLACK = `${await downUrl()}/services/x`;
+    await useChannels([
+      { type: 'webhook', name: 'hooks', url: hook.url, secretEnv: 'REMEDY_NOTIFY_CLI_SECRET' },
+      { type: 'slack', name: 'chat', urlEnv: 'REMEDY_NOTIFY_CLI_SLACK' },
+    ]);
+    const r = await remedy('notify', 'test', modelId, '--timeout', '5');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('hooks (webhook): delivered, HTTP 200');
+    expect(r.out).toMatch(/chat \(slack\): FAILED: 127\.0\.0\.1:\d+ unreachable/);
+    expect(r.err).toContain('1 of 2 channels failed the test');
+    expect(hook.requests).toHaveLength(1);
+    expect(hook.requests[0]!.json).toMatchObject({ kind: 'test', modelId });
+    expect(hook.requests[0]!.headers['x-remedy-signature']).toBe(
+      `sha256=${createHmac('sha256', SECRET).update(hook.requests[0]!.body).digest('hex')}`,
+    );
+    // A test event is sent now, not stored: nothing waits in the outbox.
+    expect(await deliverDue(pool, fast)).toEqual({ delivered: 0, retrying: 0, failed: 0 });
+  });
+
+  it('given a model without channels, then the command says how to add them', async () => {
+    await useChannels([]);
+    const r = await remedy('notify', 'test', modelId);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('has no notification channels: add policy.notifications.channels');
   });
 });
