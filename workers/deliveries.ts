@@ -116,6 +116,11 @@ export function startDeliveryLoop(
 ): DeliveryLoop {
   const { intervalMs = 2_000, log = () => undefined, ...rest } = options;
   const o = { ...DEFAULT_DELIVERY, ...rest };
+  // A lease shorter than a request would let a second worker resend while the first still waits.
+  if (o.leaseMs <= o.timeoutMs)
+    throw new Error(
+      `the delivery lease (${o.leaseMs} ms) must outlast a request's timeout (${o.timeoutMs} ms)`,
+    );
   const stopping = new AbortController();
   const sleep = () =>
     new Promise<void>((resolve) => {
