@@ -11,6 +11,8 @@ import * as db from '../db/index.js';
 import { readWindow, windowSeed } from '../db/windows.js';
 import { windowReport } from './drift.js';
 import { businessFailure } from './failures.js';
+import { cycleClosedEvents } from './cycle-events.js';
+import { recordEvent } from './notifications.js';
 import type { Pseudonymiser } from './pseudonym.js';
 
 export interface CycleContext {
@@ -71,6 +73,14 @@ function cycleRecordActivities({ pool }: CycleDeps) {
         actor: 'remedy',
         action: 'cycle.opened',
         details: { window: input.window, trigger: input.trigger, championVersion: champion },
+      });
+      await recordEvent(pool, {
+        eventKey: `${input.cycleId}:started`,
+        kind: 'cycle-started',
+        modelId: input.modelId,
+        cycleId: input.cycleId,
+        message: `cycle ${input.cycleId} started for ${input.modelId} (champion v${champion}, trigger: ${input.trigger}, window ${input.window.start} .. ${input.window.end})`,
+        details: { trigger: input.trigger, window: input.window, championVersion: champion },
       });
       return { policy: model.policy, labelSet: model.labelSet, championVersion: champion };
     },
@@ -293,7 +303,10 @@ function labeledDatasetActivities({ pool }: CycleDeps) {
       await db.audit(pool, input);
     },
 
-    /** Closes the cycle once: outcome, summary and an audit event. A repeat changes nothing. */
+    /**
+     * Closes the cycle once: outcome, summary, an audit event and its notifications (cycle closed; a
+     * data-quality incident too when that is the outcome). A repeat changes nothing.
+     */
     async closeCycle(input: {
       cycleId: string;
       modelId: string;
@@ -312,6 +325,7 @@ function labeledDatasetActivities({ pool }: CycleDeps) {
           action: 'cycle.closed',
           details: { outcome: input.outcome },
         });
+        for (const event of cycleClosedEvents(input)) await recordEvent(client, event);
       });
     },
   };

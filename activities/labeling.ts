@@ -7,6 +7,7 @@ import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/acti
 import type { LabelingStrategy } from '../core/labeling-settings.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
+import { recordEvent } from './notifications.js';
 
 export interface LabelItem {
   recordKey: string;
@@ -228,7 +229,10 @@ function nextBatchActivities({ pool }: LabelingDeps) {
 /** Notifications and people's answers. */
 function answerActivities({ pool }: LabelingDeps) {
   return {
-    /** Tells people something about a campaign (stored once per event key; a deployment forwards it). */
+    /**
+     * Tells people something about a campaign: stored once per event key, with a delivery to each of the
+     * model's notification channels that wants the kind (sent by the worker's delivery loop).
+     */
     async notify(input: {
       eventKey: string;
       campaignId: string;
@@ -236,7 +240,16 @@ function answerActivities({ pool }: LabelingDeps) {
       recipients: string[];
       message: string;
     }): Promise<void> {
-      const inserted = await db.insertNotification(pool, input);
+      // A cycle's campaign is "<cycle>-labeling" (workflows/cycle.ts labelingWorkflowId).
+      const cycleId = input.campaignId.endsWith('-labeling')
+        ? input.campaignId.slice(0, -'-labeling'.length)
+        : null;
+      const modelId = await db.campaignModelId(pool, input.campaignId, cycleId);
+      const inserted = await recordEvent(pool, {
+        ...input,
+        modelId,
+        cycleId: modelId !== null && cycleId !== null ? cycleId : null,
+      });
       if (inserted)
         log.info('notification', { campaignId: input.campaignId, kind: input.kind, message: input.message });
     },

@@ -4,6 +4,8 @@ import { analyzeStep, type StepAnalysis } from '../core/policy.js';
 import type { ModelDefinition, Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
+import { durationMs } from '../core/inputs.js';
+import { recordEvent } from './notifications.js';
 import { servingReference } from './reference.js';
 
 type RolloutDeps = { pool: pg.Pool };
@@ -77,6 +79,21 @@ function stepActivities({ pool }: RolloutDeps) {
         weight: input.weight,
         analysis,
       });
+      // The workflow pauses for a person on an inconclusive step once the step's sample wait is over
+      // (workflows/rollout.ts); the same test here tells the channels, once per step.
+      if (
+        analysis.decision === 'inconclusive' &&
+        decidedAt.getTime() - Date.parse(input.stepSince) >= durationMs(input.policy.sampleWait)
+      )
+        await recordEvent(pool, {
+          eventKey: `${input.cycleId}:paused:${input.stepIndex}`,
+          kind: 'paused',
+          modelId: input.modelId,
+          cycleId: input.cycleId,
+          recipients: input.policy.approvers,
+          message: `rollout of ${input.modelId} v${input.candidateVersion} paused at ${input.weight}%: ${analysis.reason}; resolve within ${input.policy.decisionTimeout} with "remedy resolve ${input.cycleId} continue|rollback --actor <name>"`,
+          details: { weight: input.weight, stepIndex: input.stepIndex, reason: analysis.reason },
+        });
       return { ...analysis, decidedAt: decidedAt.toISOString() };
     },
   };
@@ -116,6 +133,21 @@ function endingActivities({ pool }: RolloutDeps) {
           actor: input.actor,
           action: 'rollout.rolled_back',
           details: { candidateVersion: input.candidateVersion, evidence: input.evidence },
+        });
+        // The rollout's evidence: the breaching analysis (its reason), an approval refused, or an abort.
+        const evidence = (input.evidence ?? {}) as { reason?: unknown; aborted?: unknown };
+        const why = evidence.aborted === true ? 'the cycle was aborted' : evidence.reason;
+        await recordEvent(client, {
+          eventKey: `${input.cycleId}:rollback`,
+          kind: 'rollback',
+          modelId: input.modelId,
+          cycleId: input.cycleId,
+          message: `${input.modelId} rolled back to champion v${input.championVersion}: candidate v${input.candidateVersion} withdrawn by ${input.actor}${typeof why === 'string' ? ` (${why})` : ''}`,
+          details: {
+            championVersion: input.championVersion,
+            candidateVersion: input.candidateVersion,
+            actor: input.actor,
+          },
         });
         const at = await db.auditTime(client, `${input.cycleId}:rollback`);
         return { restoredAt: at!.toISOString() };

@@ -20,6 +20,7 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
+import { announceApprovalWait } from './cycle-events.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
 
 export const CODE_VERSION = 'remedy-trainers-2';
@@ -329,6 +330,7 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
         },
         gates: decision,
       });
+      if (decision.go) await announceApprovalWait(pool, input);
       const slices: EvaluationResult['slices'] = {};
       for (const [name, m] of Object.entries(candidate.slices)) {
         slices[name] = {

@@ -22,6 +22,7 @@ import { registerTriggerCommands } from './triggers.js';
 import { registerFailureCommands } from './failures.js';
 import { registerModelCommands } from './models.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerNotifyCommands } from './notify.js';
 
 export { EXIT, type CliIo } from './shared.js';
 
@@ -47,6 +48,7 @@ export function buildProgram(io: CliIo): Command {
   registerReportCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerIngestCommand(program, ctx);
+  registerNotifyCommands(program, ctx);
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;

@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { DurationString, durationMs, ModelId } from './inputs.js';
 import { LabelingSettings } from './labeling-settings.js';
+import { NotificationSettings } from './notifications.js';
 
 export * from './inputs.js';
 export * from './labeling-settings.js';
@@ -271,6 +272,8 @@ export const Policy = z.object({
       scheduleWindow: DurationString.default('30d'),
     })
     .prefault({}),
+  /** Where Remedy's events go: webhook, Slack and PagerDuty channels (core/notifications.ts). */
+  notifications: NotificationSettings.prefault({}),
 });
 export type Policy = z.infer<typeof Policy>;
 

@@ -12,6 +12,7 @@ export * from './ingest.js';
 export * from './labeling.js';
 export * from './metrics.js';
 export * from './models.js';
+export * from './notifications.js';
 export * from './records.js';
 export * from './rollout.js';
 export * from './training.js';

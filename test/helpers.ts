@@ -14,6 +14,7 @@ import { startGateway, type Gateway } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-install.js';
+import { startDeliveryLoop } from '../workers/deliveries.js';
 import { createWorkers, type WorkerSetup } from '../workers/workers.js';
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');
@@ -60,7 +61,11 @@ export async function temporalHarness(prefix: string): Promise<TemporalHarness> 
 export async function startTestWorkers(
   h: TemporalHarness,
   pool: pg.Pool,
-  opts: { dataConverter?: WorkerSetup['dataConverter'] } = {},
+  opts: {
+    dataConverter?: WorkerSetup['dataConverter'];
+    /** Also run the notification delivery loop, as workers/main.ts does. */
+    deliveries?: Parameters<typeof startDeliveryLoop>[1];
+  } = {},
 ): Promise<{ workers: Worker[]; stop(): Promise<void> }> {
   const workers = await createWorkers({
     connection: h.nativeConnection,
@@ -74,9 +79,11 @@ export async function startTestWorkers(
       : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
   });
   const running = workers.map((w) => w.run());
+  const deliveries = opts.deliveries ? startDeliveryLoop(pool, opts.deliveries) : null;
   return {
     workers,
     async stop() {
+      await deliveries?.stop();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);
     },

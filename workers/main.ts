@@ -6,6 +6,9 @@
  * REMEDY_METRICS_ADDRESS (host:port where the SDK's Prometheus metrics are served; off when unset),
  * REMEDY_WORKFLOW_BUNDLE (a bundle prebuilt by workers/bundle.ts; the workflows are bundled at start when
  * unset) and REMEDY_PII_KEYS (keys for collection.pii.mask, activities/pseudonym.ts).
+ * A process serving the main queue also delivers notifications (workers/deliveries.ts); REMEDY_REVIEW_URL
+ * (the review server's root) gives them links to the cycle reports. The channels' secrets are read from
+ * the variables each model's policy names.
  */
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime } from '@temporalio/worker';
@@ -14,6 +17,7 @@ import { createPool, migrate } from '../db/pool.js';
 import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from '../infra/config.js';
 import { pseudonymiserFromEnv } from '../activities/pseudonym.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
+import { startDeliveryLoop } from './deliveries.js';
 import { createWorkers } from './workers.js';
 
 const WorkerEnv = z.object({
@@ -50,6 +54,13 @@ const WorkerEnv = z.object({
     .number({ error: 'REMEDY_WORKFLOW_CACHE is a number of workflows, e.g. 100' })
     .int('REMEDY_WORKFLOW_CACHE is a whole number of workflows')
     .min(0, 'REMEDY_WORKFLOW_CACHE cannot be negative')
+    .optional(),
+  REMEDY_REVIEW_URL: z
+    .string()
+    .regex(
+      /^https?:\/\/\S+$/,
+      "REMEDY_REVIEW_URL is the review server's root URL, e.g. https://remedy.example.com",
+    )
     .optional(),
 });
 
@@ -105,10 +116,18 @@ async function main(): Promise<void> {
       pid: process.pid,
     }),
   );
+  // Notifications leave from the outbox here, beside the activities that write it, never inside a cycle.
+  const deliveries = env.REMEDY_WORKER_QUEUES.includes('main')
+    ? startDeliveryLoop(pool, {
+        ...(env.REMEDY_REVIEW_URL ? { reviewUrl: env.REMEDY_REVIEW_URL } : {}),
+        log: (entry) => console.error(JSON.stringify(entry)),
+      })
+    : null;
   try {
     // Worker.run() handles SIGINT/SIGTERM itself: it stops polling and drains before resolving.
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    await deliveries?.stop();
     await connection.close();
     await pool.end();
   }
