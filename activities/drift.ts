@@ -14,6 +14,7 @@ import * as db from '../db/index.js';
 import { readWindow, windowSeed } from '../db/windows.js';
 import { WindowColumns } from '../core/window.js';
 import { businessFailure } from './failures.js';
+import { tryReconcile } from './reconcile.js';
 
 /**
  * The window's report against the champion's stored reference profile, over every record of the window
@@ -99,6 +100,8 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
      * window after the last checked one, once the log holds a record at or past its end.
      */
     async nextMonitorWindow(input: { modelId: string; now: string }): Promise<MonitorWindow> {
+      // Every check also closes the model's cycle if its workflow ended without closing it.
+      await tryReconcile(pool, input.modelId);
       const m = await db.getMonitor(pool, input.modelId);
       if (!m)
         throw businessFailure(
@@ -174,6 +177,8 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
       kind: 'manual' | 'drift' | 'volume' | 'schedule';
       evidence: Record<string, unknown>;
     }): Promise<{ cycleId: string; started: boolean }> {
+      // An open cycle whose workflow has ended (terminated, timed out) is closed first, not attached to.
+      await tryReconcile(pool, input.modelId);
       return db.reserveCycle(pool, input);
     },
 
