@@ -14,11 +14,28 @@ import { businessFailure } from './failures.js';
 import { cycleClosedEvents } from './cycle-events.js';
 import { recordEvent } from './notifications.js';
 import type { Pseudonymiser } from './pseudonym.js';
+import { tryReconcile } from './reconcile.js';
 
 export interface CycleContext {
   policy: Policy;
   labelSet: string[];
   championVersion: number;
+}
+
+/** Opens the cycle's row; false when the model's one open cycle is another one. */
+async function insertCycleOnce(
+  pool: pg.Pool,
+  cycleId: string,
+  modelId: string,
+  summary: unknown,
+): Promise<boolean> {
+  try {
+    await db.insertCycle(pool, cycleId, modelId, summary);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') return false;
+    throw err;
+  }
 }
 
 type CycleDeps = { pool: pg.Pool; pseudonymise?: Pseudonymiser };
@@ -51,20 +68,17 @@ function cycleRecordActivities({ pool }: CycleDeps) {
       const champion = await db.getAlias(pool, input.modelId, 'champion');
       if (champion === null)
         throw businessFailure('NoChampion', `model "${input.modelId}" has no champion version to remediate`);
-      try {
-        await db.insertCycle(pool, input.cycleId, input.modelId, {
-          window: input.window,
-          trigger: input.trigger,
-        });
-      } catch (err) {
-        if ((err as { code?: string }).code === '23505') {
+      const summary = { window: input.window, trigger: input.trigger };
+      // The model's open cycle refuses this one, unless its workflow has ended without closing it.
+      if (!(await insertCycleOnce(pool, input.cycleId, input.modelId, summary))) {
+        const reconciled = await tryReconcile(pool, input.modelId);
+        if (!reconciled || !(await insertCycleOnce(pool, input.cycleId, input.modelId, summary))) {
           const open = await db.openCycle(pool, input.modelId);
           throw businessFailure(
             'CycleAlreadyRunning',
             `model "${input.modelId}" already has an open cycle (${open?.cycle_id ?? 'unknown'}); abort it or wait for it to close`,
           );
         }
-        throw err;
       }
       await db.audit(pool, {
         key: `${input.cycleId}:opened`,

@@ -13,6 +13,7 @@ import * as db from '../db/index.js';
 import { readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
 import { WindowColumns, windowPredictor } from '../core/window.js';
 import { businessFailure } from './failures.js';
+import { tryReconcile } from './reconcile.js';
 
 /** Records per FETCH of a window: a few MiB of feature text per page. */
 const PAGE = 20_000 as const;
@@ -112,6 +113,8 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
      * window after the last checked one, once the log holds a record at or past its end.
      */
     async nextMonitorWindow(input: { modelId: string; now: string }): Promise<MonitorWindow> {
+      // Every check also closes the model's cycle if its workflow ended without closing it.
+      await tryReconcile(pool, input.modelId);
       const m = await db.getMonitor(pool, input.modelId);
       if (!m)
         throw businessFailure(
@@ -187,6 +190,8 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
       kind: 'manual' | 'drift' | 'volume' | 'schedule';
       evidence: Record<string, unknown>;
     }): Promise<{ cycleId: string; started: boolean }> {
+      // An open cycle whose workflow has ended (terminated, timed out) is closed first, not attached to.
+      await tryReconcile(pool, input.modelId);
       return db.reserveCycle(pool, input);
     },
 

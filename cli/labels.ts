@@ -8,6 +8,7 @@ import {
   extendDeadline,
   importLabels,
   approveRollout,
+  campaignClosed,
   pendingLabels,
   submitLabel,
   UserError,
@@ -22,7 +23,10 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
     .argument('<cycle>', 'cycle ID')
     .option('--json', 'print JSON')
     .action(async (cycle: string, o: { json?: boolean }) => {
-      const s = await withClient(({ client }) => pendingLabels(client, cycle));
+      const [s, closed] = await withClient(async ({ client }) => [
+        await pendingLabels(client, cycle),
+        await campaignClosed(client, cycle),
+      ]);
       const extra = [
         s.batch ? `batch ${s.batch.current} of ${s.batch.of}` : '',
         s.agreement && s.agreement.kappa !== null
@@ -40,6 +44,8 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
               : ''),
         )
         .join('\n');
+      // A closed campaign answers with its final state; say it is closed, and that nothing is waiting.
+      if (closed) return print(o.json, { ...s, closed: closed.message }, `${head}${closed.message}\n`);
       print(o.json, s, head + (body ? `${body}\n` : ''));
     });
 

@@ -23,6 +23,7 @@ import { registerFailureCommands } from './failures.js';
 import { registerModelCommands } from './models.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerNotifyCommands } from './notify.js';
+import { registerAuditCommands } from './audit.js';
 
 export { EXIT, type CliIo } from './shared.js';
 
@@ -49,6 +50,7 @@ export function buildProgram(io: CliIo): Command {
   registerModelCommands(program, ctx);
   registerIngestCommand(program, ctx);
   registerNotifyCommands(program, ctx);
+  registerAuditCommands(program, ctx);
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;

@@ -124,6 +124,26 @@ export async function closeCycle(
   );
 }
 
+/**
+ * Closes a cycle whose workflow ended without closing it (terminated, timed out), keeping its summary
+ * and adding why; returns false when the row was already closed (a second reconciliation changes nothing).
+ */
+export async function closeCycleReconciled(
+  q: Queryable,
+  cycleId: string,
+  outcome: string,
+  closedAt: Date,
+  note: Record<string, unknown>,
+): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `UPDATE cycles SET outcome = $2, stage = 'closed', closed_at = $3,
+       summary = summary || jsonb_build_object('reconciled', $4::jsonb)
+     WHERE cycle_id = $1 AND closed_at IS NULL`,
+    [cycleId, outcome, closedAt, JSON.stringify(note)],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 /** Gives back a reservation: the cycle (only while still pending) and the trigger that reserved it. */
 export async function releasePendingCycle(q: Queryable, cycleId: string, triggerKey: string): Promise<void> {
   await q.query("DELETE FROM cycles WHERE cycle_id = $1 AND stage = 'pending'", [cycleId]);

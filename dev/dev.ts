@@ -3,7 +3,8 @@
  * review page; registers the weather model with its 2013–2015 production log; replays 2015 through the
  * gateway (with the true labels as feedback) so rollouts have live traffic to judge; and stays up until
  * Ctrl-C. Start monitors and cycles from another terminal with the `remedy` CLI (the README's
- * walkthrough).
+ * walkthrough). The worker, the gateway and the review page are supervised (dev/supervise.ts): one that
+ * dies is restarted with backoff, and each restart is printed here.
  */
 import { Command } from 'commander';
 import { loadDatabaseConfig, redactUrl } from '../infra/config.js';

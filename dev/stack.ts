@@ -1,6 +1,7 @@
 /**
  * Brings up what a cycle needs on one machine: the Temporal dev server (unless TEMPORAL_ADDRESS points
- * elsewhere), Postgres (DATABASE_URL or the embedded one), migrations, and a worker process.
+ * elsewhere), Postgres (DATABASE_URL or the embedded one), migrations, and a worker process; the worker,
+ * the gateway and the review page are restarted when they die (dev/supervise.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -20,7 +21,9 @@ import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-dev-server.js';
 import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
+import type { Listening } from '../infra/http.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
+import { type Exit, portOf, runningServer, supervise, type Supervised } from './supervise.js';
 
 export type Log = (msg: string) => void;
 
@@ -35,7 +38,8 @@ export interface Stack {
   reviewUrl: string;
   /** The review page server's root: reports are served under /reports/<cycle>. */
   reviewBase: string;
-  worker: WorkerProcess;
+  /** The worker process, restarted on crash with backoff (as are the gateway and the review page). */
+  worker: Supervised<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export interface WorkerProcess {
   child: ChildProcess;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
+  /** The same, with the signal that killed it, if one did. */
+  exit: Promise<Exit>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -59,7 +65,10 @@ export async function spawnWorker(
   });
   const out = createWriteStream(logFile, { flags: 'a' });
   child.stdout.pipe(out);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exit = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const exited = exit.then((e) => e.code);
   await new Promise<void>((resolve, reject) => {
     let seen = '';
     child.stderr.on('data', (chunk: Buffer) => {
@@ -79,11 +88,43 @@ export async function spawnWorker(
   return {
     child,
     exited,
+    exit,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
   };
+}
+
+/** A worker process that is restarted when it dies, each restart printed through `log`. */
+export function superviseWorker(
+  env: Record<string, string>,
+  log: Log,
+  opts: { logFile?: string; firstDelayMs?: number } = {},
+): Promise<Supervised<WorkerProcess>> {
+  return supervise('worker', () => spawnWorker(env, opts.logFile), {
+    log,
+    ...(opts.firstDelayMs !== undefined ? { firstDelayMs: opts.firstDelayMs } : {}),
+  });
+}
+
+/** An in-process server restarted on the same port when it stops listening unexpectedly. */
+async function superviseServer<S extends Listening>(
+  name: string,
+  listenOn: { port: number; host: string },
+  start: (listenOn: { port: number; host: string }) => Promise<S>,
+  log: Log,
+) {
+  let where = listenOn;
+  return supervise(
+    name,
+    async () => {
+      const s = await start(where);
+      where = { ...where, port: portOf(s.url) };
+      return runningServer(s);
+    },
+    { log },
+  );
 }
 
 export async function startStack(log: Log): Promise<Stack> {
@@ -105,14 +146,18 @@ export async function startStack(log: Log): Promise<Stack> {
     const pool = createPool(pgServer.url);
     stops.push(() => pool.end());
     await migrate(pool);
-    const gateway = await startGateway(pool, loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }));
-    stops.push(() => gateway.close());
-    log(`serving gateway on ${gateway.url}`);
-    const worker = await spawnWorker({
-      DATABASE_URL: pgServer.url,
-      TEMPORAL_ADDRESS: config.address,
-      TEMPORAL_NAMESPACE: config.namespace,
-    });
+    const gateway = await superviseServer(
+      'gateway',
+      loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }),
+      (where) => startGateway(pool, where),
+      log,
+    );
+    stops.push(() => gateway.stop());
+    log(`serving gateway on ${gateway.current.url}`);
+    const worker = await superviseWorker(
+      { DATABASE_URL: pgServer.url, TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace },
+      log,
+    );
     stops.push(() => worker.stop());
     const connection = await Connection.connect(connectionOptions(config));
     stops.push(() => connection.close());
@@ -122,13 +167,20 @@ export async function startStack(log: Log): Promise<Stack> {
       namespace: config.namespace,
       ...(dataConverter ? { dataConverter } : {}),
     });
-    const review = await startReviewServer(client, {
-      ...loadListenConfig('REVIEW', { port: 0, host: '127.0.0.1' }),
-      pool,
-      ...(uiUrl ? { webUiBase: uiUrl } : {}),
-      namespace: config.namespace,
-    });
-    stops.push(() => review.close());
+    const reviewServer = await superviseServer(
+      'review page',
+      loadListenConfig('REVIEW', { port: 0, host: '127.0.0.1' }),
+      (where) =>
+        startReviewServer(client, {
+          ...where,
+          pool,
+          ...(uiUrl ? { webUiBase: uiUrl } : {}),
+          namespace: config.namespace,
+        }),
+      log,
+    );
+    stops.push(() => reviewServer.stop());
+    const review = reviewServer.current;
     log(`review page on ${review.url}/review`);
     return {
       config,
@@ -136,7 +188,7 @@ export async function startStack(log: Log): Promise<Stack> {
       pool,
       databaseUrl: pgServer.url,
       uiUrl,
-      gatewayUrl: gateway.url,
+      gatewayUrl: gateway.current.url,
       reviewUrl: `${review.url}/review`,
       reviewBase: review.url,
       worker,

@@ -41,11 +41,10 @@ import {
 } from '../workflows/messages.js';
 import { labelingWorkflowId, rolloutWorkflowId } from '../workflows/cycle.js';
 import { ModelIdKey } from '../workflows/search-attributes.js';
+import { CycleClosedError, explainUnreachable, UserError } from './closed.js';
 
-/** A refusal a person can act on: bad input, a refused update, a cycle that does not exist. */
-export class UserError extends Error {
-  override name = 'UserError';
-}
+/** A refusal a person can act on: bad input, a refused update, a cycle that does not exist or has closed. */
+export { CycleClosedError, CycleNotFoundError, UserError } from './closed.js';
 
 export interface Queues {
   taskQueue: string;
@@ -98,7 +97,7 @@ export function reportLink(reviewBase: string, cycleId: string): string {
 }
 
 export async function cycleStatus(client: Client, cycleId: string): Promise<CycleSummary> {
-  return guard(cycleId, () => client.workflow.getHandle(cycleId).query(cycleStatusQuery));
+  return guard(client, cycleId, () => client.workflow.getHandle(cycleId).query(cycleStatusQuery));
 }
 
 /** The cycle ended without a summary: it was aborted, or failed before it could open. */
@@ -108,7 +107,11 @@ export class CycleEndedError extends UserError {
 
 export async function waitForCycle(client: Client, cycleId: string): Promise<CycleSummary> {
   try {
-    return await guard(cycleId, () => client.workflow.getHandle(cycleId).result() as Promise<CycleSummary>);
+    return await guard(
+      client,
+      cycleId,
+      () => client.workflow.getHandle(cycleId).result() as Promise<CycleSummary>,
+    );
   } catch (err) {
     if (err instanceof WorkflowFailedError)
       throw new CycleEndedError(`cycle ${cycleId} ended without an outcome: ${rootCause(err)}`);
@@ -123,9 +126,18 @@ function rootCause(err: Error): string {
 }
 
 export async function pendingLabels(client: Client, cycleId: string): Promise<LabelingStatus> {
-  return guard(labelingWorkflowId(cycleId), () =>
+  return guard(client, labelingWorkflowId(cycleId), () =>
     client.workflow.getHandle(labelingWorkflowId(cycleId)).query(labelingStatusQuery),
   );
+}
+
+/**
+ * Whether the cycle's labeling campaign has closed (a closed campaign still answers queries with its
+ * final state): the message says how and when, and where the cycle stands; null while it runs.
+ */
+export async function campaignClosed(client: Client, cycleId: string): Promise<CycleClosedError | null> {
+  const why = await explainUnreachable(client, labelingWorkflowId(cycleId));
+  return why instanceof CycleClosedError ? why : null;
 }
 
 export async function submitLabel(
@@ -298,7 +310,7 @@ async function validatedUpdate<Ret, Arg>(
 ): Promise<Ret> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new UserError(`${what} refused: ${describeZodError(parsed.error)}`);
-  return update(workflowId, () =>
+  return update(client, workflowId, () =>
     followingNewRuns(client, workflowId, () =>
       client.workflow.getHandle(workflowId).executeUpdate(definition, { args: [parsed.data] }),
     ),
@@ -310,7 +322,7 @@ export async function resolvePause(
   cycleId: string,
   input: { actor: string; decision: 'continue' | 'rollback'; reason?: string },
 ): Promise<{ accepted: boolean }> {
-  return update(rolloutWorkflowId(cycleId), () =>
+  return update(client, rolloutWorkflowId(cycleId), () =>
     client.workflow
       .getHandle(rolloutWorkflowId(cycleId))
       .executeUpdate(resolvePauseUpdate, { args: [input] }),
@@ -318,14 +330,14 @@ export async function resolvePause(
 }
 
 export async function rolloutStatus(client: Client, cycleId: string): Promise<RolloutStatus> {
-  return guard(rolloutWorkflowId(cycleId), () =>
+  return guard(client, rolloutWorkflowId(cycleId), () =>
     client.workflow.getHandle(rolloutWorkflowId(cycleId)).query(rolloutStatusQuery),
   );
 }
 
 /** Abort: cancels the cycle; it rolls traffic back to the champion (if a rollout began) and closes as aborted. */
 export async function abortCycle(client: Client, cycleId: string): Promise<void> {
-  await guard(cycleId, () => client.workflow.getHandle(cycleId).cancel());
+  await guard(client, cycleId, () => client.workflow.getHandle(cycleId).cancel());
 }
 
 export interface CycleListing {
@@ -366,16 +378,18 @@ export async function listCycles(
   return out;
 }
 
-async function guard<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
+async function guard<T>(client: Client, workflowId: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof Error && err.name === 'WorkflowNotFoundError') {
-      throw new UserError(`no workflow "${workflowId}": check the cycle ID with "remedy list"`);
+    if (!(err instanceof Error)) throw err;
+    // Not found, or closed (an Update or a cancel sent to a closed workflow): say which, with the outcome and when.
+    if (err.name === 'WorkflowNotFoundError' || /not found|already completed/i.test(err.message)) {
+      const explained = await explainUnreachable(client, workflowId);
+      if (explained) throw explained;
     }
-    if (err instanceof Error && /not found|QueryNotRegistered|unknown queryType/i.test(err.message)) {
+    if (/not found|already completed|QueryNotRegistered|unknown queryType/i.test(err.message))
       throw new UserError(`"${workflowId}" cannot answer that now (${err.message}); check "remedy status"`);
-    }
     throw err;
   }
 }
@@ -416,9 +430,9 @@ async function followingNewRuns<T>(client: Client, workflowId: string, fn: () =>
   }
 }
 
-async function update<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
+async function update<T>(client: Client, workflowId: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await guard(workflowId, fn);
+    return await guard(client, workflowId, fn);
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const cause = err.cause instanceof Error ? err.cause.message : err.message;

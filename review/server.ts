@@ -7,6 +7,7 @@
  *   GET  /review                          open campaigns
  *   GET  /review/:cycleId                 the campaign's queue (HTML)
  *   POST /review/:cycleId/label           { recordKey, label } → { recordKey, label, duplicate, remaining } | 422 { error }
+ *   (a closed cycle or campaign: 410 with its outcome and when; a cycle never started: 404)
  *   GET  /reports/:cycleId                the cycle's report (HTML; with a database)
  *   GET  /reports/:cycleId.md             the same as Markdown
  *
@@ -20,7 +21,14 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { describeZodError } from '../core/schemas.js';
-import { pendingLabels, submitLabel, UserError } from '../ops/cycles.js';
+import {
+  campaignClosed,
+  CycleClosedError,
+  CycleNotFoundError,
+  pendingLabels,
+  submitLabel,
+  UserError,
+} from '../ops/cycles.js';
 import { createIdentify, IdentityError, type Identify } from '../infra/identity.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 import { loadCycleReport, renderReport } from '../ops/report.js';
@@ -110,6 +118,8 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
       if (!CYCLE_ID.test(cycleId)) throw new HttpError(404, `"${cycleId}" is not a cycle ID`);
       if (!m[2] && req.method === 'GET') {
         const status = await pendingLabels(client, cycleId);
+        const closed = await campaignClosed(client, cycleId);
+        if (closed) throw closed;
         return html(res, 200, campaignPage(cycleId, status, reviewer));
       }
       if (m[2] && req.method === 'POST') {
@@ -123,6 +133,8 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
     } catch (err) {
       if (err instanceof HttpError) return reply(req, res, err.status, err.message);
       // Refusals from the workflow (validator messages) and unknown cycles are the reviewer's to read.
+      if (err instanceof CycleClosedError) return reply(req, res, 410, err.message);
+      if (err instanceof CycleNotFoundError) return reply(req, res, 404, err.message);
       if (err instanceof UserError) return reply(req, res, 422, err.message);
       return reply(req, res, 500, 'internal error');
     }

@@ -132,7 +132,9 @@ describe('remedy CLI', () => {
   it('given an unknown cycle, then exit 2 telling how to find cycle IDs', async () => {
     const r = await remedy('status', 'remediation-nope-1');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/no workflow "remediation-nope-1": check the cycle ID with "remedy list"/);
+    expect(r.err).toMatch(
+      /no cycle "remediation-nope-1" was ever started \(or its history is past the namespace's retention\): check the cycle ID with "remedy list"/,
+    );
   });
 
   it('given a running cycle, then start, list, status, pending, label and abort work as a person uses them', async () => {
@@ -201,7 +203,9 @@ describe('remedy CLI', () => {
     ]) {
       const r = await remedy(...argv);
       expect(r.code, argv[0]).toBe(2);
-      expect(r.err, argv[0]).toMatch(/no workflow "remediation-weather-cli-1-rollout": check the cycle ID/);
+      expect(r.err, argv[0]).toMatch(
+        /cycle remediation-weather-cli-1 has no rollout \(yet\): the cycle is running, at stage \w+/,
+      );
     }
     expect((await remedy('resolve', cycleId, 'maybe', '--actor', 'ops')).err).toMatch(
       /value 'maybe' is invalid for argument 'decision'\. Allowed choices are continue, rollback/,

@@ -266,7 +266,7 @@ const cases: Case[] = [
     'client',
     'label for a cycle that does not exist',
     () => refusal(submitLabel(stack.h.client, 'remediation-nope-1', ok())),
-    /no workflow "remediation-nope-1-labeling"/,
+    /no cycle "remediation-nope-1" was ever started/,
   ],
   // The CLI.
   [

@@ -88,7 +88,9 @@ describe('review page', () => {
 
     // An unknown cycle is a page that says so.
     const missing = await page.goto(`${review.url}/review/remediation-nope-1?reviewer=alice`);
-    expect(missing!.status()).toBe(422);
-    expect(await page.locator('.error').textContent()).toMatch(/no workflow "remediation-nope-1-labeling"/);
+    expect(missing!.status()).toBe(404);
+    expect(await page.locator('.error').textContent()).toMatch(
+      /no cycle "remediation-nope-1" was ever started/,
+    );
   });
 });
