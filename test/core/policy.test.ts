@@ -85,6 +85,16 @@ describe('canary analysis', () => {
   it('given a better candidate, then pass', () => {
     expect(analyzeStep({ n: 60, correct: 45 }, { n: 60, correct: 30 }, rollout).decision).toBe('pass');
   });
+  it('given a better candidate slower than the p95 ceiling, then fail on latency alone, saying by how much', () => {
+    const a = analyzeStep(
+      { n: 60, correct: 45, p95LatencyMs: 80 },
+      { n: 60, correct: 30, p95LatencyMs: 4 },
+      rollout,
+    );
+    expect(a.decision).toBe('fail');
+    expect(a.checks).toMatchObject({ accuracy: 'pass', latency: 'fail' });
+    expect(a.reason).toContain('candidate p95 latency 80.0 ms > 50 ms');
+  });
 });
 
 describe('sticky routing', () => {

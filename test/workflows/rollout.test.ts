@@ -87,11 +87,15 @@ describe('staged rollout through the serving gateway', () => {
   it('given a better candidate and steady traffic, then every step passes and it is promoted', async () => {
     const { prepared, candidate } = await withGoodCandidate('weather-good');
     const load = traffic(prepared);
-    const input = rolloutInput('weather-good', candidate, {});
+    // Latency is not what this test is about: on a loaded machine the gateway's p95 can pass the default
+    // 50 ms for both versions, so the ceiling is wide here (the latency check is unit-tested in test/core/policy.test.ts).
+    const input = rolloutInput('weather-good', candidate, { maxLatencyP95Ms: 2000 });
     const result = (await (await start(input)).result()) as RolloutResult;
     const sent = await load.stop();
 
-    expect(result.outcome).toBe('promoted');
+    expect({ outcome: result.outcome, checks: decided(result).map((s) => s.analysis.checks) }).toMatchObject({
+      outcome: 'promoted',
+    });
     expect(decided(result).map((s) => [s.weight, s.analysis.decision])).toEqual([
       [10, 'pass'],
       [25, 'pass'],
