@@ -21,6 +21,7 @@ import { registerTriggerCommands } from './triggers.js';
 import { registerFailureCommands } from './failures.js';
 import { registerModelCommands } from './models.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerClientCommands } from './clients.js';
 
 export { EXIT, type CliIo } from './shared.js';
 
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo): Command {
   registerReportCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerIngestCommand(program, ctx);
+  registerClientCommands(program, ctx);
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;

@@ -18,6 +18,7 @@ import {
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-dev-server.js';
+import { gatewayAuthFromEnv, rekeyApiClient } from '../gateway/auth.js';
 import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
@@ -31,6 +32,11 @@ export interface Stack {
   databaseUrl: string;
   uiUrl: string | null;
   gatewayUrl: string;
+  /**
+   * The API key the dev stack's own traffic sends to the gateway's write endpoints (client "dev-traffic",
+   * re-keyed at each start); null with REMEDY_GATEWAY_AUTH=off.
+   */
+  gatewayKey: string | null;
   /** The review page, where reviewers answer label requests. */
   reviewUrl: string;
   /** The review page server's root: reports are served under /reports/<cycle>. */
@@ -38,6 +44,9 @@ export interface Stack {
   worker: WorkerProcess;
   stop(): Promise<void>;
 }
+
+/** The API client the dev stack's replayed traffic writes feedback as. */
+export const DEV_CLIENT = 'dev-traffic';
 
 const workerMain = fileURLToPath(new URL('../workers/main.ts', import.meta.url));
 
@@ -105,9 +114,17 @@ export async function startStack(log: Log): Promise<Stack> {
     const pool = createPool(pgServer.url);
     stops.push(() => pool.end());
     await migrate(pool);
-    const gateway = await startGateway(pool, loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }));
+    const auth = gatewayAuthFromEnv();
+    const gateway = await startGateway(pool, {
+      ...loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }),
+      ...auth,
+    });
     stops.push(() => gateway.close());
-    log(`serving gateway on ${gateway.url}`);
+    // Zero setup and still the production default: the stack's own traffic gets a key of its own.
+    const gatewayKey = auth.auth === 'off' ? null : await rekeyApiClient(pool, DEV_CLIENT);
+    log(
+      `serving gateway on ${gateway.url} (${gatewayKey ? `writes need a key: client "${DEV_CLIENT}" has ${gatewayKey}` : 'REMEDY_GATEWAY_AUTH=off: no credentials'})`,
+    );
     const worker = await spawnWorker({
       DATABASE_URL: pgServer.url,
       TEMPORAL_ADDRESS: config.address,
@@ -137,6 +154,7 @@ export async function startStack(log: Log): Promise<Stack> {
       databaseUrl: pgServer.url,
       uiUrl,
       gatewayUrl: gateway.url,
+      gatewayKey,
       reviewUrl: `${review.url}/review`,
       reviewBase: review.url,
       worker,

@@ -81,7 +81,8 @@ export class ApiKeyAuth {
         'missing credentials: send "Authorization: Bearer <api key>" (an operator creates a key with "remedy clients add <name>")',
       );
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw new HttpError(401, 'malformed Authorization header: send "Authorization: Bearer <api key>"');
+    if (!m)
+      throw new HttpError(401, 'malformed Authorization header: send "Authorization: Bearer <api key>"');
     const found = await this.cache.get(hashApiKey(m[1]!));
     if (!found)
       throw new HttpError(

@@ -49,11 +49,20 @@ await migrate(pool);
 const gateway = await startGateway(pool, { ...where, ...auth, log: { flushMs } });
 if (auth.auth === 'off')
   console.error(
-    JSON.stringify({ msg: 'REMEDY_GATEWAY_AUTH=off: anyone who reaches this port may post feedback and corrections' }),
+    JSON.stringify({
+      msg: 'REMEDY_GATEWAY_AUTH=off: anyone who reaches this port may post feedback and corrections',
+    }),
   );
 console.error(JSON.stringify({ msg: 'gateway ready', url: gateway.url, auth: auth.auth }));
 const stop = (signal: string) => {
-  console.error(JSON.stringify({ msg: 'gateway draining', signal, inFlight: gateway.inFlight(), queued: gateway.log.size }));
+  console.error(
+    JSON.stringify({
+      msg: 'gateway draining',
+      signal,
+      inFlight: gateway.inFlight(),
+      queued: gateway.log.size,
+    }),
+  );
   gateway
     .close()
     .then(
@@ -62,7 +71,9 @@ const stop = (signal: string) => {
         process.exitCode = 0;
       },
       (err: unknown) => {
-        console.error(JSON.stringify({ msg: 'gateway stopped with rows unwritten', error: (err as Error).message }));
+        console.error(
+          JSON.stringify({ msg: 'gateway stopped with rows unwritten', error: (err as Error).message }),
+        );
         process.exitCode = 1;
       },
     )

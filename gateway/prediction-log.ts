@@ -23,7 +23,13 @@ export interface LoggedPrediction {
   recordKey: string;
   ts: Date;
   features: Features;
-  prediction: { recordKey: string; version: number; predicted: string; confidence: number; latencyUs: number };
+  prediction: {
+    recordKey: string;
+    version: number;
+    predicted: string;
+    confidence: number;
+    latencyUs: number;
+  };
   cases: db.FailureCaseInput[];
 }
 
@@ -48,6 +54,7 @@ export class PredictionLog {
   private seq = 0;
   private written = 0;
   private writing = false;
+  private writingRows = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private waiters: { seq: number; resolve: () => void }[] = [];
@@ -63,8 +70,9 @@ export class PredictionLog {
     this.o = { flushMs: 10, flushRows: 500, maxRows: 20_000, maxWaitMs: 2000, ...opts };
   }
 
+  /** Rows answered and not yet committed: queued, or in the batch being written. */
   get size(): number {
-    return this.queue.length;
+    return this.queue.length + this.writingRows;
   }
 
   /** Whether a request of this model is still waiting to be written. */
@@ -74,7 +82,7 @@ export class PredictionLog {
 
   /** Queues a row; waits while the queue is full, and refuses with 503 after `maxWaitMs` or once closing. */
   async add(row: LoggedPrediction): Promise<void> {
-    if (this.queue.length >= this.o.maxRows) await this.room();
+    if (this.size >= this.o.maxRows) await this.room();
     if (this.closed) throw new HttpError(503, 'the gateway is shutting down: retry on another replica');
     this.queue.push({ seq: ++this.seq, row });
     const k = key(row.modelId, row.recordKey);
@@ -84,12 +92,12 @@ export class PredictionLog {
 
   private async room(): Promise<void> {
     const deadline = Date.now() + this.o.maxWaitMs;
-    while (this.queue.length >= this.o.maxRows && !this.closed) {
+    while (this.size >= this.o.maxRows && !this.closed) {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new HttpError(
           503,
-          `the prediction log is ${this.queue.length} rows behind (Postgres is slow or down): nothing was logged, retry later`,
+          `the prediction log is ${this.size} rows behind (Postgres is slow or down): nothing was logged, retry later`,
         );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
@@ -115,11 +123,13 @@ export class PredictionLog {
     if (this.writing || this.queue.length === 0) return;
     this.writing = true;
     const batch = this.queue.splice(0, Math.max(this.o.flushRows * 4, 1000));
+    this.writingRows = batch.length;
     try {
       await this.write(batch.map((b) => b.row));
       this.written = batch.at(-1)!.seq;
       this.stats.written += batch.length;
       this.stats.batches++;
+      this.writingRows = 0;
       for (const b of batch) {
         const k = key(b.row.modelId, b.row.recordKey);
         const n = (this.queued.get(k) ?? 1) - 1;
@@ -137,6 +147,7 @@ export class PredictionLog {
     } catch (err) {
       // Kept, in order, and retried: a row is never dropped.
       this.queue.unshift(...batch);
+      this.writingRows = 0;
       this.stats.failures++;
       this.o.onError?.(err);
       this.writing = false;
@@ -204,7 +215,7 @@ export class PredictionLog {
       await this.flush(timeoutMs);
     } catch {
       throw new Error(
-        `${this.queue.length} logged predictions could not be written to Postgres within ${timeoutMs} ms and are lost`,
+        `${this.size} logged predictions could not be written to Postgres within ${timeoutMs} ms and are lost`,
       );
     } finally {
       if (this.timer) clearTimeout(this.timer);

@@ -85,7 +85,8 @@ function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts
   const log = new PredictionLog(pool, {
     ...opts.log,
     batchKey: GATEWAY_BATCH,
-    onError: (err) => onError(`gateway: writing the prediction log failed, retrying: ${(err as Error).message}`),
+    onError: (err) =>
+      onError(`gateway: writing the prediction log failed, retrying: ${(err as Error).message}`),
   });
   const serving = servingMetrics(metrics, log);
   const models = new Map<string, Promise<ModelDefinition | null>>();
@@ -226,7 +227,12 @@ function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts
       else send(res, 200, await { feedback, corrections: correction }[route](modelId, body, client));
     } catch (err) {
       if (err instanceof HttpError)
-        send(res, err.status, { error: err.message }, err.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+        send(
+          res,
+          err.status,
+          { error: err.message },
+          err.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+        );
       else {
         onError(`gateway: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
         send(res, 500, { error: 'internal error' });
