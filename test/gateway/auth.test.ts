@@ -74,12 +74,11 @@ describe('gateway credentials', () => {
   it('given no key or an unknown one, then feedback and corrections get 401 and nothing is written', async () => {
     expect((await post(gateway, 'predict', { requestId: 'a-1', features })).status).toBe(200);
     const missing = await post(gateway, 'feedback', { requestId: 'a-1', label: 'rain' });
-    expect(missing).toEqual({
-      status: 401,
-      json: { error: expect.stringMatching(/^missing credentials: send "Authorization: Bearer <api key>"/) },
-    });
+    expect(missing.status).toBe(401);
+    expect(missing.json.error).toMatch(/^missing credentials: send "Authorization: Bearer <api key>"/);
     const unknown = await post(gateway, 'feedback', { requestId: 'a-1', label: 'rain' }, 'rmd_guessed');
-    expect(unknown).toEqual({ status: 401, json: { error: expect.stringMatching(/^unknown API key/) } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.json.error).toMatch(/^unknown API key/);
     const correction = await post(gateway, 'corrections', { requestId: 'a-1', label: 'fog' });
     expect(correction.status).toBe(401);
     expect(await feedbackOf('a-1')).toEqual({ feedback: null, feedback_client: null });
@@ -111,7 +110,8 @@ describe('gateway credentials', () => {
     expect((await post(gateway, 'predict', { requestId: 'a-3', features })).status).toBe(200);
     expect((await post(gateway, 'feedback', { requestId: 'a-3', label: 'sun' }, key)).status).toBe(200);
     const revoked = await remedy('clients', 'revoke', 'old-pipeline');
-    expect(revoked).toMatchObject({ code: 0, out: expect.stringMatching(/^client "old-pipeline" revoked/) });
+    expect(revoked.code).toBe(0);
+    expect(revoked.out).toMatch(/^client "old-pipeline" revoked/);
     // The gateway caches keys for 30 s; the revocation's notification drops the cache at once.
     const refused = await until(
       () => post(gateway, 'corrections', { requestId: 'a-3', label: 'fog' }, key),

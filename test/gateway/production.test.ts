@@ -143,11 +143,10 @@ describe('gateway at production volume', () => {
       for (const requestId of keys) {
         const r = await predict(g, { requestId });
         if (r.status === 200) answered.push(requestId);
-        else
-          expect(r).toEqual({
-            status: 503,
-            json: { error: expect.stringMatching(/prediction log is \d+ rows behind/) },
-          });
+        else {
+          expect(r.status).toBe(503);
+          expect(r.json.error).toMatch(/prediction log is \d+ rows behind/);
+        }
       }
       const refused = await predict(g, { requestId: 'q-5' });
       expect(refused.status).toBe(503);
