@@ -212,3 +212,12 @@ export async function labeledServedBy(
   );
   return rows;
 }
+
+/** Predictions the HTTP gateway logged for a model (its batch key is "gateway"): what the benchmark counts. */
+export async function countGatewayPredictions(q: Queryable, modelId: string): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    "SELECT count(*) AS n FROM predictions WHERE model_id = $1 AND batch_key = 'gateway'",
+    [modelId],
+  );
+  return Number(rows[0]!.n);
+}
