@@ -59,10 +59,11 @@ export async function apiClientByKeyHash(
   return r ? { clientId: r.client_id, revoked: r.revoked } : null;
 }
 
-/** Subscribes a dedicated connection to the notifications the gateway's caches follow. */
-export async function listenForChanges(client: pg.Client, channels: readonly string[]): Promise<void> {
-  for (const channel of channels) {
-    if (!/^[a-z_]+$/.test(channel)) throw new Error(`not a channel name: "${channel}"`);
-    await client.query(`LISTEN ${channel}`);
-  }
+/**
+ * Subscribes a dedicated connection to the notifications the gateway's caches follow (sent by the
+ * triggers of migrations/011_gateway_clients.sql): `remedy_traffic` and `remedy_clients`.
+ */
+export async function listenForChanges(client: pg.Client): Promise<void> {
+  await client.query('LISTEN remedy_traffic');
+  await client.query('LISTEN remedy_clients');
 }

@@ -22,12 +22,12 @@ import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { z } from 'zod';
-import { describeZodError, ModelId } from '../core/schemas.js';
+import { ModelId } from '../core/schemas.js';
 import type { ModelDefinition } from '../core/schemas.js';
 import * as db from '../db/index.js';
-import { flagOutcome } from '../core/catalog.js';
 import { HttpError, listen, readJsonBody, sendJson as send, type Listening } from '../infra/http.js';
 import { ApiKeyAuth, type GatewayAuth } from './auth.js';
+import { parse, truthHandlers } from './feedback.js';
 import { remedyMetrics } from './metrics.js';
 import { PredictionLog, type LogOptions } from './prediction-log.js';
 import { chooseVersion, ModelCache, predictionRow, scoreOne } from './routing.js';
@@ -42,12 +42,6 @@ const PredictBody = z.object({
   routingKey: z.string().min(1).max(200).optional(),
   features: z.record(z.string(), z.union([z.number(), z.string()])),
 });
-const FeedbackBody = z.object({
-  requestId: z.string().min(1).max(200),
-  label: z.string().min(1).max(100),
-});
-const CorrectionBody = FeedbackBody.extend({ by: z.string().min(1).max(100).optional() });
-
 export interface GatewayOptions {
   port?: number;
   host?: string;
@@ -131,80 +125,7 @@ function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts
     };
   };
 
-  /** Feedback or a correction may arrive while its prediction still waits in the log: write it first. */
-  const logged = async (modelId: string, requestId: string) => {
-    if (log.has(modelId, requestId)) await log.flush();
-  };
-
-  const feedback = async (modelId: string, body: unknown, client: string | null) => {
-    const def = await model(modelId);
-    const input = parse(FeedbackBody, body);
-    if (!def.labelSet.includes(input.label)) {
-      throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
-    }
-    await logged(modelId, input.requestId);
-    const stored = await db.recordFeedback(pool, modelId, input.requestId, input.label, client);
-    if (!stored)
-      throw new HttpError(
-        404,
-        `no request "${input.requestId}" for model "${modelId}": send feedback for a served request ID`,
-      );
-    const flagged = stored.duplicate ? false : await flagTruth(modelId, input.requestId, stored.label, false);
-    return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate, flagged };
-  };
-
-  /** A user says the answer was wrong and what it should have been: a failure case, and the truth if none yet. */
-  const correction = async (modelId: string, body: unknown, client: string | null) => {
-    const def = await model(modelId);
-    const input = parse(CorrectionBody, body);
-    if (!def.labelSet.includes(input.label)) {
-      throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
-    }
-    await logged(modelId, input.requestId);
-    const served = await db.servedRequest(pool, modelId, input.requestId);
-    if (!served)
-      throw new HttpError(
-        404,
-        `no served request "${input.requestId}" for model "${modelId}": correct a served request ID`,
-      );
-    if (served.predicted === input.label)
-      throw new HttpError(
-        422,
-        `the model answered "${input.label}" already: a correction needs another label`,
-      );
-    await db.recordFeedback(pool, modelId, input.requestId, input.label, client);
-    const flagged = await flagTruth(modelId, input.requestId, input.label, true, input.by, served);
-    return { requestId: input.requestId, label: input.label, flagged };
-  };
-
-  /** Flags a wrong answer or a correction once the truth is known; `served` when the caller has read it. */
-  const flagTruth = async (
-    modelId: string,
-    recordKey: string,
-    truth: string,
-    isCorrection: boolean,
-    by?: string,
-    known?: Awaited<ReturnType<typeof db.servedRequest>>,
-  ) => {
-    const served = known ?? (await db.servedRequest(pool, modelId, recordKey));
-    if (!served) return false;
-    const ctx = await cache.flagContext(modelId, served.version);
-    const flagged = flagOutcome(ctx.sliceBy, { ...served, truth, correction: isCorrection });
-    if (!flagged) return false;
-    if (by) flagged.detail.by = by;
-    const added = await db.insertFailureCases(pool, modelId, [
-      {
-        recordKey,
-        version: served.version,
-        features: served.features,
-        predicted: served.predicted,
-        confidence: served.confidence,
-        occurredAt: served.ts,
-        flagged,
-      },
-    ]);
-    return added > 0;
-  };
+  const { feedback, correction } = truthHandlers({ pool, cache, log, model });
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     try {
@@ -287,12 +208,6 @@ export async function startGateway(pool: pg.Pool, opts: GatewayOptions = {}): Pr
     }
   };
   return { ...listening, close: () => close(), log, inFlight: () => inFlight };
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (!r.success) throw new HttpError(422, describeZodError(r.error));
-  return r.data;
 }
 
 /** Every feature of the model's spec, of the right kind; extra fields are refused too. */

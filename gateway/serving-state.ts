@@ -56,7 +56,7 @@ export class ChangeFeed {
       });
       client.once('end', lost(client));
       client.once('error', lost(client));
-      await db.listenForChanges(client, [TRAFFIC_CHANNEL, CLIENTS_CHANNEL]);
+      await db.listenForChanges(client);
       if (this.stopped) return client.release(true);
       this.client = client;
       for (const r of this.resets) r();
