@@ -133,8 +133,9 @@ function predictor(url: string) {
 async function main(): Promise<void> {
   const opts = new Command('bench:gateway')
     .option('--quick', 'short runs (3 s each, 10 flips) for a smoke test')
+    .option('--profile <dir>', "write the gateway process's CPU profile (.cpuprofile) into <dir>")
     .parse()
-    .opts<{ quick?: boolean }>();
+    .opts<{ quick?: boolean; profile?: string }>();
   if (spawnSync('wrk', ['--version']).error)
     throw new Error('wrk is not installed: apt-get install wrk (the load generator of this benchmark)');
   const seconds = opts.quick ? 3 : 10;
@@ -162,7 +163,10 @@ async function main(): Promise<void> {
     });
     const before = await db.countGatewayPredictions(pool, MODEL);
 
-    const gateway = await spawnGateway({ DATABASE_URL: url });
+    const gateway = await spawnGateway(
+      { DATABASE_URL: url },
+      opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [],
+    );
     stops.push(() => gateway.stop('SIGKILL'));
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-gateway-'));
     const script = path.join(dir, 'post.lua');

@@ -17,8 +17,12 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', gatewayMain], {
+/** `nodeArgs`: extra options for node, e.g. `--cpu-prof` (a profile is written when it exits). */
+export async function spawnGateway(
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', gatewayMain], {
     env: { ...process.env, REMEDY_GATEWAY_HOST: '127.0.0.1', REMEDY_GATEWAY_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
