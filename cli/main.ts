@@ -24,6 +24,7 @@ import { registerModelCommands } from './models.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerNotifyCommands } from './notify.js';
 import { registerAuditCommands } from './audit.js';
+import { registerClientCommands } from './clients.js';
 
 export { EXIT, type CliIo } from './shared.js';
 
@@ -51,6 +52,7 @@ export function buildProgram(io: CliIo): Command {
   registerIngestCommand(program, ctx);
   registerNotifyCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerClientCommands(program, ctx);
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;

@@ -130,17 +130,22 @@ export async function insertPredictions(
   return res.rowCount ?? 0;
 }
 
-/** Feedback for one request: the first answer is kept. Null when the request is unknown. */
+/**
+ * Feedback for one request: the first answer is kept, with the API client that sent it (null when the
+ * gateway runs without credentials). Null when the request is unknown.
+ */
 export async function recordFeedback(
   q: Queryable,
   modelId: string,
   recordKey: string,
   label: string,
+  client: string | null = null,
 ): Promise<{ label: string; duplicate: boolean } | null> {
   const updated = await q.query<{ feedback: string }>(
-    `UPDATE records SET feedback = $3, feedback_at = now() WHERE model_id = $1 AND record_key = $2 AND feedback IS NULL
+    `UPDATE records SET feedback = $3, feedback_at = now(), feedback_client = $4
+     WHERE model_id = $1 AND record_key = $2 AND feedback IS NULL
      RETURNING feedback`,
-    [modelId, recordKey, label],
+    [modelId, recordKey, label, client],
   );
   if (updated.rows[0]) return { label: updated.rows[0].feedback, duplicate: false };
   const existing = await q.query<{ feedback: string | null }>(
@@ -206,4 +211,13 @@ export async function labeledServedBy(
     [modelId, version],
   );
   return rows;
+}
+
+/** Predictions the HTTP gateway logged for a model (its batch key is "gateway"): what the benchmark counts. */
+export async function countGatewayPredictions(q: Queryable, modelId: string): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    "SELECT count(*) AS n FROM predictions WHERE model_id = $1 AND batch_key = 'gateway'",
+    [modelId],
+  );
+  return Number(rows[0]!.n);
 }

@@ -42,6 +42,7 @@ try {
     prepared,
     {
       gatewayUrl: stack.gatewayUrl,
+      gatewayKey: stack.gatewayKey,
       onEvent: log,
       reviewBase: stack.reviewBase,
     },

@@ -47,6 +47,7 @@ try {
     // Bounded: at most ~6 hours of requests, each followed by its true label.
     traffic = backgroundTraffic({
       gatewayUrl: stack.gatewayUrl,
+      apiKey: stack.gatewayKey,
       modelId: 'weather',
       rows: futureTraffic(prepared),
       maxRequests: Math.round(rate * 6 * 3600),

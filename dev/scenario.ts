@@ -75,7 +75,14 @@ export async function runScriptedCycle(
   queues: Queues,
   prepared: PreparedModel,
   /** With `cycleId`, plays the people of a cycle a trigger already started instead of starting one. */
-  opts: { gatewayUrl: string; onEvent?: (msg: string) => void; cycleId?: string; reviewBase?: string },
+  opts: {
+    gatewayUrl: string;
+    /** The key the replayed traffic sends (the dev stack's `gatewayKey`). */
+    gatewayKey?: string | null;
+    onEvent?: (msg: string) => void;
+    cycleId?: string;
+    reviewBase?: string;
+  },
 ): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number; traffic: TrafficReport }> {
   const onEvent = opts.onEvent ?? (() => {});
   const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
@@ -92,6 +99,7 @@ export async function runScriptedCycle(
   onEvent(`${opts.cycleId ? 'following' : 'started'} ${cycleId}`);
   const traffic = backgroundTraffic({
     gatewayUrl: opts.gatewayUrl,
+    apiKey: opts.gatewayKey ?? null,
     modelId: prepared.modelId,
     rows: futureTraffic(prepared),
     maxRequests: TRAFFIC_BOUND,

@@ -19,6 +19,7 @@ import {
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-dev-server.js';
+import { gatewayAuthFromEnv, rekeyApiClient } from '../gateway/auth.js';
 import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
 import type { Listening } from '../infra/http.js';
@@ -34,6 +35,11 @@ export interface Stack {
   databaseUrl: string;
   uiUrl: string | null;
   gatewayUrl: string;
+  /**
+   * The API key the dev stack's own traffic sends to the gateway's write endpoints (client "dev-traffic",
+   * re-keyed at each start); null with REMEDY_GATEWAY_AUTH=off.
+   */
+  gatewayKey: string | null;
   /** The review page, where reviewers answer label requests. */
   reviewUrl: string;
   /** The review page server's root: reports are served under /reports/<cycle>. */
@@ -42,6 +48,9 @@ export interface Stack {
   worker: Supervised<WorkerProcess>;
   stop(): Promise<void>;
 }
+
+/** The API client the dev stack's replayed traffic writes feedback as. */
+export const DEV_CLIENT = 'dev-traffic';
 
 const workerMain = fileURLToPath(new URL('../workers/main.ts', import.meta.url));
 
@@ -146,14 +155,19 @@ export async function startStack(log: Log): Promise<Stack> {
     const pool = createPool(pgServer.url);
     stops.push(() => pool.end());
     await migrate(pool);
+    const auth = gatewayAuthFromEnv();
     const gateway = await superviseServer(
       'gateway',
       loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }),
-      (where) => startGateway(pool, where),
+      (where) => startGateway(pool, { ...where, ...auth }),
       log,
     );
     stops.push(() => gateway.stop());
-    log(`serving gateway on ${gateway.current.url}`);
+    // Zero setup and still the production default: the stack's own traffic gets a key of its own.
+    const gatewayKey = auth.auth === 'off' ? null : await rekeyApiClient(pool, DEV_CLIENT);
+    log(
+      `serving gateway on ${gateway.current.url} (${gatewayKey ? `writes need a key: client "${DEV_CLIENT}" has ${gatewayKey}` : 'REMEDY_GATEWAY_AUTH=off: no credentials'})`,
+    );
     const worker = await superviseWorker(
       { DATABASE_URL: pgServer.url, TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace },
       log,
@@ -189,6 +203,7 @@ export async function startStack(log: Log): Promise<Stack> {
       databaseUrl: pgServer.url,
       uiUrl,
       gatewayUrl: gateway.current.url,
+      gatewayKey,
       reviewUrl: `${review.url}/review`,
       reviewBase: review.url,
       worker,

@@ -15,6 +15,8 @@ export interface TrafficRow {
 
 export interface TrafficOptions {
   gatewayUrl: string;
+  /** The API key sent to the gateway (`Authorization: Bearer`); feedback needs one unless auth is off. */
+  apiKey?: string | null;
   modelId: string;
   rows: readonly TrafficRow[];
   /** Hard bound on requests sent. */
@@ -39,7 +41,10 @@ export async function sendTraffic(opts: TrafficOptions): Promise<TrafficReport> 
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${opts.gatewayUrl}/v1/models/${encodeURIComponent(opts.modelId)}/${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+      },
       body: JSON.stringify(body),
       // The stop signal is checked between requests rather than handed to fetch: a long-lived signal
       // passed to every request accumulates listeners.

@@ -1,10 +1,17 @@
 /**
  * The serving gateway as its own process (docker-compose runs it so). DATABASE_URL is Remedy's
  * database; REMEDY_GATEWAY_PORT (default 8080) and REMEDY_GATEWAY_HOST (default 0.0.0.0) where it listens.
+ * REMEDY_GATEWAY_AUTH (`required`, the default, or `off`) and REMEDY_GATEWAY_AUTH_PREDICT (`1`: predict
+ * needs a key too) set the credentials; REMEDY_GATEWAY_FLUSH_MS (default 10) how long a prediction row
+ * may wait before it is written.
+ *
+ * SIGTERM or SIGINT drains: no new connections, the requests in flight finish, every queued prediction
+ * row is written, the pool is closed, and the process exits 0 (1 if rows could not be written).
  */
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
 import { ConfigError, loadListenConfig, postgresUrl } from '../infra/config.js';
+import { gatewayAuthFromEnv } from './auth.js';
 import { startGateway } from './server.js';
 
 const GatewayEnv = z.object({
@@ -19,22 +26,58 @@ const GatewayEnv = z.object({
 
 const parsed = GatewayEnv.safeParse(process.env);
 let where: { port: number; host: string };
+let auth: ReturnType<typeof gatewayAuthFromEnv>;
+let flushMs: number;
 try {
   if (!parsed.success)
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })),
     );
   where = loadListenConfig('GATEWAY', { port: 8080, host: '0.0.0.0' });
+  auth = gatewayAuthFromEnv();
+  flushMs = Number(process.env.REMEDY_GATEWAY_FLUSH_MS ?? 10);
+  if (!Number.isInteger(flushMs) || flushMs < 1 || flushMs > 60_000)
+    throw new Error(
+      `REMEDY_GATEWAY_FLUSH_MS="${process.env.REMEDY_GATEWAY_FLUSH_MS}": use whole milliseconds from 1 to 60000`,
+    );
 } catch (err) {
   console.error((err as Error).message);
   process.exit(1);
 }
 const pool = createPool(parsed.data.DATABASE_URL, 10);
 await migrate(pool);
-const gateway = await startGateway(pool, where);
-console.error(JSON.stringify({ msg: 'gateway ready', url: gateway.url }));
-const stop = () => {
-  void gateway.close().then(() => pool.end());
+const gateway = await startGateway(pool, { ...where, ...auth, log: { flushMs } });
+if (auth.auth === 'off')
+  console.error(
+    JSON.stringify({
+      msg: 'REMEDY_GATEWAY_AUTH=off: anyone who reaches this port may post feedback and corrections',
+    }),
+  );
+console.error(JSON.stringify({ msg: 'gateway ready', url: gateway.url, auth: auth.auth }));
+const stop = (signal: string) => {
+  console.error(
+    JSON.stringify({
+      msg: 'gateway draining',
+      signal,
+      inFlight: gateway.inFlight(),
+      queued: gateway.log.size,
+    }),
+  );
+  gateway
+    .close()
+    .then(
+      () => {
+        console.error(JSON.stringify({ msg: 'gateway stopped', written: gateway.log.stats.written }));
+        process.exitCode = 0;
+      },
+      (err: unknown) => {
+        console.error(
+          JSON.stringify({ msg: 'gateway stopped with rows unwritten', error: (err as Error).message }),
+        );
+        process.exitCode = 1;
+      },
+    )
+    .finally(() => void pool.end());
 };
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.once('SIGINT', () => stop('SIGINT'));
+process.once('SIGTERM', () => stop('SIGTERM'));

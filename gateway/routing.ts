@@ -78,9 +78,49 @@ export class ModelCache {
   }
 }
 
+/** The version a request goes to under `traffic`: sticky per routing key. */
+export function chooseVersion(traffic: db.TrafficRow, routingKey: string): number {
+  return traffic.candidateVersion !== null && routesToCandidate(routingKey, traffic.candidateWeight)
+    ? traffic.candidateVersion
+    : traffic.championVersion;
+}
+
+/**
+ * Scores one request with `version` and finds its failure cases: unsure, out-of-distribution or slow
+ * predictions; a wrong one when the truth is known already.
+ */
+export async function scoreOne(
+  cache: ModelCache,
+  modelId: string,
+  version: number,
+  r: ServeRequest,
+): Promise<{ served: Served; cases: db.FailureCaseInput[] }> {
+  const model = await cache.get(modelId, version);
+  const t0 = performance.now();
+  const p = predict(model, r.features);
+  const latencyUs = Math.round((performance.now() - t0) * 1000);
+  const served: Served = { ...p, recordKey: r.recordKey, version, latencyUs };
+  const ctx = await cache.flagContext(modelId, version);
+  const base = {
+    recordKey: r.recordKey,
+    version,
+    features: r.features,
+    predicted: p.label,
+    confidence: p.confidence,
+    occurredAt: r.ts ?? new Date(),
+  };
+  const flags = flagServed(ctx, { ...base, latencyMs: latencyUs / 1000 });
+  if (r.feedback) {
+    const wrong = flagOutcome(ctx.sliceBy, { ...base, truth: r.feedback, correction: false });
+    if (wrong) flags.push(wrong);
+  }
+  return { served, cases: flags.map((flagged) => ({ ...base, flagged })) };
+}
+
 /**
  * Scores requests under the split read now (one row, so a weight change applies to the next request)
- * and logs them under `batchKey`. Logging is keyed by (model, batch, record): a retry logs nothing twice.
+ * and logs them under `batchKey` before returning. Logging is keyed by (model, batch, record): a retry
+ * logs nothing twice. The HTTP gateway scores with `scoreOne` and logs in batches instead (server.ts).
  */
 export async function serve(
   q: Queryable,
@@ -95,57 +135,25 @@ export async function serve(
       `model "${modelId}" has no traffic split: register it and its champion first`,
     );
   const served: Served[] = [];
-  for (const r of requests) {
-    const version =
-      traffic.candidateVersion !== null &&
-      routesToCandidate(r.routingKey ?? r.recordKey, traffic.candidateWeight)
-        ? traffic.candidateVersion
-        : traffic.championVersion;
-    const model = await cache.get(modelId, version);
-    const t0 = performance.now();
-    const p = predict(model, r.features);
-    served.push({
-      ...p,
-      recordKey: r.recordKey,
-      version,
-      latencyUs: Math.round((performance.now() - t0) * 1000),
-    });
-  }
-  await db.insertPredictions(
-    q,
-    modelId,
-    batchKey,
-    served.map((s) => ({
-      recordKey: s.recordKey,
-      version: s.version,
-      predicted: s.label,
-      confidence: s.confidence,
-      latencyUs: s.latencyUs,
-    })),
-  );
-  // Failure cases: unsure, out-of-distribution or slow predictions; wrong ones when the truth is known.
   const cases: db.FailureCaseInput[] = [];
-  for (const [i, s] of served.entries()) {
-    const r = requests[i]!;
-    const ctx = await cache.flagContext(modelId, s.version);
-    const base = {
-      recordKey: s.recordKey,
-      version: s.version,
-      features: r.features,
-      predicted: s.label,
-      confidence: s.confidence,
-      occurredAt: r.ts ?? new Date(),
-    };
-    const flags = flagServed(ctx, { ...base, latencyMs: s.latencyUs / 1000 });
-    if (r.feedback) {
-      const wrong = flagOutcome(ctx.sliceBy, { ...base, truth: r.feedback, correction: false });
-      if (wrong) flags.push(wrong);
-    }
-    for (const flagged of flags) cases.push({ ...base, flagged });
+  for (const r of requests) {
+    const scored = await scoreOne(cache, modelId, chooseVersion(traffic, r.routingKey ?? r.recordKey), r);
+    served.push(scored.served);
+    cases.push(...scored.cases);
   }
+  await db.insertPredictions(q, modelId, batchKey, served.map(predictionRow));
   await db.insertFailureCases(q, modelId, cases);
   return served;
 }
+
+/** A served prediction as the prediction log stores it. */
+export const predictionRow = (s: Served) => ({
+  recordKey: s.recordKey,
+  version: s.version,
+  predicted: s.label,
+  confidence: s.confidence,
+  latencyUs: s.latencyUs,
+});
 
 /** Serves records already in the production log (used by `ingest --serve`), counting by version. */
 export async function serveRecords(

@@ -9,21 +9,30 @@
  *
  * Each prediction is logged with its version, latency and features; feedback (delayed ground truth)
  * joins it later by request ID. Unsure, out-of-distribution and slow predictions, wrong ones (once the
- * truth arrives) and users' corrections are flagged into the failure catalog. The split comes from Postgres on every request, so a rollback takes
- * effect on the very next request.
+ * truth arrives) and users' corrections are flagged into the failure catalog.
+ *
+ * At production volume a prediction sends no query: the split is cached and dropped by a Postgres
+ * notification when it changes (serving-state.ts), so a rollback applies to the next requests within
+ * milliseconds; the prediction rows are written in batches off the request path (prediction-log.ts).
+ * Feedback and corrections (and predict, with `authPredict`) need an API key (auth.ts). `close()` drains:
+ * it stops accepting, lets in-flight requests finish, and writes every queued row.
  */
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { z } from 'zod';
-import { describeZodError, ModelId } from '../core/schemas.js';
+import { ModelId } from '../core/schemas.js';
 import type { ModelDefinition } from '../core/schemas.js';
-import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
-import { flagOutcome } from '../core/catalog.js';
 import { HttpError, listen, readJsonBody, sendJson as send, type Listening } from '../infra/http.js';
+import { ApiKeyAuth, type GatewayAuth } from './auth.js';
+import { parse, truthHandlers } from './feedback.js';
 import { remedyMetrics } from './metrics.js';
-import { ModelCache, NoTrafficSplitError, serve } from './routing.js';
+import { PredictionLog, type LogOptions } from './prediction-log.js';
+import { chooseVersion, ModelCache, predictionRow, scoreOne } from './routing.js';
+import { ChangeFeed, trafficCache, type CacheTimes } from './serving-state.js';
+import { servingMetrics } from './serving-metrics.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 export const GATEWAY_BATCH = 'gateway';
@@ -33,17 +42,47 @@ const PredictBody = z.object({
   routingKey: z.string().min(1).max(200).optional(),
   features: z.record(z.string(), z.union([z.number(), z.string()])),
 });
-const FeedbackBody = z.object({
-  requestId: z.string().min(1).max(200),
-  label: z.string().min(1).max(100),
-});
-const CorrectionBody = FeedbackBody.extend({ by: z.string().min(1).max(100).optional() });
+export interface GatewayOptions {
+  port?: number;
+  host?: string;
+  /** `required` (the default): feedback and corrections need an API key; `off`: anyone may write. */
+  auth?: GatewayAuth;
+  /** Predict needs an API key too (REMEDY_GATEWAY_AUTH_PREDICT=1). */
+  authPredict?: boolean;
+  /** The prediction log's batching (flush interval, batch size, bound). */
+  log?: Omit<LogOptions, 'batchKey'>;
+  /** How long cached splits live without a notification. */
+  cache?: CacheTimes;
+  onError?: (msg: string) => void;
+}
 
-export type Gateway = Listening;
+export interface Gateway extends Listening {
+  /** The prediction log: `flush()` writes what is queued (tests, benchmarks). */
+  log: PredictionLog;
+  /** Requests being answered now. */
+  inFlight(): number;
+}
 
-export function createGatewayHandler(pool: pg.Pool) {
+interface GatewayParts {
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+  log: PredictionLog;
+  feed: ChangeFeed;
+}
+
+function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts {
+  const onError = opts.onError ?? ((msg: string) => console.error(msg));
   const cache = new ModelCache(pool);
   const metrics = remedyMetrics(pool);
+  const feed = new ChangeFeed(pool, onError);
+  const splits = trafficCache(pool, feed, opts.cache);
+  const auth = opts.auth === 'off' ? null : new ApiKeyAuth(pool, feed);
+  const log = new PredictionLog(pool, {
+    ...opts.log,
+    batchKey: GATEWAY_BATCH,
+    onError: (err) =>
+      onError(`gateway: writing the prediction log failed, retrying: ${(err as Error).message}`),
+  });
+  const serving = servingMetrics(metrics, log);
   const models = new Map<string, Promise<ModelDefinition | null>>();
   const model = async (modelId: string): Promise<ModelDefinition> => {
     if (!ModelId.safeParse(modelId).success) throw new HttpError(404, `no model "${modelId}"`);
@@ -63,99 +102,32 @@ export function createGatewayHandler(pool: pg.Pool) {
   };
 
   const predict = async (modelId: string, body: unknown) => {
+    const t0 = performance.now();
     const def = await model(modelId);
     const input = parse(PredictBody, body);
     const features = checkFeatures(def, input.features);
     const requestId = input.requestId ?? randomUUID();
-    return withTransaction(pool, async (client) => {
-      await db.insertRecords(client, modelId, [
-        { recordKey: requestId, ts: new Date(), features, feedback: null },
-      ]);
-      const [served] = await serve(client, cache, modelId, GATEWAY_BATCH, [
-        { recordKey: requestId, routingKey: input.routingKey ?? requestId, features },
-      ]).catch((err: unknown) => {
-        throw err instanceof NoTrafficSplitError ? new HttpError(409, err.message) : err;
-      });
-      return {
-        requestId,
-        modelId,
-        version: served!.version,
-        label: served!.label,
-        confidence: served!.confidence,
-        probabilities: served!.probabilities,
-      };
-    });
+    const traffic = await splits.get(modelId);
+    if (!traffic)
+      throw new HttpError(409, `model "${modelId}" has no traffic split: register it and its champion first`);
+    const version = chooseVersion(traffic, input.routingKey ?? requestId);
+    const ts = new Date();
+    const { served, cases } = await scoreOne(cache, modelId, version, { recordKey: requestId, ts, features });
+    await log.add({ modelId, recordKey: requestId, ts, features, prediction: predictionRow(served), cases });
+    serving.observe(modelId, version, (performance.now() - t0) / 1000);
+    return {
+      requestId,
+      modelId,
+      version,
+      label: served.label,
+      confidence: served.confidence,
+      probabilities: served.probabilities,
+    };
   };
 
-  const feedback = async (modelId: string, body: unknown) => {
-    const def = await model(modelId);
-    const input = parse(FeedbackBody, body);
-    if (!def.labelSet.includes(input.label)) {
-      throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
-    }
-    const stored = await db.recordFeedback(pool, modelId, input.requestId, input.label);
-    if (!stored)
-      throw new HttpError(
-        404,
-        `no request "${input.requestId}" for model "${modelId}": send feedback for a served request ID`,
-      );
-    const flagged = stored.duplicate ? false : await flagTruth(modelId, input.requestId, stored.label, false);
-    return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate, flagged };
-  };
+  const { feedback, correction } = truthHandlers({ pool, cache, log, model });
 
-  /** A user says the answer was wrong and what it should have been: a failure case, and the truth if none yet. */
-  const correction = async (modelId: string, body: unknown) => {
-    const def = await model(modelId);
-    const input = parse(CorrectionBody, body);
-    if (!def.labelSet.includes(input.label)) {
-      throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
-    }
-    const served = await db.servedRequest(pool, modelId, input.requestId);
-    if (!served)
-      throw new HttpError(
-        404,
-        `no served request "${input.requestId}" for model "${modelId}": correct a served request ID`,
-      );
-    if (served.predicted === input.label)
-      throw new HttpError(
-        422,
-        `the model answered "${input.label}" already: a correction needs another label`,
-      );
-    await db.recordFeedback(pool, modelId, input.requestId, input.label);
-    const flagged = await flagTruth(modelId, input.requestId, input.label, true, input.by, served);
-    return { requestId: input.requestId, label: input.label, flagged };
-  };
-
-  /** Flags a wrong answer or a correction once the truth is known; `served` when the caller has read it. */
-  const flagTruth = async (
-    modelId: string,
-    recordKey: string,
-    truth: string,
-    isCorrection: boolean,
-    by?: string,
-    known?: Awaited<ReturnType<typeof db.servedRequest>>,
-  ) => {
-    const served = known ?? (await db.servedRequest(pool, modelId, recordKey));
-    if (!served) return false;
-    const ctx = await cache.flagContext(modelId, served.version);
-    const flagged = flagOutcome(ctx.sliceBy, { ...served, truth, correction: isCorrection });
-    if (!flagged) return false;
-    if (by) flagged.detail.by = by;
-    const added = await db.insertFailureCases(pool, modelId, [
-      {
-        recordKey,
-        version: served.version,
-        features: served.features,
-        predicted: served.predicted,
-        confidence: served.confidence,
-        occurredAt: served.ts,
-        flagged,
-      },
-    ]);
-    return added > 0;
-  };
-
-  return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://gateway');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
@@ -167,32 +139,75 @@ export function createGatewayHandler(pool: pg.Pool) {
       const m = /^\/v1\/models\/([^/]+)\/(predict|feedback|corrections)$/.exec(url.pathname);
       if (!m) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
       if (req.method !== 'POST') throw new HttpError(405, `use POST for ${url.pathname}`);
+      const route = m[2] as 'predict' | 'feedback' | 'corrections';
+      // Credentials first: a refused write reads no body and writes nothing.
+      const client = auth && (route !== 'predict' || opts.authPredict) ? await auth.client(req) : null;
       const body = await readJsonBody(req, MAX_BODY_BYTES);
       const modelId = decodeURIComponent(m[1]!);
-      const handler = { predict, feedback, corrections: correction }[
-        m[2] as 'predict' | 'feedback' | 'corrections'
-      ];
-      send(res, 200, await handler(modelId, body));
+      if (route === 'predict') send(res, 200, await predict(modelId, body));
+      else send(res, 200, await { feedback, corrections: correction }[route](modelId, body, client));
     } catch (err) {
-      if (err instanceof HttpError) send(res, err.status, { error: err.message });
-      else send(res, 500, { error: 'internal error' });
+      if (err instanceof HttpError)
+        send(
+          res,
+          err.status,
+          { error: err.message },
+          err.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+        );
+      else {
+        onError(`gateway: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+        send(res, 500, { error: 'internal error' });
+      }
     }
   };
+  return { handler, log, feed };
 }
 
-export async function startGateway(
-  pool: pg.Pool,
-  opts: { port?: number; host?: string } = {},
-): Promise<Gateway> {
-  const gateway = await listen(createGatewayHandler(pool), opts);
-  gateway.server.keepAliveTimeout = 5000;
-  return gateway;
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (!r.success) throw new HttpError(422, describeZodError(r.error));
-  return r.data;
+/**
+ * Starts the gateway. `close()` drains: stops accepting connections, lets the requests in flight finish
+ * (up to `drainMs`), writes every queued prediction row, and stops listening for changes. The pool stays
+ * open (the caller's).
+ */
+export async function startGateway(pool: pg.Pool, opts: GatewayOptions = {}): Promise<Gateway> {
+  const { handler, log, feed } = createGatewayHandler(pool, opts);
+  await feed.start();
+  let inFlight = 0;
+  let draining = false;
+  const idle: (() => void)[] = [];
+  const listening = await listen(async (req, res) => {
+    inFlight++;
+    // While draining, every answer closes its connection, so keep-alive clients reconnect elsewhere.
+    if (draining) res.setHeader('connection', 'close');
+    try {
+      await handler(req, res);
+    } finally {
+      inFlight--;
+      if (inFlight === 0) for (const f of idle.splice(0)) f();
+    }
+  }, opts);
+  listening.server.keepAliveTimeout = 5000;
+  const close = async (drainMs = 10_000): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    const closed = new Promise<void>((resolve) => listening.server.close(() => resolve()));
+    listening.server.closeIdleConnections();
+    if (inFlight > 0)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, drainMs);
+        idle.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    listening.server.closeAllConnections();
+    await closed;
+    try {
+      await log.close();
+    } finally {
+      feed.stop();
+    }
+  };
+  return { ...listening, close: () => close(), log, inFlight: () => inFlight };
 }
 
 /** Every feature of the model's spec, of the right kind; extra fields are refused too. */

@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { runCli, type CliIo } from '../cli/main.js';
-import { startGateway, type Gateway } from '../gateway/server.js';
+import { startGateway as startGatewayServer, type Gateway, type GatewayOptions } from '../gateway/server.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-install.js';
@@ -185,7 +185,13 @@ export async function recordHistoryOf(handle: WorkflowHandle, name = handle.work
   await writeFile(file, historyToJSON(await handle.fetchHistory()));
 }
 
-export { startGateway };
+/**
+ * The gateway as most tests use it: without credentials, so they post feedback as before. The tests of
+ * credentials (test/gateway/auth.test.ts) and of the database roles pass `auth: 'required'`.
+ */
+export function startGateway(pool: pg.Pool, opts: GatewayOptions = {}): Promise<Gateway> {
+  return startGatewayServer(pool, { auth: 'off', ...opts });
+}
 
 export interface CliResult {
   code: number;

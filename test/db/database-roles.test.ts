@@ -20,6 +20,7 @@ import { diagnose } from '../../core/policy.js';
 import { verifyAuditChain } from '../../db/audit-chain.js';
 import { createPool, migrate, PendingMigrationsError, withTransaction } from '../../db/pool.js';
 import * as db from '../../db/index.js';
+import { addApiClient } from '../../gateway/auth.js';
 import { startGateway, type Gateway } from '../../gateway/server.js';
 import { projectRoot } from '../../infra/paths.js';
 import { createDatabase } from '../../infra/postgres.js';
@@ -470,12 +471,14 @@ describe.skipIf(!serverUrl)('database roles of docs/database-roles.md (integrati
 
   it('given remedy_gateway, when the gateway serves a prediction, feedback, a correction and /metrics, then each succeeds', async () => {
     let http: Gateway | undefined;
+    // The worker's role adds the client (`remedy clients add`); the gateway's role only checks keys.
+    const key = await addApiClient(app, 'roles-client');
     try {
-      http = await startGateway(gateway);
+      http = await startGateway(gateway, { auth: 'required' });
       const post = async (route: string, body: unknown) => {
         const res = await fetch(`${http!.url}/v1/models/${modelId}/${route}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
           body: JSON.stringify(body),
         });
         return { status: res.status, json: (await res.json()) as Record<string, unknown> };
@@ -499,16 +502,21 @@ describe.skipIf(!serverUrl)('database roles of docs/database-roles.md (integrati
     } finally {
       await http?.close();
     }
-    const { rows } = await owner.query<{ record_key: string; feedback: string | null }>(
-      "SELECT record_key, feedback FROM records WHERE record_key IN ('roles-r1', 'roles-r2') ORDER BY 1",
+    const { rows } = await owner.query<{ record_key: string; feedback_client: string | null }>(
+      "SELECT record_key, feedback_client FROM records WHERE record_key IN ('roles-r1', 'roles-r2') ORDER BY 1",
     );
-    expect(rows.map((r) => r.record_key)).toEqual(['roles-r1', 'roles-r2']);
+    expect(rows).toEqual([
+      { record_key: 'roles-r1', feedback_client: 'roles-client' },
+      { record_key: 'roles-r2', feedback_client: 'roles-client' },
+    ]);
   });
 
   it('given remedy_gateway, when it writes outside serving or changes the schema, then Postgres refuses', async () => {
     await expectRefused(gateway, `UPDATE traffic_weights SET candidate_weight = 100`);
     await expectRefused(gateway, `DELETE FROM records`);
     await expectRefused(gateway, `UPDATE records SET features = '{}'::jsonb`);
+    await expectRefused(gateway, `INSERT INTO api_clients (client_id, key_hash) VALUES ('mallory', 'x')`);
+    await expectRefused(gateway, `UPDATE api_clients SET revoked_at = NULL`);
     await expectRefused(
       gateway,
       `INSERT INTO labels (campaign_id, record_key, label, reviewer, source)

@@ -105,6 +105,7 @@ describe('SQL injection sweep', () => {
       expect(ok.status, bad).toBe(200);
       expect(ok.body.requestId).toBe(requestId);
       served++;
+      await stack.gateway.log.flush(); // prediction rows are written in batches
       const stored = await stack.pool.query<{ location: string }>(
         "SELECT features->>'location' AS location FROM records WHERE model_id = $1 AND record_key = $2",
         [MODEL, requestId],

@@ -51,6 +51,8 @@ describe('serving gateway', () => {
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ requestId: 'req-1', modelId: 'weather-gw', version: 1 });
     expect(['drizzle', 'fog', 'rain', 'snow', 'sun']).toContain(r.json.label);
+    // Rows are written in batches off the request path (a few milliseconds later).
+    await gateway.log.flush();
     const { rows } = await pool.query<{ version: number; predicted: string; features: unknown }>(
       `SELECT p.version, p.predicted, r.features FROM predictions p JOIN records r USING (model_id, record_key)
        WHERE p.model_id = 'weather-gw' AND p.record_key = 'req-1'`,
@@ -129,12 +131,14 @@ describe('serving gateway', () => {
     ],
     ['no features at all', {}, 422, /features: /],
   ])('given %s, then 422 naming the field and nothing is logged', async (_name, body, status, message) => {
+    await gateway.log.flush();
     const before = await pool.query<{ n: string }>(
       "SELECT count(*) AS n FROM records WHERE model_id = 'weather-gw'",
     );
     const r = await call('/v1/models/weather-gw/predict', body);
     expect(r.status).toBe(status);
     expect(String(r.json.error)).toMatch(message);
+    await gateway.log.flush();
     const after = await pool.query<{ n: string }>(
       "SELECT count(*) AS n FROM records WHERE model_id = 'weather-gw'",
     );
