@@ -188,7 +188,8 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
         guard: guarded
           ? async (q) => {
               const model = await db.getModel(q, input.modelId);
-              if (!model) throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
+              if (!model)
+                throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
               const policy = model.policy.triggers;
               const since = new Date(new Date(now).getTime() - durationMs(policy.budgetPeriod)).toISOString();
               const decision = guardCycleStart({
@@ -198,7 +199,8 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
                 lastClosed: await db.lastClosedCycle(q, input.modelId),
                 startedInPeriod: await db.cycleStartsBetween(q, input.modelId, since, now),
               });
-              if (decision.suppressed) log.info('trigger suppressed', { modelId: input.modelId, reason: decision.reason });
+              if (decision.suppressed)
+                log.info('trigger suppressed', { modelId: input.modelId, reason: decision.reason });
               return decision.suppressed ? { suppressed: decision.reason } : { note: decision.reason };
             }
           : undefined,

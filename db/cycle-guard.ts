@@ -21,7 +21,8 @@ export async function lastClosedCycle(
   );
   const r = rows[0];
   if (!r) return null;
-  const severity = r.severity === 'none' || r.severity === 'mild' || r.severity === 'severe' ? r.severity : null;
+  const severity =
+    r.severity === 'none' || r.severity === 'mild' || r.severity === 'severe' ? r.severity : null;
   return { cycleId: r.cycle_id, closedAt: r.closed.toISOString(), severity };
 }
 
@@ -35,6 +36,8 @@ export async function cycleStartsBetween(
   const { rows } = await q.query<{ at: Date }>(
     `SELECT at FROM (
        SELECT COALESCE((SELECT min(t.decided_at) FROM cycle_triggers t WHERE t.cycle_id = c.cycle_id AND t.started),
+                       CASE WHEN jsonb_typeof(c.summary->'stages'->0->'startedAt') = 'string'
+                            THEN (c.summary->'stages'->0->>'startedAt')::timestamptz END,
                        c.started_at) AS at
        FROM cycles c WHERE c.model_id = $1) s
      WHERE at > $2 AND at <= $3 ORDER BY at`,
@@ -48,7 +51,9 @@ export async function suppressedTriggers(
   q: Queryable,
   modelId: string,
   limit = 50,
-): Promise<{ triggerKey: string; kind: string; reason: string; at: string; evidence: Record<string, unknown> }[]> {
+): Promise<
+  { triggerKey: string; kind: string; reason: string; at: string; evidence: Record<string, unknown> }[]
+> {
   const { rows } = await q.query<{
     trigger_key: string;
     kind: string;

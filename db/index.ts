@@ -12,6 +12,7 @@ export * from './failures.js';
 export * from './labeling.js';
 export * from './metrics.js';
 export * from './models.js';
+export * from './policy-versions.js';
 export * from './records.js';
 export * from './rollout.js';
 export * from './training.js';

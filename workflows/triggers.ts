@@ -91,9 +91,9 @@ export interface TriggerSummary {
 }
 
 /** The trigger's state from what startOrAttach decided. */
-export function stateOf(
-  o: { cycleId: string; attached: boolean } | { cycleId: null; suppressed: string },
-): { state: 'cycle-started' | 'attached-to-cycle' | 'suppressed' } {
+export function stateOf(o: { cycleId: string; attached: boolean } | { cycleId: null; suppressed: string }): {
+  state: 'cycle-started' | 'attached-to-cycle' | 'suppressed';
+} {
   if (o.cycleId === null) return { state: 'suppressed' };
   return { state: o.attached ? 'attached-to-cycle' : 'cycle-started' };
 }
