@@ -110,11 +110,13 @@ describe('cooldown and budget', () => {
       {
         ...DEMO_POLICY,
         labeling: { ...DEMO_POLICY.labeling, deadline: '60d' },
+        // One drifted window is enough here: the cooldown, not persistence, is under test.
+        drift: { persistence: 1 },
         triggers: { cooldown: '7d', maxCycles: 4, budgetPeriod: '30d' },
       },
       'all',
     );
-    await db.upsertMonitor(pool, { modelId, mode: 'cursor', windowMs: 30 * DAY, start: '2013-01-01' });
+    await db.upsertMonitor(pool, { modelId, mode: 'cursor', windowMs: 30 * DAY, start: '2013-04-01' });
 
     // Cycle 1: persistent drift starts it; it diagnoses the drift and is aborted.
     const first = await checkUntilStarted(modelId);
@@ -174,5 +176,5 @@ describe('cooldown and budget', () => {
       env.client.workflow.getHandle(held.checkKey.split('@')[0]!),
       `drift-check-suppressed`,
     );
-  });
+  }, 480_000);
 });
