@@ -67,17 +67,22 @@ async function checkUntilStarted(modelId: string): Promise<DriftCheckSummary> {
   throw new Error('no check started a cycle');
 }
 
-/** Aborts a cycle once it has diagnosed the drift (its severity known); it closes as aborted. */
+/**
+ * Aborts a cycle once it waits for labels (it has diagnosed the drift, so its severity is known, and no
+ * activity is running); it closes as aborted.
+ */
 async function abortAfterDiagnosis(cycleId: string): Promise<CycleSummary> {
   const handle = env.client.workflow.getHandle(cycleId);
   await until(
     () => handle.query(cycleStatusQuery),
-    (s) => s.severity !== null,
+    (s) => s.stage === 'label',
+    120_000,
   );
   await handle.cancel();
   await until(
     () => handle.describe(),
     (d) => d.status.name !== 'RUNNING',
+    120_000,
   );
   return handle.query(cycleStatusQuery);
 }
@@ -102,7 +107,7 @@ async function undiagnosedCycle(modelId: string, n: number): Promise<CycleSummar
 }
 
 describe('cooldown and budget', () => {
-  it('given a closed cycle, then persistent drift is suppressed for the cooldown, starts a cycle after it or when severity rises, and the budget stops the fifth in 30 days', async () => {
+  it('given a closed cycle, then persistent drift is suppressed for the cooldown, and starts a cycle after it or when severity rises', async () => {
     const modelId = 'guard-weather';
     await prepareWeatherModel(
       pool,
@@ -112,7 +117,7 @@ describe('cooldown and budget', () => {
         labeling: { ...DEMO_POLICY.labeling, deadline: '60d' },
         // One drifted window is enough here: the cooldown, not persistence, is under test.
         drift: { persistence: 1 },
-        triggers: { cooldown: '7d', maxCycles: 4, budgetPeriod: '30d' },
+        triggers: { cooldown: '7d', maxCycles: 10, budgetPeriod: '30d' },
       },
       'all',
     );
@@ -159,22 +164,52 @@ describe('cooldown and budget', () => {
     );
     await abortAfterDiagnosis(rose.cycleId!);
 
-    // Four cycles started within 30 days: after cycle 4's cooldown, the fifth is stopped by the budget
-    // until the first start leaves the period.
-    await env.sleep(7 * DAY + 60_000);
-    const capped = await check(modelId);
-    expect(capped.state).toBe('suppressed');
-    expect(capped.reason).toMatch(/^suppressed: budget 4\/4 in 30d \(next slot [0-9T:.-]+Z\)/);
-    const [budget] = await db.suppressedTriggers(pool, modelId);
-    expect(budget).toMatchObject({ triggerKey: capped.checkKey });
-    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM cycles WHERE model_id = $1', [
-      modelId,
-    ]);
-    expect(Number(rows[0]!.n)).toBe(4);
-
     await recordHistoryOf(
       env.client.workflow.getHandle(held.checkKey.split('@')[0]!),
       `drift-check-suppressed`,
     );
   }, 480_000);
+
+  it('given no cooldown and a budget of 2 cycles in 30 days, then the third persistent drift is suppressed by the budget', async () => {
+    const modelId = 'guard-budget';
+    await prepareWeatherModel(
+      pool,
+      modelId,
+      {
+        ...DEMO_POLICY,
+        labeling: { ...DEMO_POLICY.labeling, deadline: '60d' },
+        drift: { persistence: 1 },
+        triggers: { cooldown: '0s', maxCycles: 2, budgetPeriod: '30d' },
+      },
+      'all',
+    );
+    await db.upsertMonitor(pool, { modelId, mode: 'cursor', windowMs: 30 * DAY, start: '2013-04-01' });
+    const first = await checkUntilStarted(modelId);
+    const firstAt = (
+      await db.cycleStartsBetween(pool, modelId, '2000-01-01T00:00:00Z', '2100-01-01T00:00:00Z')
+    )[0]!;
+    await abortAfterDiagnosis(first.cycleId!);
+    const second = await checkUntilStarted(modelId);
+    expect(second.cycleId).toBe(`remediation-${modelId}-2`);
+    await abortAfterDiagnosis(second.cycleId!);
+
+    const capped = await check(modelId);
+    expect(capped.check!.persistent).toBe(true);
+    expect(capped.state).toBe('suppressed');
+    const nextSlot = new Date(new Date(firstAt).getTime() + 30 * DAY).toISOString();
+    expect(capped.reason).toMatch(
+      new RegExp(
+        `^suppressed: budget 2/2 in 30d \\(next slot ${nextSlot.replace(/\./g, '\\.')}\\); drift persisted`,
+      ),
+    );
+    const [budget] = await db.suppressedTriggers(pool, modelId);
+    expect(budget).toMatchObject({
+      triggerKey: capped.checkKey,
+      reason: expect.stringMatching(/^suppressed: budget 2\/2 in 30d/),
+    });
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM cycles WHERE model_id = $1', [
+      modelId,
+    ]);
+    expect(Number(rows[0]!.n)).toBe(2);
+  }, 300_000);
 });
