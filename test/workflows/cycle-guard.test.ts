@@ -68,10 +68,10 @@ async function checkUntilStarted(modelId: string): Promise<DriftCheckSummary> {
 }
 
 /**
- * Aborts a cycle once it waits for labels (it has diagnosed the drift, so its severity is known, and no
- * activity is running); it closes as aborted.
+ * Aborts a cycle once it waits for labels (it has diagnosed the drift, so its severity is known); it
+ * closes as aborted, as a cycle a person gave up on.
  */
-async function abortAfterDiagnosis(cycleId: string): Promise<CycleSummary> {
+async function abortWhileLabeling(cycleId: string): Promise<CycleSummary> {
   const handle = env.client.workflow.getHandle(cycleId);
   await until(
     () => handle.query(cycleStatusQuery),
@@ -84,7 +84,10 @@ async function abortAfterDiagnosis(cycleId: string): Promise<CycleSummary> {
     (d) => d.status.name !== 'RUNNING',
     120_000,
   );
-  return handle.query(cycleStatusQuery);
+  const summary = await handle.query(cycleStatusQuery);
+  expect(summary.outcome).toBe('aborted');
+  expect(summary.severity).not.toBeNull();
+  return summary;
 }
 
 /**
@@ -126,8 +129,7 @@ describe('cooldown and budget', () => {
     // Cycle 1: persistent drift starts it; it diagnoses the drift and is aborted.
     const first = await checkUntilStarted(modelId);
     expect(first.cycleId).toBe(`remediation-${modelId}-1`);
-    const closed1 = await abortAfterDiagnosis(first.cycleId!);
-    expect(closed1.outcome).toBe('aborted');
+    await abortWhileLabeling(first.cycleId!);
     const closedAt = (await db.lastClosedCycle(pool, modelId))!;
     expect(closedAt.cycleId).toBe(first.cycleId);
 
@@ -147,7 +149,7 @@ describe('cooldown and budget', () => {
     await env.sleep(7 * DAY + 60_000);
     const second = await check(modelId);
     expect(second).toMatchObject({ state: 'cycle-started', cycleId: `remediation-${modelId}-2` });
-    await abortAfterDiagnosis(second.cycleId!);
+    await abortWhileLabeling(second.cycleId!);
 
     // Cycle 3, by hand, closes without a diagnosis (severity none); a drift check within its cooldown has
     // a higher severity, so it starts cycle 4.
@@ -162,7 +164,7 @@ describe('cooldown and budget', () => {
         `^cooldown after remediation-${modelId}-3 lifted: severity rose from none to (mild|severe)$`,
       ),
     );
-    await abortAfterDiagnosis(rose.cycleId!);
+    await abortWhileLabeling(rose.cycleId!);
 
     await recordHistoryOf(
       env.client.workflow.getHandle(held.checkKey.split('@')[0]!),
@@ -188,10 +190,10 @@ describe('cooldown and budget', () => {
     const firstAt = (
       await db.cycleStartsBetween(pool, modelId, '2000-01-01T00:00:00Z', '2100-01-01T00:00:00Z')
     )[0]!;
-    await abortAfterDiagnosis(first.cycleId!);
+    await abortWhileLabeling(first.cycleId!);
     const second = await checkUntilStarted(modelId);
     expect(second.cycleId).toBe(`remediation-${modelId}-2`);
-    await abortAfterDiagnosis(second.cycleId!);
+    await abortWhileLabeling(second.cycleId!);
 
     const capped = await check(modelId);
     expect(capped.check!.persistent).toBe(true);
@@ -203,10 +205,8 @@ describe('cooldown and budget', () => {
       ),
     );
     const [budget] = await db.suppressedTriggers(pool, modelId);
-    expect(budget).toMatchObject({
-      triggerKey: capped.checkKey,
-      reason: expect.stringMatching(/^suppressed: budget 2\/2 in 30d/),
-    });
+    expect(budget!.triggerKey).toBe(capped.checkKey);
+    expect(budget!.reason).toMatch(/^suppressed: budget 2\/2 in 30d/);
     const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM cycles WHERE model_id = $1', [
       modelId,
     ]);
