@@ -80,13 +80,15 @@ function cycleRecordActivities({ pool }: CycleDeps) {
           );
         }
       }
+      // The cycle judges by the policy it starts with; its version is pinned on the cycle for the report.
+      const policyVersion = await db.pinCyclePolicyVersion(pool, input.cycleId, input.modelId);
       await db.audit(pool, {
         key: `${input.cycleId}:opened`,
         cycleId: input.cycleId,
         modelId: input.modelId,
         actor: 'remedy',
         action: 'cycle.opened',
-        details: { window: input.window, trigger: input.trigger, championVersion: champion },
+        details: { window: input.window, trigger: input.trigger, championVersion: champion, policyVersion },
       });
       await recordEvent(pool, {
         eventKey: `${input.cycleId}:started`,

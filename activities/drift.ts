@@ -7,6 +7,8 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { driftReportColumns, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
 import { diagnose } from '../core/policy.js';
+import { guardCycleStart, triggerSeverity } from '../core/cycle-guard.js';
+import { durationMs } from '../core/inputs.js';
 import type { Features, Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
@@ -183,16 +185,44 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
     /**
      * Starts a cycle for a trigger, or attaches the trigger to the model's open cycle as evidence. The
      * database's one-open-cycle-per-model index decides; the trigger key makes a retry find its own row.
+     * With no cycle open, a drift or volume trigger may be held back by the policy's cooldown or budget
+     * (triggers.cooldown, maxCycles per budgetPeriod), judged at `now`, the workflow's clock: it is then
+     * recorded with the reason and no cycle starts. Manual and scheduled cycles are never held back.
      */
     async reserveCycle(input: {
       triggerKey: string;
       modelId: string;
       kind: 'manual' | 'drift' | 'volume' | 'schedule';
       evidence: Record<string, unknown>;
-    }): Promise<{ cycleId: string; started: boolean }> {
+      now?: string;
+    }): Promise<db.Reservation> {
       // An open cycle whose workflow has ended (terminated, timed out) is closed first, not attached to.
       await tryReconcile(pool, input.modelId);
-      return db.reserveCycle(pool, input);
+      const now = input.now;
+      const guarded = now !== undefined && (input.kind === 'drift' || input.kind === 'volume');
+      return db.reserveCycle(pool, {
+        ...input,
+        at: now,
+        guard: guarded
+          ? async (q) => {
+              const model = await db.getModel(q, input.modelId);
+              if (!model)
+                throw businessFailure('ModelNotFound', `model "${input.modelId}" is not registered`);
+              const policy = model.policy.triggers;
+              const since = new Date(new Date(now).getTime() - durationMs(policy.budgetPeriod)).toISOString();
+              const decision = guardCycleStart({
+                now,
+                policy,
+                severity: triggerSeverity(input.evidence),
+                lastClosed: await db.lastClosedCycle(q, input.modelId),
+                startedInPeriod: await db.cycleStartsBetween(q, input.modelId, since, now),
+              });
+              if (decision.suppressed)
+                log.info('trigger suppressed', { modelId: input.modelId, reason: decision.reason });
+              return decision.suppressed ? { suppressed: decision.reason } : { note: decision.reason };
+            }
+          : undefined,
+      });
     },
 
     /** Gives back a reservation whose cycle could not be started (only while it is still pending). */

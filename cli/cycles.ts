@@ -3,13 +3,14 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import * as db from '../db/index.js';
 import { cycleStatus, listCycles, startCycle, waitForCycle } from '../ops/cycles.js';
 import { renderSummary } from '../ops/render.js';
 import { STAGES, OUTCOMES } from '../workflows/messages.js';
 import { type CliContext, isoDate } from './shared.js';
 
 /** Starting a cycle, its status, waiting for it, and listing cycles. */
-export function registerCycleCommands(program: Command, { withClient, print }: CliContext): void {
+export function registerCycleCommands(program: Command, { withClient, withBoth, print }: CliContext): void {
   program
     .command('start')
     .description('start a remediation cycle for a model over a window of its production log')
@@ -37,8 +38,13 @@ export function registerCycleCommands(program: Command, { withClient, print }: C
     .argument('<cycle>', 'cycle ID (remediation-<model>-<n>)')
     .option('--json', 'print JSON')
     .action(async (cycle: string, o: { json?: boolean }) => {
-      const s = await withClient(({ client }) => cycleStatus(client, cycle));
-      print(o.json, s, renderSummary(s));
+      const s = await withBoth(async ({ client, pool }) => ({
+        ...(await cycleStatus(client, cycle)),
+        policyVersion: await db.cyclePolicyVersion(pool, cycle),
+      }));
+      const policy =
+        s.policyVersion === null ? '' : `policy: v${s.policyVersion} (the version the cycle started with)\n`;
+      print(o.json, s, renderSummary(s) + policy);
     });
 
   program

@@ -9,12 +9,15 @@ import { checkRows, readRows, rejectionReport, type Columns } from '../ops/inges
 import { registerModelWithChampion } from '../ops/setup.js';
 import { ModelDefinition, describeZodError } from '../core/schemas.js';
 import { type CliContext, PartialFailure } from './shared.js';
+import { policyHistoryCommand } from './policy-history.js';
+import { userInfo } from 'node:os';
 
 /** Registering models, showing one, listing them. */
 export function registerModelCommands(program: Command, ctx: CliContext): void {
   const models = program.command('models').description('register models and see their versions');
   registerModel(models, ctx);
   modelViews(models, ctx);
+  policyHistoryCommand(models, ctx);
 }
 
 function registerModel(models: Command, { io, print }: CliContext): void {
@@ -31,11 +34,23 @@ function registerModel(models: Command, { io, print }: CliContext): void {
     .option('--key-column <name>', "column holding each row's unique key", 'record_key')
     .option('--time-column <name>', "column holding each row's time", 'ts')
     .option('--label-column <name>', 'column holding the label', 'label')
+    .option(
+      '--author <name>',
+      'who registers this version of the policy, kept in its history',
+      defaultAuthor(),
+    )
     .option('--json', 'print JSON')
     .action(
       async (
         file: string,
-        o: { reference: string; keyColumn: string; timeColumn: string; labelColumn: string; json?: boolean },
+        o: {
+          reference: string;
+          keyColumn: string;
+          timeColumn: string;
+          labelColumn: string;
+          author: string;
+          json?: boolean;
+        },
       ) => {
         let text: string;
         try {
@@ -78,11 +93,12 @@ function registerModel(models: Command, { io, print }: CliContext): void {
               features: x.features,
               label: x.feedback!,
             })),
+            { author: o.author },
           );
           print(
             o.json,
             { modelId: def.modelId, ...r },
-            `registered ${def.modelId}: champion v${r.version}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}\n`,
+            `registered ${def.modelId}: champion v${r.version}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}, ${r.policy.created ? `policy v${r.policy.version}${r.policy.changes.length ? ` (${r.policy.changes.length} change${r.policy.changes.length === 1 ? '' : 's'}: ${r.policy.changes.join('; ')})` : ''}` : `policy unchanged (v${r.policy.version})`}\n`,
           );
         } finally {
           await close();
@@ -164,4 +180,15 @@ function modelViews(models: Command, { io, print }: CliContext): void {
         await close();
       }
     });
+}
+
+/** The registering person: REMEDY_AUTHOR, else the operating-system user. */
+function defaultAuthor(): string {
+  const fromEnv = process.env['REMEDY_AUTHOR']?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -139,7 +139,7 @@ export function registerMonitorCommands(
             : rows
                 .map(
                   (r) =>
-                    `${r.window.start} .. ${r.window.end}\t${r.route}\tstreak ${r.streak}${r.persistent ? ' (persistent)' : ''}\t${r.cycleId ?? '-'}\t${r.reason}`,
+                    `${r.window.start} .. ${r.window.end}\t${r.route}\tstreak ${r.streak}${r.persistent ? ' (persistent)' : ''}\t${r.cycleId ?? r.suppressed ?? '-'}\t${r.reason}`,
                 )
                 .join('\n') + '\n';
         print(o.json, rows, text);

@@ -35,6 +35,8 @@ export interface CycleReportInput {
     trigger: string | null;
     championVersion: number | null;
     candidateVersion: number | null;
+    /** The policy version the cycle started with (absent for cycles from before versions were kept). */
+    policyVersion?: number | null;
     stages: ReportStage[];
   };
   drift: {
@@ -295,6 +297,7 @@ function overviewHtml(r: CycleReportInput): Html {
     ['Outcome', c.outcome ? markup`<span class="outcome">${c.outcome}</span>` : `running (${c.stage})`],
     ['Reason', c.reason ?? NONE],
     ['Severity', c.severity ?? NONE],
+    ['Policy', policyLabel(c.policyVersion)],
     ['Champion', c.championVersion === null ? NONE : `v${c.championVersion}`],
     ['Candidate', c.candidateVersion === null ? NONE : `v${c.candidateVersion}`],
   ];
@@ -439,6 +442,7 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
         ['Outcome', c.outcome ? `**${c.outcome}**` : `running (${c.stage})`],
         ['Reason', md(c.reason ?? NONE)],
         ['Severity', c.severity ?? NONE],
+        ['Policy', policyLabel(c.policyVersion)],
         ['Champion', c.championVersion === null ? NONE : `v${c.championVersion}`],
         ['Candidate', c.candidateVersion === null ? NONE : `v${c.candidateVersion}`],
         ...(r.webUiUrl ? [['Temporal Web UI', r.webUiUrl]] : []),
@@ -558,4 +562,9 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
         ),
   );
   return `${out.join('\n\n')}\n`;
+}
+
+/** The policy version a cycle started with, as the report shows it. */
+function policyLabel(version: number | null | undefined): string {
+  return version === null || version === undefined ? NONE : `v${version} (as when the cycle started)`;
 }

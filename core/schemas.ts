@@ -270,6 +270,18 @@ export const Policy = z.object({
         .prefault({}),
       /** Schedule-based cycles look at this much of the log, ending at its latest record. */
       scheduleWindow: DurationString.default('30d'),
+      /**
+       * After a cycle closes, drift and volume triggers start no new cycle for this long unless their
+       * severity is higher than the closed cycle's ("0s" turns the cooldown off). Suppressed triggers
+       * are recorded with the reason. Manual and scheduled cycles are never suppressed.
+       */
+      cooldown: DurationString.default('0s'),
+      /** At most this many cycles start per `budgetPeriod`; drift and volume triggers past it are suppressed. */
+      maxCycles: z.number().int().positive().optional(),
+      budgetPeriod: DurationString.refine(
+        (v) => !/^\d+(ms|s|m|h|d)$/.test(v) || durationMs(v) > 0,
+        'must be longer than zero, e.g. "30d"',
+      ).default('30d'),
     })
     .prefault({}),
   /** Where Remedy's events go: webhook, Slack and PagerDuty channels (core/notifications.ts). */

@@ -23,22 +23,54 @@ export async function audit(
   );
 }
 
+/** What a reservation decided: a cycle started, the trigger attached to the open one, or held back. */
+export type Reservation =
+  | { cycleId: string; started: boolean; suppressed?: undefined }
+  | { cycleId: null; started: false; suppressed: string };
+
 /**
  * Starts a cycle for a trigger or attaches the trigger to the model's open cycle. Cycle IDs are
  * remediation-<model>-<n>, n one past the model's highest; the one-open-cycle-per-model index decides
- * races. A retried call with the same trigger key returns what the first one decided.
+ * races. When no cycle is open, `guard` (run under the model's reservation lock) may hold the trigger
+ * back: it is recorded with the reason and no cycle. A retried call with the same trigger key returns
+ * what the first one decided.
  */
 export async function reserveCycle(
   pool: pg.Pool,
-  t: { triggerKey: string; modelId: string; kind: string; evidence: Record<string, unknown> },
-): Promise<{ cycleId: string; started: boolean }> {
+  t: {
+    triggerKey: string;
+    modelId: string;
+    kind: string;
+    evidence: Record<string, unknown>;
+    /** The trigger's own clock (the workflow's), recorded as the decision time. */
+    at?: string;
+    guard?: (q: Queryable) => Promise<{ suppressed: string } | { note: string | null }>;
+  },
+): Promise<Reservation> {
   return withTransaction(pool, async (client) => {
-    const seen = await client.query<{ cycle_id: string; started: boolean }>(
-      'SELECT cycle_id, started FROM cycle_triggers WHERE trigger_key = $1',
+    const seen = await client.query<{ cycle_id: string | null; started: boolean; suppressed: string | null }>(
+      'SELECT cycle_id, started, suppressed FROM cycle_triggers WHERE trigger_key = $1',
       [t.triggerKey],
     );
-    if (seen.rows[0]) return { cycleId: seen.rows[0].cycle_id, started: seen.rows[0].started };
+    const prior = seen.rows[0];
+    if (prior)
+      return prior.cycle_id === null
+        ? { cycleId: null, started: false, suppressed: prior.suppressed ?? 'suppressed' }
+        : { cycleId: prior.cycle_id, started: prior.started };
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cycle-reservation:${t.modelId}`]);
+    let evidence = t.evidence;
+    if (t.guard && !(await openCycle(client, t.modelId))) {
+      const decision = await t.guard(client);
+      if ('suppressed' in decision) {
+        await client.query(
+          `INSERT INTO cycle_triggers (trigger_key, model_id, cycle_id, kind, started, evidence, suppressed, decided_at)
+           VALUES ($1, $2, NULL, $3, false, $4, $5, COALESCE($6::timestamptz, now()))`,
+          [t.triggerKey, t.modelId, t.kind, JSON.stringify(evidence), decision.suppressed, t.at ?? null],
+        );
+        return { cycleId: null, started: false, suppressed: decision.suppressed };
+      }
+      if (decision.note) evidence = { ...evidence, guard: decision.note };
+    }
     const prefix = `remediation-${t.modelId}-`;
     const inserted = await client.query<{ cycle_id: string }>(
       `INSERT INTO cycles (cycle_id, model_id, stage, summary)
@@ -55,9 +87,9 @@ export async function reserveCycle(
         throw new Error(`could not reserve a cycle for ${t.modelId}: no open cycle and no free ID`);
     }
     await client.query(
-      `INSERT INTO cycle_triggers (trigger_key, model_id, cycle_id, kind, started, evidence)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trigger_key) DO NOTHING`,
-      [t.triggerKey, t.modelId, cycleId, t.kind, started, JSON.stringify(t.evidence)],
+      `INSERT INTO cycle_triggers (trigger_key, model_id, cycle_id, kind, started, evidence, decided_at)
+       VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, now())) ON CONFLICT (trigger_key) DO NOTHING`,
+      [t.triggerKey, t.modelId, cycleId, t.kind, started, JSON.stringify(evidence), t.at ?? null],
     );
     return { cycleId, started };
   });

@@ -127,7 +127,7 @@ async function selectDriftChecks(
   q: Queryable,
   filter: keyof typeof DRIFT_CHECK_FILTERS,
   params: unknown[],
-): Promise<(DriftCheckRow & { checkKey: string })[]> {
+): Promise<(DriftCheckRow & { checkKey: string; suppressed: string | null })[]> {
   const { rows } = await q.query<{
     check_id: string;
     check_key: string;
@@ -141,11 +141,13 @@ async function selectDriftChecks(
     persistent: boolean;
     cycle_id: string | null;
     run_start: Date;
+    suppressed: string | null;
   }>(
     `SELECT c.*, (SELECT min(p.window_start) FROM (
          SELECT window_start FROM drift_checks p
          WHERE p.model_id = c.model_id AND p.reference_version = c.reference_version AND p.window_end <= c.window_end
-         ORDER BY p.window_end DESC, p.check_id DESC LIMIT greatest(c.streak, 1)) p) AS run_start
+         ORDER BY p.window_end DESC, p.check_id DESC LIMIT greatest(c.streak, 1)) p) AS run_start,
+       (SELECT t.suppressed FROM cycle_triggers t WHERE t.trigger_key = c.check_key) AS suppressed
      FROM drift_checks c WHERE ${DRIFT_CHECK_FILTERS[filter]}`,
     params,
   );
@@ -165,13 +167,14 @@ async function selectDriftChecks(
     labeledRows: r.report.performance.labeledRows,
     currentAccuracy: r.report.performance.currentAccuracy,
     cycleId: r.cycle_id,
+    suppressed: r.suppressed,
   }));
 }
 
 export async function getDriftCheck(q: Queryable, checkKey: string): Promise<DriftCheckRow | null> {
   const [row] = await selectDriftChecks(q, 'byKey', [checkKey]);
   if (!row) return null;
-  const { checkKey: _key, ...check } = row;
+  const { checkKey: _key, suppressed: _suppressed, ...check } = row;
   return check;
 }
 
@@ -179,7 +182,7 @@ export function listDriftChecks(
   q: Queryable,
   modelId: string,
   limit = 50,
-): Promise<(DriftCheckRow & { checkKey: string })[]> {
+): Promise<(DriftCheckRow & { checkKey: string; suppressed: string | null })[]> {
   return selectDriftChecks(q, 'latest', [modelId, limit]);
 }
 

@@ -4,6 +4,7 @@
  */
 export * from './admin.js';
 export * from './clients.js';
+export * from './cycle-guard.js';
 export * from './cycles.js';
 export * from './datasets.js';
 export * from './drift.js';
@@ -14,6 +15,7 @@ export * from './labeling.js';
 export * from './metrics.js';
 export * from './models.js';
 export * from './notifications.js';
+export * from './policy-versions.js';
 export * from './records.js';
 export * from './rollout.js';
 export * from './training.js';

@@ -78,6 +78,7 @@ export async function loadCycleReport(
       trigger: cycleRow.summary.trigger ?? opened?.details.trigger ?? null,
       championVersion: summary.championVersion ?? null,
       candidateVersion: summary.candidateVersion ?? null,
+      policyVersion: await db.cyclePolicyVersion(pool, cycleId),
       stages: summary.stages ?? [],
     },
     drift: d

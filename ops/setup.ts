@@ -16,6 +16,7 @@ import { serveRecords } from '../gateway/routing.js';
 import { hashRows } from '../activities/cycle.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
+import { describeChanges } from '../core/policy-diff.js';
 
 export interface LabeledExample {
   recordKey: string;
@@ -32,8 +33,15 @@ export async function registerModelWithChampion(
   pool: pg.Pool,
   def: ModelDefinition,
   reference: readonly LabeledExample[],
-): Promise<{ version: number; baselineAccuracy: number; trainRows: number; holdoutRows: number }> {
-  await db.upsertModel(pool, def);
+  opts: { author?: string } = {},
+): Promise<{
+  version: number;
+  baselineAccuracy: number;
+  trainRows: number;
+  holdoutRows: number;
+  policy: PolicyVersionResult;
+}> {
+  const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
   const existing = await db.getAlias(pool, def.modelId, 'champion');
   const rows = reference.map((r) => ({
     recordKey: r.recordKey,
@@ -54,6 +62,7 @@ export async function registerModelWithChampion(
       baselineAccuracy: Number(v.metrics.holdoutAccuracy),
       trainRows: trainRows.length,
       holdoutRows: holdoutRows.length,
+      policy,
     };
   }
   const config = {
@@ -141,7 +150,40 @@ export async function registerModelWithChampion(
       action: 'model.registered',
       details: { version, baselineAccuracy },
     });
-    return { version, baselineAccuracy, trainRows: trainRows.length, holdoutRows: holdoutRows.length };
+    return {
+      version,
+      baselineAccuracy,
+      trainRows: trainRows.length,
+      holdoutRows: holdoutRows.length,
+      policy,
+    };
+  });
+}
+
+/** The policy version a registration produced: a new one with its changes, or the unchanged latest. */
+export interface PolicyVersionResult {
+  version: number;
+  created: boolean;
+  changes: string[];
+}
+
+/**
+ * Writes the model's definition and keeps it as a policy version (author, diff, audit event) in one
+ * transaction. Registering the same definition again makes no new version.
+ */
+export async function registerDefinition(
+  pool: pg.Pool,
+  def: ModelDefinition,
+  author: string,
+): Promise<PolicyVersionResult> {
+  return withTransaction(pool, async (client) => {
+    await db.upsertModel(client, def);
+    const r = await db.recordPolicyVersion(client, {
+      modelId: def.modelId,
+      definition: { labelSet: def.labelSet, features: def.features, policy: def.policy },
+      author,
+    });
+    return { version: r.version, created: r.created, changes: describeChanges(r.diff) };
   });
 }
 

@@ -17,7 +17,7 @@ export interface DriftCheckSummary {
   modelId: string;
   /** This check's key: its workflow ID and run ID. */
   checkKey: string;
-  state: 'waiting' | 'checked' | 'cycle-started' | 'attached-to-cycle';
+  state: 'waiting' | 'checked' | 'cycle-started' | 'attached-to-cycle' | 'suppressed';
   reason: string;
   check: CheckResult | null;
   cycleId: string | null;
@@ -69,13 +69,20 @@ export async function driftCheck(input: DriftCheckInput, options: CycleOptions):
     streak: check.streak,
     reason: check.reason,
   };
-  const { cycleId, attached } = await startOrAttach({
+  const outcome = await startOrAttach({
     modelId,
     window: check.runWindow,
     trigger: `drift check ${checkKey}`,
     evidence,
     options,
   });
+  if (outcome.cycleId === null) {
+    // The cooldown or the budget held it back; the reason is recorded with the trigger.
+    upsertMemo({ suppressed: outcome.suppressed });
+    const reason = `${outcome.suppressed}; drift persisted for ${check.streak} windows: ${check.reason}`;
+    return { modelId, checkKey, state: 'suppressed', reason, check, cycleId: null };
+  }
+  const { cycleId, attached } = outcome;
   await acts.linkCheckToCycle({ checkKey, cycleId });
   return {
     modelId,

@@ -32,13 +32,17 @@ export async function startOrAttach(t: {
   trigger: string;
   evidence: TriggerEvidence;
   options: CycleOptions;
-}): Promise<{ cycleId: string; attached: boolean }> {
+}): Promise<{ cycleId: string; attached: boolean } | { cycleId: null; suppressed: string }> {
+  // The workflow's clock judges the cooldown and budget, so time-skipping tests decide as production does.
   const reserved = await acts.reserveCycle({
     triggerKey: t.evidence.key,
     modelId: t.modelId,
     kind: t.evidence.kind,
     evidence: { ...t.evidence },
+    now: new Date(Date.now()).toISOString(),
   });
+  // Held back by the cooldown or the budget: recorded with its reason, no cycle, nothing to signal.
+  if (reserved.cycleId === null) return { cycleId: null, suppressed: reserved.suppressed };
   let attached = !reserved.started;
   if (reserved.started) {
     try {
@@ -80,10 +84,18 @@ export interface TriggerSummary {
   modelId: string;
   kind: 'volume' | 'schedule';
   key: string;
-  state: 'quiet' | 'waiting' | 'cycle-started' | 'attached-to-cycle';
+  state: 'quiet' | 'waiting' | 'cycle-started' | 'attached-to-cycle' | 'suppressed';
   reason: string;
   window: Window | null;
   cycleId: string | null;
+}
+
+/** The trigger's state from what startOrAttach decided. */
+export function stateOf(o: { cycleId: string; attached: boolean } | { cycleId: null; suppressed: string }): {
+  state: 'cycle-started' | 'attached-to-cycle' | 'suppressed';
+} {
+  if (o.cycleId === null) return { state: 'suppressed' };
+  return { state: o.attached ? 'attached-to-cycle' : 'cycle-started' };
 }
 
 const keyOf = () => `${workflowInfo().workflowId}@${workflowInfo().runId}`;
@@ -110,7 +122,7 @@ export async function volumeCheck(
       window: v.window,
       cycleId: null,
     };
-  const { cycleId, attached } = await startOrAttach({
+  const outcome = await startOrAttach({
     modelId,
     window: v.window,
     trigger: `volume check ${key}`,
@@ -127,10 +139,10 @@ export async function volumeCheck(
     modelId,
     kind: 'volume',
     key,
-    state: attached ? 'attached-to-cycle' : 'cycle-started',
-    reason: v.reason,
+    ...stateOf(outcome),
+    reason: outcome.cycleId === null ? `${outcome.suppressed}: ${v.reason}` : v.reason,
     window: v.window,
-    cycleId,
+    cycleId: outcome.cycleId,
   };
 }
 
@@ -152,7 +164,7 @@ export async function scheduledCycle(
       window: null,
       cycleId: null,
     };
-  const { cycleId, attached } = await startOrAttach({
+  const outcome = await startOrAttach({
     modelId,
     window: w.window,
     trigger: `schedule ${key}`,
@@ -163,9 +175,9 @@ export async function scheduledCycle(
     modelId,
     kind: 'schedule',
     key,
-    state: attached ? 'attached-to-cycle' : 'cycle-started',
-    reason: w.reason,
+    ...stateOf(outcome),
+    reason: outcome.cycleId === null ? `${outcome.suppressed}: ${w.reason}` : w.reason,
     window: w.window,
-    cycleId,
+    cycleId: outcome.cycleId,
   };
 }

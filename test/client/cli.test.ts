@@ -170,9 +170,13 @@ describe('remedy CLI', () => {
 
     const status = await remedy('status', cycleId, '--json');
     expect((JSON.parse(status.out) as CycleSummary).stage).toBe('label');
-    expect((await remedy('status', cycleId)).out).toMatch(
-      /Cycle remediation-weather-cli-1 for model weather-cli/,
+    const statusText = (await remedy('status', cycleId)).out;
+    expect(statusText).toMatch(/Cycle remediation-weather-cli-1 for model weather-cli/);
+    expect(statusText).toContain('policy: v1 (the version the cycle started with)\n');
+    expect((await remedy('models', 'policy-history', 'weather-cli')).out).toMatch(
+      /^weather-cli: 1 policy version\nv1 {2}\S+ {2}by remedy\n {4}first registration\n$/,
     );
+    expect((await remedy('models', 'policy-history', 'nope')).err).toMatch(/no model "nope"/);
 
     const listed = await until(
       async () =>

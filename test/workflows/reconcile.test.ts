@@ -74,11 +74,7 @@ describe('reconciling cycles whose workflow ended without closing them', () => {
     const old = await terminatedCycle('weather-trigger');
     const env = new MockActivityEnvironment(undefined, { client: stack.h.client });
     const acts = createActivities({ pool: stack.pool });
-    const reserved = await env.run<
-      [],
-      { cycleId: string; started: boolean },
-      () => ReturnType<typeof acts.reserveCycle>
-    >(() =>
+    const reserved = await env.run<[], db.Reservation, () => ReturnType<typeof acts.reserveCycle>>(() =>
       acts.reserveCycle({
         triggerKey: 'test-trigger-1',
         modelId: 'weather-trigger',
