@@ -110,12 +110,15 @@ export async function insertPredictions(
     predicted: string;
     confidence: number;
     latencyUs: number;
+    /** When it was served; a batched writer passes the request's time (default: now). */
+    servedAt?: Date;
   }[],
 ): Promise<number> {
   if (preds.length === 0) return 0;
   const res = await q.query(
-    `INSERT INTO predictions (model_id, record_key, batch_key, version, predicted, confidence, latency_us)
-     SELECT $1, k, $2, v, p, c, l FROM unnest($3::text[], $4::int[], $5::text[], $6::float8[], $7::int[]) AS u(k, v, p, c, l)
+    `INSERT INTO predictions (model_id, record_key, batch_key, version, predicted, confidence, latency_us, served_at)
+     SELECT $1, k, $2, v, p, c, l, coalesce(s, now())
+     FROM unnest($3::text[], $4::int[], $5::text[], $6::float8[], $7::int[], $8::timestamptz[]) AS u(k, v, p, c, l, s)
      ON CONFLICT (model_id, batch_key, record_key) DO NOTHING`,
     [
       modelId,
@@ -125,6 +128,7 @@ export async function insertPredictions(
       preds.map((p) => p.predicted),
       preds.map((p) => p.confidence),
       preds.map((p) => p.latencyUs),
+      preds.map((p) => (p.servedAt ? p.servedAt.toISOString() : null)),
     ],
   );
   return res.rowCount ?? 0;

@@ -173,7 +173,9 @@ export class PredictionLog {
           client,
           modelId,
           this.o.batchKey,
-          list.map((r) => r.prediction),
+          // Served when the request was answered, not when the batch is written: a rollout step's
+          // analysis counts the predictions served since the step began.
+          list.map((r) => ({ ...r.prediction, servedAt: r.ts })),
         );
         await db.insertFailureCases(
           client,

@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { superviseWorker } from '../../dev/stack.js';
 import { runningServer, supervise } from '../../dev/supervise.js';
-import { startGateway } from '../../gateway/server.js';
+import { startGateway, type Gateway } from '../../gateway/server.js';
 import { freshDatabase, temporalHarness, until, type TemporalHarness } from '../helpers.js';
 
 let pool: pg.Pool;
@@ -63,10 +63,14 @@ describe('the dev stack supervisor', () => {
   it('given the gateway stops listening, then it is served again on the same URL', async () => {
     const lines: string[] = [];
     let port = 0;
+    // Every gateway started, the crashed one included: each holds a LISTEN connection of the pool
+    // until it is closed, and the pool cannot end before they are released.
+    const started: Gateway[] = [];
     const gateway = await supervise(
       'gateway',
       async () => {
         const g = await startGateway(pool, { port, host: '127.0.0.1' });
+        started.push(g);
         port = Number(new URL(g.url).port);
         return runningServer(g);
       },
@@ -85,6 +89,7 @@ describe('the dev stack supervisor', () => {
       expect(lines[0]).toMatch(/^gateway died \(stopped listening\); restarting in 0.05 s/);
     } finally {
       await gateway.stop();
+      await Promise.all(started.map((g) => g.close().catch(() => undefined)));
     }
   });
 });
