@@ -53,8 +53,12 @@ export interface WorkerDeployment {
 }
 
 /**
- * Worker options for a deployment version. The default behaviour covers only workflow types that
- * declare none: every Remedy workflow declares its own (workflows/versioning.ts).
+ * Worker options for a deployment version. Every Remedy workflow declares its behaviour
+ * (workflows/versioning.ts), but the default still matters: a workflow task that the SDK's core answers
+ * without running workflow code (seen after a cycle asks its labeling child to cancel) carries the
+ * worker's default, not the workflow's. With AUTO_UPGRADE there, such a task moved a pinned cycle to
+ * the current build mid-run (test/workflows/versioning.test.ts). PINNED is the safe default: at worst
+ * a short check finishes on the build it started on.
  */
 export function deploymentOptions(deployment: WorkerDeployment | undefined): Partial<WorkerOptions> {
   if (!deployment) return {};
@@ -62,7 +66,7 @@ export function deploymentOptions(deployment: WorkerDeployment | undefined): Par
     workerDeploymentOptions: {
       useWorkerVersioning: true,
       version: { deploymentName: deployment.deploymentName, buildId: deployment.buildId },
-      defaultVersioningBehavior: 'AUTO_UPGRADE',
+      defaultVersioningBehavior: 'PINNED',
     },
   };
 }
