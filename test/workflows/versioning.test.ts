@@ -111,6 +111,13 @@ describe('worker versioning', () => {
       behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
     });
     expect((await versioningOf(client, oldLabeling)).buildId).toBe('A');
+    // The query an operator runs to see what still holds build A (docs/operations.md section 5).
+    const pinnedToA = `TemporalWorkerDeploymentVersion = '${deploymentName}:A' AND ExecutionStatus = 'Running'`;
+    await until(
+      () => client.workflow.count(pinnedToA),
+      (c) => c.count === 2,
+      30_000,
+    );
 
     // Build B is deployed beside A and made current; A is taken down before the old cycle's next task.
     await startBuild('B');
@@ -169,6 +176,12 @@ describe('worker versioning', () => {
     expect(await taskBuilds(client, old.cycleId)).toEqual(new Set(['A PINNED']));
     expect(await taskBuilds(client, oldLabeling)).toEqual(new Set(['A PINNED']));
     expect((await versioningOf(client, old.cycleId)).buildId).toBe('A');
+    // Build A is drained: nothing open holds it any more, and it can be retired.
+    await until(
+      () => client.workflow.count(pinnedToA),
+      (c) => c.count === 0,
+      30_000,
+    );
 
     // The new cycle, on B, is untouched by A's return.
     await abortCycle(client, fresh.cycleId);
