@@ -9,16 +9,24 @@
  *   the scheduled trigger) live seconds and only start cycles, so the newest build serves them.
  *
  * The behaviour travels with each workflow task's completion, not in the commands the workflow issues:
- * histories recorded before it was declared replay unchanged. An unversioned worker ignores it.
+ * histories recorded before it was declared replay unchanged.
+ *
+ * It is declared only on a versioned worker: an unversioned one must not send it (the SDK then fails
+ * every workflow task: "versioning behavior cannot be specified without deployment options being set
+ * with versioned mode"). The workflow sees which kind of worker runs its first task in
+ * `workflowInfo().currentDeploymentVersion`: a deployment name only on a versioned one (an unversioned
+ * worker reports a build ID of its own and no deployment name). A run that a versioned worker picks up from an unversioned
+ * history (the first switch to versioning) declares nothing and gets the worker's default, PINNED.
  */
-import { setWorkflowOptions } from '@temporalio/workflow';
+import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
+import type { VersioningBehavior } from '@temporalio/common';
 import { remediationCycle } from './cycle.js';
 import { labelingCampaign } from './labeling.js';
 import { driftCheck } from './monitor.js';
 import { stagedRollout } from './rollout.js';
 import { scheduledCycle, volumeCheck } from './triggers.js';
 
-/** The behaviour each workflow type declares; a worker's default applies to none of them. */
+/** The behaviour each workflow type declares on a versioned worker. */
 export const VERSIONING_BEHAVIORS = {
   remediationCycle: 'PINNED',
   labelingCampaign: 'PINNED',
@@ -26,11 +34,15 @@ export const VERSIONING_BEHAVIORS = {
   driftCheck: 'AUTO_UPGRADE',
   volumeCheck: 'AUTO_UPGRADE',
   scheduledCycle: 'AUTO_UPGRADE',
-} as const;
+} as const satisfies Record<string, VersioningBehavior>;
 
-setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIORS.remediationCycle }, remediationCycle);
-setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIORS.labelingCampaign }, labelingCampaign);
-setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIORS.stagedRollout }, stagedRollout);
-setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIORS.driftCheck }, driftCheck);
-setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIORS.volumeCheck }, volumeCheck);
-setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIORS.scheduledCycle }, scheduledCycle);
+/** Read once, just before the workflow function first runs, inside the workflow. */
+const onVersionedWorker = (versioningBehavior: VersioningBehavior) => () =>
+  workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {};
+
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.remediationCycle), remediationCycle);
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.labelingCampaign), labelingCampaign);
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.stagedRollout), stagedRollout);
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.driftCheck), driftCheck);
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.volumeCheck), volumeCheck);
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.scheduledCycle), scheduledCycle);

@@ -17,41 +17,54 @@ import type pg from 'pg';
 const { EventType, VersioningBehavior } = temporal.api.enums.v1;
 
 let pool: pg.Pool;
-let h: TemporalHarness;
-const deploymentName = `remedy-versioning-${uniqueSuffix()}`;
+/** The task queues and deployment of one scenario: each test has its own. */
+interface Deployment {
+  h: TemporalHarness;
+  deploymentName: string;
+}
+let release: Deployment;
+let migration: Deployment;
 const running = new Map<string, { workers: Worker[]; done: Promise<unknown> }>();
+const keyOf = (d: Deployment, buildId: string | null) => `${d.deploymentName}/${buildId ?? 'unversioned'}`;
 
-/** Both queues of one build, as `REMEDY_DEPLOYMENT_NAME` + `REMEDY_BUILD_ID` run them in workers/main.ts. */
-async function startBuild(buildId: string): Promise<void> {
+/**
+ * Both queues of one build, as `REMEDY_DEPLOYMENT_NAME` + `REMEDY_BUILD_ID` run them in workers/main.ts;
+ * a null build is an unversioned worker (neither variable set).
+ */
+async function startBuild(d: Deployment, buildId: string | null): Promise<void> {
   const workers = await createWorkers({
-    connection: h.nativeConnection,
+    connection: d.h.nativeConnection,
     namespace: 'default',
     pool,
-    taskQueue: h.taskQueue,
-    trainingTaskQueue: h.trainingTaskQueue,
+    taskQueue: d.h.taskQueue,
+    trainingTaskQueue: d.h.trainingTaskQueue,
     queues: ['main', 'training'],
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    deployment: { deploymentName, buildId },
+    ...(buildId === null ? {} : { deployment: { deploymentName: d.deploymentName, buildId } }),
   });
-  running.set(buildId, { workers, done: Promise.all(workers.map((w) => w.run())) });
+  running.set(keyOf(d, buildId), { workers, done: Promise.all(workers.map((w) => w.run())) });
 }
 
-async function stopBuild(buildId: string): Promise<void> {
-  const build = running.get(buildId);
+async function stopBuild(d: Deployment, buildId: string | null): Promise<void> {
+  await stopRunning(keyOf(d, buildId));
+}
+
+async function stopRunning(key: string): Promise<void> {
+  const build = running.get(key);
   if (!build) return;
-  running.delete(buildId);
+  running.delete(key);
   for (const w of build.workers) if (w.getState() === 'RUNNING') w.shutdown();
   await build.done;
 }
 
 /** What an operator does with `temporal worker deployment set-current-version`. */
-async function setCurrent(buildId: string): Promise<void> {
+async function setCurrent(d: Deployment, buildId: string): Promise<void> {
   // The server knows a version once its pollers have reached it: retry until they have.
   await until(
     () =>
-      h.connection.workflowService.setWorkerDeploymentCurrentVersion({
+      d.h.connection.workflowService.setWorkerDeploymentCurrentVersion({
         namespace: 'default',
-        deploymentName,
+        deploymentName: d.deploymentName,
         buildId,
         identity: 'versioning test',
       }),
@@ -86,23 +99,27 @@ async function taskBuilds(client: Client, workflowId: string, withBehavior = tru
 
 beforeAll(async () => {
   ({ pool } = await freshDatabase('versioning'));
-  h = await temporalHarness('versioning');
+  release = { h: await temporalHarness('versioning'), deploymentName: `remedy-${uniqueSuffix()}` };
+  migration = { h: await temporalHarness('versioning'), deploymentName: `remedy-${uniqueSuffix()}` };
 });
 
 afterAll(async () => {
-  for (const buildId of [...running.keys()]) await stopBuild(buildId);
-  await h?.close();
+  for (const key of [...running.keys()]) await stopRunning(key);
+  await release?.h.close();
+  await migration?.h.close();
   await pool?.end();
 });
 
 describe('worker versioning', () => {
   it('given a cycle started on build A, when build B becomes current, then the cycle finishes on A and new work runs on B', async () => {
+    const { h } = release;
     const { client } = h;
+    const deploymentName = release.deploymentName;
     await prepareWeatherModel(pool, 'weather-old-build', DEMO_POLICY);
     await prepareWeatherModel(pool, 'weather-new-build', DEMO_POLICY, 'all');
 
-    await startBuild('A');
-    await setCurrent('A');
+    await startBuild(release, 'A');
+    await setCurrent(release, 'A');
     const old = await startCycle(client, h, { modelId: 'weather-old-build', window: SCENARIO.window });
     await waitForStatus(client, old.cycleId, atStage('label'));
     const oldLabeling = `${old.cycleId}-labeling`;
@@ -120,9 +137,9 @@ describe('worker versioning', () => {
     );
 
     // Build B is deployed beside A and made current; A is taken down before the old cycle's next task.
-    await startBuild('B');
-    await setCurrent('B');
-    await stopBuild('A');
+    await startBuild(release, 'B');
+    await setCurrent(release, 'B');
+    await stopBuild(release, 'A');
     await abortCycle(client, old.cycleId);
 
     // New work goes to B: a cycle (pinned to B) and a drift check (auto-upgrading, on B).
@@ -165,7 +182,7 @@ describe('worker versioning', () => {
     expect(open).toEqual([{ closed: false }]);
 
     // Build A back (draining): the old cycle finishes there, every one of its tasks on A.
-    await startBuild('A');
+    await startBuild(release, 'A');
     await expect(waitForCycle(client, old.cycleId)).rejects.toThrow(/ended without an outcome: .*cancel/i);
     const { rows } = await pool.query<{ outcome: string }>(
       'SELECT outcome FROM cycles WHERE cycle_id = $1 AND closed_at IS NOT NULL',
@@ -188,5 +205,28 @@ describe('worker versioning', () => {
     await expect(waitForCycle(client, fresh.cycleId)).rejects.toThrow(/cancel/i);
     expect(await taskBuilds(client, fresh.cycleId)).toEqual(new Set(['B PINNED']));
     await deleteMonitor(client, pool, 'weather-new-build');
+  });
+  it('given a cycle started on unversioned workers, when the first version becomes current, then the cycle continues on it, pinned', async () => {
+    const { h } = migration;
+    const { client } = h;
+    await prepareWeatherModel(pool, 'weather-unversioned', DEMO_POLICY);
+    await startBuild(migration, null);
+    const cycle = await startCycle(client, h, { modelId: 'weather-unversioned', window: SCENARIO.window });
+    await waitForStatus(client, cycle.cycleId, atStage('label'));
+    expect(await versioningOf(client, cycle.cycleId)).toEqual({ buildId: null, behavior: null });
+
+    await startBuild(migration, 'A');
+    await setCurrent(migration, 'A');
+    await stopBuild(migration, null);
+    await abortCycle(client, cycle.cycleId);
+    await expect(waitForCycle(client, cycle.cycleId)).rejects.toThrow(/ended without an outcome: .*cancel/i);
+    // Its tasks before the switch were unversioned; from the switch on, A took them and pinned it.
+    expect(await taskBuilds(client, cycle.cycleId)).toEqual(
+      new Set(['(unversioned) UNSPECIFIED', 'A PINNED']),
+    );
+    expect(await versioningOf(client, cycle.cycleId)).toEqual({
+      buildId: 'A',
+      behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
+    });
   });
 });
