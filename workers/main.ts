@@ -5,7 +5,9 @@
  * REMEDY_WORKFLOW_CACHE (workflows kept in memory; the SDK's default when unset) and
  * REMEDY_METRICS_ADDRESS (host:port where the SDK's Prometheus metrics are served; off when unset),
  * REMEDY_WORKFLOW_BUNDLE (a bundle prebuilt by workers/bundle.ts; the workflows are bundled at start when
- * unset) and REMEDY_PII_KEYS (keys for collection.pii.mask, activities/pseudonym.ts).
+ * unset) and REMEDY_PII_KEYS (keys for collection.pii.mask, activities/pseudonym.ts), and
+ * REMEDY_DEPLOYMENT_NAME + REMEDY_BUILD_ID (both or neither: serve as that worker deployment version,
+ * Worker Versioning, docs/operations.md section 5; unversioned when unset).
  * A process serving the main queue also delivers notifications (workers/deliveries.ts); REMEDY_REVIEW_URL
  * (the review server's root) gives them links to the cycle reports. The channels' secrets are read from
  * the variables each model's policy names.
@@ -18,7 +20,7 @@ import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from 
 import { pseudonymiserFromEnv } from '../activities/pseudonym.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { startDeliveryLoop } from './deliveries.js';
-import { createWorkers } from './workers.js';
+import { createWorkers, type WorkerDeployment } from './workers.js';
 
 const WorkerEnv = z.object({
   DATABASE_URL: z.preprocess(
@@ -62,7 +64,35 @@ const WorkerEnv = z.object({
       "REMEDY_REVIEW_URL is the review server's root URL, e.g. https://remedy.example.com",
     )
     .optional(),
+  // Temporal names a version "<deployment>.<build>": the deployment name cannot hold a ".".
+  REMEDY_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[\w-]+$/, 'REMEDY_DEPLOYMENT_NAME is letters, digits, "-" and "_", e.g. remedy')
+    .max(200, 'REMEDY_DEPLOYMENT_NAME is at most 200 characters')
+    .optional(),
+  REMEDY_BUILD_ID: z
+    .string()
+    .regex(
+      /^[\w-][\w.-]*$/,
+      'REMEDY_BUILD_ID is letters, digits, "-", "_" and "." (not first), e.g. the release tag 2026.12.1',
+    )
+    .max(200, 'REMEDY_BUILD_ID is at most 200 characters')
+    .optional(),
 });
+
+/** Both deployment variables or neither: a half-configured version would silently run unversioned. */
+function deploymentOf(env: z.infer<typeof WorkerEnv>): WorkerDeployment | undefined {
+  const { REMEDY_DEPLOYMENT_NAME: deploymentName, REMEDY_BUILD_ID: buildId } = env;
+  if (deploymentName && buildId) return { deploymentName, buildId };
+  if (!deploymentName && !buildId) return undefined;
+  const missing = deploymentName ? 'REMEDY_BUILD_ID' : 'REMEDY_DEPLOYMENT_NAME';
+  throw new ConfigError([
+    {
+      variable: missing,
+      message: `${missing} is required with ${deploymentName ? 'REMEDY_DEPLOYMENT_NAME' : 'REMEDY_BUILD_ID'}: set both for a versioned worker, or neither`,
+    },
+  ]);
+}
 
 async function main(): Promise<void> {
   const parsed = WorkerEnv.safeParse(process.env);
@@ -72,6 +102,7 @@ async function main(): Promise<void> {
     );
   }
   const env = parsed.data;
+  const deployment = deploymentOf(env);
   if (env.REMEDY_METRICS_ADDRESS) {
     // The Temporal SDK's metrics (workflow and activity task latencies, slots, cache, polls, failures),
     // served for Prometheus at http://<address>/metrics. Must come before any connection.
@@ -106,12 +137,14 @@ async function main(): Promise<void> {
     ...(dataConverter ? { dataConverter } : {}),
     ...(pseudonymise ? { pseudonymise } : {}),
     ...(env.REMEDY_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.REMEDY_WORKFLOW_BUNDLE } } : {}),
+    ...(deployment ? { deployment } : {}),
   });
   console.error(
     JSON.stringify({
       msg: 'worker ready',
       queues: env.REMEDY_WORKER_QUEUES,
       bundle: env.REMEDY_WORKFLOW_BUNDLE ?? 'built at start',
+      version: deployment ? `${deployment.deploymentName}.${deployment.buildId}` : 'unversioned',
       address: temporal.address,
       pid: process.pid,
     }),

@@ -39,6 +39,36 @@ export interface WorkerSetup {
   pseudonymise?: Pseudonymiser;
   /** Payload encryption (codec/codec.ts), when keys are configured; the client must use the same. */
   dataConverter?: WorkerOptions['dataConverter'];
+  /**
+   * Run both queues as this worker deployment version (Worker Versioning, docs/operations.md section 5):
+   * cycles stay on the build that started them, checks move to the current build. Unversioned when unset.
+   */
+  deployment?: WorkerDeployment;
+}
+
+/** A build of Remedy's workers within a worker deployment (REMEDY_DEPLOYMENT_NAME, REMEDY_BUILD_ID). */
+export interface WorkerDeployment {
+  deploymentName: string;
+  buildId: string;
+}
+
+/**
+ * Worker options for a deployment version. Every Remedy workflow declares its behaviour
+ * (workflows/versioning.ts), but the default still matters: a workflow task that the SDK's core answers
+ * without running workflow code (seen after a cycle asks its labeling child to cancel) carries the
+ * worker's default, not the workflow's. With AUTO_UPGRADE there, such a task moved a pinned cycle to
+ * the current build mid-run (test/workflows/versioning.test.ts). PINNED is the safe default: at worst
+ * a short check finishes on the build it started on.
+ */
+export function deploymentOptions(deployment: WorkerDeployment | undefined): Partial<WorkerOptions> {
+  if (!deployment) return {};
+  return {
+    workerDeploymentOptions: {
+      useWorkerVersioning: true,
+      version: { deploymentName: deployment.deploymentName, buildId: deployment.buildId },
+      defaultVersioningBehavior: 'PINNED',
+    },
+  };
 }
 
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
@@ -54,6 +84,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           : { workflowsPath, bundlerOptions: { preloadModules: PRELOAD_MODULES } }),
         ...(setup.workflowCache !== undefined ? { maxCachedWorkflows: setup.workflowCache } : {}),
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
+        ...deploymentOptions(setup.deployment),
         activities: createActivities({
           pool: setup.pool,
           ...(setup.pseudonymise ? { pseudonymise: setup.pseudonymise } : {}),
@@ -68,6 +99,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         namespace: setup.namespace,
         taskQueue: setup.trainingTaskQueue,
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
+        // The training queue belongs to the same version: a pinned cycle's training runs on its build.
+        ...deploymentOptions(setup.deployment),
         activities: createTrainingActivities({ pool: setup.pool }),
         // Training is CPU-bound: one at a time per process keeps heartbeats on schedule.
         maxConcurrentActivityTaskExecutions: 1,

@@ -1,3 +1,6 @@
+// Declares each workflow type's Worker Versioning behaviour (pinned cycles, auto-upgrading checks).
+import './versioning.js';
+
 export { remediationCycle, labelingWorkflowId, rolloutWorkflowId } from './cycle.js';
 export { labelingCampaign } from './labeling.js';
 export { stagedRollout } from './rollout.js';
