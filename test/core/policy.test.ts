@@ -85,6 +85,26 @@ describe('canary analysis', () => {
   it('given a better candidate, then pass', () => {
     expect(analyzeStep({ n: 60, correct: 45 }, { n: 60, correct: 30 }, rollout).decision).toBe('pass');
   });
+  it('given a candidate whose confidence runs 0.3 above its accuracy, worse calibrated than the champion, then fail on calibration', () => {
+    const a = analyzeStep(
+      { n: 100, correct: 60, meanConfidence: 0.9 },
+      { n: 100, correct: 60, meanConfidence: 0.65 },
+      rollout,
+    );
+    expect(a.decision).toBe('fail');
+    expect(a.checks).toMatchObject({ accuracy: 'pass', calibration: 'fail' });
+    expect(a.reason).toContain('candidate calibration gap 0.300 > 0.2');
+    expect(
+      analyzeStep(
+        { n: 100, correct: 60, meanConfidence: 0.9 },
+        { n: 100, correct: 60, meanConfidence: 0.65 },
+        {
+          ...rollout,
+          maxCalibrationGap: 0.35,
+        },
+      ).decision,
+    ).toBe('pass');
+  });
   it('given a better candidate slower than the p95 ceiling, then fail on latency alone, saying by how much', () => {
     const a = analyzeStep(
       { n: 60, correct: 45, p95LatencyMs: 80 },

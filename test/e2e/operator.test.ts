@@ -89,7 +89,16 @@ describe('operator walkthrough', () => {
           // A third of the log has its ground truth: 30-day windows hold about 20 labeled rows.
           drift: { minLabeledRows: 15 },
           labeling: { budget: 30, minLabels: 20, deadline: '24h', reviewers: ['alice'] },
-          rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: ['carol'] },
+          // Steps of 2 s judge calibration on about 150 labeled rows, whose gap swings by ±0.05 with the
+          // records a step happens to serve; this walkthrough follows the path to promotion (the
+          // calibration gate itself is unit-tested in test/core/policy.test.ts).
+          rollout: {
+            dwell: '2s',
+            minSamples: 30,
+            requireApproval: true,
+            approvers: ['carol'],
+            maxCalibrationGap: 0.35,
+          },
         },
       }),
     );
