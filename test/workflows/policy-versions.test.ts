@@ -39,7 +39,7 @@ describe('policy versions', () => {
     expect(v2).toEqual({
       version: 2,
       created: true,
-      changes: ['policy.labeling.budget: 40 → 60', 'policy.triggers.cooldown: "7d" → "3d"'],
+      changes: ['policy.labeling.budget: 40 → 60', 'policy.triggers.cooldown: "0s" → "3d"'],
     });
     // The same definition again: no new version.
     expect(await registerDefinition(stack.pool, changed, 'bob')).toEqual({
@@ -54,7 +54,7 @@ describe('policy versions', () => {
     ]);
     expect(versions[1]!.diff).toEqual([
       { path: 'policy.labeling.budget', before: 40, after: 60 },
-      { path: 'policy.triggers.cooldown', before: '7d', after: '3d' },
+      { path: 'policy.triggers.cooldown', before: '0s', after: '3d' },
     ]);
     expect((await db.getModel(stack.pool, modelId))!.policy.triggers.cooldown).toBe('3d');
     const { rows: audited } = await stack.pool.query<{ actor: string; details: { version: number } }>(
@@ -70,7 +70,7 @@ describe('policy versions', () => {
       /^policy-weather: 2 policy versions\nv1 {2}\S+ {2}by remedy\n {4}first registration\n/,
     );
     expect(history).toContain(
-      'by alice\n    policy.labeling.budget: 40 → 60\n    policy.triggers.cooldown: "7d" → "3d"\n',
+      'by alice\n    policy.labeling.budget: 40 → 60\n    policy.triggers.cooldown: "0s" → "3d"\n',
     );
 
     // The cycle that started before the change still reports v1.
