@@ -29,7 +29,7 @@ describe('policy versions', () => {
       (v) => v !== null,
     );
 
-    // Alice shortens the cooldown and raises the labeling budget: version 2, with both changes.
+    // Alice turns on a 3-day cooldown and raises the labeling budget: version 2, with both changes.
     const changed = weatherModel(modelId, {
       ...DEMO_POLICY,
       labeling: { ...DEMO_POLICY.labeling, budget: 60 },
