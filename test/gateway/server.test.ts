@@ -5,9 +5,10 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareWeatherModel, type PreparedModel } from '../../dev/scenario.js';
+import { routesToCandidate } from '../../core/policy.js';
 import * as db from '../../db/index.js';
 import type { Gateway } from '../../gateway/server.js';
-import { freshDatabase, startGateway } from '../helpers.js';
+import { freshDatabase, startGateway, until } from '../helpers.js';
 
 let pool: pg.Pool;
 let gateway: Gateway;
@@ -90,6 +91,17 @@ describe('serving gateway', () => {
       candidateVersion: candidate,
       candidateWeight: 30,
     });
+    // The gateway learns of the new split by a Postgres notification, milliseconds after the commit
+    // (test/gateway/production.test.ts measures that): wait until a key the split sends to the
+    // candidate is served by it, then check stickiness.
+    const served = (routingKey: string) =>
+      call('/v1/models/weather-gw/predict', { routingKey, features }).then((r) => r.json.version as number);
+    const probe = Array.from({ length: 100 }, (_, i) => `user-${i}`).find((k) => routesToCandidate(k, 30))!;
+    await until(
+      () => served(probe),
+      (v) => v === candidate,
+      5000,
+    );
     const versions = new Map<string, number>();
     for (let i = 0; i < 200; i++) {
       const key = `user-${i % 100}`;
@@ -106,8 +118,15 @@ describe('serving gateway', () => {
       candidateVersion: null,
       candidateWeight: 0,
     });
-    const after = await call('/v1/models/weather-gw/predict', { routingKey: 'user-1', features });
-    expect(after.json.version).toBe(1);
+    // Rolled back: the candidate's keys are served by the champion again, within the notification's delay.
+    expect(
+      await until(
+        () => served(probe),
+        (v) => v === 1,
+        5000,
+      ),
+    ).toBe(1);
+    expect(await served('user-1')).toBe(1);
   });
 
   it.each([
