@@ -3,6 +3,7 @@
  * transaction client), grouped by table family. Call sites read `db.getModel(pool, id)`.
  */
 export * from './admin.js';
+export * from './blobs.js';
 export * from './clients.js';
 export * from './cycle-guard.js';
 export * from './cycles.js';
