@@ -94,6 +94,7 @@ const denied = {
       'gateway',
       'ops',
       'review',
+      'scoring',
       'workers',
       'workflows',
     ],
@@ -102,7 +103,11 @@ const denied = {
   activities: {
     folders: ['bench', 'cli', 'dev', 'gateway', 'ops', 'review', 'workers'],
     message:
-      'activities/ use core/ and db/ only (plus infra/ and codec/ plumbing): move the helper down into core/ or db/.',
+      'activities/ use core/ and db/ (and scoring/ to score models) only (plus infra/ and codec/ plumbing): move the helper down into core/ or db/.',
+  },
+  scoring: {
+    folders: ['activities', 'bench', 'cli', 'dev', 'gateway', 'ops', 'review', 'workers', 'workflows'],
+    message: 'scoring/ turns artifacts into predictions for everything above it: it uses core/ and db/ only.',
   },
   ops: {
     folders: ['bench', 'cli', 'dev', 'workers'],

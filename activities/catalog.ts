@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/catalog.js';
-import { predict } from '../core/model.js';
+import { blobsIn, scorerFor } from '../scoring/index.js';
 import { durationMs, type Window } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import { readWindow } from '../db/windows.js';
@@ -106,14 +106,16 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
         // Every labeled record of the window, streamed: the error rate of each slice before the cycle.
         const groups = new Map<string, { rows: number; errors: number }>();
         const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
-        await readWindow(pool, { ...range, labeledOnly: true }, (labeled) => {
-          for (const r of labeled) {
+        const scorer = await scorerFor(champion.artifact, blobsIn(pool));
+        await readWindow(pool, { ...range, labeledOnly: true }, async (labeled) => {
+          const predicted = await scorer.score(labeled.map((r) => r.features));
+          labeled.forEach((r, i) => {
             const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;
             const g = groups.get(k) ?? { rows: 0, errors: 0 };
             g.rows++;
-            if (predict(champion.artifact, r.features).label !== r.feedback) g.errors++;
+            if (predicted[i]!.label !== r.feedback) g.errors++;
             groups.set(k, g);
-          }
+          });
         });
         for (const t of top) {
           const { slice, truth } = parsePattern(t.pattern_key);

@@ -13,7 +13,8 @@ import type { Features, Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
-import { WindowColumns, windowPredictor } from '../core/window.js';
+import { WindowColumns } from '../core/window.js';
+import { blobsIn, scorerFor } from '../scoring/index.js';
 import { businessFailure } from './failures.js';
 import { tryReconcile } from './reconcile.js';
 
@@ -43,17 +44,27 @@ export async function windowReport(
   const profile = upgradeProfile(stored);
   // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
-  const score = windowPredictor(champion.artifact);
+  const scorer = await scorerFor(champion.artifact, blobsIn(pool));
   const outcomes: WindowOutcome[] = [];
   const columns = new WindowColumns(profile.features);
-  // Only labeled records are parsed whole, to be scored.
+  // Only labeled records are parsed whole, to be scored: a page's labeled records in one batch.
+  const scoreLabeled = async (texts: string[], truths: string[]) => {
+    if (texts.length === 0) return;
+    const predictions = await scorer.score(texts.map((t) => JSON.parse(t) as Features));
+    predictions.forEach((p, i) =>
+      outcomes.push({ truth: truths[i]!, predicted: p.label, probabilities: p.probabilities }),
+    );
+  };
   const judge = (page: FeaturePage) => {
+    const texts: string[] = [];
+    const truths: string[] = [];
     for (let i = 0; i < page.features.length; i++) {
       const truth = page.feedback[i]!;
       if (truth === null) continue;
-      const p = score(JSON.parse(page.features[i]!) as Features);
-      outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
+      texts.push(page.features[i]!);
+      truths.push(truth);
     }
+    return scoreLabeled(texts, truths);
   };
   const limit = input.policy.maxWindowRows;
   const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
@@ -66,14 +77,17 @@ export async function windowReport(
       pageSize: PAGE,
     },
     (page) => {
+      const texts: string[] = [];
+      const truths: string[] = [];
       for (let i = 0; i < page.features.length; i++) {
         const text = page.features[i]!;
         columns.addJsonText(text);
         const truth = page.feedback[i]!;
         if (limit || truth === null) continue;
-        const p = score(JSON.parse(text) as Features);
-        outcomes.push({ truth, predicted: p.label, probabilities: p.probabilities });
+        texts.push(text);
+        truths.push(truth);
       }
+      return scoreLabeled(texts, truths);
     },
   );
   if (read.held === 0) {

@@ -4,6 +4,7 @@ import { createCycleActivities } from './cycle.js';
 import { createDriftActivities } from './drift.js';
 import { createLabelingActivities } from './labeling.js';
 import type { Pseudonymiser } from './pseudonym.js';
+import { createPythonTrainingActivities } from './outside-training.js';
 import { createRolloutActivities } from './rollout.js';
 import { createEvaluationActivities, createTrainingActivities } from './training.js';
 
@@ -22,9 +23,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createLabelingActivities(deps),
     ...createRolloutActivities(deps),
     ...createEvaluationActivities(deps),
+    ...createPythonTrainingActivities(deps),
   };
 }
 
 export { createTrainingActivities };
+export type { PythonTrainingActivities } from './outside-training.js';
 export type Activities = ReturnType<typeof createActivities>;
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
-import { predict } from '../core/model.js';
+import { blobsIn, scoreRows, scorerFor } from '../scoring/index.js';
 import type { Features } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
 import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
@@ -56,8 +56,13 @@ function firstPickActivities({ pool }: LabelingDeps) {
       const rows = await db.getDatasetRows(pool, input.datasetId);
       const unlabeled = rows.filter((r) => r.label === null);
       const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
-      const scored = unlabeled.map((r) => {
-        const p = predict(champion.artifact, r.features);
+      const championSays = await scoreRows(
+        pool,
+        champion.artifact,
+        unlabeled.map((r) => r.features),
+      );
+      const scored = unlabeled.map((r, i) => {
+        const p = championSays[i]!;
         const [top = 0, second = 0] = Object.values(p.probabilities).sort((a, b) => b - a);
         return {
           recordKey: r.recordKey,
@@ -169,16 +174,22 @@ function nextBatchActivities({ pool }: LabelingDeps) {
       const tasksNow = () => db.labelTasks(pool, input.campaignId);
       const rows = await db.getDatasetRows(pool, input.datasetId);
       const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
-      const asItem = (r: (typeof rows)[number]): LabelItem => {
-        const p = predict(champion.artifact, r.features);
-        return { recordKey: r.recordKey, features: r.features, guess: p.label, confidence: p.confidence };
+      const scorer = await scorerFor(champion.artifact, blobsIn(pool));
+      const asItems = async (batch: (typeof rows)[number][]): Promise<LabelItem[]> => {
+        const predicted = await scorer.score(batch.map((r) => r.features));
+        return batch.map((r, i) => ({
+          recordKey: r.recordKey,
+          features: r.features,
+          guess: predicted[i]!.label,
+          confidence: predicted[i]!.confidence,
+        }));
       };
       const byKey = new Map(rows.map((r) => [r.recordKey, r]));
       const start = input.index * input.size;
       const existing = await tasksNow();
       const askedOfPeople = existing.filter((t) => t.priority < AUTO_PRIORITY).length;
       const stored = existing.filter((t) => t.priority >= start && t.priority < start + input.size);
-      if (stored.length > 0) return { items: stored.map((t) => asItem(byKey.get(t.record_key)!)) };
+      if (stored.length > 0) return { items: await asItems(stored.map((t) => byKey.get(t.record_key)!)) };
 
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} is not registered`);
@@ -203,12 +214,16 @@ function nextBatchActivities({ pool }: LabelingDeps) {
       const said = quickCandidate(model.features, model.labelSet, examples, remaining);
       const withMargin = remaining.map((r, i) => ({ ...r, margin: said ? said[i]!.margin : 0 }));
       // Only the disagreement strategy needs the champion's guess on every remaining row.
-      const picks =
+      const guesses =
         input.strategy === 'disagreement' && said
+          ? await scorer.score(withMargin.map((r) => r.features))
+          : null;
+      const picks =
+        guesses && said
           ? disagreementPick(
               withMargin.map((r, i) => ({
                 ...r,
-                guess: predict(champion.artifact, r.features).label,
+                guess: guesses[i]!.label,
                 candidateLabel: said[i]!.label,
               })),
               take,
@@ -221,7 +236,7 @@ function nextBatchActivities({ pool }: LabelingDeps) {
         picks.map((p, i) => ({ recordKey: p.recordKey, priority: start + i, score: p.margin })),
       );
       const after = (await tasksNow()).filter((t) => t.priority >= start && t.priority < start + input.size);
-      return { items: after.map((t) => asItem(byKey.get(t.record_key)!)) };
+      return { items: await asItems(after.map((t) => byKey.get(t.record_key)!)) };
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { buildReferenceProfile, upgradeProfile, type ReferenceProfile } from '../core/drift.js';
-import { predict } from '../core/model.js';
+import { scoreRows } from '../scoring/index.js';
 import { chooseReferenceSpan, measureBaseline, REFERENCE_MAX_ROWS, type Span } from '../core/reference.js';
 import { durationMs, type ModelDefinition } from '../core/schemas.js';
 import * as ref from '../db/reference.js';
@@ -94,7 +94,11 @@ export async function servingReference(
       ? null
       : measureBaseline(
           evalRows.map((r) => r.label),
-          evalRows.map((r) => predict(candidate.artifact, r.features)),
+          await scoreRows(
+            pool,
+            candidate.artifact,
+            evalRows.map((r) => r.features),
+          ),
           useSpan
             ? `labeled rows of the span the champion was not trained on${sample.total > sample.rows.length ? ' (within the sample)' : ''}`
             : "the candidate's holdout (larger than the span's unseen labeled rows)",

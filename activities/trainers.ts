@@ -20,13 +20,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { searchForest, trainTree, type Tree } from '../core/forest.js';
 import {
-  ArtifactSchema,
+  JsonArtifactSchema,
   encode,
   fitEncoder,
   initialState,
   predict,
   trainEpochs,
-  type ModelArtifact,
+  type JsonArtifact,
   type TrainingState,
 } from '../core/model.js';
 import { runSandboxed } from './sandbox.js';
@@ -65,7 +65,7 @@ export interface TrainerContext {
 const SAVE_EVERY_MS = 500;
 
 export interface TrainerOutput {
-  artifact: ModelArtifact;
+  artifact: JsonArtifact;
   trainer: 'forest' | 'softmax' | 'command';
   /** Epochs or trees already done when this attempt began (0 = from scratch). */
   resumedFrom: number;
@@ -167,7 +167,7 @@ export async function runTrainer(
 }
 
 const CommandOutput = z.object({
-  artifact: ArtifactSchema,
+  artifact: JsonArtifactSchema,
   metrics: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -212,7 +212,7 @@ async function runCommandTrainer(
         `the training command ${JSON.stringify(argv)} did not write a valid ${outputPath}: ${err instanceof Error ? err.message : String(err)}\n${output}`,
       );
     }
-    const artifact: ModelArtifact = parsed.artifact;
+    const artifact: JsonArtifact = parsed.artifact;
     // Refuse an artifact that cannot score the data it was trained on, before it reaches the registry.
     for (const r of rows.slice(0, 20)) predict(artifact, r.features);
     return {

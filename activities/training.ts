@@ -12,7 +12,8 @@ import {
 } from '../core/evaluation.js';
 import { modelCardHtml } from '../core/model-card-html.js';
 import { modelCardMarkdown } from '../core/model-card.js';
-import { canonicalJson, predict, type ModelArtifact } from '../core/model.js';
+import { canonicalJson, predict, type ModelArtifact, type Prediction } from '../core/model.js';
+import { blobsIn, scorerFor } from '../scoring/index.js';
 import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
@@ -42,7 +43,7 @@ export interface TrainResult {
  * one adds a share of the champion's reference data (chosen by key, so the same share every time),
  * and the drifted window's rows weigh more than history.
  */
-async function trainingRows(
+export async function trainingRows(
   pool: pg.Pool,
   input: {
     datasetId: number;
@@ -250,29 +251,34 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
       if (rows.length === 0) throw new Error(`dataset ${input.datasetId} has no labeled holdout rows`);
       const candidateRow = await db.getModelVersion(pool, input.modelId, input.candidateVersion);
       const championRow = await db.getModelVersion(pool, input.modelId, input.championVersion);
-      const score = (artifact: ModelArtifact): Scored[] =>
-        rows.map((r) => {
+      // One row per call, as the gateway serves: the latency gate compares like with like.
+      const score = async (artifact: ModelArtifact): Promise<Scored[]> => {
+        const scorer = await scorerFor(artifact, blobsIn(pool));
+        const scored: Scored[] = [];
+        for (const r of rows) {
           const t0 = performance.now();
-          const p = predict(artifact, r.features);
+          const [p] = (await scorer.score([r.features])) as [Prediction];
           const latencyUs = (performance.now() - t0) * 1000;
           const slice =
             input.policy.sliceBy === undefined ? undefined : String(r.features[input.policy.sliceBy]);
-          return {
+          scored.push({
             truth: r.label!,
             probabilities: p.probabilities,
             latencyUs,
             ...(slice === undefined ? {} : { slice }),
-          };
-        });
-      const measure = (artifact: ModelArtifact) => {
-        const scored = score(artifact);
+          });
+        }
+        return scored;
+      };
+      const measure = async (artifact: ModelArtifact) => {
+        const scored = await score(artifact);
         return {
           overall: evaluate(scored),
           slices: input.policy.sliceBy === undefined ? {} : evaluateBySlice(scored),
         };
       };
-      const candidate = measure(candidateRow.artifact);
-      const champion = measure(championRow.artifact);
+      const candidate = await measure(candidateRow.artifact);
+      const champion = await measure(championRow.artifact);
       const decision = evaluationGates(candidate, champion, input.policy);
 
       const dataset = await db.getDatasetVersion(pool, input.datasetId);

@@ -10,5 +10,10 @@ export const FailureTypes = [
   'NoChampion',
   'TrainerLimitExceeded',
   'PseudonymKeyMissing',
+  // The Python training worker refused its data or could not convert its model.
+  'TrainingDataError',
+  'ConversionError',
+  // A model file Remedy cannot score correctly (an ONNX file that is not one, or whose inputs/outputs do not fit).
+  'InvalidModel',
 ] as const;
 export type FailureType = (typeof FailureTypes)[number];

@@ -33,6 +33,8 @@ export const CycleInput = z.object({
   modelId: ModelId,
   window: Window,
   trigger: z.string().min(1).max(200).default('manual'),
+  /** A version added from outside (`remedy models add-version`) to evaluate and roll out instead of training one. */
+  candidateVersion: z.number().int().positive().optional(),
 });
 export type CycleInput = z.infer<typeof CycleInput>;
 /** What a caller sends to start a cycle (defaults not yet applied). */

@@ -40,8 +40,39 @@ export interface ForestArtifact {
   trees: Tree[];
 }
 
-/** A servable model. Every trainer, built-in or external, produces one of these JSON documents. */
-export type ModelArtifact = SoftmaxArtifact | ForestArtifact;
+/** A model Remedy scores itself, in TypeScript: the built-in trainers' and the command trainer's JSON. */
+export type JsonArtifact = SoftmaxArtifact | ForestArtifact;
+
+/** One graph input fed from one feature (as skl2onnx exports a Pipeline with a ColumnTransformer). */
+export interface OnnxColumnInput {
+  name: string;
+  feature: string;
+  type: 'float32' | 'float64' | 'int64' | 'string';
+}
+
+/** One column of a single float tensor input: a numeric feature as is, or a category one-hot encoded. */
+export type OnnxTensorColumn = { feature: string } | { feature: string; oneHot: string[] };
+
+/**
+ * A model from outside (scikit-learn, XGBoost, PyTorch…) as an ONNX file, scored with onnxruntime. The
+ * file itself is a content-addressed blob (`model_blobs`); this document says how to feed and read it.
+ */
+export interface OnnxArtifact {
+  kind: 'onnx';
+  /** The order of the probability output's columns. */
+  classes: string[];
+  /** sha256 of the ONNX file as given (a ZipMap in it is removed when the file is loaded). */
+  sha256: string;
+  inputs:
+    | { mode: 'columns'; columns: OnnxColumnInput[] }
+    | { mode: 'tensor'; name: string; type: 'float32' | 'float64'; layout: OnnxTensorColumn[] };
+  outputs: { probabilities: string; label: string | null; zipMap: boolean };
+  /** Where it came from: the converter's gap to the original model when its probabilities were given. */
+  source: { producer: string; converterGap: number | null; note?: string };
+}
+
+/** A servable model version's artifact. */
+export type ModelArtifact = JsonArtifact | OnnxArtifact;
 
 export interface TrainingState {
   epoch: number;
@@ -165,7 +196,7 @@ export interface Prediction {
   probabilities: Record<string, number>;
 }
 
-export function predict(model: ModelArtifact, row: Features): Prediction {
+export function predict(model: JsonArtifact, row: Features): Prediction {
   const xi = encode(model.encoder, row);
   let probs: number[];
   if (model.kind === 'random-forest') {
@@ -235,8 +266,47 @@ const NodeSchema = z.object({
   r: z.number().int(),
   p: z.array(z.number()).nullable(),
 });
-/** The JSON shape of a servable artifact: checked on every read from the registry and on external trainers' output. */
-export const ArtifactSchema = z.discriminatedUnion('kind', [
+const OnnxArtifactSchema = z.object({
+  kind: z.literal('onnx'),
+  classes: z.array(z.string()).min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  inputs: z.discriminatedUnion('mode', [
+    z.object({
+      mode: z.literal('columns'),
+      columns: z
+        .array(
+          z.object({
+            name: z.string(),
+            feature: z.string(),
+            type: z.enum(['float32', 'float64', 'int64', 'string']),
+          }),
+        )
+        .min(1),
+    }),
+    z.object({
+      mode: z.literal('tensor'),
+      name: z.string(),
+      type: z.enum(['float32', 'float64']),
+      layout: z
+        .array(
+          z.union([
+            z.object({ feature: z.string(), oneHot: z.array(z.string()).min(1) }),
+            z.object({ feature: z.string() }),
+          ]),
+        )
+        .min(1),
+    }),
+  ]),
+  outputs: z.object({ probabilities: z.string(), label: z.string().nullable(), zipMap: z.boolean() }),
+  source: z.object({
+    producer: z.string(),
+    converterGap: z.number().nullable(),
+    note: z.string().optional(),
+  }),
+});
+
+/** The JSON shape of an artifact Remedy scores itself: checked on external trainers' output. */
+export const JsonArtifactSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('softmax-regression'),
     classes: z.array(z.string()).min(1),
@@ -258,3 +328,6 @@ export const ArtifactSchema = z.discriminatedUnion('kind', [
     trees: z.array(z.object({ nodes: z.array(NodeSchema).min(1) })).min(1),
   }),
 ]);
+
+/** The JSON shape of a servable artifact: checked on every read from the registry. */
+export const ArtifactSchema = z.union([JsonArtifactSchema, OnnxArtifactSchema]);

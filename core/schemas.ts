@@ -141,9 +141,10 @@ export const Policy = z.object({
     .object({
       /**
        * forest: the built-in random forest (below 50 labeled rows it falls back to softmax regression);
-       * softmax: softmax regression; command: an external program (see `command`).
+       * softmax: softmax regression; command: an external program (see `command`); python: the Python
+       * training worker (workers/python) on its own task queue, which returns an ONNX model (see `python`).
        */
-      trainer: z.enum(['forest', 'softmax', 'command']).default('forest'),
+      trainer: z.enum(['forest', 'softmax', 'command', 'python']).default('forest'),
       seed: z.number().int().default(7),
       // softmax regression
       epochs: z.number().int().positive().max(100_000).default(400),
@@ -191,6 +192,19 @@ export const Policy = z.object({
         })
         .prefault({}),
       heartbeatTimeout: DurationString.default('30s'),
+      /** The Python worker's trainer (scikit-learn gradient boosting unless the team replaces build_model). */
+      python: z
+        .object({
+          estimators: z.number().int().min(1).max(5000).default(100),
+          learningRate: z.number().positive().max(1).default(0.1),
+          maxDepth: z.number().int().min(1).max(20).default(3),
+          /** Estimators fitted between two checkpoints (what a crash can lose). */
+          stageSize: z.number().int().min(1).max(1000).default(10),
+          /** One attempt's limit; a trainer that hangs past it is retried, then the cycle closes. */
+          timeout: DurationString.default('1h'),
+          maxAttempts: z.number().int().min(1).max(10).default(3),
+        })
+        .prefault({}),
     })
     .prefault({})
     .refine((t) => t.trainer !== 'command' || t.command !== undefined, {

@@ -5,7 +5,7 @@
  */
 import type { Column, ColumnProfile, WindowSelection } from './drift.js';
 import { forestProbabilities } from './forest.js';
-import { predict, toNumber, type ModelArtifact, type Prediction } from './model.js';
+import { predict, toNumber, type JsonArtifact, type Prediction } from './model.js';
 import type { Features } from './schemas.js';
 
 class NumericBuffer {
@@ -285,7 +285,7 @@ export function describeSelection(w: WindowSelection): string {
  * same encoded values), with each category's one-hot position looked up in a map built once per model
  * instead of compared value by value on every row.
  */
-export function windowPredictor(model: ModelArtifact): (row: Features) => Prediction {
+export function windowPredictor(model: JsonArtifact): (row: Features) => Prediction {
   if (model.kind !== 'random-forest') return (row) => predict(model, row);
   const { encoder, trees, classes } = model;
   let dims = encoder.numeric.length;

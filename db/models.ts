@@ -321,3 +321,21 @@ export async function countModelsWithPrefix(q: Queryable, prefix: string): Promi
   );
   return Number(rows[0]!.n);
 }
+
+/**
+ * Gives a version added from outside to the cycle that evaluates it: only a candidate no other cycle
+ * has taken. Returns false when it is not one (any more); true again for the same cycle.
+ */
+export async function claimCandidateForCycle(
+  q: Queryable,
+  modelId: string,
+  version: number,
+  cycleId: string,
+): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `UPDATE model_versions SET cycle_id = $3
+     WHERE model_id = $1 AND version = $2 AND status = 'candidate' AND (cycle_id IS NULL OR cycle_id = $3)`,
+    [modelId, version, cycleId],
+  );
+  return (rowCount ?? 0) > 0;
+}

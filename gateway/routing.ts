@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { flagContext, flagOutcome, flagServed, type FlagContext } from '../core/catalog.js';
 import { upgradeProfile } from '../core/drift.js';
-import { predict, type ModelArtifact, type Prediction } from '../core/model.js';
+import type { Prediction } from '../core/model.js';
+import { blobsIn, scorerFor, type Scorer } from '../scoring/index.js';
 import { routesToCandidate } from '../core/policy.js';
 import type { Features } from '../core/schemas.js';
 import type { Queryable } from '../db/pool.js';
@@ -37,7 +38,7 @@ export class NoTrafficSplitError extends Error {
 
 /** Versions are immutable, so their artifacts (and what flagging needs) are cached for the life of the process. */
 export class ModelCache {
-  private readonly artifacts = new Map<string, Promise<ModelArtifact>>();
+  private readonly scorers = new Map<string, Promise<Scorer>>();
   private readonly contexts = new Map<string, { ctx: Promise<FlagContext>; expires: number }>();
   constructor(private readonly pool: pg.Pool) {}
 
@@ -66,15 +67,18 @@ export class ModelCache {
     return flagContext(def.features, stored ? upgradeProfile(stored) : null, def.policy.failures);
   }
 
-  get(modelId: string, version: number): Promise<ModelArtifact> {
+  /** The version's scorer (an ONNX version's session is opened once). */
+  get(modelId: string, version: number): Promise<Scorer> {
     const key = `${modelId}@${version}`;
-    let artifact = this.artifacts.get(key);
-    if (!artifact) {
-      artifact = db.getModelVersion(this.pool, modelId, version).then((v) => v.artifact);
-      artifact.catch(() => this.artifacts.delete(key));
-      this.artifacts.set(key, artifact);
+    let scorer = this.scorers.get(key);
+    if (!scorer) {
+      scorer = db
+        .getModelVersion(this.pool, modelId, version)
+        .then((v) => scorerFor(v.artifact, blobsIn(this.pool)));
+      scorer.catch(() => this.scorers.delete(key));
+      this.scorers.set(key, scorer);
     }
-    return artifact;
+    return scorer;
   }
 }
 
@@ -95,9 +99,9 @@ export async function scoreOne(
   version: number,
   r: ServeRequest,
 ): Promise<{ served: Served; cases: db.FailureCaseInput[] }> {
-  const model = await cache.get(modelId, version);
+  const scorer = await cache.get(modelId, version);
   const t0 = performance.now();
-  const p = predict(model, r.features);
+  const [p] = (await scorer.score([r.features])) as [Prediction];
   const latencyUs = Math.round((performance.now() - t0) * 1000);
   const served: Served = { ...p, recordKey: r.recordKey, version, latencyUs };
   const ctx = await cache.flagContext(modelId, version);

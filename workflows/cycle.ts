@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  TimeoutFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -14,7 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, TrainingActivities } from '../activities/index.js';
+import type { Activities, PythonTrainingActivities, TrainingActivities } from '../activities/index.js';
 import {
   approvalDeniedReason,
   diagnosisNote,
@@ -41,7 +42,7 @@ import {
   type Outcome,
   type Stage,
 } from './messages.js';
-import { quickIo, training, summarized } from './presets.js';
+import { pythonTraining, quickIo, slowIo as slowIoOptions, training, summarized } from './presets.js';
 import { stagedRollout } from './rollout.js';
 import {
   CandidateVersionKey,
@@ -58,6 +59,8 @@ const bestEffort = summarized(
     retry: { ...quickIo.retry, maximumAttempts: 5 },
   }),
 );
+
+const slowIo = summarized(proxyActivities<Activities>(slowIoOptions));
 
 export interface CycleOptions {
   trainingTaskQueue: string;
@@ -104,7 +107,6 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     trigger: input.trigger,
   });
   const policy = ctx.policy;
-  const train = trainingActivities(options.trainingTaskQueue, policy);
   cy.approvers = policy.rollout.approvers;
   summary.championVersion = ctx.championVersion;
 
@@ -140,7 +142,7 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     if ('outcome' in labeled) return await close(cy, labeled);
 
     enter(cy, 'retrain');
-    const trained = await train.trainCandidate({
+    const trainedOrEnded = await retrain(cy, options, policy, {
       cycleId,
       modelId: input.modelId,
       datasetId: labeled.datasetId,
@@ -148,6 +150,8 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       severity: diagnosis.severity === 'severe' ? 'severe' : 'mild',
       config: policy.training,
     });
+    if ('outcome' in trainedOrEnded) return await close(cy, trainedOrEnded);
+    const trained = trainedOrEnded;
     summary.candidateVersion = trained.version;
     upsertSearchAttributes([{ key: CandidateVersionKey, value: String(trained.version) }]);
     note(cy, trainedNote(trained));
@@ -239,6 +243,76 @@ function newCycle(cycleId: string, input: CycleInput): Cycle {
     approval: null,
     rolloutStarted: false,
   };
+}
+
+type TrainInput = Parameters<TrainingActivities['trainCandidate']>[0];
+type Trained = Awaited<ReturnType<TrainingActivities['trainCandidate']>>;
+
+/** The Python worker's queue: the training queue's name with `-python` (REMEDY_PYTHON_TASK_QUEUE's default). */
+export const pythonTaskQueue = (trainingTaskQueue: string) => `${trainingTaskQueue}-python`;
+
+/**
+ * retrain: a candidate from the built-in trainers, from the Python worker (an ONNX model), or the
+ * version added from outside that the cycle was started with. The last two only run for cycles that
+ * ask for them, so histories recorded before they existed replay unchanged.
+ */
+async function retrain(
+  cy: Cycle,
+  options: CycleOptions,
+  policy: Policy,
+  input: TrainInput,
+): Promise<Trained | Ending> {
+  if (cy.input.candidateVersion !== undefined) {
+    patched('external-candidate');
+    return acts.useExternalCandidate({
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      version: cy.input.candidateVersion,
+    });
+  }
+  if (policy.training.trainer !== 'python')
+    return trainingActivities(options.trainingTaskQueue, policy).trainCandidate(input);
+  patched('python-trainer');
+  const trainingSet = await slowIo.exportTrainingSet(input);
+  const python = policy.training.python;
+  const worker = proxyActivities<PythonTrainingActivities>(
+    pythonTraining(pythonTaskQueue(options.trainingTaskQueue), policy.training.heartbeatTimeout, python),
+  );
+  let trained;
+  try {
+    trained = await worker.trainPythonCandidate({
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      trainingSet: { sha256: trainingSet.sha256, rows: trainingSet.rows },
+      featureSpec: trainingSet.featureSpec,
+      labelSet: trainingSet.labelSet,
+      seed: policy.training.seed,
+      config: {
+        estimators: python.estimators,
+        learningRate: python.learningRate,
+        maxDepth: python.maxDepth,
+        stageSize: python.stageSize,
+      },
+    });
+  } catch (err) {
+    // Refusals (bad data, a model that does not convert) close the cycle with their own message; a
+    // trainer that crashed, hung or timed out on every attempt closes it with this one.
+    if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+    if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) throw err;
+    const why = err.cause instanceof TimeoutFailure ? `timed out (${err.cause.message})` : err.cause?.message;
+    return {
+      outcome: 'failed',
+      reason: `the Python trainer failed on all ${python.maxAttempts} attempts (at most ${python.timeout} each): ${why ?? err.message}. Is a Python worker polling ${pythonTaskQueue(options.trainingTaskQueue)}?`,
+    };
+  }
+  return slowIo.registerPythonCandidate({
+    cycleId: input.cycleId,
+    modelId: input.modelId,
+    datasetId: input.datasetId,
+    trainingSet,
+    trained,
+    config: policy.training,
+  });
 }
 
 function trainingActivities(taskQueue: string, policy: Policy) {

@@ -26,6 +26,31 @@ export const training = (taskQueue: string, heartbeatTimeout: string): ActivityO
   },
 });
 
+/** Reads and writes that score or copy a training set: longer than quickIo allows. */
+export const slowIo: ActivityOptions = { ...quickIo, startToCloseTimeout: '10 minutes' };
+
+/**
+ * The Python worker's training: its own task queue, heartbeats, a bounded number of attempts so that a
+ * trainer that keeps hanging past its timeout ends the cycle instead of retrying for ever.
+ */
+export const pythonTraining = (
+  taskQueue: string,
+  heartbeatTimeout: string,
+  limits: { timeout: string; maxAttempts: number },
+): ActivityOptions => ({
+  taskQueue,
+  startToCloseTimeout: limits.timeout,
+  heartbeatTimeout,
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: limits.maxAttempts,
+    nonRetryableErrorTypes,
+  },
+  summary: 'Train the candidate on the Python worker (scikit-learn, exported to ONNX)',
+});
+
 /**
  * One line per activity, shown beside its events in the Temporal Web UI (the command's user metadata),
  * so a person reading a history sees what each step does without opening its payloads. Typed against
@@ -42,6 +67,9 @@ export const ACTIVITY_SUMMARIES = {
   notify: 'Notify reviewers (reminder, escalation or decision)',
   freezeLabeledDataset: 'Freeze the labeled dataset version',
   trainCandidate: 'Train the candidate on its own task queue (heartbeats, resumes from checkpoints)',
+  exportTrainingSet: "Hand the cycle's training rows to the Python worker (a content-addressed blob)",
+  registerPythonCandidate: "Check the Python worker's ONNX model on the training rows and register it",
+  useExternalCandidate: 'Take the version added from outside (models add-version) as the candidate',
   evaluateCandidate: 'Evaluate the candidate against the champion: gates and model card',
   setTrafficWeight: 'Move traffic to the candidate',
   analyzeRolloutStep: 'Canary analysis of this rollout step on feedback',

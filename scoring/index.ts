@@ -1,0 +1,77 @@
+/**
+ * One way to score any model version, whatever its artifact: Remedy's own JSON models in TypeScript,
+ * ONNX files with onnxruntime. Everything that scores (gateway, drift checks, evaluation, active
+ * learning, the failure catalog, the labeling page) asks for a Scorer and scores rows in batches.
+ */
+import type ort from 'onnxruntime-node';
+import type { ModelArtifact, OnnxArtifact, Prediction } from '../core/model.js';
+import type { Features } from '../core/schemas.js';
+import { windowPredictor } from '../core/window.js';
+import { getBlob } from '../db/blobs.js';
+import type { Queryable } from '../db/pool.js';
+import { OnnxModelError, openSession, scoreOnnx } from './onnx.js';
+
+export { OnnxModelError } from './onnx.js';
+
+export interface Scorer {
+  readonly kind: ModelArtifact['kind'];
+  readonly classes: readonly string[];
+  /** Predictions for the rows, in order. */
+  score(rows: readonly Features[]): Promise<Prediction[]>;
+}
+
+/** Reads a content-addressed blob (an ONNX file). */
+export type BlobReader = (sha256: string) => Promise<Uint8Array | null>;
+
+export const blobsIn =
+  (q: Queryable): BlobReader =>
+  (sha256) =>
+    getBlob(q, sha256);
+
+/** Sessions by file hash: a file never changes, so a session is opened once per process. */
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const MAX_SESSIONS = 32;
+
+async function sessionFor(artifact: OnnxArtifact, blobs: BlobReader): Promise<ort.InferenceSession> {
+  let session = sessions.get(artifact.sha256);
+  if (!session) {
+    session = (async () => {
+      const bytes = await blobs(artifact.sha256);
+      if (!bytes)
+        throw new OnnxModelError(
+          `the ONNX file ${artifact.sha256} of this version is not in the registry (model_blobs): register the version again with its file`,
+        );
+      return (await openSession(bytes)).session;
+    })();
+    session.catch(() => sessions.delete(artifact.sha256));
+    if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
+    sessions.set(artifact.sha256, session);
+  }
+  return session;
+}
+
+export async function scorerFor(artifact: ModelArtifact, blobs: BlobReader): Promise<Scorer> {
+  if (artifact.kind === 'onnx') {
+    const session = await sessionFor(artifact, blobs);
+    return {
+      kind: 'onnx',
+      classes: artifact.classes,
+      score: (rows) => scoreOnnx(session, artifact, rows),
+    };
+  }
+  const predict = windowPredictor(artifact);
+  return {
+    kind: artifact.kind,
+    classes: artifact.classes,
+    score: (rows) => Promise.resolve(rows.map((r) => predict(r))),
+  };
+}
+
+/** Scores rows with a version's artifact, reading an ONNX file from the registry when it needs one. */
+export async function scoreRows(
+  q: Queryable,
+  artifact: ModelArtifact,
+  rows: readonly Features[],
+): Promise<Prediction[]> {
+  return (await scorerFor(artifact, blobsIn(q))).score(rows);
+}
