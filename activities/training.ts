@@ -299,6 +299,15 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
           configHash: candidateRow.configHash,
           codeVersion: CODE_VERSION,
           artifactSha256: candidateRow.artifactSha256,
+          ...(candidateRow.artifact.kind === 'onnx'
+            ? {
+                artifact: {
+                  kind: 'ONNX',
+                  producer: candidateRow.artifact.source.producer,
+                  converterGap: candidateRow.artifact.source.converterGap,
+                },
+              }
+            : {}),
         },
         data: {
           datasetId: input.datasetId,

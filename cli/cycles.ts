@@ -3,11 +3,23 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { Pool } from 'pg';
 import * as db from '../db/index.js';
+import { UserError } from '../ops/closed.js';
 import { cycleStatus, listCycles, startCycle, waitForCycle } from '../ops/cycles.js';
 import { renderSummary } from '../ops/render.js';
 import { STAGES, OUTCOMES } from '../workflows/messages.js';
-import { type CliContext, isoDate } from './shared.js';
+import { type CliContext, isoDate, positiveInt } from './shared.js';
+
+/** A cycle started with --candidate needs a candidate version no other cycle has taken. */
+async function checkExternalCandidate(pool: Pool, model: string, version: number): Promise<void> {
+  const versions = await db.listModelVersions(pool, model);
+  const v = versions.find((x) => x.version === version);
+  if (!v || v.status !== 'candidate' || v.cycle_id !== null)
+    throw new UserError(
+      `${model} v${version} ${!v ? 'does not exist' : v.status !== 'candidate' ? `is ${v.status}, not a candidate` : `was already evaluated by ${v.cycle_id}`}: add a model with "remedy models add-version ${model} <file.onnx>" and pass the version it prints`,
+    );
+}
 
 /** Starting a cycle, its status, waiting for it, and listing cycles. */
 export function registerCycleCommands(program: Command, { withClient, withBoth, print }: CliContext): void {
@@ -18,19 +30,35 @@ export function registerCycleCommands(program: Command, { withClient, withBoth, 
     .requiredOption('--from <date>', 'window start (YYYY-MM-DD or ISO timestamp)', isoDate)
     .requiredOption('--to <date>', 'window end, exclusive', isoDate)
     .option('--trigger <text>', 'why the cycle starts, kept in the audit trail', 'manual')
+    .option(
+      '--candidate <version>',
+      'evaluate and roll out this version (added with "remedy models add-version") instead of training one',
+      positiveInt,
+    )
     .option('--json', 'print JSON')
-    .action(async (model: string, o: { from: string; to: string; trigger: string; json?: boolean }) => {
-      const reviewBase = process.env['REMEDY_REVIEW_URL']?.trim();
-      const started = await withClient(({ client, queues }) =>
-        startCycle(
-          client,
-          queues,
-          { modelId: model, window: { start: o.from, end: o.to }, trigger: o.trigger },
-          reviewBase ? { reviewBase } : {},
-        ),
-      );
-      print(o.json, started, `started ${started.cycleId}\n`);
-    });
+    .action(
+      async (
+        model: string,
+        o: { from: string; to: string; trigger: string; candidate?: number; json?: boolean },
+      ) => {
+        const reviewBase = process.env['REMEDY_REVIEW_URL']?.trim();
+        const started = await withBoth(async ({ client, queues, pool }) => {
+          if (o.candidate !== undefined) await checkExternalCandidate(pool, model, o.candidate);
+          return startCycle(
+            client,
+            queues,
+            {
+              modelId: model,
+              window: { start: o.from, end: o.to },
+              trigger: o.trigger,
+              ...(o.candidate !== undefined ? { candidateVersion: o.candidate } : {}),
+            },
+            reviewBase ? { reviewBase } : {},
+          );
+        });
+        print(o.json, started, `started ${started.cycleId}\n`);
+      },
+    );
 
   program
     .command('status')

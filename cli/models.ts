@@ -7,6 +7,9 @@ import { UserError } from '../ops/cycles.js';
 import * as db from '../db/index.js';
 import { checkRows, readRows, rejectionReport, type Columns } from '../ops/ingest.js';
 import { registerModelWithChampion } from '../ops/setup.js';
+import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } from '../ops/adopt.js';
+import { OnnxModelError } from '../scoring/onnx.js';
+import path from 'node:path';
 import { ModelDefinition, describeZodError } from '../core/schemas.js';
 import { type CliContext, PartialFailure } from './shared.js';
 import { policyHistoryCommand } from './policy-history.js';
@@ -16,6 +19,7 @@ import { userInfo } from 'node:os';
 export function registerModelCommands(program: Command, ctx: CliContext): void {
   const models = program.command('models').description('register models and see their versions');
   registerModel(models, ctx);
+  addVersion(models, ctx);
   modelViews(models, ctx);
   policyHistoryCommand(models, ctx);
 }
@@ -39,11 +43,21 @@ function registerModel(models: Command, { io, print }: CliContext): void {
       'who registers this version of the policy, kept in its history',
       defaultAuthor(),
     )
+    .option(
+      '--artifact <file.onnx>',
+      'adopt this ONNX file as the champion instead of training one (the reference data still gives the drift profile and the baseline)',
+    )
+    .option(
+      '--original-probabilities <file>',
+      "with --artifact: the original model's probabilities on the reference rows (a record_key column and one column per class), to record the converter's gap",
+    )
     .option('--json', 'print JSON')
     .action(
       async (
         file: string,
         o: {
+          artifact?: string;
+          originalProbabilities?: string;
           reference: string;
           keyColumn: string;
           timeColumn: string;
@@ -72,6 +86,18 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         if (!parsed.success)
           throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
         const def = parsed.data;
+        if (o.originalProbabilities && !o.artifact)
+          throw new UserError('--original-probabilities goes with --artifact <file.onnx>');
+        const onnx = o.artifact
+          ? {
+              bytes: await readOnnxFile(o.artifact),
+              producer: path.basename(o.artifact),
+              ...(onnxHintsOf(raw, file) ? { hints: onnxHintsOf(raw, file)! } : {}),
+              ...(o.originalProbabilities
+                ? { original: await readOriginalProbabilities(o.originalProbabilities, def.labelSet) }
+                : {}),
+            }
+          : undefined;
         const columns: Columns = { key: o.keyColumn, time: o.timeColumn, label: o.labelColumn };
         const checked = checkRows(await readRows(o.reference), def, columns, { labelRequired: true });
         if (checked.rejected.length > 0) {
@@ -93,12 +119,75 @@ function registerModel(models: Command, { io, print }: CliContext): void {
               features: x.features,
               label: x.feedback!,
             })),
-            { author: o.author },
-          );
+            { author: o.author, ...(onnx ? { onnx } : {}) },
+          ).catch((err: unknown) => {
+            if (err instanceof OnnxModelError)
+              throw new UserError(`${o.artifact}: refused, nothing registered: ${err.message}`);
+            throw err;
+          });
           print(
             o.json,
             { modelId: def.modelId, ...r },
-            `registered ${def.modelId}: champion v${r.version}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}, ${r.policy.created ? `policy v${r.policy.version}${r.policy.changes.length ? ` (${r.policy.changes.length} change${r.policy.changes.length === 1 ? '' : 's'}: ${r.policy.changes.join('; ')})` : ''}` : `policy unchanged (v${r.policy.version})`}\n`,
+            `registered ${def.modelId}: champion v${r.version}${onnx ? ` adopted from ${o.artifact}` : ''}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}, ${r.policy.created ? `policy v${r.policy.version}${r.policy.changes.length ? ` (${r.policy.changes.length} change${r.policy.changes.length === 1 ? '' : 's'}: ${r.policy.changes.join('; ')})` : ''}` : `policy unchanged (v${r.policy.version})`}\n`,
+          );
+        } finally {
+          await close();
+        }
+      },
+    );
+}
+
+function addVersion(models: Command, { io, print }: CliContext): void {
+  models
+    .command('add-version')
+    .description(
+      'add an ONNX model trained outside Remedy as a candidate version; start a cycle with --candidate <version> to evaluate and roll it out',
+    )
+    .argument('<model>', 'model ID')
+    .argument(
+      '<file.onnx>',
+      'the ONNX file (per-column inputs named after the features, or one float tensor)',
+    )
+    .option(
+      '--definition <file>',
+      'read the "onnx" section (tensor layout, classes) from this model definition',
+    )
+    .option(
+      '--original-probabilities <file>',
+      "the original model's probabilities on the reference holdout (record_key + one column per class): records the converter's gap",
+    )
+    .option('--author <name>', 'who adds the version, kept in the audit trail', defaultAuthor())
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        model: string,
+        file: string,
+        o: { definition?: string; originalProbabilities?: string; author: string; json?: boolean },
+      ) => {
+        const bytes = await readOnnxFile(file);
+        const hints = o.definition
+          ? onnxHintsOf(JSON.parse(await readFile(o.definition, 'utf8')), o.definition)
+          : undefined;
+        const { pool, close } = await io.database();
+        try {
+          const def = await db.getModel(pool, model);
+          if (!def) throw new UserError(`no model "${model}": see "remedy models list" or register it`);
+          const original = o.originalProbabilities
+            ? await readOriginalProbabilities(o.originalProbabilities, def.labelSet)
+            : undefined;
+          const r = await addOnnxVersion(pool, model, bytes, {
+            fileName: file,
+            author: o.author,
+            ...(hints ? { hints } : {}),
+            ...(original ? { original } : {}),
+          });
+          const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+          print(
+            o.json,
+            r,
+            `${r.created ? 'added' : 'already added:'} ${model} v${r.version} from ${file}: accuracy ${pct(r.holdoutAccuracy)} on the reference holdout (${r.holdoutRows} rows; champion ${pct(r.championAccuracy)})` +
+              `${r.converterGap === null ? '' : `, converter gap ${r.converterGap.toExponential(2)}`}\n` +
+              `evaluate and roll it out: remedy start ${model} --from <date> --to <date> --candidate ${r.version}\n`,
           );
         } finally {
           await close();

@@ -59,6 +59,13 @@ export function seconds(value: string): number {
   return n;
 }
 
+/** A version number: a whole number from 1. */
+export function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError(`"${value}" is not a version number (1, 2, …)`);
+  return Number(value);
+}
+
 export function isoDate(value: string): string {
   if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(value) || Number.isNaN(Date.parse(value))) {
     throw new InvalidArgumentError(`"${value}" is not a date: use YYYY-MM-DD or an ISO timestamp`);

@@ -21,6 +21,7 @@ import {
   windowText,
   type Delta,
   type ModelCardInput,
+  artifactRows,
 } from './model-card.js';
 
 const CANDIDATE_COLOUR = '#2563eb';
@@ -220,6 +221,7 @@ ${binRows(cand.calibration, champ.calibration).map((b) => markup`<tr><td>${b.ran
 <dt>Code version</dt><dd><code>${trainer.codeVersion}</code></dd>
 <dt>Config hash</dt><dd><code>${trainer.configHash}</code></dd>
 <dt>Artifact SHA-256</dt><dd><code>${trainer.artifactSha256}</code></dd>
+${trainer.artifact ? artifactRows(trainer.artifact).map(([k, v]) => markup`<dt>${k}</dt><dd>${v}</dd>\n`) : ''}
 </dl>
 <pre>${configJson(trainer.config)}</pre>
 </section>

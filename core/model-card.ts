@@ -28,6 +28,8 @@ export interface ModelCardInput {
     configHash: string;
     codeVersion: string;
     artifactSha256: string;
+    /** A model from outside (ONNX): where it came from and how far the file is from the original model. */
+    artifact?: { kind: string; producer: string; converterGap: number | null };
   };
   data: {
     datasetId: number;
@@ -323,6 +325,7 @@ export function modelCardMarkdown(input: ModelCardInput): string {
         ['Code version', mdCode(trainer.codeVersion)],
         ['Config hash', mdCode(trainer.configHash)],
         ['Artifact SHA-256', mdCode(trainer.artifactSha256)],
+        ...(trainer.artifact ? artifactRows(trainer.artifact).map(([k, v]) => [k, md(v)]) : []),
       ],
       [],
     ),
@@ -384,4 +387,18 @@ export function modelCardMarkdown(input: ModelCardInput): string {
     lineageLinks(input).map(md).join(' → '),
   ];
   return `${sections.join('\n\n')}\n`;
+}
+
+/** The rows a model card shows for an artifact from outside. */
+export function artifactRows(a: NonNullable<ModelCardInput['trainer']['artifact']>): [string, string][] {
+  return [
+    ['Artifact kind', a.kind],
+    ['Produced by', a.producer],
+    [
+      'Converter gap',
+      a.converterGap === null
+        ? "not measured (the original model's probabilities were not given)"
+        : `max |Δp| ${a.converterGap.toExponential(2)} against the original model on the reference holdout`,
+    ],
+  ];
 }

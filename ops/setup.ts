@@ -8,7 +8,9 @@ import { buildReferenceProfile, type Baseline, type ReferenceProfile } from '../
 import { measureBaseline, type Prediction } from '../core/reference.js';
 import { macroAucOvr } from '../core/evaluation.js';
 import { accuracy, logLoss, macroF1 } from '../core/metrics.js';
-import { canonicalJson, predict, train } from '../core/model.js';
+import { canonicalJson, predict, train, type ModelArtifact } from '../core/model.js';
+import { adoptOnnx } from '../scoring/adopt.js';
+import type { OnnxHints } from '../scoring/onnx.js';
 import { isHoldout } from '../core/policy.js';
 import type { Features, ModelDefinition } from '../core/schemas.js';
 import { CODE_VERSION } from '../activities/training.js';
@@ -33,7 +35,7 @@ export async function registerModelWithChampion(
   pool: pg.Pool,
   def: ModelDefinition,
   reference: readonly LabeledExample[],
-  opts: { author?: string } = {},
+  opts: { author?: string; onnx?: OnnxChampion } = {},
 ): Promise<{
   version: number;
   baselineAccuracy: number;
@@ -41,8 +43,6 @@ export async function registerModelWithChampion(
   holdoutRows: number;
   policy: PolicyVersionResult;
 }> {
-  const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
-  const existing = await db.getAlias(pool, def.modelId, 'champion');
   const rows = reference.map((r) => ({
     recordKey: r.recordKey,
     ts: r.ts,
@@ -55,28 +55,23 @@ export async function registerModelWithChampion(
   }));
   const trainRows = rows.filter((r) => r.split === 'train');
   const holdoutRows = rows.filter((r) => r.split === 'holdout');
-  if (existing !== null) {
-    const v = await db.getModelVersion(pool, def.modelId, existing);
+  // An adopted file is checked before anything is written: a refused file leaves the registry as it was.
+  const existing = await db.getAlias(pool, def.modelId, 'champion');
+  const champion = existing === null ? await championArtifact(def, trainRows, holdoutRows, opts.onnx) : null;
+  const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
+  if (existing !== null || champion === null) {
+    const version = existing ?? 0;
+    const v = await db.getModelVersion(pool, def.modelId, version);
     return {
-      version: existing,
+      version,
       baselineAccuracy: Number(v.metrics.holdoutAccuracy),
       trainRows: trainRows.length,
       holdoutRows: holdoutRows.length,
       policy,
     };
   }
-  const config = {
-    epochs: def.policy.training.epochs,
-    learningRate: def.policy.training.learningRate,
-    l2: def.policy.training.l2,
-  };
-  const artifact = train(
-    def.features,
-    trainRows.map((r) => ({ features: r.features, label: r.label })),
-    config,
-  );
+  const { artifact, holdoutPredictions, configHash, codeVersion, onnxBytes, adoption } = champion;
   const holdoutTruth = holdoutRows.map((r) => r.label);
-  const holdoutPredictions = holdoutRows.map((r) => predict(artifact, r.features));
   const baselineAccuracy = accuracy(
     holdoutTruth,
     holdoutPredictions.map((p) => p.label),
@@ -100,6 +95,7 @@ export async function registerModelWithChampion(
   }
   const artifactJson = canonicalJson(artifact);
   return withTransaction(pool, async (client) => {
+    if (onnxBytes) await db.putBlob(client, onnxBytes, 'application/onnx');
     const { datasetId } = await db.insertDatasetVersion(client, {
       modelId: def.modelId,
       idempotencyKey: `${def.modelId}:reference`,
@@ -118,14 +114,16 @@ export async function registerModelWithChampion(
       status: 'champion',
       datasetId,
       cycleId: null,
-      configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
-      codeVersion: CODE_VERSION,
+      configHash,
+      codeVersion,
       artifact: artifactJson,
-      artifactSha256: createHash('sha256').update(artifactJson).digest('hex'),
+      artifactSha256:
+        artifact.kind === 'onnx' ? artifact.sha256 : createHash('sha256').update(artifactJson).digest('hex'),
       metrics: {
         holdoutAccuracy: baselineAccuracy,
         trainRows: trainRows.length,
         holdoutRows: holdoutRows.length,
+        ...(adoption ?? {}),
       },
     });
     await db.setAlias(client, def.modelId, 'champion', version);
@@ -148,7 +146,7 @@ export async function registerModelWithChampion(
       modelId: def.modelId,
       actor: 'remedy',
       action: 'model.registered',
-      details: { version, baselineAccuracy },
+      details: { version, baselineAccuracy, ...(adoption ?? {}) },
     });
     return {
       version,
@@ -158,6 +156,75 @@ export async function registerModelWithChampion(
       policy,
     };
   });
+}
+
+/** A champion adopted as an ONNX file instead of trained: the file, how to feed it, the original's probabilities. */
+export interface OnnxChampion {
+  bytes: Uint8Array;
+  hints?: OnnxHints;
+  /** The original model's probabilities by record key, to measure the converter's gap on the holdout. */
+  original?: ReadonlyMap<string, Record<string, number>>;
+  /** Where the file came from, kept with the version (e.g. its file name). */
+  producer: string;
+}
+
+/** The first champion: trained on the reference's train split, or the adopted ONNX file checked on it all. */
+async function championArtifact(
+  def: ModelDefinition,
+  trainRows: readonly { features: Features; label: string }[],
+  holdoutRows: readonly { recordKey: string; features: Features; label: string }[],
+  onnx: OnnxChampion | undefined,
+): Promise<{
+  artifact: ModelArtifact;
+  holdoutPredictions: Prediction[];
+  configHash: string;
+  codeVersion: string;
+  onnxBytes: Uint8Array | null;
+  adoption: { producer: string; converterGap: number | null } | null;
+}> {
+  if (onnx) {
+    const { artifact, predictions } = await adoptOnnx(
+      onnx.bytes,
+      def.features,
+      def.labelSet,
+      [...holdoutRows, ...trainRows].map((r) => r.features),
+      {
+        ...(onnx.hints ? { hints: onnx.hints } : {}),
+        producer: onnx.producer,
+        ...(onnx.original
+          ? { original: holdoutRows.map((r) => onnx.original!.get(r.recordKey) ?? null) }
+          : {}),
+      },
+    );
+    return {
+      artifact,
+      holdoutPredictions: predictions.slice(0, holdoutRows.length),
+      configHash: createHash('sha256')
+        .update(canonicalJson(onnx.hints ?? {}))
+        .digest('hex'),
+      codeVersion: 'adopted-onnx',
+      onnxBytes: onnx.bytes,
+      adoption: { producer: artifact.source.producer, converterGap: artifact.source.converterGap },
+    };
+  }
+  const config = {
+    epochs: def.policy.training.epochs,
+    learningRate: def.policy.training.learningRate,
+    l2: def.policy.training.l2,
+  };
+  const artifact = train(
+    def.features,
+    trainRows.map((r) => ({ features: r.features, label: r.label })),
+    config,
+  );
+  return {
+    artifact,
+    holdoutPredictions: holdoutRows.map((r) => predict(artifact, r.features)),
+    configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
+    codeVersion: CODE_VERSION,
+    onnxBytes: null,
+    adoption: null,
+  };
 }
 
 /** The policy version a registration produced: a new one with its changes, or the unchanged latest. */
