@@ -158,12 +158,14 @@ export async function recordHistories(
 export function useStack(prefix: string, opts: { gateway?: boolean } = {}) {
   const stack = {} as {
     pool: pg.Pool;
+    /** The test database's URL, for processes of their own (the Python worker). */
+    url: string;
     h: TemporalHarness;
     workers: Awaited<ReturnType<typeof startTestWorkers>>;
     gateway: Gateway;
   };
   beforeAll(async () => {
-    ({ pool: stack.pool } = await freshDatabase(prefix));
+    ({ pool: stack.pool, url: stack.url } = await freshDatabase(prefix));
     stack.h = await temporalHarness(prefix);
     stack.workers = await startTestWorkers(stack.h, stack.pool);
     if (opts.gateway) stack.gateway = await startGateway(stack.pool);
