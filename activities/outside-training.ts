@@ -9,12 +9,11 @@ import type pg from 'pg';
 import { accuracy } from '../core/metrics.js';
 import { canonicalJson } from '../core/model.js';
 import type { FeatureSpec, Features, Policy } from '../core/schemas.js';
-import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { adoptOnnx } from '../scoring/adopt.js';
 import { OnnxModelError } from '../scoring/index.js';
 import { businessFailure } from './failures.js';
-import { trainingRows, type TrainResult } from './training.js';
+import { registerCandidate, trainingRows, type TrainResult } from './training.js';
 
 export interface TrainingSetRef {
   sha256: string;
@@ -180,31 +179,24 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
         configHash,
         details: input.trained.details,
       });
-      return withTransaction(pool, async (client) => {
-        const version = await db.insertModelVersion(client, {
-          modelId: input.modelId,
-          idempotencyKey: `${input.cycleId}:candidate`,
-          status: 'candidate',
-          datasetId: input.datasetId,
-          cycleId: input.cycleId,
-          configHash,
-          codeVersion: PYTHON_CODE_VERSION,
-          artifact: canonicalJson(artifact),
-          artifactSha256: artifact.sha256,
-          metrics: {
-            trainer: 'python',
-            config: input.config.python,
-            trainAccuracy,
-            trainRows: input.trainingSet.rows,
-            historyRows: input.trainingSet.historyRows,
-            resumedFrom: input.trained.resumedFrom,
-            ...input.trained.details,
-            result: { ...result(0), version: null },
-          },
-        });
-        await db.mergeVersionMetrics(client, input.modelId, version, { result: result(version) });
-        await db.setAlias(client, input.modelId, 'candidate', version);
-        return result(version);
+      return registerCandidate(pool, {
+        modelId: input.modelId,
+        cycleId: input.cycleId,
+        datasetId: input.datasetId,
+        configHash,
+        codeVersion: PYTHON_CODE_VERSION,
+        artifactJson: canonicalJson(artifact),
+        artifactSha256: artifact.sha256,
+        metrics: {
+          trainer: 'python',
+          config: input.config.python,
+          trainAccuracy,
+          trainRows: input.trainingSet.rows,
+          historyRows: input.trainingSet.historyRows,
+          resumedFrom: input.trained.resumedFrom,
+          ...input.trained.details,
+        },
+        result,
       });
     },
 

@@ -96,6 +96,44 @@ async function loadCheckpoint(
   return trees.length === progress.trees ? { kind: 'forest', trees, searched: progress.searched } : undefined;
 }
 
+/**
+ * Registers a cycle's trained candidate with what the training activity returns stored beside it, so a
+ * retry after a lost completion returns the same. One transaction: a crash between the insert and the
+ * stored result would leave a row whose result says version null, which a retry would return.
+ */
+export function registerCandidate(
+  pool: pg.Pool,
+  c: {
+    modelId: string;
+    cycleId: string;
+    datasetId: number;
+    configHash: string;
+    codeVersion: string;
+    artifactJson: string;
+    artifactSha256: string;
+    metrics: Record<string, unknown>;
+    result: (version: number) => TrainResult;
+  },
+): Promise<TrainResult> {
+  return withTransaction(pool, async (client) => {
+    const version = await db.insertModelVersion(client, {
+      modelId: c.modelId,
+      idempotencyKey: `${c.cycleId}:candidate`,
+      status: 'candidate',
+      datasetId: c.datasetId,
+      cycleId: c.cycleId,
+      configHash: c.configHash,
+      codeVersion: c.codeVersion,
+      artifact: c.artifactJson,
+      artifactSha256: c.artifactSha256,
+      metrics: { ...c.metrics, result: { ...c.result(0), version: null } },
+    });
+    await db.mergeVersionMetrics(client, c.modelId, version, { result: c.result(version) });
+    await db.setAlias(client, c.modelId, 'candidate', version);
+    return c.result(version);
+  });
+}
+
 export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
   return {
     /**
@@ -185,34 +223,24 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         configHash,
         details: out.details,
       });
-      // One transaction: a crash between the insert and the stored result would leave a row whose
-      // result says version null, which the retry above would return as the candidate.
-      return withTransaction(pool, async (client) => {
-        const version = await db.insertModelVersion(client, {
-          modelId: input.modelId,
-          idempotencyKey: `${input.cycleId}:candidate`,
-          status: 'candidate',
-          datasetId: input.datasetId,
-          cycleId: input.cycleId,
-          configHash,
-          codeVersion: CODE_VERSION,
-          artifact: artifactJson,
-          artifactSha256,
-          metrics: {
-            trainer: out.trainer,
-            config: input.config,
-            trainAccuracy,
-            trainRows: rows.length,
-            historyRows,
-            resumedFrom: out.resumedFrom,
-            ...out.details,
-            // What this activity returns, so a retry after a lost completion returns the same.
-            result: { ...result(0), version: null },
-          },
-        });
-        await db.mergeVersionMetrics(client, input.modelId, version, { result: result(version) });
-        await db.setAlias(client, input.modelId, 'candidate', version);
-        return result(version);
+      return registerCandidate(pool, {
+        modelId: input.modelId,
+        cycleId: input.cycleId,
+        datasetId: input.datasetId,
+        configHash,
+        codeVersion: CODE_VERSION,
+        artifactJson,
+        artifactSha256,
+        metrics: {
+          trainer: out.trainer,
+          config: input.config,
+          trainAccuracy,
+          trainRows: rows.length,
+          historyRows,
+          resumedFrom: out.resumedFrom,
+          ...out.details,
+        },
+        result,
       });
     },
   };

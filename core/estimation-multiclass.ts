@@ -8,8 +8,8 @@
  * the reference's per-row terms, and the reference chunks' mean ± 3 standard deviations. Pure: no I/O.
  */
 import { applyIsotonic, decideCalibration, type CalibrationDecision } from './calibration.js';
-import { BAND_SIGMAS, chunkRanges, PREDICTION_PSI_THRESHOLD, type MetricEstimate } from './estimation.js';
-import { binShares, categoricalPsi, psiFromEdges, quantileEdges } from './stattests.js';
+import { BAND_SIGMAS, chunkRanges, outputDrift, type MetricEstimate } from './estimation.js';
+import { binShares, quantileEdges } from './stattests.js';
 
 export const MULTICLASS_METRICS = ['accuracy', 'f1'] as const;
 export type MulticlassMetric = (typeof MULTICLASS_METRICS)[number];
@@ -235,9 +235,6 @@ export function estimateMulticlass(
     }
     const counts: Record<string, number> = {};
     for (const c of predicted) counts[c] = (counts[c] ?? 0) + 1;
-    const predictionPsi = categoricalPsi(model.referencePredicted, counts).statistic;
-    const { edges, shares } = model.referenceConfidence;
-    const confidencePsi = psiFromEdges(edges, shares, maxProba(proba, r.start, r.end)).statistic;
     return {
       index,
       start: r.start,
@@ -245,8 +242,7 @@ export function estimateMulticlass(
       rows,
       labeled,
       metrics,
-      predictionDrift: { psi: predictionPsi, drifted: predictionPsi >= PREDICTION_PSI_THRESHOLD },
-      confidenceDrift: { psi: confidencePsi, drifted: confidencePsi >= PREDICTION_PSI_THRESHOLD },
+      ...outputDrift(model, counts, maxProba(proba, r.start, r.end)),
     };
   });
 }

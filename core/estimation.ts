@@ -245,9 +245,6 @@ function estimateChunk(
     predictedCounts[k] = (predictedCounts[k] ?? 0) + 1;
     confidence.push(Math.max(data.proba[i]!, 1 - data.proba[i]!));
   }
-  const predictionPsi = categoricalPsi(model.referencePredicted, predictedCounts).statistic;
-  const { edges, shares } = model.referenceConfidence;
-  const confidencePsi = psiFromEdges(edges, shares, confidence).statistic;
   return {
     index,
     start: r.start,
@@ -255,6 +252,26 @@ function estimateChunk(
     rows,
     labeled,
     metrics,
+    ...outputDrift(model, predictedCounts, confidence),
+  };
+}
+
+/** How far a chunk's predicted classes and confidences moved from the reference's (PSI each). */
+export function outputDrift(
+  model: {
+    referencePredicted: Record<string, number>;
+    referenceConfidence: { edges: number[]; shares: number[] };
+  },
+  predictedCounts: Record<string, number>,
+  confidence: number[],
+): {
+  predictionDrift: { psi: number; drifted: boolean };
+  confidenceDrift: { psi: number; drifted: boolean };
+} {
+  const predictionPsi = categoricalPsi(model.referencePredicted, predictedCounts).statistic;
+  const { edges, shares } = model.referenceConfidence;
+  const confidencePsi = psiFromEdges(edges, shares, confidence).statistic;
+  return {
     predictionDrift: { psi: predictionPsi, drifted: predictionPsi >= PREDICTION_PSI_THRESHOLD },
     confidenceDrift: { psi: confidencePsi, drifted: confidencePsi >= PREDICTION_PSI_THRESHOLD },
   };
