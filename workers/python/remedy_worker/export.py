@@ -1,0 +1,109 @@
+"""ONNX export of the fitted pipeline, checked against the pipeline itself with onnxruntime."""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.pipeline import Pipeline
+
+from .errors import conversion_error
+
+TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+# Rows of probabilities must sum to 1 within this (float32 outputs).
+SUM_TOLERANCE = 1e-4
+GRAPH_NAME = "remedy_candidate"
+
+
+@dataclass(frozen=True)
+class Exported:
+    onnx: bytes
+    inputs: list[dict[str, str]]  # {"name": ONNX input, "feature": feature name, "type": "float" | "string"}
+    converter_gap: float  # max |p_sklearn - p_onnx| over the training rows
+
+
+def input_names(features: list[str]) -> list[str]:
+    """ONNX input names: the feature name when it is a plain identifier, else a cleaned, unique one."""
+    names: list[str] = []
+    for feature in features:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", feature)
+        if not re.match(r"^[A-Za-z_]", base):
+            base = f"f_{base}"
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _feeds(X: np.ndarray, inputs: list[dict[str, str]]) -> dict[str, np.ndarray]:
+    feeds = {}
+    for i, spec in enumerate(inputs):
+        column = X[:, i].reshape(-1, 1)
+        feeds[spec["name"]] = column.astype(np.float32) if spec["type"] == "float" else column.astype(str)
+    return feeds
+
+
+def export_onnx(pipeline: Pipeline, feature_spec: dict[str, list[str]], X: np.ndarray) -> Exported:
+    """Converts (zipmap off, per-column inputs), runs the ONNX file on X and compares probabilities."""
+    features = feature_spec["numeric"] + feature_spec["categorical"]
+    kinds = ["float"] * len(feature_spec["numeric"]) + ["string"] * len(feature_spec["categorical"])
+    inputs = [{"name": n, "feature": f, "type": k} for n, f, k in zip(input_names(features), features, kinds)]
+    initial_types = [
+        (s["name"], FloatTensorType([None, 1]) if s["type"] == "float" else StringTensorType([None, 1])) for s in inputs
+    ]
+    classifier = pipeline.steps[-1][1]
+    try:
+        model = convert_sklearn(
+            pipeline,
+            name=GRAPH_NAME,  # a fixed name (skl2onnx picks a random one), so the same model gives the same file
+            initial_types=initial_types,
+            options={id(classifier): {"zipmap": False}},
+            target_opset=TARGET_OPSET,
+        )
+    except Exception as err:  # skl2onnx raises many kinds: all mean "this pipeline does not convert"
+        raise conversion_error(
+            f"skl2onnx could not convert the pipeline ({type(classifier).__name__}): {err}. Use estimators"
+            " skl2onnx supports (GradientBoostingClassifier does; HistGradientBoostingClassifier does not with"
+            " skl2onnx 1.20.0) in model.build_model"
+        ) from None
+    # skl2onnx lists the opsets in set order (it varies with PYTHONHASHSEED): sort them, so the same
+    # model always gives the same bytes and the same sha256.
+    opsets = sorted(model.opset_import, key=lambda o: o.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(opsets)
+    onnx_bytes = model.SerializeToString()
+    return Exported(onnx=onnx_bytes, inputs=inputs, converter_gap=check_onnx(onnx_bytes, pipeline, inputs, X))
+
+
+def check_onnx(onnx_bytes: bytes, pipeline: Pipeline, inputs: list[dict[str, str]], X: np.ndarray) -> float:
+    """Runs the ONNX file on X; returns max |p_sklearn - p_onnx|. Refuses NaN or rows not summing to 1."""
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    have_in = [i.name for i in session.get_inputs()]
+    want_in = [s["name"] for s in inputs]
+    if have_in != want_in:
+        raise conversion_error(f"the ONNX file's inputs are {have_in}, not the expected {want_in}")
+    have_out = {o.name for o in session.get_outputs()}
+    if not {"label", "probabilities"} <= have_out:
+        raise conversion_error(
+            f"the ONNX file's outputs are {sorted(have_out)}; it needs 'label' and 'probabilities'"
+            " (the last step must be a classifier with predict_proba)"
+        )
+    probabilities = np.asarray(session.run(["probabilities"], _feeds(X, inputs))[0], dtype=np.float64)
+    expected = pipeline.predict_proba(X)
+    if probabilities.shape != expected.shape:
+        raise conversion_error(
+            f"the ONNX file gives probabilities of shape {list(probabilities.shape)}; the pipeline gives"
+            f" {list(expected.shape)} (rows x classes)"
+        )
+    if not np.all(np.isfinite(probabilities)):
+        raise conversion_error("the ONNX file gives NaN or infinite probabilities on the training rows")
+    worst_sum = float(np.max(np.abs(probabilities.sum(axis=1) - 1.0)))
+    if worst_sum > SUM_TOLERANCE:
+        raise conversion_error(
+            f"the ONNX file's probabilities do not sum to 1 on every row (off by up to {worst_sum:.3g}):"
+            " export a classifier's probabilities, not scores"
+        )
+    return float(np.max(np.abs(probabilities - expected)))

@@ -1,0 +1,67 @@
+"""The model a team trains: replace build_model with your own (the rest of the worker stays as it is).
+
+What the worker hands your pipeline:
+  X: a 2-D numpy array of dtype object, one row per training example, its columns the numeric features
+     (Python floats) in feature_spec["numeric"] order, then the categorical ones (str) in
+     feature_spec["categorical"] order. Column i of X is feature i of that combined list.
+  y: a 1-D array of str labels, all from the cycle's label set.
+  sample_weight: passed to the last step's fit as `<last step name>__sample_weight`.
+
+What the worker does with it: fits it (in stages, see build_model), exports it with skl2onnx (one ONNX
+input per feature: float [N,1] for numeric, string [N,1] for categorical; outputs `label` and
+`probabilities`, no ZipMap) and checks the ONNX file gives the pipeline's own probabilities.
+"""
+
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+
+def build_model(feature_spec: dict[str, list[str]], config: dict[str, Any], seed: int) -> Pipeline:
+    """Returns the unfitted scikit-learn Pipeline to train. THE function a team replaces with its own.
+
+    Args:
+      feature_spec: {"numeric": [names], "categorical": [names]}: the columns of X, numeric first.
+      config: the policy's training config: {"estimators", "learningRate", "maxDepth", "stageSize"}.
+      seed: the cycle's seed: pass it to every random_state, so a retry trains the same model.
+
+    Must return a Pipeline whose last step is a classifier with `predict_proba` and `classes_` that
+    skl2onnx can convert (with skl2onnx 1.20.0, GradientBoostingClassifier and RandomForestClassifier
+    convert; HistGradientBoostingClassifier does not). Staged fitting (a checkpoint every
+    config["stageSize"] estimators, resumed after a crash) needs a last step with `warm_start` and
+    `n_estimators` parameters (gradient boosting, random forest, extra trees), sized by
+    config["estimators"]; any other classifier is fitted in one go (also when stageSize is 0).
+
+    The default: numeric features as they are, categorical ones one-hot encoded (categories unseen in
+    training encode as all zeros), then gradient boosting.
+    """
+    n_numeric = len(feature_spec["numeric"])
+    n_categorical = len(feature_spec["categorical"])
+    columns = []
+    if n_numeric:
+        columns.append(("numeric", "passthrough", list(range(n_numeric))))
+    if n_categorical:
+        columns.append(
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore"),
+                list(range(n_numeric, n_numeric + n_categorical)),
+            )
+        )
+    return Pipeline(
+        [
+            ("features", ColumnTransformer(columns)),
+            (
+                "classifier",
+                GradientBoostingClassifier(
+                    n_estimators=config["estimators"],
+                    learning_rate=config["learningRate"],
+                    max_depth=config["maxDepth"],
+                    random_state=seed,
+                ),
+            ),
+        ]
+    )

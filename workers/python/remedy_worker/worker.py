@@ -1,0 +1,127 @@
+"""The Python training worker process: `python -m remedy_worker.worker`.
+
+  TEMPORAL_ADDRESS          the Temporal frontend (default localhost:7233)
+  TEMPORAL_NAMESPACE        default 'default'
+  REMEDY_PYTHON_TASK_QUEUE  the training task queue it polls (default 'remedy-training-python')
+  DATABASE_URL              Remedy's Postgres (required: training sets, checkpoints and ONNX files)
+  REMEDY_CODEC_KEYS         payload encryption keys, as the Node processes use (optional)
+
+Prints one JSON line {"msg":"python worker ready","taskQueue":...} on stdout once it is polling, and
+shuts down gracefully on SIGTERM or SIGINT (a running training is cancelled between stages, its last
+checkpoint kept for the retry).
+"""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import psycopg
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from .activities import TrainingActivities
+from .codec import CodecKeyError, data_converter_from_env
+
+# How long a running training gets to finish its stage after SIGTERM before it is cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=5)
+READY_TIMEOUT_SECONDS = 60.0
+
+
+class StartupError(Exception):
+    pass
+
+
+def settings(env: dict[str, str]) -> dict[str, str]:
+    database_url = env.get("DATABASE_URL", "").strip()
+    if not database_url:
+        raise StartupError(
+            "DATABASE_URL is not set: the Python worker reads training sets from and writes models to"
+            " Remedy's Postgres; set DATABASE_URL to the same URL the Node worker uses"
+        )
+    return {
+        "address": env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
+        "namespace": env.get("TEMPORAL_NAMESPACE", "").strip() or "default",
+        "task_queue": env.get("REMEDY_PYTHON_TASK_QUEUE", "").strip() or "remedy-training-python",
+        "database_url": database_url,
+    }
+
+
+def check_database(url: str) -> None:
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            conn.execute("SELECT 1 FROM model_blobs LIMIT 0")
+    except psycopg.errors.UndefinedTable:
+        raise StartupError("the database has no model_blobs table: run Remedy's migrations first") from None
+    except psycopg.Error as err:
+        raise StartupError(f"cannot reach the database at DATABASE_URL: {str(err).strip()}") from None
+
+
+async def wait_until_polling(client: Client, namespace: str, task_queue: str, identity: str) -> None:
+    """Returns once the server lists this worker among the task queue's activity pollers."""
+    request = DescribeTaskQueueRequest(
+        namespace=namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    )
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        response = await client.workflow_service.describe_task_queue(request)
+        if any(p.identity == identity for p in response.pollers):
+            return
+        await asyncio.sleep(0.1)
+    raise StartupError(f"the worker did not start polling {task_queue} within {READY_TIMEOUT_SECONDS:.0f} s")
+
+
+async def run(cfg: dict[str, str]) -> None:
+    identity = f"remedy-python-{os.getpid()}@{socket.gethostname()}"
+    try:
+        client = await Client.connect(
+            cfg["address"],
+            namespace=cfg["namespace"],
+            identity=identity,
+            data_converter=data_converter_from_env(),
+        )
+    except RuntimeError as err:
+        raise StartupError(f"cannot connect to Temporal at {cfg['address']} (TEMPORAL_ADDRESS): {err}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    activities = TrainingActivities(cfg["database_url"])
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="training") as executor:
+        worker = Worker(
+            client,
+            task_queue=cfg["task_queue"],
+            activities=[activities.train_python_candidate],
+            activity_executor=executor,
+            max_concurrent_activities=4,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+        async with worker:
+            await wait_until_polling(client, cfg["namespace"], cfg["task_queue"], identity)
+            print(json.dumps({"msg": "python worker ready", "taskQueue": cfg["task_queue"]}), flush=True)
+            await stop.wait()
+            sys.stderr.write(f"remedy python worker: stopping (polling {cfg['task_queue']} ends)\n")
+
+
+def main() -> int:
+    try:
+        cfg = settings(dict(os.environ))
+        check_database(cfg["database_url"])
+        asyncio.run(run(cfg))
+    except (StartupError, CodecKeyError) as err:
+        sys.stderr.write(f"remedy python worker: {err}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
