@@ -241,6 +241,14 @@ export async function scoreFeeds(
   return Array.from(result[output]!.data as ArrayLike<unknown>);
 }
 
+/**
+ * Probabilities this close are a tie, won by the first class in class order. onnxruntime sums a forest's
+ * trees in a different order for one row than for a batch, so an exact tie (k of 60 trees each way)
+ * comes out a few 1e-8 apart, either way: without this, a request could get one label at the gateway
+ * (one row) and another when the same row is scored in a batch (evaluation, drift checks).
+ */
+const TIE = 1e-6;
+
 /** Largest batch handed to one session.run (bounded memory for a window of any size). */
 const BATCH = 4096;
 
@@ -272,7 +280,7 @@ export async function scoreOnnx(
           );
         probabilities[artifact.classes[c]!] = p;
         sum += p;
-        if (p > probs[i * k + best]!) best = c;
+        if (p > probs[i * k + best]! + TIE) best = c;
       }
       if (Math.abs(sum - 1) > 1e-3 || Object.values(probabilities).some((p) => p < -1e-6))
         throw new OnnxModelError(
