@@ -9,12 +9,15 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson, type OnnxArtifact } from '../../core/model.js';
-import { ModelDefinition } from '../../core/schemas.js';
+import { ModelDefinition, type Features } from '../../core/schemas.js';
 import { putBlob } from '../../db/blobs.js';
 import { getModelVersion, insertModelVersion, upsertModel } from '../../db/models.js';
+import { loadWeather } from '../../dev/weather.js';
+import type { Gateway } from '../../gateway/server.js';
+import { registerModelWithChampion } from '../../ops/setup.js';
 import { adoptOnnx } from '../../scoring/adopt.js';
 import { scoreRows } from '../../scoring/index.js';
-import { freshDatabase } from '../helpers.js';
+import { freshDatabase, startGateway } from '../helpers.js';
 import {
   buildOnnxFixtures,
   LABELS,
@@ -26,6 +29,7 @@ import {
 
 let fx: OnnxFixtures;
 let pool: pg.Pool;
+let gateway: Gateway | undefined;
 const measured: Record<string, Record<string, number | null>> = {};
 
 beforeAll(async () => {
@@ -35,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   console.log(`ONNX fixtures built in ${fx?.seconds.toFixed(1)} s; max |Δp| over the 2015 holdout:`);
   console.table(measured);
+  await gateway?.close();
   await pool?.end();
   await fx?.remove();
 });
@@ -123,7 +128,7 @@ describe.each(MODELS)('$name ($about)', ({ name, spec, zipMap, linear }) => {
     // One runtime, one file: the registry path gives the very same predictions as adoption did.
     expect(served).toEqual(adopted.predictions);
     expect(served.map((p) => p.label)).toEqual(
-      doc.onnxruntime.map((row) => doc.classes[row.indexOf(Math.max(...row))]),
+      doc.onnxruntime.map((row) => doc.classes[row.findIndex((p) => p >= Math.max(...row) - 1e-6)]),
     );
     // The converter's gap, kept with the version, is the largest |Δp| against scikit-learn.
     const gap = (stored.artifact as OnnxArtifact).source.converterGap;
@@ -131,4 +136,61 @@ describe.each(MODELS)('$name ($about)', ({ name, spec, zipMap, linear }) => {
     expect(gap).toBeGreaterThan(0);
     if (linear) expect(nodeVsSklearn).toBeLessThan(1e-5);
   });
+});
+
+/** Only the features the model has (the gateway refuses others). */
+const pick = (features: Features, spec: typeof WEATHER_SPEC): Features =>
+  Object.fromEntries([...spec.numeric, ...spec.categorical].map((f) => [f, features[f]!]));
+
+describe('through the gateway', () => {
+  it.each([
+    { name: 'rf', spec: WEATHER_SPEC },
+    { name: 'tensor', spec: NUMERIC_SPEC },
+  ])(
+    'an adopted ONNX champion ($name) answers POST /predict with the probabilities onnxruntime gives in Python',
+    async ({ name, spec }) => {
+      const modelId = `onnx_gateway_${name}`;
+      const [bytes, doc, weather] = await Promise.all([fx.bytes(name), fx.doc(name), loadWeather()]);
+      // The champion as given (no training): the 2012-2014 data is its reference.
+      const reference = weather
+        .filter((r) => r.date < '2015-01-01')
+        .map((r) => ({ recordKey: r.recordKey, ts: r.ts, features: pick(r.features, spec), label: r.label }));
+      const def = ModelDefinition.parse({ modelId, labelSet: LABELS, features: spec });
+      const registered = await registerModelWithChampion(pool, def, reference, {
+        onnx: { bytes, producer: `${name}.onnx` },
+      });
+      expect(registered.version).toBe(1);
+      gateway ??= await startGateway(pool);
+
+      const answers: { version: number; label: string; probabilities: Record<string, number> }[] = [];
+      for (const [i, row] of doc.rows.entries()) {
+        const res = await fetch(`${gateway.url}/v1/models/${modelId}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ requestId: `holdout-${i}`, features: pick(row, spec) }),
+        });
+        expect(res.status).toBe(200);
+        answers.push((await res.json()) as (typeof answers)[number]);
+      }
+      const gatewayVsPython = maxAbsDiff(
+        answers.map((a) => a.probabilities),
+        doc.onnxruntime,
+        doc.classes,
+      );
+      measured[`${name} via gateway`] = { 'gateway vs ORT-Python': gatewayVsPython };
+      expect(gatewayVsPython).toBeLessThan(1e-5);
+      expect(answers.every((a) => a.version === 1)).toBe(true);
+      // The label is the most probable class; probabilities within 1e-6 are a tie, won by the first class.
+      // A forest's probabilities are k/60 and often tie exactly, but one row alone and a batch sum the
+      // trees in a different order (the last float bit differs): the label must not depend on that.
+      const ties = doc.onnxruntime.filter((row) => {
+        const [first, second] = [...row].sort((a, b) => b - a);
+        return first! - second! <= 1e-6;
+      }).length;
+      measured[`${name} via gateway`]!['rows with a tie'] = ties;
+      expect(answers.map((a) => a.label)).toEqual(
+        doc.onnxruntime.map((row) => doc.classes[row.findIndex((p) => p >= Math.max(...row) - 1e-6)]),
+      );
+    },
+  );
 });
