@@ -34,7 +34,7 @@ const measured: Record<string, Record<string, number | null>> = {};
 
 beforeAll(async () => {
   [fx, { pool }] = await Promise.all([buildOnnxFixtures(), freshDatabase('onnx_equivalence')]);
-});
+}, 600_000); // the first run creates the Python environment (pip install), which can take minutes
 
 afterAll(async () => {
   console.log(`ONNX fixtures built in ${fx?.seconds.toFixed(1)} s; max |Δp| over the 2015 holdout:`);

@@ -18,7 +18,7 @@ let fx: OnnxFixtures;
 
 beforeAll(async () => {
   fx = await buildOnnxFixtures();
-}, 240_000);
+}, 600_000); // the first run creates the Python environment (pip install), which can take minutes
 
 afterAll(async () => {
   await fx?.remove();

@@ -22,7 +22,7 @@ let rows: Features[];
 beforeAll(async () => {
   fx = await buildOnnxFixtures();
   rows = (await fx.doc('lr')).rows;
-}, 240_000);
+}, 600_000); // the first run creates the Python environment (pip install), which can take minutes
 
 afterAll(async () => {
   await fx?.remove();
