@@ -64,7 +64,7 @@ export interface GraphNode {
   opType: string;
   inputs: string[];
   outputs: string[];
-  /** Class labels from classlabels_strings / classlabels_int64s, when the node has them. */
+  /** Class labels from classlabels_strings / classlabels_int64s / classlabels_ints, when the node has them. */
   classLabels: string[] | null;
 }
 
@@ -86,7 +86,8 @@ function readClassLabels(attribute: Uint8Array): string[] | null {
   const parts = fields(attribute);
   const name = text(parts.find((f) => f.no === 1)?.data);
   if (name === 'classlabels_strings') return parts.filter((f) => f.no === 9).map((f) => text(f.data));
-  if (name !== 'classlabels_int64s') return null;
+  // ZipMap and the tree ensembles say classlabels_int64s; LinearClassifier and SVMClassifier, classlabels_ints.
+  if (name !== 'classlabels_int64s' && name !== 'classlabels_ints') return null;
   const ints: string[] = [];
   for (const f of parts.filter((p) => p.no === 8)) {
     if (f.varint !== undefined) ints.push(String(f.varint));

@@ -85,6 +85,12 @@ function columnInputs(inputs: IoInfo[], spec: FeatureSpec): OnnxArtifact['inputs
 
 function tensorInput(inputs: IoInfo[], spec: FeatureSpec, hints: OnnxHints): OnnxArtifact['inputs'] {
   const input = hints.tensor?.input ? inputs.find((i) => i.name === hints.tensor!.input) : inputs[0];
+  const features = [...spec.numeric, ...spec.categorical];
+  const unmatched = inputs.filter((i) => !features.includes(i.name));
+  if (inputs.length > 1 && unmatched.length > 0)
+    throw new OnnxModelError(
+      `graph input${unmatched.length > 1 ? 's' : ''} ${unmatched.map((i) => `"${i.name}"`).join(', ')} match${unmatched.length > 1 ? '' : 'es'} no feature of the model (${features.join(', ')}): name each input after the feature it reads (skl2onnx: initial_types), or give one float tensor and describe it in the definition's "onnx.tensor.layout"`,
+    );
   if (!input || inputs.length !== 1)
     throw new OnnxModelError(
       `the graph's inputs are ${inputs.map((i) => `"${i.name}"`).join(', ')}: name them after the features (${[...spec.numeric, ...spec.categorical].join(', ')}), or give one float tensor and describe it in the definition's "onnx.tensor.layout"`,
@@ -154,6 +160,10 @@ export function describeOnnx(
   const label = outputs.find((o) => o !== probabilities && (o.type === 'string' || o.type === 'int64'));
   const classes = graph.classLabels ?? hints.classes ?? [...labelSet].sort();
   const width = probabilities.shape?.[1];
+  if (width === 1 && graph.classLabels === null)
+    throw new OnnxModelError(
+      `output "${probabilities.name}" is one number per row, not a probability per class: the model looks like a regressor or a scorer. Export a classifier with its class probabilities (skl2onnx does by default; for PyTorch add a softmax)`,
+    );
   if (typeof width === 'number' && width > 0 && width !== classes.length)
     throw new OnnxModelError(
       `output "${probabilities.name}" has ${width} columns but the model has ${classes.length} classes (${classes.join(', ')}): give "onnx.classes" in the definition in the output's order`,
@@ -231,6 +241,14 @@ export async function scoreFeeds(
   return Array.from(result[output]!.data as ArrayLike<unknown>);
 }
 
+/**
+ * Probabilities this close are a tie, won by the first class in class order. onnxruntime sums a forest's
+ * trees in a different order for one row than for a batch, so an exact tie (k of 60 trees each way)
+ * comes out a few 1e-8 apart, either way: without this, a request could get one label at the gateway
+ * (one row) and another when the same row is scored in a batch (evaluation, drift checks).
+ */
+const TIE = 1e-6;
+
 /** Largest batch handed to one session.run (bounded memory for a window of any size). */
 const BATCH = 4096;
 
@@ -262,7 +280,7 @@ export async function scoreOnnx(
           );
         probabilities[artifact.classes[c]!] = p;
         sum += p;
-        if (p > probs[i * k + best]!) best = c;
+        if (p > probs[i * k + best]! + TIE) best = c;
       }
       if (Math.abs(sum - 1) > 1e-3 || Object.values(probabilities).some((p) => p < -1e-6))
         throw new OnnxModelError(
