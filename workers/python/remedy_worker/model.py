@@ -12,7 +12,9 @@ input per feature: float [N,1] for numeric, string [N,1] for categorical; output
 `probabilities`, no ZipMap) and checks the ONNX file gives the pipeline's own probabilities.
 """
 
-from typing import Any
+import importlib
+import os
+from typing import Any, Callable
 
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
@@ -65,3 +67,26 @@ def build_model(feature_spec: dict[str, list[str]], config: dict[str, Any], seed
             ),
         ]
     )
+
+
+DEFAULT_MODEL = "remedy_worker.model:build_model"
+
+
+def model_builder() -> tuple[Callable[..., Any], str]:
+    """The function that builds the model: build_model above, or the one REMEDY_PYTHON_MODEL names.
+
+    REMEDY_PYTHON_MODEL="my_package.models:build" lets a team keep its own model in its own module (on
+    PYTHONPATH) instead of editing this file; it has build_model's signature and contract.
+    """
+    spec = os.environ.get("REMEDY_PYTHON_MODEL", "").strip() or DEFAULT_MODEL
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise ValueError(f'REMEDY_PYTHON_MODEL="{spec}" must be "module:function", e.g. "my_models:build_model"')
+    try:
+        fn = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f'REMEDY_PYTHON_MODEL="{spec}": {err} (is its folder on PYTHONPATH?)') from None
+    if not callable(fn):
+        raise ValueError(f'REMEDY_PYTHON_MODEL="{spec}" is not a function')
+    return fn, spec
+

@@ -27,7 +27,7 @@ from . import __version__
 from .dataset import TrainingInput, TrainingSet, parse_training_set
 from .errors import conversion_error, training_data_error
 from .export import export_onnx
-from .model import build_model
+from .model import model_builder
 
 CHECKPOINT_MEDIA = "application/x-python-pickle"
 ONNX_MEDIA = "application/onnx"
@@ -68,6 +68,7 @@ def config_hash(inp: TrainingInput) -> str:
             "seed": inp.seed,
             "config": inp.config,
             "codeVersion": code_version(),
+            "model": model_builder()[1],
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -155,9 +156,10 @@ def train(inp: TrainingInput, store: BlobStore, progress: Progress, resume: dict
             " before starting the training activity"
         )
     data = parse_training_set(raw, inp)
-    pipeline = build_model(inp.feature_spec, inp.config, inp.seed)
+    build, builder = model_builder()
+    pipeline = build(inp.feature_spec, inp.config, inp.seed)
     if not isinstance(pipeline, Pipeline):
-        raise conversion_error(f"model.build_model returned a {type(pipeline).__name__}; it must return a Pipeline")
+        raise conversion_error(f"{builder} returned a {type(pipeline).__name__}; it must return a Pipeline")
     fit = staged_fit(pipeline, data, inp.config, store, progress, config_hash(inp), resume)
     exported = export_onnx(fit.pipeline, inp.feature_spec, data.X)
     artifact = store.put(exported.onnx, ONNX_MEDIA)

@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 
 from .activities import TrainingActivities
 from .codec import CodecKeyError, data_converter_from_env
+from .model import model_builder
 
 # How long a running training gets to finish its stage after SIGTERM before it is cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
@@ -95,19 +96,26 @@ async def run(cfg: dict[str, str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        _, builder = model_builder()
+    except ValueError as err:
+        raise StartupError(str(err)) from None
     activities = TrainingActivities(cfg["database_url"])
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="training") as executor:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="training") as executor:
         worker = Worker(
             client,
             task_queue=cfg["task_queue"],
             activities=[activities.train_python_candidate],
             activity_executor=executor,
-            max_concurrent_activities=4,
+            max_concurrent_activities=2,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
         async with worker:
             await wait_until_polling(client, cfg["namespace"], cfg["task_queue"], identity)
-            print(json.dumps({"msg": "python worker ready", "taskQueue": cfg["task_queue"]}), flush=True)
+            print(
+                json.dumps({"msg": "python worker ready", "taskQueue": cfg["task_queue"], "model": builder}),
+                flush=True,
+            )
             await stop.wait()
             sys.stderr.write(f"remedy python worker: stopping (polling {cfg['task_queue']} ends)\n")
 
