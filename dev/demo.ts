@@ -1,14 +1,14 @@
 /**
  * The main job: a full remediation cycle on real data and real infrastructure, on one machine.
  *
- *   npm run demo [-- --json] [-- --keep]
+ *   npm run demo [-- --json] [-- --keep] [-- --trainer python]
  *
  * Brings up Temporal + Postgres + a worker, trains a champion on 2012 Seattle/New York weather, logs
  * 2013–2015 traffic, runs one cycle with a scripted reviewer and approver, and prints every stage.
  * With --json the summary is the one JSON document on stdout (logs go to stderr). With --keep the
  * stack stays up for the Web UI until Ctrl-C.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Pool } from 'pg';
 import * as db from '../db/index.js';
 import { reportLink } from '../ops/cycles.js';
@@ -22,16 +22,26 @@ const program = new Command('demo')
   .option('--json', 'print the cycle summary as one JSON document on stdout')
   .option('--keep', 'leave Temporal, Postgres and the worker running (Ctrl-C to stop)')
   .option('--model <id>', 'model ID to use (default: the next free weather-<n>)')
+  .addOption(
+    new Option(
+      '--trainer <kind>',
+      'who trains the candidate: the built-in forest, or the Python worker (scikit-learn → ONNX)',
+    )
+      .choices(['forest', 'python'])
+      .default('forest'),
+  )
   .parse();
-const opts = program.opts<{ json?: boolean; keep?: boolean; model?: string }>();
+const opts = program.opts<{ json?: boolean; keep?: boolean; model?: string; trainer: 'forest' | 'python' }>();
 const log = (msg: string) => process.stderr.write(`[remedy] ${msg}\n`);
 
 const stack = await startStack(log);
 let exitCode = 0;
 try {
+  if (opts.trainer === 'python') await stack.startPythonWorker();
   const modelId = opts.model ?? (await nextModelId(stack.pool));
   log(`registering ${modelId} and logging production traffic (vega-datasets weather.csv)`);
-  const prepared = await prepareWeatherModel(stack.pool, modelId, DEMO_POLICY);
+  const policy = { ...DEMO_POLICY, training: { trainer: opts.trainer } };
+  const prepared = await prepareWeatherModel(stack.pool, modelId, policy);
   log(
     `champion v${prepared.champion.version} trained on 2012: holdout accuracy ${(prepared.champion.baselineAccuracy * 100).toFixed(1)}%; ` +
       `${prepared.log.added} requests logged, ${prepared.log.served} served by the champion`,

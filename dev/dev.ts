@@ -10,6 +10,8 @@ import { Command } from 'commander';
 import { loadDatabaseConfig, redactUrl } from '../infra/config.js';
 import { futureTraffic, prepareWeatherModel } from './scenario.js';
 import { startStack } from './stack.js';
+import type pg from 'pg';
+import * as db from '../db/index.js';
 import { backgroundTraffic } from './traffic.js';
 
 /**
@@ -29,8 +31,12 @@ export const DEV_POLICY = {
 const opts = new Command('dev')
   .description('Run the stack on this machine with the weather model registered, until Ctrl-C')
   .option('--rate <n>', 'production requests per second through the gateway (0: none)', '20')
+  .option(
+    '--python',
+    'also run the Python training worker (started anyway when a model has training.trainer "python")',
+  )
   .parse()
-  .opts<{ rate: string }>();
+  .opts<{ rate: string; python?: boolean }>();
 const rate = Number(opts.rate);
 if (!Number.isFinite(rate) || rate < 0 || rate > 500) {
   process.stderr.write(`--rate must be a number of requests per second from 0 to 500 (got "${opts.rate}")\n`);
@@ -43,6 +49,8 @@ let traffic: ReturnType<typeof backgroundTraffic> | null = null;
 try {
   const prepared = await prepareWeatherModel(stack.pool, 'weather', DEV_POLICY);
   log(`model "weather": champion v${prepared.champion.version}, production log ready`);
+  // The Python training worker runs when a registered model asks for it (or with --python).
+  if (opts.python || (await modelsTrainedInPython(stack.pool)).length > 0) await stack.startPythonWorker();
   if (rate > 0) {
     // Bounded: at most ~6 hours of requests, each followed by its true label.
     traffic = backgroundTraffic({
@@ -80,4 +88,13 @@ try {
 } finally {
   await traffic?.stop().catch((err: unknown) => log(`traffic stopped: ${String(err)}`));
   await stack.stop();
+}
+
+async function modelsTrainedInPython(pool: pg.Pool): Promise<string[]> {
+  const out: string[] = [];
+  for (const m of await db.listModels(pool)) {
+    const def = await db.getModel(pool, m.model_id);
+    if (def?.policy.training.trainer === 'python') out.push(m.model_id);
+  }
+  return out;
 }

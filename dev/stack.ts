@@ -24,7 +24,10 @@ import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
 import type { Listening } from '../infra/http.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
-import { type Exit, portOf, runningServer, supervise, type Supervised } from './supervise.js';
+import { type Exit, portOf, type Running, runningServer, supervise, type Supervised } from './supervise.js';
+import { startPythonWorker, type PythonWorkerOptions } from './python-worker.js';
+import { ensurePythonEnv } from '../infra/python-env.js';
+import { pythonTaskQueue } from '../workflows/cycle.js';
 
 export type Log = (msg: string) => void;
 
@@ -46,6 +49,11 @@ export interface Stack {
   reviewBase: string;
   /** The worker process, restarted on crash with backoff (as are the gateway and the review page). */
   worker: Supervised<WorkerProcess>;
+  /**
+   * Starts the Python training worker (workers/python) on the training queue's `-python` queue, for
+   * models whose policy says `training.trainer: python`; creates its environment first. Idempotent.
+   */
+  startPythonWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +110,16 @@ export async function spawnWorker(
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
+  };
+}
+
+/** The Python worker as something the supervisor runs: ready once it polls. */
+async function pythonProcess(opts: PythonWorkerOptions): Promise<Running> {
+  const worker = startPythonWorker(opts);
+  await worker.ready;
+  return {
+    exit: worker.exited.then(({ code, signal }): Exit => ({ code, signal })),
+    stop: () => worker.stop(),
   };
 }
 
@@ -195,6 +213,24 @@ export async function startStack(log: Log): Promise<Stack> {
     );
     stops.push(() => reviewServer.stop());
     const review = reviewServer.current;
+    let python: Promise<void> | null = null;
+    const startPython = async () => {
+      await ensurePythonEnv({ log });
+      const taskQueue = pythonTaskQueue(config.trainingTaskQueue);
+      const supervised = await supervise(
+        'python worker',
+        () =>
+          pythonProcess({
+            temporalAddress: config.address,
+            namespace: config.namespace,
+            taskQueue,
+            databaseUrl: pgServer.url,
+          }),
+        { log },
+      );
+      stops.push(() => supervised.stop());
+      log(`python training worker polling ${taskQueue}`);
+    };
     log(`review page on ${review.url}/review`);
     return {
       config,
@@ -207,6 +243,7 @@ export async function startStack(log: Log): Promise<Stack> {
       reviewUrl: `${review.url}/review`,
       reviewBase: review.url,
       worker,
+      startPythonWorker: () => (python ??= startPython()),
       stop,
     };
   } catch (err) {

@@ -116,7 +116,7 @@ describe('cycles trained by the Python worker', () => {
     expect(retrain!.estimators).toBe(40);
     expect(await versionsOf(cycleId)).toHaveLength(1);
     console.log(
-      `killed mid-training: resumed from ${String(retrain.resumedFrom)} of 40 estimators; ${summary.outcome}`,
+      `killed mid-training: resumed from ${String(retrain?.resumedFrom)} of 40 estimators; ${summary.outcome}`,
     );
   });
 
