@@ -5,8 +5,17 @@ import type { ModelDefinition, Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { durationMs } from '../core/inputs.js';
+import {
+  analyzeMeasured,
+  routerName,
+  TrafficRouter,
+  type PrometheusMetrics,
+} from '../core/rollout-adapters.js';
+import { businessFailure } from './failures.js';
 import { recordEvent } from './notifications.js';
 import { servingReference } from './reference.js';
+import { measureArm, MetricsRefused, MetricsUnavailable, prometheusName } from './rollout-metrics.js';
+import { applySplit, RouterRefused } from './traffic-router.js';
 
 type RolloutDeps = { pool: pg.Pool };
 
@@ -19,8 +28,11 @@ export function createRolloutActivities(deps: RolloutDeps) {
 function stepActivities({ pool }: RolloutDeps) {
   return {
     /**
-     * Moves the split in one statement. Returns when it took effect (the database clock), which is
-     * where this step's traffic starts. A retry with the same weight moves nothing.
+     * Moves the split: in the gateway's table (one statement), or through the team's `http` router, which
+     * must read the same split back. Returns when it took effect (the database clock), which is where
+     * this step's traffic starts. A retry with the same weight moves nothing (the router gets the same
+     * Idempotency-Key). A router that refuses, never answers or holds another split ends the rollout:
+     * the champion is restored and the failure names the router and what differed.
      */
     async setTrafficWeight(input: {
       cycleId: string;
@@ -28,19 +40,37 @@ function stepActivities({ pool }: RolloutDeps) {
       championVersion: number;
       candidateVersion: number;
       weight: number;
+      /** The policy's router and the step's number (absent in rollouts started before routers). */
+      router?: TrafficRouter;
+      step?: number;
     }): Promise<{ since: string }> {
-      await db.setTraffic(pool, input.modelId, {
-        championVersion: input.championVersion,
-        candidateVersion: input.candidateVersion,
-        candidateWeight: input.weight,
-      });
+      const router = input.router ?? { kind: 'gateway' };
+      if (router.kind === 'http') {
+        try {
+          await applySplit(router, { ...input, step: input.step ?? 0 }, process.env);
+        } catch (err) {
+          if (!(err instanceof RouterRefused)) throw err;
+          await restoreChampion(
+            pool,
+            { ...input, actor: 'remedy', evidence: { reason: err.message } },
+            router,
+          );
+          throw businessFailure('TrafficRouterFailed', err.message, { router: routerName(router) });
+        }
+      } else {
+        await db.setTraffic(pool, input.modelId, {
+          championVersion: input.championVersion,
+          candidateVersion: input.candidateVersion,
+          candidateWeight: input.weight,
+        });
+      }
       await db.audit(pool, {
         key: `${input.cycleId}:traffic:${input.weight}`,
         cycleId: input.cycleId,
         modelId: input.modelId,
         actor: 'remedy',
         action: 'traffic.set',
-        details: { candidateVersion: input.candidateVersion, weight: input.weight },
+        details: { candidateVersion: input.candidateVersion, weight: input.weight, router },
       });
       const since = await db.auditTime(pool, `${input.cycleId}:traffic:${input.weight}`);
       return { since: since!.toISOString() };
@@ -62,16 +92,11 @@ function stepActivities({ pool }: RolloutDeps) {
       championVersion: number;
       policy: Policy['rollout'];
     }): Promise<StepAnalysis & { decidedAt: string }> {
-      const versions = [input.candidateVersion, input.championVersion];
-      const step = await db.armStatsSince(pool, input.modelId, input.stepSince, versions);
-      let champion = step.get(input.championVersion);
-      if (!champion || champion.n < input.policy.minSamples) {
-        champion = (
-          await db.armStatsSince(pool, input.modelId, input.rolloutSince, [input.championVersion])
-        ).get(input.championVersion);
-      }
-      const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
-      const analysis = analyzeStep(step.get(input.candidateVersion) ?? none, champion ?? none, input.policy);
+      const metrics = input.policy.metrics;
+      const analysis =
+        metrics?.kind === 'prometheus'
+          ? await prometheusAnalysis(pool, metrics, input)
+          : await predictionLogAnalysis(pool, input);
       const decidedAt = await db.upsertRolloutStep(pool, {
         cycleId: input.cycleId,
         stepIndex: input.stepIndex,
@@ -102,7 +127,10 @@ function stepActivities({ pool }: RolloutDeps) {
 /** How a candidate leaves the rollout: rolled back, rejected, or promoted. */
 function endingActivities({ pool }: RolloutDeps) {
   return {
-    /** Traffic back to the champion, aliases restored, the candidate marked rolled back with the evidence. */
+    /**
+     * Traffic back to the champion (through the router the cycle's traffic last went through, which must
+     * confirm it, or the activity is retried), aliases restored, the candidate marked rolled back.
+     */
     async rollback(input: {
       cycleId: string;
       modelId: string;
@@ -111,46 +139,9 @@ function endingActivities({ pool }: RolloutDeps) {
       actor: string;
       evidence: unknown;
     }): Promise<{ restoredAt: string }> {
-      return withTransaction(pool, async (client) => {
-        await db.setTraffic(client, input.modelId, {
-          championVersion: input.championVersion,
-          candidateVersion: null,
-          candidateWeight: 0,
-        });
-        await db.setAlias(client, input.modelId, 'champion', input.championVersion);
-        await db.clearAlias(client, input.modelId, 'candidate');
-        await db.setVersionStatus(
-          client,
-          input.modelId,
-          input.candidateVersion,
-          'rolled_back',
-          input.evidence,
-        );
-        await db.audit(client, {
-          key: `${input.cycleId}:rollback`,
-          cycleId: input.cycleId,
-          modelId: input.modelId,
-          actor: input.actor,
-          action: 'rollout.rolled_back',
-          details: { candidateVersion: input.candidateVersion, evidence: input.evidence },
-        });
-        // The rollout's evidence: the breaching analysis (its reason), an approval refused, or an abort.
-        const evidence = (input.evidence ?? {}) as { reason?: unknown; aborted?: unknown };
-        const why = evidence.aborted === true ? 'the cycle was aborted' : evidence.reason;
-        await recordEvent(client, {
-          eventKey: `${input.cycleId}:rollback`,
-          kind: 'rollback',
-          modelId: input.modelId,
-          cycleId: input.cycleId,
-          message: `${input.modelId} rolled back to champion v${input.championVersion}: candidate v${input.candidateVersion} withdrawn by ${input.actor}${typeof why === 'string' ? ` (${why})` : ''}`,
-          details: {
-            championVersion: input.championVersion,
-            candidateVersion: input.candidateVersion,
-            actor: input.actor,
-          },
-        });
-        const at = await db.auditTime(client, `${input.cycleId}:rollback`);
-        return { restoredAt: at!.toISOString() };
+      const router = TrafficRouter.safeParse(await db.lastTrafficRouter(pool, input.cycleId));
+      return restoreChampion(pool, input, router.success ? router.data : { kind: 'gateway' }, {
+        routerMustConfirm: true,
       });
     },
 
@@ -234,6 +225,134 @@ function endingActivities({ pool }: RolloutDeps) {
       });
     },
   };
+}
+
+interface Restore {
+  cycleId: string;
+  modelId: string;
+  championVersion: number;
+  candidateVersion: number;
+  actor: string;
+  evidence: unknown;
+}
+
+/**
+ * Gives production back to the champion: the team's router first (weight 0), then Remedy's records in one
+ * transaction. When a router adapter just failed (`routerMustConfirm` off), the router is asked on a best
+ * effort and its answer kept in the evidence; the rollback activity insists (a retry asks again).
+ */
+async function restoreChampion(
+  pool: pg.Pool,
+  input: Restore,
+  router: TrafficRouter,
+  o: { routerMustConfirm?: boolean } = {},
+): Promise<{ restoredAt: string }> {
+  if (router.kind === 'http') {
+    try {
+      await applySplit(router, { ...input, weight: 0, step: 0 }, process.env);
+    } catch (err) {
+      if (o.routerMustConfirm || !(err instanceof RouterRefused)) throw err;
+      const evidence = (input.evidence ?? {}) as Record<string, unknown>;
+      input = { ...input, evidence: { ...evidence, routerRestore: `not confirmed: ${err.message}` } };
+    }
+  }
+  return withTransaction(pool, async (client) => {
+    await db.setTraffic(client, input.modelId, {
+      championVersion: input.championVersion,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    await db.setAlias(client, input.modelId, 'champion', input.championVersion);
+    await db.clearAlias(client, input.modelId, 'candidate');
+    await db.setVersionStatus(client, input.modelId, input.candidateVersion, 'rolled_back', input.evidence);
+    await db.audit(client, {
+      key: `${input.cycleId}:rollback`,
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      actor: input.actor,
+      action: 'rollout.rolled_back',
+      details: { candidateVersion: input.candidateVersion, evidence: input.evidence },
+    });
+    // The rollout's evidence: the breaching analysis (its reason), an approval refused, or an abort.
+    const evidence = (input.evidence ?? {}) as { reason?: unknown; aborted?: unknown };
+    const why = evidence.aborted === true ? 'the cycle was aborted' : evidence.reason;
+    await recordEvent(client, {
+      eventKey: `${input.cycleId}:rollback`,
+      kind: 'rollback',
+      modelId: input.modelId,
+      cycleId: input.cycleId,
+      message: `${input.modelId} rolled back to champion v${input.championVersion}: candidate v${input.candidateVersion} withdrawn by ${input.actor}${typeof why === 'string' ? ` (${why})` : ''}`,
+      details: {
+        championVersion: input.championVersion,
+        candidateVersion: input.candidateVersion,
+        actor: input.actor,
+      },
+    });
+    const at = await db.auditTime(client, `${input.cycleId}:rollback`);
+    return { restoredAt: at!.toISOString() };
+  });
+}
+
+type StepInput = {
+  modelId: string;
+  stepSince: string;
+  rolloutSince: string;
+  candidateVersion: number;
+  championVersion: number;
+  policy: Policy['rollout'];
+};
+
+/**
+ * The prediction log: the candidate's and the champion's requests served since the step began, with
+ * their feedback. At 100% the champion serves nothing, so its arm is the whole rollout's.
+ */
+async function predictionLogAnalysis(pool: pg.Pool, input: StepInput): Promise<StepAnalysis> {
+  const versions = [input.candidateVersion, input.championVersion];
+  const step = await db.armStatsSince(pool, input.modelId, input.stepSince, versions);
+  let champion = step.get(input.championVersion);
+  if (!champion || champion.n < input.policy.minSamples) {
+    champion = (await db.armStatsSince(pool, input.modelId, input.rolloutSince, [input.championVersion])).get(
+      input.championVersion,
+    );
+  }
+  const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
+  return analyzeStep(step.get(input.candidateVersion) ?? none, champion ?? none, input.policy);
+}
+
+/**
+ * Prometheus: each version's requests, errors and p95 latency since the step began (the champion's since
+ * the rollout began when the step has too few), judged by the same analyzeStep. Prometheus down: the step
+ * is inconclusive and waits; a query it refuses ends the rollout with the champion restored.
+ */
+async function prometheusAnalysis(
+  pool: pg.Pool,
+  m: PrometheusMetrics,
+  input: StepInput & { cycleId: string },
+): Promise<StepAnalysis> {
+  const endMs = Date.now();
+  const arm = (version: number, since: string) =>
+    measureArm(m, { model: input.modelId, version, startMs: Date.parse(since), endMs });
+  try {
+    const candidate = await arm(input.candidateVersion, input.stepSince);
+    let champion = await arm(input.championVersion, input.stepSince);
+    if ((champion.requests ?? 0) < input.policy.minSamples)
+      champion = await arm(input.championVersion, input.rolloutSince);
+    return analyzeMeasured(candidate, champion, input.policy, prometheusName(m));
+  } catch (err) {
+    if (err instanceof MetricsUnavailable) {
+      const none = { requests: null, errors: null, latencyP95Ms: null };
+      const waiting = analyzeMeasured(none, none, input.policy, prometheusName(m));
+      return { ...waiting, reason: `${err.message}: the step waits as for too few samples` };
+    }
+    if (!(err instanceof MetricsRefused)) throw err;
+    const router = TrafficRouter.safeParse(await db.lastTrafficRouter(pool, input.cycleId));
+    await restoreChampion(
+      pool,
+      { ...input, actor: 'remedy', evidence: { reason: err.message } },
+      router.success ? router.data : { kind: 'gateway' },
+    );
+    throw businessFailure('RolloutMetricsFailed', err.message, { metrics: prometheusName(m) });
+  }
 }
 
 /** The reference of old: the candidate's labeled training rows (when no production rows are known). */

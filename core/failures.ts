@@ -15,5 +15,9 @@ export const FailureTypes = [
   'ConversionError',
   // A model file Remedy cannot score correctly (an ONNX file that is not one, or whose inputs/outputs do not fit).
   'InvalidModel',
+  // A rollout adapter that cannot be trusted: the team's traffic router refused, did not answer, or read
+  // back a different split; or a rollout metrics query Prometheus refused. The champion is restored first.
+  'TrafficRouterFailed',
+  'RolloutMetricsFailed',
 ] as const;
 export type FailureType = (typeof FailureTypes)[number];

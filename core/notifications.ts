@@ -48,13 +48,13 @@ const ChannelName = z
     /^[a-z0-9][a-z0-9_-]{0,62}$/,
     'a channel name: lower-case letters, digits, "-" and "_", e.g. "oncall"',
   );
-const EnvName = z
+export const EnvName = z
   .string()
   .regex(
     /^[A-Za-z_][A-Za-z0-9_]*$/,
     'the NAME of an environment variable holding the secret, e.g. "REMEDY_WEBHOOK_SECRET" (never the secret itself)',
   );
-const HttpUrl = z
+export const HttpUrl = z
   .string()
   .url('an http(s) URL')
   .refine((u) => /^https?:\/\//.test(u), { message: 'an http:// or https:// URL' });

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { DurationString, durationMs, ModelId } from './inputs.js';
 import { LabelingSettings } from './labeling-settings.js';
 import { NotificationSettings } from './notifications.js';
+import { RolloutMetrics, TrafficRouter } from './rollout-adapters.js';
 
 export * from './inputs.js';
 export * from './labeling-settings.js';
@@ -248,6 +249,10 @@ export const Policy = z.object({
       requireApproval: z.boolean().default(false),
       approvalTimeout: DurationString.default('24h'),
       approvers: z.array(z.string().min(1)).default([]),
+      /** Who moves the traffic: Remedy's gateway, or the team's endpoint (core/rollout-adapters.ts). */
+      router: TrafficRouter.default({ kind: 'gateway' }),
+      /** What each step is judged on: Remedy's prediction log and feedback, or Prometheus. */
+      metrics: RolloutMetrics.default({ kind: 'prediction-log' }),
     })
     .refine((r) => rolloutAnalysesAtMost(r) <= MAX_ROLLOUT_ANALYSES, {
       message: `a rollout may analyse at most ${MAX_ROLLOUT_ANALYSES} times (steps × (failureLimit + 1 + sampleWait / dwell)), so its history stays far below Temporal's limits: use fewer steps, a longer dwell or a shorter sampleWait`,

@@ -117,3 +117,13 @@ export async function rolloutSteps(q: Queryable, cycleId: string): Promise<Rollo
   );
   return rows;
 }
+
+/** The router the cycle's latest traffic move went through, as its audit event recorded it (null: none). */
+export async function lastTrafficRouter(q: Queryable, cycleId: string): Promise<unknown> {
+  const { rows } = await q.query<{ router: unknown }>(
+    `SELECT details->'router' AS router FROM audit_events WHERE cycle_id = $1 AND action = 'traffic.set'
+     ORDER BY event_id DESC LIMIT 1`,
+    [cycleId],
+  );
+  return rows[0]?.router ?? null;
+}

@@ -28,30 +28,49 @@ if (stale) {
   }
 }
 
-// The browser test drives Debian's Chromium (playwright-core does not download browsers here). With
-// `--browser` (npm test), install it when it is missing and this process may (root with apt-get).
-if (process.argv.includes('--browser')) {
-  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(chromium)) {
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-    if (root && apt && !process.env.CHROMIUM_PATH) {
-      process.stderr.write("[remedy] installing Debian's chromium for the browser test (apt-get)...\n");
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      const update = spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 2, 2], env });
-      const install =
-        update.status === 0
-          ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], {
-              stdio: ['ignore', 2, 2],
-              env,
-            })
-          : update;
-      if (install.status !== 0)
-        process.stderr.write('[remedy] could not install chromium: the browser test will say so.\n');
-    } else {
-      process.stderr.write(
-        `[remedy] no Chromium at ${chromium}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH; the browser test needs it.\n`,
-      );
-    }
+/**
+ * Installs one of Debian's packages a test drives when its binary is missing and this process may (root
+ * with apt-get); otherwise says what to do. The test itself reports a binary still missing.
+ */
+function aptInstall(pkg, binary, pathVariable, what) {
+  if (existsSync(binary)) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (root && apt && !process.env[pathVariable]) {
+    process.stderr.write(`[remedy] installing Debian's ${pkg} for ${what} (apt-get)...\n`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 2, 2], env });
+    const install =
+      update.status === 0
+        ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], {
+            stdio: ['ignore', 2, 2],
+            env,
+          })
+        : update;
+    if (install.status !== 0)
+      process.stderr.write(`[remedy] could not install ${pkg}: ${what} will say so.\n`);
+  } else {
+    process.stderr.write(
+      `[remedy] no ${pkg} at ${binary}: install Debian's ${pkg} (apt-get install ${pkg}) or set ${pathVariable}; ${what} needs it.\n`,
+    );
   }
 }
+
+// The browser test drives Debian's Chromium (playwright-core does not download browsers here). With
+// `--browser` (npm test), install it when it is missing.
+if (process.argv.includes('--browser'))
+  aptInstall(
+    'chromium',
+    process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    'CHROMIUM_PATH',
+    'the browser test',
+  );
+
+// The rollout metrics test starts Debian's Prometheus. With `--prometheus` (npm test), install it when missing.
+if (process.argv.includes('--prometheus'))
+  aptInstall(
+    'prometheus',
+    process.env.PROMETHEUS_PATH ?? '/usr/bin/prometheus',
+    'PROMETHEUS_PATH',
+    'the rollout metrics test',
+  );

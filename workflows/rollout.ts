@@ -255,11 +255,14 @@ async function approveFull(run: Run): Promise<RolloutResult | null> {
  */
 async function runStep(run: Run, index: number, weight: number): Promise<RolloutResult | null> {
   const { input, policy, status } = run;
+  // The router and the step's number are inputs only (no new command): histories replay unchanged.
   const { since } = await acts.setTrafficWeight({
     cycleId: input.cycleId,
     modelId: input.modelId,
     ...run.versions,
     weight,
+    router: policy.router,
+    step: index + 1,
   });
   run.rolloutSince ??= since;
   status.currentWeight = weight;
