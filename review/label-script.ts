@@ -1,12 +1,15 @@
 /**
  * The labeling page's only script, a constant never built from data: it shows one item at a time and
- * sends each answer to this server as JSON (the same `submitLabel` Update the CLI sends). Keys: 1–9 pick a
- * label, Enter sends it, S skips, U or Backspace goes back. Keys pressed while an answer is on its way are
- * held and played after it, so a fast labeler loses none; a refusal drops them and stays on its item.
+ * sends each answer to this server as JSON (the same `submitLabel` Update the CLI sends). Keys: 1–9 pick
+ * a label, Enter sends it, S skips, U or Backspace goes back. Enter on a focused link, Skip or Back does
+ * what that control says; picking a label takes the focus off them. Keys pressed while an answer is on its
+ * way are held and played after it, so a fast labeler loses none; a refusal drops them and stays on its
+ * item.
  *
  * An answer the campaign accepted is final (the first answer for a record wins: workflows/labeling.ts
- * stores a second one as a duplicate of the first), so going back to it shows it, locked, and sends nothing.
- * The server allows this script by its SHA-256 in the Content-Security-Policy (`LABEL_SCRIPT_HASH`).
+ * stores a second one as a duplicate of the first), so going back to it shows it, locked, and sends
+ * nothing. The server allows this script by its SHA-256 in the Content-Security-Policy
+ * (`LABEL_SCRIPT_HASH`).
  */
 import { createHash } from 'node:crypto';
 import { Html } from '../core/html.js';
@@ -50,6 +53,8 @@ function choose(n) {
   if (n < 1 || n > list.length) return;
   list.forEach((b, i) => b.setAttribute('aria-pressed', String(i === n - 1)));
   item.dataset.chosen = list[n - 1].dataset.label;
+  // Picking a label takes the focus off Skip or Back, so the next Enter sends it.
+  if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
 }
 
 function lock(item, label, note) {
@@ -145,6 +150,9 @@ document.addEventListener('keydown', (e) => {
   const k = e.key;
   const digit = k.length === 1 && k >= '1' && k <= '9';
   if (!digit && !['Enter', 's', 'S', 'u', 'U', 'Backspace'].includes(k)) return;
+  // Enter on a focused link, Skip or Back does what that control says, as everywhere else.
+  const focused = document.activeElement;
+  if (k === 'Enter' && focused && (focused.tagName === 'A' || focused.id === 'skip' || focused.id === 'back')) return;
   e.preventDefault();
   if (busy) held.push(k);
   else act(k);

@@ -152,8 +152,10 @@ describe('review page', () => {
     expect((await campaign.fetchHistory()).events!.length).toBe(answeredOnce);
     expect((await pendingLabels(stack.h.client, cycleId)).answered).toBe(1);
 
-    // On to the rest: skip moves past the sent item; the last answer ends the queue.
-    await page.keyboard.press('s');
+    // On to the rest: Skip (here focused and activated with Enter, as a control is) moves past the sent
+    // item; the last answer ends the queue.
+    await page.focus('#skip');
+    await page.keyboard.press('Enter');
     expect(await shown(page)).toBe(b.recordKey);
     for (const [i, item] of [b, c].entries()) {
       await page.keyboard.press(keyOf(status, truth.get(item.recordKey)!));
