@@ -5,7 +5,7 @@
  *
  *   GET  /healthz
  *   GET  /review                          open campaigns
- *   GET  /review/:cycleId                 the campaign's queue (HTML)
+ *   GET  /review/:cycleId                 the campaign's queue, one item at a time (HTML; label-page.ts)
  *   POST /review/:cycleId/label           { recordKey, label } → { recordKey, label, duplicate, remaining } | 422 { error }
  *   (a closed cycle or campaign: 410 with its outcome and when; a cycle never started: 404)
  *   GET  /reports/:cycleId                the cycle's report (HTML; with a database)
@@ -32,7 +32,9 @@ import {
 import { createIdentify, IdentityError, type Identify } from '../infra/identity.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 import { loadCycleReport, renderReport } from '../ops/report.js';
-import { campaignPage, errorPage, indexPage } from './pages.js';
+import { campaignPage } from './label-page.js';
+import { LABEL_SCRIPT_HASH } from './label-script.js';
+import { errorPage, indexPage } from './pages.js';
 
 const MAX_BODY = 16 * 1024;
 const CYCLE_ID = /^[a-z0-9][a-z0-9_-]{0,200}$/;
@@ -120,7 +122,8 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
         const status = await pendingLabels(client, cycleId);
         const closed = await campaignClosed(client, cycleId);
         if (closed) throw closed;
-        return html(res, 200, campaignPage(cycleId, status, reviewer));
+        // The deadline is told in words from this server's clock, not the browser's.
+        return html(res, 200, campaignPage(cycleId, status, reviewer, Date.now()));
       }
       if (m[2] && req.method === 'POST') {
         if (!reviewer) throw new HttpError(401, 'who is reviewing? Send X-Remedy-Reviewer or ?reviewer=');
@@ -161,9 +164,9 @@ export function startReviewServer(
   });
 }
 
-// The review page runs only its own inline script and talks only to this server.
-const PAGE_CSP =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
+// The review page runs only its own script (allowed by its hash, so no other inline script runs) and talks
+// only to this server.
+const PAGE_CSP = `default-src 'none'; script-src ${LABEL_SCRIPT_HASH}; style-src 'unsafe-inline'; connect-src 'self'`;
 // A report runs no script at all: styles and inline SVG only.
 const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'";
 

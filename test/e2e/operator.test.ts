@@ -272,17 +272,20 @@ describe('operator walkthrough', () => {
       const imported = await remedy('labels', 'import', cycleId, answers, '--reviewer', 'alice');
       expect(imported.code).toBe(0);
       expect(imported.out).toBe('10 labeled, 0 already labeled, 0 refused\n');
-      // ...and the rest on the review page, in a browser.
+      // ...and the rest on the review page, in a browser, with the mouse: a label's button, then Submit.
       const reviewPage = await browser.newPage();
       await reviewPage.goto(`${review.url}/review?reviewer=alice`);
       await reviewPage.getByRole('link', { name: cycleId }).click();
       for (const [i, item] of pending.pending.slice(10).entries()) {
-        await reviewPage.getByLabel(`label for ${item.recordKey}`).fill(truth.get(item.recordKey)!);
-        await reviewPage.locator(`form[data-key="${item.recordKey}"] button`).click();
+        const card = reviewPage.locator(`.item[data-key="${item.recordKey}"]`);
+        expect(await reviewPage.locator('#progress').textContent()).toBe(`${i + 1} of 20`);
+        await card.locator(`button.label[data-label="${truth.get(item.recordKey)}"]`).click();
+        await card.locator('button.submit').click();
         await expect
           .poll(() => reviewPage.locator('#status.ok').textContent())
           .toBe(`Labeled ${item.recordKey} = ${truth.get(item.recordKey)}; ${19 - i} remaining`);
       }
+      expect(await reviewPage.locator('#counts').textContent()).toBe('20 sent');
       await reviewPage.close();
 
       await until(
