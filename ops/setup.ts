@@ -29,7 +29,9 @@ export interface LabeledExample {
 
 /**
  * Registers a model and trains its first champion on a reference dataset (a quarter held out for the
- * baseline accuracy), storing the reference profile drift checks compare against.
+ * baseline accuracy), storing the reference profile drift checks compare against. With `onnx`, the
+ * champion is the given file instead, and the reference is data it was not trained on: all of it
+ * measures the baseline and makes the profile.
  */
 export async function registerModelWithChampion(
   pool: pg.Pool,
@@ -49,9 +51,11 @@ export async function registerModelWithChampion(
     features: r.features,
     label: r.label,
     labelSource: 'reference' as const,
-    split: isHoldout(r.recordKey, def.policy.collection.holdoutShare)
-      ? ('holdout' as const)
-      : ('train' as const),
+    // An adopted model was trained elsewhere: its reference is data it did not see, all of it holdout.
+    split:
+      opts.onnx || isHoldout(r.recordKey, def.policy.collection.holdoutShare)
+        ? ('holdout' as const)
+        : ('train' as const),
   }));
   const trainRows = rows.filter((r) => r.split === 'train');
   const holdoutRows = rows.filter((r) => r.split === 'holdout');
@@ -128,10 +132,11 @@ export async function registerModelWithChampion(
     });
     await db.setAlias(client, def.modelId, 'champion', version);
     await db.upsertReferenceProfile(client, def.modelId, version, {
+      // The data the champion stands for: what it trained on, or all of an adopted model's reference.
       ...buildReferenceProfile(
         def.features,
-        trainRows.map((r) => r.features),
-        trainRows.map((r) => r.label),
+        (opts.onnx ? rows : trainRows).map((r) => r.features),
+        (opts.onnx ? rows : trainRows).map((r) => r.label),
         baseline,
       ),
       ...registrationEvidence(reference, holdoutTruth, holdoutPredictions),
