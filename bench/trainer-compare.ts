@@ -27,6 +27,8 @@ import {
 } from '../core/forest.js';
 import { encode, fitEncoder, predict, train } from '../core/model.js';
 import { dataDir } from '../infra/paths.js';
+import { ensurePythonEnv, pythonWorkerDir } from '../infra/python-env.js';
+import { adoptOnnx } from '../scoring/adopt.js';
 import { machine } from './report.js';
 
 const TARGET_POINTS = 3;
@@ -102,6 +104,13 @@ try {
 } catch (err) {
   reference = { skipped: err instanceof Error ? err.message : String(err) };
 }
+let pythonWorker: Awaited<ReturnType<typeof runPythonWorker>> | { skipped: string };
+try {
+  pythonWorker = await runPythonWorker();
+  results.push(pythonWorker);
+} catch (err) {
+  pythonWorker = { skipped: err instanceof Error ? err.message : String(err) };
+}
 results.push({
   model: `softmax regression (${SOFTMAX.epochs} epochs)`,
   accuracy:
@@ -133,6 +142,10 @@ const report = {
     'skipped' in reference
       ? reference
       : { sklearnVersion: reference.sklearnVersion, numpyVersion: reference.numpyVersion },
+  pythonWorker:
+    'skipped' in pythonWorker
+      ? pythonWorker
+      : { wallSeconds: pythonWorker.wallSeconds, details: pythonWorker.details },
   builtinMinusSklearnPoints: gapPoints,
   target: {
     maxGapPoints: TARGET_POINTS,
@@ -158,6 +171,9 @@ process.stdout.write(
     'skipped' in reference
       ? `  reference skipped: ${reference.skipped}`
       : `  built-in forest − scikit-learn: ${gapPoints! >= 0 ? '+' : ''}${gapPoints!.toFixed(2)} points (target: within ${TARGET_POINTS}: ${report.target.met ? 'met' : 'MISSED'})`,
+    'skipped' in pythonWorker
+      ? `  Python worker skipped: ${pythonWorker.skipped}`
+      : `  Python worker: fit ${pythonWorker.trainSeconds.toFixed(2)} s, ${pythonWorker.wallSeconds.toFixed(2)} s with export, checks and start-up; converter gap ${Number(pythonWorker.details['converterGap']).toExponential(2)}`,
     `  report ${reportFile}`,
     '',
   ].join('\n'),
@@ -182,6 +198,58 @@ function timed<T>(fn: () => T): { value: T; seconds: number } {
   const start = performance.now();
   const value = fn();
   return { value, seconds: (performance.now() - start) / 1000 };
+}
+
+/**
+ * The Python training worker's own code (workers/python, `remedy_worker.offline`: the activity's training
+ * without Temporal) on the same 2014 rows, its ONNX file scored on 2015 by Remedy's scorer, as a cycle would.
+ */
+async function runPythonWorker(): Promise<
+  Result & { wallSeconds: number; details: Record<string, unknown> }
+> {
+  const { python } = await ensurePythonEnv({ log });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'remedy-python-trainer-'));
+  try {
+    const config = { estimators: 100, learningRate: 0.1, maxDepth: 3, stageSize: 10 };
+    const request = { featureSpec: definition.features, labelSet: classes, seed: 7, config };
+    await writeFile(path.join(dir, 'request.json'), JSON.stringify(request));
+    await writeFile(
+      path.join(dir, 'train.ndjson'),
+      trainRows.map((r) => JSON.stringify({ features: r.features, label: r.label, weight: 1 })).join('\n'),
+    );
+    const start = performance.now();
+    const out = spawnSync(
+      python,
+      [
+        '-m',
+        'remedy_worker.offline',
+        ...['request.json', 'train.ndjson', 'model.onnx'].map((f) => path.join(dir, f)),
+      ],
+      { cwd: pythonWorkerDir, encoding: 'utf8' },
+    );
+    const wallSeconds = (performance.now() - start) / 1000;
+    if (out.status !== 0)
+      throw new Error(`the Python trainer failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    const result = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as { details: Record<string, unknown> };
+    const bytes = await readFile(path.join(dir, 'model.onnx'));
+    const { predictions } = await adoptOnnx(
+      bytes,
+      definition.features,
+      classes,
+      testRows.map((r) => r.features),
+      { producer: 'bench' },
+    );
+    const correct = predictions.filter((p, i) => p.label === testRows[i]!.label).length;
+    return {
+      model: 'Python worker: scikit-learn GradientBoostingClassifier (100) as ONNX, scored by Remedy',
+      accuracy: correct / testRows.length,
+      trainSeconds: Number(result.details['fitSeconds']),
+      wallSeconds,
+      details: result.details,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Hands the encoded matrices to bench/sklearn_forest.py, so both trainers see exactly the same numbers. */
