@@ -12,17 +12,21 @@
  * Needs `wrk` (apt-get install wrk). Writes .remedy/bench/gateway.json.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
 import { Command } from 'commander';
 import { spawnGateway } from '../dev/gateway-process.js';
 import { prepareWeatherModel } from '../dev/scenario.js';
 import * as db from '../db/index.js';
 import { createPool, migrate } from '../db/pool.js';
 import { dataDir } from '../infra/paths.js';
+import { ensurePythonEnv } from '../infra/python-env.js';
+import { addOnnxVersion } from '../ops/adopt.js';
 import { createDatabase, startPostgres } from '../infra/postgres.js';
 import { machine, percentile, writeReport } from './report.js';
 
@@ -130,12 +134,43 @@ function predictor(url: string) {
   return { once, answered: () => answered, close: () => agent.destroy() };
 }
 
+/**
+ * The weather model served by ONNX files: a scikit-learn forest (the example's champion) and gradient
+ * boosting (its candidate), added as versions and the forest made the champion.
+ */
+async function onnxVersions(pool: pg.Pool): Promise<{ champion: number; candidate: number }> {
+  const { python } = await ensurePythonEnv({ log });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-gateway-onnx-'));
+  const example = fileURLToPath(new URL('../workers/python/examples/weather_onnx.py', import.meta.url));
+  const made = spawnSync(python, [example, dir], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`weather_onnx.py failed: ${made.stderr.trim()}`);
+  const add = async (file: string) =>
+    (
+      await addOnnxVersion(pool, MODEL, await readFile(path.join(dir, file)), {
+        fileName: file,
+        author: 'bench',
+      })
+    ).version;
+  const champion = await add('champion.onnx');
+  const candidate = await add('candidate.onnx');
+  await db.setAlias(pool, MODEL, 'champion', champion);
+  await db.setTraffic(pool, MODEL, { championVersion: champion, candidateVersion: null, candidateWeight: 0 });
+  log(
+    `serving ONNX: champion v${champion} (scikit-learn forest), candidate v${candidate} (gradient boosting)`,
+  );
+  return { champion, candidate };
+}
+
 async function main(): Promise<void> {
   const opts = new Command('bench:gateway')
     .option('--quick', 'short runs (3 s each, 10 flips) for a smoke test')
     .option('--profile <dir>', "write the gateway process's CPU profile (.cpuprofile) into <dir>")
+    .option(
+      '--onnx',
+      "serve a scikit-learn forest as ONNX (workers/python/examples/weather_onnx.py's champion) instead of the built-in one",
+    )
     .parse()
-    .opts<{ quick?: boolean; profile?: string }>();
+    .opts<{ quick?: boolean; profile?: string; onnx?: boolean }>();
   if (spawnSync('wrk', ['--version']).error)
     throw new Error('wrk is not installed: apt-get install wrk (the load generator of this benchmark)');
   const seconds = opts.quick ? 3 : 10;
@@ -154,13 +189,17 @@ async function main(): Promise<void> {
     log('preparing the weather model (forest trained on 2012)');
     await prepareWeatherModel(pool, MODEL);
     const v1 = await db.getModelVersion(pool, MODEL, 1);
-    const candidate = await db.insertModelVersion(pool, {
-      ...v1,
-      idempotencyKey: 'bench-candidate',
-      status: 'candidate',
-      codeVersion: 'bench',
-      artifact: JSON.stringify(v1.artifact),
-    });
+    let champion = 1;
+    let candidate: number;
+    if (opts.onnx) ({ champion, candidate } = await onnxVersions(pool));
+    else
+      candidate = await db.insertModelVersion(pool, {
+        ...v1,
+        idempotencyKey: 'bench-candidate',
+        status: 'candidate',
+        codeVersion: 'bench',
+        artifact: JSON.stringify(v1.artifact),
+      });
     const before = await db.countGatewayPredictions(pool, MODEL);
 
     const gateway = await spawnGateway(
@@ -204,12 +243,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < flips; i++) {
       const toCandidate = i % 2 === 0;
       await db.setTraffic(pool, MODEL, {
-        championVersion: 1,
+        championVersion: champion,
         candidateVersion: toCandidate ? candidate : null,
         candidateWeight: toCandidate ? 100 : 0,
       });
       const t0 = performance.now();
-      const want = toCandidate ? candidate : 1;
+      const want = toCandidate ? candidate : champion;
       for (;;) {
         if ((await probe.once()) === want) break;
         if (performance.now() - t0 > 10_000)
@@ -225,6 +264,7 @@ async function main(): Promise<void> {
     const answered = warm.requests - warm.non2xx + gw.requests - gw.non2xx + 1 + probe.answered();
 
     const report = {
+      model: opts.onnx ? 'scikit-learn forest as ONNX (onnxruntime-node)' : 'built-in forest',
       machine: { ...machine(), loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) },
       connections: CONNECTIONS,
       seconds,
