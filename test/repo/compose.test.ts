@@ -65,6 +65,7 @@ describe('docker-compose.yml', () => {
       [
         'app-db',
         'gateway',
+        'python-worker',
         'review',
         'temporal',
         'temporal-admin-tools',
@@ -79,6 +80,17 @@ describe('docker-compose.yml', () => {
     expect(services.review!.ports).toContain('8090:8090');
     expect(JSON.stringify(services.review!.healthcheck)).toContain('/healthz');
     expect(env(services.review!)['TEMPORAL_ADDRESS']).toBe('temporal:7233');
+  });
+
+  it("runs the Python training worker from workers/python on the training queue's -python queue", () => {
+    const service = services['python-worker']!;
+    expect(service.build).toBe('./workers/python');
+    expect(env(service)['REMEDY_PYTHON_TASK_QUEUE']).toBe('remedy-training-python');
+    expect(env(service)['TEMPORAL_ADDRESS']).toBe('temporal:7233');
+    const dockerfile = readFileSync(path.join(projectRoot, 'workers/python/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/pip install .*-r requirements\.txt/);
+    expect(dockerfile).toMatch(/remedy_worker\.worker/);
+    expect(dockerfile).toMatch(/^USER remedy$/m);
   });
 
   it('publishes the serving gateway with a health check on its /healthz', () => {
