@@ -14,7 +14,7 @@ import { loadWeather } from '../../dev/weather.js';
 import { ensurePythonEnv } from '../../infra/python-env.js';
 import { projectRoot } from '../../infra/paths.js';
 import * as db from '../../db/index.js';
-import { cliRunner, useStack } from '../helpers.js';
+import { cliRunner, recordHistories, useStack } from '../helpers.js';
 
 const stack = useStack('byom', { gateway: true });
 const remedy = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
@@ -141,6 +141,11 @@ describe('bring your own model', () => {
     console.log(
       `adopted champion ${(champion.baselineAccuracy * 100).toFixed(1)}% on its holdout; candidate v2 ${(version.holdoutAccuracy * 100).toFixed(1)}% on the reference holdout; cycle ${summary.outcome} (${summary.reason})`,
     );
+    await recordHistories([
+      cycleId,
+      `${cycleId}-labeling`,
+      ...(summary.stages.some((s) => s.stage === 'rollout') ? [`${cycleId}-rollout`] : []),
+    ]);
     // The file a version names is the file stored: content-addressed and unchanged.
     const v2 = await db.getModelVersion(stack.pool, 'weather-onnx', 2);
     const stored = await db.getBlob(stack.pool, v2.artifactSha256);

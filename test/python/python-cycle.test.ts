@@ -12,7 +12,7 @@ import { ensurePythonEnv } from '../../infra/python-env.js';
 import { projectRoot } from '../../infra/paths.js';
 import * as db from '../../db/index.js';
 import { pythonTaskQueue } from '../../workflows/cycle.js';
-import { until, useStack } from '../helpers.js';
+import { recordHistories, until, useStack } from '../helpers.js';
 
 const stack = useStack('pycycle', { gateway: true });
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'python');
@@ -81,6 +81,11 @@ describe('cycles trained by the Python worker', () => {
     } else {
       expect(summary.outcome).toBe('rejected');
     }
+    await recordHistories([
+      cycleId,
+      `${cycleId}-labeling`,
+      ...(summary.stages.some((s) => s.stage === 'rollout') ? [`${cycleId}-rollout`] : []),
+    ]);
     console.log(
       `python cycle: ${summary.outcome} (${summary.reason}); train accuracy ${String(stage('retrain').trainAccuracy)}, gate ${String(stage('evaluate').gate)}`,
     );
