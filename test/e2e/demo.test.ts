@@ -109,4 +109,30 @@ describe('main job (npm run demo)', () => {
     },
     300_000,
   );
+
+  it('given a fresh data folder, when the demo runs with --trainer python, then it installs the Python environment, the Python worker trains the candidate and the cycle closes on its numbers', async () => {
+    const cli = await resolveTemporalCli();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-python-'));
+    await chmod(dataDir, 0o755);
+    const env: NodeJS.ProcessEnv = { ...process.env, REMEDY_DATA_DIR: dataDir };
+    delete env.DATABASE_URL;
+    delete env.TEMPORAL_ADDRESS;
+    if (cli) env.TEMPORAL_CLI_PATH = cli.path;
+
+    const { code, stdout, stderr } = await run(['--json', '--trainer', 'python'], env);
+
+    const summary = JSON.parse(stdout) as {
+      outcome: string;
+      reason: string;
+      stages: { stage: string; summary?: Record<string, unknown> }[];
+    };
+    // Promoted and rolled back are both a cycle that did its job (exit 0); a rejection exits 2.
+    expect(code, stderr).toBe(summary.outcome === 'rejected' ? 2 : 0);
+    expect(['promoted', 'rolled-back', 'rejected']).toContain(summary.outcome);
+    expect(stderr).toMatch(/Python environment ready|python training worker polling/);
+    expect(summary.stages.find((s) => s.stage === 'retrain')?.summary).toMatchObject({
+      trainer: 'python',
+      estimator: 'GradientBoostingClassifier',
+    });
+  }, 600_000);
 });
