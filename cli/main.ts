@@ -107,7 +107,7 @@ export function defaultConnect(): CliIo['connect'] {
       connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5s' });
     } catch (err) {
       throw new UserError(
-        `cannot reach Temporal at ${config.address} (${err instanceof Error ? err.message : String(err)}): start it with "npm run dev" or set TEMPORAL_ADDRESS`,
+        `cannot reach Temporal at ${config.address}${config.profile ? ` (profile "${config.profile.name}" of ${config.profile.file})` : ''} (${err instanceof Error ? err.message : String(err)}): start it with "npm run dev", or set TEMPORAL_ADDRESS or TEMPORAL_PROFILE`,
       );
     }
     return {

@@ -7,6 +7,7 @@
  * at it (Settings → Codec Server) or run `temporal workflow show --codec-endpoint http://127.0.0.1:8888`.
  */
 import { AesGcmCodec, parseCodecKeys } from './codec.js';
+import { createLogger } from '../infra/log.js';
 import { createIdentify, loadIdentityConfig } from '../infra/identity.js';
 import { startCodecServer } from './server.js';
 
@@ -31,7 +32,8 @@ const server = await startCodecServer(codec, {
   ...(process.env.REMEDY_CODEC_CORS_ORIGIN ? { corsOrigin: process.env.REMEDY_CODEC_CORS_ORIGIN } : {}),
   ...(identity.mode === 'jwt' ? { identify: createIdentify(identity) } : {}),
 });
-console.error(JSON.stringify({ msg: 'codec server ready', url: server.url }));
+// Logs are JSON lines on stderr (infra/log.ts); the keys and the token are redacted from every line.
+createLogger('codec').info({ url: server.url, auth: identity.mode }, 'codec server ready');
 const stop = () => void server.close();
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

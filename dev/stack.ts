@@ -2,9 +2,14 @@
  * Brings up what a cycle needs on one machine: the Temporal dev server (unless TEMPORAL_ADDRESS points
  * elsewhere), Postgres (DATABASE_URL or the embedded one), migrations, and a worker process; the worker,
  * the gateway and the review page are restarted when they die (dev/supervise.ts).
+ * Temporal's settings are read as every Temporal tool reads them (infra/config.ts: TEMPORAL_* variables,
+ * TEMPORAL_PROFILE of the config file); the dev server starts only when neither names an address.
+ * Progress for people goes through `log`; the in-process gateway's and review page's JSON logs (access
+ * lines, errors) go to stack.log beside worker.log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { pino } from 'pino';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +21,7 @@ import {
   loadTemporalConfig,
   type TemporalConfig,
 } from '../infra/config.js';
+import { createLogger } from '../infra/log.js';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startDevServer } from '../infra/temporal-dev-server.js';
@@ -160,9 +166,17 @@ export async function startStack(log: Log): Promise<Stack> {
     for (const s of stops.reverse()) await s().catch((err: unknown) => log(`while stopping: ${String(err)}`));
   };
   try {
-    let config = loadTemporalConfig();
+    let config = loadTemporalConfig(process.env, { warn: log });
     let uiUrl: string | null = null;
-    if (!process.env.TEMPORAL_ADDRESS) {
+    const logs = createLogger('dev-stack', {
+      destination: pino.destination({
+        dest: path.join(dataDir(), 'stack.log'),
+        append: true,
+        mkdir: true,
+        sync: true,
+      }),
+    });
+    if (config.addressFrom === 'default') {
       const server = await startDevServer({ log, namespace: config.namespace });
       stops.push(() => server.stop());
       config = { ...config, address: server.address };
@@ -177,7 +191,13 @@ export async function startStack(log: Log): Promise<Stack> {
     const gateway = await superviseServer(
       'gateway',
       loadListenConfig('GATEWAY', { port: 0, host: '127.0.0.1' }),
-      (where) => startGateway(pool, { ...where, ...auth }),
+      (where) =>
+        startGateway(pool, {
+          ...where,
+          ...auth,
+          accessLog: logs.child({ service: 'gateway' }),
+          onError: (msg) => logs.error({ service: 'gateway' }, msg),
+        }),
       log,
     );
     stops.push(() => gateway.stop());

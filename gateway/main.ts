@@ -7,10 +7,14 @@
  *
  * SIGTERM or SIGINT drains: no new connections, the requests in flight finish, every queued prediction
  * row is written, the pool is closed, and the process exits 0 (1 if rows could not be written).
+ *
+ * Logs are JSON lines on stderr (infra/log.ts, REMEDY_LOG_LEVEL): one access line per request (method,
+ * path, status, ms; no bodies, no headers), secrets redacted.
  */
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
-import { ConfigError, loadListenConfig, postgresUrl } from '../infra/config.js';
+import { ConfigError, loadListenConfig, postgresUrl, redactUrl } from '../infra/config.js';
+import { createLogger, type Logger } from '../infra/log.js';
 import { gatewayAuthFromEnv } from './auth.js';
 import { startGateway } from './server.js';
 
@@ -28,7 +32,9 @@ const parsed = GatewayEnv.safeParse(process.env);
 let where: { port: number; host: string };
 let auth: ReturnType<typeof gatewayAuthFromEnv>;
 let flushMs: number;
+let log: Logger;
 try {
+  log = createLogger('gateway');
   if (!parsed.success)
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })),
@@ -46,34 +52,30 @@ try {
 }
 const pool = createPool(parsed.data.DATABASE_URL, 10);
 await migrate(pool);
-const gateway = await startGateway(pool, { ...where, ...auth, log: { flushMs } });
+const gateway = await startGateway(pool, {
+  ...where,
+  ...auth,
+  log: { flushMs },
+  accessLog: log,
+  onError: (msg) => log.error(msg),
+});
 if (auth.auth === 'off')
-  console.error(
-    JSON.stringify({
-      msg: 'REMEDY_GATEWAY_AUTH=off: anyone who reaches this port may post feedback and corrections',
-    }),
-  );
-console.error(JSON.stringify({ msg: 'gateway ready', url: gateway.url, auth: auth.auth }));
+  log.warn('REMEDY_GATEWAY_AUTH=off: anyone who reaches this port may post feedback and corrections');
+log.info(
+  { url: gateway.url, auth: auth.auth, database: redactUrl(parsed.data.DATABASE_URL) },
+  'gateway ready',
+);
 const stop = (signal: string) => {
-  console.error(
-    JSON.stringify({
-      msg: 'gateway draining',
-      signal,
-      inFlight: gateway.inFlight(),
-      queued: gateway.log.size,
-    }),
-  );
+  log.info({ signal, inFlight: gateway.inFlight(), queued: gateway.log.size }, 'gateway draining');
   gateway
     .close()
     .then(
       () => {
-        console.error(JSON.stringify({ msg: 'gateway stopped', written: gateway.log.stats.written }));
+        log.info({ written: gateway.log.stats.written }, 'gateway stopped');
         process.exitCode = 0;
       },
       (err: unknown) => {
-        console.error(
-          JSON.stringify({ msg: 'gateway stopped with rows unwritten', error: (err as Error).message }),
-        );
+        log.error({ error: (err as Error).message }, 'gateway stopped with rows unwritten');
         process.exitCode = 1;
       },
     )

@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import type { Logger } from '../infra/log.js';
 import { z } from 'zod';
 import { ModelId } from '../core/schemas.js';
 import type { ModelDefinition } from '../core/schemas.js';
@@ -54,6 +55,11 @@ export interface GatewayOptions {
   /** How long cached splits live without a notification. */
   cache?: CacheTimes;
   onError?: (msg: string) => void;
+  /**
+   * Where each request's access log line goes (method, path, status, milliseconds, the model; never a
+   * body, a query string or a header); none when unset.
+   */
+  accessLog?: Pick<Logger, 'info'>;
 }
 
 export interface Gateway extends Listening {
@@ -174,8 +180,10 @@ export async function startGateway(pool: pg.Pool, opts: GatewayOptions = {}): Pr
   let inFlight = 0;
   let draining = false;
   const idle: (() => void)[] = [];
+  const access = opts.accessLog;
   const listening = await listen(async (req, res) => {
     inFlight++;
+    if (access) logAccess(access, req, res);
     // While draining, every answer closes its connection, so keep-alive clients reconnect elsewhere.
     if (draining) res.setHeader('connection', 'close');
     try {
@@ -208,6 +216,29 @@ export async function startGateway(pool: pg.Pool, opts: GatewayOptions = {}): Pr
     }
   };
   return { ...listening, close: () => close(), log, inFlight: () => inFlight };
+}
+
+/** One line per request once its answer is sent (or its connection drops). */
+function logAccess(log: Pick<Logger, 'info'>, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const t0 = performance.now();
+  const path = (req.url ?? '/').split('?')[0]!;
+  const model = /^\/v1\/models\/([^/]+)\//.exec(path)?.[1];
+  const done = (aborted: boolean) => () =>
+    log.info(
+      {
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - t0) * 100) / 100,
+        ...(model !== undefined && { model }),
+        ...(aborted && { aborted: true }),
+      },
+      'request',
+    );
+  res.once('finish', done(false));
+  res.once('close', () => {
+    if (!res.writableFinished) done(true)();
+  });
 }
 
 /** Every feature of the model's spec, of the right kind; extra fields are refused too. */

@@ -16,12 +16,15 @@ import {
 } from '../infra/config.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { createIdentify, loadIdentityConfig, type IdentityConfig } from '../infra/identity.js';
+import { createLogger, type Logger } from '../infra/log.js';
 import { startReviewServer } from './server.js';
 
 let where: { port: number; host: string };
 let databaseUrl: string | undefined;
 let identity: IdentityConfig;
+let log: Logger;
 try {
+  log = createLogger('review');
   where = loadListenConfig('REVIEW', { port: 8090, host: '0.0.0.0' });
   databaseUrl = loadDatabaseConfig().databaseUrl;
   identity = loadIdentityConfig();
@@ -29,7 +32,7 @@ try {
   console.error((err as Error).message);
   process.exit(1);
 }
-const temporal = loadTemporalConfig();
+const temporal = loadTemporalConfig(process.env, { warn: (message) => log.warn(message) });
 const connection = await Connection.connect(connectionOptions(temporal));
 const dataConverter = dataConverterFromEnv();
 const client = new Client({
@@ -46,13 +49,15 @@ const review = await startReviewServer(client, {
   namespace: temporal.namespace,
   identify: createIdentify(identity),
 });
-console.error(
-  JSON.stringify({
-    msg: 'review page ready',
+log.info(
+  {
     url: `${review.url}/review`,
     reports: pool ? `${review.url}/reports/<cycle>` : 'off (set DATABASE_URL)',
     identity: identity.mode,
-  }),
+    temporal: temporal.address,
+    namespace: temporal.namespace,
+  },
+  'review page ready',
 );
 const stop = () => {
   void review

@@ -11,6 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { createLogger } from '../infra/log.js';
 import { PRELOAD_MODULES, workflowsPath } from './workers.js';
 
 async function main(): Promise<void> {
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({ workflowsPath, preloadModules: PRELOAD_MODULES });
   await mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await writeFile(out, code);
-  console.error(JSON.stringify({ msg: 'workflow bundle written', path: out, bytes: code.length }));
+  createLogger('bundle').info({ path: out, bytes: code.length }, 'workflow bundle written');
 }
 
 main().catch((err: unknown) => {

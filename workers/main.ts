@@ -11,12 +11,21 @@
  * A process serving the main queue also delivers notifications (workers/deliveries.ts); REMEDY_REVIEW_URL
  * (the review server's root) gives them links to the cycle reports. The channels' secrets are read from
  * the variables each model's policy names.
+ * Logs are JSON lines on stderr (infra/log.ts, REMEDY_LOG_LEVEL), the SDK's own and the workflows' and
+ * activities' `log` among them, each with its workflow and activity IDs; secrets are redacted.
  */
 import { existsSync } from 'node:fs';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
-import { ConfigError, connectionOptions, loadTemporalConfig, postgresUrl } from '../infra/config.js';
+import {
+  ConfigError,
+  connectionOptions,
+  loadTemporalConfig,
+  postgresUrl,
+  redactUrl,
+} from '../infra/config.js';
+import { createLogger, sdkLogger, type Logger } from '../infra/log.js';
 import { pseudonymiserFromEnv } from '../activities/pseudonym.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { startDeliveryLoop } from './deliveries.js';
@@ -94,7 +103,7 @@ function deploymentOf(env: z.infer<typeof WorkerEnv>): WorkerDeployment | undefi
   ]);
 }
 
-async function main(): Promise<void> {
+async function main(log: Logger): Promise<void> {
   const parsed = WorkerEnv.safeParse(process.env);
   if (!parsed.success) {
     throw new ConfigError(
@@ -103,13 +112,19 @@ async function main(): Promise<void> {
   }
   const env = parsed.data;
   const deployment = deploymentOf(env);
-  if (env.REMEDY_METRICS_ADDRESS) {
-    // The Temporal SDK's metrics (workflow and activity task latencies, slots, cache, polls, failures),
-    // served for Prometheus at http://<address>/metrics. Must come before any connection.
-    Runtime.install({
-      telemetryOptions: { metrics: { prometheus: { bindAddress: env.REMEDY_METRICS_ADDRESS } } },
-    });
-  }
+  // Must come before any connection. The SDK logs (its own, the native core's and the workflows' and
+  // activities' `log`) go through Remedy's logger; with REMEDY_METRICS_ADDRESS the SDK's metrics
+  // (workflow and activity task latencies, slots, cache, polls, failures) are served for Prometheus at
+  // http://<address>/metrics.
+  Runtime.install({
+    logger: sdkLogger(log),
+    telemetryOptions: {
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
+      ...(env.REMEDY_METRICS_ADDRESS && {
+        metrics: { prometheus: { bindAddress: env.REMEDY_METRICS_ADDRESS } },
+      }),
+    },
+  });
   let dataConverter;
   try {
     dataConverter = dataConverterFromEnv();
@@ -122,7 +137,7 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new ConfigError([{ variable: 'REMEDY_PII_KEYS', message: (err as Error).message }]);
   }
-  const temporal = loadTemporalConfig();
+  const temporal = loadTemporalConfig(process.env, { warn: (message) => log.warn(message) });
   const pool = createPool(env.DATABASE_URL);
   await migrate(pool);
   const connection = await NativeConnection.connect(connectionOptions(temporal));
@@ -139,21 +154,23 @@ async function main(): Promise<void> {
     ...(env.REMEDY_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.REMEDY_WORKFLOW_BUNDLE } } : {}),
     ...(deployment ? { deployment } : {}),
   });
-  console.error(
-    JSON.stringify({
-      msg: 'worker ready',
+  log.info(
+    {
       queues: env.REMEDY_WORKER_QUEUES,
       bundle: env.REMEDY_WORKFLOW_BUNDLE ?? 'built at start',
       version: deployment ? `${deployment.deploymentName}.${deployment.buildId}` : 'unversioned',
       address: temporal.address,
-      pid: process.pid,
-    }),
+      namespace: temporal.namespace,
+      ...(temporal.profile && { profile: temporal.profile.name }),
+      database: redactUrl(env.DATABASE_URL),
+    },
+    'worker ready',
   );
   // Notifications leave from the outbox here, beside the activities that write it, never inside a cycle.
   const deliveries = env.REMEDY_WORKER_QUEUES.includes('main')
     ? startDeliveryLoop(pool, {
         ...(env.REMEDY_REVIEW_URL ? { reviewUrl: env.REMEDY_REVIEW_URL } : {}),
-        log: (entry) => console.error(JSON.stringify(entry)),
+        log: ({ msg, ...fields }) => log.info(fields, String(msg)),
       })
     : null;
   try {
@@ -166,7 +183,15 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+let log: Logger;
+try {
+  log = createLogger('worker');
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(1);
+}
+main(log).catch((err: unknown) => {
+  if (err instanceof ConfigError) log.fatal({ variables: err.issues.map((i) => i.variable) }, err.message);
+  else log.fatal({ err }, 'the worker stopped');
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from '@temporalio/client';
@@ -39,6 +39,7 @@ describe('loadTemporalConfig', () => {
       namespace: 'default',
       taskQueue: 'remedy',
       trainingTaskQueue: 'remedy-training',
+      addressFrom: 'default',
     });
   });
 
@@ -61,6 +62,7 @@ describe('loadTemporalConfig', () => {
       namespace: 'ml-prod',
       taskQueue: 'remedy-a',
       trainingTaskQueue: 'gpu-pool',
+      addressFrom: 'environment',
     });
   });
 
@@ -88,31 +90,37 @@ describe('loadTemporalConfig', () => {
   });
 
   it('rejects a client certificate without its key', () => {
-    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_CERT_PATH: pem('client.crt', 'CERT') }));
-    expect(err.variable).toBe('TEMPORAL_TLS_KEY_PATH');
-    expect(err.message).toMatch(/TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is not/);
+    const err = configError(() =>
+      loadTemporalConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: pem('client.crt', 'CERT') }),
+    );
+    expect(err.variable).toBe('TEMPORAL_TLS_CLIENT_KEY_PATH');
+    expect(err.message).toMatch(
+      /TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is not/,
+    );
   });
 
   it('rejects a key without its client certificate', () => {
-    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_KEY_PATH: pem('client.key', 'KEY') }));
-    expect(err.variable).toBe('TEMPORAL_TLS_CERT_PATH');
+    const err = configError(() =>
+      loadTemporalConfig({ TEMPORAL_TLS_CLIENT_KEY_PATH: pem('client.key', 'KEY') }),
+    );
+    expect(err.variable).toBe('TEMPORAL_TLS_CLIENT_CERT_PATH');
   });
 
   it('names the variable whose file is missing', () => {
     const missing = path.join(pemDir, 'nope.pem');
-    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_CA_PATH: missing }));
-    expect(err.variable).toBe('TEMPORAL_TLS_CA_PATH');
+    const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: missing }));
+    expect(err.variable).toBe('TEMPORAL_TLS_SERVER_CA_CERT_PATH');
     expect(err.message).toContain(
-      `TEMPORAL_TLS_CA_PATH points to "${missing}", which cannot be read (ENOENT)`,
+      `TEMPORAL_TLS_SERVER_CA_CERT_PATH points to "${missing}", which cannot be read (ENOENT)`,
     );
   });
 
   it('loads the CA and the client certificate pair for mTLS', () => {
     const cfg = loadTemporalConfig({
       TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
-      TEMPORAL_TLS_CA_PATH: pem('ca.pem', 'CA'),
-      TEMPORAL_TLS_CERT_PATH: pem('c.crt', 'CRT'),
-      TEMPORAL_TLS_KEY_PATH: pem('c.key', 'KEY'),
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pem('ca.pem', 'CA'),
+      TEMPORAL_TLS_CLIENT_CERT_PATH: pem('c.crt', 'CRT'),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: pem('c.key', 'KEY'),
     });
     expect(cfg.tls?.serverRootCACertificate?.toString()).toBe('CA');
     expect(cfg.tls?.clientCertPair?.crt.toString()).toBe('CRT');
@@ -135,6 +143,8 @@ describe('loadTemporalConfig', () => {
   it('parses TEMPORAL_TLS strictly: "false" means false', () => {
     const cfg = loadTemporalConfig({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' });
     expect(cfg.tls).toBeUndefined();
+    // The SDK turns TLS on for an API key unless told otherwise.
+    expect(connectionOptions(cfg)).toEqual({ address: 'localhost:7233', tls: false, apiKey: 'k' });
     expect(loadTemporalConfig({ TEMPORAL_TLS: 'TRUE' }).tls).toEqual({});
     const err = configError(() => loadTemporalConfig({ TEMPORAL_TLS: 'maybe' }));
     expect(err.message).toBe('Invalid environment: TEMPORAL_TLS must be true or false (got "maybe").');
@@ -149,6 +159,140 @@ describe('loadTemporalConfig', () => {
     const forClient: ConnectionOptions = opts;
     const forWorker: NativeConnectionOptions = opts;
     expect(forClient).toBe(forWorker);
+  });
+});
+
+describe("Temporal's config file, profiles and deprecated names", () => {
+  const toml = (name: string, body: string): string => pem(name, body);
+  const profiles = toml(
+    'temporal.toml',
+    [
+      '[profile.default]',
+      'address = "localhost:7233"',
+      '',
+      '[profile.prod]',
+      'address = "prod.acct.tmprl.cloud:7233"',
+      'namespace = "ml-prod.acct"',
+      'api_key = "prod-key"',
+      '[profile.prod.grpc_meta]',
+      'x-team = "ml"',
+    ].join('\n'),
+  );
+  const warnings: string[] = [];
+  const load = (env: Record<string, string>) => loadTemporalConfig(env, { warn: (m) => warnings.push(m) });
+  afterEach(() => {
+    warnings.length = 0;
+  });
+
+  it('given TEMPORAL_PROFILE, then the profile of the file selects address, namespace, API key and headers', () => {
+    const cfg = load({ TEMPORAL_CONFIG_FILE: profiles, TEMPORAL_PROFILE: 'prod' });
+    expect(cfg).toMatchObject({
+      address: 'prod.acct.tmprl.cloud:7233',
+      namespace: 'ml-prod.acct',
+      apiKey: 'prod-key',
+      addressFrom: 'profile',
+      profile: { name: 'prod', file: profiles },
+    });
+    expect(connectionOptions(cfg)).toEqual({
+      address: 'prod.acct.tmprl.cloud:7233',
+      tls: {},
+      apiKey: 'prod-key',
+      metadata: { 'x-team': 'ml' },
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('given no TEMPORAL_PROFILE, then the "default" profile applies, and variables override it', () => {
+    expect(load({ TEMPORAL_CONFIG_FILE: profiles })).toMatchObject({
+      address: 'localhost:7233',
+      namespace: 'default',
+      profile: { name: 'default' },
+    });
+    const cfg = load({
+      TEMPORAL_CONFIG_FILE: profiles,
+      TEMPORAL_PROFILE: 'prod',
+      TEMPORAL_NAMESPACE: 'other',
+    });
+    expect(cfg.namespace).toBe('other');
+    expect(cfg.address).toBe('prod.acct.tmprl.cloud:7233');
+  });
+
+  it("finds the file where Temporal's CLI keeps it (the user's config directory)", () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'remedy-home-'));
+    mkdirSync(path.join(home, '.config', 'temporalio'), { recursive: true });
+    writeFileSync(
+      path.join(home, '.config', 'temporalio', 'temporal.toml'),
+      '[profile.staging]\naddress = "staging.internal:7233"\n',
+    );
+    expect(load({ HOME: home, TEMPORAL_PROFILE: 'staging' }).address).toBe('staging.internal:7233');
+    // No profile asked for and no "default" profile: the local defaults.
+    expect(load({ HOME: home })).toMatchObject({ address: 'localhost:7233', addressFrom: 'default' });
+  });
+
+  it('given a profile the file does not have, then it says which it has and what to do', () => {
+    const err = configError(() => load({ TEMPORAL_CONFIG_FILE: profiles, TEMPORAL_PROFILE: 'staging' }));
+    expect(err.variable).toBe('TEMPORAL_PROFILE');
+    expect(err.message).toContain(
+      `TEMPORAL_PROFILE is "staging" but ${profiles} has no profile "staging" (it has "default", "prod")`,
+    );
+    expect(err.message).toContain('Add [profile.staging] to the file');
+  });
+
+  it('given a profile with a misspelt key, then it names the key and the profile', () => {
+    const file = toml('typo.toml', '[profile.prod]\nadress = "prod:7233"\n');
+    const err = configError(() => load({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' }));
+    expect(err.variable).toBe('TEMPORAL_CONFIG_FILE');
+    expect(err.message).toContain(`The Temporal config file ${file} is not usable`);
+    expect(err.message).toContain('profile.prod: adress');
+  });
+
+  it("given a profile whose address is not host:port, then it names the profile's key", () => {
+    const file = toml('bad-address.toml', '[profile.prod]\naddress = "https://prod.example.com"\n');
+    const err = configError(() => load({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' }));
+    expect(err.variable).toBe(`address in profile "prod" of ${file}`);
+    expect(err.message).toContain('must be host:port (got "https://prod.example.com")');
+  });
+
+  it('given a file that is not TOML, or a TEMPORAL_CONFIG_FILE that is missing, then it says so', () => {
+    const broken = toml('broken.toml', '[profile.prod\naddress = 1\n');
+    expect(configError(() => load({ TEMPORAL_CONFIG_FILE: broken })).message).toContain(
+      `The Temporal config file ${broken} is not usable`,
+    );
+    const missing = path.join(pemDir, 'absent.toml');
+    const err = configError(() => load({ TEMPORAL_CONFIG_FILE: missing }));
+    expect(err.variable).toBe('TEMPORAL_CONFIG_FILE');
+    expect(err.message).toContain(`points to "${missing}", which cannot be read (ENOENT)`);
+  });
+
+  it("given today's TLS names, then they still work, with one warning each naming the standard name", () => {
+    const cfg = load({
+      TEMPORAL_TLS_CA_PATH: pem('old-ca.pem', 'CA'),
+      TEMPORAL_TLS_CERT_PATH: pem('old.crt', 'CRT'),
+      TEMPORAL_TLS_KEY_PATH: pem('old.key', 'KEY'),
+    });
+    expect(cfg.tls?.serverRootCACertificate?.toString()).toBe('CA');
+    expect(cfg.tls?.clientCertPair?.crt.toString()).toBe('CRT');
+    expect(warnings).toEqual([
+      "TEMPORAL_TLS_CA_PATH is deprecated: rename it to TEMPORAL_TLS_SERVER_CA_CERT_PATH (same meaning; Temporal's CLI and SDKs read that name).",
+      "TEMPORAL_TLS_CERT_PATH is deprecated: rename it to TEMPORAL_TLS_CLIENT_CERT_PATH (same meaning; Temporal's CLI and SDKs read that name).",
+      "TEMPORAL_TLS_KEY_PATH is deprecated: rename it to TEMPORAL_TLS_CLIENT_KEY_PATH (same meaning; Temporal's CLI and SDKs read that name).",
+    ]);
+  });
+
+  it('given an old name that is wrong, then the error names the variable the user set', () => {
+    const err = configError(() => load({ TEMPORAL_TLS_CERT_PATH: pem('only.crt', 'CRT') }));
+    expect(err.message).toContain('TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is not');
+  });
+
+  it('given both an old and a standard name, then the standard one wins and the old one is called out', () => {
+    const cfg = load({
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pem('new-ca.pem', 'NEW'),
+      TEMPORAL_TLS_CA_PATH: pem('stale-ca.pem', 'OLD'),
+    });
+    expect(cfg.tls?.serverRootCACertificate?.toString()).toBe('NEW');
+    expect(warnings).toEqual([
+      'TEMPORAL_TLS_CA_PATH is deprecated and ignored because TEMPORAL_TLS_SERVER_CA_CERT_PATH is set: unset TEMPORAL_TLS_CA_PATH.',
+    ]);
   });
 });
 
