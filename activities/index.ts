@@ -5,6 +5,7 @@ import { createDriftActivities } from './drift.js';
 import { createLabelingActivities } from './labeling.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { createPythonTrainingActivities } from './outside-training.js';
+import { createRevertActivities } from './revert.js';
 import { createRolloutActivities } from './rollout.js';
 import { createEvaluationActivities, createTrainingActivities } from './training.js';
 
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCatalogActivities(deps),
     ...createLabelingActivities(deps),
     ...createRolloutActivities(deps),
+    ...createRevertActivities(deps),
     ...createEvaluationActivities(deps),
     ...createPythonTrainingActivities(deps),
   };

@@ -91,6 +91,8 @@ function stepActivities({ pool }: RolloutDeps) {
       candidateVersion: number;
       championVersion: number;
       policy: Policy['rollout'];
+      /** An analysis while the promoted candidate bakes: it never pauses, so no pause is announced. */
+      bake?: boolean;
     }): Promise<StepAnalysis & { decidedAt: string }> {
       const metrics = input.policy.metrics;
       const analysis =
@@ -107,6 +109,7 @@ function stepActivities({ pool }: RolloutDeps) {
       // The workflow pauses for a person on an inconclusive step once the step's sample wait is over
       // (workflows/rollout.ts); the same test here tells the channels, once per step.
       if (
+        !input.bake &&
         analysis.decision === 'inconclusive' &&
         decidedAt.getTime() - Date.parse(input.stepSince) >= durationMs(input.policy.sampleWait)
       )
@@ -178,7 +181,7 @@ function endingActivities({ pool }: RolloutDeps) {
       championVersion: number;
       candidateVersion: number;
       actor: string;
-    }): Promise<void> {
+    }): Promise<{ promotedAt: string }> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
       const already = await db.getReferenceProfile(pool, input.modelId, input.candidateVersion);
@@ -223,6 +226,9 @@ function endingActivities({ pool }: RolloutDeps) {
           },
         });
       });
+      // When the candidate took all traffic as champion (the database clock): a bake's window starts here.
+      const at = await db.auditTime(pool, `${input.cycleId}:promoted`);
+      return { promotedAt: at!.toISOString() };
     },
   };
 }
@@ -264,6 +270,8 @@ async function restoreChampion(
     });
     await db.setAlias(client, input.modelId, 'champion', input.championVersion);
     await db.clearAlias(client, input.modelId, 'candidate');
+    // After a promotion (a breach while the candidate baked) the old champion was retired: it serves again.
+    await db.setVersionStatus(client, input.modelId, input.championVersion, 'champion');
     await db.setVersionStatus(client, input.modelId, input.candidateVersion, 'rolled_back', input.evidence);
     await db.audit(client, {
       key: `${input.cycleId}:rollback`,

@@ -14,6 +14,7 @@ import { cliContext, DriftFound, EXIT, PartialFailure, type CliIo } from './shar
 import { registerCycleCommands } from './cycles.js';
 import { registerAnswerCommands, registerCampaignCommands } from './labels.js';
 import { registerSteeringCommands } from './steer.js';
+import { registerRevertCommand } from './revert.js';
 import { registerCardCommand, registerReportCommands } from './reports.js';
 import { registerDriftCommand } from './drift.js';
 import { registerPerformanceCommand } from './performance.js';
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo): Command {
   registerCycleCommands(program, ctx);
   registerAnswerCommands(program, ctx);
   registerSteeringCommands(program, ctx);
+  registerRevertCommand(program, ctx);
   registerCardCommand(program, ctx);
   registerDriftCommand(program, ctx);
   registerPerformanceCommand(program, ctx);

@@ -19,5 +19,7 @@ export const FailureTypes = [
   // back a different split; or a rollout metrics query Prometheus refused. The champion is restored first.
   'TrafficRouterFailed',
   'RolloutMetricsFailed',
+  // A revert that no longer applies when its records are written (a cycle opened, the champion changed).
+  'RevertRefused',
 ] as const;
 export type FailureType = (typeof FailureTypes)[number];

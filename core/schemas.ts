@@ -33,11 +33,18 @@ export function rolloutAnalysesAtMost(r: {
   failureLimit: number;
   dwell: string;
   sampleWait: string;
+  bakeTime?: string;
 }): number {
-  const dwell = durationMs(r.dwell);
-  const wait = durationMs(r.sampleWait);
+  // A malformed duration is reported by its own field; here it counts as none.
+  const ms = (d: string | undefined) =>
+    d !== undefined && DurationString.safeParse(d).success ? durationMs(d) : 0;
+  const dwell = ms(r.dwell);
+  const wait = ms(r.sampleWait);
   const inconclusive = wait === 0 ? 0 : dwell === 0 ? Infinity : Math.ceil(wait / dwell);
-  return r.steps.length * (r.failureLimit + 1 + inconclusive);
+  // After 100%, one analysis per dwell while the new champion bakes.
+  const bake = ms(r.bakeTime);
+  const baking = bake === 0 ? 0 : dwell === 0 ? Infinity : Math.ceil(bake / dwell);
+  return r.steps.length * (r.failureLimit + 1 + inconclusive) + baking;
 }
 
 export const FeatureSpec = z.object({
@@ -243,6 +250,12 @@ export const Policy = z.object({
       failureLimit: z.number().int().min(0).default(0),
       /** Ask an approver before the last (100%) step. */
       approveBeforeFull: z.boolean().default(false),
+      /**
+       * After the 100% step the candidate is promoted and watched this long (Argo Rollouts' post-promotion
+       * analysis): the same analysis every dwell, against the old champion's numbers from the rollout; a
+       * breach (more failures than failureLimit) gives production back to the old champion. "0s": none.
+       */
+      bakeTime: DurationString.default('0s'),
       /** How long a step keeps dwelling for enough samples before it pauses as inconclusive. */
       sampleWait: DurationString.default('1m'),
       decisionTimeout: DurationString.default('1h'),
@@ -255,7 +268,7 @@ export const Policy = z.object({
       metrics: RolloutMetrics.default({ kind: 'prediction-log' }),
     })
     .refine((r) => rolloutAnalysesAtMost(r) <= MAX_ROLLOUT_ANALYSES, {
-      message: `a rollout may analyse at most ${MAX_ROLLOUT_ANALYSES} times (steps × (failureLimit + 1 + sampleWait / dwell)), so its history stays far below Temporal's limits: use fewer steps, a longer dwell or a shorter sampleWait`,
+      message: `a rollout may analyse at most ${MAX_ROLLOUT_ANALYSES} times (steps × (failureLimit + 1 + sampleWait / dwell) + bakeTime / dwell), so its history stays far below Temporal's limits: use fewer steps, a longer dwell or a shorter sampleWait or bakeTime`,
     })
     .prefault({}),
   /** What the gateway and feedback flag as failure cases, and how cases group into patterns. */

@@ -130,6 +130,14 @@ export async function insertCycle(
   );
 }
 
+/**
+ * Holds the model's cycle reservation lock until the transaction ends: no cycle of the model is reserved
+ * meanwhile (reserveCycle takes the same lock), so what the caller read about open cycles stays true.
+ */
+export async function lockCycleReservation(q: Queryable, modelId: string): Promise<void> {
+  await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cycle-reservation:${modelId}`]);
+}
+
 /** The model's open cycle (at most one), with its stage. */
 export async function openCycle(
   q: Queryable,

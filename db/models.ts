@@ -137,7 +137,7 @@ export async function setVersionStatus(
   q: Queryable,
   modelId: string,
   version: number,
-  status: 'champion' | 'candidate' | 'retired' | 'rejected' | 'rolled_back',
+  status: 'champion' | 'candidate' | 'retired' | 'rejected' | 'rolled_back' | 'reverted',
   evidence?: unknown,
 ): Promise<void> {
   await q.query(

@@ -127,3 +127,21 @@ export async function lastTrafficRouter(q: Queryable, cycleId: string): Promise<
   );
   return rows[0]?.router ?? null;
 }
+
+/**
+ * Where a cycle's rollout stands, from its audit trail: the latest traffic move (candidate and weight)
+ * and whether the candidate was promoted. Null when the cycle never moved traffic.
+ */
+export async function rolloutProgress(
+  q: Queryable,
+  cycleId: string,
+): Promise<{ candidateVersion: number; weight: number; promoted: boolean } | null> {
+  const { rows } = await q.query<{ candidate_version: number; weight: number; promoted: boolean }>(
+    `SELECT (details->>'candidateVersion')::int AS candidate_version, (details->>'weight')::int AS weight,
+            EXISTS (SELECT 1 FROM audit_events p WHERE p.cycle_id = $1 AND p.action = 'rollout.promoted') AS promoted
+     FROM audit_events WHERE cycle_id = $1 AND action = 'traffic.set' ORDER BY event_id DESC LIMIT 1`,
+    [cycleId],
+  );
+  const r = rows[0];
+  return r ? { candidateVersion: r.candidate_version, weight: r.weight, promoted: r.promoted } : null;
+}

@@ -147,10 +147,12 @@ export interface RolloutStepRecord {
   /** Analysis runs of this step: more than one after a failure within the failure limit. */
   attempt: number;
   analysis: StepAnalysis;
+  /** An analysis of the promoted candidate while it bakes (rollout.bakeTime), after the last step. */
+  bake?: boolean;
 }
 
 export interface RolloutStatus {
-  state: 'running' | 'paused' | 'awaiting-approval' | 'promoted' | 'rolled-back';
+  state: 'running' | 'paused' | 'awaiting-approval' | 'baking' | 'promoted' | 'rolled-back';
   currentWeight: number;
   steps: RolloutStepRecord[];
   reason: string | null;

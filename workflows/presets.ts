@@ -76,6 +76,8 @@ export const ACTIVITY_SUMMARIES = {
   promote: 'Promote the candidate to champion',
   rollback: 'Roll traffic back to the champion',
   rejectCandidate: 'Reject the candidate',
+  checkRevert: 'Check that the model may go back to this former champion',
+  applyRevert: 'Revert: traffic, aliases and statuses to the former champion; audit and notify',
   recordAudit: 'Record an audit event',
   closeCycle: 'Close the cycle with its outcome',
   targetPatterns: "The champion's most frequent error patterns in the window",

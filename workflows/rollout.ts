@@ -100,6 +100,9 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
       const ended = await runStep(run, index, weight);
       if (ended) return ended;
     }
+    // Policies before bakeTime have none; "0s" promotes and ends as it always did (no marker).
+    const bakeMs = policy.bakeTime ? durationMs(policy.bakeTime) : 0;
+    if (bakeMs > 0 && patched('bake')) return await promoteAndBake(run, bakeMs);
     return await promote(run, 'remedy', 'every step passed its analysis');
   } catch (err) {
     if (isCancellation(err)) {
@@ -210,6 +213,79 @@ async function promote(run: Run, actor: string, reason: string): Promise<Rollout
   run.status.reason = reason;
   await condition(allHandlersFinished);
   return { outcome: 'promoted', reason, steps: run.status.steps };
+}
+
+/**
+ * After the last step (rollout.bakeTime): the candidate is promoted and serves everything as champion,
+ * and the rollout keeps analysing it every dwell, against the old champion's numbers from the rollout, as
+ * Argo Rollouts' post-promotion analysis does. More failures than the failure limit give production back
+ * to the old champion (traffic, aliases, its reference profile); a manual rollback does the same, a manual
+ * promote ends the bake early. Inconclusive analyses (too little feedback) neither pass nor revert.
+ */
+async function promoteAndBake(run: Run, bakeMs: number): Promise<RolloutResult> {
+  const { input, policy, status } = run;
+  const { promotedAt } = await acts.promote({
+    cycleId: input.cycleId,
+    modelId: input.modelId,
+    ...run.versions,
+    actor: 'remedy',
+  });
+  const { candidateVersion, championVersion } = run.versions;
+  status.state = 'baking';
+  status.currentWeight = 100;
+  status.reason = `promoted v${candidateVersion}; baking for ${policy.bakeTime}: a breach gives production back to v${championVersion}`;
+  const index = policy.steps.length;
+  const started = Date.now();
+  const dwellMs = durationMs(policy.dwell);
+  let failures = 0;
+  let attempt = 0;
+  for (let left = bakeMs; left > 0; left = bakeMs - (Date.now() - started)) {
+    await condition(() => interrupted(run), Math.min(dwellMs, left), {
+      summary: `Bake: watch the new champion v${candidateVersion} at 100%`,
+    });
+    if (interrupted(run)) return await endBakeEarly(run);
+    const analysis = await acts.analyzeRolloutStep({
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      stepIndex: index,
+      attempt,
+      weight: 100,
+      stepSince: promotedAt,
+      rolloutSince: run.rolloutSince ?? promotedAt,
+      ...run.versions,
+      policy,
+      bake: true,
+    });
+    status.steps.push({ index, weight: 100, attempt: attempt++, analysis, bake: true });
+    if (analysis.decision === 'fail' && ++failures > policy.failureLimit) {
+      const reason = `bake breached ${Math.round((Date.now() - started) / 1000)}s after promotion (rollout.bakeTime ${policy.bakeTime}): ${analysis.reason}`;
+      return await rollback(run, 'remedy', reason, { ...analysis, reason, bake: true }, analysis.decidedAt);
+    }
+  }
+  const baked = status.steps.filter((s) => s.bake);
+  const inconclusive = baked.filter((s) => s.analysis.decision === 'inconclusive').length;
+  status.state = 'promoted';
+  status.reason = `every step passed its analysis and v${candidateVersion} baked for ${policy.bakeTime}: ${baked.length} analyses, ${failures} failed${inconclusive > 0 ? `, ${inconclusive} inconclusive` : ''}`;
+  await condition(allHandlersFinished);
+  return { outcome: 'promoted', reason: status.reason, steps: status.steps };
+}
+
+/** A person cut the bake short: a rollback reverts to the old champion, a promote keeps the new one. */
+async function endBakeEarly(run: Run): Promise<RolloutResult> {
+  const { rollback: back, promote: forward } = run.inbox;
+  if (back) {
+    return rollback(
+      run,
+      back.actor,
+      `rolled back while baking by ${back.actor}${back.reason ? `: ${back.reason}` : ''}`,
+      { manual: back, bake: true },
+    );
+  }
+  const cmd = forward!;
+  run.status.state = 'promoted';
+  run.status.reason = `promoted; bake ended early by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`;
+  await condition(allHandlersFinished);
+  return { outcome: 'promoted', reason: run.status.reason, steps: run.status.steps };
 }
 
 /** Ends the rollout the way the manual command asked (a rollback wins over a promote). */

@@ -23,6 +23,7 @@ import type { VersioningBehavior } from '@temporalio/common';
 import { remediationCycle } from './cycle.js';
 import { labelingCampaign } from './labeling.js';
 import { driftCheck } from './monitor.js';
+import { revertChampion } from './revert.js';
 import { stagedRollout } from './rollout.js';
 import { scheduledCycle, volumeCheck } from './triggers.js';
 
@@ -31,6 +32,7 @@ export const VERSIONING_BEHAVIORS = {
   remediationCycle: 'PINNED',
   labelingCampaign: 'PINNED',
   stagedRollout: 'PINNED',
+  revertChampion: 'PINNED',
   driftCheck: 'AUTO_UPGRADE',
   volumeCheck: 'AUTO_UPGRADE',
   scheduledCycle: 'AUTO_UPGRADE',
@@ -43,6 +45,7 @@ const onVersionedWorker = (versioningBehavior: VersioningBehavior) => () =>
 setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.remediationCycle), remediationCycle);
 setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.labelingCampaign), labelingCampaign);
 setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.stagedRollout), stagedRollout);
+setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.revertChampion), revertChampion);
 setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.driftCheck), driftCheck);
 setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.volumeCheck), volumeCheck);
 setWorkflowOptions(onVersionedWorker(VERSIONING_BEHAVIORS.scheduledCycle), scheduledCycle);

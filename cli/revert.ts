@@ -1,0 +1,42 @@
+/**
+ * `remedy revert <model> --to <version> --reason …`: back to a former champion after a promotion, as a
+ * durable workflow (traffic, aliases, the drift reference, audit, notification).
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { renderRevert, revertModel } from '../ops/revert.js';
+import { positiveInt, type CliContext } from './shared.js';
+
+export function registerRevertCommand(program: Command, { withClient, print }: CliContext): void {
+  program
+    .command('revert')
+    .description(
+      'put a former champion back: traffic, aliases and drift reference; the current one is marked reverted',
+    )
+    .argument('<model>', 'model ID')
+    .requiredOption('--to <version>', 'the former champion to go back to', positiveInt)
+    .requiredOption('--reason <text>', 'why, kept in the audit trail and sent to the channels')
+    .option(
+      '--actor <name>',
+      'who reverts, kept in the audit trail (default: your user name)',
+      defaultActor(),
+    )
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { to: number; reason: string; actor: string; json?: boolean }) => {
+      const result = await withClient(({ client, queues }) =>
+        revertModel(client, queues, { modelId: model, toVersion: o.to, reason: o.reason, actor: o.actor }),
+      );
+      print(o.json, result, renderRevert(result));
+    });
+}
+
+/** REMEDY_AUTHOR, else the operating-system user (as `models register --author`). */
+function defaultActor(): string {
+  const fromEnv = process.env['REMEDY_AUTHOR']?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
