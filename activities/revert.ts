@@ -30,7 +30,7 @@ export interface RevertApplied {
   reference: ActiveReference;
 }
 
-/** The registry's facts about a revert and the decision on them (also used by ops/ before starting one). */
+/** The registry's facts about a revert and the decision on them. */
 export async function planRevert(
   q: Queryable,
   input: { modelId: string; toVersion: number },

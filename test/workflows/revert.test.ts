@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, train } from '../../core/model.js';
 import { upgradeProfile } from '../../core/drift.js';
-import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
 import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
 import { sendTraffic } from '../../dev/traffic.js';
@@ -15,9 +14,11 @@ import { promoteNow } from '../../ops/cycles.js';
 import { revertModel } from '../../ops/revert.js';
 import { rolloutWorkflowId } from '../../workflows/cycle.js';
 import type { RolloutResult } from '../../workflows/rollout.js';
-import { cliRunner, recordHistories, until, useStack } from '../helpers.js';
+import { cliRunner, recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
+import { startRouterReceiver } from './router-receiver.js';
 
 const stack = useStack('revert', { gateway: true });
+process.env.REMEDY_TEST_ROUTER_KEY = `revert-router-key-${uniqueSuffix()}`;
 const remedy = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
 const MODEL = 'rv-weather';
 let prepared: PreparedModel;
@@ -25,12 +26,13 @@ let prepared: PreparedModel;
 async function addCandidate(
   tag: string,
   rows: { features: Record<string, number | string>; label: string }[],
+  modelId = MODEL,
 ) {
-  const def = (await db.getModel(stack.pool, MODEL))!;
+  const def = (await db.getModel(stack.pool, modelId))!;
   const json = canonicalJson(train(def.features, rows, def.policy.training));
   return db.insertModelVersion(stack.pool, {
-    modelId: MODEL,
-    idempotencyKey: `${MODEL}:${tag}`,
+    modelId,
+    idempotencyKey: `${modelId}:${tag}`,
     status: 'candidate',
     datasetId: null,
     cycleId: null,
@@ -43,17 +45,18 @@ async function addCandidate(
 }
 
 /** A rollout of `candidate` that waits at its first step (an hour's dwell) until someone steers it. */
-async function startRollout(cycleId: string, candidate: number, championVersion: number) {
+async function startRollout(cycleId: string, candidate: number, championVersion: number, modelId = MODEL) {
+  const { policy } = (await db.getModel(stack.pool, modelId))!;
   return stack.h.client.workflow.start('stagedRollout', {
     workflowId: rolloutWorkflowId(cycleId),
     taskQueue: stack.h.taskQueue,
     args: [
       {
         cycleId,
-        modelId: MODEL,
+        modelId,
         championVersion,
         candidateVersion: candidate,
-        policy: Policy.parse({ rollout: { steps: [10, 100], dwell: '1h' } }).rollout,
+        policy: { ...policy.rollout, steps: [10, 100], dwell: '1h' },
       },
     ],
   });
@@ -223,5 +226,39 @@ describe('remedy revert', () => {
       candidateVersion: null,
       candidateWeight: 0,
     });
+  });
+
+  it("given a model whose policy routes through the team's http router, then the revert moves traffic there, signed, and the router's split is the one in force", async () => {
+    const router = await startRouterReceiver(stack.pool, process.env.REMEDY_TEST_ROUTER_KEY!);
+    try {
+      const model = 'rv-router';
+      const routed = await prepareWeatherModel(stack.pool, model, {
+        rollout: { router: { kind: 'http', url: router.url, secretEnv: 'REMEDY_TEST_ROUTER_KEY' } },
+      });
+      const recent = routed.rows.filter((r) => r.ts >= SCENARIO.window.start && r.ts < SCENARIO.window.end);
+      const v2 = await addCandidate('v2', recent, model);
+      const rollout = await startRollout(`${model}-promotion`, v2, 1, model);
+      await until(
+        () => db.getTraffic(stack.pool, model),
+        (t) => t?.candidateWeight === 10,
+      );
+      await promoteNow(stack.h.client, `${model}-promotion`, { actor: 'ana' });
+      expect(((await rollout.result()) as RolloutResult).outcome).toBe('promoted');
+
+      const r = await remedy('revert', model, '--to', '1', '--reason', 'router check', '--actor', 'bo');
+      expect(r.code).toBe(0);
+      expect(r.out.split('\n')[1]).toBe(`  traffic: 100% to v1 through the http router ${router.url}`);
+      const revert = router.posts.at(-1)!;
+      expect(revert.body).toMatchObject({ modelId: model, championVersion: 1, weight: 0, step: 0 });
+      expect(revert.signed).toBe(true);
+      expect(revert.key).toMatch(new RegExp(`^revert-${model}-v1@[0-9a-f-]+:0$`));
+      expect(await db.getTraffic(stack.pool, model)).toEqual({
+        championVersion: 1,
+        candidateVersion: null,
+        candidateWeight: 0,
+      });
+    } finally {
+      await router.close();
+    }
   });
 });
