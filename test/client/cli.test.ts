@@ -78,6 +78,7 @@ describe('remedy CLI', () => {
       'card',
       'promote',
       'approve-full',
+      'revert',
     ]) {
       expect(r.out).toMatch(new RegExp(`\\n\\s+${c}\\b`));
     }
