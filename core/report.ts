@@ -290,7 +290,7 @@ const REPORT_STYLE = `${CARD_STYLE}
 .progress > span { display: block; height: 100%; background: var(--accent); }
 .outcome { font-weight: 700; }
 table.stages td { overflow-wrap: anywhere; }
-table.stages td:nth-child(2), table.stages td:nth-child(3) { white-space: nowrap; }
+table.stages td:nth-child(1), table.stages td:nth-child(2), table.stages td:nth-child(3) { white-space: nowrap; }
 svg.chart { max-width: 100%; height: auto; }
 table.key-table { margin: 4px 0 8px; font-size: 12px; }
 table.key-table caption { text-align: left; color: var(--muted); font-size: 12px; }
