@@ -5,7 +5,15 @@
  */
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
-import { driftReportColumns, upgradeProfile, type DriftReport, type WindowOutcome } from '../core/drift.js';
+import {
+  driftReportColumns,
+  ESTIMATE_MAX_ROWS,
+  Reservoir,
+  upgradeProfile,
+  type DriftReport,
+  type EstimateOutcome,
+  type WindowOutcome,
+} from '../core/drift.js';
 import { diagnose } from '../core/policy.js';
 import { guardCycleStart, triggerSeverity } from '../core/cycle-guard.js';
 import { durationMs } from '../core/inputs.js';
@@ -17,6 +25,7 @@ import { WindowColumns } from '../core/window.js';
 import { blobsIn, scorerFor } from '../scoring/index.js';
 import { businessFailure } from './failures.js';
 import { tryReconcile } from './reconcile.js';
+import { estimateWindowPerformance } from './estimate.js';
 
 /** Records per FETCH of a window: a few MiB of feature text per page. */
 const PAGE = 20_000 as const;
@@ -24,8 +33,10 @@ const PAGE = 20_000 as const;
 /**
  * The window's report against the champion's stored reference profile, over every record of the window
  * (or the uniform sample the policy asks for), streamed page by page into columns. The performance
- * signal uses every labeled record of the window. The report says how many records the window held,
- * how many were tested and how they were chosen.
+ * signal uses every labeled record of the window; while they are fewer than the policy's minimum, it
+ * uses the label-free estimate (the champion's scores on the window's records, or a uniform sample of
+ * ESTIMATE_MAX_ROWS of them, calibrated on its reference). The report says how many records the window
+ * held, how many were tested and how they were chosen, and what the performance signal rests on.
  */
 export async function windowReport(
   pool: pg.Pool,
@@ -68,6 +79,11 @@ export async function windowReport(
   };
   const limit = input.policy.maxWindowRows;
   const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
+  // Feature texts kept for the estimate, in case labels turn out too few (only strings, bounded).
+  const forEstimate = new Reservoir<string>(
+    ESTIMATE_MAX_ROWS,
+    windowSeed(range.modelId, range.start, range.end),
+  );
   const read = await readWindowFeatures(
     pool,
     {
@@ -82,6 +98,7 @@ export async function windowReport(
       for (let i = 0; i < page.features.length; i++) {
         const text = page.features[i]!;
         columns.addJsonText(text);
+        forEstimate.offer(text);
         const truth = page.feedback[i]!;
         if (limit || truth === null) continue;
         texts.push(text);
@@ -99,8 +116,25 @@ export async function windowReport(
   // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
   if (limit)
     await readWindowFeatures(pool, { ...range, labeledOnly: true, ordered: false, pageSize: PAGE }, judge);
+  let estimate: EstimateOutcome | undefined;
+  if (outcomes.length < input.policy.minLabeledRows) {
+    try {
+      estimate = await estimateWindowPerformance(pool, scorer, {
+        modelId: input.modelId,
+        championVersion: input.championVersion,
+        profile,
+        texts: forEstimate.items,
+        windowRows: read.held,
+      });
+    } catch (err) {
+      // The feature tests stand without it; the report says why there is no estimate.
+      log.warn('label-free estimate failed', { modelId: input.modelId, error: String(err) });
+      estimate = { unavailable: `the estimate failed: ${(err as Error).message}` };
+    }
+  }
   const report = driftReportColumns(profile, columns.columns(), outcomes, input.policy, {
     schemaViolations: columns.schemaViolations(),
+    ...(estimate ? { estimate } : {}),
   });
   return {
     ...report,

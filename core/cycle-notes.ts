@@ -25,13 +25,39 @@ export function driftNote(reportId: number, report: DriftReport) {
     reportId,
     windowRows: report.windowRows,
     driftedShare: report.driftedShare,
-    topFeatures: report.features
-      .slice(0, 3)
-      .map((f) => ({ feature: f.feature, psi: round(f.psi), ksPValue: f.ksPValue })),
+    topFeatures: report.features.slice(0, 3).map((f) => ({
+      feature: f.feature,
+      test: f.test,
+      statistic: round(f.statistic),
+      pValue: f.adjustedPValue ?? f.pValue,
+      threshold: f.threshold,
+      drifted: f.drifted,
+      psi: round(f.psi),
+      ksPValue: f.ksPValue,
+    })),
     labeledRows: report.performance.labeledRows,
     baselineAccuracy: round(report.performance.baselineAccuracy),
     currentAccuracy: roundOrNull(report.performance.currentAccuracy),
     labelShiftPsi: roundOrNull(report.labelShiftPsi),
+    ...performanceBasisNote(report),
+  };
+}
+
+/** What the performance signal rested on, and the label-free estimate when it was used. */
+function performanceBasisNote(report: DriftReport) {
+  const p = report.performance;
+  if (!p.basis) return {};
+  const e = p.basis === 'estimated' ? p.estimate : undefined;
+  return {
+    performanceBasis: p.basis,
+    ...(e
+      ? {
+          estimatedAccuracy: round(e.accuracy.estimate),
+          estimatedAccuracyBand: e.accuracy.band.map(round),
+          estimatedRows: e.rows,
+        }
+      : {}),
+    ...(p.estimateUnavailable ? { estimateUnavailable: p.estimateUnavailable } : {}),
   };
 }
 
@@ -155,6 +181,7 @@ export function evaluationNote(e: {
     candidateAccuracy: round(e.candidate.accuracy),
     championAccuracy: round(e.champion.accuracy),
     candidateMacroF1: round(e.candidate.macroF1),
+    championMacroF1: round(e.champion.macroF1),
     candidateEce: round(e.candidate.ece),
     championEce: round(e.champion.ece),
     candidateLogLoss: round(e.candidate.logLoss),

@@ -7,6 +7,7 @@
  * benchmark share it, and workflow code may import its types.
  */
 export * from './drift/columns.js';
+export * from './drift/estimate.js';
 export * from './drift/features.js';
 export * from './drift/performance.js';
 export * from './drift/profile.js';

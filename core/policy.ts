@@ -2,11 +2,11 @@
  * Policy decisions: pure functions the workflows call (they are deterministic) and the CLI reuses.
  */
 import type { DriftReport } from './drift.js';
+import { describePerformance } from './drift/performance.js';
 import type { Policy } from './schemas.js';
 import { describeSelection } from './window.js';
 import { fnv1a } from './hash.js';
 import { twoProportionZTest } from './metrics.js';
-import { describeBaseline } from './reference.js';
 
 export type Severity = 'none' | 'mild' | 'severe';
 export type Signal = 'performance' | 'features' | 'label-shift' | 'data-quality';
@@ -40,7 +40,8 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
   const rankedFeatures = report.features
     .filter((f) => f.drifted)
     .map((f) => ({ feature: f.feature, psi: f.psi, test: f.test, statistic: f.statistic, score: f.score }));
-  const drop = perf.drop ?? 0;
+  // The drop the signal rests on: measured on labeled rows, or estimated without them.
+  const drop = (perf.basis === 'estimated' ? perf.estimate?.drop : perf.drop) ?? 0;
   const strongStatistics = report.features.some((f) => f.drifted && (f.score ?? 0) >= 5);
   let severity: Severity = 'none';
   if (signals.includes('performance') || signals.includes('features')) {
@@ -62,9 +63,7 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
 
   const parts = [
     `${(report.driftedShare * 100).toFixed(0)}% of features drifted${report.window ? ` (${describeSelection(report.window)})` : ''}`,
-    perf.currentAccuracy === null
-      ? 'no feedback in the window'
-      : `accuracy ${pct(perf.currentAccuracy)} vs baseline ${describeBaseline(perf.baselineAccuracy, perf.baselineEvidence)} on ${perf.labeledRows} labeled rows`,
+    describePerformance(perf, policy.minLabeledRows),
   ];
   if (perf.metric && perf.metric !== 'accuracy' && perf.current !== null && perf.baseline !== null)
     parts.push(`${perf.metric} ${perf.current.toFixed(3)} vs baseline ${perf.baseline.toFixed(3)}`);

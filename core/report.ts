@@ -12,7 +12,18 @@ import { calibrationSvg, CARD_STYLE, cardGatesHtml, cardMetricsHtml } from './mo
 import { md, mdTable, NONE, three, type ModelCardInput } from './model-card.js';
 import type { StepAnalysis } from './policy.js';
 import { describeSelection } from './window.js';
-import { describeBaseline } from './reference.js';
+import { describePerformance } from './drift/performance.js';
+import {
+  blocksHtml,
+  delta,
+  describeReference,
+  referenceText,
+  sentence,
+  linesMarkdown,
+  stageBlocks,
+  tablesMarkdown,
+  type ReferenceSummary,
+} from './report-stages.js';
 
 export interface ReportStage {
   stage: string;
@@ -45,6 +56,10 @@ export interface CycleReportInput {
     window: { start: string; end: string };
     report: DriftReport;
   } | null;
+  /** The reference the drift report compared against (the champion's profile), when stored. */
+  reference?: ReferenceSummary | null;
+  /** The reference the promoted candidate is monitored against from now on. */
+  newReference?: ReferenceSummary | null;
   labeling: {
     campaignId: string;
     requested: number;
@@ -108,12 +123,6 @@ const statText = (f: FeatureDrift): string =>
   f.pValue !== null
     ? `${f.test} p=${f.adjustedPValue !== null ? f.adjustedPValue.toPrecision(3) : f.pValue.toPrecision(3)} (drift below ${f.threshold})`
     : `${f.test} ${f.statistic.toPrecision(3)} (drift at ${f.threshold})`;
-
-/** A stage's key number as one short line: long lists are shown in full in their own section. */
-const summaryValue = (v: unknown, max = 140): string => {
-  const text = typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-};
 
 /** Features drawn: the drifted ones first (by score), then the rest, at most `limit`. */
 function chartedFeatures(report: DriftReport, limit = 12): FeatureDrift[] {
@@ -281,8 +290,11 @@ const REPORT_STYLE = `${CARD_STYLE}
 .progress > span { display: block; height: 100%; background: var(--accent); }
 .outcome { font-weight: 700; }
 table.stages td { overflow-wrap: anywhere; }
-table.stages td:nth-child(2), table.stages td:nth-child(3) { white-space: nowrap; }
+table.stages td:nth-child(1), table.stages td:nth-child(2), table.stages td:nth-child(3) { white-space: nowrap; }
 svg.chart { max-width: 100%; height: auto; }
+table.key-table { margin: 4px 0 8px; font-size: 12px; }
+table.key-table caption { text-align: left; color: var(--muted); font-size: 12px; }
+.key-line { margin: 2px 0; }
 `;
 
 const pill = (cls: string, text: string): Html => markup`<span class="pill ${cls}">${text}</span>`;
@@ -312,9 +324,7 @@ function timelineHtml(r: CycleReportInput): Html {
 <tbody>
 ${stages.map(
   (s) =>
-    markup`<tr data-stage="${s.stage}"><td>${s.stage}</td><td title="${s.startedAt}">${clock(s.startedAt)}</td><td class="num">${humanDuration(stageMs(s, r.generatedAt))}${s.endedAt ? '' : ' (running)'}</td><td>${Object.entries(
-      s.summary ?? {},
-    ).map(([k, v]) => markup`<div><code>${k}</code>: ${summaryValue(v)}</div>`)}</td></tr>\n`,
+    markup`<tr data-stage="${s.stage}"><td>${s.stage}</td><td title="${s.startedAt}">${clock(s.startedAt)}</td><td class="num">${humanDuration(stageMs(s, r.generatedAt))}${s.endedAt ? '' : ' (running)'}</td><td>${blocksHtml(stageBlocks(s.summary))}</td></tr>\n`,
 )}</tbody>
 </table>`;
   return markup`${timelineSvg(stages, r.generatedAt)}${table}`;
@@ -337,7 +347,8 @@ function driftHtml(r: CycleReportInput): Html {
   const quality = report.dataQuality.issues;
   return markup`<p class="note">Reference v${r.drift.referenceVersion} (${report.referenceRows} rows) against the window ${shortTime(r.drift.window.start)} .. ${shortTime(r.drift.window.end)} (${windowRowsText(report)}). ${drifted} of ${report.features.length} features drifted (share ${pct(report.driftedShare)}); dataset drift: ${report.datasetDrifted ? 'yes' : 'no'}.${report.labelShiftPsi !== null ? ` Label shift PSI ${fixed(report.labelShiftPsi, 3)}.` : ''}</p>
 <dl>
-<dt>Performance</dt><dd>${perf.currentAccuracy !== null ? `accuracy ${pct(perf.currentAccuracy)} on ${perf.labeledRows} labeled rows against the reference baseline ${describeBaseline(perf.baselineAccuracy, perf.baselineEvidence)}` : `not measured (${perf.labeledRows} labeled rows)`}</dd>
+<dt>Reference</dt><dd>${referenceText(r.reference, r.drift?.referenceVersion)}</dd>
+<dt>Performance</dt><dd class="performance" data-basis="${perf.basis ?? ''}">${sentence(describePerformance(perf))}</dd>
 <dt>Data quality</dt><dd>${quality.length === 0 ? 'no issue' : quality.map((q) => markup`<div>${q.feature}: ${q.kind}, ${pct(q.share)} of rows — ${q.detail}</div>`)}</dd>
 </dl>
 <div class="charts">${charts}</div>`;
@@ -394,7 +405,8 @@ ${r.rollout.map(
   (s) =>
     markup`<tr data-decision="${s.decision}"><td class="num">${s.stepIndex + 1}.${s.attempt}</td><td class="num">${s.weight}%</td><td>${pill(s.decision === 'pass' ? 'pass' : s.decision === 'fail' ? 'fail' : 'inconclusive', s.decision)}</td><td class="num">${acc(s.analysis.candidate)}</td><td class="num">${acc(s.analysis.champion)}</td><td class="num">${s.analysis.pValue === null ? NONE : s.analysis.pValue.toPrecision(3)}</td><td>${s.analysis.reason}</td></tr>\n`,
 )}</tbody>
-</table>`;
+</table>
+${r.newReference ? markup`<p class="note new-reference">Monitored from now on against ${describeReference(r.newReference)}.</p>` : ''}`;
 }
 
 function auditHtml(r: CycleReportInput): Html {
@@ -458,21 +470,23 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
         s.stage,
         s.startedAt,
         `${humanDuration(stageMs(s, r.generatedAt))}${s.endedAt ? '' : ' (running)'}`,
-        md(
-          Object.entries(s.summary ?? {})
-            .map(([k, v]) => `${k}: ${summaryValue(v)}`)
-            .join('; '),
-        ),
+        linesMarkdown(stageBlocks(s.summary)),
       ]),
       [2],
     ),
   );
+  for (const s of c.stages) {
+    const tables = tablesMarkdown(stageBlocks(s.summary));
+    if (tables.length > 0) out.push(`### ${md(s.stage)}`, ...tables);
+  }
   out.push('## Drift');
   if (!r.drift) out.push('No drift report was written for this cycle.');
   else {
     const rep = r.drift.report;
     out.push(
       `Reference v${r.drift.referenceVersion} (${rep.referenceRows} rows) against ${r.drift.window.start} .. ${r.drift.window.end} (${windowRowsText(rep)}): ${rep.features.filter((f) => f.drifted).length} of ${rep.features.length} features drifted; dataset drift ${rep.datasetDrifted ? 'yes' : 'no'}.`,
+      `**Reference:** ${md(referenceText(r.reference, r.drift?.referenceVersion))}`,
+      `**Performance:** ${md(sentence(describePerformance(rep.performance)))}`,
       mdTable(
         ['Feature', 'Drifted', 'Test', 'PSI'],
         rep.features.map((f) => [md(f.feature), f.drifted ? 'yes' : 'no', md(statText(f)), fixed(f.psi, 3)]),
@@ -517,22 +531,24 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
     const i = r.card.input;
     const cand = i.candidate.overall;
     const champ = i.champion.overall;
-    const row = (name: string, a: number | null, b: number | null, f: (x: number) => string) => [
-      name,
-      a === null ? NONE : f(a),
-      b === null ? NONE : f(b),
-    ];
+    const row = (
+      name: string,
+      a: number | null,
+      b: number | null,
+      f: (x: number) => string,
+      share = false,
+    ) => [name, a === null ? NONE : f(a), b === null ? NONE : f(b), delta(a, b, share)];
     out.push(
       `**${i.gates.go ? 'GO' : 'NO-GO'}**: ${md(i.gates.reason)}`,
       mdTable(
-        ['Metric', `Candidate v${i.candidateVersion}`, `Champion v${i.championVersion}`],
+        ['Metric', `Candidate v${i.candidateVersion}`, `Champion v${i.championVersion}`, 'Δ'],
         [
-          row('Accuracy', cand.accuracy, champ.accuracy, pct),
+          row('Accuracy', cand.accuracy, champ.accuracy, pct, true),
           row('Macro F1', cand.macroF1, champ.macroF1, three),
           row('Log-loss', cand.logLoss, champ.logLoss, three),
           row('ECE', cand.ece, champ.ece, three),
         ],
-        [1, 2],
+        [1, 2, 3],
       ),
     );
   }
@@ -550,6 +566,9 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
         ]),
         [1],
       ),
+      ...(r.newReference
+        ? [`**Monitored from now on against** ${md(describeReference(r.newReference))}.`]
+        : []),
     );
   out.push('## Audit trail');
   out.push(

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { cycleReportHtml, cycleReportMarkdown, type CycleReportInput } from '../core/report.js';
+import type { ReferenceSummary } from '../core/report-stages.js';
+import { upgradeProfile } from '../core/drift.js';
 import { cycleStatusQuery, type CycleSummary } from '../workflows/messages.js';
 import { labelingWorkflowId } from '../workflows/cycle.js';
 import { UserError } from './cycles.js';
@@ -23,6 +25,26 @@ export interface ReportOptions {
 }
 
 const iso = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString());
+
+/** What a version's stored reference profile says about itself (null when none is stored). */
+async function referenceSummary(
+  pool: pg.Pool,
+  modelId: string,
+  version: number | null | undefined,
+): Promise<ReferenceSummary | null> {
+  if (version === null || version === undefined) return null;
+  const stored = await db.getReferenceProfile(pool, modelId, version);
+  if (!stored) return null;
+  const p = upgradeProfile(stored);
+  return {
+    version,
+    rows: p.rows,
+    baselineAccuracy: p.baselineAccuracy,
+    ...(p.span ? { span: p.span } : {}),
+    ...(p.sample ? { sample: p.sample } : {}),
+    ...(p.baselineEvidence ? { baselineEvidence: p.baselineEvidence } : {}),
+  };
+}
 
 export async function loadCycleReport(
   pool: pg.Pool,
@@ -65,6 +87,11 @@ export async function loadCycleReport(
   }
   const d = drift[0];
   const namespace = opts.namespace ?? 'default';
+  const outcome = summary.outcome ?? cycleRow.outcome;
+  const [reference, newReference] = await Promise.all([
+    referenceSummary(pool, cycleRow.model_id, d?.reference_version ?? summary.championVersion),
+    outcome === 'promoted' ? referenceSummary(pool, cycleRow.model_id, summary.candidateVersion) : null,
+  ]);
   return {
     generatedAt: iso(opts.now ?? new Date()),
     cycle: {
@@ -72,7 +99,7 @@ export async function loadCycleReport(
       modelId: cycleRow.model_id,
       window: summary.window ?? { start: '', end: '' },
       stage: cycleRow.closed_at ? 'closed' : (summary.stage ?? cycleRow.stage),
-      outcome: summary.outcome ?? cycleRow.outcome,
+      outcome,
       reason: summary.reason ?? null,
       severity: summary.severity ?? null,
       trigger: cycleRow.summary.trigger ?? opened?.details.trigger ?? null,
@@ -89,6 +116,8 @@ export async function loadCycleReport(
           report: d.report,
         }
       : null,
+    reference,
+    newReference,
     labeling:
       requested === 0
         ? null

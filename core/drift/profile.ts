@@ -56,6 +56,13 @@ export interface ReferenceSpan {
   rule: string;
 }
 
+/** A span as the days it covers: "2012-01-01 to 2012-12-31" (the end is exclusive, so its last day is shown). */
+export function spanText(span: { start: string; end: string }): string {
+  const last = new Date(Date.parse(span.end) - 1);
+  const day = (t: Date): string => (Number.isNaN(t.getTime()) ? '?' : t.toISOString().slice(0, 10));
+  return `${day(new Date(span.start))} to ${day(last)}`;
+}
+
 /** What the baseline was measured on: how many labeled rows, which rows, and the accuracy's interval. */
 export interface BaselineEvidence {
   rows: number;

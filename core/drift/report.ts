@@ -17,6 +17,7 @@ import {
   type FeatureDrift,
   type TestName,
 } from './features.js';
+import type { EstimateOutcome } from './estimate.js';
 import { performance, type PerformanceCheck, type WindowOutcome } from './performance.js';
 import { columnsFromRows, type ReferenceProfile } from './profile.js';
 import { qualityIssues, type DataQuality, type QualityIssue } from './quality.js';
@@ -56,6 +57,8 @@ export interface ReportOptions {
   forceTest?: TestName;
   /** Rows per feature whose value was missing or of the wrong type (from row conversion). */
   schemaViolations?: Record<string, number>;
+  /** The window's label-free estimate (the performance path uses it while labels are too few). */
+  estimate?: EstimateOutcome;
 }
 
 export interface FeatureOutcome {
@@ -132,6 +135,7 @@ export function assembleReport(
   rows: number,
   outcomes: readonly WindowOutcome[],
   policy: DriftPolicy,
+  estimate?: EstimateOutcome,
 ): DriftReport {
   const features = perFeature.flatMap((o) => (o.drift ? [{ ...o.drift }] : []));
   const skipped = perFeature.flatMap((o) => (o.skipped ? [{ feature: o.feature, reason: o.skipped }] : []));
@@ -176,7 +180,7 @@ export function assembleReport(
     thresholds: policy.thresholds,
     dataQuality: { incident: issues.length > 0, issues },
     labelShiftPsi,
-    performance: performance(profile, outcomes, policy),
+    performance: performance(profile, outcomes, policy, estimate),
   };
 }
 
@@ -198,7 +202,7 @@ export function driftReportColumns(
       schemaViolations: opts.schemaViolations?.[name] ?? 0,
     });
   });
-  return assembleReport(profile, perFeature, rows, outcomes, policy);
+  return assembleReport(profile, perFeature, rows, outcomes, policy, opts.estimate);
 }
 
 /** Rows to columns, counting values of the wrong type as schema violations, then the report. */

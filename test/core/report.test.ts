@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FeatureDrift } from '../../core/drift.js';
 import {
@@ -7,7 +8,9 @@ import {
   distributionSvg,
   humanDuration,
   type CycleReportInput,
+  type ReportStage,
 } from '../../core/report.js';
+import { compactText, stageBlocks } from '../../core/report-stages.js';
 
 const feature = (over: Partial<FeatureDrift> = {}): FeatureDrift => ({
   feature: 'temp_max',
@@ -133,5 +136,145 @@ describe('cycle report', () => {
     const html = cycleReportHtml(input());
     expect(html.match(/class="stage-bar"/g)).toHaveLength(2);
     expect(html).toContain('250 ms');
+  });
+});
+
+/** The stage notes of the README walkthrough's cycle, as its recorded history closed it (real numbers). */
+function walkthroughStages(): ReportStage[] {
+  const history = JSON.parse(readFileSync('test/histories/remediation-weather-walk-1.json', 'utf8')) as {
+    events: {
+      activityTaskScheduledEventAttributes?: {
+        activityType: { name: string };
+        input: { payloads: { data: string }[] };
+      };
+    }[];
+  };
+  const close = history.events.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'closeCycle',
+  )!.activityTaskScheduledEventAttributes!;
+  const input = JSON.parse(Buffer.from(close.input.payloads[0]!.data, 'base64').toString()) as {
+    summary: { stages: ReportStage[] };
+  };
+  return input.summary.stages;
+}
+
+const visible = (html: string): string =>
+  html
+    .replace(/<style[\s\S]*?<\/style>/g, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"');
+
+describe('stage notes in the report', () => {
+  it('given the walkthrough cycle notes (written before notes named their tests), then no stage shows JSON and the numbers read in tables', () => {
+    const stages = walkthroughStages();
+    const report = input({
+      cycle: { ...input().cycle, stage: 'closed', outcome: 'promoted', policyVersion: 3, stages },
+    });
+    const markdown = cycleReportMarkdown(report);
+    const html = cycleReportHtml(report);
+    for (const shown of [markdown, visible(html)]) {
+      expect(shown).not.toContain('{"');
+      expect(shown).not.toContain('[{');
+    }
+    // confirm: the top features with the KS p-value the old note kept.
+    expect(markdown).toContain('| season\\_sin | ks | — | 1.04e-33 | — | 3.788 |');
+    expect(markdown).toContain('Measured accuracy 43.3% on 60 labeled rows against the baseline 70.3%.');
+    // diagnose, retrain, evaluate, rollout.
+    expect(markdown).toContain('Severity severe, route full-cycle, on performance, features, label-shift.');
+    expect(markdown).toContain('| season\\_cos | ks | 0.500 | 23.46 | 3.811 |');
+    expect(markdown).toContain(
+      'Candidate v2 trained by forest on 230 rows (159 rows from the history before the window), from scratch; training accuracy 85.2%.',
+    );
+    expect(markdown).toContain('| search | maxDepth 6, minSamplesLeaf 4, validationAccuracy 0.6818 |');
+    expect(markdown).toContain('| Accuracy | 63.2% | 42.1% | +21.1 pts |');
+    expect(markdown).toContain('| min-gain | pass | 0.2105 | 0.02 |');
+    expect(markdown).toContain('| 1 | 10% | pass | 63.9% (n=36) | 40.9% (n=325) | +23.0 pts |');
+    expect(markdown).toContain('| Policy | v3 (as when the cycle started) |');
+    // The HTML puts the same tables in the timeline's cells.
+    expect(html).toMatch(/<tr data-stage="rollout">[\s\S]*<caption>Rollout steps<\/caption>/);
+  });
+
+  it('given fields the report does not know, then they show as "name value" text', () => {
+    expect(compactText({ gain: { low: 0.012, high: 0.2 }, method: 'bootstrap', ok: true })).toBe(
+      'gain (low 0.012, high 0.2), method bootstrap, ok yes',
+    );
+    expect(compactText([{ a: 1 }, { a: 2 }])).toBe('(a 1); (a 2)');
+    expect(compactText([])).toBe('none');
+    const blocks = stageBlocks({ intervals: { accuracy: [0.1, 0.3] }, approver: 'carol', approved: false });
+    expect(blocks).toEqual([
+      { kind: 'line', text: 'Denied by carol.' },
+      {
+        kind: 'table',
+        caption: 'Other details',
+        head: ['Detail', 'Value'],
+        rows: [['intervals', 'accuracy 0.1, 0.3']],
+        numeric: [],
+      },
+    ]);
+  });
+
+  it('given a drift report whose performance was estimated, then the report says CBPE and names the reference', () => {
+    const report = cycleReportMarkdown(
+      input({
+        drift: {
+          reportId: 1,
+          referenceVersion: 1,
+          window: { start: '2013-12-01T00:00:00Z', end: '2014-01-01T00:00:00Z' },
+          report: {
+            windowRows: 62,
+            referenceRows: 540,
+            features: [feature()],
+            skipped: [],
+            driftedShare: 1,
+            datasetDrifted: true,
+            correction: 'none',
+            thresholds: 'fixed',
+            dataQuality: { incident: false, issues: [] },
+            labelShiftPsi: null,
+            performance: {
+              metric: 'accuracy',
+              labeledRows: 0,
+              baseline: 0.703,
+              current: null,
+              drop: null,
+              judged: false,
+              degraded: false,
+              metrics: {},
+              baselineAccuracy: 0.703,
+              currentAccuracy: null,
+              basis: 'estimated',
+              estimate: {
+                method: 'cbpe',
+                metric: 'accuracy',
+                accuracy: { estimate: 0.618, band: [0.444, 0.792] },
+                macroF1: { estimate: 0.3, band: [0.2, 0.4] },
+                rows: 62,
+                windowRows: 62,
+                calibrationRows: 192,
+                calibrationSource: 'the holdout',
+                baseline: 0.703,
+                drop: 0.085,
+              },
+            },
+          },
+        },
+        reference: {
+          version: 1,
+          rows: 540,
+          span: {
+            start: '2012-01-01T00:00:00.000Z',
+            end: '2012-12-31T00:00:00.001Z',
+            rule: "the registration's reference data",
+          },
+          baselineAccuracy: 0.703,
+        },
+      }),
+    );
+    expect(report).toContain(
+      '**Performance:** Estimated accuracy 61.8% (CBPE, no labels) vs baseline 70.3%, band 44.4%–79.2% on 62 rows.',
+    );
+    expect(report).toContain(
+      "**Reference:** v1's reference: 2012-01-01 to 2012-12-31 (the registration's reference data), 540 rows; baseline accuracy 70.3%",
+    );
   });
 });
