@@ -99,7 +99,7 @@ def test_a_model_skl2onnx_cannot_convert(conn, activities, monkeypatch):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    import remedy_worker.training as training
+    import remedy_worker.model as remedy_model
 
     def histogram_boosting(feature_spec, config, seed):
         n = len(feature_spec["numeric"])
@@ -107,7 +107,7 @@ def test_a_model_skl2onnx_cannot_convert(conn, activities, monkeypatch):
         model = HistGradientBoostingClassifier(max_iter=5, random_state=seed)
         return Pipeline([("features", ColumnTransformer(columns)), ("hgb", model)])
 
-    monkeypatch.setattr(training, "build_model", histogram_boosting)
+    monkeypatch.setattr(remedy_model, "build_model", histogram_boosting)
     err = refused(activities, training_input(store_rows(conn, make_rows(60))))
     assert err.type == "ConversionError"
     assert "skl2onnx could not convert the pipeline (HistGradientBoostingClassifier)" in err.message

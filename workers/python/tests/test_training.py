@@ -1,6 +1,7 @@
 """Staged training through the real activity (ActivityEnvironment) against a real Postgres."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -131,14 +132,14 @@ def test_a_classifier_without_warm_start_is_fitted_in_one_go(conn, activities, m
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    import remedy_worker.training as training
+    import remedy_worker.model as remedy_model
 
     def logistic(feature_spec, config, seed):
         n = len(feature_spec["numeric"])
         columns = [("num", StandardScaler(), list(range(n))), ("cat", OneHotEncoder(handle_unknown="ignore"), [n])]
         return Pipeline([("features", ColumnTransformer(columns)), ("lr", LogisticRegression(random_state=seed))])
 
-    monkeypatch.setattr(training, "build_model", logistic)
+    monkeypatch.setattr(remedy_model, "build_model", logistic)
     rows = make_rows()
     run = Run()
     result = run.train(activities, training_input(store_rows(conn, rows)))
@@ -181,3 +182,21 @@ def test_the_same_model_gives_the_same_onnx_bytes_in_any_process(conn, activitie
         check=True,
     ).stdout.strip()
     assert there == here
+
+
+def test_a_model_module_named_in_the_environment_replaces_build_model_and_a_bad_name_says_what_to_fix(monkeypatch):
+    from remedy_worker.model import DEFAULT_MODEL, build_model, model_builder
+
+    monkeypatch.delenv("REMEDY_PYTHON_MODEL", raising=False)
+    assert model_builder() == (build_model, DEFAULT_MODEL)
+    monkeypatch.setenv("REMEDY_PYTHON_MODEL", "remedy_worker.model:build_model")
+    assert model_builder()[0] is build_model
+    for spec, said in [
+        ("no_colon", 'must be "module:function"'),
+        ("no_such_module_anywhere:build", "No module named 'no_such_module_anywhere'"),
+        ("remedy_worker.model:missing", "has no attribute 'missing'"),
+        ("remedy_worker.model:DEFAULT_MODEL", "is not a function"),
+    ]:
+        monkeypatch.setenv("REMEDY_PYTHON_MODEL", spec)
+        with pytest.raises(ValueError, match=re.escape(said)):
+            model_builder()
