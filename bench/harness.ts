@@ -14,7 +14,12 @@ import { createDatabase, startPostgres } from '../infra/postgres.js';
 import { freePort } from '../infra/ports.js';
 import { startDevServer } from '../infra/temporal-dev-server.js';
 import { createActivities } from '../activities/index.js';
-import { createWorkers, workflowsPath } from '../workers/workers.js';
+import {
+  createWorkers,
+  WORKFLOW_INTERCEPTOR_MODULES,
+  workflowSpanSinks,
+  workflowsPath,
+} from '../workers/workers.js';
 
 export { machine, percentile, writeReport } from './report.js';
 
@@ -72,6 +77,8 @@ export async function startBenchEnv(name: string, options: BenchEnvOptions = {})
         namespace: 'default',
         taskQueue,
         workflowsPath,
+        interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+        sinks: workflowSpanSinks(null),
         activities: createActivities({ pool }),
         ...options.mainWorker,
       }),

@@ -9,6 +9,7 @@ import { dataConverterFromEnv } from '../codec/codec.js';
 import { Command, CommanderError, Option } from 'commander';
 import { createPool } from '../db/pool.js';
 import { ConfigError, connectionOptions, loadDatabaseConfig, loadTemporalConfig } from '../infra/config.js';
+import { tracingClientOptions, tracingFromEnv } from '../infra/tracing.js';
 import { UserError } from '../ops/cycles.js';
 import { cliContext, DriftFound, EXIT, PartialFailure, type CliIo } from './shared.js';
 import { registerCycleCommands } from './cycles.js';
@@ -112,10 +113,20 @@ export function defaultConnect(): CliIo['connect'] {
         `cannot reach Temporal at ${config.address}${config.profile ? ` (profile "${config.profile.name}" of ${config.profile.file})` : ''} (${err instanceof Error ? err.message : String(err)}): start it with "npm run dev", or set TEMPORAL_ADDRESS or TEMPORAL_PROFILE`,
       );
     }
+    // With OTEL_EXPORTER_OTLP_ENDPOINT, the command's calls (a cycle's start among them) open its trace.
+    const tracing = tracingFromEnv('remedy-cli');
     return {
-      client: new Client({ connection, namespace: config.namespace, ...codecOption() }),
+      client: new Client({
+        connection,
+        namespace: config.namespace,
+        ...codecOption(),
+        ...tracingClientOptions(tracing),
+      }),
       queues: config,
-      close: () => connection.close(),
+      close: async () => {
+        await connection.close();
+        await tracing?.shutdown();
+      },
     };
   };
 }

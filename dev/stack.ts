@@ -30,6 +30,7 @@ import { startGateway } from '../gateway/server.js';
 import { startReviewServer } from '../review/server.js';
 import type { Listening } from '../infra/http.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
+import { tracingClientOptions, tracingFromEnv } from '../infra/tracing.js';
 import { type Exit, portOf, type Running, runningServer, supervise, type Supervised } from './supervise.js';
 import { startPythonWorker, type PythonWorkerOptions } from './python-worker.js';
 import { ensurePythonEnv } from '../infra/python-env.js';
@@ -214,10 +215,14 @@ export async function startStack(log: Log): Promise<Stack> {
     const connection = await Connection.connect(connectionOptions(config));
     stops.push(() => connection.close());
     const dataConverter = dataConverterFromEnv();
+    // The worker inherits the OTEL_* variables; the stack's own client (the review page's) traces too.
+    const tracing = tracingFromEnv('remedy-dev');
+    if (tracing) stops.push(() => tracing.shutdown());
     const client = new Client({
       connection,
       namespace: config.namespace,
       ...(dataConverter ? { dataConverter } : {}),
+      ...tracingClientOptions(tracing),
     });
     const reviewServer = await superviseServer(
       'review page',

@@ -17,17 +17,21 @@ import {
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { createIdentify, loadIdentityConfig, type IdentityConfig } from '../infra/identity.js';
 import { createLogger, type Logger } from '../infra/log.js';
+import { tracingClientOptions, tracingFromEnv, type Tracing } from '../infra/tracing.js';
 import { startReviewServer } from './server.js';
 
 let where: { port: number; host: string };
 let databaseUrl: string | undefined;
 let identity: IdentityConfig;
+let tracing: Tracing | null;
 let log: Logger;
 try {
   log = createLogger('review');
   where = loadListenConfig('REVIEW', { port: 8090, host: '0.0.0.0' });
   databaseUrl = loadDatabaseConfig().databaseUrl;
   identity = loadIdentityConfig();
+  // With OTEL_EXPORTER_OTLP_ENDPOINT, reviewers' answers (Updates) and approvals are traced.
+  tracing = tracingFromEnv('remedy-review');
 } catch (err) {
   console.error((err as Error).message);
   process.exit(1);
@@ -39,6 +43,7 @@ const client = new Client({
   connection,
   namespace: temporal.namespace,
   ...(dataConverter ? { dataConverter } : {}),
+  ...tracingClientOptions(tracing),
 });
 const pool = databaseUrl ? createPool(databaseUrl, 4) : undefined;
 const webUiBase = process.env['REMEDY_WEB_UI_URL']?.trim();
@@ -63,7 +68,8 @@ const stop = () => {
   void review
     .close()
     .then(() => pool?.end())
-    .then(() => connection.close());
+    .then(() => connection.close())
+    .then(() => tracing?.shutdown());
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

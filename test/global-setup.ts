@@ -12,7 +12,7 @@ import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
 import { freePort } from '../infra/ports.js';
 import { startDevServer } from '../infra/temporal-dev-server.js';
-import { PRELOAD_MODULES, workflowsPath } from '../workers/workers.js';
+import { PRELOAD_MODULES, WORKFLOW_INTERCEPTOR_MODULES, workflowsPath } from '../workers/workers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -33,7 +33,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       log,
     }),
     startPostgres({ log, dataDir: path.join(dataDir(), 'test-pg'), databaseName: 'remedy_test' }),
-    bundleWorkflowCode({ workflowsPath, logger: quietLogger, preloadModules: PRELOAD_MODULES }),
+    bundleWorkflowCode({
+      workflowsPath,
+      logger: quietLogger,
+      preloadModules: PRELOAD_MODULES,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    }),
   ]);
   const bundleDir = path.join(dataDir(), 'test');
   await mkdir(bundleDir, { recursive: true });

@@ -65,6 +65,8 @@ export async function startTestWorkers(
     dataConverter?: WorkerSetup['dataConverter'];
     /** Also run the notification delivery loop, as workers/main.ts does. */
     deliveries?: Parameters<typeof startDeliveryLoop>[1];
+    /** OpenTelemetry tracing (infra/tracing.ts), as workers/main.ts sets it up when configured. */
+    tracing?: WorkerSetup['tracing'];
   } = {},
 ): Promise<{ workers: Worker[]; stop(): Promise<void> }> {
   const workers = await createWorkers({
@@ -74,6 +76,7 @@ export async function startTestWorkers(
     taskQueue: h.taskQueue,
     trainingTaskQueue: h.trainingTaskQueue,
     queues: ['main', 'training'],
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
     ...(opts.dataConverter
       ? { dataConverter: opts.dataConverter }
       : { workflowBundle: { codePath: inject('workflowBundlePath') } }),

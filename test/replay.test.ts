@@ -12,6 +12,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import * as workflows from '../workflows/index.js';
+import { workflowSpanSinks } from '../workers/workers.js';
 
 const EventType = temporal.api.enums.v1.EventType;
 const dir = path.join(import.meta.dirname, 'histories');
@@ -25,7 +26,10 @@ const workflowTypes = Object.entries(workflows)
   .map(([name]) => name);
 const typeOf = (h: (typeof histories)[number]) =>
   h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
-const options = () => ({ workflowBundle: { codePath: inject('workflowBundlePath') } });
+const options = () => ({
+  workflowBundle: { codePath: inject('workflowBundlePath') },
+  sinks: workflowSpanSinks(null),
+});
 
 describe('replay of committed histories', () => {
   it('given the committed histories, then there is at least one completed cycle among them', () => {

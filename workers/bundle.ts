@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createLogger } from '../infra/log.js';
-import { PRELOAD_MODULES, workflowsPath } from './workers.js';
+import { PRELOAD_MODULES, WORKFLOW_INTERCEPTOR_MODULES, workflowsPath } from './workers.js';
 
 async function main(): Promise<void> {
   const out = process.argv[2];
@@ -20,7 +20,11 @@ async function main(): Promise<void> {
     console.error('usage: npx tsx workers/bundle.ts <output file>, e.g. dist/workflow-bundle.js');
     process.exit(2);
   }
-  const { code } = await bundleWorkflowCode({ workflowsPath, preloadModules: PRELOAD_MODULES });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    preloadModules: PRELOAD_MODULES,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+  });
   await mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await writeFile(out, code);
   createLogger('bundle').info({ path: out, bytes: code.length }, 'workflow bundle written');

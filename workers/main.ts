@@ -11,6 +11,8 @@
  * A process serving the main queue also delivers notifications (workers/deliveries.ts); REMEDY_REVIEW_URL
  * (the review server's root) gives them links to the cycle reports. The channels' secrets are read from
  * the variables each model's policy names.
+ * With OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, remedy-worker by default) the workflows' and
+ * activities' spans are exported over OTLP (infra/tracing.ts); no tracing when unset.
  * Logs are JSON lines on stderr (infra/log.ts, REMEDY_LOG_LEVEL), the SDK's own and the workflows' and
  * activities' `log` among them, each with its workflow and activity IDs; secrets are redacted.
  */
@@ -26,6 +28,7 @@ import {
   redactUrl,
 } from '../infra/config.js';
 import { createLogger, sdkLogger, type Logger } from '../infra/log.js';
+import { tracingFromEnv } from '../infra/tracing.js';
 import { pseudonymiserFromEnv } from '../activities/pseudonym.js';
 import { dataConverterFromEnv } from '../codec/codec.js';
 import { startDeliveryLoop } from './deliveries.js';
@@ -138,6 +141,7 @@ async function main(log: Logger): Promise<void> {
     throw new ConfigError([{ variable: 'REMEDY_PII_KEYS', message: (err as Error).message }]);
   }
   const temporal = loadTemporalConfig(process.env, { warn: (message) => log.warn(message) });
+  const tracing = tracingFromEnv('remedy-worker');
   const pool = createPool(env.DATABASE_URL);
   await migrate(pool);
   const connection = await NativeConnection.connect(connectionOptions(temporal));
@@ -153,6 +157,7 @@ async function main(log: Logger): Promise<void> {
     ...(pseudonymise ? { pseudonymise } : {}),
     ...(env.REMEDY_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.REMEDY_WORKFLOW_BUNDLE } } : {}),
     ...(deployment ? { deployment } : {}),
+    tracing,
   });
   log.info(
     {
@@ -163,6 +168,7 @@ async function main(log: Logger): Promise<void> {
       namespace: temporal.namespace,
       ...(temporal.profile && { profile: temporal.profile.name }),
       database: redactUrl(env.DATABASE_URL),
+      tracing: tracing ? 'OTLP' : 'off',
     },
     'worker ready',
   );
@@ -180,6 +186,8 @@ async function main(log: Logger): Promise<void> {
     await deliveries?.stop();
     await connection.close();
     await pool.end();
+    // The last spans (the activities that finished while draining) leave before the process does.
+    await tracing?.shutdown();
   }
 }
 

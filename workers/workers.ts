@@ -1,8 +1,14 @@
 import { fileURLToPath } from 'node:url';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry/lib/worker/index.js';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities, createTrainingActivities } from '../activities/index.js';
 import type { Pseudonymiser } from '../activities/pseudonym.js';
+import type { Tracing } from '../infra/tracing.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -18,6 +24,41 @@ export const PRELOAD_MODULES = [
     fileURLToPath(new URL(`../core/${m}.ts`, import.meta.url)),
   ),
 ];
+
+/**
+ * Workflow interceptors every bundle carries: Temporal's OpenTelemetry interceptors behind a per-run
+ * switch (workflows/tracing.ts), which continue the caller's trace in the workflow (its run, the
+ * activities and children it starts). They are in every bundle, traced or not, so all replicas run the
+ * same workflow code; a worker without tracing drops their spans (`workflowSpanSinks`).
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES = [
+  fileURLToPath(new URL('../workflows/tracing.ts', import.meta.url)),
+];
+
+/** What the bundle's workflow spans are handed to: the exporter when tracing, nothing otherwise. */
+export function workflowSpanSinks(tracing: Tracing | null | undefined): WorkerOptions['sinks'] {
+  return {
+    exporter: tracing
+      ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
+      : { export: { fn: () => undefined } },
+  };
+}
+
+/** Activity interceptors: each activity's run becomes a span under the workflow's span that scheduled it. */
+function activityInterceptors(
+  tracing: Tracing | null | undefined,
+): NonNullable<WorkerOptions['interceptors']> {
+  if (!tracing) return {};
+  return {
+    activity: [
+      (ctx) => ({
+        inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
+        // Log lines written inside an activity carry trace_id and span_id.
+        outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+      }),
+    ],
+  };
+}
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -44,6 +85,8 @@ export interface WorkerSetup {
    * cycles stay on the build that started them, checks move to the current build. Unversioned when unset.
    */
   deployment?: WorkerDeployment;
+  /** OpenTelemetry tracing (infra/tracing.ts), when configured. */
+  tracing?: Tracing | null;
 }
 
 /** A build of Remedy's workers within a worker deployment (REMEDY_DEPLOYMENT_NAME, REMEDY_BUILD_ID). */
@@ -82,6 +125,12 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...(setup.workflowBundle
           ? { workflowBundle: setup.workflowBundle }
           : { workflowsPath, bundlerOptions: { preloadModules: PRELOAD_MODULES } }),
+        sinks: workflowSpanSinks(setup.tracing),
+        interceptors: {
+          ...activityInterceptors(setup.tracing),
+          // Bundled at start: the same interceptors a prebuilt bundle carries (workers/bundle.ts).
+          ...(setup.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+        },
         ...(setup.workflowCache !== undefined ? { maxCachedWorkflows: setup.workflowCache } : {}),
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
         ...deploymentOptions(setup.deployment),
@@ -102,6 +151,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         // The training queue belongs to the same version: a pinned cycle's training runs on its build.
         ...deploymentOptions(setup.deployment),
         activities: createTrainingActivities({ pool: setup.pool }),
+        interceptors: activityInterceptors(setup.tracing),
         // Training is CPU-bound: one at a time per process keeps heartbeats on schedule.
         maxConcurrentActivityTaskExecutions: 1,
       }),

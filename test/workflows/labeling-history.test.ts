@@ -14,6 +14,7 @@ import { withTransaction } from '../../db/pool.js';
 import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
 import { addSearchAttributes } from '../../infra/temporal-dev-server.js';
 import { resolveTestServer } from '../../infra/temporal-install.js';
+import { workflowSpanSinks } from '../../workers/workers.js';
 import { submitLabel } from '../../ops/cycles.js';
 import type { LabelingResult } from '../../workflows/labeling.js';
 import { labelingStatusQuery, type CycleSummary } from '../../workflows/messages.js';
@@ -38,6 +39,7 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    sinks: workflowSpanSinks(null),
     activities: { ...createActivities({ pool }), ...createTrainingActivities({ pool }) },
   });
   running = worker.run();

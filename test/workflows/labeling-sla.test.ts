@@ -12,6 +12,7 @@ import { createActivities, createTrainingActivities } from '../../activities/ind
 import { prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { addSearchAttributes } from '../../infra/temporal-dev-server.js';
 import { resolveTestServer } from '../../infra/temporal-install.js';
+import { workflowSpanSinks } from '../../workers/workers.js';
 import type { CycleSummary } from '../../workflows/messages.js';
 import {
   cycleStatusQuery,
@@ -45,6 +46,7 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    sinks: workflowSpanSinks(null),
     activities: { ...createActivities({ pool }), ...createTrainingActivities({ pool }) },
   });
   running = worker.run();
