@@ -6,7 +6,8 @@ import { createLabelingActivities } from './labeling.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { createPythonTrainingActivities } from './outside-training.js';
 import { createRolloutActivities } from './rollout.js';
-import { createEvaluationActivities, createTrainingActivities } from './training.js';
+import { createEvaluationActivities } from './evaluation.js';
+import { createTrainingActivities } from './training.js';
 
 export interface ActivityDeps {
   pool: pg.Pool;
