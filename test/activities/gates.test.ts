@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { canonicalJson, predict, train, type JsonArtifact } from '../../core/model.js';
 import { Policy, type FeatureSpec } from '../../core/schemas.js';
-import { prepareWeatherModel, type PreparedModel } from '../../dev/scenario.js';
+import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
 import { withTransaction } from '../../db/pool.js';
 import * as db from '../../db/index.js';
 import { freshDatabase } from '../helpers.js';
@@ -198,5 +198,36 @@ describe('evaluateCandidate with uncertainty', () => {
     );
     expect(card.rows[0]!.markdown).toContain('## Backtest on the reference');
     expect(card.rows[0]!.markdown).toMatch(/\| backtest \| ❌ fail \| \d+\.\d pts \| ≤ 5\.0 pts \|/);
+  });
+});
+
+describe('the time-ordered holdout', () => {
+  it("given evaluation.holdout latest, when the window is collected, then the holdout is the window's latest quarter and every train row comes before it", async () => {
+    const collect = (cycleId: string, holdout?: 'random' | 'latest') =>
+      inActivity(() =>
+        acts.collectDataset({
+          cycleId,
+          modelId,
+          window: SCENARIO.window,
+          policy: policy.collection,
+          // No drift report: the plan takes the window as it is.
+          driftReportId: 0,
+          ...(holdout ? { holdout } : {}),
+        }),
+      );
+    const latest = await collect('gates-latest', 'latest');
+    const rows = await db.getDatasetRows(pool, latest.datasetId);
+    const held = rows.filter((r) => r.split === 'holdout');
+    const trainRows = rows.filter((r) => r.split === 'train');
+    expect(held.length).toBe(Math.round(rows.length * policy.collection.holdoutShare));
+    const firstHeld = Math.min(...held.map((r) => r.ts.getTime()));
+    const lastTrain = Math.max(...trainRows.map((r) => r.ts.getTime()));
+    expect(lastTrain).toBeLessThanOrEqual(firstHeld);
+    expect(new Date(firstHeld).toISOString() > '2014-06-01').toBe(true);
+
+    // The default stays as it was: held out by key, spread over the whole window.
+    const random = await db.getDatasetRows(pool, (await collect('gates-random')).datasetId);
+    const randomHeld = random.filter((r) => r.split === 'holdout');
+    expect(Math.min(...randomHeld.map((r) => r.ts.getTime()))).toBeLessThan(Date.parse('2013-05-01'));
   });
 });
