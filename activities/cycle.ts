@@ -3,7 +3,7 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { DriftReport } from '../core/drift.js';
 import { planCollection } from '../core/collection.js';
-import { isHoldout } from '../core/policy.js';
+import { holdoutKeys } from '../core/policy.js';
 import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
@@ -146,6 +146,8 @@ function collectionActivities({ pool, pseudonymise }: CycleDeps) {
       window: Window;
       policy: Policy['collection'];
       driftReportId: number;
+      /** Which rows are held out (evaluation.holdout); by key when unset. */
+      holdout?: Policy['evaluation']['holdout'];
     }): Promise<{
       datasetId: number;
       rowCount: number;
@@ -207,13 +209,15 @@ function collectionActivities({ pool, pseudonymise }: CycleDeps) {
           gates: plan.gates,
         });
       }
+      const holdout = input.holdout ?? 'random';
+      const held = holdoutKeys(plan.rows, input.policy.holdoutShare, holdout);
       const rows: db.DatasetRowInput[] = plan.rows.map((r) => ({
         recordKey: r.recordKey,
         ts: new Date(r.ts),
         features: r.features,
         label: r.feedback,
         labelSource: r.feedback === null ? null : 'feedback',
-        split: isHoldout(r.recordKey, input.policy.holdoutShare) ? 'holdout' : 'train',
+        split: held.has(r.recordKey) ? 'holdout' : 'train',
       }));
       const contentHash = hashRows(rows);
       // Lineage: the champion's training dataset is the parent; the plan says what was taken and why.
@@ -235,6 +239,7 @@ function collectionActivities({ pool, pseudonymise }: CycleDeps) {
             ...plan.plan,
             window: drawn,
             holdoutShare: input.policy.holdoutShare,
+            holdout,
             driftReportId: input.driftReportId,
             driftedRegion: plan.plan.region,
             gates: plan.gates,

@@ -7,7 +7,8 @@ import type { Pseudonymiser } from './pseudonym.js';
 import { createPythonTrainingActivities } from './outside-training.js';
 import { createRevertActivities } from './revert.js';
 import { createRolloutActivities } from './rollout.js';
-import { createEvaluationActivities, createTrainingActivities } from './training.js';
+import { createEvaluationActivities } from './evaluation.js';
+import { createTrainingActivities } from './training.js';
 
 export interface ActivityDeps {
   pool: pg.Pool;

@@ -1,19 +1,7 @@
 import { createHash } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
-import {
-  evaluate,
-  evaluateBySlice,
-  evaluationGates,
-  type GateResult,
-  type ModelMetrics,
-  type Scored,
-} from '../core/evaluation.js';
-import { modelCardHtml } from '../core/model-card-html.js';
-import { modelCardMarkdown } from '../core/model-card.js';
-import { canonicalJson, predict, type ModelArtifact, type Prediction } from '../core/model.js';
-import { blobsIn, scorerFor } from '../scoring/index.js';
+import { canonicalJson, predict } from '../core/model.js';
 import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
@@ -21,7 +9,6 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
-import { announceApprovalWait } from './cycle-events.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
 
 export const CODE_VERSION = 'remedy-trainers-2';
@@ -242,155 +229,6 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         },
         result,
       });
-    },
-  };
-}
-
-export interface EvaluationResult {
-  holdoutRows: number;
-  candidate: Omit<ModelMetrics, 'calibration'>;
-  champion: Omit<ModelMetrics, 'calibration'>;
-  slices: Record<string, { candidate: number; champion: number; rows: number }>;
-  go: boolean;
-  gates: GateResult[];
-  reason: string;
-}
-
-/** Evaluation is cheap scoring, so it runs on the main queue; only training has its own. */
-export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
-  return {
-    /**
-     * Candidate vs champion on the dataset's holdout split (rows from the drifted window): metrics,
-     * calibration, per-slice accuracy and latency; the policy's gates decide; a model card records it.
-     */
-    async evaluateCandidate(input: {
-      cycleId: string;
-      modelId: string;
-      datasetId: number;
-      candidateVersion: number;
-      championVersion: number;
-      policy: Policy['evaluation'];
-      driftReportId: number | null;
-      campaignId: string | null;
-    }): Promise<EvaluationResult> {
-      const rows = (await db.getDatasetRows(pool, input.datasetId)).filter(
-        (r) => r.split === 'holdout' && r.label !== null,
-      );
-      if (rows.length === 0) throw new Error(`dataset ${input.datasetId} has no labeled holdout rows`);
-      const candidateRow = await db.getModelVersion(pool, input.modelId, input.candidateVersion);
-      const championRow = await db.getModelVersion(pool, input.modelId, input.championVersion);
-      // One row per call, as the gateway serves: the latency gate compares like with like.
-      const score = async (artifact: ModelArtifact): Promise<Scored[]> => {
-        const scorer = await scorerFor(artifact, blobsIn(pool));
-        const scored: Scored[] = [];
-        for (const r of rows) {
-          const t0 = performance.now();
-          const [p] = (await scorer.score([r.features])) as [Prediction];
-          const latencyUs = (performance.now() - t0) * 1000;
-          const slice =
-            input.policy.sliceBy === undefined ? undefined : String(r.features[input.policy.sliceBy]);
-          scored.push({
-            truth: r.label!,
-            probabilities: p.probabilities,
-            latencyUs,
-            ...(slice === undefined ? {} : { slice }),
-          });
-        }
-        return scored;
-      };
-      const measure = async (artifact: ModelArtifact) => {
-        const scored = await score(artifact);
-        return {
-          overall: evaluate(scored),
-          slices: input.policy.sliceBy === undefined ? {} : evaluateBySlice(scored),
-        };
-      };
-      const candidate = await measure(candidateRow.artifact);
-      const champion = await measure(championRow.artifact);
-      const decision = evaluationGates(candidate, champion, input.policy);
-
-      const dataset = await db.getDatasetVersion(pool, input.datasetId);
-      const { collected } = await db.lineage(pool, input.modelId, input.candidateVersion);
-      const allRows = await db.getDatasetRows(pool, input.datasetId);
-      const labelSources: Record<string, number> = {};
-      for (const r of allRows)
-        labelSources[r.labelSource ?? 'none'] = (labelSources[r.labelSource ?? 'none'] ?? 0) + 1;
-      const card = {
-        modelId: input.modelId,
-        candidateVersion: input.candidateVersion,
-        championVersion: input.championVersion,
-        cycleId: input.cycleId,
-        createdAt: new Date().toISOString(),
-        trainer: {
-          name: typeof candidateRow.metrics.trainer === 'string' ? candidateRow.metrics.trainer : 'unknown',
-          config: (candidateRow.metrics.config as Record<string, unknown> | undefined) ?? {},
-          configHash: candidateRow.configHash,
-          codeVersion: CODE_VERSION,
-          artifactSha256: candidateRow.artifactSha256,
-          ...(candidateRow.artifact.kind === 'onnx'
-            ? {
-                artifact: {
-                  kind: 'ONNX',
-                  producer: candidateRow.artifact.source.producer,
-                  converterGap: candidateRow.artifact.source.converterGap,
-                },
-              }
-            : {}),
-        },
-        data: {
-          datasetId: input.datasetId,
-          contentHash: dataset.contentHash,
-          trainRows: allRows.length - rows.length,
-          holdoutRows: rows.length,
-          labelSources,
-          window:
-            collected?.windowStart && collected.windowEnd
-              ? { start: collected.windowStart.toISOString(), end: collected.windowEnd.toISOString() }
-              : null,
-          parentDatasetId: dataset.parentId,
-        },
-        candidate,
-        champion,
-        gates: decision,
-        lineage: { driftReportId: input.driftReportId, campaignId: input.campaignId },
-      };
-      await db.upsertModelCard(pool, {
-        modelId: input.modelId,
-        version: input.candidateVersion,
-        cycleId: input.cycleId,
-        go: decision.go,
-        markdown: modelCardMarkdown(card),
-        html: modelCardHtml(card),
-        input: card,
-      });
-      const strip = ({ calibration: _c, ...m }: ModelMetrics) => m;
-      await db.mergeVersionMetrics(pool, input.modelId, input.candidateVersion, {
-        holdout: {
-          rows: rows.length,
-          datasetId: input.datasetId,
-          candidate: strip(candidate.overall),
-          champion: strip(champion.overall),
-        },
-        gates: decision,
-      });
-      if (decision.go) await announceApprovalWait(pool, input);
-      const slices: EvaluationResult['slices'] = {};
-      for (const [name, m] of Object.entries(candidate.slices)) {
-        slices[name] = {
-          candidate: m.accuracy,
-          champion: champion.slices[name]?.accuracy ?? NaN,
-          rows: m.rows,
-        };
-      }
-      return {
-        holdoutRows: rows.length,
-        candidate: strip(candidate.overall),
-        champion: strip(champion.overall),
-        slices,
-        go: decision.go,
-        gates: decision.gates,
-        reason: decision.reason,
-      };
     },
   };
 }

@@ -11,7 +11,7 @@
  *   opens, finds nothing to wait for and completes at once (checked: `answers.size >= items.length`);
  * - training `{ trainer: 'softmax', epochs: 20 }` on the training queue (one training at a time per
  *   worker process, as in production);
- * - evaluation gates opened (`minGain: -1`, …) so every cycle goes on to the rollout;
+ * - evaluation gates opened (`minGain: -1`, `minHoldout: 1`, the backtest reported only, …) so every cycle goes on to the rollout;
  * - rollout `{ steps: [100], dwell: '0ms', sampleWait: '0ms', decisionTimeout: '0ms' }` and no
  *   traffic: the one step's analysis is inconclusive (no samples), the step would pause for a person
  *   but the policy gives no time to answer, and the rollout rolls back. A zero wait starts no timer (a
@@ -53,7 +53,14 @@ const TARGET_RATIO = 0.5;
 const POLICY = {
   labeling: { budget: 0, minLabels: 0 },
   training: { trainer: 'softmax', epochs: 20 },
-  evaluation: { minGain: -1, maxSliceDrop: 1, maxEce: 1, maxLatencyMs: 10_000 },
+  evaluation: {
+    minGain: -1,
+    minHoldout: 1,
+    backtest: 'report',
+    maxSliceDrop: 1,
+    maxEce: 1,
+    maxLatencyMs: 10_000,
+  },
   rollout: { steps: [100], dwell: '0ms', sampleWait: '0ms', decisionTimeout: '0ms', minSamples: 15 },
 };
 const BASELINE_QUEUE = 'bench-throughput-baseline';

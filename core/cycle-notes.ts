@@ -167,17 +167,40 @@ interface Scored {
 }
 
 /** evaluate: candidate against champion, every gate, and the verdict. */
+type Interval = { estimate: number; lower: number; upper: number };
+const roundInterval = (i: Interval) => ({
+  estimate: round(i.estimate),
+  lower: round(i.lower),
+  upper: round(i.upper),
+});
+
 export function evaluationNote(e: {
   holdoutRows: number;
+  holdout?: string;
   candidate: Scored;
   champion: Scored;
   slices: unknown;
+  /** Results recorded before the intervals and the backtest existed lack them. */
+  intervals?: {
+    confidence: number;
+    resamples: number;
+    accuracy: Interval;
+    macroF1: Interval;
+    logLoss: Interval;
+  };
+  backtest?: {
+    rows: number;
+    candidateAccuracy: number;
+    championAccuracy: number;
+    difference: Interval;
+  } | null;
   gates: readonly { name: string; passed: boolean; measured: number | null; limit: number }[];
   go: boolean;
   reason: string;
 }) {
   return {
     holdoutRows: e.holdoutRows,
+    ...(e.holdout === undefined ? {} : { holdout: e.holdout }),
     candidateAccuracy: round(e.candidate.accuracy),
     championAccuracy: round(e.champion.accuracy),
     candidateMacroF1: round(e.candidate.macroF1),
@@ -186,6 +209,30 @@ export function evaluationNote(e: {
     championEce: round(e.champion.ece),
     candidateLogLoss: round(e.candidate.logLoss),
     championLogLoss: round(e.champion.logLoss),
+    ...(e.intervals === undefined
+      ? {}
+      : {
+          intervals: {
+            confidence: e.intervals.confidence,
+            resamples: e.intervals.resamples,
+            accuracy: roundInterval(e.intervals.accuracy),
+            macroF1: roundInterval(e.intervals.macroF1),
+            logLoss: roundInterval(e.intervals.logLoss),
+          },
+        }),
+    ...(e.backtest === undefined
+      ? {}
+      : {
+          backtest:
+            e.backtest === null
+              ? null
+              : {
+                  rows: e.backtest.rows,
+                  candidateAccuracy: round(e.backtest.candidateAccuracy),
+                  championAccuracy: round(e.backtest.championAccuracy),
+                  difference: roundInterval(e.backtest.difference),
+                },
+        }),
     slices: e.slices,
     gates: e.gates.map((g) => ({ gate: g.name, passed: g.passed, measured: g.measured, limit: g.limit })),
     gate: e.go ? 'go' : 'no-go',

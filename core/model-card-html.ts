@@ -6,10 +6,15 @@
 import type { CalibrationBin } from './evaluation.js';
 import { coord, Html, htmlPage, markup } from './html.js';
 import {
+  BACKTEST_HEADERS,
+  backtestSummary,
   binRows,
   configJson,
   decisionWord,
   edge,
+  holdoutKind,
+  holdoutSentence,
+  intervalHeader,
   labelSourcesText,
   limitText,
   lineageLinks,
@@ -140,10 +145,22 @@ const numCell = (text: string): Html => markup`<td class="num">${text}</td>`;
 export function cardMetricsHtml(input: ModelCardInput): Html {
   const cand = input.candidate.overall;
   const champ = input.champion.overall;
+  const difference = input.evidence?.difference;
   return markup`<table>
-<thead><tr><th>Metric</th><th class="num">Candidate v${input.candidateVersion}</th><th class="num">Champion v${input.championVersion}</th><th class="num">Δ</th></tr></thead>
+<thead><tr><th>Metric</th><th class="num">Candidate v${input.candidateVersion}</th><th class="num">Champion v${input.championVersion}</th><th class="num">Δ</th><th class="num">${intervalHeader(difference)}</th></tr></thead>
 <tbody>
-${metricRows(cand, champ).map((r) => markup`<tr><td>${r.metric}</td>${numCell(r.candidate)}${numCell(r.champion)}${deltaCell(r.delta)}</tr>\n`)}</tbody>
+${metricRows(cand, champ, difference).map((r) => markup`<tr><td>${r.metric}</td>${numCell(r.candidate)}${numCell(r.champion)}${deltaCell(r.delta)}${numCell(r.interval)}</tr>\n`)}</tbody>
+</table>`;
+}
+
+/** The backtest on the champion's reference holdout: a sentence and, when it ran, its one-row table. */
+export function cardBacktestHtml(input: ModelCardInput): Html {
+  const { sentence, row } = backtestSummary(input);
+  if (row === null) return markup`<p class="note">${sentence}</p>`;
+  return markup`<p class="note">${sentence}</p>
+<table>
+<thead><tr>${BACKTEST_HEADERS.map((h) => markup`<th class="num">${h}</th>`)}</tr></thead>
+<tbody><tr>${row.map(numCell)}</tr></tbody>
 </table>`;
 }
 
@@ -153,7 +170,7 @@ export function cardGatesHtml(input: ModelCardInput): Html {
   return markup`<table>
 <thead><tr><th>Gate</th><th>Result</th><th class="num">Measured</th><th class="num">Limit</th><th>Detail</th></tr></thead>
 <tbody>
-${gates.gates.map((g) => markup`<tr><td>${g.name}</td><td><span class="pill ${g.passed ? 'pass' : 'fail'}">${g.passed ? '✓ pass' : '✗ fail'}</span></td>${numCell(measuredText(g))}${numCell(limitText(g))}<td>${g.detail}</td></tr>\n`)}</tbody>
+${gates.gates.map((g) => markup`<tr><td>${g.name}</td><td><span class="pill ${g.passed ? 'pass' : 'fail'}">${g.passed ? '✓ pass' : '✗ fail'}</span></td>${numCell(measuredText(g, input.evidence?.metric))}${numCell(limitText(g, input.evidence?.metric))}<td>${g.detail}</td></tr>\n`)}</tbody>
 </table>`;
 }
 
@@ -209,6 +226,7 @@ ${binRows(cand.calibration, champ.calibration).map((b) => markup`<tr><td>${b.ran
 <dt>Dataset</dt><dd>#${data.datasetId}</dd>
 <dt>Content hash</dt><dd><code>${data.contentHash}</code></dd>
 <dt>Rows</dt><dd>${data.trainRows} train, ${data.holdoutRows} holdout</dd>
+<dt>Holdout</dt><dd>${holdoutKind(data.holdout)}</dd>
 <dt>Label sources</dt><dd>${labelSourcesText(data.labelSources)}</dd>
 <dt>Window</dt><dd>${windowText(data.window)}</dd>
 <dt>Parent dataset</dt><dd>${data.parentDatasetId === null ? NONE : `#${data.parentDatasetId}`}</dd>
@@ -229,8 +247,13 @@ ${trainer.artifact ? artifactRows(trainer.artifact).map(([k, v]) => markup`<dt>$
 
 <section>
 <h2>Metrics vs champion</h2>
-<p class="note">On ${cand.rows} holdout rows. Lower is better for log-loss, ECE and latency; green marks an improvement.</p>
+<p class="note">${holdoutSentence(input)} Lower is better for log-loss, ECE and latency; green marks an improvement.</p>
 ${metricsTable}
+</section>
+
+<section>
+<h2>Backtest on the reference</h2>
+${cardBacktestHtml(input)}
 </section>
 
 <section>

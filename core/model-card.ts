@@ -4,13 +4,17 @@
  * (for the CLI and pull requests) and as a self-contained HTML page (for people approving a
  * rollout, in core/model-card-html.ts). Pure: no I/O, no clock; the caller supplies createdAt.
  */
+import type { DifferenceInterval, PairedDifferences } from './bootstrap.js';
 import {
   fixed,
+  gainText,
   ms,
   pct,
   pts,
+  type Backtest,
   type CalibrationBin,
   type EvaluatedModel,
+  type GainMetric,
   type GateDecision,
   type GateResult,
   type ModelMetrics,
@@ -36,6 +40,8 @@ export interface ModelCardInput {
     contentHash: string;
     trainRows: number;
     holdoutRows: number;
+    /** How the holdout was chosen; cards written before the choice existed lack it. */
+    holdout?: 'random' | 'latest';
     labelSources: Record<string, number>;
     window: { start: string; end: string } | null;
     parentDatasetId: number | null;
@@ -43,6 +49,13 @@ export interface ModelCardInput {
   candidate: EvaluatedModel;
   champion: EvaluatedModel;
   gates: GateDecision;
+  /** The intervals and the backtest the gates judged; cards written before them lack it. */
+  evidence?: {
+    difference: PairedDifferences;
+    backtest: Backtest | null;
+    minHoldout: number;
+    metric: GainMetric;
+  };
   lineage: { driftReportId: number | null; campaignId: string | null };
 }
 
@@ -86,33 +99,108 @@ interface MetricRow {
   candidate: string;
   champion: string;
   delta: Delta;
+  /** The paired bootstrap interval of candidate − champion, where one was computed. */
+  interval: string;
 }
 
 export const three = (x: number): string => fixed(x, 3);
 const orNone = (x: number | null, format: (x: number) => string): string => (x === null ? NONE : format(x));
 
-export function metricRows(candidate: ModelMetrics, champion: ModelMetrics): MetricRow[] {
+/** A signed number with U+2212 for minus, so it reads like the Δ column. */
+const signed = (x: number, format: (x: number) => string): string => {
+  const text = format(Math.abs(x));
+  return !/[1-9]/.test(text) ? text : `${x > 0 ? '+' : '\u2212'}${text}`;
+};
+
+/** "[−3.2, +12.5] pts": a difference's interval in the units of its Δ column. */
+export function intervalCell(i: DifferenceInterval | undefined, format: (x: number) => string): string {
+  return i === undefined ? NONE : `[${signed(i.lower, format)}, ${signed(i.upper, format)}]`;
+}
+
+const ptsNumber = (x: number): string => fixed(x * 100, 1);
+
+export function metricRows(
+  candidate: ModelMetrics,
+  champion: ModelMetrics,
+  difference?: PairedDifferences,
+): MetricRow[] {
   const row = (
     metric: string,
     pick: (m: ModelMetrics) => number | null,
     format: (x: number) => string,
     deltaFormat: (x: number) => string,
     higherIsBetter: boolean,
+    interval?: string,
   ): MetricRow => ({
     metric,
     candidate: orNone(pick(candidate), format),
     champion: orNone(pick(champion), format),
     delta: delta(pick(candidate), pick(champion), deltaFormat, higherIsBetter),
+    interval: interval ?? NONE,
   });
+  const d = difference;
   return [
-    row('Accuracy', (m) => m.accuracy, pct, pts, true),
-    row('Macro F1', (m) => m.macroF1, three, three, true),
+    row('Accuracy', (m) => m.accuracy, pct, pts, true, d && `${intervalCell(d.accuracy, ptsNumber)} pts`),
+    row('Macro F1', (m) => m.macroF1, three, three, true, d && intervalCell(d.macroF1, three)),
     row('Macro AUC (OvR)', (m) => m.macroAuc, three, three, true),
-    row('Log-loss', (m) => m.logLoss, three, three, false),
+    row('Log-loss', (m) => m.logLoss, three, three, false, d && intervalCell(d.logLoss, three)),
     row('ECE', (m) => m.ece, three, three, false),
     row('p95 latency', (m) => m.p95LatencyMs, ms, ms, false),
   ];
 }
+
+/** The header of the interval column, e.g. "Δ 90% interval". */
+export function intervalHeader(difference: PairedDifferences | undefined): string {
+  return difference === undefined ? 'Δ interval' : `Δ ${fixed(difference.confidence * 100, 0)}% interval`;
+}
+
+/** One sentence on how the holdout was chosen, how large it is and how the intervals were drawn. */
+export function holdoutSentence(input: ModelCardInput): string {
+  const { data, evidence } = input;
+  const size = `${data.holdoutRows} labeled holdout rows${data.holdout === undefined ? '' : ` (${holdoutKind(data.holdout)})`}`;
+  if (evidence === undefined) return `On ${size}.`;
+  const d = evidence.difference;
+  return (
+    `On ${size}; at least ${evidence.minHoldout} are required. Intervals: paired bootstrap of candidate − champion, ` +
+    `${d.resamples} resamples (seed ${d.seed}), ${fixed(d.confidence * 100, 0)}% percentile interval; ` +
+    `promotion needs the lower bound of the ${evidence.metric === 'logLoss' ? 'log-loss reduction' : evidence.metric === 'macroF1' ? 'macro-F1 gain' : 'accuracy gain'} to clear the minimum gain.`
+  );
+}
+
+/** The backtest on the champion's reference holdout, as a sentence and (when there was one) a row. */
+export function backtestSummary(input: ModelCardInput): { sentence: string; row: string[] | null } {
+  const evidence = input.evidence;
+  if (evidence === undefined) return { sentence: 'No backtest was run for this card.', row: null };
+  const b = evidence.backtest;
+  if (b === null)
+    return {
+      sentence: 'The champion has no labeled reference holdout: there was nothing to backtest on.',
+      row: null,
+    };
+  const gate = input.gates.gates.find((g) => g.name === 'backtest');
+  return {
+    sentence:
+      `Both models on the champion's reference holdout (dataset #${b.datasetId}, data from before the drift): ` +
+      `the candidate may lose at most ${gate ? pts(gate.limit) : NONE} of accuracy there.`,
+    row: [
+      String(b.rows),
+      pct(b.candidateAccuracy),
+      pct(b.championAccuracy),
+      delta(b.candidateAccuracy, b.championAccuracy, pts, true).text,
+      `${intervalCell(b.difference.accuracy, ptsNumber)} pts`,
+      gate ? (gate.advisory ? 'reported, not judged' : gate.passed ? 'pass' : 'fail') : NONE,
+    ],
+  };
+}
+
+export const BACKTEST_HEADERS = [
+  'Rows',
+  'Candidate accuracy',
+  'Champion accuracy',
+  'Δ',
+  'Δ interval',
+  'Gate',
+] as const;
 
 interface SliceRow {
   slice: string;
@@ -173,11 +261,15 @@ export function binRows(candidate: readonly CalibrationBin[], champion: readonly
   return [...byKey.values()];
 }
 
-export function measuredText(gate: GateResult): string {
+export function measuredText(gate: GateResult, metric: GainMetric = 'accuracy'): string {
   if (gate.measured === null) return NONE;
   switch (gate.name) {
+    case 'min-holdout':
+      return `${gate.measured} rows`;
     case 'min-gain':
+      return gainText(gate.measured, metric);
     case 'slice-drop':
+    case 'backtest':
       return pts(gate.measured);
     case 'calibration':
       return three(gate.measured);
@@ -186,11 +278,14 @@ export function measuredText(gate: GateResult): string {
   }
 }
 
-export function limitText(gate: GateResult): string {
+export function limitText(gate: GateResult, metric: GainMetric = 'accuracy'): string {
   switch (gate.name) {
+    case 'min-holdout':
+      return `≥ ${gate.limit} rows`;
     case 'min-gain':
-      return `≥ ${pts(gate.limit)}`;
+      return `≥ ${gainText(gate.limit, metric)}`;
     case 'slice-drop':
+    case 'backtest':
       return `≤ ${pts(gate.limit)}`;
     case 'calibration':
       return `≤ ${three(gate.limit)}`;
@@ -311,6 +406,7 @@ export function modelCardMarkdown(input: ModelCardInput): string {
         ['Dataset', `#${data.datasetId}`],
         ['Content hash', mdCode(data.contentHash)],
         ['Rows', `${data.trainRows} train, ${data.holdoutRows} holdout`],
+        ['Holdout', holdoutKind(data.holdout)],
         ['Label sources', md(labelSourcesText(data.labelSources))],
         ['Window', md(windowText(data.window))],
         ['Parent dataset', data.parentDatasetId === null ? NONE : `#${data.parentDatasetId}`],
@@ -331,12 +427,26 @@ export function modelCardMarkdown(input: ModelCardInput): string {
     ),
     mdFence(configJson(trainer.config), 'json'),
     '## Metrics vs champion',
-    `On ${cand.rows} holdout rows. Lower is better for log-loss, ECE and latency.`,
+    `${holdoutSentence(input)} Lower is better for log-loss, ECE and latency.`,
     mdTable(
-      ['Metric', `Candidate v${input.candidateVersion}`, `Champion v${input.championVersion}`, 'Δ'],
-      metricRows(cand, champ).map((r) => [r.metric, r.candidate, r.champion, r.delta.text]),
-      [1, 2, 3],
+      [
+        'Metric',
+        `Candidate v${input.candidateVersion}`,
+        `Champion v${input.championVersion}`,
+        'Δ',
+        intervalHeader(input.evidence?.difference),
+      ],
+      metricRows(cand, champ, input.evidence?.difference).map((r) => [
+        r.metric,
+        r.candidate,
+        r.champion,
+        r.delta.text,
+        r.interval,
+      ]),
+      [1, 2, 3, 4],
     ),
+    '## Backtest on the reference',
+    backtestMarkdown(input),
     '## Slices',
     slices.length === 0
       ? 'No slices were evaluated.'
@@ -379,7 +489,13 @@ export function modelCardMarkdown(input: ModelCardInput): string {
     '## Gates',
     mdTable(
       ['Gate', 'Result', 'Measured', 'Limit', 'Detail'],
-      gates.gates.map((g) => [g.name, mark(g.passed), measuredText(g), limitText(g), md(g.detail)]),
+      gates.gates.map((g) => [
+        g.name,
+        mark(g.passed),
+        measuredText(g, input.evidence?.metric),
+        limitText(g, input.evidence?.metric),
+        md(g.detail),
+      ]),
       [2, 3],
     ),
     decisionLine(gates),
@@ -387,6 +503,17 @@ export function modelCardMarkdown(input: ModelCardInput): string {
     lineageLinks(input).map(md).join(' → '),
   ];
   return `${sections.join('\n\n')}\n`;
+}
+
+function backtestMarkdown(input: ModelCardInput): string {
+  const { sentence, row } = backtestSummary(input);
+  return row === null ? sentence : `${sentence}\n\n${mdTable(BACKTEST_HEADERS, [row], [0, 1, 2, 3, 4])}`;
+}
+
+export function holdoutKind(holdout: ModelCardInput['data']['holdout']): string {
+  if (holdout === 'latest') return "the window's latest rows by record time";
+  if (holdout === 'random') return 'random, by record key';
+  return NONE;
 }
 
 /** The rows a model card shows for an artifact from outside. */

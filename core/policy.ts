@@ -21,7 +21,8 @@ export interface Diagnosis {
   reason: string;
 }
 
-const LABEL_SHIFT_PSI = 0.25;
+/** A label distribution this far (PSI) from the reference's is a label shift. */
+export const LABEL_SHIFT_PSI = 0.25;
 
 /**
  * Severity from the drifted share, the size of the statistics and the performance drop; the route from
@@ -183,6 +184,28 @@ export function routesToCandidate(key: string, candidateWeight: number): boolean
 /** Deterministic holdout assignment by key, so a dataset's split never depends on row order. */
 export function isHoldout(key: string, holdoutShare: number): boolean {
   return trafficBucket(`holdout:${key}`) < Math.round(holdoutShare * 100);
+}
+
+/**
+ * The record keys a window's dataset holds out. `random`: by key (isHoldout). `latest`: the latest
+ * `holdoutShare` of the rows by record time (ties by key), so the candidate is judged on the period that
+ * follows everything it trained on. Neither depends on the order of `rows`.
+ */
+export function holdoutKeys(
+  rows: readonly { recordKey: string; ts: string }[],
+  holdoutShare: number,
+  mode: 'random' | 'latest',
+): Set<string> {
+  if (mode === 'random')
+    return new Set(rows.filter((r) => isHoldout(r.recordKey, holdoutShare)).map((r) => r.recordKey));
+  const timed = rows.map((r) => {
+    const t = Date.parse(r.ts);
+    if (Number.isNaN(t)) throw new Error(`holdoutKeys: record ${r.recordKey} has no valid time ("${r.ts}")`);
+    return { key: r.recordKey, t };
+  });
+  timed.sort((a, b) => a.t - b.t || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const held = Math.round(timed.length * holdoutShare);
+  return new Set(timed.slice(timed.length - held).map((r) => r.key));
 }
 
 function pct(x: number): string {

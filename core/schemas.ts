@@ -221,7 +221,29 @@ export const Policy = z.object({
     }),
   evaluation: z
     .object({
+      /** The candidate must beat the champion by this much at the LOWER bound of the gain's interval. */
       minGain: z.number().min(-1).max(1).default(0.02),
+      /** The metric the gain is measured in: accuracy (points), macroF1, or logLoss (its reduction). */
+      metric: z.enum(['accuracy', 'macroF1', 'logLoss']).default('accuracy'),
+      /** Two-sided coverage of the paired bootstrap intervals; 0.9 makes the lower bound a one-sided 95% bound. */
+      confidence: z.number().min(0.5).max(0.999).default(0.9),
+      /** Paired bootstrap resamples (seeded: the same holdout gives the same interval). */
+      resamples: z.number().int().min(100).max(100_000).default(2000),
+      /** Fewer labeled holdout rows than this fail the min-holdout gate. */
+      minHoldout: z.number().int().min(1).default(30),
+      /**
+       * Which rows of the window are held out: a share chosen by record key (random), or the window's
+       * latest share by record time (latest), which judges the candidate on the period after its training.
+       */
+      holdout: z.enum(['random', 'latest']).default('random'),
+      /** Largest accuracy drop vs the champion on the champion's reference holdout (the backtest). */
+      maxForgetting: z.number().min(0).max(1).default(0.05),
+      /**
+       * Whether the backtest decides: auto (unless the window's labels moved away from the reference's,
+       * the drift report's label shift, when the old labels no longer describe what the model serves),
+       * enforce (always) or report (never; shown on the card only).
+       */
+      backtest: z.enum(['auto', 'enforce', 'report']).default('auto'),
       /** No slice may be worse than the champion's by more than this (accuracy, 0..1). */
       maxSliceDrop: z.number().min(0).max(1).default(0.05),
       /** The feature whose values define slices (e.g. location); none when unset. */

@@ -16,14 +16,16 @@ import { backgroundTraffic } from './traffic.js';
 
 /**
  * The walkthrough's policy: a third of the log has ground truth, so a 30-day window holds about 20
- * labeled rows (15 are enough to judge accuracy); 30 labels asked, 20 enough at the deadline; the
- * calibration gate at 0.25, because the walkthrough's holdout is about 20 rows and their ECE is noisy
- * (0.15 rejects some seeds and passes others); a person approves the rollout (anyone may: no approvers
- * listed).
+ * labeled rows (15 are enough to judge accuracy); 30 labels asked, 20 enough at the deadline; the cycle's
+ * window (three months) then holds about 90 labeled rows, of which 40 % are held out so the gates get the
+ * 30 rows `evaluation.minHoldout` asks for (25 % gave 19, and an interval too wide to promote on); the
+ * calibration gate at 0.25, because on about 30 rows ECE is noisy (0.15 rejects some seeds and passes
+ * others); a person approves the rollout (anyone may: no approvers listed).
  */
 export const DEV_POLICY = {
   drift: { minLabeledRows: 15 },
   labeling: { budget: 30, minLabels: 20, deadline: '24h' },
+  collection: { holdoutShare: 0.4 },
   evaluation: { maxEce: 0.25 },
   rollout: { requireApproval: true },
 };

@@ -133,6 +133,8 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
       window: input.window,
       policy: policy.collection,
       driftReportId: drift.reportId,
+      // An activity argument, not a command: replaying an older history schedules the same activity.
+      holdout: policy.evaluation.holdout,
     });
     note(cy, collected);
     if (patched('failure-traces')) await recordTargets(cy, ctx);

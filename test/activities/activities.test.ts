@@ -394,7 +394,15 @@ describe('cycle activities', () => {
     expect(e.holdoutRows).toBeGreaterThan(50);
     expect(e.candidate.accuracy).toBeGreaterThan(e.champion.accuracy + 0.1);
     expect(Object.keys(e.slices).sort()).toEqual(['New York', 'Seattle']);
-    expect(e.gates.map((g) => g.name)).toEqual(['min-gain', 'slice-drop', 'calibration', 'latency']);
+    expect(e.gates.map((g) => g.name)).toEqual([
+      'min-holdout',
+      'min-gain',
+      'slice-drop',
+      'calibration',
+      'latency',
+      'backtest',
+    ]);
+    expect(e.intervals.accuracy.lower).toBeLessThanOrEqual(e.intervals.accuracy.estimate);
     const card = await pool.query<{ markdown: string; html: string; go: boolean }>(
       'SELECT markdown, html, go FROM model_cards WHERE model_id = $1 AND version = $2',
       [modelId, candidate],

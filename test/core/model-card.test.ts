@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { pairedBootstrap } from '../../core/bootstrap.js';
 import { evaluationGates, type CalibrationBin, type ModelMetrics } from '../../core/evaluation.js';
 import { calibrationSvg, modelCardHtml } from '../../core/model-card-html.js';
 import { modelCardMarkdown, type ModelCardInput } from '../../core/model-card.js';
@@ -92,6 +93,7 @@ describe('modelCardMarkdown', () => {
       '## Data',
       '## Training',
       '## Metrics vs champion',
+      '## Backtest on the reference',
       '## Slices',
       '## Calibration',
       '## Gates',
@@ -234,5 +236,89 @@ describe('calibrationSvg', () => {
     const empty = calibrationSvg([], [], 200);
     expect(empty).toContain('width="200" height="200"');
     expect(empty).not.toContain('class="point');
+  });
+});
+
+describe('a card with intervals and a backtest', () => {
+  // Paired rows: the candidate is right on 34 of 40, the champion on 30 (both right on 28).
+  const truth = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'yes' : 'no'));
+  const p = (label: string, right: boolean) =>
+    right
+      ? { [label]: 0.8, [label === 'yes' ? 'no' : 'yes']: 0.2 }
+      : { [label]: 0.3, [label === 'yes' ? 'no' : 'yes']: 0.7 };
+  const candidateRows = truth.map((t, i) => p(t, i >= 6));
+  const championRows = truth.map((t, i) => p(t, i < 2 || i >= 12));
+  const difference = pairedBootstrap(truth, candidateRows, championRows, {
+    resamples: 2000,
+    confidence: 0.9,
+    seed: 5,
+  });
+  const backtestDifference = pairedBootstrap(truth, championRows, candidateRows, {
+    resamples: 2000,
+    confidence: 0.9,
+    seed: 5,
+  });
+  const base = cardInput();
+  const policy = {
+    minGain: 0.02,
+    maxSliceDrop: 0.05,
+    maxEce: 0.05,
+    maxLatencyMs: 5,
+    minSliceRows: 30,
+    minHoldout: 30,
+    maxForgetting: 0.05,
+  };
+  const backtest = {
+    datasetId: 2,
+    rows: 40,
+    candidateAccuracy: 0.75,
+    championAccuracy: 0.85,
+    difference: backtestDifference,
+  };
+  const input: ModelCardInput = {
+    ...base,
+    data: { ...base.data, holdoutRows: 40, holdout: 'latest' },
+    gates: evaluationGates(base.candidate, base.champion, policy, {
+      difference,
+      backtest,
+      labelShiftPsi: 0.01,
+    }),
+    evidence: { difference, backtest, minHoldout: 30, metric: 'accuracy' },
+  };
+  const markdown = modelCardMarkdown(input);
+  const html = modelCardHtml(input);
+  const lo = (x: number) => (x * 100).toFixed(1).replace('-', '\u2212');
+
+  it('given the intervals, when rendered, then the metrics table gives each difference with its interval and the holdout is described', () => {
+    expect(difference.accuracy.estimate).toBeCloseTo(0.1, 12);
+    expect(markdown).toContain('| Metric | Candidate v4 | Champion v3 | Δ | Δ 90% interval |');
+    const a = difference.accuracy;
+    expect(markdown).toContain(
+      `| Accuracy | 75.0% | 70.0% | +5.0 pts | [${a.lower > 0 ? '+' : ''}${lo(a.lower)}, +${lo(a.upper)}] pts |`,
+    );
+    expect(markdown).toContain(
+      "On 40 labeled holdout rows (the window's latest rows by record time); at least 30 are required. Intervals: paired bootstrap of candidate − champion, 2000 resamples (seed 5), 90% percentile interval",
+    );
+    expect(markdown).toContain("| Holdout | the window's latest rows by record time |");
+    expect(html).toContain('Δ 90% interval');
+    expect(html).toContain('at least 30 are required');
+  });
+
+  it('given a backtest where the candidate forgets 10 pts, when rendered, then the card shows both accuracies, the interval and the failed gate', () => {
+    expect(markdown).toContain(
+      "Both models on the champion's reference holdout (dataset #2, data from before the drift)",
+    );
+    expect(markdown).toMatch(
+      /\| 40 \| 75\.0% \| 85\.0% \| −10\.0 pts \| \[−\d+\.\d, [−+]?\d+\.\d\] pts \| fail \|/,
+    );
+    expect(markdown).toContain('| backtest | ❌ fail | 10.0 pts | ≤ 5.0 pts |');
+    expect(html).toContain('Backtest on the reference');
+    expect(html).toMatch(/<td class="num">85\.0%<\/td>/);
+  });
+
+  it('given a card written before the intervals existed, when rendered, then it says no backtest was run and leaves the interval column empty', () => {
+    const old = modelCardMarkdown(base);
+    expect(old).toContain('No backtest was run for this card.');
+    expect(old).toContain('| Accuracy | 75.0% | 70.0% | +5.0 pts | — |');
   });
 });

@@ -51,6 +51,29 @@ describe('remediation cycle', () => {
     expect(stage('diagnose').signals).toContain('performance');
     expect(stage('label')).toMatchObject({ state: 'complete', requested: 40, answered: 40 });
     expect(stage('evaluate').gate).toBe('go');
+    // The gain clears the minimum at the lower bound of its interval; the candidate learned the new
+    // labels, so on the 2012 reference it "forgets" the old ones: reported, not judged, after a label shift.
+    const evaluate = stage('evaluate') as {
+      holdoutRows: number;
+      intervals: { confidence: number; accuracy: { lower: number } };
+      backtest: { rows: number } | null;
+      gates: { gate: string; passed: boolean }[];
+      reason: string;
+    };
+    expect(evaluate.holdoutRows).toBeGreaterThanOrEqual(30);
+    expect(evaluate.intervals.confidence).toBe(0.9);
+    expect(evaluate.intervals.accuracy.lower).toBeGreaterThan(0.02);
+    expect(evaluate.backtest?.rows).toBeGreaterThan(0);
+    expect(evaluate.gates.map((g) => g.gate)).toEqual([
+      'min-holdout',
+      'min-gain',
+      'slice-drop',
+      'calibration',
+      'latency',
+      'backtest',
+    ]);
+    expect(evaluate.reason).toMatch(/gain \d+\.\d pts, 90% interval \d+\.\d to \d+\.\d pts/);
+    expect(evaluate.reason).toMatch(/backtest forgetting \d+\.\d pts \(reported, not judged\)/);
     expect(
       (stage('rollout').steps as { decision: string }[]).filter((s) => s.decision !== 'inconclusive'),
     ).toHaveLength(4);
@@ -286,7 +309,9 @@ describe('remediation cycle', () => {
     const summary = await waitForCycle(stack.h.client, cycleId);
 
     expect(summary.outcome).toBe('rejected');
-    expect(summary.reason).toMatch(/^evaluation gates failed: failed min-gain: gain \d+\.\d pts < 90\.0 pts/);
+    expect(summary.reason).toMatch(
+      /^evaluation gates failed: failed min-gain: gain \d+\.\d pts, 90% interval \d+\.\d to \d+\.\d pts on \d+ rows: lower bound \d+\.\d pts < 90\.0 pts/,
+    );
     expect(summary.stages.map((s) => s.stage)).not.toContain('rollout');
     const evaluate = summary.stages.find((s) => s.stage === 'evaluate')!.summary!;
     expect(evaluate.gate).toBe('no-go');

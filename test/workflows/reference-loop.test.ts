@@ -36,7 +36,9 @@ it('given a champion promoted on April–June 2013, then the next year’s check
     ...DEMO_POLICY,
     drift: { minLabeledRows: 15 },
     labeling: { ...DEMO_POLICY.labeling, budget: 30, minLabels: 20 },
-    // The 18-row holdout's calibration error and the rollout's few samples on a busy machine are noisy;
+    // As dev/dev.ts: 40 % of the window's labeled rows held out, so the gates have the 30 they ask for.
+    collection: { holdoutShare: 0.4 },
+    // The small holdout's calibration error and the rollout's few samples on a busy machine are noisy;
     // what follows a promotion is the subject here, so those gates are loose.
     evaluation: { maxEce: 0.3 },
     rollout: { ...DEMO_POLICY.rollout, maxDegradation: 0.3, maxLatencyP95Ms: 2000, failureLimit: 3 },
