@@ -269,15 +269,23 @@ function answerActivities({ pool }: LabelingDeps) {
         log.info('notification', { campaignId: input.campaignId, kind: input.kind, message: input.message });
     },
 
-    /** Stores one answer. The first answer for an item wins; a repeat returns it and adds nothing. */
+    /**
+     * Stores one answer with how its reviewer was identified (absent: `unverified`). The first answer for
+     * an item wins; a repeat returns it and adds nothing.
+     */
     async recordLabel(input: {
       campaignId: string;
       recordKey: string;
       label: string;
       reviewer: string;
       via?: string;
+      verifiedBy?: string;
     }): Promise<{ label: string; reviewer: string; duplicate: boolean }> {
-      const inserted = await db.insertHumanLabel(pool, { ...input, via: input.via ?? 'api' });
+      const inserted = await db.insertHumanLabel(pool, {
+        ...input,
+        via: input.via ?? 'api',
+        verifiedBy: input.verifiedBy ?? 'unverified',
+      });
       if (inserted) return { ...inserted, duplicate: false };
       const stored = await db.getLabel(pool, input.campaignId, input.recordKey);
       return { ...stored!, duplicate: true };
@@ -293,8 +301,13 @@ function answerActivities({ pool }: LabelingDeps) {
       label: string;
       reviewer: string;
       via?: string;
+      verifiedBy?: string;
     }): Promise<{ label: string; duplicate: boolean }> {
-      const inserted = await db.insertVote(pool, { ...input, via: input.via ?? 'api' });
+      const inserted = await db.insertVote(pool, {
+        ...input,
+        via: input.via ?? 'api',
+        verifiedBy: input.verifiedBy ?? 'unverified',
+      });
       if (inserted) return { label: inserted.label, duplicate: false };
       const stored = await db.getVote(pool, input.campaignId, input.recordKey, input.reviewer);
       return { label: stored!.label, duplicate: true };

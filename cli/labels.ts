@@ -13,7 +13,10 @@ import {
   submitLabel,
   UserError,
 } from '../ops/cycles.js';
+import { actingPerson } from './identity.js';
 import { type CliContext, PartialFailure } from './shared.js';
+
+const WHO_ANSWERS = 'who is answering (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)';
 
 /** The items a campaign asks about, and answering them. */
 export function registerAnswerCommands(program: Command, { io, withClient, print }: CliContext): void {
@@ -55,12 +58,19 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
     .argument('<cycle>', 'cycle ID')
     .argument('<recordKey>', 'the item to label (see "remedy pending")')
     .argument('<label>', 'the label')
-    .requiredOption('--reviewer <name>', 'who is answering')
+    .option('--reviewer <name>', WHO_ANSWERS)
     .option('--json', 'print JSON')
     .action(
-      async (cycle: string, recordKey: string, label: string, o: { reviewer: string; json?: boolean }) => {
+      async (cycle: string, recordKey: string, label: string, o: { reviewer?: string; json?: boolean }) => {
+        const who = await actingPerson(io.env ?? process.env, o.reviewer, '--reviewer');
         const r = await withClient(({ client }) =>
-          submitLabel(client, cycle, { recordKey, label, reviewer: o.reviewer, via: 'cli' }),
+          submitLabel(client, cycle, {
+            recordKey,
+            label,
+            reviewer: who.name,
+            via: 'cli',
+            verifiedBy: who.verifiedBy,
+          }),
         );
         print(
           o.json,
@@ -86,11 +96,20 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
           : 'reject the candidate of a cycle waiting for approval',
       )
       .argument('<cycle>', 'cycle ID')
-      .requiredOption('--approver <name>', 'who decides')
+      .option(
+        '--approver <name>',
+        'who decides (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)',
+      )
       .option('--reason <text>', 'why, kept in the audit trail')
-      .action(async (cycle: string, o: { approver: string; reason?: string }) => {
+      .action(async (cycle: string, o: { approver?: string; reason?: string }) => {
+        const who = await actingPerson(io.env ?? process.env, o.approver, '--approver');
         await withClient(({ client }) =>
-          approveRollout(client, cycle, { approver: o.approver, approve, reason: o.reason }),
+          approveRollout(client, cycle, {
+            approver: who.name,
+            approve,
+            reason: o.reason,
+            verifiedBy: who.verifiedBy,
+          }),
         );
         io.out(`${approve ? 'approved' : 'rejected'} ${cycle}\n`);
       });
@@ -111,9 +130,10 @@ export function registerCampaignCommands(program: Command, { io, withClient, pri
     )
     .argument('<cycle>', 'cycle ID')
     .argument('<file>', 'CSV file')
-    .requiredOption('--reviewer <name>', 'who is answering (rows may name their own reviewer)')
+    .option('--reviewer <name>', `${WHO_ANSWERS}; with REMEDY_AUTH=open, rows may name their own reviewer`)
     .option('--json', 'print JSON')
-    .action(async (cycle: string, file: string, o: { reviewer: string; json?: boolean }) => {
+    .action(async (cycle: string, file: string, o: { reviewer?: string; json?: boolean }) => {
+      const who = await actingPerson(io.env ?? process.env, o.reviewer, '--reviewer');
       let csv: string;
       try {
         csv = await readFile(file, 'utf8');
@@ -122,7 +142,7 @@ export function registerCampaignCommands(program: Command, { io, withClient, pri
           `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
         );
       }
-      const rows = await withClient(({ client }) => importLabels(client, cycle, csv, o.reviewer));
+      const rows = await withClient(({ client }) => importLabels(client, cycle, csv, who));
       const count = (r: string) => rows.filter((x) => x.result === r).length;
       const refused = rows.filter((r) => r.result === 'refused');
       print(

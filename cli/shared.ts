@@ -18,6 +18,8 @@ export interface CliIo {
   tty?: boolean;
   /** Ends `watch` early (Ctrl-C). */
   signal?: AbortSignal;
+  /** The environment identity is read from (REMEDY_AUTH, REMEDY_TOKEN); default: the process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Exit codes scripts can rely on: 3 is "drift found" from `remedy drift --fail-on-drift`. */

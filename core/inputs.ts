@@ -40,6 +40,15 @@ export type CycleInput = z.infer<typeof CycleInput>;
 /** What a caller sends to start a cycle (defaults not yet applied). */
 export type CycleRequest = z.input<typeof CycleInput>;
 
+/**
+ * How the sender established who a person is, kept with their labels and approvals: a verified OIDC
+ * token (`jwt`), an authenticating proxy's header (`trusted-proxy`), a gateway client's API key
+ * (`api-key`), or the name as typed (`unverified`). The sending process (the CLI, the review page)
+ * checks it; a sender that says nothing is recorded as `unverified`.
+ */
+export const VerifiedBy = z.enum(['jwt', 'trusted-proxy', 'api-key', 'unverified']);
+export type VerifiedBy = z.infer<typeof VerifiedBy>;
+
 /** One answer from a reviewer, as sent by the CLI, the review page or any Temporal client. */
 export const LabelAnswer = z.object({
   recordKey: z.string().min(1).max(200),
@@ -47,6 +56,8 @@ export const LabelAnswer = z.object({
   reviewer: z.string().min(1).max(100),
   /** Where the answer was given, kept with it: the CLI, the review page, or any other client. */
   via: z.enum(['cli', 'review-page', 'api']).optional(),
+  /** How the reviewer's name was established (absent: `unverified`). */
+  verifiedBy: VerifiedBy.optional(),
 });
 export type LabelAnswer = z.infer<typeof LabelAnswer>;
 
@@ -76,6 +87,8 @@ export const ApprovalInput = z.object({
   approver: z.string().min(1).max(100),
   approve: z.boolean(),
   reason: z.string().max(2000).optional(),
+  /** How the approver's name was established (absent: `unverified`). */
+  verifiedBy: VerifiedBy.optional(),
 });
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
 

@@ -11,6 +11,8 @@ import { trafficBucket } from './policy.js';
 export interface Vote {
   reviewer: string;
   label: string;
+  /** How the reviewer's name was established (absent in votes kept before it was recorded). */
+  verifiedBy?: string;
 }
 
 /** Agreement on overlapped items: Cohen's kappa of the first two answers, and how many went to a third. */
@@ -59,6 +61,15 @@ export function settledLabel(votes: readonly Pick<Vote, 'label'>[]): string | nu
 /** Who settled an overlapped item, as stored with its label: the reviewers joined by "+". */
 export function settledBy(votes: readonly Pick<Vote, 'reviewer'>[]): string {
   return votes.map((v) => v.reviewer).join('+');
+}
+
+/**
+ * How the reviewers who settled an overlapped item were identified, as stored with its label: each
+ * method once, in answer order, joined by "+" (`jwt`, `jwt+unverified`); a vote without one counts as
+ * `unverified`.
+ */
+export function settledVerifiedBy(votes: readonly Pick<Vote, 'verifiedBy'>[]): string {
+  return [...new Set(votes.map((v) => v.verifiedBy ?? 'unverified'))].join('+');
 }
 
 /** Adds a reviewer's answer unless that reviewer already answered (a retried Update is not a second vote). */

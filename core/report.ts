@@ -65,7 +65,8 @@ export interface CycleReportInput {
     requested: number;
     human: number;
     auto: number;
-    reviewers: { reviewer: string; via: string; count: number }[];
+    /** Per reviewer, channel and how the reviewer was identified (`jwt`, `unverified`, …). */
+    reviewers: { reviewer: string; via: string; verifiedBy?: string; count: number }[];
     /** Answer times (human and auto), oldest first: the progress chart. */
     answeredAt: string[];
     notifications: { kind: string; at: string; message: string }[];
@@ -364,8 +365,8 @@ function labelingHtml(r: CycleReportInput): Html {
 <div class="grid">
 <div>${labelingSvg(l.answeredAt, l.requested)}</div>
 <div>
-<table><thead><tr><th>Reviewer</th><th>From</th><th class="num">Labels</th></tr></thead><tbody>
-${l.reviewers.map((x) => markup`<tr><td>${x.reviewer}</td><td>${x.via}</td><td class="num">${x.count}</td></tr>\n`)}</tbody></table>
+<table><thead><tr><th>Reviewer</th><th>From</th><th>Identified by</th><th class="num">Labels</th></tr></thead><tbody>
+${l.reviewers.map((x) => markup`<tr><td>${x.reviewer}</td><td>${x.via}</td><td>${x.verifiedBy ?? 'unverified'}</td><td class="num">${x.count}</td></tr>\n`)}</tbody></table>
 ${
   l.notifications.length === 0
     ? ''
@@ -517,9 +518,9 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
     out.push(
       `${l.human + l.auto} of ${l.requested} answered (${l.human} by people, ${l.auto} auto-labeled).`,
       mdTable(
-        ['Reviewer', 'From', 'Labels'],
-        l.reviewers.map((x) => [md(x.reviewer), x.via, String(x.count)]),
-        [2],
+        ['Reviewer', 'From', 'Identified by', 'Labels'],
+        l.reviewers.map((x) => [md(x.reviewer), x.via, x.verifiedBy ?? 'unverified', String(x.count)]),
+        [3],
       ),
       ...l.notifications.map((n) => `- ${n.at} **${n.kind}**: ${md(n.message)}`),
     );

@@ -59,8 +59,8 @@ export async function insertAutoLabels(
   labels: readonly { recordKey: string; label: string }[],
 ): Promise<void> {
   await q.query(
-    `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via)
-     SELECT $1, k, l, 'remedy:champion', 'auto', 'auto' FROM unnest($2::text[], $3::text[]) AS u(k, l)
+    `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via, verified_by)
+     SELECT $1, k, l, 'remedy:champion', 'auto', 'auto', 'system' FROM unnest($2::text[], $3::text[]) AS u(k, l)
      ON CONFLICT (campaign_id, record_key) DO NOTHING`,
     [campaignId, labels.map((a) => a.recordKey), labels.map((a) => a.label)],
   );
@@ -94,12 +94,20 @@ export async function insertNotification(
 /** A person's answer for an item; null when the item already has one (the first answer wins). */
 export async function insertHumanLabel(
   q: Queryable,
-  l: { campaignId: string; recordKey: string; label: string; reviewer: string; via: string },
+  l: {
+    campaignId: string;
+    recordKey: string;
+    label: string;
+    reviewer: string;
+    via: string;
+    verifiedBy: string;
+  },
 ): Promise<{ label: string; reviewer: string } | null> {
   const { rows } = await q.query<{ label: string; reviewer: string }>(
-    `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via) VALUES ($1, $2, $3, $4, 'human', $5)
+    `INSERT INTO labels (campaign_id, record_key, label, reviewer, source, via, verified_by)
+     VALUES ($1, $2, $3, $4, 'human', $5, $6)
      ON CONFLICT (campaign_id, record_key) DO NOTHING RETURNING label, reviewer`,
-    [l.campaignId, l.recordKey, l.label, l.reviewer, l.via],
+    [l.campaignId, l.recordKey, l.label, l.reviewer, l.via, l.verifiedBy],
   );
   return rows[0] ?? null;
 }
@@ -120,12 +128,20 @@ export async function getLabel(
 /** One reviewer's vote on an overlapped item; null when that reviewer already voted on it. */
 export async function insertVote(
   q: Queryable,
-  v: { campaignId: string; recordKey: string; reviewer: string; label: string; via: string },
+  v: {
+    campaignId: string;
+    recordKey: string;
+    reviewer: string;
+    label: string;
+    via: string;
+    verifiedBy: string;
+  },
 ): Promise<{ label: string } | null> {
   const { rows } = await q.query<{ label: string }>(
-    `INSERT INTO label_votes (campaign_id, record_key, reviewer, label, via) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO label_votes (campaign_id, record_key, reviewer, label, via, verified_by)
+     VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (campaign_id, record_key, reviewer) DO NOTHING RETURNING label`,
-    [v.campaignId, v.recordKey, v.reviewer, v.label, v.via],
+    [v.campaignId, v.recordKey, v.reviewer, v.label, v.via, v.verifiedBy],
   );
   return rows[0] ?? null;
 }
@@ -144,13 +160,19 @@ export async function getVote(
   return rows[0];
 }
 
-/** Who answered a campaign's items, how and when, in answer order. */
+/** Who answered a campaign's items, how they were identified, through what and when, in answer order. */
 export async function campaignAnswers(
   q: Queryable,
   campaignId: string,
-): Promise<{ reviewer: string; via: string; source: string; answered_at: Date }[]> {
-  const { rows } = await q.query<{ reviewer: string; via: string; source: string; answered_at: Date }>(
-    'SELECT reviewer, via, source, answered_at FROM labels WHERE campaign_id = $1 ORDER BY answered_at',
+): Promise<{ reviewer: string; via: string; verified_by: string; source: string; answered_at: Date }[]> {
+  const { rows } = await q.query<{
+    reviewer: string;
+    via: string;
+    verified_by: string;
+    source: string;
+    answered_at: Date;
+  }>(
+    'SELECT reviewer, via, verified_by, source, answered_at FROM labels WHERE campaign_id = $1 ORDER BY answered_at',
     [campaignId],
   );
   return rows;

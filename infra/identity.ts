@@ -181,7 +181,14 @@ function peerAddress(req: http.IncomingMessage): { address: string; family: 'ipv
   return { address: raw, family: net.isIPv4(raw) ? 'ipv4' : 'ipv6' };
 }
 
-function jwtIdentify(cfg: Extract<IdentityConfig, { mode: 'jwt' }>): Identify {
+/** Verifies a bearer token; resolves to its holder's identity, or rejects with an IdentityError. */
+export type VerifyToken = (token: string) => Promise<Identity>;
+
+/**
+ * Verifies tokens against the issuer's keys (fetched once, on first use) and names their holder: the
+ * configured claim, then `email`, then `sub`. The review page, the codec server and the CLI use it.
+ */
+export function createTokenVerifier(cfg: Extract<IdentityConfig, { mode: 'jwt' }>): VerifyToken {
   let keys: ReturnType<typeof createRemoteJWKSet> | undefined;
   const keySet = async () => {
     if (keys) return keys;
@@ -189,11 +196,7 @@ function jwtIdentify(cfg: Extract<IdentityConfig, { mode: 'jwt' }>): Identify {
     keys = createRemoteJWKSet(new URL(url));
     return keys;
   };
-  return async (req) => {
-    const auth = req.headers.authorization;
-    const token = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
-    if (!token)
-      throw new IdentityError(401, `send "Authorization: Bearer <token>" with a token from ${cfg.issuer}`);
+  return async (token) => {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, await keySet(), {
@@ -210,6 +213,17 @@ function jwtIdentify(cfg: Extract<IdentityConfig, { mode: 'jwt' }>): Identify {
     if (!name)
       throw new IdentityError(401, `the token names nobody: no ${cfg.nameClaim}, email or sub claim`);
     return { name, verifiedBy: 'jwt', issuer: cfg.issuer, ...(payload.sub ? { subject: payload.sub } : {}) };
+  };
+}
+
+function jwtIdentify(cfg: Extract<IdentityConfig, { mode: 'jwt' }>): Identify {
+  const verify = createTokenVerifier(cfg);
+  return async (req) => {
+    const auth = req.headers.authorization;
+    const token = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
+    if (!token)
+      throw new IdentityError(401, `send "Authorization: Bearer <token>" with a token from ${cfg.issuer}`);
+    return verify(token);
   };
 }
 

@@ -20,7 +20,7 @@ import {
   LabelAnswer,
   RolloutCommand,
 } from '../core/schemas.js';
-import type { CycleRequest } from '../core/schemas.js';
+import type { CycleRequest, VerifiedBy } from '../core/schemas.js';
 import {
   decideCampaignUpdate,
   extendDeadlineUpdate,
@@ -198,12 +198,13 @@ export interface ImportedLabel {
 /**
  * Answers label requests from CSV text with the columns recordKey and label (and optionally reviewer).
  * Each row is its own Update: good rows are kept when others are refused, and every refusal says why.
+ * `who` answers the rows without a reviewer; a verified `who` may not answer in another reviewer's name.
  */
 export async function importLabels(
   client: Client,
   cycleId: string,
   csv: string,
-  reviewer: string,
+  who: { name: string; verifiedBy: VerifiedBy },
 ): Promise<ImportedLabel[]> {
   let records: Record<string, string>[];
   try {
@@ -227,11 +228,17 @@ export async function importLabels(
   for (const [i, r] of records.entries()) {
     const row = { line: i + 2, recordKey: r.recordKey ?? '', label: r.label ?? '' };
     try {
+      // A verified person answers for themselves only; a typed name may name others per row.
+      if (r.reviewer && r.reviewer !== who.name && who.verifiedBy !== 'unverified')
+        throw new UserError(
+          `reviewer "${r.reviewer}" is not you ("${who.name}", verified by ${who.verifiedBy}): import only your own answers`,
+        );
       const res = await submitLabel(client, cycleId, {
         recordKey: row.recordKey,
         label: row.label,
-        reviewer: r.reviewer || reviewer,
+        reviewer: r.reviewer || who.name,
         via: 'cli',
+        verifiedBy: who.verifiedBy,
       });
       out.push({ ...row, result: res.duplicate ? 'duplicate' : 'labeled' });
     } catch (err) {

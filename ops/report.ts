@@ -78,10 +78,15 @@ export async function loadCycleReport(
   ]);
 
   const opened = audit.find((a) => a.action === 'cycle.opened');
-  const reviewers = new Map<string, { reviewer: string; via: string; count: number }>();
+  const reviewers = new Map<string, { reviewer: string; via: string; verifiedBy: string; count: number }>();
   for (const l of labels) {
-    const key = `${l.reviewer}\u0000${l.via}`;
-    const entry = reviewers.get(key) ?? { reviewer: l.reviewer, via: l.via, count: 0 };
+    const key = `${l.reviewer}\u0000${l.via}\u0000${l.verified_by}`;
+    const entry = reviewers.get(key) ?? {
+      reviewer: l.reviewer,
+      via: l.via,
+      verifiedBy: l.verified_by,
+      count: 0,
+    };
     entry.count += 1;
     reviewers.set(key, entry);
   }

@@ -14,7 +14,8 @@
  * Who is reviewing (infra/identity.ts, REMEDY_AUTH): a verified OIDC token (`jwt`), the
  * `X-Remedy-Reviewer` header from a configured proxy (`proxy`), or, by default on a trusted network, the
  * header or the `reviewer` query parameter as given (`open`). The workflow decides whether that reviewer
- * may label.
+ * may label; each answer is stored with how the reviewer was identified (`jwt`, `trusted-proxy`,
+ * `unverified`).
  */
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
@@ -29,7 +30,7 @@ import {
   submitLabel,
   UserError,
 } from '../ops/cycles.js';
-import { createIdentify, IdentityError, type Identify } from '../infra/identity.js';
+import { createIdentify, IdentityError, type Identify, type Identity } from '../infra/identity.js';
 import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../infra/http.js';
 import { loadCycleReport, renderReport } from '../ops/report.js';
 import { campaignPage } from './label-page.js';
@@ -59,7 +60,7 @@ export interface ReviewOptions {
 
 export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
   const identify = opts.identify ?? createIdentify({ mode: 'open', header: 'X-Remedy-Reviewer' });
-  const reviewerOf = async (req: http.IncomingMessage, url: URL): Promise<string | null> => {
+  const reviewerOf = async (req: http.IncomingMessage, url: URL): Promise<Identity | null> => {
     let who;
     try {
       who = await identify(req, url.searchParams.get('reviewer') || null);
@@ -70,7 +71,7 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
     if (who === null) return null;
     const r = ReviewerName.safeParse(who.name);
     if (!r.success) throw new HttpError(400, `reviewer: ${r.error.issues.map((i) => i.message).join('; ')}`);
-    return r.data;
+    return { ...who, name: r.data };
   };
 
   const campaigns = async (): Promise<{ cycleId: string; startTime: string }[]> => {
@@ -88,7 +89,8 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
     try {
       const url = new URL(req.url ?? '/', 'http://review');
       if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
-      const reviewer = await reviewerOf(req, url);
+      const who = await reviewerOf(req, url);
+      const reviewer = who?.name ?? null;
       if (req.method === 'GET' && (url.pathname === '/review' || url.pathname === '/review/')) {
         return html(res, 200, indexPage(await campaigns(), reviewer));
       }
@@ -126,10 +128,15 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
         return html(res, 200, campaignPage(cycleId, status, reviewer, Date.now()));
       }
       if (m[2] && req.method === 'POST') {
-        if (!reviewer) throw new HttpError(401, 'who is reviewing? Send X-Remedy-Reviewer or ?reviewer=');
+        if (!who) throw new HttpError(401, 'who is reviewing? Send X-Remedy-Reviewer or ?reviewer=');
         const body = AnswerBody.safeParse(await readJsonBody(req, MAX_BODY));
         if (!body.success) throw new HttpError(422, `label refused: ${describeZodError(body.error)}`);
-        const result = await submitLabel(client, cycleId, { ...body.data, reviewer, via: 'review-page' });
+        const result = await submitLabel(client, cycleId, {
+          ...body.data,
+          reviewer: who.name,
+          via: 'review-page',
+          verifiedBy: who.verifiedBy,
+        });
         return sendJson(res, 200, result);
       }
       throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);

@@ -464,7 +464,8 @@ async function awaitApproval(cy: Cycle, policy: Policy, candidateVersion: number
     modelId: input.modelId,
     actor: decision.approver,
     action: decision.approve ? 'rollout.approved' : 'rollout.denied',
-    details: { reason: decision.reason ?? null },
+    // How the approver was identified; an approval sent without saying is recorded as typed.
+    details: { reason: decision.reason ?? null, verifiedBy: decision.verifiedBy ?? 'unverified' },
   });
   note(cy, { approver: decision.approver, approved: decision.approve });
   if (decision.approve) return null;

@@ -9,7 +9,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { CampaignDecision, describeZodError, ExtendDeadlineInput, LabelAnswer } from '../core/inputs.js';
-import { agreesTooLittle, answersNeeded, settledBy, settledLabel, withVote } from '../core/labeling.js';
+import {
+  agreesTooLittle,
+  answersNeeded,
+  settledBy,
+  settledLabel,
+  settledVerifiedBy,
+  withVote,
+} from '../core/labeling.js';
 import { LabelingSettings, type LabelingCampaignInput } from '../core/labeling-settings.js';
 import {
   decideCampaignUpdate,
@@ -416,7 +423,11 @@ function refuseLabel(c: Campaign, raw: unknown): void {
 async function vote(c: Campaign, answer: LabelAnswer): Promise<SubmitLabelResult> {
   const key = answer.recordKey;
   const stored = await acts.recordVote({ campaignId: c.id.campaignId, ...answer });
-  const list = withVote(c.votes.get(key) ?? [], { reviewer: answer.reviewer, label: stored.label });
+  const list = withVote(c.votes.get(key) ?? [], {
+    reviewer: answer.reviewer,
+    label: stored.label,
+    ...(answer.verifiedBy ? { verifiedBy: answer.verifiedBy } : {}),
+  });
   c.votes.set(key, list);
   const settled = settledLabel(list);
   if (settled !== null && !c.answers.has(key)) {
@@ -427,6 +438,7 @@ async function vote(c: Campaign, answer: LabelAnswer): Promise<SubmitLabelResult
       label: settled,
       reviewer: settledBy(list),
       ...(answer.via ? { via: answer.via } : {}),
+      verifiedBy: settledVerifiedBy(list),
     });
     log.info('overlapped item settled', {
       campaignId: c.id.campaignId,

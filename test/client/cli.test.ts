@@ -195,8 +195,11 @@ describe('remedy CLI', () => {
     const notWaitingReject = await remedy('reject', cycleId, '--approver', 'scripted-approver');
     expect(notWaitingReject.code).toBe(2);
     expect(notWaitingReject.err).toMatch(/not waiting for approval \(stage label\)/);
-    expect((await remedy('reject', cycleId)).err).toMatch(
-      /required option '--approver <name>' not specified/,
+    // No name and no verified identity (REMEDY_AUTH unset: open): refused, saying how to name oneself.
+    const nameless = await remedy('reject', cycleId);
+    expect(nameless.code).toBe(2);
+    expect(nameless.err).toMatch(
+      /say who you are with --approver <name> \(REMEDY_AUTH=open: the name is recorded as unverified\)/,
     );
 
     // Rollout commands before any rollout: refused, saying where to look.

@@ -8,6 +8,7 @@ import {
   batchSizeOf,
   isOverlapped,
   settledBy,
+  settledVerifiedBy,
   settledLabel,
   withVote,
 } from '../../core/labeling.js';
@@ -84,6 +85,15 @@ describe('settling an overlapped item', () => {
 
   it('given the reviewers who answered, then the settled label names them all, in order', () => {
     expect(settledBy(v('sun', 'rain', 'rain'))).toBe('r1+r2+r3');
+  });
+
+  it('given how each reviewer was identified, then the settled label keeps each method once, in order', () => {
+    const votes = (...methods: (string | undefined)[]) =>
+      methods.map((m, i) => ({ reviewer: `r${i + 1}`, label: 'sun', ...(m ? { verifiedBy: m } : {}) }));
+    expect(settledVerifiedBy(votes('jwt', 'jwt'))).toBe('jwt');
+    expect(settledVerifiedBy(votes('jwt', 'unverified', 'jwt'))).toBe('jwt+unverified');
+    // Votes kept before methods were recorded count as typed names.
+    expect(settledVerifiedBy(votes(undefined, 'trusted-proxy'))).toBe('unverified+trusted-proxy');
   });
 
   it('given a reviewer who answers twice, then the second answer is not another vote', () => {

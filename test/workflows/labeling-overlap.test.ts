@@ -48,8 +48,15 @@ describe('labeling overlap', () => {
     expect(overlapped.length).toBeGreaterThanOrEqual(2);
     expect(overlapped.length).toBeLessThan(10);
 
+    // Bob's name comes verified (as from a token); Alice's and Carol's as typed.
     const label = (recordKey: string, reviewer: string, value = truth.get(recordKey)!) =>
-      submitLabel(stack.h.client, cycleId, { recordKey, label: value, reviewer, via: 'api' });
+      submitLabel(stack.h.client, cycleId, {
+        recordKey,
+        label: value,
+        reviewer,
+        via: 'api',
+        ...(reviewer === 'bob' ? { verifiedBy: 'jwt' } : {}),
+      });
 
     // A single-review item settles on its one answer.
     const single = status.pending.find((p) => !p.needs)!;
@@ -125,16 +132,34 @@ describe('labeling overlap', () => {
       [campaignId],
     );
     expect(Number(votes.rows[0]!.n)).toBe(2 * pairs + 1);
-    const settled = await stack.pool.query<{ record_key: string; label: string; reviewer: string }>(
-      'SELECT record_key, label, reviewer FROM labels WHERE campaign_id = $1',
+    const methods = await stack.pool.query<{ reviewer: string; verified_by: string }>(
+      'SELECT DISTINCT reviewer, verified_by FROM label_votes WHERE campaign_id = $1 ORDER BY reviewer',
       [campaignId],
     );
+    expect(methods.rows).toEqual([
+      { reviewer: 'alice', verified_by: 'unverified' },
+      { reviewer: 'bob', verified_by: 'jwt' },
+      { reviewer: 'carol', verified_by: 'unverified' },
+    ]);
+    const settled = await stack.pool.query<{
+      record_key: string;
+      label: string;
+      reviewer: string;
+      verified_by: string;
+    }>('SELECT record_key, label, reviewer, verified_by FROM labels WHERE campaign_id = $1', [campaignId]);
     const byKey = new Map(settled.rows.map((r) => [r.record_key, r]));
+    // The settled label keeps how each of its reviewers was identified, as it keeps their names.
     expect(byKey.get(first!.recordKey)).toMatchObject({
       reviewer: 'alice+bob',
       label: truth.get(first!.recordKey),
+      verified_by: 'unverified+jwt',
     });
-    expect(byKey.get(disputed!.recordKey)).toMatchObject({ reviewer: 'alice+bob+carol', label: truthOf });
+    expect(byKey.get(disputed!.recordKey)).toMatchObject({
+      reviewer: 'alice+bob+carol',
+      label: truthOf,
+      verified_by: 'unverified+jwt',
+    });
+    expect(byKey.get(single.recordKey)).toMatchObject({ reviewer: 'alice', verified_by: 'unverified' });
     expect(settled.rows).toHaveLength(10);
     await recordHistories([campaignId]);
     await stack.h.client.workflow.getHandle(cycleId).cancel();
