@@ -140,6 +140,8 @@ function endingActivities({ pool }: RolloutDeps) {
       championVersion: number;
       candidateVersion: number;
       actor: string;
+      /** How a person's name was established (absent: Remedy acted itself). */
+      verifiedBy?: string;
       evidence: unknown;
     }): Promise<{ restoredAt: string }> {
       const router = TrafficRouter.safeParse(await db.lastTrafficRouter(pool, input.cycleId));
@@ -181,6 +183,8 @@ function endingActivities({ pool }: RolloutDeps) {
       championVersion: number;
       candidateVersion: number;
       actor: string;
+      /** How a person's name was established (absent: Remedy acted itself). */
+      verifiedBy?: string;
     }): Promise<{ promotedAt: string }> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
@@ -223,6 +227,7 @@ function endingActivities({ pool }: RolloutDeps) {
             from: input.championVersion,
             to: input.candidateVersion,
             ...(serving ? { reference: serving.summary } : {}),
+            ...(input.verifiedBy ? { verifiedBy: input.verifiedBy } : {}),
           },
         });
       });
@@ -239,6 +244,8 @@ interface Restore {
   championVersion: number;
   candidateVersion: number;
   actor: string;
+  /** How a person's name was established (absent: Remedy acted itself). */
+  verifiedBy?: string;
   evidence: unknown;
 }
 
@@ -279,7 +286,11 @@ async function restoreChampion(
       modelId: input.modelId,
       actor: input.actor,
       action: 'rollout.rolled_back',
-      details: { candidateVersion: input.candidateVersion, evidence: input.evidence },
+      details: {
+        candidateVersion: input.candidateVersion,
+        evidence: input.evidence,
+        ...(input.verifiedBy ? { verifiedBy: input.verifiedBy } : {}),
+      },
     });
     // The rollout's evidence: the breaching analysis (its reason), an approval refused, or an abort.
     const evidence = (input.evidence ?? {}) as { reason?: unknown; aborted?: unknown };

@@ -1,12 +1,13 @@
 /**
- * Who the `remedy` program acts for when it labels or approves, by REMEDY_AUTH (the same variable and
+ * Who the `remedy` program acts for when it labels, approves or steers a cycle (`--reviewer`,
+ * `--approver`, `--actor`), by REMEDY_AUTH (the same variable and
  * verifier as the review page, infra/identity.ts):
  *
  * - `jwt`: the person named by the token in REMEDY_TOKEN (or the file REMEDY_TOKEN_FILE), verified
- *   against REMEDY_OIDC_ISSUER's keys for REMEDY_OIDC_AUDIENCE. `--approver`/`--reviewer` may be left
- *   out; given and different from the token's name, the command is refused and nothing is sent. No
+ *   against REMEDY_OIDC_ISSUER's keys for REMEDY_OIDC_AUDIENCE. `--approver`/`--reviewer`/`--actor` may be
+ *   left out; given and different from the token's name, the command is refused and nothing is sent. No
  *   token, or a token that does not verify (expired, forged, another issuer or audience): refused.
- * - `open` (the default): the name typed with `--approver`/`--reviewer`, recorded as `unverified`.
+ * - `open` (the default): the name typed with the option, recorded as `unverified`.
  * - `proxy`: refused: the CLI does not pass through the authenticating proxy, so nothing vouches for
  *   the name. Use a token (REMEDY_AUTH=jwt), or set REMEDY_AUTH=open for the command to record the
  *   name as unverified.
@@ -14,6 +15,10 @@
 import { readFile } from 'node:fs/promises';
 import { createTokenVerifier, IdentityError, loadIdentityConfig } from '../infra/identity.js';
 import { UserError } from '../ops/cycles.js';
+
+/** How `--actor`/`--approver` read in help. */
+export const WHO_DECIDES =
+  'who decides (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)';
 
 /** The person a command acts for and how that was established. */
 export interface ActingPerson {
@@ -28,7 +33,7 @@ export interface ActingPerson {
 export async function actingPerson(
   env: NodeJS.ProcessEnv,
   typed: string | undefined,
-  option: '--approver' | '--reviewer',
+  option: '--approver' | '--reviewer' | '--actor',
 ): Promise<ActingPerson> {
   const cfg = loadIdentityConfig(env);
   if (cfg.mode === 'open') {

@@ -13,7 +13,7 @@ import {
   submitLabel,
   UserError,
 } from '../ops/cycles.js';
-import { actingPerson } from './identity.js';
+import { actingPerson, WHO_DECIDES } from './identity.js';
 import { type CliContext, PartialFailure } from './shared.js';
 
 const WHO_ANSWERS = 'who is answering (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)';
@@ -158,13 +158,15 @@ export function registerCampaignCommands(program: Command, { io, withClient, pri
     .description("move a campaign's deadline later (also unparks a parked campaign)")
     .argument('<cycle>', 'cycle ID')
     .requiredOption('--by <duration>', 'how much later, e.g. 24h')
-    .requiredOption('--actor <name>', 'who decides')
+    .option('--actor <name>', WHO_DECIDES)
     .option('--reason <text>', 'why, kept in the audit trail')
-    .action(async (cycle: string, o: { by: string; actor: string; reason?: string }) => {
+    .action(async (cycle: string, o: { by: string; actor?: string; reason?: string }) => {
+      const who = await actingPerson(io.env ?? process.env, o.actor, '--actor');
       const r = await withClient(({ client }) =>
         extendDeadline(client, cycle, {
           by: o.by,
-          actor: o.actor,
+          actor: who.name,
+          verifiedBy: who.verifiedBy,
           ...(o.reason ? { reason: o.reason } : {}),
         }),
       );
@@ -181,19 +183,21 @@ export function registerCampaignCommands(program: Command, { io, withClient, pri
         .createArgument('<decision>', 'extend, proceed or abort')
         .choices(['extend', 'proceed', 'abort']),
     )
-    .requiredOption('--actor <name>', 'who decides')
+    .option('--actor <name>', WHO_DECIDES)
     .option('--by <duration>', 'with extend: how much more time, e.g. 24h')
     .option('--reason <text>', 'why, kept in the audit trail')
     .action(
       async (
         cycle: string,
         decision: 'extend' | 'proceed' | 'abort',
-        o: { actor: string; by?: string; reason?: string },
+        o: { actor?: string; by?: string; reason?: string },
       ) => {
+        const who = await actingPerson(io.env ?? process.env, o.actor, '--actor');
         await withClient(({ client }) =>
           decideCampaign(client, cycle, {
             decision,
-            actor: o.actor,
+            actor: who.name,
+            verifiedBy: who.verifiedBy,
             ...(o.by ? { by: o.by } : {}),
             ...(o.reason ? { reason: o.reason } : {}),
           }),

@@ -66,6 +66,8 @@ export const ExtendDeadlineInput = z.object({
   actor: z.string().min(1).max(100),
   by: DurationString,
   reason: z.string().max(500).optional(),
+  /** How the actor's name was established (absent: `unverified`). */
+  verifiedBy: VerifiedBy.optional(),
 });
 export type ExtendDeadlineInput = z.infer<typeof ExtendDeadlineInput>;
 
@@ -76,6 +78,8 @@ export const CampaignDecision = z
     decision: z.enum(['extend', 'proceed', 'abort']),
     by: DurationString.optional(),
     reason: z.string().max(500).optional(),
+    /** How the actor's name was established (absent: `unverified`). */
+    verifiedBy: VerifiedBy.optional(),
   })
   .refine((d) => d.decision !== 'extend' || d.by !== undefined, {
     message: 'extend needs "by", a duration such as "24h"',
@@ -95,6 +99,8 @@ export type ApprovalInput = z.infer<typeof ApprovalInput>;
 export const RolloutCommand = z.object({
   actor: z.string().min(1).max(100),
   reason: z.string().max(2000).optional(),
+  /** How the actor's name was established (absent: `unverified`). */
+  verifiedBy: VerifiedBy.optional(),
 });
 export type RolloutCommand = z.infer<typeof RolloutCommand>;
 

@@ -327,7 +327,12 @@ async function validatedUpdate<Ret, Arg>(
 export async function resolvePause(
   client: Client,
   cycleId: string,
-  input: { actor: string; decision: 'continue' | 'rollback'; reason?: string },
+  input: {
+    actor: string;
+    decision: 'continue' | 'rollback';
+    reason?: string;
+    verifiedBy?: VerifiedBy;
+  },
 ): Promise<{ accepted: boolean }> {
   return update(client, rolloutWorkflowId(cycleId), () =>
     client.workflow

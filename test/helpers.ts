@@ -206,10 +206,12 @@ export interface CliResult {
 
 /**
  * The `remedy` CLI against a test stack, as a person runs it: the arguments they type, what it prints
- * and its exit code. `stack` is read at each call (the stack is set up in beforeAll).
+ * and its exit code. `stack` is read at each call (the stack is set up in beforeAll); `env` is the
+ * environment identity is read from (default: the process's).
  */
 export function cliRunner(
   stack: () => { client: Client; queues: { taskQueue: string; trainingTaskQueue: string }; pool: pg.Pool },
+  env?: NodeJS.ProcessEnv,
 ): (...argv: string[]) => Promise<CliResult> {
   return async (...argv) => {
     const { client, queues, pool } = stack();
@@ -220,6 +222,7 @@ export function cliRunner(
       err: (t) => (err += t),
       connect: () => Promise.resolve({ client, queues, close: () => Promise.resolve() }),
       database: () => Promise.resolve({ pool, close: () => Promise.resolve() }),
+      ...(env ? { env } : {}),
     };
     const code = await runCli(argv, io);
     return { code, out, err };

@@ -252,7 +252,12 @@ async function parkForLabels(c: Campaign, next: Next): Promise<Settled | null> {
     modelId: c.id.modelId,
     actor: d.actor,
     action: `labeling.${d.decision}`,
-    details: { by: d.by ?? null, reason: d.reason ?? null, answered: c.answers.size },
+    details: {
+      by: d.by ?? null,
+      reason: d.reason ?? null,
+      answered: c.answers.size,
+      verifiedBy: d.verifiedBy ?? 'unverified',
+    },
   });
   if (d.decision === 'abort') return 'aborted';
   if (d.decision === 'proceed') return 'deadline-partial';
@@ -306,7 +311,7 @@ async function agreementGate(c: Campaign, settledState: Settled): Promise<Settle
     modelId: c.id.modelId,
     actor: d.actor,
     action: `labeling.${d.decision}`,
-    details: { reason: d.reason ?? null, agreement: a },
+    details: { reason: d.reason ?? null, agreement: a, verifiedBy: d.verifiedBy ?? 'unverified' },
   });
   if (d.decision === 'abort') return 'aborted';
   c.state = 'open';
@@ -330,7 +335,12 @@ function handleMessages(c: Campaign): void {
         modelId: c.id.modelId,
         actor: e.actor,
         action: 'labeling.deadline-extended',
-        details: { by: e.by, deadlineAt: c.deadlineAt, reason: e.reason ?? null },
+        details: {
+          by: e.by,
+          deadlineAt: c.deadlineAt,
+          reason: e.reason ?? null,
+          verifiedBy: e.verifiedBy ?? 'unverified',
+        },
       });
       return { deadlineAt: c.deadlineAt };
     },

@@ -103,7 +103,7 @@ export async function stagedRollout(input: RolloutInput): Promise<RolloutResult>
     // Policies before bakeTime have none; "0s" promotes and ends as it always did (no marker).
     const bakeMs = policy.bakeTime ? durationMs(policy.bakeTime) : 0;
     if (bakeMs > 0 && patched('bake')) return await promoteAndBake(run, bakeMs);
-    return await promote(run, 'remedy', 'every step passed its analysis');
+    return await promote(run, REMEDY, 'every step passed its analysis');
   } catch (err) {
     if (isCancellation(err)) {
       // Compensation must run even though this scope was cancelled: give production back to the champion.
@@ -180,9 +180,21 @@ function listen(policy: Policy['rollout'], status: RolloutStatus): Inbox {
 /** A manual rollback or promote arrived: it cuts the rollout short. */
 const interrupted = (run: Run): boolean => run.inbox.rollback !== null || run.inbox.promote !== null;
 
+/** Who ends a rollout: Remedy itself, or a person and how their name was established. */
+interface Who {
+  actor: string;
+  verifiedBy?: string;
+}
+const REMEDY: Who = { actor: 'remedy' };
+/** A person's command: their name and method (a command sent without one is recorded as typed). */
+const person = (cmd: { actor: string; verifiedBy?: string }): Who => ({
+  actor: cmd.actor,
+  verifiedBy: cmd.verifiedBy ?? 'unverified',
+});
+
 async function rollback(
   run: Run,
-  actor: string,
+  who: Who,
   reason: string,
   evidence: unknown,
   decidedAt?: string,
@@ -191,7 +203,7 @@ async function rollback(
     cycleId: run.input.cycleId,
     modelId: run.input.modelId,
     ...run.versions,
-    actor,
+    ...who,
     evidence,
   });
   run.status.state = 'rolled-back';
@@ -206,8 +218,8 @@ async function rollback(
   };
 }
 
-async function promote(run: Run, actor: string, reason: string): Promise<RolloutResult> {
-  await acts.promote({ cycleId: run.input.cycleId, modelId: run.input.modelId, ...run.versions, actor });
+async function promote(run: Run, who: Who, reason: string): Promise<RolloutResult> {
+  await acts.promote({ cycleId: run.input.cycleId, modelId: run.input.modelId, ...run.versions, ...who });
   run.status.state = 'promoted';
   run.status.currentWeight = 100;
   run.status.reason = reason;
@@ -259,7 +271,7 @@ async function promoteAndBake(run: Run, bakeMs: number): Promise<RolloutResult> 
     status.steps.push({ index, weight: 100, attempt: attempt++, analysis, bake: true });
     if (analysis.decision === 'fail' && ++failures > policy.failureLimit) {
       const reason = `bake breached ${Math.round((Date.now() - started) / 1000)}s after promotion (rollout.bakeTime ${policy.bakeTime}): ${analysis.reason}`;
-      return await rollback(run, 'remedy', reason, { ...analysis, reason, bake: true }, analysis.decidedAt);
+      return await rollback(run, REMEDY, reason, { ...analysis, reason, bake: true }, analysis.decidedAt);
     }
   }
   const baked = status.steps.filter((s) => s.bake);
@@ -276,7 +288,7 @@ async function endBakeEarly(run: Run): Promise<RolloutResult> {
   if (back) {
     return rollback(
       run,
-      back.actor,
+      person(back),
       `rolled back while baking by ${back.actor}${back.reason ? `: ${back.reason}` : ''}`,
       { manual: back, bake: true },
     );
@@ -292,12 +304,17 @@ async function endBakeEarly(run: Run): Promise<RolloutResult> {
 async function manual(run: Run): Promise<RolloutResult> {
   const { rollback: back, promote: forward } = run.inbox;
   if (back) {
-    return rollback(run, back.actor, `rolled back by ${back.actor}${back.reason ? `: ${back.reason}` : ''}`, {
-      manual: back,
-    });
+    return rollback(
+      run,
+      person(back),
+      `rolled back by ${back.actor}${back.reason ? `: ${back.reason}` : ''}`,
+      {
+        manual: back,
+      },
+    );
   }
   const cmd = forward!;
-  return promote(run, cmd.actor, `promoted by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`);
+  return promote(run, person(cmd), `promoted by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`);
 }
 
 /** Before 100%: waits for a person's approval. Returns how the rollout ended, or null to go on. */
@@ -311,11 +328,11 @@ async function approveFull(run: Run): Promise<RolloutResult | null> {
   if (interrupted(run)) return await manual(run);
   const approval = inbox.approval;
   if (!answered || !approval)
-    return await rollback(run, 'remedy', `no approval before 100% within ${policy.approvalTimeout}`, {});
+    return await rollback(run, REMEDY, `no approval before 100% within ${policy.approvalTimeout}`, {});
   if (!approval.approve) {
     return await rollback(
       run,
-      approval.approver,
+      { actor: approval.approver, verifiedBy: approval.verifiedBy ?? 'unverified' },
       `100% denied by ${approval.approver}${approval.reason ? `: ${approval.reason}` : ''}`,
       { approval },
     );
@@ -374,7 +391,7 @@ async function runStep(run: Run, index: number, weight: number): Promise<Rollout
       if (failures > policy.failureLimit) {
         return await rollback(
           run,
-          'remedy',
+          REMEDY,
           `step ${index + 1} (${weight}%) breached: ${analysis.reason}`,
           analysis,
           analysis.decidedAt,
@@ -405,7 +422,7 @@ async function pause(run: Run, weight: number, analysis: StepAnalysis): Promise<
   if (!decided || !decision) {
     return await rollback(
       run,
-      'remedy',
+      REMEDY,
       `paused at ${weight}% with no decision within ${policy.decisionTimeout}`,
       analysis,
     );
@@ -413,7 +430,7 @@ async function pause(run: Run, weight: number, analysis: StepAnalysis): Promise<
   if (decision.decision === 'rollback') {
     return await rollback(
       run,
-      decision.actor,
+      person(decision),
       `rolled back at the pause by ${decision.actor}${decision.reason ? `: ${decision.reason}` : ''}`,
       analysis,
     );

@@ -218,7 +218,7 @@ describe('remedy CLI', () => {
     expect((await remedy('resolve', cycleId, 'maybe', '--actor', 'ops')).err).toMatch(
       /value 'maybe' is invalid for argument 'decision'\. Allowed choices are continue, rollback/,
     );
-    expect((await remedy('rollback', cycleId)).err).toMatch(/required option '--actor <name>'/);
+    expect((await remedy('rollback', cycleId)).err).toMatch(/say who you are with --actor <name>/);
 
     // The report of a running cycle: its live stages from the workflow, the drift charts from the database.
     const live = await remedy('report', cycleId, '--format', 'md', '--out', '-');

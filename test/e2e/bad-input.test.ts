@@ -9,13 +9,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pendingLabels, startCycle, submitLabel } from '../../ops/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { parseCodecKeys } from '../../codec/codec.js';
-import { describeZodError, ModelDefinition } from '../../core/schemas.js';
 import { loadTemporalConfig } from '../../infra/config.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import {
@@ -25,6 +22,7 @@ import {
   submitLabelUpdate,
 } from '../../workflows/messages.js';
 import { cliRunner, until, useStack } from '../helpers.js';
+import { fingerprint, historyLength, policyError, printMatrix, refusal } from './bad-input-shared.js';
 
 const stack = useStack('badinput', { gateway: true });
 let review: ReviewServer;
@@ -34,48 +32,6 @@ let cycle: WorkflowHandle;
 let item: { recordKey: string };
 let servedKey: string;
 let dir: string;
-
-const TABLES = [
-  'records',
-  'predictions',
-  'labels',
-  'label_tasks',
-  'failure_cases',
-  'failure_patterns',
-  'cycles',
-  'cycle_triggers',
-  'audit_events',
-  'dataset_versions',
-  'drift_checks',
-  'notifications',
-  'model_versions',
-  'models',
-  'monitors',
-];
-
-/** Row counts of every table a refused input could touch. */
-async function fingerprint(pool: Pool): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const t of TABLES) {
-    const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`);
-    out[t] = Number(rows[0]!.n);
-  }
-  return out;
-}
-
-const historyLength = async (h: WorkflowHandle) => (await h.fetchHistory()).events!.length;
-
-/** The refusal's message: a failed Update's validator message, a thrown error's, or an HTTP error body. */
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof Error) return err.cause.message;
-    if (err instanceof Error) return err.message;
-    return String(err);
-  }
-  throw new Error('the input was accepted');
-}
 
 const run = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
 
@@ -544,31 +500,9 @@ const cases: Case[] = [
   ],
 ];
 
-function policyError(policy: Record<string, unknown>): string {
-  const r = ModelDefinition.safeParse({
-    modelId: 'weather-bad',
-    labelSet: ['rain', 'sun'],
-    features: { numeric: ['temp_max'], categorical: ['location'] },
-    policy,
-  });
-  if (r.success) throw new Error('the policy was accepted');
-  return describeZodError(r.error);
-}
-
 describe('bad-input matrix', () => {
   const seen: [string, string, string][] = [];
-  afterAll(() => {
-    const width = Math.max(...seen.map((s) => `${s[0]}: ${s[1]}`.length));
-    console.log(
-      `\nbad-input matrix: ${seen.length} cases, each refused; the database and the workflows unchanged\n` +
-        seen
-          .map(
-            ([surface, name, message]) =>
-              `${`${surface}: ${name}`.padEnd(width)}  →  ${message.split('\n')[0]}`,
-          )
-          .join('\n'),
-    );
-  });
+  afterAll(() => printMatrix('bad-input matrix', seen));
 
   it('has at least 30 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(30);
