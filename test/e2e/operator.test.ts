@@ -89,10 +89,9 @@ describe('operator walkthrough', () => {
           // A third of the log has its ground truth: 30-day windows hold about 20 labeled rows.
           drift: { minLabeledRows: 15 },
           labeling: { budget: 30, minLabels: 20, deadline: '24h', reviewers: ['alice'] },
-          // As the dev stack's policy (dev/dev.ts): a 30-day window's ~90 labeled rows, 40 % held out so the
-          // gates have the 30+ rows they ask for, and ECE judged at 0.25 on a holdout that small.
-          collection: { holdoutShare: 0.4 },
-          evaluation: { maxEce: 0.25 },
+          // As the dev stack's policy (dev/dev.ts): a quarter of the cycle's ~90 labeled rows held out (19),
+          // so the gates accept that many rows, judge the gain's lower bound at 80 % confidence, and ECE at 0.25.
+          evaluation: { maxEce: 0.25, minHoldout: 15, confidence: 0.8 },
           // Steps of 2 s judge calibration on about 150 labeled rows, whose gap swings by ±0.05 with the
           // records a step happens to serve; this walkthrough follows the path to promotion (the
           // calibration gate itself is unit-tested in test/core/policy.test.ts).
