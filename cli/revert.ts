@@ -4,10 +4,12 @@
  */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { loadIdentityConfig } from '../infra/identity.js';
 import { renderRevert, revertModel } from '../ops/revert.js';
+import { actingPerson } from './identity.js';
 import { positiveInt, type CliContext } from './shared.js';
 
-export function registerRevertCommand(program: Command, { withClient, print }: CliContext): void {
+export function registerRevertCommand(program: Command, { io, withClient, print }: CliContext): void {
   program
     .command('revert')
     .description(
@@ -18,13 +20,16 @@ export function registerRevertCommand(program: Command, { withClient, print }: C
     .requiredOption('--reason <text>', 'why, kept in the audit trail and sent to the channels')
     .option(
       '--actor <name>',
-      'who reverts, kept in the audit trail (default: your user name)',
-      defaultActor(),
+      'who reverts, kept in the audit trail (REMEDY_AUTH=jwt: taken from REMEDY_TOKEN, and given it must match; open: default your user name)',
     )
     .option('--json', 'print JSON')
-    .action(async (model: string, o: { to: number; reason: string; actor: string; json?: boolean }) => {
+    .action(async (model: string, o: { to: number; reason: string; actor?: string; json?: boolean }) => {
+      const env = io.env ?? process.env;
+      // As for every command that acts for a person (cli/identity.ts); open mode keeps its default name.
+      const typed = o.actor ?? (loadIdentityConfig(env).mode === 'open' ? defaultActor() : undefined);
+      const who = await actingPerson(env, typed, '--actor');
       const result = await withClient(({ client, queues }) =>
-        revertModel(client, queues, { modelId: model, toVersion: o.to, reason: o.reason, actor: o.actor }),
+        revertModel(client, queues, { modelId: model, toVersion: o.to, reason: o.reason, actor: who.name }),
       );
       print(o.json, result, renderRevert(result));
     });

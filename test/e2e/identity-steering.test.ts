@@ -105,6 +105,24 @@ describe('identity of people who steer a cycle', () => {
     expect(await auditEvents(cycleId, 'rollout.rolled_back')).toEqual([
       { actor: 'carol', verifiedBy: 'jwt' },
     ]);
+
+    // A revert acts for a person too: another --actor on carol's token is refused before any workflow starts.
+    const revert = await remedy(
+      carol,
+      'revert',
+      'weather-steer-jwt',
+      '--to',
+      '1',
+      '--reason',
+      'x',
+      '--actor',
+      'dave',
+    );
+    expect(revert.code).toBe(2);
+    expect(revert.err).toContain('--actor "dave" is not who REMEDY_TOKEN says you are ("carol"');
+    await expect(stack.h.client.workflow.getHandle('revert-weather-steer-jwt-v1').describe()).rejects.toThrow(
+      /not found/i,
+    );
   });
 
   it('given REMEDY_AUTH=open, when dave promotes, then the typed name is recorded as unverified', async () => {
