@@ -131,5 +131,14 @@ def main() -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Ends the process once the worker has shut down gracefully, without the interpreter's finalization:
+    the native threads of the Temporal core and onnxruntime can abort the process (SIGABRT) while Python
+    tears down the modules they call back into, which turned a clean SIGTERM shutdown into a crash."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
