@@ -134,16 +134,7 @@ function endingActivities({ pool }: RolloutDeps) {
      * Traffic back to the champion (through the router the cycle's traffic last went through, which must
      * confirm it, or the activity is retried), aliases restored, the candidate marked rolled back.
      */
-    async rollback(input: {
-      cycleId: string;
-      modelId: string;
-      championVersion: number;
-      candidateVersion: number;
-      actor: string;
-      /** How a person's name was established (absent: Remedy acted itself). */
-      verifiedBy?: string;
-      evidence: unknown;
-    }): Promise<{ restoredAt: string }> {
+    async rollback(input: Restore): Promise<{ restoredAt: string }> {
       const router = TrafficRouter.safeParse(await db.lastTrafficRouter(pool, input.cycleId));
       return restoreChampion(pool, input, router.success ? router.data : { kind: 'gateway' }, {
         routerMustConfirm: true,
