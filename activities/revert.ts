@@ -89,6 +89,8 @@ export function createRevertActivities({ pool }: RevertDeps) {
       toVersion: number;
       actor: string;
       reason: string;
+      /** How the actor's name was established (absent: `unverified`). */
+      verifiedBy?: string;
     }): Promise<RevertApplied> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `no model "${input.modelId}"`);
@@ -142,6 +144,7 @@ async function recordRevert(
     toVersion: number;
     actor: string;
     reason: string;
+    verifiedBy?: string;
   },
   router: string,
 ): Promise<void> {
@@ -179,7 +182,8 @@ async function recordRevert(
     modelId: input.modelId,
     actor: input.actor,
     action: 'model.reverted',
-    details,
+    // How the person was identified lives in the audit trail only, as for the other steering events.
+    details: { ...details, verifiedBy: input.verifiedBy ?? 'unverified' },
   });
   await recordEvent(client, {
     eventKey: `${input.revertId}:reverted`,

@@ -92,6 +92,7 @@ function registerModel(models: Command, { io, print }: CliContext): void {
           ? {
               bytes: await readOnnxFile(o.artifact),
               producer: path.basename(o.artifact),
+              file: o.artifact,
               ...(onnxHintsOf(raw, file) ? { hints: onnxHintsOf(raw, file)! } : {}),
               ...(o.originalProbabilities
                 ? { original: await readOriginalProbabilities(o.originalProbabilities, def.labelSet) }
@@ -128,13 +129,22 @@ function registerModel(models: Command, { io, print }: CliContext): void {
           print(
             o.json,
             { modelId: def.modelId, ...r },
-            `registered ${def.modelId}: champion v${r.version}${onnx ? ` adopted from ${o.artifact}` : ''}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}, ${r.policy.created ? `policy v${r.policy.version}${r.policy.changes.length ? ` (${r.policy.changes.length} change${r.policy.changes.length === 1 ? '' : 's'}: ${r.policy.changes.join('; ')})` : ''}` : `policy unchanged (v${r.policy.version})`}\n`,
+            `registered ${def.modelId}: ${championLine(r, o.artifact)}, holdout accuracy ${(r.baselineAccuracy * 100).toFixed(1)}% (${r.trainRows} train, ${r.holdoutRows} holdout rows); policy from ${file}, ${r.policy.created ? `policy v${r.policy.version}${r.policy.changes.length ? ` (${r.policy.changes.length} change${r.policy.changes.length === 1 ? '' : 's'}: ${r.policy.changes.join('; ')})` : ''}` : `policy unchanged (v${r.policy.version})`}\n`,
           );
         } finally {
           await close();
         }
       },
     );
+}
+
+/** What registering did to the champion: adopted the file, trained one, or kept the one it had. */
+function championLine(r: { version: number; champion: 'created' | 'kept' }, artifact?: string): string {
+  if (r.champion === 'kept')
+    return artifact
+      ? `champion v${r.version} kept, unchanged (${artifact} is the same file)`
+      : `champion v${r.version} kept`;
+  return `champion v${r.version}${artifact ? ` adopted from ${artifact}` : ''}`;
 }
 
 function addVersion(models: Command, { io, print }: CliContext): void {

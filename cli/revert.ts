@@ -29,7 +29,13 @@ export function registerRevertCommand(program: Command, { io, withClient, print 
       const typed = o.actor ?? (loadIdentityConfig(env).mode === 'open' ? defaultActor() : undefined);
       const who = await actingPerson(env, typed, '--actor');
       const result = await withClient(({ client, queues }) =>
-        revertModel(client, queues, { modelId: model, toVersion: o.to, reason: o.reason, actor: who.name }),
+        revertModel(client, queues, {
+          modelId: model,
+          toVersion: o.to,
+          reason: o.reason,
+          actor: who.name,
+          verifiedBy: who.verifiedBy,
+        }),
       );
       print(o.json, result, renderRevert(result));
     });

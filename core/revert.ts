@@ -3,7 +3,7 @@
  * may not. Pure: activities/revert.ts gathers the facts from the registry and acts on the decision.
  */
 import { z } from 'zod';
-import { ModelId } from './inputs.js';
+import { ModelId, VerifiedBy } from './inputs.js';
 
 export const RevertRequest = z.object({
   modelId: ModelId,
@@ -14,6 +14,8 @@ export const RevertRequest = z.object({
     .min(1, 'say why the champion is reverted (--reason): it is kept in the audit trail')
     .max(500),
   actor: z.string().trim().min(1, 'say who reverts (--actor)').max(100),
+  /** How the actor's name was established (absent: `unverified`), kept in the audit event. */
+  verifiedBy: VerifiedBy.optional(),
 });
 export type RevertRequest = z.infer<typeof RevertRequest>;
 

@@ -19,6 +19,8 @@ import { hashRows } from '../activities/cycle.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { describeChanges } from '../core/policy-diff.js';
+import { sha256Hex } from '../db/blobs.js';
+import { UserError } from './closed.js';
 
 export interface LabeledExample {
   recordKey: string;
@@ -44,6 +46,8 @@ export async function registerModelWithChampion(
   trainRows: number;
   holdoutRows: number;
   policy: PolicyVersionResult;
+  /** A champion stored now, or the one the model already had (registering again keeps it). */
+  champion: 'created' | 'kept';
 }> {
   const rows = reference.map((r) => ({
     recordKey: r.recordKey,
@@ -61,6 +65,8 @@ export async function registerModelWithChampion(
   const holdoutRows = rows.filter((r) => r.split === 'holdout');
   // An adopted file is checked before anything is written: a refused file leaves the registry as it was.
   const existing = await db.getAlias(pool, def.modelId, 'champion');
+  // Registering again never replaces a champion: a different file is refused before the policy is touched.
+  if (existing !== null && opts.onnx) await sameFileAsChampion(pool, def.modelId, existing, opts.onnx);
   const champion = existing === null ? await championArtifact(def, trainRows, holdoutRows, opts.onnx) : null;
   const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
   if (existing !== null || champion === null) {
@@ -72,6 +78,7 @@ export async function registerModelWithChampion(
       trainRows: trainRows.length,
       holdoutRows: holdoutRows.length,
       policy,
+      champion: 'kept',
     };
   }
   const { artifact, holdoutPredictions, configHash, codeVersion, onnxBytes, adoption } = champion;
@@ -159,8 +166,29 @@ export async function registerModelWithChampion(
       trainRows: trainRows.length,
       holdoutRows: holdoutRows.length,
       policy,
+      champion: 'created',
     };
   });
+}
+
+/**
+ * `models register --artifact` on a model that has a champion: the same bytes keep it as it is; another
+ * file is refused with the way to bring it in (a candidate version, then a cycle that rolls it out).
+ */
+async function sameFileAsChampion(
+  pool: pg.Pool,
+  modelId: string,
+  version: number,
+  onnx: OnnxChampion,
+): Promise<void> {
+  const champion = await db.getModelVersion(pool, modelId, version);
+  const sha256 = sha256Hex(onnx.bytes);
+  if (champion.artifactSha256 === sha256) return;
+  const file = onnx.file ?? onnx.producer;
+  throw new UserError(
+    `${modelId} already has champion v${version}, and ${file} is a different model (sha256 ${sha256.slice(0, 12)}, the champion's ${champion.artifactSha256.slice(0, 12)}): registering again does not replace a champion, nothing was written. ` +
+      `Add the file as a candidate version with "remedy models add-version ${modelId} ${file}", then evaluate and roll it out with "remedy start ${modelId} --from <date> --to <date> --candidate <version>"`,
+  );
 }
 
 /** A champion adopted as an ONNX file instead of trained: the file, how to feed it, the original's probabilities. */
@@ -171,6 +199,8 @@ export interface OnnxChampion {
   original?: ReadonlyMap<string, Record<string, number>>;
   /** Where the file came from, kept with the version (e.g. its file name). */
   producer: string;
+  /** The file's path as the person gave it, for messages about it. */
+  file?: string;
 }
 
 /** The first champion: trained on the reference's train split, or the adopted ONNX file checked on it all. */

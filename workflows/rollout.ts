@@ -192,6 +192,30 @@ const person = (cmd: { actor: string; verifiedBy?: string }): Who => ({
   verifiedBy: cmd.verifiedBy ?? 'unverified',
 });
 
+/**
+ * A person's command that changes nothing in the registry by itself (a 100% approval, a pause resolved
+ * with continue, a promote that ends the bake) is still kept in the audit trail: who, how they were
+ * verified, and why. Runs started before this existed record nothing (`steering-audit`); the key makes
+ * a retried activity write the event once.
+ */
+async function auditSteering(
+  run: Run,
+  key: string,
+  action: string,
+  who: Who,
+  details: Record<string, unknown>,
+): Promise<void> {
+  if (!patched('steering-audit')) return;
+  await acts.recordAudit({
+    key: `${run.input.cycleId}:${key}`,
+    cycleId: run.input.cycleId,
+    modelId: run.input.modelId,
+    actor: who.actor,
+    action,
+    details: { ...details, actor: who.actor, verifiedBy: who.verifiedBy ?? 'unverified' },
+  });
+}
+
 async function rollback(
   run: Run,
   who: Who,
@@ -294,6 +318,10 @@ async function endBakeEarly(run: Run): Promise<RolloutResult> {
     );
   }
   const cmd = forward!;
+  await auditSteering(run, 'bake-ended', 'rollout.bake-ended', person(cmd), {
+    version: run.versions.candidateVersion,
+    reason: cmd.reason ?? null,
+  });
   run.status.state = 'promoted';
   run.status.reason = `promoted; bake ended early by ${cmd.actor}${cmd.reason ? `: ${cmd.reason}` : ''}`;
   await condition(allHandlersFinished);
@@ -337,6 +365,13 @@ async function approveFull(run: Run): Promise<RolloutResult | null> {
       { approval },
     );
   }
+  await auditSteering(
+    run,
+    'full-approved',
+    'rollout.full-approved',
+    person({ actor: approval.approver, verifiedBy: approval.verifiedBy }),
+    { version: run.versions.candidateVersion, reason: approval.reason ?? null },
+  );
   status.state = 'running';
   status.reason = null;
   return null;
@@ -401,7 +436,7 @@ async function runStep(run: Run, index: number, weight: number): Promise<Rollout
     }
     // Too few samples: keep dwelling while the step's sample wait lasts, then ask a person.
     if (Date.now() - stepStarted < durationMs(policy.sampleWait)) continue;
-    return await pause(run, weight, analysis);
+    return await pause(run, index, weight, analysis);
   }
 }
 
@@ -409,7 +444,12 @@ async function runStep(run: Run, index: number, weight: number): Promise<Rollout
  * An inconclusive step past its sample wait: waits for "remedy resolve". Returns how the rollout ended,
  * or null when the person accepts the step as it is and the rollout advances.
  */
-async function pause(run: Run, weight: number, analysis: StepAnalysis): Promise<RolloutResult | null> {
+async function pause(
+  run: Run,
+  index: number,
+  weight: number,
+  analysis: StepAnalysis,
+): Promise<RolloutResult | null> {
   const { policy, status, inbox } = run;
   status.state = 'paused';
   status.reason = `paused at ${weight}%: ${analysis.reason}; resolve with "remedy resolve" (continue or rollback)`;
@@ -435,9 +475,15 @@ async function pause(run: Run, weight: number, analysis: StepAnalysis): Promise<
       analysis,
     );
   }
+  // "continue": the person accepts this step as it is and the rollout advances (one pause per step).
+  await auditSteering(run, `resolved:${index}`, 'rollout.pause-resolved', person(decision), {
+    decision: 'continue',
+    step: index + 1,
+    weight,
+    reason: decision.reason ?? null,
+  });
   status.state = 'running';
   status.reason = null;
-  // "continue": the person accepts this step as it is and the rollout advances.
   return null;
 }
 

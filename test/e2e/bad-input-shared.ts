@@ -23,6 +23,7 @@ const TABLES = [
   'notifications',
   'model_versions',
   'models',
+  'policy_versions',
   'monitors',
 ];
 

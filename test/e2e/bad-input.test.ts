@@ -21,6 +21,7 @@ import {
   extendDeadlineUpdate,
   submitLabelUpdate,
 } from '../../workflows/messages.js';
+import * as db from '../../db/index.js';
 import { cliRunner, until, useStack } from '../helpers.js';
 import { fingerprint, historyLength, policyError, printMatrix, refusal } from './bad-input-shared.js';
 
@@ -112,6 +113,21 @@ beforeAll(async () => {
       policy: { rollout: { steps: [50, 10] } },
     }),
   );
+  // weather-bad registered again with another policy and an ONNX file that is not its champion's.
+  const def = (await db.getModel(stack.pool, 'weather-bad'))!;
+  const { modelId, labelSet, features, policy } = def;
+  await writeFile(
+    path.join(dir, 'weather-bad.json'),
+    JSON.stringify({
+      modelId,
+      labelSet,
+      features,
+      policy: { ...policy, rollout: { ...policy.rollout, dwell: '9m' } },
+    }),
+  );
+  const good = Array.from({ length: 12 }, (_, i) => ({ ...row, record_key: `ref-${i}`, label: 'rain' }));
+  await writeFile(path.join(dir, 'reference.ndjson'), good.map((r) => JSON.stringify(r)).join('\n'));
+  await writeFile(path.join(dir, 'other-model.onnx'), 'bytes that are not the champion');
 });
 afterAll(async () => {
   await review?.close();
@@ -286,6 +302,21 @@ const cases: Case[] = [
         path.join(dir, 'bad.ndjson'),
       ),
     /bad-policy\.json is not a valid model definition: policy\.rollout\.steps: steps must increase and end at 100/,
+  ],
+  [
+    'cli',
+    'models register --artifact on a model that has a champion',
+    () =>
+      cli(
+        'models',
+        'register',
+        path.join(dir, 'weather-bad.json'),
+        '--artifact',
+        path.join(dir, 'other-model.onnx'),
+        '--reference',
+        path.join(dir, 'reference.ndjson'),
+      ),
+    /weather-bad already has champion v1, and .*other-model\.onnx is a different model \(sha256 [0-9a-f]{12}, the champion's [0-9a-f]{12}\): registering again does not replace a champion, nothing was written\. Add the file as a candidate version with "remedy models add-version weather-bad .*other-model\.onnx", then evaluate and roll it out with "remedy start weather-bad --from <date> --to <date> --candidate <version>"/,
   ],
   [
     'cli',

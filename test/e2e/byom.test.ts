@@ -71,6 +71,38 @@ describe('bring your own model', () => {
     expect(v1.metrics.converterGap).toBeLessThan(1e-5);
     expect(await db.getReferenceProfile(stack.pool, 'weather-onnx', champion.version)).not.toBeNull();
 
+    // Registering again: the same file keeps the champion as it is; another file is refused, nothing written.
+    const register = (file: string) =>
+      remedy(
+        'models',
+        'register',
+        path.join(dir, 'definition.json'),
+        '--artifact',
+        path.join(dir, file),
+        '--reference',
+        path.join(dir, 'reference.csv'),
+      );
+    const same = await register('champion.onnx');
+    expect(same.code, same.err).toBe(0);
+    expect(same.out).toContain(
+      `registered weather-onnx: champion v1 kept, unchanged (${path.join(dir, 'champion.onnx')} is the same file)`,
+    );
+    const policies = await count('SELECT count(*) AS n FROM policy_versions WHERE model_id = $1', [
+      'weather-onnx',
+    ]);
+    const other = await register('candidate.onnx');
+    expect(other.code).toBe(2);
+    expect(other.err).toContain(
+      `weather-onnx already has champion v1, and ${path.join(dir, 'candidate.onnx')} is a different model`,
+    );
+    expect(other.err).toContain(`remedy models add-version weather-onnx ${path.join(dir, 'candidate.onnx')}`);
+    expect(
+      await count('SELECT count(*) AS n FROM model_versions WHERE model_id = $1', ['weather-onnx']),
+    ).toBe(1);
+    expect(
+      await count('SELECT count(*) AS n FROM policy_versions WHERE model_id = $1', ['weather-onnx']),
+    ).toBe(policies);
+
     const ingested = await remedy('ingest', 'weather-onnx', path.join(dir, 'production.csv'));
     expect(ingested.code, ingested.err).toBe(0);
 

@@ -125,7 +125,7 @@ describe('identity of people who steer a cycle', () => {
     );
   });
 
-  it('given REMEDY_AUTH=open, when dave promotes, then the typed name is recorded as unverified', async () => {
+  it('given REMEDY_AUTH=open, when dave promotes, then the typed name is recorded as unverified; carol reverts with her token, recorded as jwt', async () => {
     const { cycleId, handle } = await rolloutInDwell('weather-steer-open');
     const nameless = await remedy({ REMEDY_AUTH: 'open' }, 'promote', cycleId);
     expect(nameless.code).toBe(2);
@@ -136,6 +136,25 @@ describe('identity of people who steer a cycle', () => {
     expect(((await handle.result()) as RolloutResult).reason).toBe('promoted by dave');
     expect(await auditEvents(cycleId, 'rollout.promoted')).toEqual([
       { actor: 'dave', verifiedBy: 'unverified' },
+    ]);
+
+    // Back to v1: model.reverted keeps who reverted and how the name was established.
+    const back = await remedy(
+      await asCarol(),
+      'revert',
+      'weather-steer-open',
+      '--to',
+      '1',
+      '--reason',
+      'undo',
+    );
+    expect(back.code, back.err).toBe(0);
+    const { rows } = await stack.pool.query<{ actor: string; details: { verifiedBy?: string } }>(
+      "SELECT actor, details FROM audit_events WHERE model_id = $1 AND action = 'model.reverted'",
+      ['weather-steer-open'],
+    );
+    expect(rows.map((r) => ({ actor: r.actor, verifiedBy: r.details.verifiedBy }))).toEqual([
+      { actor: 'carol', verifiedBy: 'jwt' },
     ]);
   });
 

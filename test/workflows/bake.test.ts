@@ -20,6 +20,7 @@ import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/sce
 import { sendTraffic, type TrafficRow } from '../../dev/traffic.js';
 import type { Gateway } from '../../gateway/server.js';
 import { resolveTestServer } from '../../infra/temporal-install.js';
+import { promoteNow } from '../../ops/cycles.js';
 import { rolloutStatusQuery } from '../../workflows/messages.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
 import { freshDatabase, recordHistoryOf, startGateway, uniqueSuffix, until } from '../helpers.js';
@@ -205,5 +206,36 @@ describe('bake after 100%', () => {
     expect(await db.getAlias(pool, 'bake-clean', 'champion')).toBe(candidate);
     expect((await db.getModelVersion(pool, 'bake-clean', 1)).status).toBe('retired');
     await recordHistoryOf(handle, 'rollout-weather-bake-clean-rollout');
+  });
+
+  it('given a promoted candidate that bakes, when a person promotes, then the bake ends and the audit trail keeps who and how', async () => {
+    const { candidate, winter } = await withWinterCandidate('bake-promote');
+    const handle = await start('bake-promote', candidate, '2h');
+    await promoteOnWinterTraffic('bake-promote', candidate, winter);
+    expect(await handle.query(rolloutStatusQuery)).toMatchObject({ state: 'baking' });
+    // What the CLI sends for a person its token verified (cli/steer.ts).
+    await promoteNow(env.client, 'rollout-bake-promote', {
+      actor: 'carol',
+      reason: 'the week looks fine',
+      verifiedBy: 'jwt',
+    });
+    const result = (await handle.result()) as RolloutResult;
+
+    expect(result).toMatchObject({
+      outcome: 'promoted',
+      reason: 'promoted; bake ended early by carol: the week looks fine',
+    });
+    expect(await db.getAlias(pool, 'bake-promote', 'champion')).toBe(candidate);
+    const { rows } = await pool.query<{ actor: string; details: Record<string, unknown> }>(
+      "SELECT actor, details FROM audit_events WHERE cycle_id = $1 AND action = 'rollout.bake-ended'",
+      ['rollout-bake-promote'],
+    );
+    expect(rows).toEqual([
+      {
+        actor: 'carol',
+        details: { actor: 'carol', verifiedBy: 'jwt', version: candidate, reason: 'the week looks fine' },
+      },
+    ]);
+    await recordHistoryOf(handle, 'rollout-weather-bake-promote-rollout');
   });
 });

@@ -65,7 +65,10 @@ async function startRollout(cycleId: string, candidate: number, championVersion:
 const status = async (version: number) => (await db.getModelVersion(stack.pool, MODEL, version)).status;
 const reverts = async () =>
   (
-    await stack.pool.query<{ actor: string; details: { from: number; to: number; reason: string } }>(
+    await stack.pool.query<{
+      actor: string;
+      details: { from: number; to: number; reason: string; verifiedBy: string };
+    }>(
       "SELECT actor, details FROM audit_events WHERE model_id = $1 AND action = 'model.reverted' ORDER BY event_id",
       [MODEL],
     )
@@ -118,9 +121,10 @@ describe('remedy revert', () => {
     expect(await db.getAlias(stack.pool, MODEL, 'champion')).toBe(1);
     expect([await status(1), await status(v2)]).toEqual(['champion', 'reverted']);
     const events = await reverts();
-    expect(events.map((e) => [e.actor, e.details.from, e.details.to, e.details.reason])).toEqual([
-      ['bo', 2, 1, 'v2 calls every foggy day sun'],
-    ]);
+    // REMEDY_AUTH is open here: the typed name, recorded as unverified.
+    expect(
+      events.map((e) => [e.actor, e.details.from, e.details.to, e.details.reason, e.details.verifiedBy]),
+    ).toEqual([['bo', 2, 1, 'v2 calls every foggy day sun', 'unverified']]);
     const { rows: notes } = await stack.pool.query<{ kind: string; message: string }>(
       "SELECT kind, message FROM notifications WHERE model_id = $1 AND kind = 'rollback'",
       [MODEL],

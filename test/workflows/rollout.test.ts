@@ -75,6 +75,15 @@ const start = (input: RolloutInput) =>
     args: [input],
   });
 
+/** The audit events of one action in a rollout: who, how they were verified, and the details. */
+async function auditEvents(cycleId: string, action: string) {
+  const { rows } = await stack.pool.query<{ actor: string; details: Record<string, unknown> }>(
+    'SELECT actor, details FROM audit_events WHERE cycle_id = $1 AND action = $2 ORDER BY event_id',
+    [cycleId, action],
+  );
+  return rows;
+}
+
 const traffic = (prepared: PreparedModel, maxRequests = 20_000) =>
   backgroundTraffic({
     gatewayUrl: stack.gateway.url,
@@ -232,7 +241,12 @@ describe('staged rollout through the serving gateway', () => {
     await expect(
       approveFull(stack.h.client, input.cycleId, { approver: 'mallory', approve: true }),
     ).rejects.toThrow(/"mallory" is not an approver/);
-    await approveFull(stack.h.client, input.cycleId, { approver: 'bob', approve: true });
+    await approveFull(stack.h.client, input.cycleId, {
+      approver: 'bob',
+      approve: true,
+      reason: 'half went well',
+      verifiedBy: 'jwt',
+    });
     await until(
       () => rolloutStatus(stack.h.client, input.cycleId),
       (s) => s.currentWeight === 100,
@@ -242,6 +256,47 @@ describe('staged rollout through the serving gateway', () => {
     await load.stop();
     expect(result).toMatchObject({ outcome: 'promoted', reason: 'promoted by bob: looks good' });
     expect(await db.getAlias(stack.pool, 'weather-gate', 'champion')).toBe(candidate);
+    // The approval itself is in the audit trail: who, how they were verified, and why.
+    expect(await auditEvents(input.cycleId, 'rollout.full-approved')).toEqual([
+      {
+        actor: 'bob',
+        details: { actor: 'bob', verifiedBy: 'jwt', version: candidate, reason: 'half went well' },
+      },
+    ]);
+    await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-gate-rollout' }]);
+  });
+
+  it('given a paused step, when a person resolves it with continue, then the rollout goes on and the audit trail says who', async () => {
+    const { prepared, candidate } = await withBadCandidate('weather-resume');
+    const input = rolloutInput('weather-resume', candidate, { steps: [100], sampleWait: '3s' });
+    const handle = await start(input);
+    const load = traffic(prepared, 20); // a trickle: too few samples to judge
+    await until(
+      () => rolloutStatus(stack.h.client, input.cycleId),
+      (s) => s.state === 'paused',
+    );
+    await load.stop();
+    await resolvePause(stack.h.client, input.cycleId, {
+      actor: 'ops',
+      decision: 'continue',
+      reason: 'quiet night, accept it',
+    });
+    const result = (await handle.result()) as RolloutResult;
+    expect(result).toMatchObject({ outcome: 'promoted', reason: 'every step passed its analysis' });
+    expect(await auditEvents(input.cycleId, 'rollout.pause-resolved')).toEqual([
+      {
+        actor: 'ops',
+        details: {
+          actor: 'ops',
+          verifiedBy: 'unverified',
+          decision: 'continue',
+          step: 1,
+          weight: 100,
+          reason: 'quiet night, accept it',
+        },
+      },
+    ]);
+    await recordHistories([{ key: handle.workflowId, name: 'rollout-weather-resume-rollout' }]);
   });
 
   it('given a rollout in its dwell, when rollback is forced, then traffic returns to the champion', async () => {
