@@ -1,7 +1,8 @@
 /**
  * Reading a production-log file a batch of rows at a time, whatever its size: CSV through csv-parse's
- * stream, NDJSON line by line, Parquet one row group (or a slice of one) at a time. Memory stays bounded
- * by the batch size (and, for Parquet, by the file's row-group size), never by the file's.
+ * stream, NDJSON line by line, Parquet one row group at a time, decoded column by column and turned into
+ * rows a batch at a time. Memory stays bounded by the batch size (and, for Parquet, by one row group's
+ * decoded columns), never by the file's size.
  */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
@@ -15,8 +16,6 @@ import type { RawRow } from './ingest.js';
 
 /** Rows handed on at once: large enough for COPY to be efficient, small enough to be nothing in memory. */
 export const BATCH_ROWS = 5_000;
-/** The most Parquet rows decoded at once; a larger row group is read in slices of this size. */
-export const PARQUET_SLICE_ROWS = 65_536;
 
 export interface RowSource {
   file: string;
@@ -28,17 +27,13 @@ export interface RowSource {
   batches: AsyncIterable<RawRow[]>;
 }
 
-export async function openRowSource(
-  file: string,
-  opts: { batchRows?: number; parquetSliceRows?: number } = {},
-): Promise<RowSource> {
+export async function openRowSource(file: string, opts: { batchRows?: number } = {}): Promise<RowSource> {
   const batchRows = opts.batchRows ?? BATCH_ROWS;
   const totalBytes = await fileSize(file);
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return csvSource(file, totalBytes, batchRows);
   if (ext === '.ndjson' || ext === '.jsonl') return ndjsonSource(file, totalBytes, batchRows);
-  if (ext === '.parquet')
-    return parquetSource(file, totalBytes, batchRows, opts.parquetSliceRows ?? PARQUET_SLICE_ROWS);
+  if (ext === '.parquet') return parquetSource(file, totalBytes, batchRows);
   throw new UserError(
     `${file}: unknown file type "${ext || '(none)'}"; use .csv, .ndjson, .jsonl or .parquet`,
   );
@@ -116,12 +111,7 @@ function plainValue(v: unknown): unknown {
   return v;
 }
 
-async function parquetSource(
-  file: string,
-  totalBytes: number,
-  batchRows: number,
-  sliceRows: number,
-): Promise<RowSource> {
+async function parquetSource(file: string, totalBytes: number, batchRows: number): Promise<RowSource> {
   const buffer = await asyncBufferFromFile(file);
   let metadata: FileMetaData;
   try {
@@ -129,44 +119,81 @@ async function parquetSource(
   } catch (err) {
     throw new UserError(`${file} is not a readable Parquet file: ${(err as Error).message}`);
   }
-  for (const el of metadata.schema.slice(1))
+  const names: string[] = [];
+  for (const el of metadata.schema.slice(1)) {
     if (el.num_children)
       throw new UserError(`${file}: nested column "${el.name}" is not supported; flatten it first`);
+    names.push(el.name);
+  }
   let bytes = 0;
   async function* batches(): AsyncGenerator<RawRow[]> {
     let groupStart = 0;
     for (const group of metadata.row_groups) {
-      const groupRows = Number(group.num_rows);
-      for (let start = 0; start < groupRows; start += sliceRows) {
-        const rowStart = groupStart + start;
-        const rowEnd = groupStart + Math.min(groupRows, start + sliceRows);
-        let rows: Record<string, unknown>[] = [];
-        try {
-          await parquetRead({
-            file: buffer,
-            metadata,
-            compressors,
-            rowStart,
-            rowEnd,
-            rowFormat: 'object',
-            onComplete: (r) => (rows = r),
-          });
-        } catch (err) {
-          throw new UserError(
-            `${file}: cannot decode rows ${rowStart + 1}..${rowEnd}: ${(err as Error).message}`,
-          );
+      const groupEnd = groupStart + Number(group.num_rows);
+      const columns = await readRowGroup(file, buffer, metadata, groupStart, groupEnd);
+      for (let start = groupStart; start < groupEnd; start += batchRows) {
+        const end = Math.min(groupEnd, start + batchRows);
+        const batch: RawRow[] = [];
+        for (let row = start; row < end; row++) {
+          const values: Record<string, unknown> = {};
+          for (const name of names) values[name] = plainValue(columns.get(name)?.valueAt(row));
+          // Parquet has no lines: a row is named by its 1-based position in the file.
+          batch.push({ line: row + 1, values });
         }
-        for (let i = 0; i < rows.length; i += batchRows) {
-          yield rows.slice(i, i + batchRows).map((values, j) => {
-            for (const k of Object.keys(values)) values[k] = plainValue(values[k]);
-            // Parquet has no lines: a row is named by its 1-based position in the file.
-            return { line: rowStart + i + j + 1, values };
-          });
-        }
+        yield batch;
       }
       bytes += Number(group.total_compressed_size ?? group.total_byte_size);
-      groupStart += groupRows;
+      groupStart = groupEnd;
     }
   }
   return { file, format: 'parquet', totalBytes, bytesRead: () => bytes, batches: batches() };
+}
+
+/** One column of a row group as hyparquet decoded it: its pages, each with the file row it starts at. */
+class DecodedColumn {
+  private readonly pages: { start: number; end: number; data: ArrayLike<unknown> }[] = [];
+  private at = 0;
+
+  add(start: number, end: number, data: ArrayLike<unknown>): void {
+    this.pages.push({ start, end, data });
+    this.pages.sort((a, b) => a.start - b.start);
+  }
+
+  /** The value of a file row; rows are asked for in order, so the page cursor only moves forward. */
+  valueAt(row: number): unknown {
+    while (this.at < this.pages.length && this.pages[this.at]!.end <= row) this.at++;
+    const page = this.pages[this.at];
+    return page && page.start <= row ? page.data[row - page.start] : undefined;
+  }
+}
+
+/**
+ * A row group decoded column by column (hyparquet's chunks), with no row objects built for it: rows are
+ * assembled a batch at a time from these columns, so memory holds one group's columns and one batch.
+ */
+async function readRowGroup(
+  file: string,
+  buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>,
+  metadata: FileMetaData,
+  rowStart: number,
+  rowEnd: number,
+): Promise<Map<string, DecodedColumn>> {
+  const columns = new Map<string, DecodedColumn>();
+  try {
+    await parquetRead({
+      file: buffer,
+      metadata,
+      compressors,
+      rowStart,
+      rowEnd,
+      onChunk: (chunk) => {
+        let column = columns.get(chunk.columnName);
+        if (!column) columns.set(chunk.columnName, (column = new DecodedColumn()));
+        column.add(chunk.rowStart, chunk.rowEnd, chunk.columnData);
+      },
+    });
+  } catch (err) {
+    throw new UserError(`${file}: cannot decode rows ${rowStart + 1}..${rowEnd}: ${(err as Error).message}`);
+  }
+  return columns;
 }

@@ -123,8 +123,8 @@ describe('remedy ingest, streamed', () => {
   it('given Parquet in several row groups, then every row lands with its time, and again adds nothing', async () => {
     const file = path.join(dir, 'log.parquet');
     writeParquetLog(file, table, ROWS, 7_000);
-    // Row groups larger than a slice are read a slice at a time.
-    const source = await openRowSource(file, { parquetSliceRows: 3_000 });
+    // Row groups larger than a batch are handed on a batch at a time.
+    const source = await openRowSource(file, { batchRows: 3_000 });
     const result = await ingestFile(pool, 'w-parquet', weatherModel('w-parquet'), source, COLUMNS, {
       skipInvalid: false,
     });
