@@ -26,7 +26,7 @@
  * default worker options. The baseline has no child workflows and no timers.
  * Rounds alternate which side runs first (Remedy, baseline; then baseline, Remedy; …) so a slow spell
  * of the machine does not land on one side; the ratio reported is the median of the rounds' ratios.
- * Target: Remedy's rate ≥ 50% of the baseline's.
+ * Target: Remedy's rate ≥ 60% of the baseline's (the production-volume target; it was 50%).
  */
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
@@ -49,7 +49,7 @@ const rounds = Number(opts.rounds);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9)
   throw new Error('--rounds must be a whole number from 1 to 9');
 
-const TARGET_RATIO = 0.5;
+const TARGET_RATIO = 0.6;
 const POLICY = {
   labeling: { budget: 0, minLabels: 0 },
   training: { trainer: 'softmax', epochs: 20 },

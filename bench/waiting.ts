@@ -4,7 +4,7 @@
  * and after parking, and the round trip of a label Update (`submitLabel`, as the CLI sends it) to a
  * random parked campaign, p50/p95 over sequential updates sent only once every campaign is parked.
  *
- *   npm run bench:waiting [-- --cycles 5000 --updates 200 --batch 100 --cache <maxCachedWorkflows>]
+ *   npm run bench:waiting [-- --cycles 20000 --updates 200 --batch 100 --cache <maxCachedWorkflows>]
  *
  * What is parked: one real remediation cycle is started and runs confirm → diagnose → collect into its
  * labeling wait; that gives a real frozen dataset. Then N `labelingCampaign` workflows (the child that
@@ -32,7 +32,7 @@ import { labelingStatusQuery, type LabelingStatus } from '../workflows/messages.
 import { log, machine, percentile, startBenchEnv, writeReport } from './harness.js';
 
 const opts = new Command('bench:waiting')
-  .option('--cycles <n>', 'labeling campaigns to park', '5000')
+  .option('--cycles <n>', 'labeling campaigns to park', '20000')
   .option('--updates <n>', 'label Updates to time, one at a time', '200')
   .option('--batch <n>', 'workflow starts in flight at once', '100')
   .option('--cache <n>', "the worker's maxCachedWorkflows (REMEDY_WORKFLOW_CACHE)", '50')
