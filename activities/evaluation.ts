@@ -18,6 +18,7 @@ import {
 } from '../core/evaluation.js';
 import { modelCardHtml } from '../core/model-card-html.js';
 import { modelCardMarkdown, type ModelCardInput } from '../core/model-card.js';
+import { isTrainingSet } from '../core/training-scope.js';
 import type { ModelArtifact, Prediction } from '../core/model.js';
 import type { Policy } from '../core/schemas.js';
 import * as db from '../db/index.js';
@@ -155,6 +156,9 @@ function trainerOf(candidateRow: Awaited<ReturnType<typeof db.getModelVersion>>)
     configHash: candidateRow.configHash,
     codeVersion: CODE_VERSION,
     artifactSha256: candidateRow.artifactSha256,
+    ...(isTrainingSet(candidateRow.metrics.trainingSet)
+      ? { trainingSet: candidateRow.metrics.trainingSet }
+      : {}),
     ...(candidateRow.artifact.kind === 'onnx'
       ? {
           artifact: {

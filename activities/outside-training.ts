@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { accuracy } from '../core/metrics.js';
 import { canonicalJson } from '../core/model.js';
 import type { FeatureSpec, Features, Policy } from '../core/schemas.js';
+import type { TrainingSetSummary } from '../core/training-scope.js';
 import * as db from '../db/index.js';
 import { adoptOnnx } from '../scoring/adopt.js';
 import { OnnxModelError } from '../scoring/index.js';
@@ -19,6 +20,8 @@ export interface TrainingSetRef {
   sha256: string;
   rows: number;
   historyRows: number;
+  /** Which rows the set holds and what each weighs (core/training-scope.ts). */
+  trainingSet?: TrainingSetSummary;
   /** The model's features and labels, as the Python worker needs them. */
   featureSpec: FeatureSpec;
   labelSet: string[];
@@ -116,7 +119,7 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
     }): Promise<TrainingSetRef> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `model ${input.modelId} is not registered`);
-      const { rows, historyRows } = await trainingRows(pool, input);
+      const { rows, historyRows, trainingSet } = await trainingRows(pool, input);
       if (rows.length === 0)
         throw businessFailure('TrainingDataError', `dataset ${input.datasetId} has no labeled training rows`);
       const lines = rows.map((r) =>
@@ -127,6 +130,7 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
         sha256,
         rows: rows.length,
         historyRows,
+        trainingSet,
         featureSpec: model.features,
         labelSet: model.labelSet,
       };
@@ -178,6 +182,7 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
         artifactSha256: artifact.sha256,
         configHash,
         details: input.trained.details,
+        ...(input.trainingSet.trainingSet ? { trainingSet: input.trainingSet.trainingSet } : {}),
       });
       return registerCandidate(pool, {
         modelId: input.modelId,
@@ -193,6 +198,7 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
           trainAccuracy,
           trainRows: input.trainingSet.rows,
           historyRows: input.trainingSet.historyRows,
+          ...(input.trainingSet.trainingSet ? { trainingSet: input.trainingSet.trainingSet } : {}),
           resumedFrom: input.trained.resumedFrom,
           ...input.trained.details,
         },

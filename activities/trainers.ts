@@ -152,7 +152,16 @@ export async function runTrainer(
   while (state.epoch < config.epochs) {
     if (ctx.cancelled()) throw ctx.signal.reason as Error;
     const until = Math.min(state.epoch + config.checkpointEvery, config.epochs);
-    state = trainEpochs(x, y, classes.length, { ...config, epochs: until }, state, config.checkpointEvery);
+    state = trainEpochs(
+      x,
+      y,
+      classes.length,
+      { ...config, epochs: until },
+      state,
+      config.checkpointEvery,
+      undefined,
+      weights,
+    );
     await ctx.save({ kind: 'softmax', state });
   }
   return {

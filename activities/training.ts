@@ -4,14 +4,15 @@ import type pg from 'pg';
 import { canonicalJson, predict } from '../core/model.js';
 import { accuracy } from '../core/metrics.js';
 import { trafficBucket } from '../core/policy.js';
-import type { Policy } from '../core/schemas.js';
+import { durationMs, type Policy } from '../core/schemas.js';
+import { scopeTrainingRows, type TrainingSetSummary } from '../core/training-scope.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
 
-export const CODE_VERSION = 'remedy-trainers-2';
+export const CODE_VERSION = 'remedy-trainers-3';
 
 export interface TrainResult {
   version: number;
@@ -23,12 +24,14 @@ export interface TrainResult {
   artifactSha256: string;
   configHash: string;
   details: Record<string, unknown>;
+  /** Which rows it learned from and what each weighed; results from before it was recorded lack it. */
+  trainingSet?: TrainingSetSummary;
 }
 
 /**
- * Retraining scope from the diagnosis: a mild drift refits on the cycle's labeled data alone; a severe
- * one adds a share of the champion's reference data (chosen by key, so the same share every time),
- * and the drifted window's rows weigh more than history.
+ * Retraining scope from the diagnosis (core/training-scope.ts decides the weights): a mild drift trains on
+ * all of the champion's training rows, weighted by recency, plus the window's labels; a severe one on the
+ * window plus a share of the champion's rows (chosen by key, so the same share every time).
  */
 export async function trainingRows(
   pool: pg.Pool,
@@ -39,26 +42,28 @@ export async function trainingRows(
     severity: 'mild' | 'severe';
     config: Policy['training'];
   },
-): Promise<{ rows: TrainingRow[]; historyRows: number }> {
-  const recent = (await db.getDatasetRows(pool, input.datasetId))
-    .filter((r) => r.split === 'train' && r.label !== null)
-    .map((r) => ({ features: r.features, label: r.label!, weight: input.config.driftedWeight }));
-  if (input.severity === 'mild' || input.config.historyShare === 0) {
-    return { rows: recent.map((r) => ({ ...r, weight: 1 })), historyRows: 0 };
-  }
+): Promise<{ rows: TrainingRow[]; historyRows: number; trainingSet: TrainingSetSummary }> {
+  const labeledTrain = (rows: Awaited<ReturnType<typeof db.getDatasetRows>>) =>
+    rows
+      .filter((r) => r.split === 'train' && r.label !== null)
+      .map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label!, ts: new Date(r.ts) }));
+  const window = labeledTrain(await db.getDatasetRows(pool, input.datasetId));
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const share = input.severity === 'mild' ? 1 : input.config.historyShare;
   const history =
-    champion.datasetId === null
+    champion.datasetId === null || share === 0
       ? []
-      : (await db.getDatasetRows(pool, champion.datasetId))
-          .filter(
-            (r) =>
-              r.split === 'train' &&
-              r.label !== null &&
-              trafficBucket(`history:${r.recordKey}`) < input.config.historyShare * 100,
-          )
-          .map((r) => ({ features: r.features, label: r.label!, weight: 1 }));
-  return { rows: [...recent, ...history], historyRows: history.length };
+      : labeledTrain(await db.getDatasetRows(pool, champion.datasetId)).filter(
+          (r) => share === 1 || trafficBucket(`history:${r.recordKey}`) < share * 100,
+        );
+  const { rows, summary } = scopeTrainingRows({
+    severity: input.severity,
+    window,
+    history,
+    driftedWeight: input.config.driftedWeight,
+    halfLife: { ms: durationMs(input.config.recencyHalfLife), text: input.config.recencyHalfLife },
+  });
+  return { rows, historyRows: summary.referenceRows, trainingSet: summary };
 }
 
 /** What a training attempt heartbeats. */
@@ -146,7 +151,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
       if (done) return done.metrics.result as TrainResult;
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
-      const { rows, historyRows } = await trainingRows(pool, input);
+      const { rows, historyRows, trainingSet } = await trainingRows(pool, input);
       const configHash = createHash('sha256')
         .update(
           canonicalJson({
@@ -209,6 +214,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         artifactSha256,
         configHash,
         details: out.details,
+        trainingSet,
       });
       return registerCandidate(pool, {
         modelId: input.modelId,
@@ -224,6 +230,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
           trainAccuracy,
           trainRows: rows.length,
           historyRows,
+          trainingSet,
           resumedFrom: out.resumedFrom,
           ...out.details,
         },

@@ -12,6 +12,7 @@ import {
   type LabelingSettings,
 } from './labeling-settings.js';
 import type { Diagnosis, StepAnalysis } from './policy.js';
+import type { TrainingSetSummary } from './training-scope.js';
 
 /** Four decimals: enough to read, short enough to scan. */
 export function round(x: number): number {
@@ -145,6 +146,7 @@ export function trainedNote(t: {
   artifactSha256: string;
   configHash: string;
   details: Record<string, unknown>;
+  trainingSet?: TrainingSetSummary;
 }) {
   return {
     version: t.version,
@@ -155,6 +157,7 @@ export function trainedNote(t: {
     trainAccuracy: round(t.trainAccuracy),
     artifactSha256: t.artifactSha256,
     configHash: t.configHash,
+    ...(t.trainingSet ? { trainingSet: t.trainingSet } : {}),
     ...t.details,
   };
 }

@@ -5,6 +5,7 @@
  * rollout, in core/model-card-html.ts). Pure: no I/O, no clock; the caller supplies createdAt.
  */
 import type { DifferenceInterval, PairedDifferences } from './bootstrap.js';
+import { trainingSetSentence, type TrainingSetSummary } from './training-scope.js';
 import {
   fixed,
   gainText,
@@ -34,6 +35,8 @@ export interface ModelCardInput {
     artifactSha256: string;
     /** A model from outside (ONNX): where it came from and how far the file is from the original model. */
     artifact?: { kind: string; producer: string; converterGap: number | null };
+    /** The rows it learned from and their weights; cards written before it was recorded lack it. */
+    trainingSet?: TrainingSetSummary;
   };
   data: {
     datasetId: number;
@@ -418,6 +421,7 @@ export function modelCardMarkdown(input: ModelCardInput): string {
       ['Field', 'Value'],
       [
         ['Trainer', md(trainer.name)],
+        ...(trainer.trainingSet ? [['Training set', md(trainingSetSentence(trainer.trainingSet))]] : []),
         ['Code version', mdCode(trainer.codeVersion)],
         ['Config hash', mdCode(trainer.configHash)],
         ['Artifact SHA-256', mdCode(trainer.artifactSha256)],

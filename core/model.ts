@@ -136,9 +136,14 @@ export function trainEpochs(
   state: TrainingState,
   checkpointEvery: number,
   onCheckpoint?: (state: TrainingState) => void,
+  /** Each row's weight in the loss (all 1 when omitted); the gradient is the weighted mean. */
+  rowWeights?: readonly number[] | null,
 ): TrainingState {
   const n = x.length;
   if (n === 0) throw new Error('cannot train on an empty dataset');
+  if (rowWeights && rowWeights.length !== n) throw new Error(`${n} rows but ${rowWeights.length} weights`);
+  const total = rowWeights ? rowWeights.reduce((a, b) => a + b, 0) : n;
+  if (!(total > 0)) throw new Error('the row weights sum to zero');
   const dims = x[0]!.length;
   const weights = state.weights.map((w) => [...w]);
   const bias = [...state.bias];
@@ -149,8 +154,9 @@ export function trainEpochs(
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       softmaxInto(weights, bias, xi, probs);
+      const w = rowWeights ? rowWeights[i]! : 1;
       for (let c = 0; c < classes; c++) {
-        const err = probs[c]! - (y[i] === c ? 1 : 0);
+        const err = (probs[c]! - (y[i] === c ? 1 : 0)) * w;
         gb[c]! += err;
         const gwc = gw[c]!;
         for (let j = 0; j < dims; j++) gwc[j]! += err * xi[j]!;
@@ -159,8 +165,8 @@ export function trainEpochs(
     for (let c = 0; c < classes; c++) {
       const wc = weights[c]!;
       const gwc = gw[c]!;
-      for (let j = 0; j < dims; j++) wc[j]! -= config.learningRate * (gwc[j]! / n + config.l2 * wc[j]!);
-      bias[c]! -= (config.learningRate * gb[c]!) / n;
+      for (let j = 0; j < dims; j++) wc[j]! -= config.learningRate * (gwc[j]! / total + config.l2 * wc[j]!);
+      bias[c]! -= (config.learningRate * gb[c]!) / total;
     }
     const done = epoch + 1;
     if (onCheckpoint && (done % checkpointEvery === 0 || done === config.epochs)) {

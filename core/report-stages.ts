@@ -9,6 +9,7 @@ import { fixed, pct } from './evaluation.js';
 import { markup, type Html } from './html.js';
 import { md, mdTable, NONE } from './model-card.js';
 import { describeBaseline } from './reference.js';
+import { isTrainingSet, trainingSetSentence } from './training-scope.js';
 
 export type Block =
   | { kind: 'line'; text: string }
@@ -267,6 +268,7 @@ const trainGroup: Group = (n, used) => {
     'trainAccuracy',
     'artifactSha256',
     'configHash',
+    'trainingSet',
   );
   const history = num(f.historyRows) ?? 0;
   const resumed = num(f.resumedFrom) ?? 0;
@@ -275,6 +277,9 @@ const trainGroup: Group = (n, used) => {
       kind: 'line',
       text: `Candidate v${compactText(f.version)} trained by ${compactText(f.trainer)} on ${plural(num(f.trainRows) ?? 0, 'row')} (${history > 0 ? `${plural(history, 'row')} from the history before the window` : 'none from the history before the window'}), ${resumed > 0 ? `resumed after ${resumed} epochs or trees already done` : 'from scratch'}; training accuracy ${asPct(f.trainAccuracy)}.`,
     },
+    ...(isTrainingSet(f.trainingSet)
+      ? [{ kind: 'line' as const, text: `Trained on ${trainingSetSentence(f.trainingSet)}` }]
+      : []),
     {
       kind: 'line',
       text: `Artifact sha256 ${shortHash(f.artifactSha256)}, configuration ${shortHash(f.configHash)}.`,

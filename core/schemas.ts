@@ -165,10 +165,17 @@ export const Policy = z.object({
       minSamplesLeaf: z.number().int().min(1).default(2),
       searchDepths: z.array(z.number().int().min(1).max(30)).max(6).default([6, 10]),
       searchLeaves: z.array(z.number().int().min(1)).max(6).default([1, 4]),
-      // retraining scope: a severe drift also trains on this share of the reference (pre-drift) data,
-      // and rows from the drifted window weigh this much more than history
+      // retraining scope (core/training-scope.ts): a severe drift also trains on this share of the
+      // champion's training data, and rows from the drifted window weigh this much more than history
       historyShare: z.number().min(0).max(1).default(0.3),
       driftedWeight: z.number().min(1).max(100).default(2),
+      /**
+       * A mild drift trains on all of the champion's training rows plus the window's labels; a champion row
+       * weighs 2^(−age / recencyHalfLife), its age counted back from the window's newest labeled row.
+       */
+      recencyHalfLife: DurationString.refine((d) => !/^\d+(ms|s|m|h|d)$/.test(d) || durationMs(d) > 0, {
+        message: 'must be longer than zero, e.g. "365d"',
+      }).default('365d'),
       // an external trainer: argv, run with the JSON contract documented in README (Training)
       command: z.array(z.string().min(1)).min(1).optional(),
       commandTimeout: DurationString.default('30m'),

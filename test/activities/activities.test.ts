@@ -378,6 +378,54 @@ describe('cycle activities', () => {
     },
   );
 
+  it("given a mild drift, when trained, then the trainer gets every labeled training row of the champion, weighted by recency, plus the window's labels weighted up", async () => {
+    const config = {
+      ...policy.training,
+      trainer: 'command' as const,
+      command: ['node', 'test/fixtures/majority-trainer.mjs'],
+      recencyHalfLife: '30d',
+    };
+    const input = {
+      cycleId: 'mild-keeps-reference',
+      modelId,
+      datasetId: labeledId,
+      championVersion: 1,
+      severity: 'mild' as const,
+      config,
+    };
+    const r = await inActivity(() => training.trainCandidate(input));
+    const labeledTrain = async (id: number) =>
+      (await db.getDatasetRows(pool, id)).filter((x) => x.split === 'train' && x.label !== null);
+    const champion = await db.getModelVersion(pool, modelId, 1);
+    const reference = await labeledTrain(champion.datasetId!);
+    const window = await labeledTrain(labeledId);
+    expect(r.historyRows).toBe(reference.length);
+    expect(r.trainRows).toBe(reference.length + window.length);
+    // What the trainer learned (the majority fixture's bias is the log of each label's weighted share)
+    // matches a row weighing 2^(−age / 30 days) from the window's newest label, a window row driftedWeight.
+    const newest = Math.max(...window.map((x) => new Date(x.ts).getTime()));
+    const weighted: Record<string, number> = {};
+    for (const x of window) weighted[x.label!] = (weighted[x.label!] ?? 0) + config.driftedWeight;
+    for (const x of reference) {
+      const age = Math.max(0, newest - new Date(x.ts).getTime());
+      weighted[x.label!] = (weighted[x.label!] ?? 0) + 2 ** (-age / (30 * 86_400_000));
+    }
+    const total = Object.values(weighted).reduce((a, b) => a + b, 0);
+    const artifact = (await db.getModelVersion(pool, modelId, r.version)).artifact;
+    if (artifact.kind !== 'softmax-regression') throw new Error(`expected softmax, got ${artifact.kind}`);
+    artifact.classes.forEach((c, i) =>
+      expect(artifact.bias[i]).toBeCloseTo(Math.log(weighted[c]! / total), 9),
+    );
+    expect(r.trainingSet).toMatchObject({
+      scope: 'window+reference',
+      windowRows: window.length,
+      windowWeight: config.driftedWeight,
+      referenceRows: reference.length,
+      halfLife: '30d',
+    });
+    expect((await db.getModelVersion(pool, modelId, r.version)).metrics.trainingSet).toEqual(r.trainingSet);
+  });
+
   it('given the candidate and the champion, when evaluated on the holdout, then the candidate is better after the shift', async () => {
     const e = await inActivity(() =>
       acts.evaluateCandidate({

@@ -113,6 +113,27 @@ describe('modelCardMarkdown', () => {
     expect(markdown).toContain('```json\n{\n  "epochs": 40,\n  "lr": 0.05,');
   });
 
+  it('given a fine-tune on the reference plus the window, when rendered, then both formats state the rows and their weights', () => {
+    const input = cardInput();
+    input.trainer.trainingSet = {
+      scope: 'window+reference',
+      windowRows: 40,
+      windowWeight: 2,
+      referenceRows: 579,
+      referenceWeight: { min: 0.3981, mean: 0.5728, max: 0.7935 },
+      halfLife: '365d',
+      windowWeightShare: 0.1943,
+    };
+    const sentence =
+      "40 rows of the window weighing 2 each, plus all 579 rows of the champion's training data weighted by recency (half-life 365d: 0.40 for the oldest to 0.79 for the newest, mean 0.57); the window carries 19 % of the total weight.";
+    expect(modelCardMarkdown(input)).toContain(`| Training set | ${sentence} |`);
+    expect(modelCardHtml(input)).toContain(
+      `<dt>Training set</dt><dd>${sentence.replace(/'/g, '&#39;')}</dd>`,
+    );
+    // A card from before the training set was recorded has no such row.
+    expect(markdown).not.toContain('Training set');
+  });
+
   it('given candidate and champion metrics, when rendered as Markdown, then each metric has both values and a signed delta', () => {
     expect(markdown).toContain('| Accuracy | 75.0% | 70.0% | +5.0 pts |');
     expect(markdown).toContain('| Macro F1 | 0.740 | 0.680 | +0.060 |');

@@ -52,6 +52,31 @@ describe('built-in trainer', () => {
     expect(canonicalJson(resumed)).toBe(canonicalJson(full));
   });
 
+  it('given row weights, when trained, then a row weighing 3 counts as that row three times and a row weighing 0 not at all', () => {
+    const encoder = fitEncoder(
+      spec,
+      examples.map((e) => e.features),
+    );
+    const x = examples.map((e) => encode(encoder, e.features));
+    const y = examples.map((e) => (e.label === 'a' ? 0 : 1));
+    const start = initialState(2, x[0]!.length);
+    const weights = x.map((_, i) => (i === 0 ? 3 : i === 1 ? 0 : 1));
+    const weighted = trainEpochs(x, y, 2, config, start, 50, undefined, weights);
+    const keep = x.map((_, i) => i).filter((i) => i !== 1);
+    const repeated = [0, 0, ...keep];
+    const copies = trainEpochs(
+      repeated.map((i) => x[i]!),
+      repeated.map((i) => y[i]!),
+      2,
+      config,
+      start,
+      50,
+    );
+    weighted.weights.flat().forEach((w, j) => expect(w).toBeCloseTo(copies.weights.flat()[j]!, 9));
+    weighted.bias.forEach((b, j) => expect(b).toBeCloseTo(copies.bias[j]!, 9));
+    expect(() => trainEpochs(x, y, 2, config, start, 50, undefined, [1])).toThrow(/60 rows but 1 weights/);
+  });
+
   it('given a category never seen in training, when predicting, then it still answers', () => {
     const model = train(spec, examples, config);
     expect(['a', 'b']).toContain(predict(model, { x: 0, y: 0, c: 'never-seen' }).label);

@@ -71,6 +71,14 @@ describe('cycle report', () => {
         `Candidate v${String(retrain.version)} trained by ${String(retrain.trainer)} on ${String(retrain.trainRows)} rows \\(${String(retrain.historyRows)} rows from the history before the window\\), from scratch`,
       ),
     );
+    // …and which rows it learned from, with their weights (a severe drift: a share of the champion's rows).
+    const set = retrain.trainingSet as { windowRows: number; referenceRows: number; windowWeight: number };
+    expect(set.windowRows + set.referenceRows).toBe(retrain.trainRows);
+    expect(text).toMatch(
+      new RegExp(
+        `Trained on ${set.windowRows} rows of the window weighing ${set.windowWeight} each, plus ${set.referenceRows} rows of the champion's training data \\(a share chosen by record key\\) weighing 1; the window carries \\d+ % of the total weight\\.`,
+      ),
+    );
     // evaluate: candidate against champion with the delta, every gate.
     const evaluate = stage('evaluate');
     const gain = (evaluate.candidateAccuracy as number) - (evaluate.championAccuracy as number);
