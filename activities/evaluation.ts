@@ -155,6 +155,7 @@ function trainerOf(candidateRow: Awaited<ReturnType<typeof db.getModelVersion>>)
     configHash: candidateRow.configHash,
     codeVersion: CODE_VERSION,
     artifactSha256: candidateRow.artifactSha256,
+    ...(typeof candidateRow.metrics.remedy === 'string' ? { remedy: candidateRow.metrics.remedy } : {}),
     ...(candidateRow.artifact.kind === 'onnx'
       ? {
           artifact: {

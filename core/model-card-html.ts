@@ -236,7 +236,7 @@ ${binRows(cand.calibration, champ.calibration).map((b) => markup`<tr><td>${b.ran
 <h2>Training</h2>
 <dl>
 <dt>Trainer</dt><dd>${trainer.name}</dd>
-<dt>Code version</dt><dd><code>${trainer.codeVersion}</code></dd>
+${trainer.remedy ? markup`<dt>Remedy</dt><dd>${trainer.remedy}</dd>\n` : ''}<dt>Code version</dt><dd><code>${trainer.codeVersion}</code></dd>
 <dt>Config hash</dt><dd><code>${trainer.configHash}</code></dd>
 <dt>Artifact SHA-256</dt><dd><code>${trainer.artifactSha256}</code></dd>
 ${trainer.artifact ? artifactRows(trainer.artifact).map(([k, v]) => markup`<dt>${k}</dt><dd>${v}</dd>\n`) : ''}
