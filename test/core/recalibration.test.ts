@@ -16,6 +16,7 @@ import {
   decideRecalibration,
   describeCalibrator,
   fitCalibrator,
+  type RecalibrationEvidence,
   type RecalibrationPolicy,
 } from '../../core/recalibration.js';
 import { scorerFor } from '../../scoring/index.js';
@@ -163,7 +164,7 @@ describe('recalibration decision', () => {
       method: 'vector',
     },
   };
-  const evidence = {
+  const evidence: RecalibrationEvidence = {
     reference: { rows: 384, auc: 0.771, ece: 0.037 },
     current: { rows: 400, auc: 0.77, ece: 0.2 },
     labelPsi: 0.4,
