@@ -17,6 +17,7 @@ import {
   type Scored,
 } from '../core/evaluation.js';
 import { modelCardHtml } from '../core/model-card-html.js';
+import { judgingPolicy } from '../core/recalibration.js';
 import { modelCardMarkdown, type ModelCardInput } from '../core/model-card.js';
 import { isTrainingSet } from '../core/training-scope.js';
 import type { ModelArtifact, Prediction } from '../core/model.js';
@@ -159,6 +160,7 @@ function trainerOf(candidateRow: Awaited<ReturnType<typeof db.getModelVersion>>)
     ...(isTrainingSet(candidateRow.metrics.trainingSet)
       ? { trainingSet: candidateRow.metrics.trainingSet }
       : {}),
+    ...(typeof candidateRow.metrics.remedy === 'string' ? { remedy: candidateRow.metrics.remedy } : {}),
     ...(candidateRow.artifact.kind === 'onnx'
       ? {
           artifact: {
@@ -181,15 +183,16 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
      * calibration, per-slice accuracy and latency, the paired bootstrap interval of the difference and
      * the backtest on the champion's reference; the policy's gates decide; a model card records it.
      */
-    async evaluateCandidate(input: EvaluationInput): Promise<EvaluationResult> {
-      const rows = (await db.getDatasetRows(pool, input.datasetId)).filter(
+    async evaluateCandidate(given: EvaluationInput): Promise<EvaluationResult> {
+      const rows = (await db.getDatasetRows(pool, given.datasetId)).filter(
         (r) => r.split === 'holdout' && r.label !== null,
       );
       if (rows.length === 0)
         throw new Error(
-          `dataset ${input.datasetId} has no labeled holdout rows: label more rows of the window (labeling.budget) or raise collection.holdoutShare`,
+          `dataset ${given.datasetId} has no labeled holdout rows: label more rows of the window (labeling.budget) or raise collection.holdoutShare`,
         );
-      const candidateRow = await db.getModelVersion(pool, input.modelId, input.candidateVersion);
+      const candidateRow = await db.getModelVersion(pool, given.modelId, given.candidateVersion);
+      const input = { ...given, policy: judgingPolicy(given.policy, candidateRow.metrics) };
       const championRow = await db.getModelVersion(pool, input.modelId, input.championVersion);
       const { sliceBy } = input.policy;
       const candidateScored = await scoreHoldout(pool, candidateRow.artifact, rows, sliceBy);

@@ -10,6 +10,7 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
+import { considerRecalibration, type RecalibratedCandidate } from './recalibration.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
 
 export const CODE_VERSION = 'remedy-trainers-3';
@@ -126,6 +127,43 @@ export function registerCandidate(
   });
 }
 
+/** The recalibrated champion as the cycle's candidate, registered as a trained one is. */
+function registerRecalibrated(
+  pool: pg.Pool,
+  input: { cycleId: string; modelId: string; datasetId: number; config: Policy['training'] },
+  c: RecalibratedCandidate,
+): Promise<TrainResult> {
+  const result = (version: number): TrainResult => ({
+    version,
+    trainer: 'recalibration',
+    trainRows: c.trainRows,
+    historyRows: 0,
+    resumedFrom: 0,
+    trainAccuracy: c.trainAccuracy,
+    artifactSha256: c.artifactSha256,
+    configHash: c.configHash,
+    details: c.details,
+  });
+  return registerCandidate(pool, {
+    modelId: input.modelId,
+    cycleId: input.cycleId,
+    datasetId: input.datasetId,
+    configHash: c.configHash,
+    codeVersion: CODE_VERSION,
+    artifactJson: c.artifactJson,
+    artifactSha256: c.artifactSha256,
+    metrics: {
+      trainer: 'recalibration',
+      config: { recalibration: input.config.recalibration },
+      trainAccuracy: c.trainAccuracy,
+      trainRows: c.trainRows,
+      historyRows: 0,
+      ...c.details,
+    },
+    result,
+  });
+}
+
 export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
   return {
     /**
@@ -151,6 +189,10 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
       if (done) return done.metrics.result as TrainResult;
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw new Error(`model ${input.modelId} not found`);
+      // The cheaper remedy first: the champion recalibrated, when its ranking holds (decided here, in
+      // the activity, so the cycle's workflow and its histories are unchanged).
+      const recal = await considerRecalibration(pool, input);
+      if (recal.recalibrated) return registerRecalibrated(pool, input, recal.recalibrated);
       const { rows, historyRows, trainingSet } = await trainingRows(pool, input);
       const configHash = createHash('sha256')
         .update(
@@ -213,7 +255,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
         trainAccuracy,
         artifactSha256,
         configHash,
-        details: out.details,
+        details: { ...out.details, remedy: recal.remedy },
         trainingSet,
       });
       return registerCandidate(pool, {
@@ -233,6 +275,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
           trainingSet,
           resumedFrom: out.resumedFrom,
           ...out.details,
+          remedy: recal.remedy,
         },
         result,
       });

@@ -113,6 +113,44 @@ export function macroAucOvr(
   return sum / classes.length;
 }
 
+/**
+ * One-vs-one ROC AUC averaged over the pairs of classes that occur in `truth` (Hand and Till's M, as
+ * sklearn roc_auc_score(multi_class='ovo', average='macro')): for each pair, the mean of "a's probability
+ * separates a from b" and "b's separates b from a", on the rows of those two classes only. Each pair
+ * depends on the two classes' rows alone, so a change of the label mix leaves it unchanged, unlike the
+ * one-vs-rest AUC whose "rest" is a mixture. Null with fewer than two true classes.
+ */
+export function macroAucOvo(
+  truth: readonly string[],
+  probabilities: readonly Record<string, number>[],
+): number | null {
+  requirePaired(truth, probabilities, 'macroAucOvo');
+  const classes = [...new Set(truth)].sort();
+  if (classes.length < 2) return null;
+  let sum = 0;
+  let pairs = 0;
+  for (let a = 0; a < classes.length; a++) {
+    for (let b = a + 1; b < classes.length; b++) {
+      const rows = truth.flatMap((t, i) => (t === classes[a] || t === classes[b] ? [i] : []));
+      const isA = rows.map((i) => truth[i] === classes[a]);
+      const score = (label: string) =>
+        rows.map((i) => {
+          const v = probabilityOf(probabilities[i]!, label);
+          if (Number.isNaN(v)) throw new Error(`macroAucOvo: probability of "${label}" in row ${i} is NaN`);
+          return v;
+        });
+      const ab = binaryAuc(score(classes[a]!), isA);
+      const ba = binaryAuc(
+        score(classes[b]!),
+        isA.map((x) => !x),
+      );
+      sum += (ab + ba) / 2;
+      pairs++;
+    }
+  }
+  return sum / pairs;
+}
+
 function requireBins(bins: number, what: string): void {
   if (!Number.isInteger(bins) || bins < 1)
     throw new Error(`${what}: bins must be an integer >= 1, got ${bins}`);

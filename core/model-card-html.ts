@@ -238,6 +238,7 @@ ${binRows(cand.calibration, champ.calibration).map((b) => markup`<tr><td>${b.ran
 <dl>
 <dt>Trainer</dt><dd>${trainer.name}</dd>
 ${trainer.trainingSet ? markup`<dt>Training set</dt><dd>${trainingSetSentence(trainer.trainingSet)}</dd>\n` : ''}<dt>Code version</dt><dd><code>${trainer.codeVersion}</code></dd>
+${trainer.remedy ? markup`<dt>Remedy</dt><dd>${trainer.remedy}</dd>\n` : ''}<dt>Code version</dt><dd><code>${trainer.codeVersion}</code></dd>
 <dt>Config hash</dt><dd><code>${trainer.configHash}</code></dd>
 <dt>Artifact SHA-256</dt><dd><code>${trainer.artifactSha256}</code></dd>
 ${trainer.artifact ? artifactRows(trainer.artifact).map(([k, v]) => markup`<dt>${k}</dt><dd>${v}</dd>\n`) : ''}

@@ -33,6 +33,8 @@ export interface ModelCardInput {
     configHash: string;
     codeVersion: string;
     artifactSha256: string;
+    /** The remedy this candidate is (recalibration of the champion, or why it was retrained), as a sentence. */
+    remedy?: string;
     /** A model from outside (ONNX): where it came from and how far the file is from the original model. */
     artifact?: { kind: string; producer: string; converterGap: number | null };
     /** The rows it learned from and their weights; cards written before it was recorded lack it. */
@@ -422,6 +424,7 @@ export function modelCardMarkdown(input: ModelCardInput): string {
       [
         ['Trainer', md(trainer.name)],
         ...(trainer.trainingSet ? [['Training set', md(trainingSetSentence(trainer.trainingSet))]] : []),
+        ...(trainer.remedy ? [['Remedy', md(trainer.remedy)]] : []),
         ['Code version', mdCode(trainer.codeVersion)],
         ['Config hash', mdCode(trainer.configHash)],
         ['Artifact SHA-256', mdCode(trainer.artifactSha256)],

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { forestProbabilities, type ForestConfig, type Tree } from './forest.js';
+import { CalibratorSchema, type Calibrator } from './recalibration.js';
 import type { FeatureSpec, Features } from './schemas.js';
 
 export interface TrainConfig {
@@ -71,8 +72,21 @@ export interface OnnxArtifact {
   source: { producer: string; converterGap: number | null; note?: string };
 }
 
+/**
+ * A champion recalibrated as a remedy: its own artifact unchanged (an ONNX one still names its file by
+ * hash), and the calibrator applied to its probabilities. Scorers compose the two.
+ */
+export interface CalibratedArtifact {
+  kind: 'calibrated';
+  classes: string[];
+  base: JsonArtifact | OnnxArtifact;
+  calibrator: Calibrator;
+  /** The version whose artifact `base` is. */
+  baseVersion: number;
+}
+
 /** A servable model version's artifact. */
-export type ModelArtifact = JsonArtifact | OnnxArtifact;
+export type ModelArtifact = JsonArtifact | OnnxArtifact | CalibratedArtifact;
 
 export interface TrainingState {
   epoch: number;
@@ -335,5 +349,13 @@ export const JsonArtifactSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const CalibratedArtifactSchema = z.object({
+  kind: z.literal('calibrated'),
+  classes: z.array(z.string()).min(2),
+  base: z.union([JsonArtifactSchema, OnnxArtifactSchema]),
+  calibrator: CalibratorSchema,
+  baseVersion: z.number().int().positive(),
+});
+
 /** The JSON shape of a servable artifact: checked on every read from the registry. */
-export const ArtifactSchema = z.union([JsonArtifactSchema, OnnxArtifactSchema]);
+export const ArtifactSchema = z.union([JsonArtifactSchema, OnnxArtifactSchema, CalibratedArtifactSchema]);

@@ -269,10 +269,22 @@ const trainGroup: Group = (n, used) => {
     'artifactSha256',
     'configHash',
     'trainingSet',
+    'remedy',
   );
   const history = num(f.historyRows) ?? 0;
   const resumed = num(f.resumedFrom) ?? 0;
+  // The remedy first: a recalibrated champion, or why the cycle retrained instead.
+  const remedy: Block[] = str(f.remedy) ? [{ kind: 'line', text: `Remedy: ${str(f.remedy)!}.` }] : [];
+  if (f.trainer === 'recalibration')
+    return [
+      ...remedy,
+      {
+        kind: 'line',
+        text: `Candidate v${compactText(f.version)}: the champion with a calibrator fitted on ${plural(num(f.trainRows) ?? 0, 'labeled row')}; accuracy on them ${asPct(f.trainAccuracy)}. Artifact sha256 ${shortHash(f.artifactSha256)}, configuration ${shortHash(f.configHash)}.`,
+      },
+    ];
   return [
+    ...remedy,
     {
       kind: 'line',
       text: `Candidate v${compactText(f.version)} trained by ${compactText(f.trainer)} on ${plural(num(f.trainRows) ?? 0, 'row')} (${history > 0 ? `${plural(history, 'row')} from the history before the window` : 'none from the history before the window'}), ${resumed > 0 ? `resumed after ${resumed} epochs or trees already done` : 'from scratch'}; training accuracy ${asPct(f.trainAccuracy)}.`,

@@ -176,6 +176,34 @@ export const Policy = z.object({
       recencyHalfLife: DurationString.refine((d) => !/^\d+(ms|s|m|h|d)$/.test(d) || durationMs(d) > 0, {
         message: 'must be longer than zero, e.g. "365d"',
       }).default('365d'),
+      /**
+       * auto: when the champion still ranks the cycle's new labels as well as its reference (one-vs-one
+       * AUC within recalibration.aucTolerance) but its calibration or the label mix moved, the candidate is
+       * the champion with a calibrator fitted on the new labels instead of a retrained model (built-in and
+       * command trainers; the Python trainer always retrains). off: always retrain.
+       */
+      recalibrate: z.enum(['off', 'auto']).default('auto'),
+      recalibration: z
+        .object({
+          /** The largest drop of the champion's AUC (new labels vs its reference holdout) that still counts as holding. */
+          aucTolerance: z.number().min(0).max(0.5).default(0.02),
+          /** Fewer labeled training rows than this: retrain (a calibrator on a handful of rows is noise). */
+          minRows: z.number().int().min(10).default(100),
+          /** Calibration moved: the champion's ECE on the new labels this much above its reference's. */
+          minEceIncrease: z.number().min(0).max(1).default(0.05),
+          /** The label mix moved: PSI of the window's labels against the reference's at least this. */
+          minLabelPsi: z.number().min(0).default(0.1),
+          /** vector: temperature and a bias per class (prior shift and confidence); temperature: T only. */
+          method: z.enum(['vector', 'temperature']).default('vector'),
+          /**
+           * logLoss: a recalibrated candidate's gain is judged as the lower bound of its log-loss reduction
+           * (what a calibrator improves; it hardly moves accuracy) against minLogLossGain, in nats;
+           * policy: on evaluation.metric and evaluation.minGain like a retrained candidate.
+           */
+          judgeOn: z.enum(['logLoss', 'policy']).default('logLoss'),
+          minLogLossGain: z.number().min(0).default(0.01),
+        })
+        .prefault({}),
       // an external trainer: argv, run with the JSON contract documented in README (Training)
       command: z.array(z.string().min(1)).min(1).optional(),
       commandTimeout: DurationString.default('30m'),

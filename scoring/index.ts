@@ -5,6 +5,7 @@
  */
 import type ort from 'onnxruntime-node';
 import type { ModelArtifact, OnnxArtifact, Prediction } from '../core/model.js';
+import { calibratePrediction } from '../core/recalibration.js';
 import type { Features } from '../core/schemas.js';
 import { windowPredictor } from '../core/window.js';
 import { getBlob } from '../db/blobs.js';
@@ -51,6 +52,16 @@ async function sessionFor(artifact: OnnxArtifact, blobs: BlobReader): Promise<or
 }
 
 export async function scorerFor(artifact: ModelArtifact, blobs: BlobReader): Promise<Scorer> {
+  if (artifact.kind === 'calibrated') {
+    // The champion's own scorer, then its calibrator: what the gateway serves is the calibrated answer.
+    const base = await scorerFor(artifact.base, blobs);
+    const { calibrator } = artifact;
+    return {
+      kind: 'calibrated',
+      classes: artifact.classes,
+      score: async (rows) => (await base.score(rows)).map((p) => calibratePrediction(calibrator, p)),
+    };
+  }
   if (artifact.kind === 'onnx') {
     const session = await sessionFor(artifact, blobs);
     return {

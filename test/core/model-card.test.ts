@@ -228,6 +228,21 @@ describe('modelCardHtml', () => {
   });
 });
 
+describe('a recalibration candidate', () => {
+  it('given the remedy sentence, when the card is rendered, then both forms show it beside the trainer, escaped', () => {
+    const input = cardInput();
+    const remedy = `recalibration of v1 (vector scaling: temperature 1.05, biases a +0.48, b −0.97): champion AUC 0.778 on 493 new labels vs 0.771 on 384 reference rows ${MALICIOUS}`;
+    input.trainer = { ...input.trainer, name: 'recalibration', remedy };
+    const md = modelCardMarkdown(input);
+    expect(md).toMatch(
+      /\| Trainer \| recalibration \|\n\| Remedy \| recalibration of v1 \(vector scaling: temperature 1\.05/,
+    );
+    const html = modelCardHtml(input);
+    expect(html).toContain('<dt>Remedy</dt><dd>recalibration of v1 (vector scaling: temperature 1.05');
+    expect(html).not.toMatch(/<script/i);
+  });
+});
+
 describe('calibrationSvg', () => {
   const candidate = [bin(0.4, 100, 0.45, 0.5), bin(0.6, 150, 0.66, 0.7), bin(0.9, 150, 0.95, 0.9)];
   const champion = [bin(0.5, 200, 0.55, 0.6)];
