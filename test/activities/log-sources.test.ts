@@ -37,6 +37,7 @@ let rows: WeatherRow[] = [];
 let production: WeatherRow[] = [];
 let team: pg.Client;
 let dir: string;
+let csvDir: string;
 
 const tableSource = (columns: Partial<Record<string, unknown>> = {}): LogSourcePolicy => ({
   kind: 'postgres',
@@ -128,20 +129,35 @@ async function writePartitions(): Promise<void> {
   }
 }
 
+/** The same log as flat CSV files, one `<day>.csv` per day (text values: numbers are read as the model's). */
+async function writeCsvDays(): Promise<void> {
+  csvDir = await mkdtemp(path.join(os.tmpdir(), 'remedy-log-csv-'));
+  const header = `request_id,served,location,${NUMERIC.join(',')},observed\n`;
+  const byDay = new Map<string, string>();
+  for (const r of production) {
+    const line = `${r.recordKey},${r.ts},${r.features.location},${NUMERIC.map((f) => r.features[f]).join(',')},${r.label}\n`;
+    byDay.set(r.date, (byDay.get(r.date) ?? header) + line);
+  }
+  for (const [day, text] of byDay) await writeFile(path.join(csvDir, `${day}.csv`), text);
+}
+
 beforeAll(async () => {
   const prepared = await prepareWeatherModel(stack.pool, 'wx-records', {}, 'all');
   rows = prepared.rows;
   production = rows.filter((r) => r.date >= SCENARIO.referenceEnd);
   await fillTeamDatabase();
   await writePartitions();
+  await writeCsvDays();
   await register('wx-table', tableSource());
   await register('wx-view', viewSource);
   await register('wx-files', filesSource());
+  await register('wx-csv', { ...filesSource(), directory: csvDir } as LogSourcePolicy);
 }, 120_000);
 
 afterAll(async () => {
   await team?.end();
   if (dir) await rm(dir, { recursive: true, force: true });
+  if (csvDir) await rm(csvDir, { recursive: true, force: true });
 });
 
 /** The log's records in the spring window (two cities a day). */
@@ -170,12 +186,12 @@ const numbers = (r: DriftReport) => ({
 });
 
 describe('prediction-log sources', () => {
-  it('given the same log in records, a team table, a view and Parquet partitions, then each drift check gives the same report', async () => {
+  it('given the same log in records, a team table, a view, Parquet partitions and daily CSV files, then each drift check gives the same report', async () => {
     const expected = numbers(await reportOf('wx-records'));
     // The spring of 2013 is the drifted window: the champion's accuracy fell, on every record of it.
     expect(expected.window).toEqual({ held: inSpring(), tested: inSpring(), selection: 'all' });
     expect(expected.performance).toMatchObject({ labeledRows: inSpring(), degraded: true });
-    for (const modelId of ['wx-table', 'wx-view', 'wx-files'])
+    for (const modelId of ['wx-table', 'wx-view', 'wx-files', 'wx-csv'])
       expect({ modelId, ...numbers(await reportOf(modelId)) }).toEqual({ modelId, ...expected });
   });
 
