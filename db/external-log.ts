@@ -1,7 +1,7 @@
 /**
  * A team's own prediction log in their Postgres: a table or view read through a column mapping. Names
- * from the policy only ever reach SQL through `quoteIdent` (checked, then double-quoted with inner quotes
- * doubled); every value (the window, the seed, the feature names) is a bound parameter.
+ * from the policy only ever reach SQL through `ident` (db/sql.ts: checked, then double-quoted with inner
+ * quotes doubled); every value (the window, the seed, the feature names) is a bound parameter.
  */
 import type pg from 'pg';
 import { featureColumns, LogSourceError, type LogColumns } from '../core/log-source.js';
@@ -16,23 +16,7 @@ import {
   type WindowReadResult,
 } from './windows.js';
 import type { RecordRow } from './records.js';
-
-/** Postgres keeps the first 63 bytes of a name; a longer one would silently name another column. */
-const MAX_IDENT_BYTES = 63;
-
-/**
- * An identifier as SQL text: `"name"`, with any `"` in it doubled, so any spelling (capitals, spaces,
- * quotes, semicolons) names exactly that column or table and nothing else.
- */
-export function quoteIdent(name: string): string {
-  if (name.length === 0) throw new LogSourceError('an empty name cannot name a table or column');
-  if (name.includes('\u0000')) throw new LogSourceError(`the name ${JSON.stringify(name)} contains a NUL`);
-  if (Buffer.byteLength(name, 'utf8') > MAX_IDENT_BYTES)
-    throw new LogSourceError(
-      `the name "${name}" is longer than Postgres's ${MAX_IDENT_BYTES} bytes: it would name another column`,
-    );
-  return `"${name.replace(/"/g, '""')}"`;
-}
+import { ident, IdentifierError, joinSql, param, quoteIdent, sql, sqlText, type Sql } from './sql.js';
 
 export interface LogTable {
   schema?: string | undefined;
@@ -40,8 +24,8 @@ export interface LogTable {
   columns: LogColumns;
 }
 
-const qualified = (t: LogTable) =>
-  t.schema === undefined ? quoteIdent(t.table) : `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+const qualified = (t: LogTable): Sql =>
+  t.schema === undefined ? ident(t.table) : sql`${ident(t.schema)}.${ident(t.table)}`;
 const tableName = (t: LogTable) => (t.schema === undefined ? t.table : `${t.schema}.${t.table}`);
 
 /** The columns of a table or view and their types (the current schema when none is named). */
@@ -59,8 +43,20 @@ const JSON_TYPES = ['jsonb', 'json', 'text', 'character varying'];
 
 /** Every mapped column exists with a type the reads can use, or an error naming the first that does not. */
 export async function checkLogTable(q: Queryable, t: LogTable): Promise<void> {
-  const have = await logTableColumns(q, t);
   const where = `postgres log source ${tableName(t)}`;
+  const names = [t.schema, t.table, t.columns.key, t.columns.time, t.columns.label];
+  const features = t.columns.features;
+  names.push(...(typeof features === 'string' ? [features] : Object.values(features)));
+  for (const name of names)
+    if (name !== undefined) {
+      try {
+        quoteIdent(name);
+      } catch (err) {
+        if (err instanceof IdentifierError) throw new LogSourceError(`${where}: ${err.message}`);
+        throw err;
+      }
+    }
+  const have = await logTableColumns(q, t);
   if (have.size === 0)
     throw new LogSourceError(
       `${where}: no such table or view${t.schema ? '' : ' in the current schema'} (or the connection's role cannot see it): check "table"${t.schema ? ' and "schema"' : ''} in policy.logSource`,
@@ -97,36 +93,43 @@ export async function checkLogTable(q: Queryable, t: LogTable): Promise<void> {
  * feature columns built into an object whose keys are bound values), the label as text or null.
  */
 function statements(t: LogTable, q: WindowRead, columns: 'records' | 'features') {
-  const key = `${quoteIdent(t.columns.key)}::text`;
-  const time = quoteIdent(t.columns.time);
-  const label = t.columns.label ? `NULLIF(${quoteIdent(t.columns.label)}::text, '')` : 'NULL::text';
+  const key = sql`${ident(t.columns.key)}::text`;
+  const time = ident(t.columns.time);
+  const label = t.columns.label ? sql`NULLIF(${ident(t.columns.label)}::text, '')` : sql`NULL::text`;
   const range = [q.start, q.end];
   const mapped = featureColumns(t.columns);
   const names = mapped ? [...mapped] : [];
   // Feature names are bound after the window's two values: $3, $4, … (then the sample's seed and size).
   const features = mapped
-    ? `jsonb_build_object(${names.map(([, c], i) => `$${i + 3}::text, ${quoteIdent(c)}`).join(', ')})`
-    : `${quoteIdent(t.columns.features as string)}::jsonb`;
+    ? sql`jsonb_build_object(${joinSql(
+        names.map(([, c], i) => sql`${param(i + 3)}::text, ${ident(c)}`),
+        sql`, `,
+      )})`
+    : sql`${ident(t.columns.features as string)}::jsonb`;
   const named = names.map(([f]) => f);
-  const filter = `${time} >= $1 AND ${time} < $2${q.labeledOnly ? ` AND ${label} IS NOT NULL` : ''}`;
+  const inWindow = sql`${time} >= $1 AND ${time} < $2`;
+  const filter = q.labeledOnly ? sql`${inWindow} AND ${label} IS NOT NULL` : inWindow;
   const select =
     columns === 'records'
-      ? `${key} AS record_key, ${time}::timestamptz AS ts, ${features} AS features, ${label} AS feedback`
-      : `${features}::text AS f, ${label} AS feedback`;
+      ? sql`${key} AS record_key, ${time}::timestamptz AS ts, ${features} AS features, ${label} AS feedback`
+      : sql`${features}::text AS f, ${label} AS feedback`;
   const from = qualified(t);
   const n = named.length;
   return {
-    // The count binds the feature names too only when the select does: it binds just the window.
-    count: { text: `SELECT count(*) AS n FROM ${from} WHERE ${filter}`, values: range },
+    // The count binds only the window: the feature names are in the select.
+    count: { text: sql`SELECT count(*) AS n FROM ${from} WHERE ${filter}`, values: range },
     select: (sample?: { seed: string; size: number }): BoundQuery =>
       sample
         ? {
-            text: `SELECT ${select} FROM ${from} WHERE ${filter}
-               ORDER BY md5($${n + 3} || ${key}), ${key} LIMIT $${n + 4}`,
+            text: sql`SELECT ${select} FROM ${from} WHERE ${filter}
+               ORDER BY md5(${param(n + 3)} || ${key}), ${key} LIMIT ${param(n + 4)}`,
             values: [...range, ...named, sample.seed, sample.size],
           }
         : {
-            text: `SELECT ${select} FROM ${from} WHERE ${filter}${q.ordered === false ? '' : ` ORDER BY ${time}, ${key}`}`,
+            text:
+              q.ordered === false
+                ? sql`SELECT ${select} FROM ${from} WHERE ${filter}`
+                : sql`SELECT ${select} FROM ${from} WHERE ${filter} ORDER BY ${time}, ${key}`,
             values: [...range, ...named],
           },
   };
@@ -162,11 +165,13 @@ export async function logTableBound(
   t: LogTable,
   which: 'first' | 'last',
 ): Promise<string | null> {
-  const time = quoteIdent(t.columns.time);
+  const time = ident(t.columns.time);
   const { rows } = await q.query<{ ts: Date | null }>(
-    which === 'first'
-      ? `SELECT min(${time})::timestamptz AS ts FROM ${qualified(t)}`
-      : `SELECT max(${time})::timestamptz AS ts FROM ${qualified(t)}`,
+    sqlText(
+      which === 'first'
+        ? sql`SELECT min(${time})::timestamptz AS ts FROM ${qualified(t)}`
+        : sql`SELECT max(${time})::timestamptz AS ts FROM ${qualified(t)}`,
+    ),
   );
   return rows[0]?.ts ? rows[0].ts.toISOString() : null;
 }

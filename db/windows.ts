@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { Features } from '../core/schemas.js';
 import type { RecordRow } from './records.js';
+import { sql, sqlText, type Sql } from './sql.js';
 
 export interface WindowRead {
   modelId: string;
@@ -97,20 +98,20 @@ const FETCH_PAGE: Record<PageSize, string> = {
 };
 /** The columns a read selects: whole records, or only the features' JSON text and the feedback. */
 const WINDOW_COLUMNS = {
-  records: 'record_key, ts, features, feedback',
-  features: 'features::text AS f, feedback',
+  records: sql`record_key, ts, features, feedback`,
+  features: sql`features::text AS f, feedback`,
 } as const;
 /** The window's filter, fixed SQL: every record, or only those whose feedback has arrived. */
 const WINDOW_FILTER = {
-  all: 'model_id = $1 AND ts >= $2 AND ts < $3',
-  labeled: 'model_id = $1 AND ts >= $2 AND ts < $3 AND feedback IS NOT NULL',
+  all: sql`model_id = $1 AND ts >= $2 AND ts < $3`,
+  labeled: sql`model_id = $1 AND ts >= $2 AND ts < $3 AND feedback IS NOT NULL`,
 } as const;
 /** In time order, or as Postgres finds them. */
-const WINDOW_ORDER = { time: ' ORDER BY ts, record_key', found: '' } as const;
+const WINDOW_ORDER = { time: sql` ORDER BY ts, record_key`, found: sql`` } as const;
 
 /** One statement with its bound values. */
 export interface BoundQuery {
-  text: string;
+  text: Sql;
   values: unknown[];
 }
 
@@ -128,18 +129,18 @@ function recordsStatements(q: WindowRead, columns: keyof typeof WINDOW_COLUMNS):
   const order = q.ordered === false ? 'found' : 'time';
   const range = [q.modelId, q.start, q.end];
   return {
-    count: { text: `SELECT count(*) AS n FROM records WHERE ${WINDOW_FILTER[filter]}`, values: range },
+    count: { text: sql`SELECT count(*) AS n FROM records WHERE ${WINDOW_FILTER[filter]}`, values: range },
     select: (sample) =>
       sample
         ? // Ordering by a keyed hash is a random permutation fixed by the seed; its first `size` records
           // are a uniform sample of the whole window, wherever in time they lie.
           {
-            text: `SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}
+            text: sql`SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}
          ORDER BY md5($4 || record_key), record_key LIMIT $5`,
             values: [...range, sample.seed, sample.size],
           }
         : {
-            text: `SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}${WINDOW_ORDER[order]}`,
+            text: sql`SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}${WINDOW_ORDER[order]}`,
             values: range,
           },
   };
@@ -175,12 +176,18 @@ export async function streamCursor<Row>(
     let held: number | null = null;
     let sampled = false;
     if (q.sample) {
-      const { rows } = await client.query<{ n: string }>(statements.count.text, statements.count.values);
+      const { rows } = await client.query<{ n: string }>(
+        sqlText(statements.count.text),
+        statements.count.values,
+      );
       held = Number(rows[0]!.n);
       sampled = held > q.sample.size;
     }
     const chosen = statements.select(sampled ? q.sample : undefined);
-    await client.query(`DECLARE window_records NO SCROLL CURSOR FOR ${chosen.text}`, chosen.values);
+    await client.query(
+      sqlText(sql`DECLARE window_records NO SCROLL CURSOR FOR ${chosen.text}`),
+      chosen.values,
+    );
     let read = 0;
     const fetchArraysQuery: pg.QueryArrayConfig = { text: FETCH_PAGE[pageSize], rowMode: 'array' };
     const fetchObjectsQuery: pg.QueryConfig = { text: FETCH_PAGE[pageSize] };

@@ -15,7 +15,7 @@ import { windowReport } from '../../activities/drift.js';
 import type { DriftReport } from '../../core/drift.js';
 import type { LogSourcePolicy } from '../../core/log-source.js';
 import { ModelDefinition, Policy } from '../../core/schemas.js';
-import { quoteIdent } from '../../db/external-log.js';
+import { ident, param, quoteIdent, sql, sqlText } from '../../db/sql.js';
 import { SCENARIO, prepareWeatherModel } from '../../dev/scenario.js';
 import { weatherModel, type WeatherRow } from '../../dev/weather.js';
 import { createDatabase } from '../../infra/postgres.js';
@@ -322,6 +322,9 @@ describe('prediction-log sources: bad input', () => {
     expect(quoteIdent('a"b')).toBe('"a""b"');
     expect(() => quoteIdent('')).toThrow('an empty name');
     expect(() => quoteIdent('x'.repeat(64))).toThrow("longer than Postgres's 63 bytes");
+    expect(sqlText(sql`SELECT ${ident('a"; DROP TABLE t; --')} FROM t WHERE k = ${param(1)}`)).toBe(
+      'SELECT "a""; DROP TABLE t; --" FROM t WHERE k = $1',
+    );
     // A name written to break out of the quotes names a table of that name, which does not exist.
     await register('wx-inject', tableSource({ time: 'served_at"; DROP TABLE "Weather Predictions"; --' }));
     const err = await failureOf('wx-inject');
