@@ -19,6 +19,7 @@ import { ident, param, quoteIdent, sql, sqlText } from '../../db/sql.js';
 import { SCENARIO, prepareWeatherModel } from '../../dev/scenario.js';
 import { weatherModel, type WeatherRow } from '../../dev/weather.js';
 import { createDatabase } from '../../infra/postgres.js';
+import { freePort } from '../../infra/ports.js';
 import { abortCycle, cycleStatus } from '../../ops/cycles.js';
 import { createMonitor, triggerMonitor } from '../../ops/monitor.js';
 import { registerModelWithChampion } from '../../ops/setup.js';
@@ -272,6 +273,26 @@ describe('prediction-log sources: bad input', () => {
     expect(err.nonRetryable).toBe(true);
     expect(err.message).toBe(
       'postgres log source Weather Predictions has no column "truht" (columns.label); it has Request ID, served_at, inputs, predicted, truth',
+    );
+  });
+
+  it('given a time column that is not a time, or a database that does not answer, then the check says which source', async () => {
+    await register('wx-texttime', tableSource({ time: 'predicted' }));
+    const typed = await failureOf('wx-texttime');
+    expect(typed.type).toBe('LogSourceFailed');
+    expect(typed.message).toContain('the time column "predicted" is text; it must be a timestamp');
+
+    // Nothing listens on the port: a retryable failure (not LogSourceFailed) that names the source.
+    const closed = await freePort();
+    process.env.TEAM_LOG_DOWN = `postgres://nobody@127.0.0.1:${closed}/nothing`;
+    await register('wx-down', { ...tableSource(), connectionEnv: 'TEAM_LOG_DOWN' } as LogSourcePolicy);
+    const err = await reportOf('wx-down').then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    expect(err!.message).toMatch(
+      /^postgres log source Weather Predictions \(via \$TEAM_LOG_DOWN\): .*ECONNREFUSED/,
     );
   });
 
