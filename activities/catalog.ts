@@ -8,8 +8,8 @@ import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/cat
 import { blobsIn, scorerFor } from '../scoring/index.js';
 import { durationMs, type Window } from '../core/schemas.js';
 import * as db from '../db/index.js';
-import { readWindow } from '../db/windows.js';
 import { businessFailure } from './failures.js';
+import { logSourceFrom } from './log-sources.js';
 
 export interface TargetTrace {
   patternKey: string;
@@ -69,7 +69,7 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
     /** The latest `triggers.scheduleWindow` of the production log, ending just after its last record. */
     async latestWindow(input: { modelId: string }): Promise<{ window: Window | null; reason: string }> {
       const def = await model(input.modelId);
-      const last = await db.lastRecordTs(pool, input.modelId);
+      const last = await logSourceFrom(pool, def.policy.logSource, def.features).bound(input.modelId, 'last');
       if (!last) return { window: null, reason: 'the production log is empty' };
       const end = new Date(new Date(last).getTime() + 1);
       const start = new Date(end.getTime() - durationMs(def.policy.triggers.scheduleWindow));
@@ -107,7 +107,8 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
         const groups = new Map<string, { rows: number; errors: number }>();
         const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
         const scorer = await scorerFor(champion.artifact, blobsIn(pool));
-        await readWindow(pool, { ...range, labeledOnly: true }, async (labeled) => {
+        const source = logSourceFrom(pool, def.policy.logSource, def.features);
+        await source.readWindow({ ...range, labeledOnly: true }, async (labeled) => {
           const predicted = await scorer.score(labeled.map((r) => r.features));
           labeled.forEach((r, i) => {
             const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;

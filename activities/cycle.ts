@@ -8,8 +8,9 @@ import type { Policy, Window } from '../core/schemas.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
-import { readWindow, windowSeed } from '../db/windows.js';
+import { windowSeed } from '../db/windows.js';
 import { windowReport } from './drift.js';
+import { logSourceFrom } from './log-sources.js';
 import { businessFailure } from './failures.js';
 import { cycleClosedEvents } from './cycle-events.js';
 import { recordEvent } from './notifications.js';
@@ -170,8 +171,8 @@ function collectionActivities({ pool, pseudonymise }: CycleDeps) {
       // window (every record when the window holds no more), never its first hours.
       const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
       const candidates: db.RecordRow[] = [];
-      const read = await readWindow(
-        pool,
+      const source = logSourceFrom(pool, model.policy.logSource, model.features);
+      const read = await source.readWindow(
         {
           ...range,
           sample: {
@@ -220,6 +221,14 @@ function collectionActivities({ pool, pseudonymise }: CycleDeps) {
         split: held.has(r.recordKey) ? 'holdout' : 'train',
       }));
       const contentHash = hashRows(rows);
+      // From a team's own log, only the collected rows are copied into Remedy's records (as the dataset
+      // holds them), so the feedback and failure catalog that key on records find the items a campaign labels.
+      if (source.kind !== 'records')
+        await db.insertRecords(
+          pool,
+          input.modelId,
+          rows.map((r) => ({ ...r, feedback: r.label })),
+        );
       // Lineage: the champion's training dataset is the parent; the plan says what was taken and why.
       const referenceVersion = stored?.reference_version;
       const parent =

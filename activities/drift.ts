@@ -20,12 +20,13 @@ import { durationMs } from '../core/inputs.js';
 import type { Features, Policy, Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
-import { readWindowFeatures, windowSeed, type FeaturePage } from '../db/windows.js';
+import { windowSeed, type FeaturePage } from '../db/windows.js';
 import { WindowColumns } from '../core/window.js';
 import { blobsIn, scorerFor } from '../scoring/index.js';
 import { businessFailure } from './failures.js';
 import { tryReconcile } from './reconcile.js';
 import { estimateWindowPerformance } from './estimate.js';
+import { logSourceOf, type LogSource } from './log-sources.js';
 
 /** Records per FETCH of a window: a few MiB of feature text per page. */
 const PAGE = 20_000 as const;
@@ -47,8 +48,11 @@ export async function windowReport(
     policy: Policy['drift'];
     /** No longer limits the read (kept for the workflows that pass it): every record is used. */
     maxRows?: number;
+    /** Where the window is read from (default: the model's policy.logSource). */
+    source?: LogSource;
   },
 ): Promise<DriftReport> {
+  const source = input.source ?? (await logSourceOf(pool, input.modelId));
   const stored = await db.getReferenceProfile(pool, input.modelId, input.championVersion);
   if (!stored)
     throw businessFailure('NoChampion', `champion v${input.championVersion} has no reference profile`);
@@ -84,8 +88,7 @@ export async function windowReport(
     ESTIMATE_MAX_ROWS,
     windowSeed(range.modelId, range.start, range.end),
   );
-  const read = await readWindowFeatures(
-    pool,
+  const read = await source.readWindowFeatures(
     {
       ...range,
       sample: limit ? { size: limit, seed: windowSeed(range.modelId, range.start, range.end) } : undefined,
@@ -110,12 +113,14 @@ export async function windowReport(
   if (read.held === 0) {
     throw businessFailure(
       'EmptyWindow',
-      `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end}: ingest traffic or pick another window`,
+      source.kind === 'records'
+        ? `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end}: ingest traffic or pick another window`
+        : `no production records for "${input.modelId}" between ${input.window.start} and ${input.window.end} in the ${source.name}: check its time column and partitions, or pick another window`,
     );
   }
   // A sample tests the features; feedback is scarce, so the performance signal reads every labeled record.
   if (limit)
-    await readWindowFeatures(pool, { ...range, labeledOnly: true, ordered: false, pageSize: PAGE }, judge);
+    await source.readWindowFeatures({ ...range, labeledOnly: true, ordered: false, pageSize: PAGE }, judge);
   let estimate: EstimateOutcome | undefined;
   if (outcomes.length < input.policy.minLabeledRows) {
     try {
@@ -177,10 +182,11 @@ export function createDriftActivities({ pool }: { pool: pg.Pool }) {
           window: { start: new Date(end.getTime() - m.windowMs).toISOString(), end: end.toISOString() },
         };
       }
-      const start = m.nextStart ?? (await db.firstRecordTs(pool, input.modelId));
+      const source = await logSourceOf(pool, input.modelId);
+      const start = m.nextStart ?? (await source.bound(input.modelId, 'first'));
       if (!start) return { window: null, waiting: 'the production log is empty' };
       const end = new Date(new Date(start).getTime() + m.windowMs).toISOString();
-      const latest = await db.lastRecordTs(pool, input.modelId);
+      const latest = await source.bound(input.modelId, 'last');
       if (!latest || latest < end)
         return {
           window: null,

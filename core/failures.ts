@@ -19,6 +19,9 @@ export const FailureTypes = [
   // back a different split; or a rollout metrics query Prometheus refused. The champion is restored first.
   'TrafficRouterFailed',
   'RolloutMetricsFailed',
+  // A prediction-log source the policy names that cannot be read as described: a missing environment
+  // variable, table, column or directory, or a value of the wrong type (core/log-source.ts).
+  'LogSourceFailed',
   // A revert that no longer applies when its records are written (a cycle opened, the champion changed).
   'RevertRefused',
 ] as const;

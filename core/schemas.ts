@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { DurationString, durationMs, ModelId } from './inputs.js';
 import { LabelingSettings } from './labeling-settings.js';
+import { LogSourcePolicy, unmappedFeatures } from './log-source.js';
 import { NotificationSettings } from './notifications.js';
 import { RolloutMetrics, TrafficRouter } from './rollout-adapters.js';
 
@@ -373,6 +374,8 @@ export const Policy = z.object({
       ).default('30d'),
     })
     .prefault({}),
+  /** Where windows of the production log are read from (core/log-source.ts); unset: the records table. */
+  logSource: LogSourcePolicy.optional(),
   /** Where Remedy's events go: webhook, Slack and PagerDuty channels (core/notifications.ts). */
   notifications: NotificationSettings.prefault({}),
 });
@@ -387,6 +390,13 @@ export const ModelDefinition = z
   })
   .superRefine((d, ctx) => {
     const features = new Set([...d.features.numeric, ...d.features.categorical]);
+    const unmapped = d.policy.logSource ? unmappedFeatures(d.policy.logSource, [...features]) : [];
+    if (unmapped.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'logSource', 'columns', 'features'],
+        message: `the log source gives no column for the model's feature${unmapped.length > 1 ? 's' : ''} ${unmapped.join(', ')}: add ${unmapped.length > 1 ? 'them' : 'it'} to columns.features`,
+      });
     for (const kind of ['drop', 'mask'] as const) {
       for (const column of d.policy.collection.pii[kind]) {
         if (features.has(column))

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { Features } from '../core/schemas.js';
 import type { RecordRow } from './records.js';
+import { sql, sqlText, type Sql } from './sql.js';
 
 export interface WindowRead {
   modelId: string;
@@ -32,14 +33,14 @@ export interface WindowReadResult {
   seed?: string;
 }
 
-interface RawRecord {
+export interface RawRecord {
   record_key: string;
   ts: Date;
   features: Features;
   feedback: string | null;
 }
 
-function toRecord(r: RawRecord): RecordRow {
+export function toRecord(r: RawRecord): RecordRow {
   if (typeof r.features !== 'object' || r.features === null)
     throw new Error(`record "${r.record_key}" has features that are not an object`);
   return { recordKey: r.record_key, ts: r.ts, features: r.features, feedback: r.feedback };
@@ -97,16 +98,53 @@ const FETCH_PAGE: Record<PageSize, string> = {
 };
 /** The columns a read selects: whole records, or only the features' JSON text and the feedback. */
 const WINDOW_COLUMNS = {
-  records: 'record_key, ts, features, feedback',
-  features: 'features::text AS f, feedback',
+  records: sql`record_key, ts, features, feedback`,
+  features: sql`features::text AS f, feedback`,
 } as const;
 /** The window's filter, fixed SQL: every record, or only those whose feedback has arrived. */
 const WINDOW_FILTER = {
-  all: 'model_id = $1 AND ts >= $2 AND ts < $3',
-  labeled: 'model_id = $1 AND ts >= $2 AND ts < $3 AND feedback IS NOT NULL',
+  all: sql`model_id = $1 AND ts >= $2 AND ts < $3`,
+  labeled: sql`model_id = $1 AND ts >= $2 AND ts < $3 AND feedback IS NOT NULL`,
 } as const;
 /** In time order, or as Postgres finds them. */
-const WINDOW_ORDER = { time: ' ORDER BY ts, record_key', found: '' } as const;
+const WINDOW_ORDER = { time: sql` ORDER BY ts, record_key`, found: sql`` } as const;
+
+/** One statement with its bound values. */
+export interface BoundQuery {
+  text: Sql;
+  values: unknown[];
+}
+
+/**
+ * The statements of one window's read over some table: the count of the records it holds, and the
+ * SELECT a cursor walks (every record, or the first `size` by a keyed hash of the key: a uniform sample).
+ */
+export interface WindowStatements {
+  count: BoundQuery;
+  select: (sample?: { seed: string; size: number }) => BoundQuery;
+}
+
+function recordsStatements(q: WindowRead, columns: keyof typeof WINDOW_COLUMNS): WindowStatements {
+  const filter = q.labeledOnly ? 'labeled' : 'all';
+  const order = q.ordered === false ? 'found' : 'time';
+  const range = [q.modelId, q.start, q.end];
+  return {
+    count: { text: sql`SELECT count(*) AS n FROM records WHERE ${WINDOW_FILTER[filter]}`, values: range },
+    select: (sample) =>
+      sample
+        ? // Ordering by a keyed hash is a random permutation fixed by the seed; its first `size` records
+          // are a uniform sample of the whole window, wherever in time they lie.
+          {
+            text: sql`SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}
+         ORDER BY md5($4 || record_key), record_key LIMIT $5`,
+            values: [...range, sample.seed, sample.size],
+          }
+        : {
+            text: sql`SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}${WINDOW_ORDER[order]}`,
+            values: range,
+          },
+  };
+}
 
 async function streamWindow<Row>(
   pool: pg.Pool,
@@ -114,12 +152,23 @@ async function streamWindow<Row>(
   select: { columns: keyof typeof WINDOW_COLUMNS; rowMode?: 'array' },
   onPage: (rows: Row[]) => void | Promise<void>,
 ): Promise<WindowReadResult> {
+  return streamCursor(pool, q, recordsStatements(q, select.columns), select.rowMode, onPage);
+}
+
+/**
+ * Streams a window's rows through a server-side cursor, one page at a time, in one read-only snapshot:
+ * the statements say which table and columns; the count is taken only when a sample is asked for.
+ */
+export async function streamCursor<Row>(
+  pool: pg.Pool,
+  q: Pick<WindowRead, 'sample' | 'pageSize'>,
+  statements: WindowStatements,
+  rowMode: 'array' | undefined,
+  onPage: (rows: Row[]) => void | Promise<void>,
+): Promise<WindowReadResult> {
   if (q.sample && !(Number.isInteger(q.sample.size) && q.sample.size > 0))
     throw new Error(`a window sample needs a positive whole number of records, got ${q.sample.size}`);
   const pageSize: PageSize = q.pageSize ?? 5000;
-  const filter = q.labeledOnly ? 'labeled' : 'all';
-  const order = q.ordered === false ? 'found' : 'time';
-  const columns = select.columns;
   const client = await pool.connect();
   let failed: Error | undefined;
   try {
@@ -128,33 +177,22 @@ async function streamWindow<Row>(
     let sampled = false;
     if (q.sample) {
       const { rows } = await client.query<{ n: string }>(
-        `SELECT count(*) AS n FROM records WHERE ${WINDOW_FILTER[filter]}`,
-        [q.modelId, q.start, q.end],
+        sqlText(statements.count.text),
+        statements.count.values,
       );
       held = Number(rows[0]!.n);
       sampled = held > q.sample.size;
     }
-    if (sampled) {
-      // Ordering by a keyed hash is a random permutation fixed by the seed; its first `size` records
-      // are a uniform sample of the whole window, wherever in time they lie.
-      await client.query(
-        `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}
-         ORDER BY md5($4 || record_key), record_key LIMIT $5`,
-        [q.modelId, q.start, q.end, q.sample!.seed, q.sample!.size],
-      );
-    } else {
-      await client.query(
-        `DECLARE window_records NO SCROLL CURSOR FOR
-         SELECT ${WINDOW_COLUMNS[columns]} FROM records WHERE ${WINDOW_FILTER[filter]}${WINDOW_ORDER[order]}`,
-        [q.modelId, q.start, q.end],
-      );
-    }
+    const chosen = statements.select(sampled ? q.sample : undefined);
+    await client.query(
+      sqlText(sql`DECLARE window_records NO SCROLL CURSOR FOR ${chosen.text}`),
+      chosen.values,
+    );
     let read = 0;
     const fetchArraysQuery: pg.QueryArrayConfig = { text: FETCH_PAGE[pageSize], rowMode: 'array' };
     const fetchObjectsQuery: pg.QueryConfig = { text: FETCH_PAGE[pageSize] };
     const fetchPage = async (): Promise<Row[]> =>
-      (select.rowMode
+      (rowMode
         ? await client.query<Row & unknown[]>(fetchArraysQuery)
         : await client.query<Row & pg.QueryResultRow>(fetchObjectsQuery)
       ).rows;

@@ -1,199 +1,29 @@
 /**
- * Reading a production-log file a batch of rows at a time, whatever its size: CSV through csv-parse's
- * stream, NDJSON line by line, Parquet one row group at a time, decoded column by column and turned into
- * rows a batch at a time. Memory stays bounded by the batch size (and, for Parquet, by one row group's
- * decoded columns), never by the file's size.
+ * Reading a production-log file for `remedy ingest` a batch of rows at a time, whatever its size: the
+ * readers of infra/row-files.ts (CSV through csv-parse's stream, NDJSON line by line, Parquet one row
+ * group at a time, column by column), with their refusals as errors a person can act on.
  */
-import { createReadStream } from 'node:fs';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { parse } from 'csv-parse';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
-import { fileSize } from '../drift/tables.js';
+import { openRowFile, RowFileError, type RowSource } from '../infra/row-files.js';
 import { UserError } from './cycles.js';
-import type { RawRow } from './ingest.js';
 
-/** Rows handed on at once: large enough for COPY to be efficient, small enough to be nothing in memory. */
-export const BATCH_ROWS = 5_000;
+export { BATCH_ROWS, type RowSource } from '../infra/row-files.js';
 
-export interface RowSource {
-  file: string;
-  format: 'csv' | 'ndjson' | 'parquet';
-  /** The file's size in bytes. */
-  totalBytes: number;
-  /** Bytes of the file read so far (Parquet: the compressed size of the row groups read). */
-  bytesRead: () => number;
-  batches: AsyncIterable<RawRow[]>;
+const asUserError = (err: unknown): unknown =>
+  err instanceof RowFileError ? new UserError(err.message) : err;
+
+async function* refusalsAsUserErrors<T>(batches: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* batches;
+  } catch (err) {
+    throw asUserError(err);
+  }
 }
 
 export async function openRowSource(file: string, opts: { batchRows?: number } = {}): Promise<RowSource> {
-  const batchRows = opts.batchRows ?? BATCH_ROWS;
-  const totalBytes = await fileSize(file);
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.csv') return csvSource(file, totalBytes, batchRows);
-  if (ext === '.ndjson' || ext === '.jsonl') return ndjsonSource(file, totalBytes, batchRows);
-  if (ext === '.parquet') return parquetSource(file, totalBytes, batchRows);
-  throw new UserError(
-    `${file}: unknown file type "${ext || '(none)'}"; use .csv, .ndjson, .jsonl or .parquet`,
-  );
-}
-
-function csvSource(file: string, totalBytes: number, batchRows: number): RowSource {
-  const input = createReadStream(file);
-  async function* batches(): AsyncGenerator<RawRow[]> {
-    const parser = input.pipe(parse({ columns: true, skip_empty_lines: true, bom: true, info: true }));
-    input.on('error', (err) => parser.destroy(err));
-    let batch: RawRow[] = [];
-    try {
-      for await (const r of parser as AsyncIterable<{
-        record: Record<string, string>;
-        info: { lines: number };
-      }>) {
-        batch.push({ line: r.info.lines, values: r.record });
-        if (batch.length >= batchRows) {
-          yield batch;
-          batch = [];
-        }
-      }
-    } catch (err) {
-      throw new UserError(`${file}: not a valid CSV file: ${(err as Error).message}`);
-    } finally {
-      input.destroy();
-    }
-    if (batch.length > 0) yield batch;
-  }
-  return { file, format: 'csv', totalBytes, bytesRead: () => input.bytesRead, batches: batches() };
-}
-
-function ndjsonSource(file: string, totalBytes: number, batchRows: number): RowSource {
-  const input = createReadStream(file);
-  async function* batches(): AsyncGenerator<RawRow[]> {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    let batch: RawRow[] = [];
-    let lineNo = 0;
-    try {
-      for await (const raw of lines) {
-        lineNo++;
-        const line = raw.trim();
-        if (line === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch (err) {
-          throw new UserError(
-            `${file}:${lineNo}: not JSON (${(err as Error).message}); each line is one JSON object`,
-          );
-        }
-        if (typeof value !== 'object' || value === null || Array.isArray(value))
-          throw new UserError(
-            `${file}:${lineNo}: each line must be a JSON object, found ${JSON.stringify(value)}`,
-          );
-        batch.push({ line: lineNo, values: value as Record<string, unknown> });
-        if (batch.length >= batchRows) {
-          yield batch;
-          batch = [];
-        }
-      }
-    } finally {
-      lines.close();
-      input.destroy();
-    }
-    if (batch.length > 0) yield batch;
-  }
-  return { file, format: 'ndjson', totalBytes, bytesRead: () => input.bytesRead, batches: batches() };
-}
-
-/** Parquet values as the row checks read them: times as ISO text, 64-bit integers as numbers. */
-function plainValue(v: unknown): unknown {
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'bigint') return Number(v);
-  return v;
-}
-
-async function parquetSource(file: string, totalBytes: number, batchRows: number): Promise<RowSource> {
-  const buffer = await asyncBufferFromFile(file);
-  let metadata: FileMetaData;
   try {
-    metadata = await parquetMetadataAsync(buffer);
+    const source = await openRowFile(file, opts);
+    return { ...source, batches: refusalsAsUserErrors(source.batches) };
   } catch (err) {
-    throw new UserError(`${file} is not a readable Parquet file: ${(err as Error).message}`);
+    throw asUserError(err);
   }
-  const names: string[] = [];
-  for (const el of metadata.schema.slice(1)) {
-    if (el.num_children)
-      throw new UserError(`${file}: nested column "${el.name}" is not supported; flatten it first`);
-    names.push(el.name);
-  }
-  let bytes = 0;
-  async function* batches(): AsyncGenerator<RawRow[]> {
-    let groupStart = 0;
-    for (const group of metadata.row_groups) {
-      const groupEnd = groupStart + Number(group.num_rows);
-      const columns = await readRowGroup(file, buffer, metadata, groupStart, groupEnd);
-      for (let start = groupStart; start < groupEnd; start += batchRows) {
-        const end = Math.min(groupEnd, start + batchRows);
-        const batch: RawRow[] = [];
-        for (let row = start; row < end; row++) {
-          const values: Record<string, unknown> = {};
-          for (const name of names) values[name] = plainValue(columns.get(name)?.valueAt(row));
-          // Parquet has no lines: a row is named by its 1-based position in the file.
-          batch.push({ line: row + 1, values });
-        }
-        yield batch;
-      }
-      bytes += Number(group.total_compressed_size ?? group.total_byte_size);
-      groupStart = groupEnd;
-    }
-  }
-  return { file, format: 'parquet', totalBytes, bytesRead: () => bytes, batches: batches() };
-}
-
-/** One column of a row group as hyparquet decoded it: its pages, each with the file row it starts at. */
-class DecodedColumn {
-  private readonly pages: { start: number; end: number; data: ArrayLike<unknown> }[] = [];
-  private at = 0;
-
-  add(start: number, end: number, data: ArrayLike<unknown>): void {
-    this.pages.push({ start, end, data });
-    this.pages.sort((a, b) => a.start - b.start);
-  }
-
-  /** The value of a file row; rows are asked for in order, so the page cursor only moves forward. */
-  valueAt(row: number): unknown {
-    while (this.at < this.pages.length && this.pages[this.at]!.end <= row) this.at++;
-    const page = this.pages[this.at];
-    return page && page.start <= row ? page.data[row - page.start] : undefined;
-  }
-}
-
-/**
- * A row group decoded column by column (hyparquet's chunks), with no row objects built for it: rows are
- * assembled a batch at a time from these columns, so memory holds one group's columns and one batch.
- */
-async function readRowGroup(
-  file: string,
-  buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>,
-  metadata: FileMetaData,
-  rowStart: number,
-  rowEnd: number,
-): Promise<Map<string, DecodedColumn>> {
-  const columns = new Map<string, DecodedColumn>();
-  try {
-    await parquetRead({
-      file: buffer,
-      metadata,
-      compressors,
-      rowStart,
-      rowEnd,
-      onChunk: (chunk) => {
-        let column = columns.get(chunk.columnName);
-        if (!column) columns.set(chunk.columnName, (column = new DecodedColumn()));
-        column.add(chunk.rowStart, chunk.rowEnd, chunk.columnData);
-      },
-    });
-  } catch (err) {
-    throw new UserError(`${file}: cannot decode rows ${rowStart + 1}..${rowEnd}: ${(err as Error).message}`);
-  }
-  return columns;
 }
