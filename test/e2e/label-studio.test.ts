@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelStudioApi, type LabelStudioApi } from '../../activities/label-studio.js';
+import { cycleAudit } from '../../db/cycles.js';
 import { campaignAnswersByItem } from '../../db/labeling.js';
 import { signUpAnnotator, startLabelStudio, type LabelStudioProcess } from '../../dev/label-studio.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
@@ -15,7 +16,7 @@ import { pendingLabels, startCycle } from '../../ops/cycles.js';
 import { syncLabelStudio } from '../../ops/label-studio.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import { labelingWorkflowId } from '../../workflows/cycle.js';
-import { until, useStack } from '../helpers.js';
+import { recordHistoryOf, until, useStack } from '../helpers.js';
 
 const stack = useStack('labelstudio');
 const TOKEN_ENV = 'REMEDY_TEST_LABEL_STUDIO_TOKEN';
@@ -49,6 +50,28 @@ afterAll(async () => {
   delete process.env[SECRET_ENV];
 });
 
+/** A started cycle whose campaign of `budget` items for Ann is open, labeled in Label Studio. */
+async function openCampaign(modelId: string, budget: number, labelStudio: Record<string, unknown>) {
+  const prepared = await prepareWeatherModel(stack.pool, modelId, {
+    ...DEMO_POLICY,
+    labeling: {
+      budget,
+      minLabels: budget,
+      deadline: '24h',
+      reviewers: [ANN],
+      tool: 'label-studio',
+      labelStudio,
+    },
+  });
+  const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
+  const { cycleId } = await startCycle(stack.h.client, stack.h, { modelId, window: SCENARIO.window });
+  const status = await until(
+    () => pendingLabels(stack.h.client, cycleId),
+    (s) => s.requested === budget,
+  );
+  return { cycleId, status, truth };
+}
+
 interface Task {
   id: number;
   data: {
@@ -62,27 +85,11 @@ interface Task {
 
 /** A campaign of `budget` items for Ann, labeled in Label Studio; open, with its tasks there. */
 async function campaignInLabelStudio(modelId: string, budget: number, webhook: boolean) {
-  const prepared = await prepareWeatherModel(stack.pool, modelId, {
-    ...DEMO_POLICY,
-    labeling: {
-      budget,
-      minLabels: budget,
-      deadline: '24h',
-      reviewers: [ANN],
-      tool: 'label-studio',
-      labelStudio: {
-        url: ls.url,
-        tokenEnv: TOKEN_ENV,
-        ...(webhook ? { webhook: { url: `${review.url}/label-studio/webhook`, secretEnv: SECRET_ENV } } : {}),
-      },
-    },
+  const { cycleId, status, truth } = await openCampaign(modelId, budget, {
+    url: ls.url,
+    tokenEnv: TOKEN_ENV,
+    ...(webhook ? { webhook: { url: `${review.url}/label-studio/webhook`, secretEnv: SECRET_ENV } } : {}),
   });
-  const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
-  const { cycleId } = await startCycle(stack.h.client, stack.h, { modelId, window: SCENARIO.window });
-  const status = await until(
-    () => pendingLabels(stack.h.client, cycleId),
-    (s) => s.requested === budget,
-  );
   const title = `Remedy ${labelingWorkflowId(cycleId)}`;
   const project = await until(
     async () =>
@@ -187,6 +194,7 @@ describe('Label Studio', () => {
       (s) => s.state !== 'open',
     );
     expect(done).toMatchObject({ state: 'complete', answered: 3, requested: 3 });
+    await recordHistoryOf(stack.h.client.workflow.getHandle(campaignId));
   });
 
   it('given no webhook, then polling since a cursor brings the annotations back, each once', async () => {
@@ -230,5 +238,25 @@ describe('Label Studio', () => {
     expect(again.outcomes.map((o) => o.result)).toEqual(['duplicate', 'refused', 'duplicate']);
     expect(again.cursor).toBe(next.cursor);
     expect((await campaignAnswersByItem(stack.pool, campaignId)).map((r) => r.reviewer)).toEqual([ANN, ANN]);
+  });
+
+  it('given a worker without the token, then the failure is recorded naming the variable, and the campaign stays open for the review page', async () => {
+    const { cycleId } = await openCampaign('weather-ls-notoken', 2, {
+      url: ls.url,
+      tokenEnv: 'REMEDY_TEST_LABEL_STUDIO_UNSET',
+    });
+    const audit = await until(
+      () => cycleAudit(stack.pool, cycleId),
+      (rows) => rows.some((r) => r.action === 'labeling.label-studio-failed'),
+    );
+    expect(audit.find((r) => r.action === 'labeling.label-studio-failed')).toMatchObject({
+      actor: 'remedy',
+      details: {
+        reason:
+          "labeling.labelStudio: REMEDY_TEST_LABEL_STUDIO_UNSET is not set in the worker's environment: set it to a Label Studio API token (the policy names the variable, never the value)",
+        url: ls.url,
+      },
+    });
+    expect((await pendingLabels(stack.h.client, cycleId)).state).toBe('open');
   });
 });
