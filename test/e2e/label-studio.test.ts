@@ -16,7 +16,7 @@ import { pendingLabels, startCycle } from '../../ops/cycles.js';
 import { syncLabelStudio } from '../../ops/label-studio.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import { labelingWorkflowId } from '../../workflows/cycle.js';
-import { recordHistoryOf, until, useStack } from '../helpers.js';
+import { cliRunner, recordHistoryOf, until, useStack } from '../helpers.js';
 
 const stack = useStack('labelstudio');
 const TOKEN_ENV = 'REMEDY_TEST_LABEL_STUDIO_TOKEN';
@@ -228,15 +228,36 @@ describe('Label Studio', () => {
       },
     ]);
 
-    // From the cursor: only what is new. From the start again: the same answer, counted once.
+    // From the cursor (the command line, as a person polls): only what is new. From the start again:
+    // the same answers, counted once, and the refusal again (exit 2, as for a CSV import with refusals).
     await annotate(ANN, b!.id, labelOf(b!));
-    const next = await syncLabelStudio(stack.h.client, admin, { projectId, since: first.cursor });
-    expect(next.outcomes.map((o) => [o.recordKey, o.reviewer, o.result])).toEqual([
+    const remedy = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }), {
+      ...process.env,
+      LABEL_STUDIO_URL: ls.url,
+      LABEL_STUDIO_API_KEY: ls.token,
+    });
+    const next = await remedy(
+      'labels',
+      'sync-label-studio',
+      cycleId,
+      '--since',
+      String(first.cursor),
+      '--json',
+    );
+    expect(next.code).toBe(0);
+    const synced = JSON.parse(next.out) as Awaited<ReturnType<typeof syncLabelStudio>>;
+    expect(synced.outcomes.map((o) => [o.recordKey, o.reviewer, o.result])).toEqual([
       [b!.data.remedy_record_key, ANN, 'labeled'],
     ]);
-    const again = await syncLabelStudio(stack.h.client, admin, { projectId, since: 0 });
-    expect(again.outcomes.map((o) => o.result)).toEqual(['duplicate', 'refused', 'duplicate']);
-    expect(again.cursor).toBe(next.cursor);
+    const again = await remedy('labels', 'sync-label-studio', cycleId);
+    expect(again.code).toBe(2);
+    expect(again.out.split('\n').map((l) => l.replace(/^annotation \d+ /, ''))).toEqual([
+      `(${a!.data.remedy_record_key}, ${labelOf(a!)}, ${ANN}): duplicate`,
+      `(${b!.data.remedy_record_key}, ${labelOf(b!)}, ${BOB}): refused: label refused: reviewer "${BOB}" may not label for this model`,
+      `(${b!.data.remedy_record_key}, ${labelOf(b!)}, ${ANN}): duplicate`,
+      `cursor: ${synced.cursor} (next time: --since ${synced.cursor})`,
+      '',
+    ]);
     expect((await campaignAnswersByItem(stack.pool, campaignId)).map((r) => r.reviewer)).toEqual([ANN, ANN]);
   });
 
