@@ -34,7 +34,7 @@ export interface LabelStudioOptions {
   dataDir?: string;
   port?: number;
   log?: (line: string) => void;
-  /** How long to wait for /health (a first start migrates a new database: about 90 s on 2 cores). */
+  /** How long to wait for /health (a first start migrates a new database: about 100 s on 2 cores). */
   timeoutMs?: number;
 }
 
@@ -124,7 +124,7 @@ export async function startLabelStudio(opts: LabelStudioOptions = {}): Promise<L
     if (own) await rm(dataDir, { recursive: true, force: true });
   };
   log(`Starting Label Studio on ${url} (data in ${dataDir}${seeded ? ', from the migrated seed' : ''})...`);
-  const deadline = Date.now() + (opts.timeoutMs ?? 240_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 480_000);
   for (;;) {
     if (ended !== null) {
       await stop();

@@ -42,7 +42,7 @@ beforeAll(async () => {
   process.env[TOKEN_ENV] = ls.token;
   process.env[SECRET_ENV] = SECRET;
   review = await startReviewServer(stack.h.client, { labelStudio: { api: admin, secret: SECRET } });
-}, 300_000);
+}, 600_000);
 afterAll(async () => {
   await review?.close();
   await ls?.stop();
