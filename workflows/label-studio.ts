@@ -27,7 +27,7 @@ const acts = summarized(proxyActivities<Activities>(quickIo));
  */
 export async function publishReleased(c: Campaign): Promise<void> {
   const ls = c.settings.labelStudio;
-  if (!c.toLabelStudio || !ls) return;
+  if (!c.toLabelStudio || !ls || c.released === 0) return;
   const { campaignId, cycleId, modelId, championVersion, labelSet } = c.id;
   try {
     const r = await publishActs.publishLabelStudioTasks({

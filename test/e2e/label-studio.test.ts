@@ -13,7 +13,7 @@ import { campaignAnswersByItem } from '../../db/labeling.js';
 import { signUpAnnotator, startLabelStudio, type LabelStudioProcess } from '../../dev/label-studio.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { pendingLabels, startCycle } from '../../ops/cycles.js';
-import { syncLabelStudio } from '../../ops/label-studio.js';
+import { pollLabelStudio, syncLabelStudio, type AnnotationOutcome } from '../../ops/label-studio.js';
 import { startReviewServer, type ReviewServer } from '../../review/server.js';
 import { labelingWorkflowId } from '../../workflows/cycle.js';
 import { cliRunner, recordHistoryOf, until, useStack } from '../helpers.js';
@@ -200,8 +200,8 @@ describe('Label Studio', () => {
   it('given no webhook, then polling since a cursor brings the annotations back, each once', async () => {
     const { cycleId, truth, projectId, tasks } = await campaignInLabelStudio('weather-ls-poll', 3, false);
     const campaignId = labelingWorkflowId(cycleId);
-    // Two of three answered: the campaign stays open, so a repeat reaches it.
-    const [a, b] = tasks;
+    // Two of three answered at first: the campaign stays open, so a repeat reaches it.
+    const [a, b, c] = tasks;
     const labelOf = (t: Task) => truth.get(t.data.remedy_record_key)!;
     const hooks = await admin.call<unknown[]>('GET', `/api/webhooks?project=${projectId}`);
     expect(hooks).toEqual([]);
@@ -259,6 +259,33 @@ describe('Label Studio', () => {
       '',
     ]);
     expect((await campaignAnswersByItem(stack.pool, campaignId)).map((r) => r.reviewer)).toEqual([ANN, ANN]);
+
+    // Polling in a loop (what --watch runs): the last item answered, the campaign completes.
+    const stop = new AbortController();
+    const seen: AnnotationOutcome[] = [];
+    const loop = pollLabelStudio(stack.h.client, admin, {
+      projectId,
+      since: synced.cursor,
+      cycleId,
+      intervalMs: 200,
+      signal: stop.signal,
+      onOutcome: (o) => seen.push(o),
+    });
+    const last = await annotate(ANN, c!.id, labelOf(c!));
+    await until(
+      () => Promise.resolve(seen.length),
+      (n) => n > 0,
+    );
+    stop.abort();
+    expect(await loop).toBe(last.id);
+    expect(seen.map((o) => [o.recordKey, o.reviewer, o.result])).toEqual([
+      [c!.data.remedy_record_key, ANN, 'labeled'],
+    ]);
+    const done = await until(
+      () => pendingLabels(stack.h.client, cycleId),
+      (s) => s.state !== 'open',
+    );
+    expect(done).toMatchObject({ state: 'complete', answered: 3 });
   });
 
   it('given a worker without the token, then the failure is recorded naming the variable, and the campaign stays open for the review page', async () => {
