@@ -3,6 +3,7 @@ import { createCatalogActivities } from './catalog.js';
 import { createCycleActivities } from './cycle.js';
 import { createDriftActivities } from './drift.js';
 import { createLabelingActivities } from './labeling.js';
+import { createLabelStudioActivities } from './label-studio.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { createPythonTrainingActivities } from './outside-training.js';
 import { createRevertActivities } from './revert.js';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDriftActivities(deps),
     ...createCatalogActivities(deps),
     ...createLabelingActivities(deps),
+    ...createLabelStudioActivities(),
     ...createRolloutActivities(deps),
     ...createRevertActivities(deps),
     ...createEvaluationActivities(deps),

@@ -14,6 +14,7 @@ import {
   UserError,
 } from '../ops/cycles.js';
 import { actingPerson, WHO_DECIDES } from './identity.js';
+import { registerLabelStudioSync } from './label-studio.js';
 import { type CliContext, PartialFailure } from './shared.js';
 
 const WHO_ANSWERS = 'who is answering (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)';
@@ -117,7 +118,8 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
 }
 
 /** Importing answers, extending a deadline, deciding a parked campaign. */
-export function registerCampaignCommands(program: Command, { io, withClient, print }: CliContext): void {
+export function registerCampaignCommands(program: Command, ctx: CliContext): void {
+  const { io, withClient, print } = ctx;
   const labels = program
     .command('labels')
     .description(
@@ -205,4 +207,5 @@ export function registerCampaignCommands(program: Command, { io, withClient, pri
         io.out(`${decision} sent to ${cycle}\n`);
       },
     );
+  registerLabelStudioSync(labels, ctx);
 }

@@ -109,6 +109,8 @@ export function labelingInputOf(id: CampaignIdentity, l: LabelingSettings): Labe
       : {}),
     ...(l.batchSize > 0 ? { batchSize: l.batchSize } : {}),
     ...(l.maxHistoryEvents !== MAX_HISTORY_EVENTS ? { maxHistoryEvents: l.maxHistoryEvents } : {}),
+    ...(l.tool !== 'review-page' ? { tool: l.tool } : {}),
+    ...(l.labelStudio ? { labelStudio: l.labelStudio } : {}),
   };
 }
 

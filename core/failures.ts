@@ -24,5 +24,7 @@ export const FailureTypes = [
   'LogSourceFailed',
   // A revert that no longer applies when its records are written (a cycle opened, the champion changed).
   'RevertRefused',
+  // Label Studio refused the campaign's project or tasks (a missing or refused token, a bad request).
+  'LabelStudioFailed',
 ] as const;
 export type FailureType = (typeof FailureTypes)[number];

@@ -43,10 +43,12 @@ export type CycleRequest = z.input<typeof CycleInput>;
 /**
  * How the sender established who a person is, kept with their labels and approvals: a verified OIDC
  * token (`jwt`), an authenticating proxy's header (`trusted-proxy`), a gateway client's API key
- * (`api-key`), or the name as typed (`unverified`). The sending process (the CLI, the review page)
- * checks it; a sender that says nothing is recorded as `unverified`.
+ * (`api-key`), a Label Studio login (`label-studio`: the annotator's account, read from Label Studio
+ * by Remedy's own token or sent by its webhook with the shared secret), or the name as typed
+ * (`unverified`). The sending process (the CLI, the review page) checks it; a sender that says nothing
+ * is recorded as `unverified`.
  */
-export const VerifiedBy = z.enum(['jwt', 'trusted-proxy', 'api-key', 'unverified']);
+export const VerifiedBy = z.enum(['jwt', 'trusted-proxy', 'api-key', 'label-studio', 'unverified']);
 export type VerifiedBy = z.infer<typeof VerifiedBy>;
 
 /** One answer from a reviewer, as sent by the CLI, the review page or any Temporal client. */
@@ -54,8 +56,8 @@ export const LabelAnswer = z.object({
   recordKey: z.string().min(1).max(200),
   label: z.string().min(1).max(100),
   reviewer: z.string().min(1).max(100),
-  /** Where the answer was given, kept with it: the CLI, the review page, or any other client. */
-  via: z.enum(['cli', 'review-page', 'api']).optional(),
+  /** Where the answer was given, kept with it: the CLI, the review page, Label Studio, or any other client. */
+  via: z.enum(['cli', 'review-page', 'label-studio', 'api']).optional(),
   /** How the reviewer's name was established (absent: `unverified`). */
   verifiedBy: VerifiedBy.optional(),
 });

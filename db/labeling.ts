@@ -178,6 +178,24 @@ export async function campaignAnswers(
   return rows;
 }
 
+/** A campaign's answers by item: the label, who gave it, how they were identified and through what. */
+export async function campaignAnswersByItem(
+  q: Queryable,
+  campaignId: string,
+): Promise<{ record_key: string; label: string; reviewer: string; via: string; verified_by: string }[]> {
+  const { rows } = await q.query<{
+    record_key: string;
+    label: string;
+    reviewer: string;
+    via: string;
+    verified_by: string;
+  }>(
+    'SELECT record_key, label, reviewer, via, verified_by FROM labels WHERE campaign_id = $1 ORDER BY record_key',
+    [campaignId],
+  );
+  return rows;
+}
+
 /** How many items a campaign asked for. */
 export async function labelTaskCount(q: Queryable, campaignId: string): Promise<number> {
   const { rows } = await q.query<{ n: string }>(

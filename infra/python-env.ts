@@ -78,8 +78,16 @@ export async function basePython(): Promise<{ path: string; version: string }> {
   return { path: candidate, version };
 }
 
-export function requirementsHash(): string {
-  return createHash('sha256').update(readFileSync(requirementsPath)).digest('hex');
+export function requirementsHash(file = requirementsPath): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** One venv: where it is, the pinned requirements it holds, and what it is for (in messages). */
+export interface VenvSpec {
+  dir: string;
+  python: string;
+  requirements: string;
+  what: string;
 }
 
 function stampMatches(dir: string, python: string, hash: string): boolean {
@@ -103,7 +111,7 @@ async function withLock<T>(file: string, log: Log, body: () => Promise<T>): Prom
         await rm(file, { force: true });
         continue;
       }
-      if (!announced) log('Another process is installing the Python environment; waiting for it.');
+      if (!announced) log(`Another process is installing ${file.replace(/\.lock$/, '')}; waiting for it.`);
       announced = true;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -115,7 +123,8 @@ async function withLock<T>(file: string, log: Log, body: () => Promise<T>): Prom
   }
 }
 
-async function install(dir: string, python: string, hash: string, log: Log): Promise<void> {
+async function install(spec: VenvSpec, hash: string, log: Log): Promise<void> {
+  const { dir, python, requirements } = spec;
   const base = await basePython();
   log(`Creating the Python environment in ${dir} with Python ${base.version} (${base.path})...`);
   await rm(dir, { recursive: true, force: true });
@@ -125,16 +134,16 @@ async function install(dir: string, python: string, hash: string, log: Log): Pro
       `\`${base.path} -m venv\` failed: ${lastLines(venv.output, 5)}\n` +
         'Install the venv module (Debian: apt-get install python3-venv) or set REMEDY_PYTHON',
     );
-  log(`Installing ${path.relative(projectRoot, requirementsPath)} (about a minute the first time)...`);
+  log(`Installing ${path.relative(projectRoot, requirements)} (a minute or two the first time)...`);
   const started = Date.now();
   const pip = await run(
     python,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsPath],
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirements],
     log,
   );
   if (pip.code !== 0)
     throw new PythonEnvError(
-      `pip could not install the training worker's requirements (exit ${pip.code}):\n${lastLines(pip.output)}`,
+      `pip could not install ${spec.what}'s requirements (exit ${pip.code}):\n${lastLines(pip.output)}`,
     );
   await writeFile(path.join(dir, STAMP), `${hash}\n`);
   log(`Python environment ready in ${((Date.now() - started) / 1000).toFixed(0)} s: ${python}`);
@@ -145,9 +154,18 @@ async function install(dir: string, python: string, hash: string, log: Log): Pro
  * returns its interpreter. Fast (no process started) when it is up to date.
  */
 export async function ensurePythonEnv(opts: { log?: Log } = {}): Promise<{ python: string }> {
-  const log = opts.log ?? (() => {});
   const { dir, python } = pythonEnvPaths();
-  const hash = requirementsHash();
+  return ensureVenv({ dir, python, requirements: requirementsPath, what: 'the training worker' }, opts);
+}
+
+/**
+ * Creates or updates a venv when its requirements file changed since the last install; returns its
+ * interpreter. Fast (no process started) when it is up to date; one install at a time across processes.
+ */
+export async function ensureVenv(spec: VenvSpec, opts: { log?: Log } = {}): Promise<{ python: string }> {
+  const log = opts.log ?? (() => {});
+  const { dir, python, requirements } = spec;
+  const hash = requirementsHash(requirements);
   if (stampMatches(dir, python, hash)) return { python };
   await mkdir(path.dirname(dir), { recursive: true });
   return withLock(`${dir}.lock`, log, async () => {
@@ -155,9 +173,9 @@ export async function ensurePythonEnv(opts: { log?: Log } = {}): Promise<{ pytho
     if (!stampMatches(dir, python, hash)) {
       if (existsSync(path.join(dir, STAMP)))
         log(
-          `${path.relative(projectRoot, requirementsPath)} changed (${(await readFile(path.join(dir, STAMP), 'utf8')).trim().slice(0, 12)} -> ${hash.slice(0, 12)}): reinstalling.`,
+          `${path.relative(projectRoot, requirements)} changed (${(await readFile(path.join(dir, STAMP), 'utf8')).trim().slice(0, 12)} -> ${hash.slice(0, 12)}): reinstalling.`,
         );
-      await install(dir, python, hash, log);
+      await install(spec, hash, log);
     }
     return { python };
   });

@@ -10,6 +10,7 @@
  *   (a closed cycle or campaign: 410 with its outcome and when; a cycle never started: 404)
  *   GET  /reports/:cycleId                the cycle's report (HTML; with a database)
  *   GET  /reports/:cycleId.md             the same as Markdown
+ *   POST /label-studio/webhook            annotations from Label Studio (review/label-studio-webhook.ts)
  *
  * Who is reviewing (infra/identity.ts, REMEDY_AUTH): a verified OIDC token (`jwt`), the
  * `X-Remedy-Reviewer` header from a configured proxy (`proxy`), or, by default on a trusted network, the
@@ -35,6 +36,7 @@ import { HttpError, listen, readJsonBody, sendJson, type Listening } from '../in
 import { loadCycleReport, renderReport } from '../ops/report.js';
 import { campaignPage } from './label-page.js';
 import { LABEL_SCRIPT_HASH } from './label-script.js';
+import { labelStudioWebhook, type LabelStudioWebhookConfig } from './label-studio-webhook.js';
 import { errorPage, indexPage } from './pages.js';
 
 const MAX_BODY = 16 * 1024;
@@ -56,6 +58,8 @@ export interface ReviewOptions {
   namespace?: string;
   /** Who is calling; default: the header or ?reviewer= as given (REMEDY_AUTH=open). */
   identify?: Identify;
+  /** Label Studio's webhook (POST /label-studio/webhook): its API and the shared secret; unset, it is off. */
+  labelStudio?: LabelStudioWebhookConfig;
 }
 
 export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
@@ -85,10 +89,14 @@ export function createReviewHandler(client: Client, opts: ReviewOptions = {}) {
     return out;
   };
 
+  const fromLabelStudio = labelStudioWebhook(client, opts.labelStudio);
+
   return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://review');
       if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
+      // Label Studio identifies itself by the shared secret, and the annotator by their account there.
+      if (url.pathname === '/label-studio/webhook') return await fromLabelStudio(req, res);
       const who = await reviewerOf(req, url);
       const reviewer = who?.name ?? null;
       if (req.method === 'GET' && (url.pathname === '/review' || url.pathname === '/review/')) {

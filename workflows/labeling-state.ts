@@ -21,6 +21,7 @@ import {
 } from '../core/labeling.js';
 import type { CampaignIdentity, LabelingSettings } from '../core/labeling-settings.js';
 import type { LabelingStatus, PendingItem } from './messages.js';
+import { publishReleased } from './label-studio.js';
 import { quickIo, summarized } from './presets.js';
 
 export const acts = summarized(proxyActivities<Activities>(quickIo));
@@ -60,6 +61,8 @@ export interface Campaign {
   runs: number;
   /** This run may continue as new (false when replaying a run recorded before it could). */
   mayContinue: boolean;
+  /** Items go out to Label Studio as they are released (false when replaying a run recorded before it could). */
+  toLabelStudio: boolean;
   /**
    * The run is handing over to a new one: answers already accepted finish, new ones are refused with a
    * message the client recognizes and sends again, to land on the new run (ops/cycles.ts).
@@ -174,6 +177,7 @@ export function newCampaign(id: CampaignIdentity, settings: LabelingSettings, st
     autoLabeled: 0,
     runs: 0,
     mayContinue: false,
+    toLabelStudio: false,
     moving: false,
   };
 }
@@ -311,6 +315,7 @@ export async function sendNextBatch(c: Campaign): Promise<boolean> {
     if (next.items.length < c.batchSize) c.total = c.items.length;
     if (allAnswered(c)) return true;
   } else c.released = Math.min(c.released + c.batchSize, c.total);
+  await publishReleased(c);
   const b = batchOf(c);
   await tell(
     c,

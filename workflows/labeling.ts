@@ -18,6 +18,7 @@ import {
   withVote,
 } from '../core/labeling.js';
 import { LabelingSettings, type LabelingCampaignInput } from '../core/labeling-settings.js';
+import { publishReleased } from './label-studio.js';
 import {
   decideCampaignUpdate,
   extendDeadlineUpdate,
@@ -105,6 +106,8 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     ? restoredCampaign(id, parsed.data, carried)
     : newCampaign(id, parsed.data, workflowInfo().startTime.getTime());
   c.mayContinue = mayContinue;
+  // Campaigns recorded before Label Studio could take their items replay without it.
+  c.toLabelStudio = c.settings.tool === 'label-studio' && patched('label-studio');
   const settings = c.settings;
   handleMessages(c);
   const next = () => continueRun(c, given);
@@ -131,6 +134,7 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
     c.unlabeledRows = opened.unlabeledRows;
     c.autoLabeled = opened.autoLabeled;
     log.info('labeling campaign open', { campaignId, requested: c.total, deadline: settings.deadline });
+    await publishReleased(c);
 
     if (patched('labeling-sla')) {
       c.state = await runSla(c, next);

@@ -64,6 +64,7 @@ export const ACTIVITY_SUMMARIES = {
   recordLabel: 'Store a label answer',
   recordVote: "Store one reviewer's answer to an overlapped item",
   nextLabelBatch: 'Active learning: retrain a quick forest on the labels so far and pick the next batch',
+  publishLabelStudioTasks: "Label Studio: the campaign's items as tasks, the model's guess pre-selected",
   notify: 'Notify reviewers (reminder, escalation or decision)',
   freezeLabeledDataset: 'Freeze the labeled dataset version',
   trainCandidate: 'Train the candidate on its own task queue (heartbeats, resumes from checkpoints)',
