@@ -154,13 +154,14 @@ async function parquetSource(file: string, totalBytes: number, batchRows: number
     let groupStart = 0;
     for (const group of metadata.row_groups) {
       const groupEnd = groupStart + Number(group.num_rows);
-      const columns = await readRowGroup(file, buffer, metadata, groupStart, groupEnd);
+      const decoded = await readRowGroup(file, buffer, metadata, groupStart, groupEnd);
+      const columns = names.map((name) => decoded.get(name));
       for (let start = groupStart; start < groupEnd; start += batchRows) {
         const end = Math.min(groupEnd, start + batchRows);
         const batch: RawRow[] = [];
         for (let row = start; row < end; row++) {
           const values: Record<string, unknown> = {};
-          for (const name of names) values[name] = plainValue(columns.get(name)?.valueAt(row));
+          for (let c = 0; c < names.length; c++) values[names[c]!] = plainValue(columns[c]?.valueAt(row));
           // Parquet has no lines: a row is named by its 1-based position in the file.
           batch.push({ line: row + 1, values });
         }
