@@ -17,6 +17,15 @@ const SPAN_SEED = '';
 
 const md5 = (key: string) => createHash('md5').update(key).digest('hex');
 
+/** md5 of the key, then the key: `ORDER BY md5(record_key), record_key`. */
+function byHashThenKey(
+  a: { h: string; r: { recordKey: string } },
+  b: { h: string; r: { recordKey: string } },
+) {
+  if (a.h !== b.h) return a.h < b.h ? -1 : 1;
+  return a.r.recordKey < b.r.recordKey ? -1 : a.r.recordKey > b.r.recordKey ? 1 : 0;
+}
+
 /** The earliest production row known: the log's (through its source) or the registration's. */
 export async function earliestProduction(
   pool: pg.Pool,
@@ -61,17 +70,7 @@ export async function productionSpanRows(
   const registered = await ref.registrationSpanRows(pool, { ...input, before: first });
   const drawn = [...logged, ...registered.rows]
     .map((r) => ({ r, h: md5(SPAN_SEED + r.recordKey) }))
-    .sort((a, b) =>
-      a.h !== b.h
-        ? a.h < b.h
-          ? -1
-          : 1
-        : a.r.recordKey < b.r.recordKey
-          ? -1
-          : a.r.recordKey > b.r.recordKey
-            ? 1
-            : 0,
-    )
+    .sort(byHashThenKey)
     .slice(0, input.limit)
     .map((d) => d.r);
   const trained = await ref.trainedKeys(
