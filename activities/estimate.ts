@@ -1,8 +1,9 @@
 /**
  * The label-free estimate a drift check makes while labels are too few: the champion's estimator is
  * calibrated on labeled rows of its reference span it was not trained on (its registration holdout, or
- * the promoted reference's unseen rows), else on its own dataset's holdout. The fit is kept per process
- * for each champion and reference, so a monitor's checks score the reference once, then only the window.
+ * the promoted reference's unseen rows, read through the model's log source), else on its own dataset's
+ * holdout. The fit is kept per process for each champion and reference, so a monitor's checks score the
+ * reference once, then only the window.
  */
 import type pg from 'pg';
 import {
@@ -18,6 +19,8 @@ import type { Features } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import * as ref from '../db/reference.js';
 import type { Scorer } from '../scoring/index.js';
+import { logSourceOf } from './log-sources.js';
+import { productionSpanRows } from './span-rows.js';
 
 type Fit = WindowEstimator | { unavailable: string };
 
@@ -32,7 +35,8 @@ async function calibrationRows(
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
   const span = input.profile.span;
   if (span) {
-    const sample = await ref.sampleSpanRows(pool, {
+    // The span's rows from the model's log source: with a team's source `records` holds only collected rows.
+    const sample = await productionSpanRows(pool, await logSourceOf(pool, input.modelId), {
       modelId: input.modelId,
       start: span.start,
       end: span.end,

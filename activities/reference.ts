@@ -10,6 +10,8 @@ import { chooseReferenceSpan, measureBaseline, REFERENCE_MAX_ROWS, type Span } f
 import { durationMs, type ModelDefinition } from '../core/schemas.js';
 import * as ref from '../db/reference.js';
 import * as db from '../db/index.js';
+import { logSourceFrom } from './log-sources.js';
+import { earliestProduction, productionSpanRows } from './span-rows.js';
 
 export interface ServingReference {
   profile: ReferenceProfile;
@@ -65,7 +67,10 @@ export async function servingReference(
       ? null
       : await previousSpan(pool, model, input.championVersion);
   if (!previous && !window) return null;
-  const earliest = await ref.earliestRow(pool, model.modelId);
+  // The span is read from the model's log wherever it is held: with a team's source, `records` holds
+  // only the rows a cycle collected (a biased sample of the drifted region).
+  const source = logSourceFrom(pool, model.policy.logSource, model.features);
+  const earliest = await earliestProduction(pool, source, model.modelId);
   const span = chooseReferenceSpan({
     previous,
     window,
@@ -73,7 +78,7 @@ export async function servingReference(
     earliest: earliest?.toISOString() ?? null,
   });
   const trainedDatasetIds = [candidate.datasetId, champion.datasetId].filter((d): d is number => d !== null);
-  const sample = await ref.sampleSpanRows(pool, {
+  const sample = await productionSpanRows(pool, source, {
     modelId: model.modelId,
     start: span.start,
     end: span.end,

@@ -110,3 +110,53 @@ export async function labeledHoldout(
   );
   return rows.map((r) => ({ recordKey: r.record_key, features: r.features, label: r.label }));
 }
+
+/** The earliest row of a model's registration data (null when it was registered without rows). */
+export async function earliestRegistrationRow(q: Queryable, modelId: string): Promise<Date | null> {
+  const { rows } = await q.query<{ ts: Date | null }>(
+    `SELECT min(d.ts) AS ts FROM dataset_rows d JOIN dataset_versions v ON v.dataset_id = d.dataset_id
+     WHERE v.model_id = $1 AND v.kind = 'reference'`,
+    [modelId],
+  );
+  return rows[0]?.ts ?? null;
+}
+
+/**
+ * The registration's rows of [start, end) that lie before `before` (when the team's log began; null: the
+ * whole span), the first `limit` by a hash of the record key (the order `sampleSpanRows` draws by), with
+ * their full count.
+ */
+export async function registrationSpanRows(
+  q: Queryable,
+  input: { modelId: string; start: string; end: string; before: string | null; limit: number },
+): Promise<{ rows: Omit<SpanRow, 'trained'>[]; total: number }> {
+  const { rows } = await q.query<{
+    record_key: string;
+    ts: Date;
+    features: Features;
+    label: string | null;
+    total: string;
+  }>(
+    `SELECT d.record_key, d.ts, d.features, d.label, count(*) OVER () AS total FROM dataset_rows d
+     JOIN dataset_versions v ON v.dataset_id = d.dataset_id
+     WHERE v.model_id = $1 AND v.kind = 'reference' AND d.ts >= $2 AND d.ts < $3
+       AND ($4::timestamptz IS NULL OR d.ts < $4::timestamptz)
+     ORDER BY md5(d.record_key), d.record_key LIMIT $5`,
+    [input.modelId, input.start, input.end, input.before, input.limit],
+  );
+  return {
+    rows: rows.map((r) => ({ recordKey: r.record_key, ts: r.ts, features: r.features, label: r.label })),
+    total: rows.length === 0 ? 0 : Number(rows[0]!.total),
+  };
+}
+
+/** Which of `keys` are in the train split of one of the datasets: rows those versions were trained on. */
+export async function trainedKeys(q: Queryable, datasetIds: number[], keys: string[]): Promise<Set<string>> {
+  if (datasetIds.length === 0 || keys.length === 0) return new Set();
+  const { rows } = await q.query<{ record_key: string }>(
+    `SELECT DISTINCT record_key FROM dataset_rows
+     WHERE dataset_id = ANY($1::bigint[]) AND split = 'train' AND record_key = ANY($2::text[])`,
+    [datasetIds, keys],
+  );
+  return new Set(rows.map((r) => r.record_key));
+}

@@ -2,7 +2,8 @@
  * Prediction-log sources: the same weather log (2013–2015, real observations) held in Remedy's records
  * table, in a second database as a table with other column names and as a VIEW over it with one column
  * per feature, and in a directory of Parquet files partitioned by day. A drift check over each gives the
- * same report; a cycle's confirm stage and the monitor read the team's sources; bad mappings are named.
+ * same report; a cycle's confirm stage and the monitor read the team's sources; the reference a promotion
+ * builds and the label-free estimate's calibration read the span from them; bad mappings are named.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,9 +13,12 @@ import { parquetWriteFile } from 'hyparquet-writer';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { windowReport } from '../../activities/drift.js';
+import { servingReference } from '../../activities/reference.js';
 import type { DriftReport } from '../../core/drift.js';
 import type { LogSourcePolicy } from '../../core/log-source.js';
 import { ModelDefinition, Policy } from '../../core/schemas.js';
+import * as db from '../../db/index.js';
+import { withTransaction } from '../../db/pool.js';
 import { ident, param, quoteIdent, sql, sqlText } from '../../db/sql.js';
 import { SCENARIO, prepareWeatherModel } from '../../dev/scenario.js';
 import { weatherModel, type WeatherRow } from '../../dev/weather.js';
@@ -253,6 +257,125 @@ describe('prediction-log sources', () => {
     expect(s.check!.window).toEqual({ start: '2013-01-01T00:00:00.000Z', end: '2013-01-31T00:00:00.000Z' });
     // Two cities a day for 30 days.
     expect(s.reason).toContain('all 60 records of the window tested');
+  });
+});
+
+/** A cycle over the spring window run until its collect stage ended, then aborted: its id. */
+async function collectedCycle(modelId: string): Promise<string> {
+  const started = await remedy('start', modelId, '--from', SPRING.start, '--to', SPRING.end);
+  expect(started.code).toBe(0);
+  const cycleId = started.out.trim().replace(/^started /, '');
+  await until(
+    () => cycleStatus(stack.h.client, cycleId),
+    (s) => s.stages.some((st) => st.stage === 'collect' && Boolean(st.endedAt)),
+  );
+  await abortCycle(stack.h.client, cycleId);
+  return cycleId;
+}
+
+/** A candidate trained on `datasetId` (the champion's artifact will do), as a cycle registers one. */
+async function candidateOn(modelId: string, datasetId: number, tag: string): Promise<number> {
+  const champion = await db.getModelVersion(stack.pool, modelId, 1);
+  return db.insertModelVersion(stack.pool, {
+    modelId,
+    idempotencyKey: `${tag}:candidate`,
+    status: 'candidate',
+    datasetId,
+    cycleId: tag,
+    configHash: champion.configHash,
+    codeVersion: 'test',
+    artifact: JSON.stringify(champion.artifact),
+    artifactSha256: champion.artifactSha256,
+    metrics: {},
+  });
+}
+
+describe('the reference after a promotion, from the team log', () => {
+  it('given a cycle over the Parquet files, then the promoted reference covers the span from the files, as from the same rows in records', async () => {
+    const cycleId = await collectedCycle('wx-files');
+    const { rows: found } = await stack.pool.query<{ dataset_id: string }>(
+      "SELECT dataset_id FROM dataset_versions WHERE cycle_id = $1 AND kind = 'collected'",
+      [cycleId],
+    );
+    const collectedId = Number(found[0]!.dataset_id);
+    const collected = await db.getDatasetRows(stack.pool, collectedId);
+    const filesCandidate = await candidateOn('wx-files', collectedId, cycleId);
+    // The same collected rows as a dataset of the model whose whole log is in records.
+    const recordsChampion = await db.getModelVersion(stack.pool, 'wx-records', 1);
+    const { datasetId: copyId } = await withTransaction(stack.pool, (client) =>
+      db.insertDatasetVersion(client, {
+        modelId: 'wx-records',
+        idempotencyKey: `${cycleId}:records-copy`,
+        parentId: recordsChampion.datasetId,
+        kind: 'collected',
+        cycleId: `${cycleId}-records`,
+        windowStart: SPRING.start,
+        windowEnd: SPRING.end,
+        samplingPlan: {},
+        contentHash: `${cycleId}-records`,
+        rows: collected.map((r) => ({ ...r, labelSource: r.label === null ? null : 'feedback' })),
+      }),
+    );
+    const recordsCandidate = await candidateOn('wx-records', copyId, `${cycleId}-records`);
+
+    const build = async (modelId: string, candidateVersion: number, maxRows?: number) =>
+      (await servingReference(stack.pool, {
+        model: (await db.getModel(stack.pool, modelId))!,
+        championVersion: 1,
+        candidateVersion,
+        ...(maxRows ? { maxRows } : {}),
+      }))!;
+    const fromFiles = await build('wx-files', filesCandidate);
+    const fromRecords = await build('wx-records', recordsCandidate);
+    const span = fromFiles.profile.span!;
+    expect(span).toEqual({
+      start: '2012-01-01T12:00:00.000Z',
+      end: SPRING.end,
+      rule: "the previous reference's span combined with the cycle's window",
+    });
+    // Every row of the span: the registration's 2012 and the files' 2013, not only the collected ones
+    // (the only rows of wx-files in Remedy's records table).
+    const inSpan = rows.filter(
+      (r) => Date.parse(r.ts) >= Date.parse(span.start) && Date.parse(r.ts) < Date.parse(span.end),
+    ).length;
+    const copied = await stack.pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM records WHERE model_id = 'wx-files'",
+    );
+    expect(Number(copied.rows[0]!.n)).toBe(collected.length);
+    expect(collected.length).toBeLessThan(inSpan / 4);
+    expect(fromFiles.profile.sample).toEqual({ rows: inSpan, of: inSpan, method: 'every row of the span' });
+    expect(fromFiles.summary.labeledRows).toBe(inSpan);
+    // The same counts, bins, baseline and evidence as the reference built from records.
+    expect(fromFiles.profile).toEqual(fromRecords.profile);
+    expect(fromFiles.summary).toEqual(fromRecords.summary);
+
+    // Beyond the row limit, both draw the same uniform sample (md5 of the key) and state the count.
+    const sampled = await build('wx-files', filesCandidate, 300);
+    expect(sampled.profile.sample).toEqual({
+      rows: 300,
+      of: inSpan,
+      method: 'uniform sample by a hash of the record key',
+    });
+    expect(sampled.profile).toEqual((await build('wx-records', recordsCandidate, 300)).profile);
+
+    // The label-free estimate over that reference is calibrated on the span's rows from the files too.
+    await db.upsertReferenceProfile(stack.pool, 'wx-files', filesCandidate, fromFiles.profile);
+    await db.upsertReferenceProfile(stack.pool, 'wx-records', recordsCandidate, fromRecords.profile);
+    const estimating = policy({ minLabeledRows: 1_000_000 });
+    const estimateOf = async (modelId: string, version: number) =>
+      (
+        await windowReport(stack.pool, {
+          modelId,
+          championVersion: version,
+          window: SPRING,
+          policy: estimating,
+        })
+      ).performance.estimate;
+    const filesEstimate = await estimateOf('wx-files', filesCandidate);
+    const trainedOn = collected.filter((r) => r.split === 'train').length;
+    expect(filesEstimate).toMatchObject({ method: 'cbpe', calibrationRows: inSpan - trainedOn });
+    expect(filesEstimate!.calibrationSource).toContain('labeled rows of the reference span');
+    expect(filesEstimate).toEqual(await estimateOf('wx-records', recordsCandidate));
   });
 });
 
