@@ -6,10 +6,12 @@
  * The router holds each model's split in memory (the team's serving system), applies a split once per
  * Idempotency-Key, answers GET ?modelId= with the split in force, and passes each split on to Remedy's
  * gateway table in order, retrying while Postgres is away, so the run's traffic is served by it. The
- * webhook answers 200 to every signed delivery and records its Idempotency-Key.
+ * webhook records each signed delivery's Idempotency-Key. Both lose the answer to the first request of
+ * each key (500 after the effect), so every split and every event is sent at least twice.
  *
  * Afterwards the counts show whether an effect happened twice: a split applied under a key the cycle's
- * moves do not account for, or two keys for one event at the webhook.
+ * moves do not account for, or two keys for one event at the webhook; and that every lost answer was
+ * followed by a retry under the same key.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -37,7 +39,12 @@ export interface TeamSide {
   env: Record<string, string>;
   /** The policy blocks of a model that uses the adapters. */
   policy: { router: Record<string, unknown>; notifications: Record<string, unknown> };
-  router: { posts: number; unsigned: number; applied: Map<string, Split> };
+  router: {
+    posts: number;
+    unsigned: number;
+    applied: Map<string, Split>;
+    postsPerKey: Map<string, number>;
+  };
   webhook: { deliveries: { key: string; kind: string; cycleId: string | null; signed: boolean }[] };
   close(): Promise<void>;
 }
@@ -66,7 +73,7 @@ export async function startTeamSide(pool: pg.Pool, signal: AbortSignal): Promise
   const routerKey = `router-${Math.random().toString(36).slice(2)}`;
   const webhookKey = `webhook-${Math.random().toString(36).slice(2)}`;
   const splits = new Map<string, Split>();
-  const router: TeamSide['router'] = { posts: 0, unsigned: 0, applied: new Map() };
+  const router: TeamSide['router'] = { posts: 0, unsigned: 0, applied: new Map(), postsPerKey: new Map() };
   const webhook: TeamSide['webhook'] = { deliveries: [] };
   // Each model's splits reach the gateway table in the order they were applied, whatever Postgres does.
   const toGateway = new Map<string, Promise<void>>();
@@ -104,7 +111,9 @@ export async function startTeamSide(pool: pg.Pool, signal: AbortSignal): Promise
     }
     const key = String(req.headers['idempotency-key'] ?? '');
     const body = JSON.parse(raw) as Split;
-    if (!router.applied.has(key)) {
+    router.postsPerKey.set(key, (router.postsPerKey.get(key) ?? 0) + 1);
+    const first = !router.applied.has(key);
+    if (first) {
       const split = {
         modelId: body.modelId,
         championVersion: body.championVersion,
@@ -115,18 +124,22 @@ export async function startTeamSide(pool: pg.Pool, signal: AbortSignal): Promise
       splits.set(body.modelId, split);
       passOn(split);
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    if (first) res.writeHead(500).end('applied, but the answer was lost');
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   });
 
   const w = await listen((req, raw, res) => {
     const body = JSON.parse(raw) as { kind: string; cycleId: string | null };
+    const key = String(req.headers['idempotency-key'] ?? '');
+    const first = !webhook.deliveries.some((d) => d.key === key);
     webhook.deliveries.push({
-      key: String(req.headers['idempotency-key'] ?? ''),
+      key,
       kind: body.kind,
       cycleId: body.cycleId,
       signed: signedBy(webhookKey, raw, req.headers['x-remedy-signature']),
     });
-    res.writeHead(200).end('ok');
+    if (first) res.writeHead(500).end('received, but the answer was lost');
+    else res.writeHead(200).end('ok');
   });
 
   return {
@@ -191,6 +204,11 @@ export async function countTeamSide(
     applied.filter((k) => !moves.has(k)).length,
     0,
   );
+  expect(
+    '  lost answers not retried under the same key',
+    applied.filter((k) => (team.router.postsPerKey.get(k) ?? 0) < 2).length,
+    0,
+  );
 
   // The webhook: one key per stored event and channel, each received at least once, none made up.
   const stored = (await Promise.all(tracked.map((c) => db.modelDeliveries(pool, c.prepared.modelId))))
@@ -207,6 +225,12 @@ export async function countTeamSide(
   expect(
     '  keys received that no stored event accounts for',
     [...received].filter((k) => !storedKeys.has(k)).length,
+    0,
+  );
+  const timesSent = (k: string) => team.webhook.deliveries.filter((d) => d.key === k).length;
+  expect(
+    '  lost answers not retried under the same key',
+    [...received].filter((k) => timesSent(k) < 2).length,
     0,
   );
   for (const kind of ['cycle-started', 'cycle-closed'] as const) {
