@@ -44,6 +44,7 @@ import {
   type ActorContext,
   type Tracked,
 } from './faults-actors.js';
+import { countTeamSide, deliveriesDrained, startTeamSide, type TeamSide } from './faults-adapters.js';
 import { ACCEPTED_OUTCOMES, countEffects, type CountRow } from './faults-effects.js';
 import { message, pause, untilPortFree, WorkerSupervisor } from './faults-stack.js';
 
@@ -59,6 +60,12 @@ export interface FaultOptions {
   workerKills: number;
   /** Each kill comes this long (uniformly random between the two) after the worker was last ready. */
   killEveryMs: readonly [number, number];
+  /**
+   * Every other model plugs into the team's stack (bench/faults-adapters.ts): its traffic moves through an
+   * `http` router and its events go to a webhook channel, both real servers; the rest keep the built-in
+   * gateway router. The counts then include the router's applied keys and the webhook's deliveries.
+   */
+  adapters?: boolean;
   /** Every cycle must have its outcome within this time after the cycles started. */
   timeoutMs: number;
   log?: (msg: string) => void;
@@ -172,6 +179,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   let connection: Connection | null = null;
   let gateway: Gateway | null = null;
   let supervisor: WorkerSupervisor | null = null;
+  let team: TeamSide | null = null;
   const stop = new AbortController();
   // Every loop waits on this signal (two per cycle, plus the schedule): more than the default ten.
   setMaxListeners(0, stop.signal);
@@ -215,8 +223,18 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
 
     const prepareStarted = Date.now();
     const tracked: Tracked[] = [];
+    if (opts.adapters) team = await startTeamSide(pool, stop.signal);
+    const viaTeam = (i: number) => team !== null && i % 2 === 1;
     for (let i = 1; i <= opts.cycles; i++) {
-      const prepared = await prepareWeatherModel(pool, `faults-${i}`, FAULT_POLICY);
+      const policy =
+        team && viaTeam(i)
+          ? {
+              ...FAULT_POLICY,
+              rollout: { ...FAULT_POLICY.rollout, router: team.policy.router },
+              notifications: team.policy.notifications,
+            }
+          : FAULT_POLICY;
+      const prepared = await prepareWeatherModel(pool, `faults-${i}${viaTeam(i) ? '-http' : ''}`, policy);
       tracked.push(newTracked(prepared));
     }
     const prepareMs = Date.now() - prepareStarted;
@@ -229,6 +247,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
         TEMPORAL_NAMESPACE: 'default',
         REMEDY_TASK_QUEUE: queues.taskQueue,
         REMEDY_TRAINING_TASK_QUEUE: queues.trainingTaskQueue,
+        ...team?.env,
       },
       path.join(dir, 'worker.log'),
       event,
@@ -318,6 +337,18 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       finished === 'done' ? `every cycle settled after ${durationMs} ms` : `gave up after ${durationMs} ms`,
     );
 
+    // The last events (a cycle's close) still leave the outbox: the worker sends them before the counting.
+    const teamTracked = tracked.filter((c) => c.prepared.modelId.endsWith('-http'));
+    if (
+      team &&
+      !(await deliveriesDrained(
+        pool,
+        teamTracked.map((c) => c.prepared.modelId),
+        90_000,
+      ))
+    )
+      log('notifications still pending after 90 s: the counts will show which');
+
     // What the stuck cycles were doing, before anything is stopped.
     const stuck = new Map<string, string>();
     for (const c of tracked.filter((t) => !t.settled)) stuck.set(c.cycleId, await describeStuck(client, c));
@@ -328,6 +359,12 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     if (!supervisor.kills) missedFaults.push('worker kills');
 
     const counts = await countEffects(pool, tracked);
+    if (team) {
+      counts.push(...(await countTeamSide(pool, team, teamTracked)));
+      log(
+        `http router: ${team.router.posts} POSTs for ${team.router.applied.size} splits; webhook: ${team.webhook.deliveries.length} deliveries`,
+      );
+    }
     const cycles: CycleResult[] = tracked.map((c) => ({
       cycleId: c.cycleId,
       modelId: c.prepared.modelId,
@@ -362,6 +399,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     stop.abort();
     await Promise.allSettled(running);
     await supervisor?.stop().catch((err: unknown) => log(`stopping the worker: ${message(err)}`));
+    await team?.close().catch(() => undefined);
     await gateway?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);

@@ -3,7 +3,7 @@
  * the Temporal dev server restarted on its SQLite file, and Postgres stopped mid-cycle; then the counts
  * in Postgres that show every cycle reached its outcome and no effect happened twice.
  *
- *   npm run faults [-- --cycles 12 --seed 42 --outage 30 --kills 12]
+ *   npm run faults [-- --cycles 12 --seed 42 --outage 30 --kills 12 --no-adapters]
  *
  * Exits 1 when a cycle has no accepted outcome, a count is off, or a fault could not be injected.
  */
@@ -24,9 +24,21 @@ const opts = new Command('faults')
     'time every cycle has to reach its outcome',
     String(FAULT_DEFAULTS.timeoutMs / 1000),
   )
+  .option(
+    '--no-adapters',
+    'every model on the built-in gateway router, no webhook (default: every other model uses an http router and a webhook channel)',
+  )
   .option('--keep', 'keep the temporary directory (SQLite file, Postgres cluster, worker log)')
   .parse()
-  .opts<{ cycles: string; seed?: string; outage: string; kills: string; timeout: string; keep?: boolean }>();
+  .opts<{
+    cycles: string;
+    seed?: string;
+    outage: string;
+    kills: string;
+    timeout: string;
+    adapters: boolean;
+    keep?: boolean;
+  }>();
 
 const whole = (name: string, value: string, min: number, max: number): number => {
   const n = Number(value);
@@ -44,6 +56,7 @@ const report = await runFaultInjection({
   workerKills: whole('kills', opts.kills, 0, 200),
   killEveryMs: FAULT_DEFAULTS.killEveryMs,
   timeoutMs: whole('timeout', opts.timeout, 10, 7200) * 1000,
+  adapters: opts.adapters,
   ...(opts.keep ? { keep: true } : {}),
 });
 console.log(formatReport(report));

@@ -112,3 +112,16 @@ export async function servingStateOfCycles(
   );
   return rows;
 }
+
+/** Each cycle's traffic moves (its 'traffic.set' audit events): the splits a router was asked for. */
+export async function trafficMovesOfCycles(
+  q: Queryable,
+  cycleIds: readonly string[],
+): Promise<{ cycle_id: string; weight: number }[]> {
+  const { rows } = await q.query<{ cycle_id: string; weight: number }>(
+    `SELECT DISTINCT cycle_id, (details->>'weight')::int AS weight FROM audit_events
+     WHERE action = 'traffic.set' AND cycle_id = ANY($1)`,
+    [cycleIds],
+  );
+  return rows;
+}

@@ -7,7 +7,11 @@ import { existsSync } from 'node:fs';
 import { pythonEnvPaths, pythonWorkerDir } from '../infra/python-env.js';
 
 export interface PythonWorkerOptions {
-  temporalAddress: string;
+  /**
+   * The Temporal frontend, set as TEMPORAL_ADDRESS with TEMPORAL_NAMESPACE. Without it the worker reads
+   * Temporal's settings from the environment as every Remedy process does (TEMPORAL_PROFILE, TEMPORAL_*).
+   */
+  temporalAddress?: string;
   namespace?: string;
   taskQueue: string;
   databaseUrl: string;
@@ -43,8 +47,10 @@ export function startPythonWorker(opts: PythonWorkerOptions): PythonWorker {
     env: {
       ...process.env,
       PYTHONUNBUFFERED: '1',
-      TEMPORAL_ADDRESS: opts.temporalAddress,
-      TEMPORAL_NAMESPACE: opts.namespace ?? 'default',
+      ...(opts.temporalAddress !== undefined && {
+        TEMPORAL_ADDRESS: opts.temporalAddress,
+        TEMPORAL_NAMESPACE: opts.namespace ?? 'default',
+      }),
       REMEDY_PYTHON_TASK_QUEUE: opts.taskQueue,
       DATABASE_URL: opts.databaseUrl,
       ...opts.env,

@@ -6,12 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Client,
   ScheduleAlreadyRunning,
+  ScheduleClient,
+  type ScheduleClientInterceptor,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   type ScheduleDescription,
 } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type pg from 'pg';
 import { z } from 'zod';
+import { SCHEDULED_RUN_TRACE_HEADER } from '../core/trace-headers.js';
 import { durationMs, DurationString, IsoDate, ModelId, describeZodError } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import type { driftCheck, DriftCheckSummary } from '../workflows/monitor.js';
@@ -104,6 +108,26 @@ export async function createMonitor(
   return describeMonitor(client, pool, m.modelId);
 }
 
+/** Puts the trace marker (core/trace-headers.ts) into the action of every Schedule this client creates. */
+const markRunsTraced: ScheduleClientInterceptor = {
+  create: (input, next) =>
+    next({
+      ...input,
+      headers: { ...input.headers, [SCHEDULED_RUN_TRACE_HEADER]: defaultPayloadConverter.toPayload(1) },
+    }),
+};
+
+/** The client's Schedule client, with the marker that makes each scheduled run the root of its own trace. */
+function tracedScheduleClient(client: Client): ScheduleClient {
+  return new ScheduleClient({
+    connection: client.connection,
+    namespace: client.options.namespace,
+    identity: client.options.identity,
+    dataConverter: client.options.loadedDataConverter,
+    interceptors: [...(client.options.interceptors.schedule ?? []), markRunsTraced],
+  });
+}
+
 async function createSchedule(
   client: Client,
   queues: Queues,
@@ -115,7 +139,7 @@ async function createSchedule(
 ): Promise<void> {
   const t = TRIGGERS[kind];
   try {
-    await client.schedule.create({
+    await tracedScheduleClient(client).create({
       scheduleId: t.scheduleId(modelId),
       spec: { intervals: [{ every }] },
       action: {

@@ -3,8 +3,11 @@
  * per run by the run's start headers. A run started by a traced client (or by a traced parent, or
  * continued from a traced run) carries the trace context in its `_tracer-data` header: its execution,
  * the activities and children it starts, its signals and updates become spans of that trace. A run
- * started without it (tracing off, a Schedule, or any run recorded before tracing existed) runs exactly
- * as it would without interceptors: every call passes straight through, without an extra await.
+ * started by one of Remedy's Schedules carries the `remedy-scheduled-run-trace` marker instead
+ * (core/trace-headers.ts): it is traced too, as the root of a new trace. A run started with neither
+ * (tracing off at the client, a Schedule created before the marker, or any run recorded before tracing
+ * existed) runs exactly as it would without interceptors: every call passes straight through, without an
+ * extra await.
  *
  * Why per run: the interceptors add awaits around every activity and update, and a labeling campaign
  * whose update handler awaits an activity while its main loop starts a timer orders those commands
@@ -40,6 +43,7 @@ import type {
   WorkflowInternalsInterceptor,
   WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
+import { SCHEDULED_RUN_TRACE_HEADER } from '../core/trace-headers.js';
 
 type In = WorkflowInboundCallsInterceptor;
 type Out = WorkflowOutboundCallsInterceptor;
@@ -52,7 +56,10 @@ class TracingGate implements In, Out, WorkflowInternalsInterceptor {
   } | null = null;
 
   execute(input: WorkflowExecuteInput, next: Next<In, 'execute'>): Promise<unknown> {
-    if (input.headers[TRACE_HEADER] !== undefined) {
+    if (
+      input.headers[TRACE_HEADER] !== undefined ||
+      input.headers[SCHEDULED_RUN_TRACE_HEADER] !== undefined
+    ) {
       this.traced = {
         inbound: new OpenTelemetryInboundInterceptor(),
         outbound: new OpenTelemetryOutboundInterceptor(),

@@ -3,7 +3,7 @@
  * startCycle, as the CLI does) on real workers and the dev server; the client's start span is the root
  * and the workflow's and activities' spans descend from it in the same trace. Then the worker process
  * itself (workers/main.ts) with OTEL_EXPORTER_OTLP_ENDPOINT set exports its spans to a real OTLP HTTP
- * receiver.
+ * receiver, including the trace a Schedule's run opens for itself and the cycle it starts.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,11 +13,13 @@ import { mkdtempSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Worker } from '@temporalio/worker';
+import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { spawnWorker } from '../../dev/stack.js';
 import { createTracing, tracingClientOptions, tracingFromEnv, type Tracing } from '../../infra/tracing.js';
 import { startCycle, waitForCycle } from '../../ops/cycles.js';
+import { createTrigger, deleteMonitor, triggerMonitor } from '../../ops/monitor.js';
 import { workflowSpanSinks } from '../../workers/workers.js';
 import {
   freshDatabase,
@@ -116,6 +118,56 @@ describe('traces of a cycle', () => {
   });
 });
 
+/** The few fields of OTLP's ExportTraceServiceRequest the tests read (field numbers as in opentelemetry-proto). */
+const OTLP_TRACES = protobuf
+  .parse(
+    `syntax = "proto3";
+    message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+    message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
+    message Resource { repeated KeyValue attributes = 1; }
+    message KeyValue { string key = 1; AnyValue value = 2; }
+    message AnyValue { string string_value = 1; }
+    message ScopeSpans { repeated Span spans = 2; }
+    message Span { bytes trace_id = 1; bytes span_id = 2; bytes parent_span_id = 4; string name = 5; }`,
+  )
+  .root.lookupType('ExportTraceServiceRequest');
+
+interface SentSpan {
+  service: string;
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+}
+
+/** The spans of OTLP protobuf bodies, as a collector would read them. */
+function decodeSpans(bodies: Buffer[]): SentSpan[] {
+  const hex = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString('hex');
+  type Decoded = {
+    resourceSpans?: {
+      resource?: { attributes?: { key: string; value?: { stringValue?: string } }[] };
+      scopeSpans?: {
+        spans?: { traceId?: Uint8Array; spanId?: Uint8Array; parentSpanId?: Uint8Array; name: string }[];
+      }[];
+    }[];
+  };
+  return bodies.flatMap((body) =>
+    ((OTLP_TRACES.decode(body) as unknown as Decoded).resourceSpans ?? []).flatMap((rs) => {
+      const service =
+        rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value?.stringValue ?? '';
+      return (rs.scopeSpans ?? []).flatMap((ss) =>
+        (ss.spans ?? []).map((sp) => ({
+          service,
+          name: sp.name,
+          traceId: hex(sp.traceId),
+          spanId: hex(sp.spanId),
+          parentSpanId: hex(sp.parentSpanId),
+        })),
+      );
+    }),
+  );
+}
+
 describe('export over OTLP', () => {
   let receiver: Server;
   const posts: { path: string; contentType: string | undefined; body: Buffer }[] = [];
@@ -189,5 +241,83 @@ describe('export over OTLP', () => {
     ]) {
       expect(sent, text).toContain(text);
     }
+  });
+
+  it('given a schedule trigger (created by a client without tracing) and a worker exporting over OTLP, when the schedule runs, then its run is the root of a new trace that the cycle it starts continues', async () => {
+    const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    const modelId = 'weather-scheduled-otlp';
+    await prepareWeatherModel(db.pool, modelId, { ...NO_ACTION, triggers: { scheduleWindow: '60d' } });
+    const queues = {
+      taskQueue: `otlp-sched-${uniqueSuffix()}`,
+      trainingTaskQueue: `otlp-sched-training-${uniqueSuffix()}`,
+    };
+    const worker = await spawnWorker(
+      {
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        REMEDY_TASK_QUEUE: queues.taskQueue,
+        REMEDY_TRAINING_TASK_QUEUE: queues.trainingTaskQueue,
+        REMEDY_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_SERVICE_NAME: 'remedy-worker-scheduled',
+      },
+      path.join(mkdtempSync(path.join(os.tmpdir(), 'remedy-otlp-')), 'worker.log'),
+    );
+    let cycleId: string | null = null;
+    try {
+      const client = new Client({ connection: h.connection });
+      await createTrigger(client, db.pool, queues, { modelId, kind: 'schedule', every: '7d' });
+      const fired = (await triggerMonitor(client, modelId, { wait: true, kind: 'schedule' }))!;
+      expect(fired.state).toBe('cycle-started');
+      cycleId = fired.cycleId;
+      expect((await waitForCycle(client, cycleId!)).outcome).toBe('no-action');
+      // The scheduled run (its history carries the marker header) replays against the same bundle.
+      const [taken] = (await client.schedule.getHandle(`retrain-${modelId}`).describe()).info.recentActions;
+      const runId = taken!.action.workflow.workflowId;
+      await expect(
+        Worker.runReplayHistory(
+          { workflowBundle: { codePath: inject('workflowBundlePath') }, sinks: workflowSpanSinks(null) },
+          await client.workflow.getHandle(runId).fetchHistory(),
+          runId,
+        ),
+      ).resolves.toBeUndefined();
+      await deleteMonitor(client, db.pool, modelId, 'schedule');
+    } finally {
+      await worker.stop();
+    }
+    expect(await worker.exited).toBe(0);
+
+    const spans = decodeSpans(posts.map((p) => p.body)).filter(
+      (s) => s.service === 'remedy-worker-scheduled',
+    );
+    const roots = spans.filter((s) => s.name === 'RunWorkflow:scheduledCycle');
+    expect(roots).toHaveLength(1);
+    const root = roots[0]!;
+    expect(root.parentSpanId).toBe('');
+    const trace = spans.filter((s) => s.traceId === root.traceId);
+    const byId = new Map(trace.map((s) => [s.spanId, s]));
+    const ancestors = (s: SentSpan): string[] => {
+      const parent = byId.get(s.parentSpanId);
+      return s.parentSpanId === '' ? [] : [parent?.name ?? 'missing', ...(parent ? ancestors(parent) : [])];
+    };
+    // Every span of the trace descends from the scheduled run, with no gap.
+    for (const s of trace.filter((t) => t !== root))
+      expect(ancestors(s).at(-1), `${s.name}'s oldest ancestor`).toBe('RunWorkflow:scheduledCycle');
+    // The run's own activity, the child cycle it started, and that cycle's activities.
+    const names = trace.map((s) => s.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'RunActivity:latestWindow',
+        'StartChildWorkflow:remediationCycle',
+        'RunWorkflow:remediationCycle',
+        'RunActivity:openCycle',
+        'RunActivity:closeCycle',
+      ]),
+    );
+    expect(ancestors(trace.find((s) => s.name === 'RunActivity:openCycle')!)).toContain(
+      'RunWorkflow:remediationCycle',
+    );
+    // The cycle's spans are all in this trace.
+    expect(spans.filter((s) => s.traceId !== root.traceId && s.name.endsWith('Cycle'))).toEqual([]);
   });
 });

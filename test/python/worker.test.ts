@@ -1,8 +1,11 @@
 /**
  * The Python training worker as a real process against the test run's Temporal dev server and a fresh
- * database: it says when it polls, refuses to start without DATABASE_URL, and stops cleanly on SIGTERM.
+ * database: it says when it polls, refuses to start without DATABASE_URL, and stops cleanly on SIGTERM; it
+ * reads Temporal's settings from a TOML profile as the Node processes do.
  */
-import { hostname } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -70,5 +73,50 @@ describe('the Python training worker process', () => {
     bare.pathname = '/postgres';
     const worker = start({ DATABASE_URL: bare.toString() });
     await expect(worker.ready).rejects.toThrow(/no model_blobs table: run Remedy's migrations first/);
+  });
+
+  /** A Temporal config file holding `body` as [profile.<name>], and the variables that select it alone. */
+  const profileEnv = (name: string, body: string): Record<string, string> => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'remedy-profile-')), 'temporal.toml');
+    writeFileSync(file, `[profile.${name}]\n${body}`);
+    return {
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_PROFILE: name,
+      // Blank means unset: nothing but the profile says where Temporal is.
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_NAMESPACE: '',
+      TEMPORAL_API_KEY: '',
+    };
+  };
+  const startFromProfile = (env: Record<string, string>) => {
+    const worker = startPythonWorker({ taskQueue: `py-training-${uniqueSuffix()}`, databaseUrl, env });
+    started.push(worker);
+    return worker;
+  };
+
+  it('given only a Temporal profile (TEMPORAL_PROFILE in TEMPORAL_CONFIG_FILE), then it polls the server the profile names', async () => {
+    const env = profileEnv('tests', `address = "${inject('temporalAddress')}"\nnamespace = "default"\n`);
+    const worker = startFromProfile(env);
+    await worker.ready;
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('given a profile with an API key, then it connects with TLS and says so when the server does not speak TLS', async () => {
+    const env = profileEnv('cloud', `address = "${inject('temporalAddress')}"\napi_key = "not-a-real-key"\n`);
+    const worker = startFromProfile(env);
+    await expect(worker.ready).rejects.toThrow(
+      new RegExp(
+        `exited \\(code 2\\) before it was ready:\n.*cannot connect to Temporal at ${inject('temporalAddress')} ` +
+          `\\(profile "cloud" of ${env.TEMPORAL_CONFIG_FILE}; with TLS\\): Failed client connect`,
+      ),
+    );
+  });
+
+  it('given a TEMPORAL_PROFILE the file does not have, then it exits naming the profiles there', async () => {
+    const env = { ...profileEnv('prod', 'address = "prod.example:7233"\n'), TEMPORAL_PROFILE: 'staging' };
+    await expect(startFromProfile(env).ready).rejects.toThrow(
+      /TEMPORAL_PROFILE is "staging" but .*temporal\.toml has no profile "staging" \(it has "prod"\)/,
+    );
   });
 });

@@ -1,7 +1,9 @@
 """The Python training worker process: `python -m remedy_worker.worker`.
 
-  TEMPORAL_ADDRESS          the Temporal frontend (default localhost:7233)
-  TEMPORAL_NAMESPACE        default 'default'
+  TEMPORAL_*                 Temporal's own settings, read as the Node processes and the `temporal` CLI read them
+                            (temporal_config.py): TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE (a TOML profile),
+                            TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default 'default'),
+                            TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_* certificates, TEMPORAL_GRPC_META_*
   REMEDY_PYTHON_TASK_QUEUE  the training task queue it polls (default 'remedy-training-python')
   DATABASE_URL              Remedy's Postgres (required: training sets, checkpoints and ONNX files)
   REMEDY_CODEC_KEYS         payload encryption keys, as the Node processes use (optional)
@@ -30,6 +32,7 @@ from temporalio.worker import Worker
 from .activities import TrainingActivities
 from .codec import CodecKeyError, data_converter_from_env
 from .model import model_builder
+from .temporal_config import TemporalConfigError, TemporalSettings, load_temporal_settings
 
 # How long a running training gets to finish its stage after SIGTERM before it is cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
@@ -40,16 +43,23 @@ class StartupError(Exception):
     pass
 
 
-def settings(env: dict[str, str]) -> dict[str, str]:
+def warn(message: str) -> None:
+    sys.stderr.write(f"remedy python worker: warning: {message}\n")
+
+
+def settings(env: dict[str, str]) -> dict:
     database_url = env.get("DATABASE_URL", "").strip()
     if not database_url:
         raise StartupError(
             "DATABASE_URL is not set: the Python worker reads training sets from and writes models to"
             " Remedy's Postgres; set DATABASE_URL to the same URL the Node worker uses"
         )
+    try:
+        temporal = load_temporal_settings(env, warn)
+    except TemporalConfigError as err:
+        raise StartupError(str(err)) from None
     return {
-        "address": env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
-        "namespace": env.get("TEMPORAL_NAMESPACE", "").strip() or "default",
+        "temporal": temporal,
         "task_queue": env.get("REMEDY_PYTHON_TASK_QUEUE", "").strip() or "remedy-training-python",
         "database_url": database_url,
     }
@@ -81,17 +91,29 @@ async def wait_until_polling(client: Client, namespace: str, task_queue: str, id
     raise StartupError(f"the worker did not start polling {task_queue} within {READY_TIMEOUT_SECONDS:.0f} s")
 
 
-async def run(cfg: dict[str, str]) -> None:
+def where(temporal: TemporalSettings) -> str:
+    """Where the address came from, for a connection error."""
+    if temporal.address_from == "profile":
+        return f"profile {json.dumps(temporal.profile)} of {temporal.config_file}"
+    if temporal.address_from == "environment":
+        return "TEMPORAL_ADDRESS"
+    return "the default: set TEMPORAL_ADDRESS or TEMPORAL_PROFILE"
+
+
+async def run(cfg: dict) -> None:
     identity = f"remedy-python-{os.getpid()}@{socket.gethostname()}"
+    temporal: TemporalSettings = cfg["temporal"]
     try:
         client = await Client.connect(
-            cfg["address"],
-            namespace=cfg["namespace"],
+            **temporal.connect_args,
             identity=identity,
             data_converter=data_converter_from_env(),
         )
     except RuntimeError as err:
-        raise StartupError(f"cannot connect to Temporal at {cfg['address']} (TEMPORAL_ADDRESS): {err}") from None
+        tls = "with TLS" if temporal.tls else "without TLS"
+        raise StartupError(
+            f"cannot connect to Temporal at {temporal.address} ({where(temporal)}; {tls}): {err}"
+        ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -111,11 +133,15 @@ async def run(cfg: dict[str, str]) -> None:
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
         async with worker:
-            await wait_until_polling(client, cfg["namespace"], cfg["task_queue"], identity)
-            print(
-                json.dumps({"msg": "python worker ready", "taskQueue": cfg["task_queue"], "model": builder}),
-                flush=True,
-            )
+            await wait_until_polling(client, temporal.namespace, cfg["task_queue"], identity)
+            ready = {
+                "msg": "python worker ready",
+                "taskQueue": cfg["task_queue"],
+                "model": builder,
+                "address": temporal.address,
+                "namespace": temporal.namespace,
+            }
+            print(json.dumps(ready), flush=True)
             await stop.wait()
             sys.stderr.write(f"remedy python worker: stopping (polling {cfg['task_queue']} ends)\n")
 
