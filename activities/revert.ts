@@ -69,6 +69,18 @@ async function activeReference(q: Queryable, modelId: string, version: number): 
   };
 }
 
+/** What reverting asks for: the model moved from `fromVersion` back to `toVersion`, by whom and why. */
+export interface RevertRequest {
+  revertId: string;
+  modelId: string;
+  fromVersion: number;
+  toVersion: number;
+  actor: string;
+  reason: string;
+  /** How the actor's name was established (absent: `unverified`). */
+  verifiedBy?: string;
+}
+
 export function createRevertActivities({ pool }: RevertDeps) {
   return {
     /** Reads the registry and decides: revert, nothing to do, or a refusal that says what to do. */
@@ -82,16 +94,7 @@ export function createRevertActivities({ pool }: RevertDeps) {
      * checked again there so a cycle reserved meanwhile or another revert wins cleanly. Safe to run twice:
      * a retry finds the revert done and returns it.
      */
-    async applyRevert(input: {
-      revertId: string;
-      modelId: string;
-      fromVersion: number;
-      toVersion: number;
-      actor: string;
-      reason: string;
-      /** How the actor's name was established (absent: `unverified`). */
-      verifiedBy?: string;
-    }): Promise<RevertApplied> {
+    async applyRevert(input: RevertRequest): Promise<RevertApplied> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `no model "${input.modelId}"`);
       const router = model.policy.rollout.router;
@@ -135,19 +138,7 @@ export function createRevertActivities({ pool }: RevertDeps) {
 }
 
 /** The revert in Remedy's records (inside the caller's transaction), after checking it still applies. */
-async function recordRevert(
-  client: Queryable,
-  input: {
-    revertId: string;
-    modelId: string;
-    fromVersion: number;
-    toVersion: number;
-    actor: string;
-    reason: string;
-    verifiedBy?: string;
-  },
-  router: string,
-): Promise<void> {
+async function recordRevert(client: Queryable, input: RevertRequest, router: string): Promise<void> {
   const again = decideRevert(await revertFacts(client, input));
   if (again.kind !== 'revert' || again.fromVersion !== input.fromVersion)
     throw businessFailure(

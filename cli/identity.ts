@@ -13,6 +13,7 @@
  *   name as unverified.
  */
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { createTokenVerifier, IdentityError, loadIdentityConfig } from '../infra/identity.js';
 import { UserError } from '../ops/cycles.js';
 
@@ -82,4 +83,15 @@ async function tokenFrom(env: NodeJS.ProcessEnv, issuer: string): Promise<string
       `REMEDY_AUTH=jwt: the CLI acts only for a verified person: set REMEDY_TOKEN (or REMEDY_TOKEN_FILE) to your token from ${issuer}`,
     );
   return token;
+}
+
+/** The person a command acts as when none is named: REMEDY_AUTHOR, else the operating-system user. */
+export function defaultPerson(): string {
+  const fromEnv = process.env['REMEDY_AUTHOR']?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ModelDefinition, describeZodError } from '../core/schemas.js';
 import { type CliContext, PartialFailure } from './shared.js';
 import { policyHistoryCommand } from './policy-history.js';
-import { userInfo } from 'node:os';
+import { defaultPerson } from './identity.js';
 
 /** Registering models, showing one, listing them. */
 export function registerModelCommands(program: Command, ctx: CliContext): void {
@@ -41,7 +41,7 @@ function registerModel(models: Command, { io, print }: CliContext): void {
     .option(
       '--author <name>',
       'who registers this version of the policy, kept in its history',
-      defaultAuthor(),
+      defaultPerson(),
     )
     .option(
       '--artifact <file.onnx>',
@@ -166,7 +166,7 @@ function addVersion(models: Command, { io, print }: CliContext): void {
       '--original-probabilities <file>',
       "the original model's probabilities on the reference holdout (record_key + one column per class): records the converter's gap",
     )
-    .option('--author <name>', 'who adds the version, kept in the audit trail', defaultAuthor())
+    .option('--author <name>', 'who adds the version, kept in the audit trail', defaultPerson())
     .option('--json', 'print JSON')
     .action(
       async (
@@ -279,15 +279,4 @@ function modelViews(models: Command, { io, print }: CliContext): void {
         await close();
       }
     });
-}
-
-/** The registering person: REMEDY_AUTHOR, else the operating-system user. */
-function defaultAuthor(): string {
-  const fromEnv = process.env['REMEDY_AUTHOR']?.trim();
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }

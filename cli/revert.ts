@@ -2,11 +2,10 @@
  * `remedy revert <model> --to <version> --reason …`: back to a former champion after a promotion, as a
  * durable workflow (traffic, aliases, the drift reference, audit, notification).
  */
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadIdentityConfig } from '../infra/identity.js';
 import { renderRevert, revertModel } from '../ops/revert.js';
-import { actingPerson } from './identity.js';
+import { actingPerson, defaultPerson } from './identity.js';
 import { positiveInt, type CliContext } from './shared.js';
 
 export function registerRevertCommand(program: Command, { io, withClient, print }: CliContext): void {
@@ -26,7 +25,7 @@ export function registerRevertCommand(program: Command, { io, withClient, print 
     .action(async (model: string, o: { to: number; reason: string; actor?: string; json?: boolean }) => {
       const env = io.env ?? process.env;
       // As for every command that acts for a person (cli/identity.ts); open mode keeps its default name.
-      const typed = o.actor ?? (loadIdentityConfig(env).mode === 'open' ? defaultActor() : undefined);
+      const typed = o.actor ?? (loadIdentityConfig(env).mode === 'open' ? defaultPerson() : undefined);
       const who = await actingPerson(env, typed, '--actor');
       const result = await withClient(({ client, queues }) =>
         revertModel(client, queues, {
@@ -39,15 +38,4 @@ export function registerRevertCommand(program: Command, { io, withClient, print 
       );
       print(o.json, result, renderRevert(result));
     });
-}
-
-/** REMEDY_AUTHOR, else the operating-system user (as `models register --author`). */
-function defaultActor(): string {
-  const fromEnv = process.env['REMEDY_AUTHOR']?.trim();
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }

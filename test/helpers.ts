@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { runCli, type CliIo } from '../cli/main.js';
 import { startGateway as startGatewayServer, type Gateway, type GatewayOptions } from '../gateway/server.js';
+import { insertModelVersion } from '../db/models.js';
 import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-install.js';
@@ -18,6 +19,27 @@ import { startDeliveryLoop } from '../workers/deliveries.js';
 import { createWorkers, type WorkerSetup } from '../workers/workers.js';
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');
+
+/** A candidate version registered straight from its artifact's JSON (no cycle, no dataset), as rollout tests need. */
+export function insertTestCandidate(
+  pool: pg.Pool,
+  modelId: string,
+  idempotencyKey: string,
+  artifactJson: string,
+): Promise<number> {
+  return insertModelVersion(pool, {
+    modelId,
+    idempotencyKey,
+    status: 'candidate',
+    datasetId: null,
+    cycleId: null,
+    configHash: 'test',
+    codeVersion: 'test',
+    artifact: artifactJson,
+    artifactSha256: createHash('sha256').update(artifactJson).digest('hex'),
+    metrics: {},
+  });
+}
 
 /** A fresh, migrated database for one test file (left behind after a failure, for inspection). */
 export async function freshDatabase(prefix: string): Promise<{ pool: pg.Pool; url: string }> {

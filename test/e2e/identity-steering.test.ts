@@ -4,15 +4,13 @@
  * their token names, refuse a different --actor and send nothing then; with REMEDY_AUTH=open they take
  * the typed name. The audit event of what they did keeps the method in details.verifiedBy.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson, train } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
-import * as db from '../../db/index.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { pendingLabels, rolloutStatus, startCycle, abortCycle } from '../../ops/cycles.js';
 import type { RolloutResult } from '../../workflows/rollout.js';
-import { cliRunner, uniqueSuffix, until, useStack } from '../helpers.js';
+import { insertTestCandidate, cliRunner, uniqueSuffix, until, useStack } from '../helpers.js';
 import { startLocalIssuer, type LocalIssuer } from '../local-issuer.js';
 
 const stack = useStack('identsteer');
@@ -46,18 +44,7 @@ async function rolloutInDwell(modelId: string) {
       { epochs: 5, learningRate: 0.1, l2: 0 },
     ),
   );
-  const candidate = await db.insertModelVersion(stack.pool, {
-    modelId,
-    idempotencyKey: `${modelId}:candidate`,
-    status: 'candidate',
-    datasetId: null,
-    cycleId: null,
-    configHash: 'test',
-    codeVersion: 'test',
-    artifact,
-    artifactSha256: createHash('sha256').update(artifact).digest('hex'),
-    metrics: {},
-  });
+  const candidate = await insertTestCandidate(stack.pool, modelId, `${modelId}:candidate`, artifact);
   const cycleId = `rollout-${modelId}-${uniqueSuffix()}`;
   const handle = await stack.h.client.workflow.start('stagedRollout', {
     workflowId: `${cycleId}-rollout`,

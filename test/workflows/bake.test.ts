@@ -7,7 +7,6 @@
  * champion and passes every step; when summer traffic arrives during the bake it is confidently wrong,
  * and the same analysis the steps use breaches: production goes back to the old champion.
  */
-import { createHash } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type pg from 'pg';
@@ -23,7 +22,14 @@ import { resolveTestServer } from '../../infra/temporal-install.js';
 import { promoteNow } from '../../ops/cycles.js';
 import { rolloutStatusQuery } from '../../workflows/messages.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
-import { freshDatabase, recordHistoryOf, startGateway, uniqueSuffix, until } from '../helpers.js';
+import {
+  insertTestCandidate,
+  freshDatabase,
+  recordHistoryOf,
+  startGateway,
+  uniqueSuffix,
+  until,
+} from '../helpers.js';
 
 let env: TestWorkflowEnvironment;
 let pool: pg.Pool;
@@ -69,18 +75,7 @@ async function withWinterCandidate(modelId: string) {
     (r) => r.ts >= SCENARIO.window.start && r.ts < SCENARIO.window.end && [12, 1, 2].includes(month(r)),
   );
   const json = canonicalJson(train(def.features, winters, def.policy.training));
-  const candidate = await db.insertModelVersion(pool, {
-    modelId,
-    idempotencyKey: `${modelId}:winter-candidate`,
-    status: 'candidate',
-    datasetId: null,
-    cycleId: null,
-    configHash: 'test',
-    codeVersion: 'test',
-    artifact: json,
-    artifactSha256: createHash('sha256').update(json).digest('hex'),
-    metrics: {},
-  });
+  const candidate = await insertTestCandidate(pool, modelId, `${modelId}:winter-candidate`, json);
   const future = prepared.rows.filter((r) => r.ts >= SCENARIO.window.end);
   return {
     candidate,

@@ -3,7 +3,6 @@
  * taken back by command. Traffic through the gateway, aliases and statuses, the drift reference in force,
  * the audit trail and the notification; the CLI's output and its refusals; a second run is a no-op.
  */
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, train } from '../../core/model.js';
 import { upgradeProfile } from '../../core/drift.js';
@@ -14,7 +13,14 @@ import { promoteNow } from '../../ops/cycles.js';
 import { revertModel } from '../../ops/revert.js';
 import { rolloutWorkflowId } from '../../workflows/cycle.js';
 import type { RolloutResult } from '../../workflows/rollout.js';
-import { cliRunner, recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
+import {
+  insertTestCandidate,
+  cliRunner,
+  recordHistories,
+  uniqueSuffix,
+  until,
+  useStack,
+} from '../helpers.js';
 import { startRouterReceiver } from './router-receiver.js';
 
 const stack = useStack('revert', { gateway: true });
@@ -30,18 +36,7 @@ async function addCandidate(
 ) {
   const def = (await db.getModel(stack.pool, modelId))!;
   const json = canonicalJson(train(def.features, rows, def.policy.training));
-  return db.insertModelVersion(stack.pool, {
-    modelId,
-    idempotencyKey: `${modelId}:${tag}`,
-    status: 'candidate',
-    datasetId: null,
-    cycleId: null,
-    configHash: 'test',
-    codeVersion: 'test',
-    artifact: json,
-    artifactSha256: createHash('sha256').update(json).digest('hex'),
-    metrics: {},
-  });
+  return insertTestCandidate(stack.pool, modelId, `${modelId}:${tag}`, json);
 }
 
 /** A rollout of `candidate` that waits at its first step (an hour's dwell) until someone steers it. */

@@ -2,7 +2,6 @@
  * Rollout steps judged on Prometheus: a real Prometheus (Debian's package) scraping a prom-client exporter
  * fed by real HTTP requests, the step analysed by the rollout's own activity, on real Temporal and Postgres.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRolloutActivities } from '../../activities/rollout.js';
 import { prepareWeatherModel } from '../../dev/scenario.js';
@@ -12,7 +11,7 @@ import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
 import { resolvePause, rolloutStatus } from '../../ops/cycles.js';
 import type { RolloutResult } from '../../workflows/rollout.js';
-import { uniqueSuffix, until, useStack } from '../helpers.js';
+import { insertTestCandidate, uniqueSuffix, until, useStack } from '../helpers.js';
 import { startPrometheus, startServing, type Prometheus, type Serving } from './prometheus-harness.js';
 
 const stack = useStack('prometheus');
@@ -54,18 +53,7 @@ const stepInput = (policy: Policy['rollout'], since: string) => ({
 beforeAll(async () => {
   await prepareWeatherModel(stack.pool, MODEL);
   const json = canonicalJson((await db.getModelVersion(stack.pool, MODEL, 1)).artifact);
-  candidate = await db.insertModelVersion(stack.pool, {
-    modelId: MODEL,
-    idempotencyKey: `${MODEL}:candidate`,
-    status: 'candidate',
-    datasetId: null,
-    cycleId: null,
-    configHash: 'test',
-    codeVersion: 'test',
-    artifact: json,
-    artifactSha256: createHash('sha256').update(json).digest('hex'),
-    metrics: {},
-  });
+  candidate = await insertTestCandidate(stack.pool, MODEL, `${MODEL}:candidate`, json);
   serving = await startServing(MODEL, [1, candidate]);
   prom = await startPrometheus(new URL(serving.url).host);
 }, 60_000);

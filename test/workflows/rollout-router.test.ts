@@ -3,7 +3,6 @@
  * checks the HMAC, applies each split once per Idempotency-Key to the serving gateway's table (as a team's
  * adapter would to its serving system) and reads it back. Real Temporal, Postgres, gateway and traffic.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { futureTraffic, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { backgroundTraffic } from '../../dev/traffic.js';
@@ -11,7 +10,7 @@ import { canonicalJson, train } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
-import { uniqueSuffix, useStack } from '../helpers.js';
+import { insertTestCandidate, uniqueSuffix, useStack } from '../helpers.js';
 import { startRouterReceiver, type Faults, type RouterReceiver } from './router-receiver.js';
 
 const stack = useStack('router', { gateway: true });
@@ -34,18 +33,7 @@ async function withCandidate(modelId: string) {
       def.policy.training,
     ),
   );
-  const candidate = await db.insertModelVersion(stack.pool, {
-    modelId,
-    idempotencyKey: `${modelId}:test-candidate`,
-    status: 'candidate',
-    datasetId: null,
-    cycleId: null,
-    configHash: 'test',
-    codeVersion: 'test',
-    artifact: json,
-    artifactSha256: createHash('sha256').update(json).digest('hex'),
-    metrics: {},
-  });
+  const candidate = await insertTestCandidate(stack.pool, modelId, `${modelId}:test-candidate`, json);
   return { prepared, candidate };
 }
 

@@ -2,7 +2,6 @@
  * The staged rollout on a real Temporal dev server and Postgres, judged on real HTTP traffic: 2015
  * weather requests sent through the serving gateway, each followed by its ground truth as feedback.
  */
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { approveFull, forceRollback, promoteNow, resolvePause, rolloutStatus } from '../../ops/cycles.js';
 import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
@@ -11,24 +10,13 @@ import { canonicalJson, train, type ModelArtifact } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
-import { recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
+import { insertTestCandidate, recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
 
 const stack = useStack('rollout', { gateway: true });
 
 async function registerCandidate(modelId: string, artifact: ModelArtifact): Promise<number> {
   const json = canonicalJson(artifact);
-  return db.insertModelVersion(stack.pool, {
-    modelId,
-    idempotencyKey: `${modelId}:test-candidate`,
-    status: 'candidate',
-    datasetId: null,
-    cycleId: null,
-    configHash: 'test',
-    codeVersion: 'test',
-    artifact: json,
-    artifactSha256: createHash('sha256').update(json).digest('hex'),
-    metrics: {},
-  });
+  return insertTestCandidate(stack.pool, modelId, `${modelId}:test-candidate`, json);
 }
 
 /** A candidate that answers "snow" to everything: much worse than the champion on 2015. */
