@@ -316,14 +316,18 @@ describe('operator walkthrough', () => {
     expect(watched.out).toMatch(/▶ label\s+.*\[[█░]{20}\] \d+\/30 labels, open/);
     expect(watched.out).toMatch(/✓ label /);
     expect(watched.out).toMatch(/▶ rollout\s+.*\[[█░]{20}\] \d+% to the candidate/);
-    expect(watched.out).toMatch(/closed: promoted — /);
+    // The rollout judges a candidate trained on 30 labels on live 2015 traffic: it is promoted, or taken
+    // back when a step finds it worse (seen in CI: step 4 (100%), 36.9 % vs 49.2 %, p = 0.007). Both
+    // endings are the system working (README walkthrough); every view below must agree with the one it had.
+    const outcome = /closed: (promoted|rolled-back) — /.exec(watched.out)?.[1];
+    expect(outcome, watched.out.slice(-400)).toBeDefined();
 
     // Visibility is eventually consistent: the closed cycle shows up in a filtered list shortly.
     const listed = await until(
-      () => remedy('list', '--model', MODEL, '--outcome', 'promoted'),
+      () => remedy('list', '--model', MODEL, '--outcome', outcome!),
       (r) => r.out.includes(cycleId),
     );
-    expect(listed.out).toContain(`${cycleId}\tCOMPLETED\tclose\tpromoted`);
+    expect(listed.out).toContain(`${cycleId}\tCOMPLETED\tclose\t${outcome}`);
     expect((await remedy('list', '--stage', 'sideways')).err).toMatch(
       /argument 'sideways' is invalid.*confirm, diagnose/s,
     );
@@ -356,14 +360,14 @@ describe('operator walkthrough', () => {
     expect(html).not.toContain('<script');
     const markdown = await remedy('report', cycleId, '--format', 'md', '--out', '-');
     expect(markdown.out).toMatch(/^# Cycle report: remediation-weather-walk-1\n/);
-    expect(markdown.out).toMatch(/\| Outcome \| \*\*promoted\*\* \|/);
+    expect(markdown.out).toContain(`| Outcome | **${outcome}** |`);
     expect(markdown.out).toMatch(/## Rollout\n\n\| Step \| Traffic \| Decision \| Analysis \|/);
     const data = JSON.parse((await remedy('report', cycleId, '--json')).out) as {
       cycle: { outcome: string; stages: { stage: string }[] };
       labeling: { human: number; requested: number; reviewers: { reviewer: string; via: string }[] };
       rollout: { decision: string; weight: number }[];
     };
-    expect(data.cycle.outcome).toBe('promoted');
+    expect(data.cycle.outcome).toBe(outcome);
     expect(data.cycle.stages.map((s) => s.stage)).toEqual([...STAGES]);
     expect(data.labeling).toMatchObject({
       human: 30,
@@ -387,7 +391,7 @@ describe('operator walkthrough', () => {
       "default-src 'none'; style-src 'unsafe-inline'",
     );
     expect(await page.locator('h1').textContent()).toBe(`Cycle report: ${cycleId}`);
-    expect(await page.locator('#overview .outcome').textContent()).toBe('promoted');
+    expect(await page.locator('#overview .outcome').textContent()).toBe(outcome);
     expect(await page.locator('#overview a').getAttribute('href')).toBe(
       `http://localhost:8233/namespaces/default/workflows/${cycleId}`,
     );
