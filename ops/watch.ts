@@ -87,11 +87,25 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** Refreshes in a row whose queries may fail before the watch gives up with the last error. */
+const WATCH_FAILURES = 5;
+
 /** Follows a cycle until it closes; returns its final summary. */
 export async function watchCycle(client: Client, cycleId: string, opts: WatchOptions): Promise<CycleSummary> {
   let last = '';
+  let failures = 0;
   for (;;) {
-    const frame = await frameOf(client, cycleId);
+    let frame: WatchFrame;
+    try {
+      frame = await frameOf(client, cycleId);
+      failures = 0;
+    } catch (err) {
+      // A viewer: a query the server could not answer this refresh (a busy or restarting worker) is
+      // asked again on the next one; only a run of failures ends the watch with the error.
+      if (err instanceof UserError || ++failures >= WATCH_FAILURES) throw err;
+      await new Promise<void>((resolve) => setTimeout(resolve, opts.intervalMs));
+      continue;
+    }
     const text = renderFrame(frame, new Date());
     if (opts.tty) opts.out(`\x1b[H\x1b[2J${text}`);
     else if (fingerprint(frame) !== last) opts.out(`${text}\n`);

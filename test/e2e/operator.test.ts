@@ -311,7 +311,7 @@ describe('operator walkthrough', () => {
     } finally {
       await traffic.stop().catch(() => undefined);
     }
-    expect(watched.code).toBe(0);
+    expect(watched.code, watched.err).toBe(0);
     // Non-terminal output is a history: one block per change, stages ticked, the labeling progress bar.
     expect(watched.out).toMatch(/▶ label\s+.*\[[█░]{20}\] \d+\/30 labels, open/);
     expect(watched.out).toMatch(/✓ label /);
