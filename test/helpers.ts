@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -16,7 +16,7 @@ import { createPool, migrate } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-install.js';
 import { startDeliveryLoop } from '../workers/deliveries.js';
-import { createWorkers, type WorkerSetup } from '../workers/workers.js';
+import { createWorkers, workflowSpanSinks, type WorkerSetup } from '../workers/workers.js';
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');
 
@@ -148,6 +148,29 @@ export async function until<T>(
  * runs share, or under a given stable name, with the official CLI (the format historyFromJSON reads),
  * for the replay test. Existing files are kept: histories of code that has run must stay as they were.
  */
+/**
+ * Each workflow's history, as the server holds it now, replays against the worker's code: what a restarted
+ * worker (or a query to a workflow no worker has cached) does. A history that does not replay is saved
+ * under .remedy/replay-failures/ and fails the test with the error.
+ */
+export async function expectReplays(client: Client, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    try {
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: inject('workflowBundlePath') }, sinks: workflowSpanSinks(null) },
+        history,
+        id,
+      );
+    } catch (err) {
+      await mkdir('.remedy/replay-failures', { recursive: true });
+      const file = `.remedy/replay-failures/${id}.json`;
+      await writeFile(file, historyToJSON(history));
+      throw new Error(`${id} does not replay (history in ${file}): ${String(err)}`, { cause: err });
+    }
+  }
+}
+
 export async function recordHistories(
   ids: readonly (string | { key: string; name: string })[],
 ): Promise<void> {

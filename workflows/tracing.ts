@@ -17,7 +17,13 @@
  * Registered in every workflow bundle (workers/workers.ts WORKFLOW_INTERCEPTOR_MODULES).
  */
 // The header Temporal's OpenTelemetry interceptors carry the trace context in.
-import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation.js';
+import {
+  extractContextFromHeaders,
+  instrument,
+  TRACE_HEADER,
+  UPDATE_ID_ATTR_KEY,
+} from '@temporalio/interceptors-opentelemetry/lib/instrumentation.js';
+import { SPAN_DELIMITER, SpanName } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions.js';
 import {
   OpenTelemetryInboundInterceptor,
   OpenTelemetryInternalsInterceptor,
@@ -48,6 +54,32 @@ import { SCHEDULED_RUN_TRACE_HEADER } from '../core/trace-headers.js';
 type In = WorkflowInboundCallsInterceptor;
 type Out = WorkflowOutboundCallsInterceptor;
 
+/**
+ * Temporal's inbound interceptor, except that an update handler of a traced run is always wrapped in its
+ * span. Temporal's own interceptor asks an SDK flag first, which a new run's worker takes as set, while a
+ * replaying worker takes it as set only when the run's history recorded it. A query, or an update its
+ * validator refused, is the first to ask in many runs; neither writes a workflow task to history, so the
+ * flag is never recorded there. The worker that ran the handler awaited the span's extra steps and a
+ * replaying one would not: the update's completion and a timer's cancellation are then in the other
+ * order, and the run cannot be replayed (a restarted worker, or a query to a closed or evicted run, fails
+ * with "Update machine does not handle this event"). Wrapping always is what every worker of this SDK
+ * did on the live run, so replay now agrees with it; test/e2e/operator.test.ts replays such a cycle.
+ */
+class TracedInbound extends OpenTelemetryInboundInterceptor {
+  override async handleUpdate(input: UpdateInput, next: Next<In, 'handleUpdate'>): Promise<unknown> {
+    const context = extractContextFromHeaders(input.headers);
+    return await instrument({
+      tracer: this.tracer,
+      spanName: `${SpanName.WORKFLOW_HANDLE_UPDATE}${SPAN_DELIMITER}${input.name}`,
+      fn: (span) => {
+        span.setAttribute(UPDATE_ID_ATTR_KEY, input.updateId);
+        return next(input);
+      },
+      context,
+    });
+  }
+}
+
 /** One per workflow run: decides at `execute` whether this run is traced. */
 class TracingGate implements In, Out, WorkflowInternalsInterceptor {
   private traced: {
@@ -61,7 +93,7 @@ class TracingGate implements In, Out, WorkflowInternalsInterceptor {
       input.headers[SCHEDULED_RUN_TRACE_HEADER] !== undefined
     ) {
       this.traced = {
-        inbound: new OpenTelemetryInboundInterceptor(),
+        inbound: new TracedInbound(),
         outbound: new OpenTelemetryOutboundInterceptor(),
       };
     }
