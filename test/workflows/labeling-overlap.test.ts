@@ -3,6 +3,7 @@
  * agreement or go to a third; Cohen's kappa below the policy's minimum parks the campaign for a person;
  * requests go out a batch at a time.
  */
+import type { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import { cycleStatus, decideCampaign, pendingLabels, startCycle, submitLabel } from '../../ops/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
@@ -202,8 +203,19 @@ describe('labeling overlap', () => {
     );
 
     // More time does not make reviewers agree: extend is refused with the reason, and nothing changes.
-    const events = (await stack.h.client.workflow.getHandle(labelingWorkflowId(cycleId)).fetchHistory())
-      .events!.length;
+    // Parking tells the reviewers (an activity), then starts the decision's timer in the workflow task that
+    // also completes the last answer: counted once that task is in the history, when nothing else moves.
+    const parkTimer = (e: temporal.api.history.v1.IHistoryEvent) =>
+      e.timerStartedEventAttributes &&
+      Buffer.from(e.userMetadata?.summary?.data ?? [])
+        .toString()
+        .includes('Parked on low agreement');
+    const events = (
+      await until(
+        () => stack.h.client.workflow.getHandle(labelingWorkflowId(cycleId)).fetchHistory(),
+        (h) => h.events!.some(parkTimer),
+      )
+    ).events!.length;
     await expect(
       decideCampaign(stack.h.client, cycleId, { decision: 'extend', by: '24h', actor: 'lead' }),
     ).rejects.toThrow(
