@@ -20,26 +20,12 @@ import {
 } from '../../core/regression-forest.js';
 import { canonicalJson } from '../../core/model.js';
 import type { ForestConfig } from '../../core/forest.js';
-import { loadCars, type Car } from './cars.js';
+import { CAR_FEATURES, labeledCars } from '../../dev/cars.js';
 
-const cars = loadCars().filter((c) => c.Miles_per_Gallon !== null && c.Horsepower !== null);
-const year = (c: Car) => Number(c.Year.slice(0, 4));
-const numeric = ['Cylinders', 'Displacement', 'Horsepower', 'Weight_in_lbs', 'Acceleration'];
-const spec = { numeric: [...numeric, 'year'], categorical: ['Origin'] };
-const example = (c: Car): NumericExample => ({
-  features: {
-    Cylinders: c.Cylinders,
-    Displacement: c.Displacement,
-    Horsepower: c.Horsepower!,
-    Weight_in_lbs: c.Weight_in_lbs,
-    Acceleration: c.Acceleration,
-    year: year(c),
-    Origin: c.Origin,
-  },
-  value: c.Miles_per_Gallon!,
-});
-const train = cars.filter((_, i) => i % 4 !== 3).map(example);
-const holdout = cars.filter((_, i) => i % 4 === 3).map(example);
+const cars = labeledCars();
+const spec = CAR_FEATURES;
+const train = cars.filter((_, i) => i % 4 !== 3);
+const holdout = cars.filter((_, i) => i % 4 === 3);
 const config: ForestConfig = { trees: 100, maxDepth: 30, minSamplesLeaf: 1, maxFeatures: 'all', seed: 7 };
 
 function errorsOn(rows: readonly NumericExample[], model: ReturnType<typeof trainRegressor>) {
@@ -110,9 +96,9 @@ describe('regression forest', () => {
   });
 
   it('given a champion trained on 1970–74 without the year, then it under-predicts 1979–82 as scikit-learn does', () => {
-    const noYear = { numeric, categorical: ['Origin'] };
-    const early = cars.filter((c) => year(c) <= 1974).map(example);
-    const late = cars.filter((c) => year(c) >= 1979).map(example);
+    const noYear = { ...spec, numeric: spec.numeric.filter((f) => f !== 'year') };
+    const early = cars.filter((c) => c.year <= 1974);
+    const late = cars.filter((c) => c.year >= 1979);
     expect([early.length, late.length]).toEqual([150, 114]);
     const m = errorsOn(late, trainRegressor(noYear, early, config));
     // scikit-learn: mean error −7.38 mpg, R² −0.53.

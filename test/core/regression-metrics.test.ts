@@ -17,7 +17,7 @@ import {
   regressionErrors,
   residualBiasByDecile,
 } from '../../core/regression-metrics.js';
-import { loadCars } from './cars.js';
+import { loadCars } from '../../dev/cars.js';
 
 const cars = loadCars().filter((c) => c.Miles_per_Gallon !== null);
 const truth = cars.map((c) => c.Miles_per_Gallon!);
