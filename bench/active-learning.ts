@@ -42,7 +42,7 @@ import { forestProbabilities, trainForest, type Tree } from '../core/forest.js';
 import { encode, fitEncoder, predict, train } from '../core/model.js';
 import { isHoldout, orderForLabeling } from '../core/policy.js';
 import { Policy } from '../core/schemas.js';
-import { machine, writeReport } from './report.js';
+import { machine, mean, sd, welch, writeReport } from './report.js';
 
 // --feedback third: the demo's setting, ground truth for a third of the window; none (default): people's
 // labels are the only ones, where the choice of items matters most.
@@ -405,36 +405,10 @@ const file = await writeReport(
 );
 console.log(`report: ${file}`);
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, x) => a + x, 0) / xs.length;
-}
-function sd(xs: readonly number[]): number {
-  const mu = mean(xs);
-  return Math.sqrt(xs.reduce((a, x) => a + (x - mu) ** 2, 0) / (xs.length - 1));
-}
 function argmax(values: readonly number[]): number {
   let best = 0;
   for (let c = 1; c < values.length; c++) if (values[c]! > values[best]!) best = c;
   return best;
-}
-/**
- * Difference of means a − b with a Welch 95% interval (t quantile by the Cornish–Fisher expansion); a
- * single run (a deterministic strategy) contributes no variance of its own.
- */
-function welch(a: readonly number[], b: readonly number[]): { diff: number; lo: number; hi: number } {
-  const va = a.length > 1 ? sd(a) ** 2 / a.length : 0;
-  const vb = b.length > 1 ? sd(b) ** 2 / b.length : 0;
-  const se = Math.sqrt(va + vb);
-  const df =
-    (va + vb) ** 2 /
-    ((a.length > 1 ? va ** 2 / (a.length - 1) : 0) + (b.length > 1 ? vb ** 2 / (b.length - 1) : 0));
-  const z = 1.959964;
-  const t =
-    Number.isFinite(df) && df > 0
-      ? z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
-      : z;
-  const diff = mean(a) - mean(b);
-  return { diff, lo: diff - t * se, hi: diff + t * se };
 }
 function pct(x: number): string {
   return Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)}%`;

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UserError } from '../ops/cycles.js';
 import * as db from '../db/index.js';
 import { checkRows, readRows, rejectionReport, type Columns } from '../ops/ingest.js';
-import { registerModelWithChampion } from '../ops/setup.js';
+import { refuseUnsupportedTask, registerModelWithChampion } from '../ops/setup.js';
 import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } from '../ops/adopt.js';
 import { OnnxModelError } from '../scoring/onnx.js';
 import path from 'node:path';
@@ -30,7 +30,10 @@ function registerModel(models: Command, { io, print }: CliContext): void {
     .description(
       'register a model (or update its policy) from a JSON definition, training its first champion on reference data',
     )
-    .argument('<definition>', 'JSON file: { modelId, labelSet, features: { numeric, categorical }, policy }')
+    .argument(
+      '<definition>',
+      'JSON file: { modelId, labelSet, features: { numeric, categorical }, policy } (a regression model: task "regression", no labelSet, optional target { min, max })',
+    )
     .requiredOption(
       '--reference <file>',
       'labeled reference data (.csv, .ndjson or .jsonl), needed the first time',
@@ -86,6 +89,7 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         if (!parsed.success)
           throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
         const def = parsed.data;
+        refuseUnsupportedTask(def);
         if (o.originalProbabilities && !o.artifact)
           throw new UserError('--original-probabilities goes with --artifact <file.onnx>');
         const onnx = o.artifact
@@ -236,7 +240,9 @@ function modelViews(models: Command, { io, print }: CliContext): void {
         const t = value.traffic;
         const text = [
           `model ${def.modelId}`,
-          `  labels: ${def.labelSet.join(', ')}`,
+          def.task === 'regression'
+            ? `  predicts: a number${def.target ? ` (target ${def.target.min ?? '-∞'} to ${def.target.max ?? '+∞'})` : ''}`
+            : `  labels: ${def.labelSet.join(', ')}`,
           `  numeric features: ${def.features.numeric.join(', ') || '-'}`,
           `  categorical features: ${def.features.categorical.join(', ') || '-'}`,
           `  traffic: ${t ? `champion v${t.championVersion}${t.candidateVersion !== null ? `, candidate v${t.candidateVersion} at ${t.candidateWeight}%` : ''}` : '-'}`,

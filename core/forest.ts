@@ -198,23 +198,27 @@ function prepare(
       throw new Error(`row ${i} has label ${label}, expected a whole number in [0, ${classes})`);
     labels[i] = label;
   }
-  let cumulative: Float64Array | null = null;
-  if (weights) {
-    if (weights.length !== n) throw new Error(`${n} rows but ${weights.length} weights`);
-    cumulative = new Float64Array(n);
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      const w = weights[i]!;
-      if (!(Number.isFinite(w) && w >= 0)) throw new Error(`row ${i} has weight ${w}, expected ≥ 0`);
-      sum += w;
-      cumulative[i] = sum;
-    }
-    if (!(sum > 0)) throw new Error('the row weights sum to zero');
-  }
-  return { n, d, columns, y: labels, classes, cumulative };
+  return { n, d, columns, y: labels, classes, cumulative: cumulativeWeights(weights, n) };
 }
 
-function checkConfig(config: ForestConfig): void {
+/** Running sums of the row weights for the weighted bootstrap (null: rows weigh the same), checked. */
+export function cumulativeWeights(weights: readonly number[] | null, n: number): Float64Array | null {
+  if (!weights) return null;
+  if (weights.length !== n) throw new Error(`${n} rows but ${weights.length} weights`);
+  const cumulative = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i]!;
+    if (!(Number.isFinite(w) && w >= 0)) throw new Error(`row ${i} has weight ${w}, expected ≥ 0`);
+    sum += w;
+    cumulative[i] = sum;
+  }
+  if (!(sum > 0)) throw new Error('the row weights sum to zero');
+  return cumulative;
+}
+
+/** Throws, naming the setting, for a forest configuration that cannot be trained. */
+export function checkConfig(config: ForestConfig): void {
   const whole = (v: number, min: number) => Number.isInteger(v) && v >= min;
   if (!whole(config.trees, 0)) throw new Error(`trees must be a whole number ≥ 0, got ${config.trees}`);
   if (!whole(config.maxDepth, 0))
@@ -336,7 +340,8 @@ function growTree(data: Prepared, config: ForestConfig, treeIndex: number): Tree
   return { nodes };
 }
 
-function leafOf(tree: Tree, xi: readonly number[]): number[] {
+/** The leaf values the row reaches in the tree (a regression tree's leaf holds [mean]). */
+export function leafOf(tree: Tree, xi: readonly number[]): number[] {
   let node = tree.nodes[0];
   while (node) {
     if (node.p !== null) return node.p;
@@ -348,7 +353,7 @@ function leafOf(tree: Tree, xi: readonly number[]): number[] {
 }
 
 /** The first row whose running weight sum exceeds u × total, by binary search; zero-weight rows are never picked. */
-function pickWeighted(cumulative: Float64Array, u: number): number {
+export function pickWeighted(cumulative: Float64Array, u: number): number {
   const target = u * cumulative[cumulative.length - 1]!;
   let lo = 0;
   let hi = cumulative.length - 1;
@@ -367,7 +372,7 @@ function argmax(values: readonly number[]): number {
 }
 
 /** splitmix32: a small, well-mixed 32-bit PRNG returning floats in [0, 1). */
-function splitmix32(seed: number): () => number {
+export function splitmix32(seed: number): () => number {
   let state = seed | 0;
   return () => {
     state = (state + 0x9e3779b9) | 0;
@@ -381,7 +386,7 @@ function splitmix32(seed: number): () => number {
 }
 
 /** Mixes whole numbers into one well-spread 32-bit value (murmur3's finaliser, chained). */
-function hash32(...values: number[]): number {
+export function hash32(...values: number[]): number {
   let h = 0x811c9dc5;
   for (const v of values) {
     h = Math.imul(h ^ (v | 0), 0x9e3779b1);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DurationString } from './inputs.js';
 import { LabelStudioSettings } from './label-studio.js';
+import type { NumericLabelRange } from './regression-labels.js';
 
 /**
  * What people are asked first (after flagged failure cases): uncertainty (the champion's lowest top
@@ -88,6 +89,11 @@ export interface CampaignIdentity {
   datasetId: number;
   championVersion: number;
   labelSet: string[];
+  /**
+   * A regression model's campaign: answers are numbers within this range (core/regression-labels.ts)
+   * instead of one of labelSet. Absent: a classification campaign.
+   */
+  numeric?: NumericLabelRange;
 }
 
 /** What a labeling campaign workflow is started with: who it is for, and its settings as given. */

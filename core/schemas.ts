@@ -381,14 +381,58 @@ export const Policy = z.object({
 });
 export type Policy = z.infer<typeof Policy>;
 
+/** What a model predicts: one of its `labelSet` (classification) or a number (regression). */
+export const ModelTask = z.enum(['classification', 'regression']);
+export type ModelTask = z.infer<typeof ModelTask>;
+
+/**
+ * The range a regression model's target may take (both ends included), e.g. miles per gallon ≥ 0.
+ * Numeric labels outside it are refused; an end left unset is derived from the reference where a check
+ * needs one (core/regression-labels.ts).
+ */
+export const TargetRange = z
+  .object({ min: z.number().finite().optional(), max: z.number().finite().optional() })
+  .strict()
+  .refine((t) => t.min === undefined || t.max === undefined || t.min < t.max, {
+    message: 'target.min must be below target.max',
+    path: ['max'],
+  });
+export type TargetRange = z.infer<typeof TargetRange>;
+
 export const ModelDefinition = z
   .object({
     modelId: ModelId,
-    labelSet: z.array(z.string().min(1)).min(2),
+    /** Unset: classification, as every model was before regression models. */
+    task: ModelTask.default('classification'),
+    /** The classes of a classification model; a regression model has none. */
+    labelSet: z.array(z.string().min(1)).min(2).optional(),
+    /** A regression model's target range (optional); a classification model has none. */
+    target: TargetRange.optional(),
     features: FeatureSpec,
     policy: Policy.prefault({}),
   })
   .superRefine((d, ctx) => {
+    if (d.task === 'classification' && d.labelSet === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['labelSet'],
+        message:
+          'a classification model needs labelSet, its classes (e.g. ["no", "yes"]); for a model that predicts a number set "task": "regression"',
+      });
+    if (d.task === 'regression' && d.labelSet !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['labelSet'],
+        message:
+          'a regression model predicts a number and has no labelSet: remove it (give the numeric range as "target": { "min", "max" }), or set "task": "classification"',
+      });
+    if (d.task === 'classification' && d.target !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target'],
+        message:
+          'target is the numeric range of a regression model: remove it, or set "task": "regression" (and drop labelSet)',
+      });
     const features = new Set([...d.features.numeric, ...d.features.categorical]);
     const unmapped = d.policy.logSource ? unmappedFeatures(d.policy.logSource, [...features]) : [];
     if (unmapped.length > 0)
@@ -407,5 +451,14 @@ export const ModelDefinition = z
           });
       }
     }
-  });
+  })
+  // Inside Remedy a regression model's labelSet is empty, so code written for classes sees none.
+  .transform(({ labelSet, ...d }) => ({ ...d, labelSet: labelSet ?? [] }));
 export type ModelDefinition = z.infer<typeof ModelDefinition>;
+/** A definition as a person writes it (defaults not yet applied). */
+export type ModelDefinitionInput = z.input<typeof ModelDefinition>;
+
+/** Whether a model predicts a number (its labels are numeric answers, not one of a label set). */
+export function isRegression(def: Pick<ModelDefinition, 'task'>): boolean {
+  return def.task === 'regression';
+}

@@ -10,24 +10,42 @@ import { type Queryable } from './pool.js';
 
 export async function upsertModel(q: Queryable, def: ModelDefinition): Promise<void> {
   await q.query(
-    `INSERT INTO models (model_id, label_set, feature_spec, policy) VALUES ($1, $2, $3, $4)
+    `INSERT INTO models (model_id, label_set, feature_spec, policy, task, target) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (model_id) DO UPDATE SET label_set = EXCLUDED.label_set, feature_spec = EXCLUDED.feature_spec,
-       policy = EXCLUDED.policy`,
-    [def.modelId, def.labelSet, JSON.stringify(def.features), JSON.stringify(def.policy)],
+       policy = EXCLUDED.policy, task = EXCLUDED.task, target = EXCLUDED.target`,
+    [
+      def.modelId,
+      def.labelSet,
+      JSON.stringify(def.features),
+      JSON.stringify(def.policy),
+      def.task,
+      def.target === undefined ? null : JSON.stringify(def.target),
+    ],
   );
 }
 
 export async function getModel(q: Queryable, modelId: string): Promise<ModelDefinition | null> {
   const { rows } = await q.query(
-    'SELECT model_id, label_set, feature_spec, policy FROM models WHERE model_id = $1',
+    'SELECT model_id, label_set, feature_spec, policy, task, target FROM models WHERE model_id = $1',
     [modelId],
   );
   const row = rows[0] as
-    { model_id: string; label_set: string[]; feature_spec: unknown; policy: unknown } | undefined;
+    | {
+        model_id: string;
+        label_set: string[];
+        feature_spec: unknown;
+        policy: unknown;
+        task: string;
+        target: unknown;
+      }
+    | undefined;
   if (!row) return null;
+  const regression = row.task === 'regression';
   return ModelDefinition.parse({
     modelId: row.model_id,
-    labelSet: row.label_set,
+    task: row.task,
+    ...(regression ? {} : { labelSet: row.label_set }),
+    ...(regression && row.target !== null ? { target: row.target } : {}),
     features: row.feature_spec,
     policy: row.policy,
   });

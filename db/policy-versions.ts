@@ -4,14 +4,30 @@
  * started with. One small function per SQL statement over an injected queryable.
  */
 import { canonical, diffDefinitions, type PolicyChange } from '../core/policy-diff.js';
+import type { ModelDefinition } from '../core/schemas.js';
 import { audit } from './cycles.js';
 import type { Queryable } from './pool.js';
 
-/** What a version records: the definition without its model ID. */
+/** What a version records: the definition without its model ID (task and target for regression models). */
 export interface VersionedDefinition {
   labelSet: string[];
   features: unknown;
   policy: unknown;
+  task?: 'regression';
+  target?: unknown;
+}
+
+/**
+ * The definition a version keeps. A classifier's is as it always was (no task field), so registering an
+ * existing model again makes no new version; a regression model's names its task and target range.
+ */
+export function versionedDefinition(def: ModelDefinition): VersionedDefinition {
+  const kept: VersionedDefinition = { labelSet: def.labelSet, features: def.features, policy: def.policy };
+  if (def.task === 'regression') {
+    kept.task = 'regression';
+    if (def.target !== undefined) kept.target = def.target;
+  }
+  return kept;
 }
 
 export interface PolicyVersionRow {

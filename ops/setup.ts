@@ -12,7 +12,7 @@ import { canonicalJson, predict, train, type ModelArtifact } from '../core/model
 import { adoptOnnx } from '../scoring/adopt.js';
 import type { OnnxHints } from '../scoring/onnx.js';
 import { isHoldout } from '../core/policy.js';
-import type { Features, ModelDefinition } from '../core/schemas.js';
+import { isRegression, type Features, type ModelDefinition } from '../core/schemas.js';
 import { CODE_VERSION } from '../activities/training.js';
 import { serveRecords } from '../gateway/routing.js';
 import { hashRows } from '../activities/cycle.js';
@@ -35,6 +35,17 @@ export interface LabeledExample {
  * champion is the given file instead, and the reference is data it was not trained on: all of it
  * measures the baseline and makes the profile.
  */
+/**
+ * Refuses what registration cannot do yet: a regression model's first champion (trained on reference
+ * data or adopted) is not built; its definition is accepted and stored by `registerDefinition`.
+ */
+export function refuseUnsupportedTask(def: ModelDefinition): void {
+  if (isRegression(def))
+    throw new UserError(
+      `${def.modelId} is a regression model: registering its first champion is not available yet (Remedy trains and adopts classifiers only so far); register it with "task": "classification" and a labelSet, or wait for regression champions`,
+    );
+}
+
 export async function registerModelWithChampion(
   pool: pg.Pool,
   def: ModelDefinition,
@@ -49,6 +60,7 @@ export async function registerModelWithChampion(
   /** A champion stored now, or the one the model already had (registering again keeps it). */
   champion: 'created' | 'kept';
 }> {
+  refuseUnsupportedTask(def);
   const rows = reference.map((r) => ({
     recordKey: r.recordKey,
     ts: r.ts,
@@ -282,7 +294,7 @@ export async function registerDefinition(
     await db.upsertModel(client, def);
     const r = await db.recordPolicyVersion(client, {
       modelId: def.modelId,
-      definition: { labelSet: def.labelSet, features: def.features, policy: def.policy },
+      definition: db.versionedDefinition(def),
       author,
     });
     return { version: r.version, created: r.created, changes: describeChanges(r.diff) };

@@ -218,6 +218,7 @@ export function statusOf(c: Campaign): LabelingStatus {
   return {
     campaignId: c.id.campaignId,
     labelSet: c.id.labelSet,
+    ...(c.id.numeric ? { numeric: c.id.numeric } : {}),
     requested: c.total,
     answered: c.answers.size,
     pending: c.items

@@ -18,6 +18,7 @@ import {
   withVote,
 } from '../core/labeling.js';
 import { LabelingSettings, type LabelingCampaignInput } from '../core/labeling-settings.js';
+import { canonicalNumericLabel, numericLabelProblem, readNumericLabel } from '../core/regression-labels.js';
 import { publishReleased } from './label-studio.js';
 import {
   decideCampaignUpdate,
@@ -97,8 +98,16 @@ export async function labelingCampaign(input: LabelingInput): Promise<LabelingRe
       'InvalidInput',
     );
   }
-  const { campaignId, cycleId, modelId, datasetId, championVersion, labelSet } = input;
-  const id = { campaignId, cycleId, modelId, datasetId, championVersion, labelSet };
+  const { campaignId, cycleId, modelId, datasetId, championVersion, labelSet, numeric } = input;
+  const id = {
+    campaignId,
+    cycleId,
+    modelId,
+    datasetId,
+    championVersion,
+    labelSet,
+    ...(numeric ? { numeric } : {}),
+  };
   const { carried, ...given } = input;
   // Runs recorded before campaigns could continue as new replay without it.
   const mayContinue = patched('labeling-continue-as-new');
@@ -383,7 +392,9 @@ function handleMessages(c: Campaign): void {
   setHandler(
     submitLabelUpdate,
     async (raw) => {
-      const answer = LabelAnswer.parse(raw);
+      const answer = LabelAnswer.parse(asSubmitted(c, raw));
+      // A numeric answer is stored in one form ("23.50" and 23.5 both as "23.5").
+      if (c.id.numeric) answer.label = canonicalNumericLabel(answer.label);
       if (overlapped(c, answer.recordKey) && !c.answers.has(answer.recordKey)) return await vote(c, answer);
       const stored = await acts.recordLabel({ campaignId, ...answer });
       const duplicate = stored.duplicate || c.answers.has(answer.recordKey);
@@ -400,10 +411,28 @@ function handleMessages(c: Campaign): void {
   );
 }
 
+/**
+ * The answer as the campaign reads it: a numeric campaign takes a JSON number as its decimal text, so an
+ * API client may send 23.5 or "23.5". Anything else is read as sent (a classification campaign's always).
+ */
+function asSubmitted(c: Campaign, raw: unknown): unknown {
+  if (!c.id.numeric || typeof raw !== 'object' || raw === null) return raw;
+  const label = (raw as { label?: unknown }).label;
+  return typeof label === 'number' && Number.isFinite(label) ? { ...raw, label: String(label) } : raw;
+}
+
 /** Throws, naming what is wrong, for an answer the campaign cannot take. */
 function refuseLabel(c: Campaign, raw: unknown): void {
-  const { campaignId, labelSet } = c.id;
-  const parsed = LabelAnswer.safeParse(raw);
+  const { campaignId, labelSet, numeric } = c.id;
+  const given = asSubmitted(c, raw);
+  // A numeric campaign says what a number answer must be, not just "expected string".
+  const label =
+    typeof given === 'object' && given !== null ? (given as { label?: unknown }).label : undefined;
+  if (numeric && label !== undefined && typeof label !== 'string') {
+    const read = readNumericLabel(label);
+    if ('problem' in read) throw new Error(`label refused: ${read.problem}`);
+  }
+  const parsed = LabelAnswer.safeParse(given);
   if (!parsed.success) throw new Error(`label refused: ${describeZodError(parsed.error)}`);
   const answer = parsed.data;
   if (c.state !== 'open' && c.state !== 'parked')
@@ -424,7 +453,10 @@ function refuseLabel(c: Campaign, raw: unknown): void {
       `label refused: recordKey "${answer.recordKey}" is in a later batch (batch ${b.current} of ${b.of} is out); answer the pending items first`,
     );
   }
-  if (!labelSet.includes(answer.label)) {
+  if (numeric) {
+    const problem = numericLabelProblem(answer.label, numeric);
+    if (problem !== null) throw new Error(`label refused: ${problem}`);
+  } else if (!labelSet.includes(answer.label)) {
     throw new Error(`label refused: label "${answer.label}" is not one of ${labelSet.join(', ')}`);
   }
   const reviewers = reviewersNow(c);

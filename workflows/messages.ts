@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { TargetTrace } from '../activities/catalog.js';
 import type { DriftReport } from '../core/drift.js';
 import type { Agreement } from '../core/labeling.js';
+import type { NumericLabelRange } from '../core/regression-labels.js';
 import type { Diagnosis, StepAnalysis } from '../core/policy.js';
 import type {
   ApprovalInput,
@@ -102,6 +103,8 @@ export type { Agreement };
 export interface LabelingStatus {
   campaignId: string;
   labelSet: string[];
+  /** A regression model's campaign: answers are numbers in this range (labelSet is then empty). */
+  numeric?: NumericLabelRange;
   requested: number;
   answered: number;
   pending: PendingItem[];

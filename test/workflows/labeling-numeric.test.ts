@@ -1,0 +1,128 @@
+/**
+ * A regression model's labeling campaign takes numbers: the raw Update's validator accepts a finite
+ * number within the campaign's range (as text or a JSON number, stored in one form) and refuses NaN,
+ * text, a comma decimal, a number out of range and a 100 kB answer with the field named, before anything
+ * is written: the campaign's history and its stored labels are unchanged by every refusal.
+ *
+ * The campaign runs on the weather model's days (a real dataset and champion to open tasks with), started
+ * directly as a numeric campaign (the range of daily maximum temperatures in °C), as a regression
+ * model's cycle will start it.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import * as db from '../../db/index.js';
+import { withTransaction } from '../../db/pool.js';
+import { prepareWeatherModel } from '../../dev/scenario.js';
+import { numericLabelRange } from '../../core/regression-labels.js';
+import { labelingStatusQuery, submitLabelUpdate } from '../../workflows/messages.js';
+import { recordHistories, until, useStack } from '../helpers.js';
+
+const stack = useStack('numeric');
+
+describe('numeric labels', () => {
+  it('given a numeric campaign, then bad answers are refused by field with the history unchanged, and numbers in range are stored', async () => {
+    const prepared = await prepareWeatherModel(stack.pool, 'numeric-weather');
+    const rows = prepared.rows.slice(0, 6).map((r) => ({
+      recordKey: r.recordKey,
+      ts: r.ts,
+      features: r.features,
+      label: null,
+      labelSource: null,
+      split: 'train' as const,
+    }));
+    const { datasetId } = await withTransaction(stack.pool, (client) =>
+      db.insertDatasetVersion(client, {
+        modelId: prepared.modelId,
+        idempotencyKey: `${prepared.modelId}:numeric`,
+        parentId: null,
+        kind: 'collected',
+        cycleId: null,
+        windowStart: null,
+        windowEnd: null,
+        samplingPlan: { test: 'numeric labels' },
+        contentHash: 'numeric-6',
+        rows,
+      }),
+    );
+    // Configured below (−40 °C), derived above from a reference of −8 to 36 °C widened by half its span.
+    const numeric = numericLabelRange({ min: -40 }, { min: -8, max: 36 }, 0.5);
+    const campaignId = 'numeric-weather-1-labeling';
+    const handle = await stack.h.client.workflow.start('labelingCampaign', {
+      workflowId: campaignId,
+      taskQueue: stack.h.taskQueue,
+      args: [
+        {
+          campaignId,
+          cycleId: 'numeric-weather-1',
+          modelId: prepared.modelId,
+          datasetId,
+          championVersion: prepared.champion.version,
+          labelSet: [],
+          numeric,
+          budget: 6,
+          minLabels: 6,
+          deadline: '24h',
+          reminderAt: 0,
+        },
+      ],
+    });
+    try {
+      const status = await until(
+        () => handle.query(labelingStatusQuery),
+        (s) => s.pending.length === 6,
+      );
+      expect(status.numeric).toEqual(numeric);
+      const [first, second, third] = status.pending.map((p) => p.recordKey);
+      // As any Temporal client may send it: the label's type is not checked until the campaign's validator.
+      const send = (label: unknown, recordKey = first!) =>
+        handle.executeUpdate(submitLabelUpdate, {
+          args: [{ recordKey, label: label as string, reviewer: 'rita' }],
+        });
+      const refusal = async (label: unknown): Promise<string> => {
+        const err = await send(label).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+        return (err as WorkflowUpdateFailedError).cause?.message ?? '';
+      };
+
+      const before = (await handle.fetchHistory()).events?.length;
+      expect(await refusal('NaN')).toBe(
+        'label refused: label: "NaN" is not a finite number; answer with a number such as 23.5',
+      );
+      // A JSON NaN arrives as null.
+      expect(await refusal(Number.NaN)).toBe(
+        'label refused: label: expected a number (such as 23.5), got null',
+      );
+      expect(await refusal('warm')).toBe(
+        'label refused: label: "warm" is not a number; answer with a number such as 23.5',
+      );
+      expect(await refusal('21,5')).toContain('label: "21,5" uses a comma');
+      expect(await refusal('-41')).toBe(
+        "label refused: label: -41 is below the lowest value a label may take, -40 (the model's target)",
+      );
+      expect(await refusal(58.5)).toBe(
+        "label refused: label: 58.5 is above the highest value a label may take, 58 (the reference's labels widened by the policy's drift.dataQuality.rangeMargin)",
+      );
+      expect(await refusal('9'.repeat(100_000))).toContain('label: Too big');
+      // Refused answers leave no trace: no event in the campaign's history, no stored label.
+      expect((await handle.fetchHistory()).events?.length).toBe(before);
+      expect(await db.campaignLabels(stack.pool, campaignId)).toEqual([]);
+
+      // Numbers in range, as text or a JSON number, are stored in one form.
+      expect(await send(' 21.50 ')).toMatchObject({ recordKey: first, label: '21.5', duplicate: false });
+      expect(await send(-40, second)).toMatchObject({ recordKey: second, label: '-40' });
+      expect(await send('5.8e1', third)).toMatchObject({ recordKey: third, label: '58' });
+      const stored = await db.campaignLabels(stack.pool, campaignId);
+      expect(new Map(stored.map((l) => [l.record_key, l.label]))).toEqual(
+        new Map([
+          [first, '21.5'],
+          [second, '-40'],
+          [third, '58'],
+        ]),
+      );
+      expect((await handle.query(labelingStatusQuery)).answered).toBe(3);
+      await recordHistories([campaignId]);
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+});
