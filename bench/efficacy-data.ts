@@ -73,7 +73,7 @@ export function mergePolicy(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(extra))
-    out[k] = { ...((base[k] as Record<string, unknown> | undefined) ?? {}), ...(v as object) };
+    out[k] = { ...(base[k] as Record<string, unknown> | undefined), ...(v as object) };
   return out;
 }
 

@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import * as db from '../db/index.js';
 import { serve, ModelCache } from '../gateway/routing.js';
 import { startCycle, type Queues } from '../ops/cycles.js';
 import { createMonitor, deleteMonitor, triggerMonitor } from '../ops/monitor.js';
@@ -142,7 +141,8 @@ export async function replayPolicy(
     const correct = served.filter((s) => truth.get(s.recordKey) === s.label).length;
     const versions = new Set(served.map((s) => s.version));
     result.windows.push({ ...w, rows: rows.length, correct, champion: Math.max(...versions) });
-    if (versions.size > 1) throw new Error(`${modelId}: window ${w.start} was served by ${[...versions]}`);
+    if (versions.size > 1)
+      throw new Error(`${modelId}: window ${w.start} was served by versions ${[...versions].join(', ')}`);
     const started = await startForWindow(env, dataset, policy, modelId, i, windows, result);
     if (!started) continue;
     const followed = await followCycle(env.client, started.cycleId, {

@@ -4,12 +4,13 @@
  */
 import type { Queryable } from './pool.js';
 
-/** Cycles of a model, every outcome (open ones too). */
-export async function countModelCycles(q: Queryable, modelId: string): Promise<number> {
-  const { rows } = await q.query<{ n: string }>('SELECT count(*) AS n FROM cycles WHERE model_id = $1', [
-    modelId,
-  ]);
-  return Number(rows[0]!.n);
+/** A model's cycles counted by outcome ("open" for a cycle not closed yet). */
+export async function modelCycleOutcomes(q: Queryable, modelId: string): Promise<Record<string, number>> {
+  const { rows } = await q.query<{ outcome: string; n: string }>(
+    `SELECT coalesce(outcome, 'open') AS outcome, count(*) AS n FROM cycles WHERE model_id = $1 GROUP BY 1`,
+    [modelId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
 }
 
 /** Label requests (tasks) and human answers of a model's campaigns (campaign ID: `<cycle>-labeling`). */
@@ -26,6 +27,20 @@ export async function countModelLabels(
     [modelId],
   );
   return { requested: Number(rows[0]!.requested), answered: Number(rows[0]!.answered) };
+}
+
+/** The human answers of a model's campaigns: record key and label. */
+export async function modelHumanLabels(
+  q: Queryable,
+  modelId: string,
+): Promise<{ recordKey: string; label: string }[]> {
+  const { rows } = await q.query<{ record_key: string; label: string }>(
+    `SELECT l.record_key, l.label FROM labels l
+     JOIN cycles c ON l.campaign_id = c.cycle_id || '-labeling'
+     WHERE c.model_id = $1 AND l.source = 'human'`,
+    [modelId],
+  );
+  return rows.map((r) => ({ recordKey: r.record_key, label: r.label }));
 }
 
 /** The record keys a model's predictions were logged for under batches starting with `batchPrefix`. */
