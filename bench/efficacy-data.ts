@@ -5,6 +5,7 @@
  */
 import { hasFeedback, loadWeather, weatherModel } from '../dev/weather.js';
 import type { Features, ModelDefinition } from '../core/schemas.js';
+import { employmentDataset } from './efficacy-employment.js';
 
 export interface StreamRow {
   recordKey: string;
@@ -113,6 +114,7 @@ export async function weatherDataset(quick: boolean): Promise<Dataset> {
 
 export const DATASETS: Record<string, (quick: boolean) => Promise<Dataset>> = {
   weather: weatherDataset,
+  employment: employmentDataset,
 };
 
 /** The windows of a dataset's replay: [start, end) ISO strings, `windowDays` long. */

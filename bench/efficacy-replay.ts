@@ -52,6 +52,9 @@ export interface CycleResult {
   wrong: number;
   retrainSeconds: number;
   candidateVersion: number | null;
+  severity: string | null;
+  /** What the cycle noted at its diagnose and retrain stages (route, rows trained on, ...). */
+  notes: { diagnose?: Record<string, unknown>; retrain?: Record<string, unknown> };
 }
 
 export interface ReplayResult {
@@ -167,6 +170,11 @@ export async function replayPolicy(
       wrong: followed.wrong,
       retrainSeconds: retrainSeconds(followed),
       candidateVersion: followed.summary.candidateVersion,
+      severity: followed.summary.severity,
+      notes: {
+        diagnose: followed.summary.stages.find((x) => x.stage === 'diagnose')?.summary,
+        retrain: followed.summary.stages.find((x) => x.stage === 'retrain')?.summary,
+      },
     });
     opts.log(
       `${modelId} ${w.end.slice(0, 10)}: ${followed.cycleId} ${followed.summary.outcome} (${followed.answered} labels)`,
