@@ -34,7 +34,8 @@ export interface Dataset {
 }
 
 export const POLICY_NAMES = ['never', 'schedule', 'every-alarm', 'remedy-default'] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
+/** The four policies, and `custom`: a policy a run adds to try a change of the defaults (--custom-policy). */
+export type PolicyName = (typeof POLICY_NAMES)[number] | 'custom';
 
 export const REVIEWER = 'efficacy-reviewer';
 
@@ -56,8 +57,14 @@ export function sharedPolicy(quick: boolean): Record<string, unknown> {
 export const SCHEDULE_EVERY_WINDOWS = 3;
 
 /** The policy section each policy adds on top of the shared one (deep-merged by section). */
-export function policyOverrides(name: PolicyName, windowDays: number): Record<string, unknown> {
+export function policyOverrides(
+  name: PolicyName,
+  windowDays: number,
+  custom: Record<string, unknown> = {},
+): Record<string, unknown> {
   switch (name) {
+    case 'custom':
+      return custom;
     case 'never':
     case 'remedy-default':
       return {};

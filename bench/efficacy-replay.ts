@@ -83,16 +83,23 @@ export async function replayPolicy(
   env: ReplayEnv,
   dataset: Dataset,
   policy: PolicyName,
-  opts: { modelId: string; quick: boolean; reviewer: ReviewerSettings; log: (m: string) => void },
+  opts: {
+    modelId: string;
+    quick: boolean;
+    reviewer: ReviewerSettings;
+    log: (m: string) => void;
+    /** The policy sections of the `custom` policy. */
+    custom?: Record<string, unknown>;
+  },
 ): Promise<ReplayResult> {
   const t0 = Date.now();
   const { modelId } = opts;
   const def = dataset.model(
     modelId,
-    mergePolicy(sharedPolicy(opts.quick), policyOverrides(policy, dataset.windowDays)),
+    mergePolicy(sharedPolicy(opts.quick), policyOverrides(policy, dataset.windowDays, opts.custom)),
   );
   await registerModelWithChampion(env.pool, def, dataset.reference);
-  const monitored = policy === 'every-alarm' || policy === 'remedy-default';
+  const monitored = policy === 'every-alarm' || policy === 'remedy-default' || policy === 'custom';
   if (monitored)
     // Paused: only the replay's own triggers run checks, one per completed window.
     await createMonitor(env.client, env.pool, env.queues, {

@@ -168,6 +168,7 @@ const COLORS: Record<PolicyName, string> = {
   schedule: '#1f77b4',
   'every-alarm': '#d62728',
   'remedy-default': '#2ca02c',
+  custom: '#9467bd',
 };
 
 /** Per-window prequential accuracy of every policy, one line each, the shift's onset marked. */

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DATASETS, POLICY_NAMES, type Dataset } from './efficacy-data.js';
+import { DATASETS, POLICY_NAMES, type Dataset, type PolicyName } from './efficacy-data.js';
 import type { ReviewerSettings } from './efficacy-cycle.js';
 import { replayPolicy, type ReplayEnv, type ReplayResult } from './efficacy-replay.js';
 import {
@@ -26,6 +26,8 @@ export interface EfficacyOptions {
   outDir: string;
   machine: Record<string, unknown>;
   log: (msg: string) => void;
+  /** A fifth policy, `custom`: these policy sections on top of the shared ones (monitored like the default). */
+  custom?: Record<string, unknown>;
 }
 
 export interface DatasetRun {
@@ -59,13 +61,15 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
       `${name}: ${dataset.stream.length} stream rows, ${dataset.windows} windows of ${dataset.windowDays} days`,
     );
     // The policies run side by side (each on its own model): most of a cycle's time is waiting.
+    const policies: PolicyName[] = o.custom ? [...POLICY_NAMES, 'custom'] : [...POLICY_NAMES];
     const results = await Promise.all(
-      POLICY_NAMES.map((policy) =>
+      policies.map((policy) =>
         replayPolicy(env, dataset, policy, {
           modelId: `${o.prefix}-${name}-${policy}`,
           quick: o.quick,
           reviewer: o.reviewer,
           log: o.log,
+          ...(o.custom ? { custom: o.custom } : {}),
         }),
       ),
     );
@@ -85,6 +89,7 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
         machine: o.machine,
         quick: o.quick,
         reviewer: o.reviewer,
+        custom: o.custom ?? null,
         datasets: runs.map((r) => ({
           dataset: r.dataset.name,
           summaries: r.summaries,

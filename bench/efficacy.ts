@@ -6,13 +6,16 @@
  *
  *   npm run bench:efficacy [-- --quick] [--dataset weather] [--out dir]
  *                          [--label-delay-ms 0] [--label-error-rate 0] [--seed 7]
+ *                          [--custom-policy '{"drift":{"persistence":2}}']
  *
  * Prints the table and how each of issue #22's targets fares; writes efficacy.md, efficacy.json and one
  * SVG chart per dataset into the out dir (default <data dir>/bench/efficacy).
  */
 import path from 'node:path';
 import { Command } from 'commander';
+import { describeZodError, Policy } from '../core/schemas.js';
 import { dataDir } from '../infra/paths.js';
+import { mergePolicy, sharedPolicy } from './efficacy-data.js';
 import { log, machine, startBenchEnv } from './harness.js';
 import { parseDatasets, runEfficacy, targetLines } from './efficacy-run.js';
 
@@ -23,6 +26,10 @@ const opts = new Command('bench:efficacy')
   .option('--label-delay-ms <ms>', "the scripted reviewer's wait before each answer", '0')
   .option('--label-error-rate <share>', 'share of wrong answers from the reviewer (0..1)', '0')
   .option('--seed <n>', "seed of the reviewer's mistakes", '7')
+  .option(
+    '--custom-policy <json>',
+    'a fifth policy, "custom": policy sections on top of the shared ones, e.g. \'{"drift":{"persistence":2}}\'',
+  )
   .parse()
   .opts<{
     quick?: boolean;
@@ -31,6 +38,7 @@ const opts = new Command('bench:efficacy')
     labelDelayMs: string;
     labelErrorRate: string;
     seed: string;
+    customPolicy?: string;
   }>();
 
 function number(name: string, raw: string, min: number, max: number): number {
@@ -40,7 +48,30 @@ function number(name: string, raw: string, min: number, max: number): number {
   return v;
 }
 
+function customPolicy(raw: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(
+      `--custom-policy is not JSON (${(err as Error).message}): e.g. '{"drift":{"persistence":2}}'`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(
+      '--custom-policy must be a JSON object of policy sections, e.g. \'{"drift":{"persistence":2}}\'',
+    );
+  const policy = parsed as Record<string, unknown>;
+  // Refused before anything starts, with the field that is wrong.
+  const checked = Policy.safeParse(mergePolicy(sharedPolicy(opts.quick === true), policy));
+  if (!checked.success)
+    throw new Error(`--custom-policy is not a valid policy: ${describeZodError(checked.error)}`);
+  return policy;
+}
+
 const datasets = parseDatasets(opts.dataset);
+const custom = customPolicy(opts.customPolicy);
 const reviewer = {
   delayMs: number('--label-delay-ms', opts.labelDelayMs, 0, 60_000),
   errorRate: number('--label-error-rate', opts.labelErrorRate, 0, 1),
@@ -59,6 +90,7 @@ try {
       outDir: path.resolve(opts.out),
       machine: machine(),
       log,
+      ...(custom ? { custom } : {}),
     },
   );
   env.checkWorkers();
