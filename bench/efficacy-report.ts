@@ -71,9 +71,39 @@ export interface TargetCheck {
 
 const pts = (x: number) => `${(x * 100).toFixed(1)} pts`;
 
+const short = (text: string | null, n = 110) =>
+  text === null ? '' : text.length > n ? `${text.slice(0, n - 1)}…` : text;
+
+/** What a policy's cycles did, in order: window, outcome and reason, and what a candidate trained on. */
+export function cycleStory(r: ReplayResult): string {
+  const told = r.cycles
+    .filter((c) => c.outcome !== 'no-action')
+    .map((c) => {
+      const set: unknown = c.notes.retrain?.trainingSet;
+      const rows = (k: string) =>
+        typeof set === 'object' && set !== null ? Number((set as Record<string, unknown>)[k]) : NaN;
+      const trained = Number.isFinite(rows('windowRows'))
+        ? ` (trained on ${rows('windowRows')} window + ${rows('referenceRows')} older rows)`
+        : '';
+      const why = c.outcome === 'promoted' ? '' : `: ${short(c.reason)}`;
+      return `${c.window.start.slice(0, 10)}..${c.window.end.slice(0, 10)} ${c.outcome ?? 'open'}${trained}${why}`;
+    });
+  return told.length ? told.join('; ') : 'no cycle';
+}
+
+/** Why a policy stopped starting cycles: its checks after its last cycle, and the last one's reason. */
+function quietAfter(r: ReplayResult): string {
+  const last = r.cycles.at(-1);
+  if (!last) return `${r.policy} started no cycle`;
+  const after = r.checks.filter((c) => c.window.slice(0, 24) >= last.window.end);
+  const acted = after.filter((c) => c.state === 'cycle-started').length;
+  return `${r.policy} started ${r.cycles.length} cycle(s); after its last (closing ${last.closedAtDataTime.slice(0, 10)}) ${after.length - acted} of ${after.length} checks found nothing to act on${after.length ? `, e.g. "${short(after.at(-1)!.reason)}"` : ''}`;
+}
+
 /** The issue's targets for one dataset, each with the measured numbers and, when missed, why. */
-export function checkTargets(d: Dataset, s: PolicySummary[]): TargetCheck[] {
+export function checkTargets(d: Dataset, s: PolicySummary[], results: ReplayResult[]): TargetCheck[] {
   const by = (p: PolicyName) => s.find((x) => x.policy === p)!;
+  const run = (p: PolicyName) => results.find((x) => x.policy === p)!;
   const remedy = by('remedy-default');
   const alarm = by('every-alarm');
   const never = by('never');
@@ -87,7 +117,7 @@ export function checkTargets(d: Dataset, s: PolicySummary[]): TargetCheck[] {
     why:
       gap <= 0.01
         ? null
-        : `remedy-default's champion changed ${remedy.outcomes.promoted ?? 0} time(s) (outcomes ${JSON.stringify(remedy.outcomes)}); the first post-shift champion served after ${remedy.onsetToChampionDays ?? '—'} days vs ${best.onsetToChampionDays ?? '—'} for ${best.policy}`,
+        : `the first post-shift champion served after ${remedy.onsetToChampionDays ?? '—'} days vs ${best.onsetToChampionDays ?? '—'} for ${best.policy}. remedy-default's cycles: ${cycleStory(run('remedy-default'))}. ${best.policy}'s: ${cycleStory(run(best.policy))}`,
   });
   for (const [what, mine, theirs] of [
     ['labels', remedy.labelsAsked, alarm.labelsAsked],
@@ -101,7 +131,7 @@ export function checkTargets(d: Dataset, s: PolicySummary[]): TargetCheck[] {
       why:
         mine <= limit
           ? null
-          : `every-alarm started ${alarm.cyclesStarted} cycle(s), remedy-default ${remedy.cyclesStarted}: with few alarms, persistence alone cannot halve them`,
+          : `${quietAfter(run('every-alarm'))}; remedy-default started ${remedy.cyclesStarted}`,
     });
   }
   if (d.shiftOnset === null) {
@@ -109,7 +139,7 @@ export function checkTargets(d: Dataset, s: PolicySummary[]): TargetCheck[] {
       target: '0 cycles on the stable control',
       met: remedy.cyclesStarted === 0,
       detail: `${remedy.cyclesStarted} cycle(s)`,
-      why: remedy.cyclesStarted === 0 ? null : `outcomes ${JSON.stringify(remedy.outcomes)}`,
+      why: remedy.cyclesStarted === 0 ? null : cycleStory(run('remedy-default')),
     });
   } else {
     out.push({
@@ -119,13 +149,16 @@ export function checkTargets(d: Dataset, s: PolicySummary[]): TargetCheck[] {
       why:
         remedy.accuracy > never.accuracy
           ? null
-          : `no promoted champion beat the first one on the stream (outcomes ${JSON.stringify(remedy.outcomes)})`,
+          : `no promoted champion beat the first one on the stream: ${cycleStory(run('remedy-default'))}`,
     });
     out.push({
       target: 'no cycles before the shift (stable period)',
       met: remedy.cyclesStable === 0,
       detail: `${remedy.cyclesStable} cycle(s) on windows ending before ${d.shiftOnset.slice(0, 10)}`,
-      why: remedy.cyclesStable === 0 ? null : 'a drift persisted on the stable period',
+      why:
+        remedy.cyclesStable === 0
+          ? null
+          : `a drift persisted on the stable period: ${cycleStory(run('remedy-default'))}`,
     });
   }
   return out;

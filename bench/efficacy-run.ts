@@ -74,7 +74,7 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
       ),
     );
     const summaries = results.map((r) => summarize(dataset, r));
-    const targets = checkTargets(dataset, summaries);
+    const targets = checkTargets(dataset, summaries, results);
     const table = markdownTable(summaries, dataset);
     const chartFile = path.join(o.outDir, `efficacy-${name}.svg`);
     await writeFile(chartFile, accuracyChart(dataset, summaries));
