@@ -1,7 +1,7 @@
 /**
  * The efficacy benchmark's numbers from the replays: per dataset and policy the prequential accuracy
  * (mean and per window), cycles, false alarms, labels, training time, rollbacks and the delay from a
- * shift's onset to a champion trained after it; the issue's targets checked with by how much a miss
+ * shift's onset to a champion trained after it; the efficacy targets checked with by how much a miss
  * misses and why; a Markdown table and a hand-written SVG chart.
  */
 import { escapeHtml } from '../core/html.js';
@@ -126,7 +126,7 @@ function quietAfter(r: ReplayResult): string {
   return `${r.policy} started ${r.cycles.length} cycle(s); after its last (closing ${last.closedAtDataTime.slice(0, 10)}) ${after.length - acted} of ${after.length} checks found nothing to act on${after.length ? `, e.g. "${short(after.at(-1)!.reason)}"` : ''}`;
 }
 
-/** The issue's targets for one dataset, each with the measured numbers and, when missed, why. */
+/** The efficacy targets for one dataset, each with the measured numbers and, when missed, why. */
 export function checkTargets(d: Dataset, s: PolicySummary[], results: ReplayResult[]): TargetCheck[] {
   const by = (p: PolicyName) => s.find((x) => x.policy === p)!;
   const run = (p: PolicyName) => results.find((x) => x.policy === p)!;

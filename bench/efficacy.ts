@@ -8,7 +8,7 @@
  *                          [--label-delay-ms 0] [--label-error-rate 0] [--seed 7]
  *                          [--custom-policy '{"drift":{"persistence":2}}']
  *
- * Prints the table and how each of issue #22's targets fares; writes efficacy.md, efficacy.json and one
+ * Prints the table and how each efficacy target fares; writes efficacy.md, efficacy.json and one
  * SVG chart per dataset into the out dir (default <data dir>/bench/efficacy).
  */
 import path from 'node:path';
@@ -100,7 +100,7 @@ try {
         `Efficacy on ${r.dataset.name} (${opts.quick ? 'quick' : 'full'} run)`,
         r.table,
         '',
-        'Targets (issue #22):',
+        'Targets:',
         ...targetLines(r.targets),
         '',
       ].join('\n'),
