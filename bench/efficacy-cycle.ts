@@ -29,18 +29,6 @@ export interface FollowedCycle {
   trafficSent: number;
 }
 
-/** A small seeded generator (mulberry32), so a run's wrong answers repeat exactly. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const LABEL_STAGE = STAGES.indexOf('label');
 
 /** Answers every label request of the cycle's campaign until it stops asking (or closes). */

@@ -21,7 +21,8 @@ import {
   type Dataset,
   type PolicyName,
 } from './efficacy-data.js';
-import { followCycle, seeded, type FollowedCycle, type ReviewerSettings } from './efficacy-cycle.js';
+import { followCycle, type FollowedCycle, type ReviewerSettings } from './efficacy-cycle.js';
+import { seededRandom } from './faults-core.js';
 
 export interface ReplayEnv {
   client: Client;
@@ -111,7 +112,8 @@ export async function replayPolicy(
       paused: true,
     });
   const truth = new Map(dataset.stream.map((r) => [r.recordKey, r.label]));
-  const random = seeded(opts.reviewer.seed);
+  // The same seed gives the same wrong answers.
+  const random = seededRandom(opts.reviewer.seed);
   const cache = new ModelCache(env.pool);
   const keys = createHash('sha256');
   const result: ReplayResult = {
