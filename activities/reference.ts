@@ -88,9 +88,13 @@ export async function servingReference(
   if (sample.rows.length === 0) return null;
   const labeled = sample.rows.filter((r) => r.label !== null);
 
-  // The baseline: labeled rows of the span neither the candidate nor its data's parent trained on, or the
-  // candidate's own holdout when that is larger.
-  const unseen = labeled.filter((r) => !r.trained);
+  // The baseline: labeled rows neither the candidate nor its data's parent trained on, or the candidate's
+  // own holdout when that is larger. After a cycle only rows from its window on count: older rows may carry
+  // labels from before a change of meaning the new champion rightly disagrees with, and would set its
+  // baseline so low that the monitoring after it never sees a drop.
+  const unseen = labeled.filter(
+    (r) => !r.trained && (window === null || r.ts.getTime() >= Date.parse(window.start)),
+  );
   const holdout = candidate.datasetId === null ? [] : await ref.labeledHoldout(pool, candidate.datasetId);
   const useSpan = unseen.length >= holdout.length;
   const evalRows = useSpan ? unseen.map((r) => ({ features: r.features, label: r.label! })) : holdout;
@@ -105,7 +109,7 @@ export async function servingReference(
             evalRows.map((r) => r.features),
           ),
           useSpan
-            ? `labeled rows of the span the champion was not trained on${sample.total > sample.rows.length ? ' (within the sample)' : ''}`
+            ? `labeled rows ${window ? "from the cycle's window on that" : 'of the span'} the champion was not trained on${sample.total > sample.rows.length ? ' (within the sample)' : ''}`
             : "the candidate's holdout (larger than the span's unseen labeled rows)",
         );
   const fallback = candidate.metrics.holdout as

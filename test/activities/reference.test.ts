@@ -112,7 +112,7 @@ describe('the reference of a promoted candidate', () => {
     });
     expect(built.profile.rows).toBe(400);
     expect(built.profile.baselineEvidence!.source).toBe(
-      'labeled rows of the span the champion was not trained on (within the sample)',
+      "labeled rows from the cycle's window on that the champion was not trained on (within the sample)",
     );
     // The same rows and numbers when promotion is retried.
     expect((await servingReference(pool, input))!.profile).toEqual(built.profile);
