@@ -11,6 +11,7 @@ import { ModelDefinition } from '../../core/schemas.js';
 import { isRegressorArtifact } from '../../core/model.js';
 import { predictValue } from '../../core/regression-forest.js';
 import { registerRegressionModel } from '../../ops/register-regression.js';
+import { ingestRecords } from '../../ops/setup.js';
 import type { Gateway } from '../../gateway/server.js';
 import { freshDatabase, startGateway } from '../helpers.js';
 
@@ -117,5 +118,31 @@ describe('gateway for a regression model', () => {
       { record_key: 'car-a', feedback: '31.5' },
       { record_key: 'car-b', feedback: null },
     ]);
+  });
+
+  it('given replayed traffic with its true values, then each car is served and logged, and no exact-match "wrong prediction" or low-confidence case is flagged', async () => {
+    const replay = cars.filter((c) => c.year === 1979);
+    const { added, served } = await ingestRecords(
+      pool,
+      'mpg',
+      replay.map((c) => ({
+        recordKey: `replay-${c.recordKey}`,
+        ts: '1979-06-01T00:00:00.000Z',
+        features: c.features,
+        feedback: String(c.value),
+      })),
+      '1980-01-01T00:00:00.000Z',
+    );
+    expect({ added, served }).toEqual({ added: replay.length, served: replay.length });
+    const { rows } = await pool.query<{ kind: string }>(
+      `SELECT DISTINCT kind FROM failure_cases WHERE model_id = 'mpg' AND record_key LIKE 'replay-%'`,
+    );
+    expect(rows.map((r) => r.kind).filter((k) => k === 'wrong-prediction' || k === 'low-confidence')).toEqual(
+      [],
+    );
+    const logged = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM predictions WHERE model_id = 'mpg' AND record_key LIKE 'replay-%' AND predicted ~ '^[0-9.]+$'`,
+    );
+    expect(logged.rows[0]!.n).toBe(replay.length);
   });
 });
