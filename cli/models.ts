@@ -186,6 +186,13 @@ async function registerRegression(
   }
 }
 
+function holdoutMaeOf(metrics: Record<string, unknown>): number | null {
+  const e = metrics['holdoutErrors'];
+  if (e === null || typeof e !== 'object') return null;
+  const mae = (e as Record<string, unknown>)['mae'];
+  return typeof mae === 'number' ? mae : null;
+}
+
 function fmt(x: number): string {
   return Number(x.toPrecision(4)).toString();
 }
@@ -281,6 +288,8 @@ function modelViews(models: Command, { io, print }: CliContext): void {
             createdAt: v.created_at.toISOString(),
             holdoutAccuracy:
               typeof v.metrics['holdoutAccuracy'] === 'number' ? v.metrics['holdoutAccuracy'] : null,
+            // A regression model's version: its mean absolute error on the holdout.
+            holdoutMae: holdoutMaeOf(v.metrics),
           })),
           traffic,
           openCycle: open ? { cycleId: open.cycle_id, stage: open.stage } : null,
@@ -298,7 +307,7 @@ function modelViews(models: Command, { io, print }: CliContext): void {
           '  versions:',
           ...value.versions.map(
             (v) =>
-              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
+              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.holdoutMae === null ? '' : `holdout MAE ${fmt(v.holdoutMae)}\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
           ),
         ].join('\n');
         print(o.json, value, `${text}\n`);

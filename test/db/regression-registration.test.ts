@@ -122,6 +122,12 @@ describe('registering a regression model', () => {
       candidateWeight: 0,
     });
 
+    const shown = await cli(['models', 'show', 'cars']);
+    expect(shown.out).toContain('  predicts: a number\n');
+    expect(shown.out).toMatch(
+      new RegExp(`v1\\tchampion\\tholdout MAE ${Number(stored.mae.toPrecision(4))}\\tregistered`),
+    );
+
     // Registering again keeps the champion.
     const again = await cli([
       'models',
