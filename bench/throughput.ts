@@ -7,8 +7,8 @@
  * Remedy side: N weather models per round are registered up front (not timed; one open cycle per
  * model), then N cycles start at once with `startCycle` and the clock stops when every cycle has its
  * result. The policy keeps the adapters instant and needs no person:
- * - labeling `{ budget: 0, minLabels: 0 }`: the campaign asks for no labels, so the labeling child
- *   opens, finds nothing to wait for and completes at once (checked: `answers.size >= items.length`);
+ * - labeling `{ budget: 0, minLabels: 0 }`: the policy asks for no labels, so the cycle starts no
+ *   labeling child (cycles recorded before `patched('no-empty-campaign')` started one that closed at once);
  * - training `{ trainer: 'softmax', epochs: 20 }` on the training queue (one training at a time per
  *   worker process, as in production);
  * - evaluation gates opened (`minGain: -1`, `minHoldout: 1`, the backtest reported only, …) so every cycle goes on to the rollout;
@@ -16,7 +16,7 @@
  *   traffic: the one step's analysis is inconclusive (no samples), the step would pause for a person
  *   but the policy gives no time to answer, and the rollout rolls back. A zero wait starts no timer (a
  *   dev-server timer fires after about a second whatever its duration). So each cycle runs every stage
- *   (confirm → diagnose → collect → label child → retrain → evaluate → rollout child → close) and ends
+ *   (confirm → diagnose → collect → label → retrain → evaluate → rollout child → close) and ends
  *   `rolled-back`; it does not exercise the traffic-driven promotion path (no HTTP load, which on a
  *   2-core machine would compete with the worker for CPU).
  * Baseline side: `baselineWorkflow` (bench/workflows) runs K no-op activities in sequence, where K is

@@ -320,17 +320,7 @@ function growTree(data: Prepared, config: ForestConfig, treeIndex: number): Tree
     // Like scikit-learn, a split that does not lower impurity is still taken: a later one may (e.g. XOR).
     if (bestFeature < 0) return leaf();
 
-    const col = columns[bestFeature]!;
-    let lo = start;
-    let hi = end - 1;
-    while (lo <= hi) {
-      if (col[rows[lo]!]! <= bestThreshold) lo++;
-      else {
-        const t = rows[lo]!;
-        rows[lo] = rows[hi]!;
-        rows[hi--] = t;
-      }
-    }
+    const lo = partitionRows(rows, columns[bestFeature]!, bestThreshold, start, end);
     const l = build(start, lo, depth + 1);
     const r = build(lo, end, depth + 1);
     nodes[id] = { f: bestFeature, t: bestThreshold, l, r, p: null };
@@ -341,6 +331,30 @@ function growTree(data: Prepared, config: ForestConfig, treeIndex: number): Tree
 }
 
 /** The leaf values the row reaches in the tree (a regression tree's leaf holds [mean]). */
+/**
+ * Reorders `rows[start..end)` in place so the rows whose `column` value is at most `threshold` come first;
+ * returns where the others begin (a tree's split of a node's rows).
+ */
+export function partitionRows(
+  rows: Int32Array | number[],
+  column: ArrayLike<number>,
+  threshold: number,
+  start: number,
+  end: number,
+): number {
+  let lo = start;
+  let hi = end - 1;
+  while (lo <= hi) {
+    if (column[rows[lo]!]! <= threshold) lo++;
+    else {
+      const t = rows[lo]!;
+      rows[lo] = rows[hi]!;
+      rows[hi--] = t;
+    }
+  }
+  return lo;
+}
+
 export function leafOf(tree: Tree, xi: readonly number[]): number[] {
   let node = tree.nodes[0];
   while (node) {

@@ -12,6 +12,7 @@ import {
   cumulativeWeights,
   hash32,
   leafOf,
+  partitionRows,
   pickWeighted,
   splitmix32,
   type ForestConfig,
@@ -236,17 +237,7 @@ function growRegressionTree(data: PreparedTarget, config: ForestConfig, treeInde
     }
     if (bestFeature < 0) return leaf();
 
-    const col = columns[bestFeature]!;
-    let a = start;
-    let b = end - 1;
-    while (a <= b) {
-      if (col[rows[a]!]! <= bestThreshold) a++;
-      else {
-        const t = rows[a]!;
-        rows[a] = rows[b]!;
-        rows[b--] = t;
-      }
-    }
+    const a = partitionRows(rows, columns[bestFeature]!, bestThreshold, start, end);
     const l = build(start, a, depth + 1);
     const r = build(a, end, depth + 1);
     nodes[id] = { f: bestFeature, t: bestThreshold, l, r, p: null };

@@ -409,6 +409,23 @@ async function recordTargets(cy: Cycle, ctx: CycleContext): Promise<void> {
   }
 }
 
+/**
+ * A policy with no label budget and no auto-labeling asks nobody anything: the cycle trains on the labels
+ * its collected rows already have, and starts no campaign (a child that would open no task and close at
+ * once). Cycles started before this replay with the child they had.
+ */
+function asksForNothing(settings: Policy['labeling']): boolean {
+  return settings.budget === 0 && settings.autoLabelAbove === undefined && patched('no-empty-campaign');
+}
+
+/** What the label stage says when no campaign was started: nothing asked, nothing to wait for. */
+const noCampaign = {
+  state: 'complete',
+  requested: 0,
+  answered: 0,
+  campaign: 'none: the policy asks for no labels (labeling.budget 0)',
+} as const;
+
 /** label: the campaign as a child workflow, then the labeled dataset frozen; or how it ended without one. */
 async function label(
   cy: Cycle,
@@ -428,11 +445,13 @@ async function label(
     // Only a regression model's context has a range: a classifier's campaign input is as it always was.
     ...(ctx.numeric ? { numeric: ctx.numeric } : {}),
   };
-  const labeling = await executeChild(labelingCampaign, {
-    workflowId: campaignId,
-    staticSummary: `Labeling campaign of ${cycleId}`,
-    args: [labelingInputOf(identity, settings)],
-  });
+  const labeling = asksForNothing(settings)
+    ? noCampaign
+    : await executeChild(labelingCampaign, {
+        workflowId: campaignId,
+        staticSummary: `Labeling campaign of ${cycleId}`,
+        args: [labelingInputOf(identity, settings)],
+      });
   note(cy, { ...labeling });
   if (labeling.state === 'aborted') return { outcome: 'aborted', reason: labelingAbortedReason(labeling) };
   if (labeling.state === 'deadline-insufficient')

@@ -329,6 +329,37 @@ describe('remediation cycle', () => {
     });
   });
 
+  it('given a policy with no label budget, then the cycle asks nobody, starts no campaign and trains on the labels its rows have', async () => {
+    await prepareWeatherModel(stack.pool, 'weather-nolabels', {
+      ...DEMO_POLICY,
+      labeling: { budget: 0, minLabels: 0 },
+      evaluation: { minGain: 0.9 },
+    });
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
+      modelId: 'weather-nolabels',
+      window: SCENARIO.window,
+    });
+    const summary = await waitForCycle(stack.h.client, cycleId);
+
+    // The candidate met the gates or not; either way it was trained without a person.
+    expect(summary.stages.map((s) => s.stage)).toContain('retrain');
+    const label = summary.stages.find((s) => s.stage === 'label')!.summary!;
+    expect(label).toMatchObject({ state: 'complete', requested: 0, answered: 0 });
+    expect(label.campaign).toMatch(/^none: the policy asks for no labels/);
+    await expect(stack.h.client.workflow.getHandle(`${cycleId}-labeling`).describe()).rejects.toThrow(
+      /not found/i,
+    );
+    const labeled = await stack.pool.query<{ n: string; human: string }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE r.label_source = 'human') AS human
+         FROM dataset_versions v JOIN dataset_rows r ON r.dataset_id = v.dataset_id
+        WHERE v.cycle_id = $1 AND v.kind = 'labeled'`,
+      [cycleId],
+    );
+    expect(Number(labeled.rows[0]!.n)).toBeGreaterThan(0);
+    expect(Number(labeled.rows[0]!.human)).toBe(0);
+    await recordHistories([cycleId]);
+  });
+
   it('given an unknown model, when a cycle starts, then it closes as failed saying how to register it', async () => {
     const { cycleId } = await startCycle(stack.h.client, stack.h, {
       modelId: 'no-such-model',

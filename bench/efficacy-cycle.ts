@@ -1,0 +1,128 @@
+/**
+ * One cycle of the efficacy replay, followed to its close: the scripted reviewer answers the label
+ * requests from the ground truth (after a delay, wrong at a given rate), while production traffic with
+ * feedback flows through the gateway so a staged rollout has something to judge.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+import { pendingLabels, submitLabel, UserError, waitForCycle } from '../ops/cycles.js';
+import { waitForStatus } from '../dev/reviewer.js';
+import { backgroundTraffic, type TrafficRow } from '../dev/traffic.js';
+import { STAGES, type CycleSummary, type LabelingStatus } from '../workflows/messages.js';
+import { REVIEWER } from './efficacy-data.js';
+
+export interface ReviewerSettings {
+  /** Wall-clock wait before each answer. */
+  delayMs: number;
+  /** Share of answers that name a wrong label (chosen at random among the others, seeded). */
+  errorRate: number;
+  seed: number;
+}
+
+export interface FollowedCycle {
+  cycleId: string;
+  summary: CycleSummary;
+  /** Label requests the campaign made, answers the reviewer gave, and how many were wrong on purpose. */
+  requested: number;
+  answered: number;
+  wrong: number;
+  trafficSent: number;
+}
+
+const LABEL_STAGE = STAGES.indexOf('label');
+
+/** Answers every label request of the cycle's campaign until it stops asking (or closes). */
+async function review(
+  client: Client,
+  cycleId: string,
+  truth: ReadonlyMap<string, string>,
+  labelSet: readonly string[],
+  settings: ReviewerSettings,
+  random: () => number,
+): Promise<{ requested: number; answered: number; wrong: number }> {
+  let answered = 0;
+  let wrong = 0;
+  let requested = 0;
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    let status: LabelingStatus | null = null;
+    try {
+      status = await pendingLabels(client, cycleId);
+    } catch (err) {
+      // The cycle enters its label stage just before it starts the campaign: not there yet.
+      if (!(err instanceof UserError)) throw err;
+    }
+    if (status) requested = Math.max(requested, status.requested);
+    if (status && status.state !== 'open') return { requested, answered, wrong };
+    if (status && status.requested > 0 && status.pending.length === 0) return { requested, answered, wrong };
+    if (!status || status.pending.length === 0) {
+      if (Date.now() > deadline) throw new Error(`${cycleId}: no label requests within 300 s`);
+      await sleep(100);
+      continue;
+    }
+    for (const item of status.pending) {
+      const right = truth.get(item.recordKey);
+      if (right === undefined) throw new Error(`${cycleId} asked for ${item.recordKey}, not in the stream`);
+      let label = right;
+      if (random() < settings.errorRate) {
+        const others = labelSet.filter((l) => l !== right);
+        label = others[Math.floor(random() * others.length)]!;
+        wrong++;
+      }
+      if (settings.delayMs > 0) await sleep(settings.delayMs);
+      await submitLabel(client, cycleId, { recordKey: item.recordKey, label, reviewer: REVIEWER });
+      answered++;
+    }
+  }
+}
+
+/**
+ * Follows a started cycle to its close. `traffic` is the production the rollout is judged on (rows
+ * with their true labels posted as feedback), sent until the cycle closes.
+ */
+export async function followCycle(
+  client: Client,
+  cycleId: string,
+  opts: {
+    gatewayUrl: string;
+    modelId: string;
+    truth: ReadonlyMap<string, string>;
+    labelSet: readonly string[];
+    reviewer: ReviewerSettings;
+    random: () => number;
+    traffic: TrafficRow[];
+  },
+): Promise<FollowedCycle> {
+  const traffic = backgroundTraffic({
+    gatewayUrl: opts.gatewayUrl,
+    modelId: opts.modelId,
+    rows: opts.traffic,
+    maxRequests: 50_000,
+  });
+  let requested = 0;
+  let answered = 0;
+  let wrong = 0;
+  let summary: CycleSummary;
+  let sent = 0;
+  try {
+    const reached = await waitForStatus(
+      client,
+      cycleId,
+      (s) => STAGES.indexOf(s.stage) >= LABEL_STAGE,
+      300_000,
+    );
+    if (reached.outcome === null && reached.stage === 'label')
+      ({ requested, answered, wrong } = await review(
+        client,
+        cycleId,
+        opts.truth,
+        opts.labelSet,
+        opts.reviewer,
+        opts.random,
+      ));
+    summary = await waitForCycle(client, cycleId);
+  } finally {
+    sent = (await traffic.stop()).sent;
+  }
+  return { cycleId, summary, requested, answered, wrong, trafficSent: sent };
+}
