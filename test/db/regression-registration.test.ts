@@ -219,4 +219,24 @@ describe('ingesting a regression model’s log', () => {
     expect(byKey.get(later[0]!.recordKey)).toBe(String(later[0]!.value));
     expect(byKey.get(later[7]!.recordKey)).toBeNull();
   });
+
+  it('given NDJSON with the ground truth as JSON numbers, then numbers are taken and a boolean is refused with the line named', async () => {
+    const log = path.join(dir, 'cars-1977.ndjson');
+    const cars1977 = labeledCars().filter((c) => c.year === 1977);
+    const line = (c: (typeof cars1977)[number], feedback: unknown) =>
+      JSON.stringify({ record_key: c.recordKey, ts: '1977-01-01', ...c.features, feedback });
+    await writeFile(log, cars1977.map((c, i) => line(c, i === 2 ? true : c.value)).join('\n'));
+    const refused = await cli(['ingest', 'cars', log]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(`${log}:3: feedback: expected a number (such as 23.5), got boolean`);
+
+    await writeFile(log, cars1977.map((c) => line(c, c.value)).join('\n'));
+    const ok = await cli(['ingest', 'cars', log]);
+    expect(ok.code).toBe(0);
+    const { rows } = await pool.query<{ feedback: string }>(
+      `SELECT feedback FROM records WHERE model_id = 'cars' AND record_key = $1`,
+      [cars1977[0]!.recordKey],
+    );
+    expect(rows).toEqual([{ feedback: String(cars1977[0]!.value) }]);
+  });
 });
