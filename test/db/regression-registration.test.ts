@@ -184,6 +184,16 @@ describe('registering a regression model', () => {
       'cars-onnx is a regression model: adopting an ONNX file (model.onnx) as its champion is not available yet',
     );
     expect(await db.getModel(pool, 'cars-onnx')).toBeNull();
+
+    // Nor as a later version of a registered regression model.
+    const onnx = path.join(dir, 'model.onnx');
+    await writeFile(onnx, 'not read: refused before the file is opened as a model');
+    const added = await cli(['models', 'add-version', 'cars', onnx]);
+    expect(added.code).toBe(2);
+    expect(added.err).toContain(
+      `cars is a regression model: adding an ONNX file (${onnx}) as a version is not available yet`,
+    );
+    expect((await db.listModelVersions(pool, 'cars')).map((v) => v.version)).toEqual([1]);
   });
 });
 
