@@ -4,7 +4,8 @@ import type pg from 'pg';
 import type { DriftReport } from '../core/drift.js';
 import { planCollection } from '../core/collection.js';
 import { holdoutKeys } from '../core/policy.js';
-import type { Policy, Window } from '../core/schemas.js';
+import { isRegression, type Policy, type Window } from '../core/schemas.js';
+import { numericLabelRange, type NumericLabelRange } from '../core/regression-labels.js';
 import { canonicalJson } from '../core/model.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
@@ -21,6 +22,11 @@ export interface CycleContext {
   policy: Policy;
   labelSet: string[];
   championVersion: number;
+  /**
+   * A regression model's cycle only: the range its numeric labels must fall in (the model's target, else
+   * the champion's reference target widened by drift.dataQuality.rangeMargin). Absent for a classifier.
+   */
+  numeric?: NumericLabelRange;
 }
 
 /** Opens the cycle's row; false when the model's one open cycle is another one. */
@@ -99,7 +105,18 @@ function cycleRecordActivities({ pool }: CycleDeps) {
         message: `cycle ${input.cycleId} started for ${input.modelId} (champion v${champion}, trigger: ${input.trigger}, window ${input.window.start} .. ${input.window.end})`,
         details: { trigger: input.trigger, window: input.window, championVersion: champion },
       });
-      return { policy: model.policy, labelSet: model.labelSet, championVersion: champion };
+      const context = { policy: model.policy, labelSet: model.labelSet, championVersion: champion };
+      if (!isRegression(model)) return context;
+      const profile = await db.getReferenceProfile(pool, input.modelId, champion);
+      const target = profile?.target;
+      return {
+        ...context,
+        numeric: numericLabelRange(
+          model.target,
+          target ? { min: target.min, max: target.max } : null,
+          model.policy.drift.dataQuality.rangeMargin,
+        ),
+      };
     },
 
     /** Drift report of the window against the champion's stored reference profile. */

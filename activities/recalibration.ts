@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { expectedCalibrationError, macroAucOvo, predictedLabel } from '../core/evaluation.js';
 import { accuracy, logLoss } from '../core/metrics.js';
-import { canonicalJson, type CalibratedArtifact, type ModelArtifact } from '../core/model.js';
+import {
+  canonicalJson,
+  isRegressorArtifact,
+  type CalibratedArtifact,
+  type ModelArtifact,
+} from '../core/model.js';
+import type { RegressionForestArtifact } from '../core/regression-forest.js';
 import {
   applyCalibrator,
   decideRecalibration,
@@ -100,10 +106,16 @@ export async function considerRecalibration(
   if (policy.recalibrate === 'off')
     return { recalibrated: null, remedy: 'retrained: training.recalibrate is off' };
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  // A regression model's forest has no probabilities to recalibrate: the remedy is retraining.
+  if (isRegressorArtifact(champion.artifact))
+    return {
+      recalibrated: null,
+      remedy: 'retrained: a regression model has no probabilities to recalibrate',
+    };
   const calibrated = champion.artifact.kind === 'calibrated' ? champion.artifact : null;
   const base = calibrated
     ? calibrated.base
-    : (champion.artifact as Exclude<ModelArtifact, CalibratedArtifact>);
+    : (champion.artifact as Exclude<ModelArtifact, CalibratedArtifact | RegressionForestArtifact>);
   const classes = new Set(base.classes);
   const rows: Row[] = (await db.getDatasetRows(pool, input.datasetId))
     .filter((r) => r.split === 'train' && r.label !== null)

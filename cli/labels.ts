@@ -15,9 +15,20 @@ import {
 } from '../ops/cycles.js';
 import { actingPerson, WHO_DECIDES } from './identity.js';
 import { registerLabelStudioSync } from './label-studio.js';
+import type { NumericLabelRange } from '../core/regression-labels.js';
 import { type CliContext, PartialFailure } from './shared.js';
 
 const WHO_ANSWERS = 'who is answering (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)';
+
+/** What a campaign's answers may be: one of its labels, or a number in its range. */
+function answersText(s: { labelSet: readonly string[]; numeric?: NumericLabelRange }): string {
+  if (!s.numeric) return `labels: ${s.labelSet.join(', ')}`;
+  const { min, max } = s.numeric;
+  if (min === null && max === null) return 'answers: a number';
+  if (min === null) return `answers: a number up to ${max}`;
+  if (max === null) return `answers: a number from ${min}`;
+  return `answers: a number from ${min} to ${max}`;
+}
 
 /** The items a campaign asks about, and answering them. */
 export function registerAnswerCommands(program: Command, { io, withClient, print }: CliContext): void {
@@ -38,11 +49,12 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
           : '',
         s.parkedFor ? `parked for ${s.parkedFor === 'agreement' ? 'low agreement' : 'too few labels'}` : '',
       ].filter(Boolean);
-      const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); labels: ${s.labelSet.join(', ')}${extra.length ? `; ${extra.join('; ')}` : ''}\n`;
+      const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); ${answersText(s)}${extra.length ? `; ${extra.join('; ')}` : ''}\n`;
       const body = s.pending
         .map(
           (p) =>
-            `${p.recordKey}\tguess=${p.guess} (${(p.confidence * 100).toFixed(0)}%)\t${JSON.stringify(p.features)}` +
+            // A regression model's guess is its predicted value: it has no class confidence to show.
+            `${p.recordKey}\tguess=${p.guess}${s.numeric ? '' : ` (${(p.confidence * 100).toFixed(0)}%)`}\t${JSON.stringify(p.features)}` +
             (p.needs
               ? `\t${p.needs} reviewers, answered by: ${(p.reviewedBy ?? []).join(', ') || 'nobody yet'}`
               : ''),
@@ -58,7 +70,10 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
     .description('answer one label request')
     .argument('<cycle>', 'cycle ID')
     .argument('<recordKey>', 'the item to label (see "remedy pending")')
-    .argument('<label>', 'the label')
+    .argument(
+      '<label>',
+      'the label (for a regression model: a number, e.g. 23.5; put -- before a negative one)',
+    )
     .option('--reviewer <name>', WHO_ANSWERS)
     .option('--json', 'print JSON')
     .action(

@@ -5,12 +5,14 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UserError } from '../ops/cycles.js';
 import * as db from '../db/index.js';
-import { checkRows, readRows, rejectionReport, type Columns } from '../ops/ingest.js';
+import type pg from 'pg';
+import { checkRows, readRows, rejectionReport, type Columns, type LogRow } from '../ops/ingest.js';
+import { registerRegressionModel } from '../ops/register-regression.js';
 import { refuseUnsupportedTask, registerModelWithChampion } from '../ops/setup.js';
 import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } from '../ops/adopt.js';
 import { OnnxModelError } from '../scoring/onnx.js';
 import path from 'node:path';
-import { ModelDefinition, describeZodError } from '../core/schemas.js';
+import { ModelDefinition, describeZodError, isRegression } from '../core/schemas.js';
 import { type CliContext, PartialFailure } from './shared.js';
 import { policyHistoryCommand } from './policy-history.js';
 import { defaultPerson } from './identity.js';
@@ -89,7 +91,7 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         if (!parsed.success)
           throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
         const def = parsed.data;
-        refuseUnsupportedTask(def);
+        refuseUnsupportedTask(def, o.artifact ? { artifact: o.artifact } : {});
         if (o.originalProbabilities && !o.artifact)
           throw new UserError('--original-probabilities goes with --artifact <file.onnx>');
         const onnx = o.artifact
@@ -114,6 +116,15 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         if (checked.rows.length < 10)
           throw new UserError(`${o.reference} has ${checked.rows.length} rows; a champion needs at least 10`);
         const { pool, close } = await io.database();
+        if (isRegression(def))
+          return registerRegression(
+            pool,
+            close,
+            def,
+            checked.rows,
+            { file, author: o.author, json: o.json },
+            print,
+          );
         try {
           const r = await registerModelWithChampion(
             pool,
@@ -140,6 +151,50 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         }
       },
     );
+}
+
+/** `models register` for a regression model: trains the forest regressor and prints its holdout errors. */
+async function registerRegression(
+  pool: pg.Pool,
+  close: () => Promise<void>,
+  def: ModelDefinition,
+  rows: readonly LogRow[],
+  o: { file: string; author: string; json: boolean | undefined },
+  print: CliContext['print'],
+): Promise<void> {
+  try {
+    const r = await registerRegressionModel(
+      pool,
+      def,
+      rows.map((x) => ({ recordKey: x.recordKey, ts: x.ts, features: x.features, label: x.feedback! })),
+      { author: o.author },
+    );
+    const e = r.holdoutErrors;
+    const errors = e
+      ? `holdout MAE ${fmt(e.mae)}, RMSE ${fmt(e.rmse)}, R² ${e.r2 === null ? '-' : e.r2.toFixed(3)}`
+      : 'no holdout rows';
+    const policy = r.policy.created
+      ? `policy v${r.policy.version}${r.policy.changes.length ? ` (${r.policy.changes.join('; ')})` : ''}`
+      : `policy unchanged (v${r.policy.version})`;
+    print(
+      o.json,
+      { modelId: def.modelId, ...r },
+      `registered ${def.modelId}: ${championLine(r)} (forest regressor), ${errors} (${r.trainRows} train, ${r.holdoutRows} holdout rows; target ${fmt(r.target.min)} to ${fmt(r.target.max)}); policy from ${o.file}, ${policy}\n`,
+    );
+  } finally {
+    await close();
+  }
+}
+
+function holdoutMaeOf(metrics: Record<string, unknown>): number | null {
+  const e = metrics['holdoutErrors'];
+  if (e === null || typeof e !== 'object') return null;
+  const mae = (e as Record<string, unknown>)['mae'];
+  return typeof mae === 'number' ? mae : null;
+}
+
+function fmt(x: number): string {
+  return Number(x.toPrecision(4)).toString();
 }
 
 /** What registering did to the champion: adopted the file, trained one, or kept the one it had. */
@@ -233,6 +288,8 @@ function modelViews(models: Command, { io, print }: CliContext): void {
             createdAt: v.created_at.toISOString(),
             holdoutAccuracy:
               typeof v.metrics['holdoutAccuracy'] === 'number' ? v.metrics['holdoutAccuracy'] : null,
+            // A regression model's version: its mean absolute error on the holdout.
+            holdoutMae: holdoutMaeOf(v.metrics),
           })),
           traffic,
           openCycle: open ? { cycleId: open.cycle_id, stage: open.stage } : null,
@@ -250,7 +307,7 @@ function modelViews(models: Command, { io, print }: CliContext): void {
           '  versions:',
           ...value.versions.map(
             (v) =>
-              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
+              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.holdoutMae === null ? '' : `holdout MAE ${fmt(v.holdoutMae)}\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
           ),
         ].join('\n');
         print(o.json, value, `${text}\n`);

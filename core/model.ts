@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { forestProbabilities, type ForestConfig, type Tree } from './forest.js';
 import { CalibratorSchema, type Calibrator } from './recalibration.js';
+import type { RegressionForestArtifact } from './regression-forest.js';
 import type { FeatureSpec, Features } from './schemas.js';
 
 export interface TrainConfig {
@@ -85,8 +86,16 @@ export interface CalibratedArtifact {
   baseVersion: number;
 }
 
-/** A servable model version's artifact. */
-export type ModelArtifact = JsonArtifact | OnnxArtifact | CalibratedArtifact;
+/** A servable model version's artifact: a classifier's, or a regression model's forest. */
+export type ModelArtifact = JsonArtifact | OnnxArtifact | CalibratedArtifact | RegressionForestArtifact;
+
+/** A classifier's artifact: one that has classes and gives probabilities. */
+export type ClassifierArtifact = Exclude<ModelArtifact, RegressionForestArtifact>;
+
+/** Whether an artifact predicts a number (a regression model's) rather than a class. */
+export function isRegressorArtifact(a: ModelArtifact): a is RegressionForestArtifact {
+  return a.kind === 'random-forest-regressor';
+}
 
 export interface TrainingState {
   epoch: number;
@@ -211,9 +220,12 @@ export function train(spec: FeatureSpec, examples: readonly Example[], config: T
 }
 
 export interface Prediction {
+  /** The predicted class; for a regression model the predicted value as decimal text. */
   label: string;
   confidence: number;
   probabilities: Record<string, number>;
+  /** A regression model's predicted value (its `probabilities` are empty and `confidence` is 1). */
+  value?: number;
 }
 
 export function predict(model: JsonArtifact, row: Features): Prediction {
@@ -357,5 +369,38 @@ const CalibratedArtifactSchema = z.object({
   baseVersion: z.number().int().positive(),
 });
 
+const RegressionNodeSchema = z.object({
+  f: z.number().int(),
+  t: z.number(),
+  l: z.number().int(),
+  r: z.number().int(),
+  p: z.tuple([z.number()]).nullable(),
+});
+
+/** The JSON shape of a regression forest, checked when one is read back. */
+export const RegressionForestArtifactSchema = z.object({
+  kind: z.literal('random-forest-regressor'),
+  encoder: z.object({
+    numeric: z.array(z.string()),
+    means: z.array(z.number()),
+    stds: z.array(z.number()),
+    categorical: z.array(z.object({ name: z.string(), values: z.array(z.string()) })),
+  }),
+  config: z.object({
+    trees: z.number().int(),
+    maxDepth: z.number().int(),
+    minSamplesLeaf: z.number().int(),
+    maxFeatures: z.union([z.literal('sqrt'), z.literal('all'), z.number().int()]),
+    seed: z.number().int(),
+  }),
+  trees: z.array(z.object({ nodes: z.array(RegressionNodeSchema).min(1) })).min(1),
+  trainedRange: z.object({ min: z.number(), max: z.number() }),
+});
+
 /** The JSON shape of a servable artifact: checked on every read from the registry. */
-export const ArtifactSchema = z.union([JsonArtifactSchema, OnnxArtifactSchema, CalibratedArtifactSchema]);
+export const ArtifactSchema = z.union([
+  JsonArtifactSchema,
+  OnnxArtifactSchema,
+  CalibratedArtifactSchema,
+  RegressionForestArtifactSchema,
+]);

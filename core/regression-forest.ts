@@ -7,7 +7,6 @@
  * Determinism and resuming work as for the classifier (core/forest.ts): tree i draws from a PRNG seeded
  * by hashing (seed, i), so the forest is the same trained in one go or resumed from heartbeated trees.
  */
-import { z } from 'zod';
 import {
   checkConfig,
   cumulativeWeights,
@@ -21,7 +20,7 @@ import {
   type Tree,
   type TreeNode,
 } from './forest.js';
-import { encode, fitEncoder, type Encoder } from './model.js';
+import { encode, fitEncoder, type Encoder, type Prediction } from './model.js';
 import type { FeatureSpec, Features } from './schemas.js';
 
 /** A labeled row of a regression model: its features and the number it should predict. */
@@ -147,6 +146,15 @@ export function predictValue(model: RegressionForestArtifact, row: Features): Re
   return forestRegression(model.trees, encode(model.encoder, row));
 }
 
+/**
+ * A regressor's prediction in the shape every scorer returns: the value, its decimal text as the label
+ * (what the prediction log stores), confidence 1 (a regressor has no class probabilities; the trees'
+ * spread is its uncertainty) and no probabilities.
+ */
+export function regressionPrediction(p: RegressionPrediction): Prediction {
+  return { label: String(p.value), confidence: 1, probabilities: {}, value: p.value };
+}
+
 function growRegressionTree(data: PreparedTarget, config: ForestConfig, treeIndex: number): Tree {
   const { n, d, columns, y } = data;
   const rand = splitmix32(hash32(config.seed, treeIndex));
@@ -239,30 +247,5 @@ function growRegressionTree(data: PreparedTarget, config: ForestConfig, treeInde
   return { nodes };
 }
 
-const RegressionNodeSchema = z.object({
-  f: z.number().int(),
-  t: z.number(),
-  l: z.number().int(),
-  r: z.number().int(),
-  p: z.tuple([z.number()]).nullable(),
-});
-
-/** The JSON shape of a regression forest, checked when one is read back. */
-export const RegressionForestArtifactSchema = z.object({
-  kind: z.literal('random-forest-regressor'),
-  encoder: z.object({
-    numeric: z.array(z.string()),
-    means: z.array(z.number()),
-    stds: z.array(z.number()),
-    categorical: z.array(z.object({ name: z.string(), values: z.array(z.string()) })),
-  }),
-  config: z.object({
-    trees: z.number().int(),
-    maxDepth: z.number().int(),
-    minSamplesLeaf: z.number().int(),
-    maxFeatures: z.union([z.literal('sqrt'), z.literal('all'), z.number().int()]),
-    seed: z.number().int(),
-  }),
-  trees: z.array(z.object({ nodes: z.array(RegressionNodeSchema).min(1) })).min(1),
-  trainedRange: z.object({ min: z.number(), max: z.number() }),
-});
+/** The JSON shape of a regression forest (kept with the other artifact shapes in core/model.ts). */
+export { RegressionForestArtifactSchema } from './model.js';

@@ -7,7 +7,8 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { flagOutcome } from '../core/catalog.js';
-import { describeZodError, type ModelDefinition } from '../core/schemas.js';
+import { canonicalNumericLabel, numericLabelProblem, numericLabelRange } from '../core/regression-labels.js';
+import { describeZodError, isRegression, type ModelDefinition } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import { HttpError } from '../infra/http.js';
 import type { PredictionLog } from './prediction-log.js';
@@ -16,6 +17,11 @@ import type { ModelCache } from './routing.js';
 const FeedbackBody = z.object({
   requestId: z.string().min(1).max(200),
   label: z.string().min(1).max(100),
+});
+/** A regression model's feedback: the true value, a JSON number or decimal text. */
+const NumericFeedbackBody = z.object({
+  requestId: z.string().min(1).max(200),
+  label: z.union([z.number(), z.string().min(1).max(100)]),
 });
 const CorrectionBody = FeedbackBody.extend({ by: z.string().min(1).max(100).optional() });
 
@@ -43,8 +49,8 @@ export function truthHandlers({
 
   const feedback = async (modelId: string, body: unknown, client: string | null) => {
     const def = await model(modelId);
-    const input = parse(FeedbackBody, body);
-    if (!def.labelSet.includes(input.label)) {
+    const input = isRegression(def) ? numericFeedback(def, body) : parse(FeedbackBody, body);
+    if (!isRegression(def) && !def.labelSet.includes(input.label)) {
       throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
     }
     await logged(modelId, input.requestId);
@@ -54,13 +60,22 @@ export function truthHandlers({
         404,
         `no request "${input.requestId}" for model "${modelId}": send feedback for a served request ID`,
       );
-    const flagged = stored.duplicate ? false : await flagTruth(modelId, input.requestId, stored.label, false);
+    // A regression model's wrong answers are not flagged one by one (large errors are cases: not built yet).
+    const flagged =
+      stored.duplicate || isRegression(def)
+        ? false
+        : await flagTruth(modelId, input.requestId, stored.label, false);
     return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate, flagged };
   };
 
   /** A user says the answer was wrong and what it should have been: a failure case, and the truth if none yet. */
   const correction = async (modelId: string, body: unknown, client: string | null) => {
     const def = await model(modelId);
+    if (isRegression(def))
+      throw new HttpError(
+        422,
+        `${modelId} is a regression model: send the true value as feedback (POST /v1/models/${modelId}/feedback with { "requestId", "label": <number> }); corrections are for classifiers`,
+      );
     const input = parse(CorrectionBody, body);
     if (!def.labelSet.includes(input.label)) {
       throw new HttpError(422, `label "${input.label}" is not one of ${def.labelSet.join(', ')}`);
@@ -112,4 +127,12 @@ export function truthHandlers({
   };
 
   return { feedback, correction };
+}
+
+/** A regression model's feedback checked: a finite number within the model's target, kept in one form. */
+function numericFeedback(def: ModelDefinition, body: unknown): { requestId: string; label: string } {
+  const input = parse(NumericFeedbackBody, body);
+  const problem = numericLabelProblem(input.label, numericLabelRange(def.target, null, 0));
+  if (problem !== null) throw new HttpError(422, problem);
+  return { requestId: input.requestId, label: canonicalNumericLabel(input.label) };
 }

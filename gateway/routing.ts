@@ -114,7 +114,8 @@ export async function scoreOne(
     occurredAt: r.ts ?? new Date(),
   };
   const flags = flagServed(ctx, { ...base, latencyMs: latencyUs / 1000 });
-  if (r.feedback) {
+  // A regression model's answer is rarely exactly right: its large errors are cases of their own (not built yet).
+  if (r.feedback && p.value === undefined) {
     const wrong = flagOutcome(ctx.sliceBy, { ...base, truth: r.feedback, correction: false });
     if (wrong) flags.push(wrong);
   }

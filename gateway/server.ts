@@ -121,6 +121,8 @@ function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts
     const { served, cases } = await scoreOne(cache, modelId, version, { recordKey: requestId, ts, features });
     await log.add({ modelId, recordKey: requestId, ts, features, prediction: predictionRow(served), cases });
     serving.observe(modelId, version, (performance.now() - t0) / 1000);
+    // A regression model answers with the number it predicts; a classifier with its class and probabilities.
+    if (served.value !== undefined) return { requestId, modelId, version, prediction: served.value };
     return {
       requestId,
       modelId,

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { accuracy } from '../core/metrics.js';
 import { canonicalJson } from '../core/model.js';
+import { isRegression } from '../core/schemas.js';
 import { createHash } from 'node:crypto';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
@@ -127,6 +128,10 @@ export async function addOnnxVersion(
 ): Promise<AddedVersion> {
   const def = await db.getModel(pool, modelId);
   if (!def) throw new UserError(`no model "${modelId}": register it first with "remedy models register"`);
+  if (isRegression(def))
+    throw new UserError(
+      `${modelId} is a regression model: adding an ONNX file (${opts.fileName}) as a version is not available yet (ONNX files are read as classifiers); nothing was written`,
+    );
   const championVersion = await db.getAlias(pool, modelId, 'champion');
   if (championVersion === null) throw new UserError(`model "${modelId}" has no champion yet`);
   const champion = await db.getModelVersion(pool, modelId, championVersion);

@@ -8,10 +8,9 @@
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import type { ModelDefinition } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import { withTransaction } from '../db/pool.js';
-import { checkRow, type Columns, type LogRow, type Rejection } from './ingest.js';
+import { checkRow, type CheckedModel, type Columns, type LogRow, type Rejection } from './ingest.js';
 import type { RowSource } from './ingest-readers.js';
 
 /** Refusals kept for the report; the rest are counted. */
@@ -63,7 +62,7 @@ async function write(stream: NodeJS.WritableStream, chunk: string): Promise<void
 async function stageRows(
   client: pg.PoolClient,
   source: RowSource,
-  model: Pick<ModelDefinition, 'features' | 'labelSet'>,
+  model: CheckedModel,
   columns: Columns,
   tally: { rows: number; refused: number; rejected: Rejection[] },
   progress: (p: IngestProgress) => void,
@@ -112,7 +111,7 @@ async function stageRows(
 export async function ingestFile(
   pool: pg.Pool,
   modelId: string,
-  model: Pick<ModelDefinition, 'features' | 'labelSet'>,
+  model: CheckedModel,
   source: RowSource,
   columns: Columns,
   opts: { skipInvalid: boolean; progress?: (p: IngestProgress) => void },

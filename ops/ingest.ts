@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { Features, ModelDefinition } from '../core/schemas.js';
+import type { Features, ModelDefinition, TargetRange } from '../core/schemas.js';
+import { canonicalNumericLabel, numericLabelProblem, numericLabelRange } from '../core/regression-labels.js';
 import { UserError } from './cycles.js';
 import { fileSize } from '../drift/tables.js';
 
@@ -18,6 +19,10 @@ export interface RawRow {
   line: number;
   values: Record<string, unknown>;
 }
+
+/** What rows are checked against: the features, and the labels (classes, or a regression's number). */
+export type CheckedModel = Pick<ModelDefinition, 'features' | 'labelSet'> &
+  Partial<Pick<ModelDefinition, 'task' | 'target'>>;
 
 export interface Columns {
   key: string;
@@ -97,7 +102,7 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
  */
 export function checkRow(
   row: RawRow,
-  model: Pick<ModelDefinition, 'features' | 'labelSet'>,
+  model: CheckedModel,
   columns: Columns,
   opts: { labelRequired: boolean },
 ): LogRow | Rejection {
@@ -134,6 +139,12 @@ export function checkRow(
     features[name] = String(raw);
   }
   const rawLabel = v[columns.label];
+  if (model.task === 'regression') {
+    const numeric = numericLabelOf(rawLabel, model.target, columns.label, opts.labelRequired);
+    return 'reason' in numeric
+      ? refuse(numeric.reason)
+      : { recordKey, ts, features, feedback: numeric.value };
+  }
   let feedback: string | null = null;
   if (rawLabel !== undefined && rawLabel !== null && typeof rawLabel !== 'string')
     return refuse(`${columns.label} must be text, found ${JSON.stringify(rawLabel)}`);
@@ -148,6 +159,26 @@ export function checkRow(
   return { recordKey, ts, features, feedback };
 }
 
+/**
+ * A regression model's label: a finite number (a JSON number, or decimal text in a CSV) inside the
+ * model's target range when it sets one, stored in one form ("23.50" as "23.5"); empty is no label.
+ */
+function numericLabelOf(
+  raw: unknown,
+  target: TargetRange | undefined,
+  column: string,
+  required: boolean,
+): { value: string | null } | { reason: string } {
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === ''))
+    return required
+      ? { reason: `${column} is missing: reference rows need their label (a number)` }
+      : { value: null };
+  const problem = numericLabelProblem(raw, numericLabelRange(target, null, 0));
+  // The shared rules name the field "label"; here it is the file's column.
+  if (problem !== null) return { reason: `${column}${problem.slice('label'.length)}` };
+  return { value: canonicalNumericLabel(raw as string | number) };
+}
+
 export interface CheckedFile {
   rows: LogRow[];
   rejected: Rejection[];
@@ -156,7 +187,7 @@ export interface CheckedFile {
 /** Every row of a file checked; a key seen twice in the file is refused the second time. */
 export function checkRows(
   raw: readonly RawRow[],
-  model: Pick<ModelDefinition, 'features' | 'labelSet'>,
+  model: CheckedModel,
   columns: Columns,
   opts: { labelRequired: boolean },
 ): CheckedFile {

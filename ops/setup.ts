@@ -36,13 +36,13 @@ export interface LabeledExample {
  * measures the baseline and makes the profile.
  */
 /**
- * Refuses what registration cannot do yet: a regression model's first champion (trained on reference
- * data or adopted) is not built; its definition is accepted and stored by `registerDefinition`.
+ * Refuses what registration cannot do yet: adopting an ONNX file as a regression model's champion. A
+ * regression model's champion is trained by `registerRegressionModel` (ops/register-regression.ts).
  */
-export function refuseUnsupportedTask(def: ModelDefinition): void {
-  if (isRegression(def))
+export function refuseUnsupportedTask(def: ModelDefinition, opts: { artifact?: string } = {}): void {
+  if (isRegression(def) && opts.artifact !== undefined)
     throw new UserError(
-      `${def.modelId} is a regression model: registering its first champion is not available yet (Remedy trains and adopts classifiers only so far); register it with "task": "classification" and a labelSet, or wait for regression champions`,
+      `${def.modelId} is a regression model: adopting an ONNX file (${opts.artifact}) as its champion is not available yet; register it without --artifact to train the built-in forest regressor on the reference data`,
     );
 }
 
@@ -60,7 +60,10 @@ export async function registerModelWithChampion(
   /** A champion stored now, or the one the model already had (registering again keeps it). */
   champion: 'created' | 'kept';
 }> {
-  refuseUnsupportedTask(def);
+  if (isRegression(def))
+    throw new Error(
+      `registerModelWithChampion: ${def.modelId} is a regression model; register it with registerRegressionModel (ops/register-regression.ts)`,
+    );
   const rows = reference.map((r) => ({
     recordKey: r.recordKey,
     ts: r.ts,

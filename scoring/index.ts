@@ -4,7 +4,13 @@
  * learning, the failure catalog, the labeling page) asks for a Scorer and scores rows in batches.
  */
 import type ort from 'onnxruntime-node';
-import type { ModelArtifact, OnnxArtifact, Prediction } from '../core/model.js';
+import {
+  isRegressorArtifact,
+  type ModelArtifact,
+  type OnnxArtifact,
+  type Prediction,
+} from '../core/model.js';
+import { predictValue, regressionPrediction } from '../core/regression-forest.js';
 import { calibratePrediction } from '../core/recalibration.js';
 import type { Features } from '../core/schemas.js';
 import { windowPredictor } from '../core/window.js';
@@ -68,6 +74,15 @@ export async function scorerFor(artifact: ModelArtifact, blobs: BlobReader): Pro
       kind: 'onnx',
       classes: artifact.classes,
       score: (rows) => scoreOnnx(session, artifact, rows),
+    };
+  }
+  if (isRegressorArtifact(artifact)) {
+    const model = artifact;
+    return {
+      kind: artifact.kind,
+      // A regressor has no classes: each prediction carries its value (and the value as its label).
+      classes: [],
+      score: (rows) => Promise.resolve(rows.map((r) => regressionPrediction(predictValue(model, r)))),
     };
   }
   const predict = windowPredictor(artifact);

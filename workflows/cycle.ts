@@ -442,6 +442,8 @@ async function label(
     datasetId,
     championVersion: ctx.championVersion,
     labelSet: ctx.labelSet,
+    // Only a regression model's context has a range: a classifier's campaign input is as it always was.
+    ...(ctx.numeric ? { numeric: ctx.numeric } : {}),
   };
   const labeling = asksForNothing(settings)
     ? noCampaign

@@ -86,6 +86,20 @@ export interface ReferenceProfile {
   /** When the span held more rows than were profiled: a uniform sample of `rows` out of `of`. */
   sample?: { rows: number; of: number; method: string };
   baselineEvidence?: BaselineEvidence;
+  /** A regression model's target: its range on the champion's training rows and the champion's holdout errors. */
+  target?: TargetProfile;
+}
+
+/** What a regression model's reference says about the number it predicts. */
+export interface TargetProfile {
+  rows: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Population standard deviation of the target. */
+  std: number;
+  /** The champion's errors on the reference holdout; null when the reference had no holdout rows. */
+  holdout: { rows: number; mae: number; rmse: number; r2: number | null; mape: number | null } | null;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * A regression model's definition in the registry: its task and target range are stored and read back,
  * kept in its policy versions, and a change of range is a new version with the diff. A classifier's
  * definition and versions read back as before (no task in its versions, so nothing looks changed).
- * Registering a regression model's first champion is refused with what to do, before anything is written.
+ * Handing a regression model to the classifier registration is refused before anything is written.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -70,14 +70,14 @@ describe('model task in the registry', () => {
     ).rejects.toThrow(/models_regression_labels_check/);
   });
 
-  it('given a regression model to register with a champion, then it is refused and nothing is written', async () => {
+  it('given a regression model handed to the classifier registration, or a definition mixing the kinds, then it is refused and nothing is written', async () => {
     const def = ModelDefinition.parse({ modelId: 'cars-later', task: 'regression', features });
     await expect(registerModelWithChampion(pool, def, [])).rejects.toThrow(
-      'cars-later is a regression model: registering its first champion is not available yet',
+      'registerModelWithChampion: cars-later is a regression model; register it with registerRegressionModel',
     );
     expect(await db.getModel(pool, 'cars-later')).toBeNull();
 
-    // The CLI says the same, and names the field when the definition mixes the two kinds.
+    // The CLI names the field when the definition mixes the two kinds.
     const dir = await mkdtemp(path.join(tmpdir(), 'remedy-task-'));
     const file = path.join(dir, 'cars.json');
     const reference = path.join(dir, 'cars.csv');
@@ -94,9 +94,10 @@ describe('model task in the registry', () => {
       const code = await runCli(['models', 'register', file, '--reference', reference], io);
       return { code, err };
     };
-    const refused = await cli({ modelId: 'cars-later', task: 'regression', features });
-    expect(refused.code).not.toBe(0);
-    expect(refused.err).toContain('cars-later is a regression model: registering its first champion');
+    // A regression reference with no rows is refused like a classifier's (registration itself: regression-registration.test.ts).
+    const empty = await cli({ modelId: 'cars-later', task: 'regression', features });
+    expect(empty.code).not.toBe(0);
+    expect(empty.err).toContain('has 0 rows; a champion needs at least 10');
     const mixed = await cli({ modelId: 'cars-later', task: 'regression', labelSet: ['a', 'b'], features });
     expect(mixed.code).not.toBe(0);
     expect(mixed.err).toContain('labelSet: a regression model predicts a number and has no labelSet');

@@ -1,0 +1,220 @@
+/**
+ * Registering a regression model (`"task": "regression"`): its first champion is the built-in forest
+ * regressor trained on the reference's train split, judged on the holdout (MAE, RMSE, R², MAPE), and
+ * stored with a reference profile of the features plus the target's range and the holdout errors. The
+ * whole registration is one transaction after the definition: a failure writes no version.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { buildReferenceProfile, type TargetProfile } from '../core/drift.js';
+import { canonicalJson } from '../core/model.js';
+import { isHoldout } from '../core/policy.js';
+import type { ForestConfig } from '../core/forest.js';
+import { predictValue, trainRegressor, type RegressionForestArtifact } from '../core/regression-forest.js';
+import { readNumericLabel } from '../core/regression-labels.js';
+import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
+import { isRegression, type ModelDefinition } from '../core/schemas.js';
+import { CODE_VERSION } from '../activities/training.js';
+import { hashRows } from '../activities/cycle.js';
+import { withTransaction } from '../db/pool.js';
+import * as db from '../db/index.js';
+import { UserError } from './closed.js';
+import { registerDefinition, type LabeledExample, type PolicyVersionResult } from './setup.js';
+
+/** What registering a regression model did. */
+export interface RegressionRegistration {
+  version: number;
+  trainRows: number;
+  holdoutRows: number;
+  /** The champion's errors on the reference holdout (null with no holdout rows). */
+  holdoutErrors: RegressionErrors | null;
+  target: { min: number; max: number };
+  policy: PolicyVersionResult;
+  champion: 'created' | 'kept';
+}
+
+/** The forest a regression champion is trained with: the policy's trees, depth, leaf size and seed. */
+export function regressorConfig(def: ModelDefinition): ForestConfig {
+  const t = def.policy.training;
+  // All features at every split, as scikit-learn's RandomForestRegressor does by default.
+  return {
+    trees: t.trees,
+    maxDepth: t.maxDepth,
+    minSamplesLeaf: t.minSamplesLeaf,
+    maxFeatures: 'all',
+    seed: t.seed,
+  };
+}
+
+/** The reference's labels as numbers; a label that is not one is a mistake in the caller (rows are checked first). */
+function numericRows(
+  modelId: string,
+  reference: readonly LabeledExample[],
+): (LabeledExample & { value: number })[] {
+  return reference.map((r) => {
+    const read = readNumericLabel(r.label);
+    if ('problem' in read)
+      throw new UserError(
+        `${modelId}: reference row ${r.recordKey}: ${read.problem}; nothing was registered`,
+      );
+    return { ...r, value: read.value };
+  });
+}
+
+/**
+ * Registers a regression model and trains its champion (v1) on the reference's train split. Registering
+ * again keeps the champion and only records a changed policy.
+ */
+export async function registerRegressionModel(
+  pool: pg.Pool,
+  def: ModelDefinition,
+  reference: readonly LabeledExample[],
+  opts: { author?: string } = {},
+): Promise<RegressionRegistration> {
+  if (!isRegression(def))
+    throw new Error(`registerRegressionModel: ${def.modelId} is not a regression model`);
+  const rows = numericRows(def.modelId, reference).map((r) => ({
+    ...r,
+    split: isHoldout(r.recordKey, def.policy.collection.holdoutShare)
+      ? ('holdout' as const)
+      : ('train' as const),
+  }));
+  const train = rows.filter((r) => r.split === 'train');
+  const holdout = rows.filter((r) => r.split === 'holdout');
+  if (train.length === 0)
+    throw new UserError(
+      `${def.modelId}: none of the ${rows.length} reference rows fell in the train split (collection.holdoutShare ${def.policy.collection.holdoutShare}); give more rows or a smaller holdoutShare`,
+    );
+  const values = train.map((r) => r.value);
+  const target = rangeOf(values);
+  const existing = await db.getAlias(pool, def.modelId, 'champion');
+  const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
+  const summary = { trainRows: train.length, holdoutRows: holdout.length, target, policy };
+  if (existing !== null) {
+    const v = await db.getModelVersion(pool, def.modelId, existing);
+    const kept = v.metrics['holdoutErrors'];
+    return {
+      version: existing,
+      ...summary,
+      holdoutErrors: kept && typeof kept === 'object' ? (kept as RegressionErrors) : null,
+      champion: 'kept',
+    };
+  }
+  const config = regressorConfig(def);
+  const artifact: RegressionForestArtifact = trainRegressor(
+    def.features,
+    train.map((r) => ({ features: r.features, value: r.value })),
+    config,
+  );
+  const holdoutErrors =
+    holdout.length > 0
+      ? regressionErrors(
+          holdout.map((r) => r.value),
+          holdout.map((r) => predictValue(artifact, r.features).value),
+        )
+      : null;
+  const profile = {
+    ...buildReferenceProfile(
+      def.features,
+      train.map((r) => r.features),
+      [],
+      {},
+    ),
+    target: targetProfile(values, holdoutErrors),
+    ...spanOf(reference),
+  };
+  const artifactJson = canonicalJson(artifact);
+  const datasetRows = rows.map((r) => ({
+    recordKey: r.recordKey,
+    ts: r.ts,
+    features: r.features,
+    label: r.label,
+    labelSource: 'reference' as const,
+    split: r.split,
+  }));
+  const version = await withTransaction(pool, async (client) => {
+    const { datasetId } = await db.insertDatasetVersion(client, {
+      modelId: def.modelId,
+      idempotencyKey: `${def.modelId}:reference`,
+      parentId: null,
+      kind: 'reference',
+      cycleId: null,
+      windowStart: reference[0]?.ts ?? null,
+      windowEnd: reference[reference.length - 1]?.ts ?? null,
+      samplingPlan: { strategy: 'reference' },
+      contentHash: hashRows(datasetRows),
+      rows: datasetRows,
+    });
+    const v = await db.insertModelVersion(client, {
+      modelId: def.modelId,
+      idempotencyKey: `${def.modelId}:initial-champion`,
+      status: 'champion',
+      datasetId,
+      cycleId: null,
+      configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
+      codeVersion: CODE_VERSION,
+      artifact: artifactJson,
+      artifactSha256: createHash('sha256').update(artifactJson).digest('hex'),
+      metrics: { holdoutErrors, trainRows: train.length, holdoutRows: holdout.length },
+    });
+    await db.setAlias(client, def.modelId, 'champion', v);
+    await db.upsertReferenceProfile(client, def.modelId, v, profile);
+    await db.setTraffic(client, def.modelId, {
+      championVersion: v,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    await db.audit(client, {
+      key: `${def.modelId}:registered`,
+      modelId: def.modelId,
+      actor: 'remedy',
+      action: 'model.registered',
+      details: { version: v, task: 'regression', holdoutErrors },
+    });
+    return v;
+  });
+  return { version, ...summary, holdoutErrors, champion: 'created' };
+}
+
+/** The target on the rows the champion trained on, and the champion's holdout errors. */
+function targetProfile(values: readonly number[], holdout: RegressionErrors | null): TargetProfile {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
+  return {
+    rows: values.length,
+    ...rangeOf(values),
+    mean,
+    std: Math.sqrt(variance),
+    holdout:
+      holdout === null
+        ? null
+        : { rows: holdout.rows, mae: holdout.mae, rmse: holdout.rmse, r2: holdout.r2, mape: holdout.mape },
+  };
+}
+
+/** The span the reference covers (its last row's time included: the end is exclusive). */
+function spanOf(reference: readonly LabeledExample[]): {
+  span?: { start: string; end: string; rule: string };
+} {
+  const times = reference.map((r) => Date.parse(r.ts)).filter((t) => Number.isFinite(t));
+  if (times.length === 0) return {};
+  const { min: first, max: last } = rangeOf(times);
+  return {
+    span: {
+      start: new Date(first).toISOString(),
+      end: new Date(last + 1).toISOString(),
+      rule: "the registration's reference data",
+    },
+  };
+}
+
+/** The smallest and largest of the values (a loop: a spread of a large array overflows the stack). */
+function rangeOf(values: readonly number[]): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}

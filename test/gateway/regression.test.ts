@@ -1,0 +1,148 @@
+/**
+ * A regression model behind the real HTTP gateway: registered on the 1970–74 cars (vega-datasets), it
+ * answers a later car with the miles per gallon its forest predicts, logs that prediction, and takes the
+ * true value as feedback (a number, checked against the model's target range).
+ */
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as db from '../../db/index.js';
+import { CAR_FEATURES, labeledCars } from '../../dev/cars.js';
+import { ModelDefinition } from '../../core/schemas.js';
+import { isRegressorArtifact } from '../../core/model.js';
+import { predictValue } from '../../core/regression-forest.js';
+import { registerRegressionModel } from '../../ops/register-regression.js';
+import { ingestRecords } from '../../ops/setup.js';
+import type { Gateway } from '../../gateway/server.js';
+import { freshDatabase, startGateway } from '../helpers.js';
+
+let pool: pg.Pool;
+let gateway: Gateway;
+const cars = labeledCars();
+const later = cars.filter((c) => c.year >= 1980);
+
+beforeAll(async () => {
+  ({ pool } = await freshDatabase('gwregression'));
+  const def = ModelDefinition.parse({
+    modelId: 'mpg',
+    task: 'regression',
+    target: { min: 0, max: 80 },
+    features: CAR_FEATURES,
+  });
+  await registerRegressionModel(
+    pool,
+    def,
+    cars
+      .filter((c) => c.year <= 1974)
+      .map((c) => ({
+        recordKey: c.recordKey,
+        ts: `${c.year}-01-01T00:00:00.000Z`,
+        features: c.features,
+        label: String(c.value),
+      })),
+  );
+  gateway = await startGateway(pool);
+});
+afterAll(async () => {
+  await gateway?.close();
+  await pool?.end();
+});
+
+async function call(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+describe('gateway for a regression model', () => {
+  it('given a later car, then the champion answers with its predicted miles per gallon and the prediction is logged', async () => {
+    const car = later[0]!;
+    const r = await call('/v1/models/mpg/predict', { requestId: 'car-a', features: car.features });
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.json).sort()).toEqual(['modelId', 'prediction', 'requestId', 'version']);
+    expect(r.json).toMatchObject({ requestId: 'car-a', modelId: 'mpg', version: 1 });
+    const champion = await db.getModelVersion(pool, 'mpg', 1);
+    if (!isRegressorArtifact(champion.artifact)) throw new Error('the champion is not a regressor');
+    expect(r.json.prediction).toBe(predictValue(champion.artifact, car.features).value);
+    const prediction = r.json.prediction as number;
+    expect(prediction).toBeGreaterThanOrEqual(champion.artifact.trainedRange.min);
+    expect(prediction).toBeLessThanOrEqual(champion.artifact.trainedRange.max);
+
+    await gateway.log.flush();
+    const { rows } = await pool.query<{ version: number; predicted: string }>(
+      `SELECT version, predicted FROM predictions WHERE model_id = 'mpg' AND record_key = 'car-a'`,
+    );
+    expect(rows).toEqual([{ version: 1, predicted: String(prediction) }]);
+  });
+
+  it('given the 1980s cars, then the 1970–74 champion under-predicts them on average (the documented shift)', async () => {
+    const errors: number[] = [];
+    for (const car of later) {
+      const r = await call('/v1/models/mpg/predict', {
+        requestId: `shift-${car.recordKey}`,
+        features: car.features,
+      });
+      expect(r.status).toBe(200);
+      errors.push((r.json.prediction as number) - car.value);
+    }
+    const meanError = errors.reduce((a, b) => a + b, 0) / errors.length;
+    expect(meanError).toBeLessThan(-2);
+  });
+
+  it('given the true value as feedback, then a number is stored in one form and a bad one is refused with the field named', async () => {
+    const ok = await call('/v1/models/mpg/feedback', { requestId: 'car-a', label: 31.5 });
+    expect(ok).toEqual({
+      status: 200,
+      json: { requestId: 'car-a', label: '31.5', duplicate: false, flagged: false },
+    });
+    await call('/v1/models/mpg/predict', { requestId: 'car-b', features: later[1]!.features });
+    expect(await call('/v1/models/mpg/feedback', { requestId: 'car-b', label: 'fast' })).toEqual({
+      status: 422,
+      json: { error: 'label: "fast" is not a number; answer with a number such as 23.5' },
+    });
+    expect(await call('/v1/models/mpg/feedback', { requestId: 'car-b', label: 95 })).toEqual({
+      status: 422,
+      json: { error: "label: 95 is above the highest value a label may take, 80 (the model's target)" },
+    });
+    const correction = await call('/v1/models/mpg/corrections', { requestId: 'car-b', label: '30' });
+    expect(correction.status).toBe(422);
+    expect(correction.json.error).toContain('mpg is a regression model: send the true value as feedback');
+    // car-b's prediction may still wait in the batched log: nothing refused wrote it.
+    await gateway.log.flush();
+    const { rows } = await pool.query<{ record_key: string; feedback: string | null }>(
+      `SELECT record_key, feedback FROM records WHERE model_id = 'mpg' AND record_key IN ('car-a', 'car-b') ORDER BY record_key`,
+    );
+    expect(rows).toEqual([
+      { record_key: 'car-a', feedback: '31.5' },
+      { record_key: 'car-b', feedback: null },
+    ]);
+  });
+
+  it('given replayed traffic with its true values, then each car is served and logged, and no exact-match "wrong prediction" or low-confidence case is flagged', async () => {
+    const replay = cars.filter((c) => c.year === 1979);
+    const { added, served } = await ingestRecords(
+      pool,
+      'mpg',
+      replay.map((c) => ({
+        recordKey: `replay-${c.recordKey}`,
+        ts: '1979-06-01T00:00:00.000Z',
+        features: c.features,
+        feedback: String(c.value),
+      })),
+      '1980-01-01T00:00:00.000Z',
+    );
+    expect({ added, served }).toEqual({ added: replay.length, served: replay.length });
+    const { rows } = await pool.query<{ kind: string }>(
+      `SELECT DISTINCT kind FROM failure_cases WHERE model_id = 'mpg' AND record_key LIKE 'replay-%'`,
+    );
+    expect(rows.map((r) => r.kind).filter((k) => k === 'wrong-prediction' || k === 'low-confidence')).toEqual(
+      [],
+    );
+    const logged = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM predictions WHERE model_id = 'mpg' AND record_key LIKE 'replay-%' AND predicted ~ '^[0-9.]+$'`,
+    );
+    expect(logged.rows[0]!.n).toBe(replay.length);
+  });
+});
