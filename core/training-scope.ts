@@ -32,6 +32,8 @@ export interface TrainingSetSummary {
   halfLife: string | null;
   /** The window's share of the summed weight: how much the candidate listens to the new labels. */
   windowWeightShare: number;
+  /** Why a severe drift left the champion's rows out, when it did (their labels shifted). */
+  withoutHistory?: string;
 }
 
 /** A row's weight after `ageMs` with the given half-life: 1 when new, ½ after one half-life; never above 1. */
@@ -126,7 +128,8 @@ const rows = (n: number): string => `${n} ${n === 1 ? 'row' : 'rows'}`;
 /** One sentence for the report and the model card: which rows, and what each weighed. */
 export function trainingSetSentence(s: TrainingSetSummary): string {
   const win = `${rows(s.windowRows)} of the window`;
-  if (s.scope === 'window') return `${win}, each weighing 1; none of the champion's training rows.`;
+  if (s.scope === 'window')
+    return `${win}, each weighing 1; none of the champion's training rows${s.withoutHistory ? ` (${s.withoutHistory})` : ''}.`;
   const w = s.referenceWeight!;
   const ref =
     s.scope === 'window+history'
