@@ -11,6 +11,7 @@ import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/sce
 import * as db from '../../db/index.js';
 import { serveRecords } from '../../gateway/routing.js';
 import { runTrainer, type Checkpoint } from '../../activities/trainers.js';
+import { trainingRows } from '../../activities/training.js';
 import { canonicalJson } from '../../core/model.js';
 import { freshDatabase } from '../helpers.js';
 
@@ -240,7 +241,15 @@ describe('cycle activities', () => {
     };
     const a = await inActivity(() => training.trainCandidate(input));
     expect(a).toMatchObject({ trainer: 'forest', resumedFrom: 0 });
-    expect(a.historyRows).toBeGreaterThan(0);
+    // The cycle's drift check found the weather's label shift: a severe drift's candidate learns from the
+    // window alone, and says why (the champion's 2012 rows carry the labels' old meaning).
+    expect(a.historyRows).toBe(0);
+    expect(a.trainingSet?.scope).toBe('window');
+    expect(a.trainingSet?.withoutHistory).toMatch(/^the labels shifted: label PSI \d+\.\d\d ≥ 0\.25$/);
+    // A severe drift without a label shift (a cycle with no such drift report) keeps its share of them.
+    const kept = await trainingRows(pool, { ...input, cycleId: 'no-label-shift' });
+    expect(kept.historyRows).toBeGreaterThan(0);
+    expect(kept.trainingSet.scope).toBe('window+history');
     const b = await inActivity(() => training.trainCandidate(input));
     expect(b.version).toBe(a.version);
     expect(b.artifactSha256).toBe(a.artifactSha256);
