@@ -5,70 +5,26 @@
  * carry no timestamps: they are spread evenly over 2016 in file order, the order NannyML chunks them in.
  * Nothing shifts that a retrained model would fix, so every cycle counts as a false alarm.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
-import { ModelDefinition, type Features } from '../core/schemas.js';
+import { ModelDefinition } from '../core/schemas.js';
 import { hasFeedback } from '../dev/weather.js';
 import { dataDir } from '../infra/paths.js';
 import type { Dataset } from './efficacy-data.js';
+import {
+  CATEGORICAL,
+  employmentFiles,
+  labelOf,
+  NUMERIC,
+  readParquet,
+  toFeatures,
+} from './employment-data.js';
 
-const NANNYML = 'nannyml==0.13.1';
-const NUMERIC = ['AGEP', 'SCHL'];
-const CATEGORICAL = [
-  ...['MAR', 'RELP', 'DIS', 'ESP', 'CIT', 'MIG', 'MIL', 'ANC', 'NATIVITY'],
-  ...['DEAR', 'DEYE', 'DREM', 'SEX', 'RAC1P'],
-];
 /** Reference rows the champion trains on (every k-th of 68,785), and the stream's share of 208,892. */
 const REFERENCE_ROWS = 6000;
 const STREAM_EVERY = { quick: 20, full: 5 };
 
-function run(cmd: string, argv: string[]): void {
-  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0)
-    throw new Error(
-      `${cmd} ${argv.join(' ')} failed (exit ${r.status}): python3 with pip is needed once to fetch ${NANNYML}`,
-    );
-}
-
-async function employmentFiles(): Promise<{ reference: string; analysis: string; target: string }> {
-  const root = path.join(dataDir(), 'bench', 'nannyml');
-  const dir = path.join(root, 'nannyml', 'datasets', 'data');
-  const files = {
-    reference: path.join(dir, 'employment_MA_reference.pq'),
-    analysis: path.join(dir, 'employment_MA_analysis.pq'),
-    target: path.join(dir, 'employment_MA_analysis_target.pq'),
-  };
-  if (Object.values(files).every((f) => existsSync(f))) return files;
-  await mkdir(root, { recursive: true });
-  process.stderr.write(`[bench] downloading ${NANNYML} from PyPI for its ACS employment dataset\n`);
-  run('python3', ['-m', 'pip', 'download', NANNYML, '--no-deps', '-d', root]);
-  const wheel = (await readdir(root)).find((f) => f.startsWith('nannyml-') && f.endsWith('.whl'));
-  if (!wheel) throw new Error(`pip download ${NANNYML} left no wheel in ${root}`);
-  const unpack =
-    'import sys, zipfile\nw = zipfile.ZipFile(sys.argv[1])\nw.extractall(sys.argv[2], [n for n in w.namelist() if "/employment_MA_" in n])';
-  run('python3', ['-c', unpack, path.join(root, wheel), root]);
-  return files;
-}
-
-async function readParquet(file: string): Promise<Record<string, unknown>[]> {
-  return parquetReadObjects({ file: await asyncBufferFromFile(file), compressors });
-}
-
-function toFeatures(row: Record<string, unknown>): Features {
-  const f: Features = {};
-  for (const name of NUMERIC) f[name] = Number(row[name]);
-  for (const name of CATEGORICAL) f[name] = String(row[name]);
-  return f;
-}
-
-const labelOf = (employed: unknown) => (Number(employed) === 1 ? 'employed' : 'not-employed');
-
 export async function employmentDataset(quick: boolean): Promise<Dataset> {
-  const files = await employmentFiles();
+  const files = await employmentFiles(path.join(dataDir(), 'bench', 'nannyml'));
   const ref = await readParquet(files.reference);
   const refEvery = Math.max(1, Math.floor(ref.length / REFERENCE_ROWS));
   const reference = ref

@@ -20,25 +20,30 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import type pg from 'pg';
 import { windowReport } from '../activities/drift.js';
 import { registerModelWithChampion, type LabeledExample } from '../ops/setup.js';
 import { trainForest, type ForestConfig } from '../core/forest.js';
 import { canonicalJson, encode, fitEncoder, type ForestArtifact } from '../core/model.js';
-import { ModelDefinition, type Features } from '../core/schemas.js';
+import { ModelDefinition } from '../core/schemas.js';
 import { describeSelection } from '../core/window.js';
 import { createPool, migrate } from '../db/pool.js';
 import * as benchDb from '../db/bench.js';
 import * as db from '../db/index.js';
 import { dataDir } from '../infra/paths.js';
 import { startPostgres } from '../infra/postgres.js';
+import {
+  CATEGORICAL,
+  employmentFiles,
+  labelOf,
+  NUMERIC,
+  readParquet,
+  toFeatures,
+} from './employment-data.js';
 import { machine, percentile, writeReport } from './report.js';
 
 const TARGET = { seconds: 5, peakMiB: 1024 };
@@ -54,10 +59,6 @@ const REPEATS = Number(arg('repeats', QUICK ? '1' : '3'));
 const TREES = 20;
 const REFERENCE_ROWS = 20_000;
 const WINDOW = { start: '2016-01-01T00:00:00.000Z', end: '2016-01-31T00:00:00.000Z' };
-const NUMERIC = ['AGEP', 'SCHL'];
-const CATEGORICAL = ['MAR', 'RELP', 'DIS', 'ESP', 'CIT', 'MIG', 'MIL', 'ANC', 'NATIVITY'];
-CATEGORICAL.push('DEAR', 'DEYE', 'DREM', 'SEX', 'RAC1P');
-const NANNYML = 'nannyml==0.13.1';
 const here = fileURLToPath(import.meta.url);
 const root = path.join(dataDir(), 'bench', 'window');
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -75,57 +76,13 @@ interface ChildResult {
   summary: string;
 }
 
-/** The employment files of the NannyML wheel, downloaded and unpacked on first use. */
-async function employmentFiles(): Promise<{ reference: string; analysis: string; target: string }> {
-  const dir = path.join(root, 'nannyml', 'datasets', 'data');
-  const files = {
-    reference: path.join(dir, 'employment_MA_reference.pq'),
-    analysis: path.join(dir, 'employment_MA_analysis.pq'),
-    target: path.join(dir, 'employment_MA_analysis_target.pq'),
-  };
-  if (Object.values(files).every((f) => existsSync(f))) return files;
-  await mkdir(root, { recursive: true });
-  log(`downloading ${NANNYML} from PyPI for its ACS employment dataset`);
-  const pip = spawnSync('python3', ['-m', 'pip', 'download', NANNYML, '--no-deps', '-d', root], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (pip.status !== 0) throw new Error(`pip download ${NANNYML} failed (python3 -m pip is needed once)`);
-  const wheel = (await readdir(root)).find((f) => f.startsWith('nannyml-') && f.endsWith('.whl'));
-  if (!wheel) throw new Error(`pip download ${NANNYML} left no wheel in ${root}`);
-  const unzip = spawnSync(
-    'python3',
-    [
-      '-c',
-      'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])',
-      path.join(root, wheel),
-      root,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  if (unzip.status !== 0) throw new Error(`could not unpack ${wheel}`);
-  return files;
-}
-
-async function readParquet(file: string): Promise<Record<string, unknown>[]> {
-  return parquetReadObjects({ file: await asyncBufferFromFile(file), compressors });
-}
-
-function toFeatures(row: Record<string, unknown>): Features {
-  const f: Features = {};
-  for (const name of NUMERIC) f[name] = Number(row[name]);
-  for (const name of CATEGORICAL) f[name] = String(row[name]);
-  return f;
-}
-
-const labelOf = (employed: unknown) => (Number(employed) === 1 ? 'employed' : 'not-employed');
-
 /** Registers the model with a forest champion and ingests the window, unless a past run already did. */
 async function prepare(pool: pg.Pool): Promise<void> {
   if ((await benchDb.countRecords(pool, modelId)) === RECORDS) {
     log(`reusing the ${RECORDS.toLocaleString('en-US')} records ingested by an earlier run`);
     return;
   }
-  const files = await employmentFiles();
+  const files = await employmentFiles(root);
   const def = ModelDefinition.parse({
     modelId,
     labelSet: ['employed', 'not-employed'],
