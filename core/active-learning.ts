@@ -80,17 +80,26 @@ export function disagreementPick<
 
 /**
  * The next batch from `shuffled` (the remaining rows in a stable shuffled order): the first
- * round(take × explore) as they come, then the smallest margins among the rest (ties by record key).
+ * round(take × explore) as they come, then `best` chooses the rest among the others.
  */
+export function hybridPick<T>(
+  shuffled: readonly T[],
+  take: number,
+  explore: number,
+  best: (rest: readonly T[], take: number) => T[],
+): T[] {
+  const n = Math.min(take, shuffled.length);
+  const random = Math.round(n * explore);
+  return [...shuffled.slice(0, random), ...best(shuffled.slice(random), n - random)];
+}
+
+/** `hybridPick` with the smallest margins among the rest (ties by record key). */
 export function hybridMarginPick<T extends { recordKey: string; margin: number }>(
   shuffled: readonly T[],
   take: number,
   explore = EXPLORE_SHARE,
 ): T[] {
-  const n = Math.min(take, shuffled.length);
-  const random = Math.round(n * explore);
-  const rest = [...shuffled.slice(random)]
-    .sort((a, b) => a.margin - b.margin || (a.recordKey < b.recordKey ? -1 : 1))
-    .slice(0, n - random);
-  return [...shuffled.slice(0, random), ...rest];
+  return hybridPick(shuffled, take, explore, (rest, k) =>
+    [...rest].sort((a, b) => a.margin - b.margin || (a.recordKey < b.recordKey ? -1 : 1)).slice(0, k),
+  );
 }

@@ -5,7 +5,7 @@
  * test/core/regression-active-learning.test.ts measures this choice against random selection on the
  * vega cars. Pure and deterministic.
  */
-import { EXPLORE_SHARE } from './active-learning.js';
+import { EXPLORE_SHARE, hybridPick } from './active-learning.js';
 import { predictValue, trainRegressor, type NumericExample } from './regression-forest.js';
 import type { FeatureSpec, Features } from './schemas.js';
 
@@ -58,7 +58,5 @@ export function hybridSpreadPick<T extends { recordKey: string; spread: number }
   take: number,
   explore = EXPLORE_SHARE,
 ): T[] {
-  const n = Math.min(take, shuffled.length);
-  const random = Math.round(n * explore);
-  return [...shuffled.slice(0, random), ...spreadPick(shuffled.slice(random), n - random)];
+  return hybridPick(shuffled, take, explore, spreadPick);
 }
