@@ -15,11 +15,15 @@ import { readNumericLabel } from '../core/regression-labels.js';
 import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
 import { isRegression, type ModelDefinition } from '../core/schemas.js';
 import { CODE_VERSION } from '../activities/training.js';
-import { hashRows } from '../activities/cycle.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { UserError } from './closed.js';
-import { registerDefinition, type LabeledExample, type PolicyVersionResult } from './setup.js';
+import {
+  insertReferenceDataset,
+  registerDefinition,
+  type LabeledExample,
+  type PolicyVersionResult,
+} from './setup.js';
 
 /** What registering a regression model did. */
 export interface RegressionRegistration {
@@ -133,18 +137,7 @@ export async function registerRegressionModel(
     split: r.split,
   }));
   const version = await withTransaction(pool, async (client) => {
-    const { datasetId } = await db.insertDatasetVersion(client, {
-      modelId: def.modelId,
-      idempotencyKey: `${def.modelId}:reference`,
-      parentId: null,
-      kind: 'reference',
-      cycleId: null,
-      windowStart: reference[0]?.ts ?? null,
-      windowEnd: reference[reference.length - 1]?.ts ?? null,
-      samplingPlan: { strategy: 'reference' },
-      contentHash: hashRows(datasetRows),
-      rows: datasetRows,
-    });
+    const datasetId = await insertReferenceDataset(client, def.modelId, datasetRows);
     const v = await db.insertModelVersion(client, {
       modelId: def.modelId,
       idempotencyKey: `${def.modelId}:initial-champion`,

@@ -122,18 +122,7 @@ export async function registerModelWithChampion(
   const artifactJson = canonicalJson(artifact);
   return withTransaction(pool, async (client) => {
     if (onnxBytes) await db.putBlob(client, onnxBytes, 'application/onnx');
-    const { datasetId } = await db.insertDatasetVersion(client, {
-      modelId: def.modelId,
-      idempotencyKey: `${def.modelId}:reference`,
-      parentId: null,
-      kind: 'reference',
-      cycleId: null,
-      windowStart: reference[0]?.ts ?? null,
-      windowEnd: reference[reference.length - 1]?.ts ?? null,
-      samplingPlan: { strategy: 'reference' },
-      contentHash: hashRows(rows),
-      rows,
-    });
+    const datasetId = await insertReferenceDataset(client, def.modelId, rows);
     const version = await db.insertModelVersion(client, {
       modelId: def.modelId,
       idempotencyKey: `${def.modelId}:initial-champion`,
@@ -354,4 +343,25 @@ export async function ingestRecords(
     }
   }
   return { added, served };
+}
+
+/** A model's registration data as its reference dataset version (once: keyed by the model). */
+export async function insertReferenceDataset(
+  client: pg.PoolClient,
+  modelId: string,
+  rows: (db.DatasetRowInput & { ts: string })[],
+): Promise<number> {
+  const { datasetId } = await db.insertDatasetVersion(client, {
+    modelId,
+    idempotencyKey: `${modelId}:reference`,
+    parentId: null,
+    kind: 'reference',
+    cycleId: null,
+    windowStart: rows[0]?.ts ?? null,
+    windowEnd: rows[rows.length - 1]?.ts ?? null,
+    samplingPlan: { strategy: 'reference' },
+    contentHash: hashRows(rows),
+    rows,
+  });
+  return datasetId;
 }
