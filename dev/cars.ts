@@ -42,6 +42,16 @@ export const CAR_FEATURES = {
   categorical: ['Origin'],
 };
 
+/**
+ * The features of the remediation scenario's model: the car's measurements and origin, without its model
+ * year. A year the reference never saw is out of range by construction (a data-quality incident, not
+ * drift); without it, the shift is the real one: later cars of the same weight and power go further.
+ */
+export const CAR_MEASUREMENTS = {
+  numeric: ['Cylinders', 'Displacement', 'Horsepower', 'Weight_in_lbs', 'Acceleration'],
+  categorical: ['Origin'],
+};
+
 /** The cars with miles per gallon and horsepower (392), each keyed by its place in the file. */
 export function labeledCars(): {
   recordKey: string;
