@@ -4,13 +4,15 @@ import type pg from 'pg';
 import { canonicalJson, predict } from '../core/model.js';
 import { accuracy } from '../core/metrics.js';
 import { LABEL_SHIFT_PSI, trafficBucket } from '../core/policy.js';
-import { durationMs, type Policy } from '../core/schemas.js';
+import type { RegressionErrors } from '../core/regression-metrics.js';
+import { durationMs, isRegression, type ModelDefinition, type Policy } from '../core/schemas.js';
 import { scopeTrainingRows, type TrainingSetSummary } from '../core/training-scope.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import type { Tree } from '../core/forest.js';
 import type { TrainingState } from '../core/model.js';
 import { considerRecalibration, type RecalibratedCandidate } from './recalibration.js';
+import { requireBuiltInRegressionTrainer, trainRegressionCandidate } from './regression-training.js';
 import { runTrainer, type Checkpoint, type ForestSearch, type TrainingRow } from './trainers.js';
 
 export const CODE_VERSION = 'remedy-trainers-3';
@@ -27,6 +29,8 @@ export interface TrainResult {
   details: Record<string, unknown>;
   /** Which rows it learned from and what each weighed; results from before it was recorded lack it. */
   trainingSet?: TrainingSetSummary;
+  /** A regression candidate's errors on its own training rows (its trainAccuracy is NaN: it has no classes). */
+  trainErrors?: RegressionErrors;
 }
 
 /**
@@ -43,6 +47,8 @@ export async function trainingRows(
     championVersion: number;
     severity: 'mild' | 'severe';
     config: Policy['training'];
+    /** A regression model's labels are numbers: the label-shift rule (classes) does not apply. */
+    regression?: boolean;
   },
 ): Promise<{ rows: TrainingRow[]; historyRows: number; trainingSet: TrainingSetSummary }> {
   const labeledTrain = (rows: Awaited<ReturnType<typeof db.getDatasetRows>>) =>
@@ -54,7 +60,8 @@ export async function trainingRows(
   // A severe drift whose labels shifted (the cycle's drift report: label PSI at or over LABEL_SHIFT_PSI)
   // leaves the champion's rows out: they carry the labels' old mix or meaning, which the window's
   // labels replace (bench:efficacy on the weather: 71.3 % prequential accuracy with them out, 62.9 % in).
-  const shifted = input.severity === 'severe' ? await labelShiftOf(pool, input.cycleId) : null;
+  const shifted =
+    input.severity === 'severe' && input.regression !== true ? await labelShiftOf(pool, input.cycleId) : null;
   const share = input.severity === 'mild' ? 1 : shifted !== null ? 0 : input.config.historyShare;
   const history =
     champion.datasetId === null || share === 0
@@ -185,6 +192,63 @@ function registerRecalibrated(
   });
 }
 
+/** A regression model's candidate: the forest regressor on the numeric labels, registered as classes are. */
+async function retrainRegressor(
+  pool: pg.Pool,
+  model: ModelDefinition,
+  input: TrainInput,
+  remedy: string,
+): Promise<TrainResult> {
+  requireBuiltInRegressionTrainer(input.modelId, input.config);
+  const { rows, historyRows, trainingSet } = await trainingRows(pool, { ...input, regression: true });
+  const out = await trainRegressionCandidate(pool, model, { ...input, rows }, CODE_VERSION);
+  if (out.resumedFrom > 0) log.info('training resumed from heartbeat', { resumedFrom: out.resumedFrom });
+  const trainer = 'forest-regressor';
+  const result = (version: number): TrainResult => ({
+    version,
+    trainer,
+    trainRows: rows.length,
+    historyRows,
+    resumedFrom: out.resumedFrom,
+    trainAccuracy: NaN,
+    artifactSha256: out.artifactSha256,
+    configHash: out.configHash,
+    details: { ...out.details, remedy },
+    trainingSet,
+    trainErrors: out.trainErrors,
+  });
+  return registerCandidate(pool, {
+    modelId: input.modelId,
+    cycleId: input.cycleId,
+    datasetId: input.datasetId,
+    configHash: out.configHash,
+    codeVersion: CODE_VERSION,
+    artifactJson: out.artifactJson,
+    artifactSha256: out.artifactSha256,
+    metrics: {
+      trainer,
+      config: input.config,
+      trainErrors: out.trainErrors,
+      trainRows: rows.length,
+      historyRows,
+      trainingSet,
+      resumedFrom: out.resumedFrom,
+      ...out.details,
+      remedy,
+    },
+    result,
+  });
+}
+
+interface TrainInput {
+  cycleId: string;
+  modelId: string;
+  datasetId: number;
+  championVersion: number;
+  severity: 'mild' | 'severe';
+  config: Policy['training'];
+}
+
 export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
   return {
     /**
@@ -192,14 +256,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
      * retry after a worker crash resumes from the last heartbeat instead of from zero, and a
      * cancellation stops it before anything is registered.
      */
-    async trainCandidate(input: {
-      cycleId: string;
-      modelId: string;
-      datasetId: number;
-      championVersion: number;
-      severity: 'mild' | 'severe';
-      config: Policy['training'];
-    }): Promise<TrainResult> {
+    async trainCandidate(input: TrainInput): Promise<TrainResult> {
       const ctx = Context.current();
       // Re-send the previous attempt's progress at once: loading data takes a while, and an empty
       // heartbeat would erase what a retry of this attempt needs.
@@ -214,6 +271,7 @@ export function createTrainingActivities({ pool }: { pool: pg.Pool }) {
       // the activity, so the cycle's workflow and its histories are unchanged).
       const recal = await considerRecalibration(pool, input);
       if (recal.recalibrated) return registerRecalibrated(pool, input, recal.recalibrated);
+      if (isRegression(model)) return retrainRegressor(pool, model, input, recal.remedy);
       const { rows, historyRows, trainingSet } = await trainingRows(pool, input);
       const configHash = createHash('sha256')
         .update(

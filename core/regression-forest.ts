@@ -117,6 +117,26 @@ export function forestRegression(trees: readonly Tree[], xi: readonly number[]):
   return { value, spread: Math.sqrt(Math.max(0, sq / trees.length - value * value)), trees: trees.length };
 }
 
+/**
+ * The forest a regressor is trained with: the policy's trees, depth, leaf size and seed, all features at
+ * every split (as scikit-learn's RandomForestRegressor does by default). The champion at registration and
+ * every retrained candidate use it.
+ */
+export function regressorForestConfig(t: {
+  trees: number;
+  maxDepth: number;
+  minSamplesLeaf: number;
+  seed: number;
+}): ForestConfig {
+  return {
+    trees: t.trees,
+    maxDepth: t.maxDepth,
+    minSamplesLeaf: t.minSamplesLeaf,
+    maxFeatures: 'all',
+    seed: t.seed,
+  };
+}
+
 /** Encodes the examples and trains a regression forest on them (used by trainers and in tests). */
 export function trainRegressor(
   spec: FeatureSpec,

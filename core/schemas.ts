@@ -433,6 +433,12 @@ export const ModelDefinition = z
         message:
           'target is the numeric range of a regression model: remove it, or set "task": "regression" (and drop labelSet)',
       });
+    if (d.task === 'regression' && d.policy.training.trainer !== 'forest')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'training', 'trainer'],
+        message: `a regression model is retrained by the built-in forest regressor: set training.trainer to "forest" (a ${d.policy.training.trainer} trainer cannot train a regression model yet)`,
+      });
     const features = new Set([...d.features.numeric, ...d.features.categorical]);
     const unmapped = d.policy.logSource ? unmappedFeatures(d.policy.logSource, [...features]) : [];
     if (unmapped.length > 0)

@@ -10,7 +10,12 @@ import { buildReferenceProfile, type TargetProfile } from '../core/drift.js';
 import { canonicalJson } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { ForestConfig } from '../core/forest.js';
-import { predictValue, trainRegressor, type RegressionForestArtifact } from '../core/regression-forest.js';
+import {
+  predictValue,
+  regressorForestConfig,
+  trainRegressor,
+  type RegressionForestArtifact,
+} from '../core/regression-forest.js';
 import { readNumericLabel } from '../core/regression-labels.js';
 import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
 import { isRegression, type ModelDefinition } from '../core/schemas.js';
@@ -39,15 +44,7 @@ export interface RegressionRegistration {
 
 /** The forest a regression champion is trained with: the policy's trees, depth, leaf size and seed. */
 export function regressorConfig(def: ModelDefinition): ForestConfig {
-  const t = def.policy.training;
-  // All features at every split, as scikit-learn's RandomForestRegressor does by default.
-  return {
-    trees: t.trees,
-    maxDepth: t.maxDepth,
-    minSamplesLeaf: t.minSamplesLeaf,
-    maxFeatures: 'all',
-    seed: t.seed,
-  };
+  return regressorForestConfig(def.policy.training);
 }
 
 /** The reference's labels as numbers; a label that is not one is a mistake in the caller (rows are checked first). */
