@@ -84,7 +84,7 @@ export interface GateDecision {
  * Comparisons allow this much slack so that the verdict never contradicts the rounded numbers in the
  * reason ("gain 2.0 pts < 2.0 pts").
  */
-const SLACK = 1e-9;
+export const SLACK = 1e-9;
 
 /** Formats a fraction as a percentage with one decimal, never "-0.0". */
 export function pct(x: number): string {
@@ -107,7 +107,7 @@ export function ms(x: number): string {
 }
 
 /** A gate's result plus the short phrase the one-line reason uses for it when it fails. */
-interface Judged {
+export interface Judged {
   result: GateResult;
   summary: string;
 }
@@ -180,7 +180,7 @@ function calibrationGate(candidate: ModelMetrics, policy: GatePolicy): Judged {
   };
 }
 
-function latencyGate(candidate: ModelMetrics, policy: GatePolicy): Judged {
+export function latencyGate(candidate: Pick<ModelMetrics, 'p95LatencyMs'>, policy: GatePolicy): Judged {
   const p95 = candidate.p95LatencyMs;
   // An offline evaluation may not time the model; the serving canary still watches latency live.
   const passed = p95 === null || p95 <= policy.maxLatencyMs + SLACK;
@@ -243,7 +243,7 @@ function intervalGainGate(difference: PairedDifferences, policy: GatePolicy): Ju
   };
 }
 
-function minHoldoutGate(rows: number, minHoldout: number): Judged {
+export function minHoldoutGate(rows: number, minHoldout: number): Judged {
   const passed = rows >= minHoldout;
   const summary = passed
     ? `${rows} labeled holdout rows ≥ ${minHoldout}`

@@ -309,7 +309,9 @@ export function windowText(window: ModelCardInput['data']['window']): string {
 }
 
 /** The lineage chain, drift report → dataset → campaign → version, each link as plain text. */
-export function lineageLinks(input: ModelCardInput): string[] {
+export function lineageLinks(
+  input: Pick<ModelCardInput, 'lineage' | 'data' | 'modelId' | 'candidateVersion'>,
+): string[] {
   const { driftReportId, campaignId } = input.lineage;
   return [
     driftReportId === null ? 'no drift report' : `drift report #${driftReportId}`,

@@ -1,0 +1,281 @@
+/**
+ * The model card of a regression candidate: what it was trained on, its errors against the champion's
+ * with their intervals, the backtest, errors per slice, residual bias by decile of the prediction, the
+ * gates and the lineage. This file holds the content and the Markdown form; the HTML page with its
+ * predicted-vs-actual and residual plots is core/regression-card-html.ts.
+ */
+import type { DifferenceInterval } from './bootstrap.js';
+import type { GateDecision, GateResult } from './gates.js';
+import { fixed } from './gates.js';
+import {
+  configJson,
+  decisionWord,
+  holdoutKind,
+  labelSourcesText,
+  lineageLinks,
+  md,
+  mdTable,
+  NONE,
+  windowText,
+  type ModelCardInput,
+} from './model-card.js';
+import type { RegressionMeasures } from './regression-evaluation.js';
+import type { RegressionBacktest } from './regression-gates.js';
+import { trainingSetSentence } from './training-scope.js';
+
+/** Most holdout rows the plots show (evenly spaced over the holdout beyond that). */
+export const MAX_PLOTTED_POINTS = 1000;
+
+export interface RegressionCardInput extends RegressionMeasures {
+  task: 'regression';
+  modelId: string;
+  candidateVersion: number;
+  championVersion: number;
+  cycleId: string;
+  createdAt: string;
+  trainer: ModelCardInput['trainer'];
+  data: ModelCardInput['data'];
+  /** The feature the slices are values of; null without evaluation.sliceBy. */
+  sliceBy: string | null;
+  /** Labeled value and both predictions per holdout row (at most MAX_PLOTTED_POINTS), for the plots. */
+  points: { actual: number; candidate: number; champion: number }[];
+  backtest: RegressionBacktest | null;
+  gates: GateDecision;
+  lineage: ModelCardInput['lineage'];
+}
+
+/** Whether a stored card input is a regression card's. */
+export function isRegressionCard(input: unknown): input is RegressionCardInput {
+  return (input as { task?: unknown } | null)?.task === 'regression';
+}
+
+/** At most `max` points, evenly spaced, in holdout order (the same points every time). */
+export function plottedPoints<T>(points: readonly T[], max = MAX_PLOTTED_POINTS): T[] {
+  if (points.length <= max) return [...points];
+  return Array.from({ length: max }, (_, i) => points[Math.floor((i * points.length) / max)]!);
+}
+
+// Content shared by both formats: the numbers are formatted once so Markdown and HTML never disagree.
+
+export const num = (x: number): string => fixed(x, 3);
+const share = (x: number): string => `${fixed(x * 100, 1)}%`;
+
+/** A value with its interval: "2.345 (2.101–2.602)". */
+function withInterval(i: DifferenceInterval | null, f: (x: number) => string): string {
+  return i === null ? NONE : `${f(i.estimate)} (${f(i.lower)}–${f(i.upper)})`;
+}
+
+export type Verdict = 'better' | 'worse' | 'same' | 'none';
+
+export interface ErrorRow {
+  metric: string;
+  candidate: string;
+  champion: string;
+  delta: string;
+  verdict: Verdict;
+}
+
+/** Δ and whether it is an improvement: lower is better for errors, higher for R². */
+function deltaOf(a: number | null, b: number | null, lowerBetter: boolean, f: (x: number) => string) {
+  if (a === null || b === null) return { delta: NONE, verdict: 'none' as Verdict };
+  const d = a - b;
+  const verdict: Verdict = Math.abs(d) < 1e-12 ? 'same' : d < 0 === lowerBetter ? 'better' : 'worse';
+  return { delta: `${d > 0 ? '+' : ''}${f(d)}`, verdict };
+}
+
+/** Candidate against champion, one row per metric, each with its bootstrap interval. */
+export function errorRows(input: RegressionCardInput): ErrorRow[] {
+  const c = input.candidate.errors;
+  const h = input.champion.errors;
+  const row = (
+    metric: string,
+    a: DifferenceInterval | null,
+    b: DifferenceInterval | null,
+    lowerBetter: boolean,
+    f: (x: number) => string,
+  ): ErrorRow => ({
+    metric,
+    candidate: withInterval(a, f),
+    champion: withInterval(b, f),
+    ...deltaOf(a?.estimate ?? null, b?.estimate ?? null, lowerBetter, f),
+  });
+  const ms = (x: number) => `${fixed(x, 2)} ms`;
+  const timed = (x: number | null) => (x === null ? 'not measured' : ms(x));
+  const cLatency = input.candidate.p95LatencyMs;
+  const hLatency = input.champion.p95LatencyMs;
+  return [
+    row('MAE', c.mae, h.mae, true, num),
+    row('RMSE', c.rmse, h.rmse, true, num),
+    row('R²', c.r2, h.r2, false, num),
+    row('MAPE', c.mape, h.mape, true, share),
+    // The bias improves as its size shrinks, whichever its sign: Δ compares sizes.
+    {
+      ...row('Mean error (bias; Δ of its size)', c.meanError, h.meanError, true, num),
+      ...deltaOf(Math.abs(c.meanError.estimate), Math.abs(h.meanError.estimate), true, num),
+    },
+    {
+      metric: 'p95 latency',
+      candidate: timed(cLatency),
+      champion: timed(hLatency),
+      ...deltaOf(cLatency, hLatency, true, ms),
+    },
+  ];
+}
+
+/** The sentence above the error table: rows, holdout, interval level and the paired MAE difference. */
+export function errorSentence(input: RegressionCardInput): string {
+  const d = input.difference;
+  return (
+    `On ${input.data.holdoutRows} labeled holdout rows (${holdoutKind(input.data.holdout)}); ` +
+    `${fixed(d.confidence * 100, 0)}% bootstrap intervals (${d.resamples} resamples) in brackets. ` +
+    `Candidate − champion MAE ${num(d.mae.estimate)}, paired interval ${num(d.mae.lower)} to ${num(d.mae.upper)} ` +
+    `(negative: the candidate errs less). Lower is better for every error; higher for R². ` +
+    `An error is predicted − actual.`
+  );
+}
+
+/** The backtest as a sentence. */
+export function backtestSentence(input: RegressionCardInput): string {
+  const b = input.backtest;
+  if (b === null) return 'The champion has no labeled reference holdout: the backtest did not run.';
+  const d = b.difference;
+  return (
+    `On ${b.rows} rows of the champion's reference holdout (dataset #${b.datasetId}, data from before the drift): ` +
+    `candidate MAE ${num(b.candidateMae)}, champion MAE ${num(b.championMae)}; ` +
+    `candidate − champion ${num(d.mae.estimate)}, ${fixed(d.confidence * 100, 0)}% interval ${num(d.mae.lower)} to ${num(d.mae.upper)}.`
+  );
+}
+
+/** One table row per slice: rows, both MAEs, Δ, and the candidate's bias there. */
+export function sliceCells(input: RegressionCardInput): { cells: string[]; verdict: Verdict }[] {
+  return input.slices.map((s) => {
+    const d = deltaOf(s.candidate.mae, s.champion.mae, true, num);
+    return {
+      cells: [
+        s.slice,
+        String(s.rows),
+        num(s.candidate.mae),
+        num(s.champion.mae),
+        d.delta,
+        num(s.candidate.meanError),
+      ],
+      verdict: d.verdict,
+    };
+  });
+}
+
+export const SLICE_HEADERS = ['Slice', 'Rows', 'Candidate MAE', 'Champion MAE', 'Δ', 'Candidate bias'];
+
+/** One row per decile of the candidate's predictions, the champion's decile of the same rank beside it. */
+export function decileCells(input: RegressionCardInput): string[][] {
+  const champ = input.residualBias.champion;
+  return input.residualBias.candidate.map((d, i) => {
+    const h = champ[i];
+    return [
+      String(d.decile),
+      String(d.rows),
+      `${num(d.from)} to ${num(d.to)}`,
+      num(d.meanPredicted),
+      num(d.meanActual),
+      num(d.meanError),
+      h === undefined ? NONE : num(h.meanError),
+    ];
+  });
+}
+
+export const DECILE_HEADERS = [
+  'Decile',
+  'Rows',
+  'Candidate predicts',
+  'Mean predicted',
+  'Mean actual',
+  'Candidate bias',
+  'Champion bias',
+];
+
+/** A gate's measured value and limit in its own units (shares for the regression gates). */
+export function gateCells(g: GateResult): [string, string] {
+  const value = (x: number): string =>
+    g.name === 'min-holdout' ? String(x) : g.name === 'latency' ? `${fixed(x, 2)} ms` : share(x);
+  return [g.measured === null ? NONE : value(g.measured), value(g.limit)];
+}
+
+/** The training rows a card shows. */
+export function trainingCells(input: RegressionCardInput): [string, string][] {
+  const t = input.trainer;
+  return [
+    ['Trainer', t.name],
+    ...(t.trainingSet ? ([['Training set', trainingSetSentence(t.trainingSet)]] as [string, string][]) : []),
+    ...(t.remedy ? ([['Remedy', t.remedy]] as [string, string][]) : []),
+    ['Code version', t.codeVersion],
+    ['Config hash', t.configHash],
+    ['Artifact SHA-256', t.artifactSha256],
+  ];
+}
+
+/** The data rows a card shows. */
+export function dataCells(input: RegressionCardInput): [string, string][] {
+  const d = input.data;
+  return [
+    ['Dataset', `#${d.datasetId}`],
+    ['Content hash', d.contentHash],
+    ['Rows', `${d.trainRows} train, ${d.holdoutRows} holdout`],
+    ['Holdout', holdoutKind(d.holdout)],
+    ['Label sources', labelSourcesText(d.labelSources)],
+    ['Window', windowText(d.window)],
+    ['Parent dataset', d.parentDatasetId === null ? NONE : `#${d.parentDatasetId}`],
+  ];
+}
+
+const mark = (passed: boolean): string => (passed ? '✅ pass' : '❌ fail');
+
+export function regressionCardMarkdown(input: RegressionCardInput): string {
+  const { gates } = input;
+  const decision = `**Decision: ${decisionWord(gates.go)}** ${gates.go ? '✅' : '❌'} — ${md(gates.reason)}`;
+  const fields = (rows: [string, string][]) =>
+    mdTable(
+      ['Field', 'Value'],
+      rows.map(([k, v]) => [k, md(v)]),
+      [],
+    );
+  const sections = [
+    `# Model card: ${md(input.modelId)} v${input.candidateVersion} (regression)`,
+    `Cycle ${md(input.cycleId)} · created ${md(input.createdAt)} · candidate v${input.candidateVersion} vs champion v${input.championVersion}\n\n${decision}`,
+    '## Data',
+    fields(dataCells(input)),
+    '## Training',
+    fields(trainingCells(input)),
+    `\`\`\`json\n${configJson(input.trainer.config)}\n\`\`\``,
+    '## Errors vs champion',
+    errorSentence(input),
+    mdTable(
+      ['Metric', `Candidate v${input.candidateVersion}`, `Champion v${input.championVersion}`, 'Δ'],
+      errorRows(input).map((r) => [r.metric, r.candidate, r.champion, r.delta]),
+      [1, 2, 3],
+    ),
+    '## Backtest on the reference',
+    backtestSentence(input),
+    '## Slices',
+    input.slices.length === 0
+      ? 'No slices were evaluated (evaluation.sliceBy is not set).'
+      : `By ${md(input.sliceBy ?? NONE)}.\n\n${mdTable(
+          SLICE_HEADERS,
+          sliceCells(input).map((s) => s.cells.map((c, i) => (i === 0 ? md(c) : c))),
+          [1, 2, 3, 4, 5],
+        )}`,
+    '## Residual bias by decile',
+    "The holdout rows in ten equal groups by the candidate's prediction; bias is the mean of predicted − actual (positive: over-predicts). The HTML card plots predicted against actual and the residuals.",
+    mdTable(DECILE_HEADERS, decileCells(input), [1, 3, 4, 5, 6]),
+    '## Gates',
+    mdTable(
+      ['Gate', 'Result', 'Measured', 'Limit', 'Detail'],
+      gates.gates.map((g) => [g.name, mark(g.passed), ...gateCells(g), md(g.detail)]),
+      [2, 3],
+    ),
+    'Calibration (ECE) does not apply to a regressor, which gives no probabilities; the residual bias by decile shows where it over- or under-predicts.',
+    decision,
+    '## Lineage',
+    lineageLinks(input).map(md).join(' → '),
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
