@@ -20,15 +20,21 @@ import { modelCardHtml } from '../core/model-card-html.js';
 import { judgingPolicy } from '../core/recalibration.js';
 import { modelCardMarkdown, type ModelCardInput } from '../core/model-card.js';
 import { isTrainingSet } from '../core/training-scope.js';
-import type { ModelArtifact, Prediction } from '../core/model.js';
+import { isRegressorArtifact, type ModelArtifact, type Prediction } from '../core/model.js';
 import type { Policy } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import * as ref from '../db/reference.js';
 import { blobsIn, scoreRows, scorerFor } from '../scoring/index.js';
 import { announceApprovalWait } from './cycle-events.js';
+import { evaluateRegressionCandidate, type RegressionEvaluationResult } from './regression-evaluation.js';
 import { CODE_VERSION } from './training.js';
 
-export interface EvaluationResult {
+/** What evaluateCandidate returns: a classifier's evaluation, or a regressor's (task: 'regression'). */
+export type EvaluationResult = ClassificationEvaluationResult | RegressionEvaluationResult;
+
+export interface ClassificationEvaluationResult {
+  /** Unset for a classifier (a regressor's result says task: 'regression'). */
+  task?: undefined;
   holdoutRows: number;
   /** How the holdout was chosen: by key (random) or the window's latest part (latest). */
   holdout: Policy['evaluation']['holdout'];
@@ -175,6 +181,12 @@ function trainerOf(candidateRow: Awaited<ReturnType<typeof db.getModelVersion>>)
 
 const strip = ({ calibration: _c, ...m }: ModelMetrics) => m;
 
+/** The result of a classifier's evaluation; throws when it is a regressor's. */
+export function classificationResult(r: EvaluationResult): ClassificationEvaluationResult {
+  if (r.task === 'regression') throw new Error('expected the evaluation of a classification model');
+  return r;
+}
+
 /** Evaluation is cheap scoring, so it runs on the main queue; only training has its own. */
 export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
   return {
@@ -194,6 +206,17 @@ export function createEvaluationActivities({ pool }: { pool: pg.Pool }) {
       const candidateRow = await db.getModelVersion(pool, given.modelId, given.candidateVersion);
       const input = { ...given, policy: judgingPolicy(given.policy, candidateRow.metrics) };
       const championRow = await db.getModelVersion(pool, input.modelId, input.championVersion);
+      if (isRegressorArtifact(candidateRow.artifact)) {
+        const result = await evaluateRegressionCandidate(
+          pool,
+          input,
+          rows,
+          { candidate: candidateRow, champion: championRow },
+          { trainer: trainerOf(candidateRow), data: await cardData(pool, input, rows.length) },
+        );
+        if (result.go) await announceApprovalWait(pool, input);
+        return result;
+      }
       const { sliceBy } = input.policy;
       const candidateScored = await scoreHoldout(pool, candidateRow.artifact, rows, sliceBy);
       const championScored = await scoreHoldout(pool, championRow.artifact, rows, sliceBy);

@@ -149,6 +149,8 @@ export function trainedNote(t: {
   configHash: string;
   details: Record<string, unknown>;
   trainingSet?: TrainingSetSummary;
+  /** A regression candidate's training errors: it has no accuracy (its details carry them rounded). */
+  trainErrors?: unknown;
 }) {
   return {
     version: t.version,
@@ -156,7 +158,7 @@ export function trainedNote(t: {
     trainRows: t.trainRows,
     historyRows: t.historyRows,
     resumedFrom: t.resumedFrom,
-    trainAccuracy: round(t.trainAccuracy),
+    ...(t.trainErrors === undefined ? { trainAccuracy: round(t.trainAccuracy) } : {}),
     artifactSha256: t.artifactSha256,
     configHash: t.configHash,
     ...(t.trainingSet ? { trainingSet: t.trainingSet } : {}),
@@ -179,7 +181,65 @@ const roundInterval = (i: Interval) => ({
   upper: round(i.upper),
 });
 
-export function evaluationNote(e: {
+/** A regression candidate's evaluation, as far as its note reads it. */
+interface RegressionEvaluated {
+  task: 'regression';
+  holdoutRows: number;
+  holdout: string;
+  candidate: { mae: number; rmse: number; r2: number | null; mape: number | null; meanError: number };
+  champion: { mae: number; rmse: number; r2: number | null; mape: number | null; meanError: number };
+  slices: unknown;
+  intervals: { difference: { confidence: number; resamples: number; mae: Interval; rmse: Interval } };
+  backtest: { rows: number; candidateMae: number; championMae: number; difference: { mae: Interval } } | null;
+  gates: readonly { name: string; passed: boolean; measured: number | null; limit: number }[];
+  go: boolean;
+  reason: string;
+}
+
+/** evaluate, for a regression model: both models' errors, the paired MAE difference, gates, verdict. */
+function regressionEvaluationNote(e: RegressionEvaluated) {
+  const errors = (m: RegressionEvaluated['candidate']) => ({
+    mae: round(m.mae),
+    rmse: round(m.rmse),
+    r2: roundOrNull(m.r2),
+    mape: roundOrNull(m.mape),
+    meanError: round(m.meanError),
+  });
+  const d = e.intervals.difference;
+  return {
+    task: 'regression' as const,
+    holdoutRows: e.holdoutRows,
+    holdout: e.holdout,
+    candidate: errors(e.candidate),
+    champion: errors(e.champion),
+    intervals: {
+      confidence: d.confidence,
+      resamples: d.resamples,
+      maeDifference: roundInterval(d.mae),
+      rmseDifference: roundInterval(d.rmse),
+    },
+    backtest:
+      e.backtest === null
+        ? null
+        : {
+            rows: e.backtest.rows,
+            candidateMae: round(e.backtest.candidateMae),
+            championMae: round(e.backtest.championMae),
+            maeDifference: roundInterval(e.backtest.difference.mae),
+          },
+    slices: e.slices,
+    gates: e.gates.map((g) => ({ gate: g.name, passed: g.passed, measured: g.measured, limit: g.limit })),
+    gate: e.go ? 'go' : 'no-go',
+    reason: e.reason,
+  };
+}
+
+export function evaluationNote(e: ClassificationEvaluated | RegressionEvaluated) {
+  return e.task === 'regression' ? regressionEvaluationNote(e) : classificationNote(e);
+}
+
+interface ClassificationEvaluated {
+  task?: undefined;
   holdoutRows: number;
   holdout?: string;
   candidate: Scored;
@@ -202,7 +262,9 @@ export function evaluationNote(e: {
   gates: readonly { name: string; passed: boolean; measured: number | null; limit: number }[];
   go: boolean;
   reason: string;
-}) {
+}
+
+function classificationNote(e: ClassificationEvaluated) {
   return {
     holdoutRows: e.holdoutRows,
     ...(e.holdout === undefined ? {} : { holdout: e.holdout }),

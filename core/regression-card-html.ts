@@ -209,6 +209,15 @@ export function regressionGatesHtml(input: RegressionCardInput): Html {
 <p class="note">Calibration (ECE) does not apply to a regressor, which gives no probabilities; the residual bias by decile shows where it over- or under-predicts.</p>`;
 }
 
+/** The cycle report's candidate section for a regression model: the verdict, the evidence, the gates. */
+export function regressionReportHtml(input: RegressionCardInput): Html {
+  return markup`<div class="decision ${input.gates.go ? 'go' : 'no-go'}"><span class="word">${decisionWord(input.gates.go)}</span><span>${input.gates.reason}</span></div>
+<style>${new Html(PLOT_STYLE)}</style>
+${regressionEvidenceHtml(input)}
+<h3>Gates</h3>
+${regressionGatesHtml(input)}`;
+}
+
 export function regressionCardHtml(input: RegressionCardInput): string {
   const { gates } = input;
   const lineage = lineageLinks(input).map(

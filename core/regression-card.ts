@@ -229,6 +229,19 @@ export function dataCells(input: RegressionCardInput): [string, string][] {
 
 const mark = (passed: boolean): string => (passed ? '✅ pass' : '❌ fail');
 
+/** The cycle report's candidate section for a regression model. */
+export function regressionReportMarkdown(input: RegressionCardInput): string {
+  return [
+    `**${decisionWord(input.gates.go)}**: ${md(input.gates.reason)}`,
+    errorSentence(input),
+    mdTable(
+      ['Metric', `Candidate v${input.candidateVersion}`, `Champion v${input.championVersion}`, 'Δ'],
+      errorRows(input).map((r) => [r.metric, r.candidate, r.champion, r.delta]),
+      [1, 2, 3],
+    ),
+  ].join('\n\n');
+}
+
 export function regressionCardMarkdown(input: RegressionCardInput): string {
   const { gates } = input;
   const decision = `**Decision: ${decisionWord(gates.go)}** ${gates.go ? '✅' : '❌'} — ${md(gates.reason)}`;

@@ -10,6 +10,8 @@ import { fixed, pct } from './evaluation.js';
 import { coord, Html, htmlPage, markup, type Interpolated } from './html.js';
 import { calibrationSvg, CARD_STYLE, cardGatesHtml, cardMetricsHtml } from './model-card-html.js';
 import { md, mdTable, NONE, three, type ModelCardInput } from './model-card.js';
+import { isRegressionCard, regressionReportMarkdown, type RegressionCardInput } from './regression-card.js';
+import { regressionReportHtml } from './regression-card-html.js';
 import type { StepAnalysis } from './policy.js';
 import { describeSelection } from './window.js';
 import { describePerformance } from './drift/performance.js';
@@ -71,7 +73,7 @@ export interface CycleReportInput {
     answeredAt: string[];
     notifications: { kind: string; at: string; message: string }[];
   } | null;
-  card: { go: boolean; input: ModelCardInput | null } | null;
+  card: { go: boolean; input: ModelCardInput | RegressionCardInput | null } | null;
   rollout: {
     stepIndex: number;
     attempt: number;
@@ -381,6 +383,7 @@ function candidateHtml(r: CycleReportInput): Html {
   if (!card) return markup`<p class="note">No candidate was evaluated in this cycle.</p>`;
   if (!card.input)
     return markup`<p class="note">Decision: ${card.go ? 'GO' : 'NO-GO'}. This card predates report data: see <code>remedy card ${r.cycle.modelId} ${r.cycle.candidateVersion ?? ''}</code>.</p>`;
+  if (isRegressionCard(card.input)) return regressionReportHtml(card.input);
   const input = card.input;
   const cand = input.candidate.overall;
   const champ = input.champion.overall;
@@ -528,6 +531,7 @@ export function cycleReportMarkdown(r: CycleReportInput): string {
   out.push('## Candidate against champion');
   if (!r.card?.input)
     out.push(r.card ? `Decision: ${r.card.go ? 'GO' : 'NO-GO'}.` : 'No candidate was evaluated.');
+  else if (isRegressionCard(r.card.input)) out.push(regressionReportMarkdown(r.card.input));
   else {
     const i = r.card.input;
     const cand = i.candidate.overall;

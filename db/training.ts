@@ -4,6 +4,7 @@
  */
 import type { Tree } from '../core/forest.js';
 import type { ModelCardInput } from '../core/model-card.js';
+import type { RegressionCardInput } from '../core/regression-card.js';
 import type { Queryable } from './pool.js';
 
 /** Stores trees `from`.. of a forest under a checkpoint key; trees already stored are kept. */
@@ -46,7 +47,7 @@ export async function upsertModelCard(
     go: boolean;
     markdown: string;
     html: string;
-    input: ModelCardInput;
+    input: ModelCardInput | RegressionCardInput;
   },
 ): Promise<void> {
   await q.query(
@@ -73,8 +74,8 @@ export async function getModelCard(
 export async function latestCycleModelCard(
   q: Queryable,
   cycleId: string,
-): Promise<{ go: boolean; input: ModelCardInput | null } | undefined> {
-  const { rows } = await q.query<{ go: boolean; input: ModelCardInput | null }>(
+): Promise<{ go: boolean; input: ModelCardInput | RegressionCardInput | null } | undefined> {
+  const { rows } = await q.query<{ go: boolean; input: ModelCardInput | RegressionCardInput | null }>(
     'SELECT go, input FROM model_cards WHERE cycle_id = $1 ORDER BY version DESC LIMIT 1',
     [cycleId],
   );

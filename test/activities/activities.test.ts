@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, createTrainingActivities } from '../../activities/index.js';
+import { classificationResult } from '../../activities/evaluation.js';
 import { Policy } from '../../core/schemas.js';
 import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
 import * as db from '../../db/index.js';
@@ -437,16 +438,18 @@ describe('cycle activities', () => {
 
   it('given the candidate and the champion, when evaluated on the holdout, then the candidate is better after the shift', async () => {
     const e = await inActivity(() =>
-      acts.evaluateCandidate({
-        cycleId,
-        modelId,
-        datasetId: labeledId,
-        candidateVersion: candidate,
-        championVersion: 1,
-        policy: { ...policy.evaluation, sliceBy: 'location' },
-        driftReportId: 1,
-        campaignId: 'camp-1',
-      }),
+      acts
+        .evaluateCandidate({
+          cycleId,
+          modelId,
+          datasetId: labeledId,
+          candidateVersion: candidate,
+          championVersion: 1,
+          policy: { ...policy.evaluation, sliceBy: 'location' },
+          driftReportId: 1,
+          campaignId: 'camp-1',
+        })
+        .then(classificationResult),
     );
     expect(e.holdoutRows).toBeGreaterThan(50);
     expect(e.candidate.accuracy).toBeGreaterThan(e.champion.accuracy + 0.1);

@@ -8,6 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
+import { classificationResult } from '../../activities/evaluation.js';
 import { canonicalJson, predict, train, type JsonArtifact } from '../../core/model.js';
 import { Policy, type FeatureSpec } from '../../core/schemas.js';
 import { prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
@@ -112,17 +113,19 @@ describe('evaluateCandidate with uncertainty', () => {
     const { version, datasetId } = await candidateWithHoldout('gates-interval', candidate, holdout);
 
     const e = await inActivity(() =>
-      acts.evaluateCandidate({
-        cycleId: 'gates-interval',
-        modelId,
-        datasetId,
-        candidateVersion: version,
-        championVersion: 1,
-        // Only the gain is in question here: calibration and the backtest do not decide.
-        policy: { ...policy.evaluation, maxEce: 1, backtest: 'report' },
-        driftReportId: null,
-        campaignId: null,
-      }),
+      acts
+        .evaluateCandidate({
+          cycleId: 'gates-interval',
+          modelId,
+          datasetId,
+          candidateVersion: version,
+          championVersion: 1,
+          // Only the gain is in question here: calibration and the backtest do not decide.
+          policy: { ...policy.evaluation, maxEce: 1, backtest: 'report' },
+          driftReportId: null,
+          campaignId: null,
+        })
+        .then(classificationResult),
     );
     expect(e.holdoutRows).toBe(40);
     expect(e.candidate.accuracy - e.champion.accuracy).toBeCloseTo(0.075, 12);
@@ -137,16 +140,18 @@ describe('evaluateCandidate with uncertainty', () => {
     );
     // The same rows give the same interval: a retry of the activity decides the same.
     const again = await inActivity(() =>
-      acts.evaluateCandidate({
-        cycleId: 'gates-interval',
-        modelId,
-        datasetId,
-        candidateVersion: version,
-        championVersion: 1,
-        policy: { ...policy.evaluation, maxEce: 1, backtest: 'report' },
-        driftReportId: null,
-        campaignId: null,
-      }),
+      acts
+        .evaluateCandidate({
+          cycleId: 'gates-interval',
+          modelId,
+          datasetId,
+          candidateVersion: version,
+          championVersion: 1,
+          policy: { ...policy.evaluation, maxEce: 1, backtest: 'report' },
+          driftReportId: null,
+          campaignId: null,
+        })
+        .then(classificationResult),
     );
     expect(again.intervals).toEqual(e.intervals);
     const card = await pool.query<{ markdown: string }>(
@@ -166,16 +171,18 @@ describe('evaluateCandidate with uncertainty', () => {
     const { version, datasetId } = await candidateWithHoldout('gates-forget', trained(dry), later);
 
     const e = await inActivity(() =>
-      acts.evaluateCandidate({
-        cycleId: 'gates-forget',
-        modelId,
-        datasetId,
-        candidateVersion: version,
-        championVersion: 1,
-        policy: policy.evaluation,
-        driftReportId: null,
-        campaignId: null,
-      }),
+      acts
+        .evaluateCandidate({
+          cycleId: 'gates-forget',
+          modelId,
+          datasetId,
+          candidateVersion: version,
+          championVersion: 1,
+          policy: policy.evaluation,
+          driftReportId: null,
+          campaignId: null,
+        })
+        .then(classificationResult),
     );
     expect(e.backtest).not.toBeNull();
     const b = e.backtest!;
