@@ -27,6 +27,7 @@ import {
   type PairedErrorDifferences,
 } from '../core/regression-metrics.js';
 import type { Features, Policy } from '../core/schemas.js';
+import { psi } from '../core/stattests.js';
 import * as db from '../db/index.js';
 import * as ref from '../db/reference.js';
 import { blobsIn, scoreRows, scorerFor } from '../scoring/index.js';
@@ -49,6 +50,8 @@ export interface RegressionEvaluationResult {
   };
   /** On the champion's reference holdout; null when the champion has none. */
   backtest: RegressionBacktest | null;
+  /** PSI of the window's labeled values against the reference's (null: no reference values). */
+  targetShiftPsi: number | null;
   /** The candidate's largest decile bias (mean predicted − actual) and the champion's. */
   largestDecileBias: { candidate: number; champion: number };
   go: boolean;
@@ -146,6 +149,21 @@ async function regressionBacktest(
   };
 }
 
+/**
+ * How far the target moved: the PSI (10 bins at the reference's deciles, as for numeric features) of the
+ * cycle dataset's labeled values against those of the champion's reference dataset.
+ */
+async function targetShift(pool: pg.Pool, champion: VersionRow, datasetId: number): Promise<number | null> {
+  if (champion.datasetId === null) return null;
+  const values = async (id: number) =>
+    (await db.getDatasetRows(pool, id))
+      .filter((r) => r.label !== null)
+      .map((r) => valueOf(`dataset #${id} row ${r.recordKey}`, r.label!));
+  const reference = await values(champion.datasetId);
+  const window = await values(datasetId);
+  return reference.length === 0 || window.length === 0 ? null : psi(reference, window).statistic;
+}
+
 const largest = (m: RegressionMeasures, side: 'candidate' | 'champion'): number =>
   m.residualBias[side].reduce((a, d) => (Math.abs(d.meanError) > Math.abs(a) ? d.meanError : a), 0);
 
@@ -171,9 +189,11 @@ export async function evaluateRegressionCandidate(
   );
   const candidate = evaluatedSide(measures, 'candidate');
   const champion = evaluatedSide(measures, 'champion');
+  const targetShiftPsi = await targetShift(pool, versions.champion, input.datasetId);
   const decision = regressionGates(candidate, champion, input.policy, {
     difference: measures.difference,
     backtest,
+    targetShiftPsi,
   });
   const cardInput: RegressionCardInput = {
     task: 'regression',
@@ -189,6 +209,7 @@ export async function evaluateRegressionCandidate(
       scored.map((s) => ({ actual: s.actual, candidate: s.candidate, champion: s.champion })),
     ),
     backtest,
+    targetShiftPsi,
     gates: decision,
     lineage: { driftReportId: input.driftReportId, campaignId: input.campaignId },
   };
@@ -231,6 +252,7 @@ export async function evaluateRegressionCandidate(
       difference: measures.difference,
     },
     backtest,
+    targetShiftPsi,
     largestDecileBias: { candidate: largest(measures, 'candidate'), champion: largest(measures, 'champion') },
     go: decision.go,
     gates: decision.gates,

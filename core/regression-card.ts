@@ -40,6 +40,8 @@ export interface RegressionCardInput extends RegressionMeasures {
   /** Labeled value and both predictions per holdout row (at most MAX_PLOTTED_POINTS), for the plots. */
   points: { actual: number; candidate: number; champion: number }[];
   backtest: RegressionBacktest | null;
+  /** PSI of the window's labeled values against the reference's; null when not measured. */
+  targetShiftPsi: number | null;
   gates: GateDecision;
   lineage: ModelCardInput['lineage'];
 }
@@ -139,10 +141,14 @@ export function backtestSentence(input: RegressionCardInput): string {
   const b = input.backtest;
   if (b === null) return 'The champion has no labeled reference holdout: the backtest did not run.';
   const d = b.difference;
+  const shift =
+    input.targetShiftPsi === null
+      ? ''
+      : ` The window's labeled values against the reference's: target PSI ${fixed(input.targetShiftPsi, 3)}.`;
   return (
     `On ${b.rows} rows of the champion's reference holdout (dataset #${b.datasetId}, data from before the drift): ` +
     `candidate MAE ${num(b.candidateMae)}, champion MAE ${num(b.championMae)}; ` +
-    `candidate − champion ${num(d.mae.estimate)}, ${fixed(d.confidence * 100, 0)}% interval ${num(d.mae.lower)} to ${num(d.mae.upper)}.`
+    `candidate − champion ${num(d.mae.estimate)}, ${fixed(d.confidence * 100, 0)}% interval ${num(d.mae.lower)} to ${num(d.mae.upper)}.${shift}`
   );
 }
 

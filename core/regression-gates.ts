@@ -10,8 +10,10 @@
  *   slice MAE, at most evaluation.maxSliceDrop (slices under minSliceRows are not compared).
  * - latency: as for classes (p95 of one-row calls).
  * - backtest: on the champion's reference holdout, the candidate's MAE increase as a share of the
- *   champion's, at most evaluation.maxForgetting; evaluation.backtest report makes it advisory. The
- *   label-shift exemption of classes does not apply: a drift report's label PSI is a statistic of classes.
+ *   champion's, at most evaluation.maxForgetting. As for classes, evaluation.backtest report makes it
+ *   advisory, and so does auto when the target moved: the PSI of the window's labeled values against the
+ *   reference's at or over LABEL_SHIFT_PSI (the analogue of the label PSI of classes). A candidate that
+ *   learned the new values is bound to miss the old ones, which no longer describe what the model serves.
  *
  * calibration does not apply: a regressor gives no probabilities, so there is no ECE to bound. Its
  * analogue, the residual bias by decile of the prediction, is measured and shown on the model card.
@@ -32,6 +34,7 @@ import {
   type Judged,
 } from './gates.js';
 import { hasOwn } from './metrics.js';
+import { LABEL_SHIFT_PSI } from './policy.js';
 import type { PairedErrorDifferences, RegressionErrors } from './regression-metrics.js';
 
 /** A regressor's errors on the holdout, its p95 latency, and its errors per slice. */
@@ -55,6 +58,8 @@ export interface RegressionGateEvidence {
   difference: PairedErrorDifferences;
   /** The backtest; null when the champion has no labeled reference holdout; undefined: not judged. */
   backtest?: RegressionBacktest | null;
+  /** PSI of the window's labeled values against the reference's; null when not measured. */
+  targetShiftPsi?: number | null;
 }
 
 /** A share as a signed percentage with one decimal ("12.3%", "−4.0%" written with a hyphen). */
@@ -146,6 +151,7 @@ function regressionBacktestGate(
   backtest: RegressionBacktest | null,
   maxForgetting: number,
   mode: BacktestMode,
+  targetShiftPsi: number | null,
 ): Judged {
   if (backtest === null) {
     const detail = 'the champion has no labeled reference holdout: nothing to backtest';
@@ -161,19 +167,23 @@ function regressionBacktestGate(
     `on ${backtest.rows} reference holdout rows candidate MAE ${units(backtest.candidateMae)} vs champion ${units(backtest.championMae)} ` +
     `(${forgetting > 0 ? `MAE increase ${share(forgetting)} ${within ? '≤' : '>'} ${share(maxForgetting)}` : 'no increase'}; ` +
     `MAE difference ${fixed(d.confidence * 100, 0)}% interval ${units(d.mae.lower)} to ${units(d.mae.upper)})`;
-  const advisory = mode === 'report';
-  const summary = advisory
-    ? `${measuredText}; reported, not judged (evaluation.backtest: report)`
-    : measuredText;
+  const shifted = targetShiftPsi !== null && targetShiftPsi >= LABEL_SHIFT_PSI;
+  const advisory =
+    mode === 'report'
+      ? 'reported, not judged (evaluation.backtest: report)'
+      : mode === 'auto' && shifted
+        ? `reported, not judged: the window's values moved away from the reference's (target PSI ${fixed(targetShiftPsi, 2)} ≥ ${fixed(LABEL_SHIFT_PSI, 2)}), so the reference's values are out of date; set evaluation.backtest: enforce to judge it anyway`
+        : null;
+  const summary = advisory === null ? measuredText : `${measuredText}; ${advisory}`;
   return {
     result: {
       name: 'backtest',
-      passed: advisory || within,
+      passed: advisory !== null || within,
       measured: Math.max(0, forgetting),
       limit: maxForgetting,
       detail: summary,
       interval: { ...d.mae, confidence: d.confidence },
-      ...(advisory ? { advisory: true } : {}),
+      ...(advisory === null ? {} : { advisory: true }),
     },
     summary,
   };
@@ -221,6 +231,7 @@ export function regressionGates(
         evidence.backtest,
         policy.maxForgetting ?? DEFAULT_MAX_FORGETTING,
         policy.backtest ?? 'auto',
+        evidence.targetShiftPsi ?? null,
       ),
     );
   const failed = judged.filter((j) => !j.result.passed);

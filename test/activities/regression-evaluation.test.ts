@@ -1,0 +1,252 @@
+/**
+ * Retraining and evaluating a regression model on real data and a real Postgres: vega-datasets' cars
+ * (miles per gallon from the car's measurements). The champion is registered on 1970–74; the cycle's
+ * labeled dataset holds the 1975–81 cars, which go further at the same weight. trainCandidate and
+ * evaluateCandidate run as the cycle calls them; a deliberately bad candidate (trained on shuffled
+ * targets) is evaluated beside the good one.
+ */
+import { createHash } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, createTrainingActivities } from '../../activities/index.js';
+import type { RegressionEvaluationResult } from '../../activities/regression-evaluation.js';
+import { canonicalJson } from '../../core/model.js';
+import { isHoldout } from '../../core/policy.js';
+import { predictValue, regressorForestConfig, trainRegressor } from '../../core/regression-forest.js';
+import { regressionErrors } from '../../core/regression-metrics.js';
+import { ModelDefinition } from '../../core/schemas.js';
+import { CAR_MEASUREMENTS, labeledCars } from '../../dev/cars.js';
+import { withTransaction } from '../../db/pool.js';
+import * as db from '../../db/index.js';
+import { registerRegressionModel } from '../../ops/register-regression.js';
+import { freshDatabase } from '../helpers.js';
+
+let pool: pg.Pool;
+let acts: ReturnType<typeof createActivities>;
+let training: ReturnType<typeof createTrainingActivities>;
+const modelId = 'cars-mpg';
+const def = ModelDefinition.parse({
+  modelId,
+  task: 'regression',
+  features: CAR_MEASUREMENTS,
+  policy: { evaluation: { sliceBy: 'Origin', minSliceRows: 10 } },
+});
+const cars = labeledCars();
+const ts = (c: { year: number }, i: number) => new Date(Date.UTC(c.year, 0, 1) + i * 3_600_000).toISOString();
+const window = cars
+  .map((c, i) => ({ ...c, ts: ts(c, i) }))
+  .filter((c) => c.year >= 1975 && c.year <= 1981)
+  .map((c) => ({
+    ...c,
+    split: isHoldout(c.recordKey, def.policy.collection.holdoutShare) ? 'holdout' : 'train',
+  }));
+const holdout = window.filter((c) => c.split === 'holdout');
+let datasetId = 0;
+
+const inActivity = <R>(fn: () => Promise<R>, env = new MockActivityEnvironment()): Promise<R> =>
+  env.run<[], R, () => Promise<R>>(fn);
+
+beforeAll(async () => {
+  ({ pool } = await freshDatabase('regeval'));
+  acts = createActivities({ pool });
+  training = createTrainingActivities({ pool });
+  const reference = cars
+    .map((c, i) => ({ ...c, ts: ts(c, i) }))
+    .filter((c) => c.year <= 1974)
+    .map((c) => ({ recordKey: c.recordKey, ts: c.ts, features: c.features, label: String(c.value) }));
+  await registerRegressionModel(pool, def, reference);
+  ({ datasetId } = await db.insertDatasetVersion(pool, {
+    modelId,
+    idempotencyKey: 'cars-cycle:labeled',
+    parentId: null,
+    kind: 'labeled',
+    cycleId: 'cars-cycle',
+    windowStart: '1975-01-01T00:00:00Z',
+    windowEnd: '1982-01-01T00:00:00Z',
+    samplingPlan: {},
+    contentHash: 'cars-1975-81',
+    rows: window.map((c) => ({
+      recordKey: c.recordKey,
+      ts: c.ts,
+      features: c.features,
+      label: String(c.value),
+      labelSource: 'human' as const,
+      split: c.split as 'train' | 'holdout',
+    })),
+  }));
+});
+afterAll(async () => {
+  await pool?.end();
+});
+
+const trainInput = (cycleId: string) => ({
+  cycleId,
+  modelId,
+  datasetId,
+  championVersion: 1,
+  severity: 'severe' as const,
+  config: def.policy.training,
+});
+
+const evaluate = (cycleId: string, candidateVersion: number, policy = def.policy.evaluation) =>
+  inActivity(() =>
+    acts.evaluateCandidate({
+      cycleId,
+      modelId,
+      datasetId,
+      candidateVersion,
+      championVersion: 1,
+      policy,
+      driftReportId: null,
+      campaignId: null,
+    }),
+  ) as Promise<RegressionEvaluationResult>;
+
+let candidate = 0;
+
+describe('training a regression candidate', () => {
+  it('given the 1975–81 labels, when trained twice in one cycle and once in another, then one registry row per cycle and the same artifact', async () => {
+    const a = await inActivity(() => training.trainCandidate(trainInput('cars-cycle')));
+    expect(a).toMatchObject({ trainer: 'forest-regressor', resumedFrom: 0 });
+    expect(a.trainErrors!.mae).toBeGreaterThan(0);
+    // A severe drift keeps its share of the champion's rows (the label-shift rule is for classes).
+    expect(a.historyRows).toBeGreaterThan(0);
+    expect(a.trainRows).toBe(window.filter((c) => c.split === 'train').length + a.historyRows);
+    const again = await inActivity(() => training.trainCandidate(trainInput('cars-cycle')));
+    expect(again.version).toBe(a.version);
+    const other = await inActivity(() => training.trainCandidate(trainInput('cars-cycle-2')));
+    expect(other.version).not.toBe(a.version);
+    expect(other.artifactSha256).toBe(a.artifactSha256);
+    const stored = await db.getModelVersion(pool, modelId, a.version);
+    expect(createHash('sha256').update(canonicalJson(stored.artifact)).digest('hex')).toBe(a.artifactSha256);
+    expect(stored.artifact.kind).toBe('random-forest-regressor');
+    candidate = a.version;
+  });
+
+  it('given a regression model whose policy names a command trainer, when trained, then it is refused with what to set', async () => {
+    const config = { ...def.policy.training, trainer: 'command' as const, command: ['python3', 'train.py'] };
+    await expect(
+      inActivity(() => training.trainCandidate({ ...trainInput('cars-command'), config })),
+    ).rejects.toThrow(
+      'cars-mpg is a regression model and its policy names training.trainer "command", which cannot train a regression model yet; set training.trainer to "forest" (the built-in forest regressor)',
+    );
+  });
+});
+
+describe('evaluating a regression candidate', () => {
+  it('given the retrained forest, when evaluated against the champion, then it passes every gate with a lower MAE', async () => {
+    const e = await evaluate('cars-cycle', candidate);
+    expect(e.task).toBe('regression');
+    expect(e.holdoutRows).toBe(holdout.length);
+    // The numbers the result reports are the models' own on the holdout.
+    const truth = holdout.map((c) => c.value);
+    const champion = (await db.getModelVersion(pool, modelId, 1)).artifact;
+    if (champion.kind !== 'random-forest-regressor') throw new Error('champion is not a regressor');
+    const championErrors = regressionErrors(
+      truth,
+      holdout.map((c) => predictValue(champion, c.features).value),
+    );
+    expect(e.champion.mae).toBeCloseTo(championErrors.mae, 10);
+    expect(e.candidate.mae).toBeLessThan(e.champion.mae);
+    // The champion learned on 1970–74 cars and under-predicts the later ones.
+    expect(e.champion.meanError).toBeLessThan(0);
+    expect(e.intervals.difference.mae.upper).toBeLessThan(0);
+    expect(e.intervals.candidate.mae.lower).toBeLessThan(e.candidate.mae);
+    expect(e.intervals.candidate.r2).not.toBeNull();
+    expect(Object.keys(e.slices).sort()).toEqual(['Europe', 'Japan', 'USA']);
+    expect(e.backtest?.rows).toBeGreaterThan(0);
+    expect(e.gates.map((g) => g.name)).toEqual([
+      'min-holdout',
+      'min-gain',
+      'slice-drop',
+      'latency',
+      'backtest',
+    ]);
+    // The later cars' miles per gallon moved far from 1970–74's: the candidate that learned them misses
+    // the old cars (the backtest), which is reported but does not decide.
+    expect(e.targetShiftPsi).toBeGreaterThanOrEqual(0.25);
+    const backtest = e.gates.find((g) => g.name === 'backtest')!;
+    expect(backtest).toMatchObject({ passed: true, advisory: true });
+    expect(backtest.detail).toMatch(
+      /reported, not judged: the window's values moved away from the reference's \(target PSI \d+\.\d\d ≥ 0\.25\)/,
+    );
+    expect(e.reason).toMatch(
+      /^all gates passed \(MAE reduction \d+\.\d%, 90% interval \d+\.\d% to \d+\.\d%, worst slice MAE increase .+, p95 \d+\.\d\d ms, backtest MAE increase \d+\.\d% \(reported, not judged\)\)$/,
+    );
+    expect(e.go).toBe(true);
+
+    // Judged anyway (evaluation.backtest: enforce), the same candidate is rejected for forgetting.
+    const enforced = await evaluate('cars-cycle', candidate, {
+      ...def.policy.evaluation,
+      backtest: 'enforce',
+    });
+    expect(enforced.go).toBe(false);
+    expect(enforced.reason).toMatch(
+      /^failed backtest: on \d+ reference holdout rows candidate MAE \d+\.\d{3} vs champion \d+\.\d{3} \(MAE increase \d+\.\d% > 5\.0%; MAE difference 90% interval \d+\.\d{3} to \d+\.\d{3}\)$/,
+    );
+    // The card is written again for the last evaluation: evaluate with the policy's own settings last.
+    expect((await evaluate('cars-cycle', candidate)).go).toBe(true);
+  });
+
+  it('given a candidate trained on shuffled targets, when evaluated, then min-gain fails and the reason gives both MAEs', async () => {
+    const train = window.filter((c) => c.split === 'train');
+    // Each car gets the target of the car 37 places on: the features say nothing about the value.
+    const shuffled = train.map((c, i) => ({
+      features: c.features,
+      value: train[(i + 37) % train.length]!.value,
+    }));
+    const artifact = trainRegressor(CAR_MEASUREMENTS, shuffled, regressorForestConfig(def.policy.training));
+    const json = canonicalJson(artifact);
+    const version = await withTransaction(pool, (client) =>
+      db.insertModelVersion(client, {
+        modelId,
+        idempotencyKey: 'cars-bad:candidate',
+        status: 'candidate',
+        datasetId,
+        cycleId: 'cars-bad',
+        configHash: 'shuffled',
+        codeVersion: 'test',
+        artifact: json,
+        artifactSha256: createHash('sha256').update(json).digest('hex'),
+        metrics: { trainer: 'forest-regressor' },
+      }),
+    );
+    const e = await evaluate('cars-bad', version);
+    const truth = holdout.map((c) => c.value);
+    const bad = regressionErrors(
+      truth,
+      holdout.map((c) => predictValue(artifact, c.features).value),
+    );
+    expect(e.candidate.mae).toBeCloseTo(bad.mae, 10);
+    expect(e.go).toBe(false);
+    const gain = e.gates.find((g) => g.name === 'min-gain')!;
+    expect(gain.passed).toBe(false);
+    expect(e.reason).toContain(
+      `failed min-gain: the candidate's MAE ${bad.mae.toFixed(3)} is higher than the champion's ${e.champion.mae.toFixed(3)} (MAE reduction -`,
+    );
+    expect(e.reason).toMatch(/on \d+ rows\): lower bound -\d+\.\d% < 2\.0%/);
+  });
+
+  it('given an evaluated candidate, then its model card shows errors with intervals, slices, residual bias and both plots', async () => {
+    const card = await db.getModelCard(pool, modelId, candidate);
+    expect(card).toBeDefined();
+    const { markdown, html } = card!;
+    expect(markdown).toContain(`# Model card: cars-mpg v${candidate} (regression)`);
+    expect(markdown).toMatch(
+      /\| MAE \| \d+\.\d{3} \(\d+\.\d{3}–\d+\.\d{3}\) \| \d+\.\d{3} \(\d+\.\d{3}–\d+\.\d{3}\) \| -\d+\.\d{3} \|/,
+    );
+    expect(markdown).toMatch(/\| R² \| 0\.\d{3} \(/);
+    expect(markdown).toMatch(/\| MAPE \| \d+\.\d% \(/);
+    expect(markdown).toContain('## Residual bias by decile');
+    expect(markdown).toMatch(/\| 10 \| \d+ \| [\d.]+ to [\d.]+ \|/);
+    expect(markdown).toMatch(/\| USA \| \d+ \| \d+\.\d{3} \| \d+\.\d{3} \|/);
+    expect(markdown).toContain('Calibration (ECE) does not apply to a regressor');
+    expect(html).toContain('aria-label="Predicted against actual, candidate and champion"');
+    expect(html).toContain('aria-label="Residual against prediction, candidate and champion"');
+    // Every holdout row once per model in each plot.
+    expect(html.match(/<circle class="candidate"/g)).toHaveLength(2 * holdout.length);
+    expect(html.match(/<circle class="champion"/g)).toHaveLength(2 * holdout.length);
+    expect(html).not.toContain('NaN');
+  });
+});
