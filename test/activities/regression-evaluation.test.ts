@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, createTrainingActivities } from '../../activities/index.js';
 import type { RegressionEvaluationResult } from '../../activities/regression-evaluation.js';
 import { canonicalJson } from '../../core/model.js';
+import { cycleReportHtml, cycleReportMarkdown, type CycleReportInput } from '../../core/report.js';
 import { isHoldout } from '../../core/policy.js';
 import { predictValue, regressorForestConfig, trainRegressor } from '../../core/regression-forest.js';
 import { regressionErrors } from '../../core/regression-metrics.js';
@@ -122,6 +123,25 @@ describe('training a regression candidate', () => {
     expect(createHash('sha256').update(canonicalJson(stored.artifact)).digest('hex')).toBe(a.artifactSha256);
     expect(stored.artifact.kind).toBe('random-forest-regressor');
     candidate = a.version;
+  });
+
+  it('given an attempt that saved 25 trees before its worker died, when retried from its heartbeat, then it resumes at tree 25 and ends the same', async () => {
+    const full = await inActivity(() => training.trainCandidate(trainInput('cars-resume-full')));
+    const stored = await db.getModelVersion(pool, modelId, full.version);
+    if (stored.artifact.kind !== 'random-forest-regressor') throw new Error('not a regressor');
+    await db.insertCheckpointTrees(
+      pool,
+      `cars-resume:${full.configHash}`,
+      0,
+      stored.artifact.trees.slice(0, 25),
+    );
+    const heartbeatDetails = { configHash: full.configHash, kind: 'regression-forest', trees: 25 };
+    const resumed = await inActivity(
+      () => training.trainCandidate(trainInput('cars-resume')),
+      new MockActivityEnvironment({ heartbeatDetails }),
+    );
+    expect(resumed.resumedFrom).toBe(25);
+    expect(resumed.artifactSha256).toBe(full.artifactSha256);
   });
 
   it('given a regression model whose policy names a command trainer, when trained, then it is refused with what to set', async () => {
@@ -248,5 +268,38 @@ describe('evaluating a regression candidate', () => {
     expect(html.match(/<circle class="candidate"/g)).toHaveLength(2 * holdout.length);
     expect(html.match(/<circle class="champion"/g)).toHaveLength(2 * holdout.length);
     expect(html).not.toContain('NaN');
+  });
+
+  it('given an evaluated candidate, then the cycle report shows its errors and plots, not accuracy', async () => {
+    const card = await db.latestCycleModelCard(pool, 'cars-cycle');
+    const report: CycleReportInput = {
+      generatedAt: '1982-01-01T00:00:00.000Z',
+      cycle: {
+        cycleId: 'cars-cycle',
+        modelId,
+        window: { start: '1975-01-01T00:00:00Z', end: '1982-01-01T00:00:00Z' },
+        stage: 'evaluate',
+        outcome: null,
+        reason: null,
+        severity: 'severe',
+        trigger: 'drift',
+        championVersion: 1,
+        candidateVersion: candidate,
+        stages: [],
+      },
+      drift: null,
+      labeling: null,
+      card: card ? { go: card.go, input: card.input } : null,
+      rollout: [],
+      audit: [],
+    };
+    const html = cycleReportHtml(report);
+    expect(html).toContain('aria-label="Predicted against actual, candidate and champion"');
+    expect(html).toMatch(/<td>MAE<\/td><td class="num">\d+\.\d{3} \(/);
+    expect(html).not.toContain('Calibration</h3>');
+    const markdown = cycleReportMarkdown(report);
+    expect(markdown).toMatch(/\*\*GO\*\*: all gates passed \(MAE reduction/);
+    expect(markdown).toMatch(/\| MAE \| \d+\.\d{3} \(/);
+    expect(markdown).not.toContain('Accuracy');
   });
 });
