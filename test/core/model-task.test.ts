@@ -53,6 +53,20 @@ describe('model task', () => {
     expect(message).toContain('"task": "classification"');
   });
 
+  it('given a regression definition whose policy names another trainer than the forest, then it is refused saying what to set', () => {
+    for (const trainer of ['softmax', 'python'] as const) {
+      const message = refusal({
+        modelId: 'cars-mpg',
+        task: 'regression',
+        features,
+        policy: { training: { trainer } },
+      });
+      expect(message).toContain(
+        `policy.training.trainer: a regression model is retrained by the built-in forest regressor: set training.trainer to "forest" (a ${trainer} trainer cannot train a regression model yet)`,
+      );
+    }
+  });
+
   it('given a classifier without a labelSet, then it is refused saying how to declare a regression model', () => {
     const message = refusal({ modelId: 'churn', features });
     expect(message).toContain('labelSet: a classification model needs labelSet');
