@@ -14,6 +14,7 @@ import { plottedPoints, regressionCardMarkdown, type RegressionCardInput } from 
 import {
   evaluatedSide,
   measureRegression,
+  pointErrors,
   type RegressionScoredRow,
   type RegressionMeasures,
 } from '../core/regression-evaluation.js';
@@ -223,6 +224,8 @@ export async function evaluateRegressionCandidate(
     input: cardInput,
   });
   await db.mergeVersionMetrics(pool, input.modelId, input.candidateVersion, {
+    // As registration stores a regression champion's: its point errors on the holdout.
+    holdoutErrors: pointErrors(measures.candidate.errors),
     holdout: {
       rows: rows.length,
       datasetId: input.datasetId,

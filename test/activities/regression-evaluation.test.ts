@@ -195,6 +195,16 @@ describe('evaluating a regression candidate', () => {
       /^all gates passed \(MAE reduction \d+\.\d%, 90% interval \d+\.\d% to \d+\.\d%, worst slice MAE increase .+, p95 \d+\.\d\d ms, backtest MAE increase \d+\.\d% \(reported, not judged\)\)$/,
     );
     expect(e.go).toBe(true);
+    // The candidate's version records its holdout errors as a registered champion's does.
+    const metrics = (await db.getModelVersion(pool, modelId, candidate)).metrics;
+    expect(metrics.holdoutErrors).toEqual({
+      rows: holdout.length,
+      mae: e.candidate.mae,
+      rmse: e.candidate.rmse,
+      r2: e.candidate.r2,
+      mape: e.candidate.mape,
+      meanError: e.candidate.meanError,
+    });
 
     // Judged anyway (evaluation.backtest: enforce), the same candidate is rejected for forgetting.
     const enforced = await evaluate('cars-cycle', candidate, {
