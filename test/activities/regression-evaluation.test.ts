@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, createTrainingActivities } from '../../activities/index.js';
 import type { RegressionEvaluationResult } from '../../activities/regression-evaluation.js';
 import { canonicalJson } from '../../core/model.js';
+import { evaluationNote, round, trainedNote } from '../../core/cycle-notes.js';
 import { cycleReportHtml, cycleReportMarkdown, type CycleReportInput } from '../../core/report.js';
 import { isHoldout } from '../../core/policy.js';
 import { predictValue, regressorForestConfig, trainRegressor } from '../../core/regression-forest.js';
@@ -123,6 +124,14 @@ describe('training a regression candidate', () => {
     expect(createHash('sha256').update(canonicalJson(stored.artifact)).digest('hex')).toBe(a.artifactSha256);
     expect(stored.artifact.kind).toBe('random-forest-regressor');
     candidate = a.version;
+    // The cycle's note of the retrain stage gives the training errors, not an accuracy.
+    const note = trainedNote(JSON.parse(JSON.stringify(a)) as typeof a);
+    expect(note).not.toHaveProperty('trainAccuracy');
+    expect(note).toMatchObject({
+      trainer: 'forest-regressor',
+      task: 'regression',
+      trainMae: a.trainErrors!.mae,
+    });
   });
 
   it('given an attempt that saved 25 trees before its worker died, when retried from its heartbeat, then it resumes at tree 25 and ends the same', async () => {
@@ -195,6 +204,16 @@ describe('evaluating a regression candidate', () => {
       /^all gates passed \(MAE reduction \d+\.\d%, 90% interval \d+\.\d% to \d+\.\d%, worst slice MAE increase .+, p95 \d+\.\d\d ms, backtest MAE increase \d+\.\d% \(reported, not judged\)\)$/,
     );
     expect(e.go).toBe(true);
+    // The cycle's note of the evaluate stage: both models' errors, the paired MAE difference, the verdict.
+    expect(evaluationNote(e)).toMatchObject({
+      task: 'regression',
+      holdoutRows: holdout.length,
+      candidate: { mae: round(e.candidate.mae), r2: round(e.candidate.r2!) },
+      champion: { mae: round(e.champion.mae) },
+      intervals: { confidence: 0.9, maeDifference: { estimate: round(e.intervals.difference.mae.estimate) } },
+      gate: 'go',
+      reason: e.reason,
+    });
     // The candidate's version records its holdout errors as a registered champion's does.
     const metrics = (await db.getModelVersion(pool, modelId, candidate)).metrics;
     expect(metrics.holdoutErrors).toEqual({
