@@ -369,7 +369,7 @@ function mdCode(text: string): string {
   return `${fence}${pad}${text.replace(/\r?\n|\r/g, ' ').replace(/\|/g, '\\|')}${pad}${fence}`;
 }
 
-function mdFence(text: string, language: string): string {
+export function mdFence(text: string, language: string): string {
   const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);
   return `${fence}${language}\n${text}\n${fence}`;

@@ -5,8 +5,7 @@
  * predicted-vs-actual and residual plots is core/regression-card-html.ts.
  */
 import type { DifferenceInterval } from './bootstrap.js';
-import type { GateDecision, GateResult } from './gates.js';
-import { fixed } from './gates.js';
+import { fixed, type GateDecision, type GateResult } from './gates.js';
 import {
   configJson,
   decisionWord,
@@ -14,6 +13,7 @@ import {
   labelSourcesText,
   lineageLinks,
   md,
+  mdFence,
   mdTable,
   NONE,
   windowText,
@@ -264,7 +264,7 @@ export function regressionCardMarkdown(input: RegressionCardInput): string {
     fields(dataCells(input)),
     '## Training',
     fields(trainingCells(input)),
-    `\`\`\`json\n${configJson(input.trainer.config)}\n\`\`\``,
+    mdFence(configJson(input.trainer.config), 'json'),
     '## Errors vs champion',
     errorSentence(input),
     mdTable(
