@@ -12,6 +12,7 @@ import {
   backtestSentence,
   dataCells,
   DECILE_HEADERS,
+  DECILE_NOTE,
   decileCells,
   errorRows,
   errorSentence,
@@ -145,8 +146,9 @@ export function residualSvg(points: RegressionCardInput['points']): string {
 const numCell = (text: string): Html => markup`<td class="num">${text}</td>`;
 const fieldList = (rows: [string, string][]): Html =>
   markup`<dl>${rows.map(([k, v]) => markup`<dt>${k}</dt><dd>${v}</dd>\n`)}</dl>`;
-const table = (headers: readonly string[], rows: readonly Html[]): Html =>
-  markup`<table><thead><tr>${headers.map((h, i) => (i === 0 ? markup`<th>${h}</th>` : markup`<th class="num">${h}</th>`))}</tr></thead><tbody>
+/** A table whose header cells in `numeric` columns are right-aligned like their numbers. */
+const table = (headers: readonly string[], rows: readonly Html[], numeric: readonly number[]): Html =>
+  markup`<table><thead><tr>${headers.map((h, i) => (numeric.includes(i) ? markup`<th class="num">${h}</th>` : markup`<th>${h}</th>`))}</tr></thead><tbody>
 ${rows}</tbody></table>`;
 
 /** Errors, backtest, slices, residual bias and plots: what the cycle report embeds too. */
@@ -157,6 +159,7 @@ export function regressionEvidenceHtml(input: RegressionCardInput): Html {
       (r) =>
         markup`<tr><td>${r.metric}</td>${numCell(r.candidate)}${numCell(r.champion)}<td class="num ${r.verdict}">${r.delta}</td></tr>\n`,
     ),
+    [1, 2, 3],
   );
   const slices =
     input.slices.length === 0
@@ -167,10 +170,12 @@ export function regressionEvidenceHtml(input: RegressionCardInput): Html {
             (s) =>
               markup`<tr><td>${s.cells[0]!}</td>${s.cells.slice(1, 4).map(numCell)}<td class="num ${s.verdict}">${s.cells[4]!}</td>${numCell(s.cells[5]!)}</tr>\n`,
           ),
+          [1, 2, 3, 4, 5],
         )}`;
   const deciles = table(
     DECILE_HEADERS,
     decileCells(input).map((cells) => markup`<tr><td>${cells[0]!}</td>${cells.slice(1).map(numCell)}</tr>\n`),
+    [1, 2, 3, 4, 5, 6],
   );
   return markup`<section>
 <h2>Errors vs champion</h2>
@@ -192,7 +197,7 @@ ${slices}
 </section>
 <section>
 <h2>Residual bias by decile</h2>
-<p class="note">The holdout rows in ten equal groups by the candidate's prediction; bias is the mean of predicted − actual (positive: over-predicts).</p>
+<p class="note">${DECILE_NOTE}</p>
 ${deciles}
 </section>`;
 }
@@ -205,6 +210,7 @@ export function regressionGatesHtml(input: RegressionCardInput): Html {
       const [measured, limit] = gateCells(g);
       return markup`<tr><td>${g.name}</td><td><span class="pill ${g.passed ? 'pass' : 'fail'}">${g.passed ? '✓ pass' : '✗ fail'}</span></td>${numCell(measured)}${numCell(limit)}<td>${g.detail}</td></tr>\n`;
     }),
+    [2, 3],
   )}
 <p class="note">Calibration (ECE) does not apply to a regressor, which gives no probabilities; the residual bias by decile shows where it over- or under-predicts.</p>`;
 }

@@ -62,9 +62,9 @@ export function plottedPoints<T>(points: readonly T[], max = MAX_PLOTTED_POINTS)
 export const num = (x: number): string => fixed(x, 3);
 const share = (x: number): string => `${fixed(x * 100, 1)}%`;
 
-/** A value with its interval: "2.345 (2.101–2.602)". */
+/** A value with its interval: "2.345 (2.101 to 2.602)" ("to", not a dash, which a minus sign would blur). */
 function withInterval(i: DifferenceInterval | null, f: (x: number) => string): string {
-  return i === null ? NONE : `${f(i.estimate)} (${f(i.lower)}–${f(i.upper)})`;
+  return i === null ? NONE : `${f(i.estimate)} (${f(i.lower)} to ${f(i.upper)})`;
 }
 
 export type Verdict = 'better' | 'worse' | 'same' | 'none';
@@ -189,6 +189,10 @@ export function decileCells(input: RegressionCardInput): string[][] {
   });
 }
 
+/** What the decile table shows. */
+export const DECILE_NOTE =
+  "The holdout rows in ten equal groups by the candidate's prediction; bias is the mean of predicted − actual (positive: over-predicts). The champion's bias is in its own decile of the same rank, by its predictions.";
+
 export const DECILE_HEADERS = [
   'Decile',
   'Rows',
@@ -283,7 +287,7 @@ export function regressionCardMarkdown(input: RegressionCardInput): string {
           [1, 2, 3, 4, 5],
         )}`,
     '## Residual bias by decile',
-    "The holdout rows in ten equal groups by the candidate's prediction; bias is the mean of predicted − actual (positive: over-predicts). The HTML card plots predicted against actual and the residuals.",
+    `${DECILE_NOTE} The HTML card plots predicted against actual and the residuals.`,
     mdTable(DECILE_HEADERS, decileCells(input), [1, 3, 4, 5, 6]),
     '## Gates',
     mdTable(

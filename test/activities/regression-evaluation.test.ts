@@ -283,7 +283,7 @@ describe('evaluating a regression candidate', () => {
     const { markdown, html } = card!;
     expect(markdown).toContain(`# Model card: cars-mpg v${candidate} (regression)`);
     expect(markdown).toMatch(
-      /\| MAE \| \d+\.\d{3} \(\d+\.\d{3}–\d+\.\d{3}\) \| \d+\.\d{3} \(\d+\.\d{3}–\d+\.\d{3}\) \| -\d+\.\d{3} \|/,
+      /\| MAE \| \d+\.\d{3} \(\d+\.\d{3} to \d+\.\d{3}\) \| \d+\.\d{3} \(\d+\.\d{3} to \d+\.\d{3}\) \| -\d+\.\d{3} \|/,
     );
     expect(markdown).toMatch(/\| R² \| 0\.\d{3} \(/);
     expect(markdown).toMatch(/\| MAPE \| \d+\.\d% \(/);
