@@ -7,6 +7,7 @@
  * names the CLI that does the same.
  */
 import { markup, type Html } from '../core/html.js';
+import { agreementText } from '../core/labeling.js';
 import type { LabelingStatus, PendingItem } from '../workflows/messages.js';
 import { LABEL_SCRIPT } from './label-script.js';
 import { page, reviewerText } from './pages.js';
@@ -129,10 +130,8 @@ export function campaignPage(
   // An overlapped item this reviewer has answered waits for someone else: not in their queue.
   const queue = s.pending.filter((item) => !reviewer || !(item.reviewedBy ?? []).includes(reviewer));
   const batch = s.batch ? markup` · batch <span id="batch">${s.batch.current} of ${s.batch.of}</span>` : '';
-  const agreement =
-    s.agreement && s.agreement.kappa !== null
-      ? ` · agreement kappa ${s.agreement.kappa.toFixed(2)} on ${s.agreement.pairs} items`
-      : '';
+  const agreed = s.agreement ? agreementText(s.agreement) : null;
+  const agreement = agreed ? ` · agreement ${agreed.replace(/ \(gate [^)]*\)$/, '')}` : '';
   const due = Date.parse(s.deadlineAt) - nowMs;
   const deadline = markup`<time id="deadline" datetime="${s.deadlineAt}" title="${s.deadlineAt}">${inWords(due)}</time>`;
   const parked =
