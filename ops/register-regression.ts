@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { buildReferenceProfile, type TargetProfile } from '../core/drift.js';
+import { buildReferenceProfile, targetColumnProfile, type TargetProfile } from '../core/drift.js';
 import { canonicalJson } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { ForestConfig } from '../core/forest.js';
@@ -178,6 +178,7 @@ function targetProfile(values: readonly number[], holdout: RegressionErrors | nu
     ...rangeOf(values),
     mean,
     std: Math.sqrt(variance),
+    profile: targetColumnProfile(values),
     holdout:
       holdout === null
         ? null
