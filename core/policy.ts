@@ -4,7 +4,8 @@
 import type { DriftReport } from './drift.js';
 import { describePerformance } from './drift/performance.js';
 import { describeTargetDrift } from './drift/regression.js';
-import { isRegressionMetric, type Policy } from './schemas.js';
+import { isRegressionMetric } from './performance-metrics.js';
+import type { Policy } from './schemas.js';
 import { describeSelection } from './window.js';
 import { fnv1a } from './hash.js';
 import { twoProportionZTest } from './metrics.js';

@@ -16,7 +16,15 @@ import { DurationString, durationMs, ModelId } from './inputs.js';
 import { LabelingSettings } from './labeling-settings.js';
 import { LogSourcePolicy, unmappedFeatures } from './log-source.js';
 import { NotificationSettings } from './notifications.js';
+import { CLASSIFICATION_METRICS, isRegressionMetric, REGRESSION_METRICS } from './performance-metrics.js';
 import { RolloutMetrics, TrafficRouter } from './rollout-adapters.js';
+
+export {
+  CLASSIFICATION_METRICS,
+  isRegressionMetric,
+  REGRESSION_METRICS,
+  type RegressionMetric,
+} from './performance-metrics.js';
 
 export * from './inputs.js';
 export * from './labeling-settings.js';
@@ -57,17 +65,6 @@ export type FeatureSpec = z.infer<typeof FeatureSpec>;
 /** Remedy's own secrets, never passed to a training program: DATABASE_URL, REMEDY_*, libpq's PG*. */
 export function isWorkerSecret(name: string): boolean {
   return name === 'DATABASE_URL' || name.startsWith('REMEDY_') || name.startsWith('PG');
-}
-
-/** The metrics a classifier's performance signal may judge on. */
-export const CLASSIFICATION_METRICS = ['accuracy', 'macroF1', 'auc', 'logLoss'] as const;
-/** The error metrics a regression model's performance signal may judge on. */
-export const REGRESSION_METRICS = ['mae', 'rmse', 'r2', 'mape'] as const;
-export type RegressionMetric = (typeof REGRESSION_METRICS)[number];
-
-/** Whether a performance metric is one of a regression model's (mae, rmse, r2, mape). */
-export function isRegressionMetric(metric: string): metric is RegressionMetric {
-  return (REGRESSION_METRICS as readonly string[]).includes(metric);
 }
 
 export const Policy = z.object({

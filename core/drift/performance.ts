@@ -4,7 +4,8 @@
  */
 import { macroAucOvr } from '../evaluation.js';
 import { accuracy, logLoss, macroF1 } from '../metrics.js';
-import { isRegressionMetric, type Policy } from '../schemas.js';
+import { isRegressionMetric } from '../performance-metrics.js';
+import type { Policy } from '../schemas.js';
 import type { EstimateOutcome, PerformanceEstimate } from './estimate.js';
 import { describeBaseline } from '../reference.js';
 import { describeRegressionPerformance, regressionPerformance } from './regression.js';

@@ -14,7 +14,8 @@
  */
 import { regressionErrors } from '../regression-metrics.js';
 import { readNumericLabel } from '../regression-labels.js';
-import { isRegressionMetric, type Policy, type RegressionMetric } from '../schemas.js';
+import { isRegressionMetric, type RegressionMetric } from '../performance-metrics.js';
+import type { Policy } from '../schemas.js';
 import type { FeatureDrift } from './features.js';
 import type { PerformanceCheck, WindowOutcome } from './performance.js';
 import type { NumericProfile, ReferenceProfile } from './profile.js';
@@ -22,7 +23,7 @@ import type { QualityIssue } from './quality.js';
 
 /** What the performance check says for a regressor while there are no labels to measure. */
 export const NO_REGRESSION_ESTIMATE =
-  'a regression model has no label-free estimate (CBPE estimates a classifier from its probabilities); the signal waits for numeric feedback';
+  'a regression model has no label-free estimate, CBPE estimates only a classifier from its probabilities; the signal waits for numeric feedback';
 
 /** The name target issues and the target's drift carry in a report. */
 export const TARGET = 'target';

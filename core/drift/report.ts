@@ -2,7 +2,8 @@
  * The drift report: per-feature outcomes (test and data quality), the multiple-testing correction, the
  * dataset-level rule, label shift and the performance path, assembled for one window.
  */
-import { isRegressionMetric, type Features, type FeatureSpec, type Policy } from '../schemas.js';
+import { isRegressionMetric } from '../performance-metrics.js';
+import type { Features, FeatureSpec, Policy } from '../schemas.js';
 import { adjustPValues, categoricalPsi, countCategories } from '../stattests.js';
 import { prepareColumn, type Column } from './columns.js';
 import {
@@ -165,7 +166,7 @@ export function targetDrift(
       ...base,
       drift: null,
       notMeasured:
-        "the champion's reference profile has no target profile (stored before target drift was measured)",
+        "the champion's reference profile has no target profile: it was stored before the target's drift was measured",
       quality: [],
     };
   if (outcomes.length === 0)
