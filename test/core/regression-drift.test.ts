@@ -14,7 +14,9 @@ import {
   type ReferenceProfile,
   type WindowOutcome,
 } from '../../core/drift.js';
+import { driftNote } from '../../core/cycle-notes.js';
 import { diagnose } from '../../core/policy.js';
+import { stageBlocks } from '../../core/report-stages.js';
 import { ModelDefinition } from '../../core/schemas.js';
 import { CAR_MEASUREMENTS, labeledCars } from '../../dev/cars.js';
 
@@ -275,5 +277,31 @@ describe('diagnosing a regression window', () => {
     const d = diagnose(r, policy);
     expect(d).toMatchObject({ signals: ['performance'], severity: 'mild', route: 'fine-tune' });
     expect(d.reason).toContain('target stable (ks p=1, threshold 0.05');
+  });
+});
+
+describe('what the confirm stage notes for a regression model', () => {
+  it('given the cars of 1975–80, then the note and the cycle report say MAE against the holdout and the target’s drift, not accuracy', () => {
+    const r = driftReport(
+      profileOf(),
+      window.map((c) => c.features),
+      outcomesOf(window),
+      policy,
+    );
+    const note = driftNote(7, r);
+    expect(note).toMatchObject({
+      labeledRows: 184,
+      performanceMetric: 'mae',
+      current: 4.2176,
+      baseline: 1.9309,
+      relativeDrop: 1.1842,
+    });
+    expect(note).toMatchObject({ targetDrift: { test: 'ks', statistic: 0.3148, drifted: true } });
+    expect(note).not.toHaveProperty('baselineAccuracy');
+    const lines = stageBlocks(note).flatMap((b) => (b.kind === 'line' ? [b.text] : []));
+    expect(lines).toContain(
+      "Measured MAE 4.22 on 184 labeled rows against the holdout's 1.93 (+118.4%). The target drifted (ks p 9.3e-8).",
+    );
+    expect(lines.join(' ')).not.toMatch(/accuracy/i);
   });
 });
