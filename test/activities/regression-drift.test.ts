@@ -147,3 +147,17 @@ describe('the confirm stage of a regression model', () => {
     expect(report.target!.drift).toBeNull();
   });
 });
+
+describe('the monitor of a regression model', () => {
+  it('given a check of the 1975–80 window, then its stored reason speaks of MAE against the holdout, not accuracy, and the window is actionable', async () => {
+    const check = await inActivity(() =>
+      acts.runDriftCheck({ checkKey: 'cars-drift-check-1', modelId, window: y1975to80 }),
+    );
+    expect(check.route).toBe('full-cycle');
+    expect(check.reason).toMatch(
+      /measured MAE \d+\.\d+ vs baseline 1\.41 \(holdout, 35 rows\), \+\d+% on \d+ labeled rows/,
+    );
+    expect(check.reason).toMatch(/target drifted \(ks p=/);
+    expect(check.reason).not.toMatch(/accuracy/);
+  });
+});
