@@ -225,15 +225,14 @@ export function assembleReport(
   features.sort((a, b) => b.score - a.score || a.feature.localeCompare(b.feature));
   const driftedShare = features.length === 0 ? 0 : features.filter((f) => f.drifted).length / features.length;
 
+  // A regression model's target is checked like a feature, apart from them (core/drift/regression.ts);
+  // its numbers are not classes, so it has no label PSI even where its profile counted labels.
+  const regression = profile.target !== undefined || isRegressionMetric(policy.performanceMetric);
   const labelShiftPsi =
-    outcomes.length > 0 && Object.keys(profile.labels).length > 0
+    !regression && outcomes.length > 0 && Object.keys(profile.labels).length > 0
       ? categoricalPsi(profile.labels, countCategories(outcomes.map((o) => o.truth))).statistic
       : null;
-  // A regression model's target is checked like a feature, apart from them (core/drift/regression.ts).
-  const target =
-    profile.target !== undefined || isRegressionMetric(policy.performanceMetric)
-      ? targetDrift(profile, outcomes, policy)
-      : undefined;
+  const target = regression ? targetDrift(profile, outcomes, policy) : undefined;
   if (target) issues.push(...target.quality);
   return {
     windowRows: rows,

@@ -225,6 +225,21 @@ describe('the drift of a regression model’s target', () => {
     expect(issues[0]!.detail).toMatch(/^20 values outside \[-4, 48\]/);
   });
 
+  it('given a profile that counted the numeric labels as classes, then there is no label PSI: the target’s test stands for it', () => {
+    const counted = {
+      ...profileOf(),
+      labels: Object.fromEntries(reference.map((c) => [String(c.value), 1])),
+    };
+    const r = driftReport(
+      counted,
+      window.map((c) => c.features),
+      outcomesOf(window),
+      policy,
+    );
+    expect(r.labelShiftPsi).toBeNull();
+    expect(r.target!.drift!.drifted).toBe(true);
+  });
+
   it('given a reference stored without the target’s profile, then the target’s drift is not measured and the rest of the report stands', () => {
     const r = driftReport(
       profileOf(SKLEARN.baseline, false),
