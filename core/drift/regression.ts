@@ -18,7 +18,12 @@ import { isRegressionMetric, type RegressionMetric } from '../performance-metric
 import type { Policy } from '../schemas.js';
 import type { FeatureDrift } from './features.js';
 import type { PerformanceCheck, WindowOutcome } from './performance.js';
-import type { NumericProfile, ReferenceProfile } from './profile.js';
+import {
+  targetColumnProfile,
+  type NumericProfile,
+  type ReferenceProfile,
+  type TargetProfile,
+} from './profile.js';
 import type { QualityIssue } from './quality.js';
 
 /** What the performance check says for a regressor while there are no labels to measure. */
@@ -154,6 +159,41 @@ export function describeRegressionPerformance(perf: PerformanceCheck, minLabeled
   if (!perf.judged)
     return `${measured}, too few to judge${minLabeledRows ? ` (${minLabeledRows} needed)` : ''}${perf.estimateUnavailable ? ` and no estimate (${perf.estimateUnavailable})` : ''}${ignored}`;
   return `${measured}${ignored}`;
+}
+
+/**
+ * A regression reference's target: the values the champion trained on (range, mean, population standard
+ * deviation and the numeric profile the target's drift test reads) and its errors on a holdout (null
+ * without one). Registration builds it; a promoted regressor's reference should too.
+ */
+export function buildTargetProfile(
+  values: readonly number[],
+  holdout: { rows: number; mae: number; rmse: number; r2: number | null; mape: number | null } | null,
+): TargetProfile {
+  if (values.length === 0) throw new Error('a target profile needs at least one value');
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const v of values) {
+    if (!Number.isFinite(v)) throw new Error(`a target value is not a finite number (${String(v)})`);
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+  }
+  const mean = sum / values.length;
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length;
+  return {
+    rows: values.length,
+    min,
+    max,
+    mean,
+    std: Math.sqrt(variance),
+    holdout:
+      holdout === null
+        ? null
+        : { rows: holdout.rows, mae: holdout.mae, rmse: holdout.rmse, r2: holdout.r2, mape: holdout.mape },
+    profile: targetColumnProfile(values),
+  };
 }
 
 /** The target's side of a regression window: its drift against the reference target and its quality. */

@@ -7,10 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildReferenceProfile,
+  buildTargetProfile,
   describePerformance,
   driftReport,
   NO_REGRESSION_ESTIMATE,
-  targetColumnProfile,
   type ReferenceProfile,
   type WindowOutcome,
 } from '../../core/drift.js';
@@ -36,6 +36,7 @@ const SKLEARN = {
     r2: 0.377303072442687,
     mape: 0.15246381309462972,
   },
+  referenceTarget: { rows: 150, min: 9.0, max: 35.0, mean: 19.22, std: 5.979821624987376 },
   targetKs: { statistic: 0.31478260869565217, pvalue: 9.26012494707124e-8 },
   targetKsEvenRows: { statistic: 0.02666666666666667, pvalue: 0.999999999999973 },
 };
@@ -56,25 +57,17 @@ const window = cars.filter((c) => c.year >= 1975 && c.year <= 1980);
 const champion = (c: (typeof cars)[number]) => 37.22 - 0.005602 * (c.features.Weight_in_lbs as number);
 
 function profileOf(holdout = SKLEARN.baseline, withTargetProfile = true): ReferenceProfile {
-  const values = reference.map((c) => c.value);
   const base = buildReferenceProfile(
     CAR_MEASUREMENTS,
     reference.map((c) => c.features),
     [],
     {},
   );
-  return {
-    ...base,
-    target: {
-      rows: values.length,
-      min: Math.min(...values),
-      max: Math.max(...values),
-      mean: 0,
-      std: 0,
-      holdout: { ...holdout },
-      ...(withTargetProfile ? { profile: targetColumnProfile(values) } : {}),
-    },
-  };
+  const { profile, ...target } = buildTargetProfile(
+    reference.map((c) => c.value),
+    holdout,
+  );
+  return { ...base, target: withTargetProfile ? { ...target, profile } : target };
 }
 
 const outcomesOf = (rows: typeof cars): WindowOutcome[] =>
@@ -185,6 +178,20 @@ describe('the performance check of a regression model', () => {
 });
 
 describe('the drift of a regression model’s target', () => {
+  it('given the mpg of 1970–74, then the target profile’s range, mean and population spread are numpy’s, with every value kept for the test', () => {
+    const t = buildTargetProfile(
+      reference.map((c) => c.value),
+      null,
+    );
+    const ref = SKLEARN.referenceTarget;
+    expect({ rows: t.rows, min: t.min, max: t.max }).toEqual({ rows: ref.rows, min: ref.min, max: ref.max });
+    expect(t.mean).toBeCloseTo(ref.mean, 12);
+    expect(t.std).toBeCloseTo(ref.std, 12);
+    expect(t.holdout).toBeNull();
+    expect(t.profile).toMatchObject({ type: 'numeric', count: 150, exact: true, min: 9, max: 35 });
+    expect(() => buildTargetProfile([1, NaN], null)).toThrow('a target value is not a finite number (NaN)');
+  });
+
   it('given the mpg of 1975–80 against 1970–74, then KS is scipy’s and the target drifted; half the reference against itself is stable', () => {
     const r = driftReport(
       profileOf(),
