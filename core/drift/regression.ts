@@ -145,6 +145,8 @@ export function describeRegressionPerformance(perf: PerformanceCheck, minLabeled
   const ignored = perf.notNumericLabels
     ? `; ${perf.notNumericLabels} feedback${perf.notNumericLabels === 1 ? ' was' : 's were'} not a number and not counted`
     : '';
+  if (perf.current === null && perf.labeledRows > 0)
+    return `${name} is undefined on the window's ${perf.labeledRows} labeled rows (${metric === 'mape' ? 'a truth of 0' : 'every truth the same'}), so performance is not judged: choose another drift.performanceMetric${ignored}`;
   if (perf.current === null)
     return `no numeric feedback in the window${perf.estimateUnavailable ? ` and no estimate (${perf.estimateUnavailable})` : ''}${ignored}`;
   const baseline =

@@ -151,6 +151,20 @@ describe('the performance check of a regression model', () => {
     );
   });
 
+  it('given MAPE as the metric and a truth of 0 in the window, then MAPE is undefined and the sentence says why nothing is judged', () => {
+    const outcomes = [...outcomesOf(window), { truth: '0', predicted: '12', predictedValue: 12 }];
+    const p = driftReport(
+      profileOf(),
+      window.map((c) => c.features),
+      outcomes,
+      definition({ performanceMetric: 'mape' }).policy.drift,
+    ).performance;
+    expect(p).toMatchObject({ metric: 'mape', current: null, judged: false, degraded: false });
+    expect(describePerformance(p)).toBe(
+      "MAPE is undefined on the window's 185 labeled rows (a truth of 0), so performance is not judged: choose another drift.performanceMetric",
+    );
+  });
+
   it('given feedback that is not a number, then it is counted and reported, left out of the metrics, and a data-quality issue of the target', () => {
     const outcomes = [
       ...outcomesOf(window),
