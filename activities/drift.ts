@@ -7,6 +7,7 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import {
   driftReportColumns,
+  truthOf,
   ESTIMATE_MAX_ROWS,
   Reservoir,
   upgradeProfile,
@@ -17,7 +18,7 @@ import {
 import { diagnose } from '../core/policy.js';
 import { guardCycleStart, triggerSeverity } from '../core/cycle-guard.js';
 import { durationMs } from '../core/inputs.js';
-import type { Features, Policy, Window } from '../core/schemas.js';
+import { isRegressionMetric, type Features, type Policy, type Window } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { windowSeed, type FeaturePage } from '../db/windows.js';
@@ -60,6 +61,8 @@ export async function windowReport(
   // The champion's own probabilities on the labeled rows: accuracy, F1, AUC and log-loss all come from them.
   const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
   const scorer = await scorerFor(champion.artifact, blobsIn(pool));
+  // A regression model's outcomes are numbers: its checks are core/drift/regression.ts's.
+  const regression = isRegressionMetric(input.policy.performanceMetric);
   const outcomes: WindowOutcome[] = [];
   const columns = new WindowColumns(profile.features);
   // Only labeled records are parsed whole, to be scored: a page's labeled records in one batch.
@@ -67,7 +70,16 @@ export async function windowReport(
     if (texts.length === 0) return;
     const predictions = await scorer.score(texts.map((t) => JSON.parse(t) as Features));
     predictions.forEach((p, i) =>
-      outcomes.push({ truth: truths[i]!, predicted: p.label, probabilities: p.probabilities }),
+      outcomes.push(
+        regression
+          ? {
+              truth: truths[i]!,
+              predicted: p.label,
+              truthValue: truthOf(truths[i]!),
+              predictedValue: p.value!,
+            }
+          : { truth: truths[i]!, predicted: p.label, probabilities: p.probabilities },
+      ),
     );
   };
   const judge = (page: FeaturePage) => {
@@ -122,7 +134,8 @@ export async function windowReport(
   if (limit)
     await source.readWindowFeatures({ ...range, labeledOnly: true, ordered: false, pageSize: PAGE }, judge);
   let estimate: EstimateOutcome | undefined;
-  if (outcomes.length < input.policy.minLabeledRows) {
+  // A regressor has no label-free estimate: its check says so (NO_REGRESSION_ESTIMATE) while labels are few.
+  if (!regression && outcomes.length < input.policy.minLabeledRows) {
     try {
       estimate = await estimateWindowPerformance(pool, scorer, {
         modelId: input.modelId,

@@ -16,6 +16,7 @@ import {
 import { actingPerson, WHO_DECIDES } from './identity.js';
 import { registerLabelStudioSync } from './label-studio.js';
 import type { NumericLabelRange } from '../core/regression-labels.js';
+import { agreementText } from '../core/labeling.js';
 import { type CliContext, PartialFailure } from './shared.js';
 
 const WHO_ANSWERS = 'who is answering (with REMEDY_AUTH=jwt: taken from REMEDY_TOKEN; given, it must match)';
@@ -44,9 +45,7 @@ export function registerAnswerCommands(program: Command, { io, withClient, print
       ]);
       const extra = [
         s.batch ? `batch ${s.batch.current} of ${s.batch.of}` : '',
-        s.agreement && s.agreement.kappa !== null
-          ? `agreement kappa ${s.agreement.kappa.toFixed(2)} on ${s.agreement.pairs} items (gate ${s.agreement.minKappa})`
-          : '',
+        s.agreement && agreementText(s.agreement) ? `agreement ${agreementText(s.agreement)}` : '',
         s.parkedFor ? `parked for ${s.parkedFor === 'agreement' ? 'low agreement' : 'too few labels'}` : '',
       ].filter(Boolean);
       const head = `campaign ${s.campaignId}: ${s.answered}/${s.requested} answered, deadline ${s.deadlineAt} (${s.state}); ${answersText(s)}${extra.length ? `; ${extra.join('; ')}` : ''}\n`;

@@ -5,6 +5,7 @@
  * activities returned. Parameter types name only the fields read, so any richer result fits.
  */
 import type { DriftReport } from './drift.js';
+import { isRegressionMetric } from './performance-metrics.js';
 import {
   MAX_HISTORY_EVENTS,
   type CampaignIdentity,
@@ -37,10 +38,39 @@ export function driftNote(reportId: number, report: DriftReport) {
       ksPValue: f.ksPValue,
     })),
     labeledRows: report.performance.labeledRows,
-    baselineAccuracy: round(report.performance.baselineAccuracy),
-    currentAccuracy: roundOrNull(report.performance.currentAccuracy),
+    ...(isRegressionMetric(report.performance.metric)
+      ? regressionNote(report)
+      : {
+          baselineAccuracy: round(report.performance.baselineAccuracy),
+          currentAccuracy: roundOrNull(report.performance.currentAccuracy),
+        }),
     labelShiftPsi: roundOrNull(report.labelShiftPsi),
     ...performanceBasisNote(report),
+  };
+}
+
+/** A regression model's headline: its error metric against the holdout's, and its target's drift. */
+function regressionNote(report: DriftReport) {
+  const p = report.performance;
+  const t = report.target;
+  return {
+    performanceMetric: p.metric,
+    current: roundOrNull(p.current),
+    baseline: roundOrNull(p.baseline),
+    ...(p.relativeDrop !== undefined ? { relativeDrop: roundOrNull(p.relativeDrop) } : {}),
+    ...(p.notNumericLabels ? { notNumericLabels: p.notNumericLabels } : {}),
+    ...(t
+      ? {
+          targetDrift: t.drift
+            ? {
+                test: t.drift.test,
+                statistic: round(t.drift.statistic),
+                pValue: t.drift.pValue,
+                drifted: t.drift.drifted,
+              }
+            : { notMeasured: t.notMeasured ?? 'not measured' },
+        }
+      : {}),
   };
 }
 

@@ -12,4 +12,5 @@ export * from './drift/features.js';
 export * from './drift/performance.js';
 export * from './drift/profile.js';
 export * from './drift/quality.js';
+export * from './drift/regression.js';
 export * from './drift/report.js';

@@ -55,6 +55,13 @@ export const LabelingSettings = z
      * `minOverlapItems` have both. Below it, the campaign parks for a person (proceed or abort).
      */
     minKappa: z.number().min(-1).max(1).default(0.6),
+    /**
+     * A regression model's campaign: the agreement gate is Krippendorff's alpha (interval) instead of
+     * kappa, and two answers agree when within `agreeWithin` target units (unset: 5 % of the campaign's
+     * range; equal answers only when the range is open).
+     */
+    minAlpha: z.number().min(-1).max(1).default(0.667),
+    agreeWithin: z.number().finite().min(0).optional(),
     minOverlapItems: z.number().int().min(1).default(5),
     /** Requests go out in batches of this many; the next batch when the current one is answered (0: all at once). */
     batchSize: z.number().int().min(0).default(0),

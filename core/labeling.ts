@@ -23,6 +23,12 @@ export interface Agreement {
   disagreements: number;
   settledByThird: number;
   minKappa: number;
+  /** A numeric campaign's agreement: Krippendorff's alpha (interval) over every overlapped item's answers. */
+  alpha?: number | null;
+  minAlpha?: number;
+  /** A numeric campaign: the mean absolute difference of the first two answers, and the agreement tolerance. */
+  meanAbsoluteDifference?: number;
+  agreeWithin?: number;
 }
 
 /** Which batch is out, of how many. */
@@ -101,10 +107,31 @@ export function agreementOf(
 
 /**
  * The agreement gate: true when reviewers agree too little to train on, that is when at least
- * `minOverlapItems` items have two answers and their kappa is below `minKappa`.
+ * `minOverlapItems` items have two answers and their kappa is below `minKappa` (a numeric campaign: their
+ * alpha below `minAlpha`).
  */
-export function agreesTooLittle(a: Agreement, minOverlapItems: number): a is Agreement & { kappa: number } {
-  return a.pairs >= minOverlapItems && a.kappa !== null && a.kappa < a.minKappa;
+export function agreesTooLittle(a: Agreement, minOverlapItems: number): boolean {
+  if (a.pairs < minOverlapItems) return false;
+  if (a.minAlpha !== undefined) return a.alpha !== undefined && a.alpha !== null && a.alpha < a.minAlpha;
+  return a.kappa !== null && a.kappa < a.minKappa;
+}
+
+/**
+ * The agreement so far, for status lines: "kappa 0.72 on 9 items (gate 0.6)" or "alpha 0.91 on 9 items
+ * (gate 0.667)"; null before two answers can be compared.
+ */
+export function agreementText(a: Agreement): string | null {
+  if (a.minAlpha !== undefined)
+    return a.alpha === undefined || a.alpha === null
+      ? null
+      : `alpha ${a.alpha.toFixed(2)} on ${a.pairs} items (gate ${a.minAlpha})`;
+  return a.kappa === null ? null : `kappa ${a.kappa.toFixed(2)} on ${a.pairs} items (gate ${a.minKappa})`;
+}
+
+/** The agreement as a person reads it: "kappa 0.42 < 0.6" or "alpha 0.31 < 0.667". */
+export function agreementShortfall(a: Agreement): string {
+  if (a.minAlpha !== undefined) return `alpha ${(a.alpha ?? NaN).toFixed(2)} < ${a.minAlpha}`;
+  return `kappa ${(a.kappa ?? NaN).toFixed(2)} < ${a.minKappa}`;
 }
 
 /** Candidate and disagreement strategies choose each batch when the previous one is answered. */

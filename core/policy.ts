@@ -3,6 +3,8 @@
  */
 import type { DriftReport } from './drift.js';
 import { describePerformance } from './drift/performance.js';
+import { describeTargetDrift } from './drift/regression.js';
+import { isRegressionMetric } from './performance-metrics.js';
 import type { Policy } from './schemas.js';
 import { describeSelection } from './window.js';
 import { fnv1a } from './hash.js';
@@ -36,13 +38,16 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
   if (perf.degraded) signals.push('performance');
   if (report.datasetDrifted) signals.push('features');
   if (report.labelShiftPsi !== null && report.labelShiftPsi >= LABEL_SHIFT_PSI) signals.push('label-shift');
+  // A regression model's label shift: its numeric target drifted from the reference target.
+  if (report.target?.drift?.drifted) signals.push('label-shift');
   const incident = report.dataQuality?.incident === true;
   if (incident) signals.push('data-quality');
   const rankedFeatures = report.features
     .filter((f) => f.drifted)
     .map((f) => ({ feature: f.feature, psi: f.psi, test: f.test, statistic: f.statistic, score: f.score }));
-  // The drop the signal rests on: measured on labeled rows, or estimated without them.
-  const drop = (perf.basis === 'estimated' ? perf.estimate?.drop : perf.drop) ?? 0;
+  // The drop the signal rests on: measured on labeled rows, or estimated without them (a regression
+  // error metric's relative to its baseline, as its tolerance is: core/drift/regression.ts).
+  const drop = (perf.basis === 'estimated' ? perf.estimate?.drop : (perf.relativeDrop ?? perf.drop)) ?? 0;
   const strongStatistics = report.features.some((f) => f.drifted && (f.score ?? 0) >= 5);
   let severity: Severity = 'none';
   if (signals.includes('performance') || signals.includes('features')) {
@@ -66,9 +71,16 @@ export function diagnose(report: DriftReport, policy: Policy['drift']): Diagnosi
     `${(report.driftedShare * 100).toFixed(0)}% of features drifted${report.window ? ` (${describeSelection(report.window)})` : ''}`,
     describePerformance(perf, policy.minLabeledRows),
   ];
-  if (perf.metric && perf.metric !== 'accuracy' && perf.current !== null && perf.baseline !== null)
+  if (
+    perf.metric &&
+    perf.metric !== 'accuracy' &&
+    !isRegressionMetric(perf.metric) &&
+    perf.current !== null &&
+    perf.baseline !== null
+  )
     parts.push(`${perf.metric} ${perf.current.toFixed(3)} vs baseline ${perf.baseline.toFixed(3)}`);
   if (report.labelShiftPsi !== null) parts.push(`label PSI ${report.labelShiftPsi.toFixed(3)}`);
+  if (report.target) parts.push(describeTargetDrift(report.target));
   if (observeOnly) parts.push('performance holds, so feature drift is observed, not acted on');
   if (incident)
     parts.push(

@@ -85,6 +85,31 @@ const take = (n: Note, used: Set<string>, ...keys: string[]): Note => {
   return out;
 };
 
+const ERROR_METRICS: Record<string, string> = { mae: 'MAE', rmse: 'RMSE', r2: 'R²', mape: 'MAPE' };
+
+/** A regression model's performance and target, as the confirm stage noted them (core/cycle-notes.ts). */
+function regressionLine(f: Note, labeled: number): string {
+  const metric = str(f.performanceMetric)!;
+  const value = (v: unknown) => (metric === 'mape' ? asPct(v) : asFixed(v, 2));
+  const rel = num(f.relativeDrop);
+  const parts = [
+    num(f.current) === null
+      ? 'No numeric feedback in the window.'
+      : `Measured ${ERROR_METRICS[metric] ?? metric} ${value(f.current)} on ${plural(labeled, 'labeled row')} against the holdout's ${value(f.baseline)}${rel !== null ? ` (${rel >= 0 ? '+' : '−'}${pct(Math.abs(rel))})` : ''}${f.performanceBasis === 'none' ? ' (too few labeled rows to judge)' : ''}.`,
+  ];
+  const bad = num(f.notNumericLabels);
+  if (bad) parts.push(`${plural(bad, 'feedback')} not a number, left out.`);
+  const t = f.targetDrift as
+    | { test?: unknown; pValue?: unknown; statistic?: unknown; drifted?: unknown; notMeasured?: unknown }
+    | undefined;
+  if (t && str(t.notMeasured)) parts.push(`Target drift not measured: ${str(t.notMeasured)}.`);
+  else if (t)
+    parts.push(
+      `The target ${t.drifted === true ? 'drifted' : 'held'} (${str(t.test) ?? 'test'} ${num(t.pValue) !== null ? `p ${num(t.pValue)! < 0.0001 ? num(t.pValue)!.toExponential(1) : asFixed(t.pValue, 4)}` : asFixed(t.statistic)}).`,
+    );
+  return parts.join(' ');
+}
+
 /** confirm: the drift report's headline and the features that drifted most. */
 const driftGroup: Group = (n, used) => {
   if (!('driftedShare' in n) || !('windowRows' in n)) return [];
@@ -104,6 +129,12 @@ const driftGroup: Group = (n, used) => {
     'estimatedAccuracyBand',
     'estimatedRows',
     'estimateUnavailable',
+    'performanceMetric',
+    'current',
+    'baseline',
+    'relativeDrop',
+    'notNumericLabels',
+    'targetDrift',
   );
   const labeled = num(f.labeledRows) ?? 0;
   const blocks: Block[] = [
@@ -114,7 +145,8 @@ const driftGroup: Group = (n, used) => {
   ];
   const band = Array.isArray(f.estimatedAccuracyBand) ? f.estimatedAccuracyBand : null;
   let perf: string;
-  if (f.performanceBasis === 'estimated')
+  if (str(f.performanceMetric) && f.performanceMetric !== 'accuracy') perf = regressionLine(f, labeled);
+  else if (f.performanceBasis === 'estimated')
     perf = `Estimated accuracy ${asPct(f.estimatedAccuracy)} (CBPE, ${labeled === 0 ? 'no labels' : `only ${plural(labeled, 'labeled row')}`}${band ? `, band ${asPct(band[0])}–${asPct(band[1])}` : ''}${num(f.estimatedRows) !== null ? ` over ${plural(num(f.estimatedRows)!, 'row')}` : ''}) against the baseline ${asPct(f.baselineAccuracy)}.`;
   else if (num(f.currentAccuracy) !== null)
     perf = `Measured accuracy ${asPct(f.currentAccuracy)} on ${plural(labeled, 'labeled row')} against the baseline ${asPct(f.baselineAccuracy)}${f.performanceBasis === 'none' ? ' (too few labeled rows to judge)' : ''}.`;

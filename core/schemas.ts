@@ -16,7 +16,15 @@ import { DurationString, durationMs, ModelId } from './inputs.js';
 import { LabelingSettings } from './labeling-settings.js';
 import { LogSourcePolicy, unmappedFeatures } from './log-source.js';
 import { NotificationSettings } from './notifications.js';
+import { CLASSIFICATION_METRICS, isRegressionMetric, REGRESSION_METRICS } from './performance-metrics.js';
 import { RolloutMetrics, TrafficRouter } from './rollout-adapters.js';
+
+export {
+  CLASSIFICATION_METRICS,
+  isRegressionMetric,
+  REGRESSION_METRICS,
+  type RegressionMetric,
+} from './performance-metrics.js';
 
 export * from './inputs.js';
 export * from './labeling-settings.js';
@@ -88,7 +96,11 @@ export const Policy = z.object({
       persistence: z.number().int().min(1).max(100).default(3),
       /** What feature drift alone does while measured performance holds: observe (default) or act. */
       featureDriftAlone: z.enum(['observe', 'act']).default('observe'),
-      performanceMetric: z.enum(['accuracy', 'macroF1', 'auc', 'logLoss']).default('accuracy'),
+      /**
+       * What the performance signal judges: accuracy, macroF1, auc or logLoss for a classifier (default
+       * accuracy); mae, rmse, r2 or mape for a regression model (default mae, set by ModelDefinition).
+       */
+      performanceMetric: z.enum([...CLASSIFICATION_METRICS, ...REGRESSION_METRICS]).default('accuracy'),
       performanceTolerance: z.number().min(0).max(1).default(0.05),
       severeDrop: z.number().min(0).max(1).default(0.15),
       minLabeledRows: z.number().int().positive().default(30),
@@ -399,7 +411,7 @@ export const TargetRange = z
   });
 export type TargetRange = z.infer<typeof TargetRange>;
 
-export const ModelDefinition = z
+const DefinitionFields = z
   .object({
     modelId: ModelId,
     /** Unset: classification, as every model was before regression models. */
@@ -458,8 +470,51 @@ export const ModelDefinition = z
       }
     }
   })
+  .superRefine((d, ctx) => {
+    const metric = d.policy.drift.performanceMetric;
+    if (d.task === 'regression' && !isRegressionMetric(metric))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'drift', 'performanceMetric'],
+        message: `"${metric}" judges a classifier; a regression model's performance is one of ${REGRESSION_METRICS.join(', ')} (default mae): change it or leave it unset`,
+      });
+    if (d.task === 'classification' && isRegressionMetric(metric))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'drift', 'performanceMetric'],
+        message: `"${metric}" is an error metric of a regression model; a classifier's performance is one of ${CLASSIFICATION_METRICS.join(', ')} (default accuracy): change it, or set "task": "regression"`,
+      });
+  })
   // Inside Remedy a regression model's labelSet is empty, so code written for classes sees none.
   .transform(({ labelSet, ...d }) => ({ ...d, labelSet: labelSet ?? [] }));
+
+/**
+ * A regression definition that leaves drift.performanceMetric unset judges on MAE (the Policy's own
+ * default, accuracy, is a classifier's). Anything that is not such a definition passes unchanged.
+ */
+function regressionDefaults(raw: z.input<typeof DefinitionFields>): z.input<typeof DefinitionFields> {
+  if (typeof raw !== 'object' || raw === null || raw.task !== 'regression') return raw;
+  const policy: unknown = raw.policy ?? {};
+  if (typeof policy !== 'object' || policy === null) return raw;
+  const drift: unknown = (policy as { drift?: unknown }).drift ?? {};
+  if (typeof drift !== 'object' || drift === null) return raw;
+  const given = drift as {
+    performanceMetric?: unknown;
+    performanceTolerance?: unknown;
+    severeDrop?: unknown;
+  };
+  // An error metric is judged on its relative increase, and a window's MAE swings more than its accuracy:
+  // on the cars, bootstrapped windows of a champion that is no worse exceed its holdout MAE by 5 % in
+  // 28–37 % of windows of 30–120 rows, by 25 % in 0.3–7 %. So a regressor's defaults are 25 % and 75 %.
+  const defaults = {
+    ...(given.performanceMetric === undefined ? { performanceMetric: 'mae' as const } : {}),
+    ...(given.performanceTolerance === undefined ? { performanceTolerance: 0.25 } : {}),
+    ...(given.severeDrop === undefined ? { severeDrop: 0.75 } : {}),
+  };
+  return { ...raw, policy: { ...policy, drift: { ...drift, ...defaults } } };
+}
+
+export const ModelDefinition = z.preprocess(regressionDefaults, DefinitionFields);
 export type ModelDefinition = z.infer<typeof ModelDefinition>;
 /** A definition as a person writes it (defaults not yet applied). */
 export type ModelDefinitionInput = z.input<typeof ModelDefinition>;

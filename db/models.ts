@@ -47,8 +47,19 @@ export async function getModel(q: Queryable, modelId: string): Promise<ModelDefi
     ...(regression ? {} : { labelSet: row.label_set }),
     ...(regression && row.target !== null ? { target: row.target } : {}),
     features: row.feature_spec,
-    policy: row.policy,
+    policy: regression ? withoutClassifierMetric(row.policy) : row.policy,
   });
+}
+
+/**
+ * A regression model registered before regression models had error metrics stored the Policy's default,
+ * accuracy, which judges a classifier: read it as unset, so the model judges on its default, MAE.
+ */
+function withoutClassifierMetric(policy: unknown): unknown {
+  const drift = (policy as { drift?: { performanceMetric?: unknown } } | null)?.drift;
+  if (drift?.performanceMetric !== 'accuracy') return policy;
+  const { performanceMetric: _stored, ...rest } = drift;
+  return { ...(policy as object), drift: rest };
 }
 
 export interface ModelVersionRow {

@@ -5,6 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
+import type { Features, Window } from '../core/schemas.js';
 import type { CycleSummary } from '../workflows/messages.js';
 import { startCycle, waitForCycle, type Queues } from '../ops/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from './reviewer.js';
@@ -60,10 +61,27 @@ export const DEMO_POLICY = {
   rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: [SCENARIO.approver] },
 };
 
+/** A row of a scenario's data: its key, time, features and ground truth (a class, or a number as text). */
+export interface ScenarioRow {
+  recordKey: string;
+  ts: string;
+  features: Features;
+  label: string;
+}
+
+/** What a scripted cycle needs of a prepared model: its ID, every row with its truth, the cycle's window. */
+export interface ScriptedModel {
+  modelId: string;
+  rows: readonly ScenarioRow[];
+  /** The cycle's window (default: the weather scenario's). */
+  window?: Window;
+}
+
 /** Requests after the cycle's window: the production traffic the rollout is judged on. */
-export function futureTraffic(prepared: PreparedModel): TrafficRow[] {
+export function futureTraffic(prepared: ScriptedModel): TrafficRow[] {
+  const end = (prepared.window ?? SCENARIO.window).end;
   return prepared.rows
-    .filter((r) => r.ts >= SCENARIO.window.end)
+    .filter((r) => r.ts >= end)
     .map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label }));
 }
 
@@ -73,7 +91,7 @@ export const TRAFFIC_BOUND = 50_000;
 export async function runScriptedCycle(
   client: Client,
   queues: Queues,
-  prepared: PreparedModel,
+  prepared: ScriptedModel,
   /** With `cycleId`, plays the people of a cycle a trigger already started instead of starting one. */
   opts: {
     gatewayUrl: string;
@@ -92,7 +110,7 @@ export async function runScriptedCycle(
       await startCycle(
         client,
         queues,
-        { modelId: prepared.modelId, window: SCENARIO.window, trigger: 'demo' },
+        { modelId: prepared.modelId, window: prepared.window ?? SCENARIO.window, trigger: 'demo' },
         opts.reviewBase ? { reviewBase: opts.reviewBase } : {},
       )
     ).cycleId;

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { buildReferenceProfile, type TargetProfile } from '../core/drift.js';
+import { buildReferenceProfile, buildTargetProfile } from '../core/drift.js';
 import { canonicalJson } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { ForestConfig } from '../core/forest.js';
@@ -121,7 +121,7 @@ export async function registerRegressionModel(
       [],
       {},
     ),
-    target: targetProfile(values, holdoutErrors),
+    target: buildTargetProfile(values, holdoutErrors),
     ...spanOf(reference),
   };
   const artifactJson = canonicalJson(artifact);
@@ -164,22 +164,6 @@ export async function registerRegressionModel(
     return v;
   });
   return { version, ...summary, holdoutErrors, champion: 'created' };
-}
-
-/** The target on the rows the champion trained on, and the champion's holdout errors. */
-function targetProfile(values: readonly number[], holdout: RegressionErrors | null): TargetProfile {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
-  return {
-    rows: values.length,
-    ...rangeOf(values),
-    mean,
-    std: Math.sqrt(variance),
-    holdout:
-      holdout === null
-        ? null
-        : { rows: holdout.rows, mae: holdout.mae, rmse: holdout.rmse, r2: holdout.r2, mape: holdout.mape },
-  };
 }
 
 /** The span the reference covers (its last row's time included: the end is exclusive). */

@@ -4,7 +4,8 @@
  * a label, Enter sends it, S skips, U or Backspace goes back. Enter on a focused link, Skip or Back does
  * what that control says; picking a label takes the focus off them. Keys pressed while an answer is on its
  * way are held and played after it, so a fast labeler loses none; a refusal drops them and stays on its
- * item.
+ * item. A numeric campaign's item has a value field instead of label buttons: typing goes into it, Enter
+ * sends what it holds (the campaign's validator judges it), and Skip and Back are its buttons.
  *
  * An answer the campaign accepted is final (the first answer for a record wins: workflows/labeling.ts
  * stores a second one as a duplicate of the first), so going back to it shows it, locked, and sends
@@ -34,11 +35,14 @@ document.body.classList.add('js');
 const tell = (kind, text) => { status.className = kind; status.textContent = text; };
 const current = () => items[at];
 const buttons = (item) => Array.from(item.querySelectorAll('button.label'));
+const field = (item) => item.querySelector('input.value');
 const sentCount = () => items.filter((el) => el.dataset.state === 'sent').length;
 
 function show() {
   items.forEach((el, i) => { el.hidden = i !== at; });
   if (done) done.hidden = at < items.length;
+  const input = items[at] && field(items[at]);
+  if (input && !input.disabled) input.focus();
   const sent = sentCount();
   const skipped = items.filter((el) => el.dataset.state === 'skipped').length;
   progress.textContent = Math.min(at + 1, items.length) + ' of ' + items.length;
@@ -63,6 +67,8 @@ function lock(item, label, note) {
     b.disabled = true;
     b.setAttribute('aria-pressed', String(b.dataset.label === label));
   }
+  const input = field(item);
+  if (input) { input.value = label; input.disabled = true; }
   item.querySelector('.submit').disabled = true;
   const sent = item.querySelector('.sent');
   sent.textContent = note;
@@ -101,8 +107,9 @@ async function submit() {
   const item = current();
   if (!item) return;
   if (item.dataset.state === 'sent') { tell('note', item.dataset.key + ' is already sent; its answer cannot be changed here.'); return; }
-  const label = item.dataset.chosen;
-  if (!label) { tell('note', 'Pick a label first: press its number or click it.'); return; }
+  const input = field(item);
+  const label = input ? input.value.trim() : item.dataset.chosen;
+  if (!label) { tell('note', input ? 'Type the value first, then press Enter.' : 'Pick a label first: press its number or click it.'); return; }
   busy = true;
   const refusal = item.querySelector('.refusal');
   refusal.textContent = '';
@@ -148,6 +155,14 @@ function act(key) {
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
   const k = e.key;
+  // In a value field every key but Enter is typing.
+  if (e.target && e.target.classList && e.target.classList.contains('value')) {
+    if (k !== 'Enter') return;
+    e.preventDefault();
+    if (busy) held.push(k);
+    else act(k);
+    return;
+  }
   const digit = k.length === 1 && k >= '1' && k <= '9';
   if (!digit && !['Enter', 's', 'S', 'u', 'U', 'Backspace'].includes(k)) return;
   // Enter on a focused link, Skip or Back does what that control says, as everywhere else.

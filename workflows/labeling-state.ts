@@ -15,11 +15,18 @@ import {
   batchSizeOf,
   choosesBatchByBatch,
   isOverlapped,
+  settledLabel,
   type Agreement,
   type BatchProgress,
   type Vote,
 } from '../core/labeling.js';
 import type { CampaignIdentity, LabelingSettings } from '../core/labeling-settings.js';
+import {
+  agreeWithinOf,
+  numericAnswersNeeded,
+  numericVotesAgreement,
+  settledNumericLabel,
+} from '../core/numeric-votes.js';
 import type { LabelingStatus, PendingItem } from './messages.js';
 import { publishReleased } from './label-studio.js';
 import { quickIo, summarized } from './presets.js';
@@ -185,12 +192,34 @@ export function newCampaign(id: CampaignIdentity, settings: LabelingSettings, st
 export const overlapped = (c: Campaign, recordKey: string): boolean =>
   isOverlapped(c.id.campaignId, recordKey, c.settings.overlap);
 
-export const agreement = (c: Campaign): Agreement =>
-  agreementOf(
-    c.votes.values(),
-    c.items.filter((i) => overlapped(c, i.recordKey)).length,
-    c.settings.minKappa,
-  );
+/** How far apart a numeric campaign's two answers may be and still agree; null for a class campaign. */
+export const agreeWithin = (c: Campaign): number | null =>
+  c.id.numeric ? agreeWithinOf(c.id.numeric, c.settings.agreeWithin) : null;
+
+export const agreement = (c: Campaign): Agreement => {
+  const count = c.items.filter((i) => overlapped(c, i.recordKey)).length;
+  const within = agreeWithin(c);
+  // Settings kept by a campaign started before minAlpha existed read its default.
+  if (within !== null)
+    return numericVotesAgreement(c.votes.values(), count, {
+      minKappa: c.settings.minKappa,
+      minAlpha: c.settings.minAlpha ?? 0.667,
+      within,
+    });
+  return agreementOf(c.votes.values(), count, c.settings.minKappa);
+};
+
+/** Answers an overlapped item needs in all (numbers: two within the tolerance, else three). */
+export const answersNeededIn = (c: Campaign, votes: readonly Vote[]): number => {
+  const within = agreeWithin(c);
+  return within === null ? answersNeeded(votes) : numericAnswersNeeded(votes, within);
+};
+
+/** An overlapped item's settled label (numbers: the mean of two that agree, else the median of three). */
+export const settledLabelIn = (c: Campaign, votes: readonly Vote[]): string | null => {
+  const within = agreeWithin(c);
+  return within === null ? settledLabel(votes) : settledNumericLabel(votes, within);
+};
 
 export const batchOf = (c: Campaign): BatchProgress => batchProgress(c.released, c.total, c.batchSize);
 
@@ -227,7 +256,7 @@ export function statusOf(c: Campaign): LabelingStatus {
       .map((i) => {
         if (!overlapped(c, i.recordKey)) return i;
         const votes = c.votes.get(i.recordKey) ?? [];
-        return { ...i, reviewedBy: votes.map((v) => v.reviewer), needs: answersNeeded(votes) };
+        return { ...i, reviewedBy: votes.map((v) => v.reviewer), needs: answersNeededIn(c, votes) };
       }),
     deadlineAt: c.deadlineAt,
     state: c.state,

@@ -10,10 +10,9 @@ import {
 } from '@temporalio/workflow';
 import { CampaignDecision, describeZodError, ExtendDeadlineInput, LabelAnswer } from '../core/inputs.js';
 import {
+  agreementShortfall,
   agreesTooLittle,
-  answersNeeded,
   settledBy,
-  settledLabel,
   settledVerifiedBy,
   withVote,
 } from '../core/labeling.js';
@@ -39,6 +38,7 @@ import {
   carryOf,
   extend,
   historyFull,
+  answersNeededIn,
   mayDecide,
   newCampaign,
   overlapped,
@@ -46,6 +46,7 @@ import {
   restoredCampaign,
   reviewersNow,
   sendNextBatch,
+  settledLabelIn,
   statusOf,
   tell,
   unpark,
@@ -309,7 +310,7 @@ async function agreementGate(c: Campaign, settledState: Settled): Promise<Settle
     c,
     'agreement',
     (by) =>
-      `reviewers agree too little: kappa ${a.kappa.toFixed(2)} < ${a.minKappa} on ${a.pairs} items answered twice; proceed or abort by ${by}`,
+      `reviewers agree too little: ${agreementShortfall(a)} on ${a.pairs} items answered twice; proceed or abort by ${by}`,
     'agreement',
   );
   const decided = await condition(() => c.decision !== null, Math.max(due - Date.now(), 1), {
@@ -475,7 +476,7 @@ async function vote(c: Campaign, answer: LabelAnswer): Promise<SubmitLabelResult
     ...(answer.verifiedBy ? { verifiedBy: answer.verifiedBy } : {}),
   });
   c.votes.set(key, list);
-  const settled = settledLabel(list);
+  const settled = settledLabelIn(c, list);
   if (settled !== null && !c.answers.has(key)) {
     c.answers.set(key, settled);
     await acts.recordLabel({
@@ -497,6 +498,6 @@ async function vote(c: Campaign, answer: LabelAnswer): Promise<SubmitLabelResult
     label: stored.label,
     duplicate: stored.duplicate,
     remaining: c.total - c.answers.size,
-    ...(c.answers.has(key) ? {} : { awaiting: answersNeeded(list) - list.length }),
+    ...(c.answers.has(key) ? {} : { awaiting: answersNeededIn(c, list) - list.length }),
   };
 }

@@ -4,9 +4,11 @@
  */
 import { macroAucOvr } from '../evaluation.js';
 import { accuracy, logLoss, macroF1 } from '../metrics.js';
+import { isRegressionMetric } from '../performance-metrics.js';
 import type { Policy } from '../schemas.js';
 import type { EstimateOutcome, PerformanceEstimate } from './estimate.js';
 import { describeBaseline } from '../reference.js';
+import { describeRegressionPerformance, regressionPerformance } from './regression.js';
 import type { BaselineEvidence, PerformanceMetric, ReferenceProfile } from './profile.js';
 
 export interface WindowOutcome {
@@ -16,6 +18,10 @@ export interface WindowOutcome {
   predicted: string;
   /** The champion's class probabilities, when known (needed for AUC and log-loss). */
   probabilities?: Record<string, number>;
+  /** A regression model's truth as a number, null when the feedback is not one (parsed from `truth` when absent). */
+  truthValue?: number | null;
+  /** A regression model's predicted value (parsed from `predicted` when absent). */
+  predictedValue?: number;
 }
 
 export interface PerformanceCheck {
@@ -28,7 +34,17 @@ export interface PerformanceCheck {
   /** False when fewer labeled rows than the policy's minimum: too few to judge. */
   judged: boolean;
   degraded: boolean;
-  metrics: Partial<Record<PerformanceMetric, number | null>>;
+  /** Every metric measured on the labeled rows (a regressor's also carry its mean error, predicted − actual). */
+  metrics: Partial<Record<PerformanceMetric | 'meanError', number | null>>;
+  /**
+   * A regression error metric's drop relative to its baseline (drop ÷ baseline): what the tolerance and
+   * severeDrop judge for MAE, RMSE and MAPE (core/drift/regression.ts). Absent for classifiers and R².
+   */
+  relativeDrop?: number | null;
+  /** A regression baseline's rows (the champion's holdout). */
+  baselineRows?: number;
+  /** A regression window's feedback that was not a number: counted, left out of the metrics. */
+  notNumericLabels?: number;
   baselineAccuracy: number;
   currentAccuracy: number | null;
   /** How many rows the baseline was measured on, with its interval, when the reference says. */
@@ -85,6 +101,7 @@ export function performance(
   estimate?: EstimateOutcome,
 ): PerformanceCheck {
   const metric = policy.performanceMetric;
+  if (isRegressionMetric(metric)) return regressionPerformance(profile, outcomes, policy);
   const n = outcomes.length;
   const metrics: PerformanceCheck['metrics'] = {};
   if (n > 0) {
@@ -140,6 +157,7 @@ const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
  * rows, "estimated accuracy … (CBPE, no labels)" while labels are too few, or why there is neither.
  */
 export function describePerformance(perf: PerformanceCheck, minLabeledRows?: number): string {
+  if (isRegressionMetric(perf.metric)) return describeRegressionPerformance(perf, minLabeledRows);
   const baseline = describeBaseline(perf.baselineAccuracy, perf.baselineEvidence);
   const measured =
     perf.currentAccuracy === null

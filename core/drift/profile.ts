@@ -12,7 +12,8 @@ import { defaultTest, runTest, type TestName } from './features.js';
 export const DEFAULT_MAX_SAMPLE = 20_000;
 
 export type FeatureType = 'numeric' | 'categorical';
-export type PerformanceMetric = 'accuracy' | 'macroF1' | 'auc' | 'logLoss';
+/** A classifier's metrics, then a regression model's error metrics (core/drift/regression.ts). */
+export type PerformanceMetric = 'accuracy' | 'macroF1' | 'auc' | 'logLoss' | 'mae' | 'rmse' | 'r2' | 'mape';
 
 export interface NumericProfile {
   type: 'numeric';
@@ -100,6 +101,16 @@ export interface TargetProfile {
   std: number;
   /** The champion's errors on the reference holdout; null when the reference had no holdout rows. */
   holdout: { rows: number; mae: number; rmse: number; r2: number | null; mape: number | null } | null;
+  /**
+   * The target on the same rows profiled as a numeric feature is, for the target's drift test. Absent in
+   * profiles written before it was stored: their target drift is not measured.
+   */
+  profile?: NumericProfile;
+}
+
+/** The numeric profile of a regression model's target values, as a numeric feature's is made. */
+export function targetColumnProfile(values: readonly number[]): NumericProfile {
+  return numericProfile(values, DEFAULT_MAX_SAMPLE, 10);
 }
 
 // ---------------------------------------------------------------------------------------------------

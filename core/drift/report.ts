@@ -2,6 +2,7 @@
  * The drift report: per-feature outcomes (test and data quality), the multiple-testing correction, the
  * dataset-level rule, label shift and the performance path, assembled for one window.
  */
+import { isRegressionMetric } from '../performance-metrics.js';
 import type { Features, FeatureSpec, Policy } from '../schemas.js';
 import { adjustPValues, categoricalPsi, countCategories } from '../stattests.js';
 import { prepareColumn, type Column } from './columns.js';
@@ -20,6 +21,7 @@ import {
 import type { EstimateOutcome } from './estimate.js';
 import { performance, type PerformanceCheck, type WindowOutcome } from './performance.js';
 import { columnsFromRows, type ReferenceProfile } from './profile.js';
+import { numericOutcomes, TARGET, targetReference, type TargetDrift } from './regression.js';
 import { qualityIssues, type DataQuality, type QualityIssue } from './quality.js';
 
 export type DriftPolicy = Policy['drift'];
@@ -50,6 +52,8 @@ export interface DriftReport {
   dataQuality: DataQuality;
   labelShiftPsi: number | null;
   performance: PerformanceCheck;
+  /** A regression model's target: its drift against the reference target and its data quality. */
+  target?: TargetDrift;
 }
 
 export interface ReportOptions {
@@ -128,6 +132,74 @@ export function analyzeFeature(
   };
 }
 
+/** Sets a tested feature's drift flag and score from its (adjusted) p-value or distance; the region only if it drifted. */
+function judgeDrift(f: FeatureDrift): void {
+  if (f.adjustedPValue !== null) {
+    // KS drifts at p <= alpha and the other p-value tests at p < alpha, as Evidently decides.
+    f.drifted = f.test === 'ks' ? f.adjustedPValue <= f.threshold : f.adjustedPValue < f.threshold;
+    f.score = -Math.log10(Math.max(f.adjustedPValue, 1e-300)) / -Math.log10(f.threshold);
+  } else {
+    f.drifted =
+      f.statistic >= f.threshold && !(f.thresholdSource === 'learned' && f.statistic === f.threshold);
+    f.score = f.threshold > 0 ? f.statistic / f.threshold : f.statistic > 0 ? Infinity : 0;
+  }
+  if (!f.drifted) f.region = [];
+}
+
+/**
+ * A regression window's target: the numeric feedback against the reference target with the test a
+ * numeric feature of the reference's size gets (no multiple-testing correction: it is one test apart
+ * from the features'), once there are `minLabeledRows` numbers; and its data-quality checks (feedback
+ * that is not a number as schema violations, values out of the reference target's range) whenever
+ * there is feedback. Not measured for a reference stored without the target's profile.
+ */
+export function targetDrift(
+  profile: ReferenceProfile,
+  outcomes: readonly WindowOutcome[],
+  policy: DriftPolicy,
+): TargetDrift {
+  const { truth, notNumeric, examples } = numericOutcomes(outcomes);
+  const base = { labeledRows: outcomes.length, notNumeric, examples };
+  const ref = targetReference(profile);
+  if (!ref)
+    return {
+      ...base,
+      drift: null,
+      notMeasured:
+        "the champion's reference profile has no target profile: it was stored before the target's drift was measured",
+      quality: [],
+    };
+  if (outcomes.length === 0)
+    return { ...base, drift: null, notMeasured: 'no feedback in the window', quality: [] };
+  const values = [...truth, ...Array.from({ length: notNumeric }, () => NaN)];
+  // The policy's per-feature tests and learned thresholds are the features'; the target takes the defaults.
+  const outcome = analyzeFeature(
+    ref.reference,
+    TARGET,
+    { type: 'numeric', values },
+    { ...policy, features: {}, thresholds: 'fixed' },
+    { schemaViolations: notNumeric },
+  );
+  const quality = outcome.quality.map((q) =>
+    q.kind === 'schema'
+      ? {
+          ...q,
+          detail: `${notNumeric} of ${outcomes.length} feedbacks are not a number (${examples.map((e) => JSON.stringify(e)).join(', ')}${notNumeric > examples.length ? ', …' : ''})`,
+        }
+      : q,
+  );
+  if (truth.length < policy.minLabeledRows)
+    return {
+      ...base,
+      drift: null,
+      notMeasured: `${truth.length} numeric labels, fewer than the ${policy.minLabeledRows} needed (drift.minLabeledRows)`,
+      quality,
+    };
+  const drift = outcome.drift ? { ...outcome.drift } : null;
+  if (drift) judgeDrift(drift);
+  return { ...base, drift, ...(outcome.skipped ? { notMeasured: outcome.skipped } : {}), quality };
+}
+
 /** The report from per-feature outcomes: multiple-testing correction, drift flags, ranking, dataset rule. */
 export function assembleReport(
   profile: ReferenceProfile,
@@ -149,25 +221,19 @@ export function assembleReport(
   );
   pIdx.forEach((i, k) => (features[i]!.adjustedPValue = adjusted[k]!));
 
-  for (const f of features) {
-    if (f.adjustedPValue !== null) {
-      // KS drifts at p <= alpha and the other p-value tests at p < alpha, as Evidently decides.
-      f.drifted = f.test === 'ks' ? f.adjustedPValue <= f.threshold : f.adjustedPValue < f.threshold;
-      f.score = -Math.log10(Math.max(f.adjustedPValue, 1e-300)) / -Math.log10(f.threshold);
-    } else {
-      f.drifted =
-        f.statistic >= f.threshold && !(f.thresholdSource === 'learned' && f.statistic === f.threshold);
-      f.score = f.threshold > 0 ? f.statistic / f.threshold : f.statistic > 0 ? Infinity : 0;
-    }
-    if (!f.drifted) f.region = [];
-  }
+  for (const f of features) judgeDrift(f);
   features.sort((a, b) => b.score - a.score || a.feature.localeCompare(b.feature));
   const driftedShare = features.length === 0 ? 0 : features.filter((f) => f.drifted).length / features.length;
 
+  // A regression model's target is checked like a feature, apart from them (core/drift/regression.ts);
+  // its numbers are not classes, so it has no label PSI even where its profile counted labels.
+  const regression = profile.target !== undefined || isRegressionMetric(policy.performanceMetric);
   const labelShiftPsi =
-    outcomes.length > 0 && Object.keys(profile.labels).length > 0
+    !regression && outcomes.length > 0 && Object.keys(profile.labels).length > 0
       ? categoricalPsi(profile.labels, countCategories(outcomes.map((o) => o.truth))).statistic
       : null;
+  const target = regression ? targetDrift(profile, outcomes, policy) : undefined;
+  if (target) issues.push(...target.quality);
   return {
     windowRows: rows,
     window: { held: rows, tested: rows, selection: 'all' },
@@ -181,6 +247,7 @@ export function assembleReport(
     dataQuality: { incident: issues.length > 0, issues },
     labelShiftPsi,
     performance: performance(profile, outcomes, policy, estimate),
+    ...(target ? { target } : {}),
   };
 }
 

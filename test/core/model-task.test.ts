@@ -88,4 +88,61 @@ describe('model task', () => {
     );
     expect(refusal({ modelId: 'x', task: 'regression', target: { low: 0 }, features })).toMatch(/^target: /);
   });
+
+  it('given a regression definition without a performance metric, then it judges on MAE; a classifier still on accuracy', () => {
+    expect(
+      ModelDefinition.parse({ modelId: 'a', task: 'regression', features }).policy.drift.performanceMetric,
+    ).toBe('mae');
+    const def = ModelDefinition.parse({
+      modelId: 'a',
+      task: 'regression',
+      features,
+      policy: { drift: { persistence: 2 } },
+    });
+    expect(def.policy.drift).toMatchObject({ performanceMetric: 'mae', persistence: 2 });
+    for (const metric of ['mae', 'rmse', 'r2', 'mape'])
+      expect(
+        ModelDefinition.parse({
+          modelId: 'a',
+          task: 'regression',
+          features,
+          policy: { drift: { performanceMetric: metric } },
+        }).policy.drift.performanceMetric,
+      ).toBe(metric);
+    expect(
+      ModelDefinition.parse({ modelId: 'c', labelSet: ['no', 'yes'], features }).policy.drift
+        .performanceMetric,
+    ).toBe('accuracy');
+  });
+
+  it('given a classifier’s metric on a regression model, or an error metric on a classifier, then it is refused naming the field', () => {
+    expect(
+      refusal({
+        modelId: 'a',
+        task: 'regression',
+        features,
+        policy: { drift: { performanceMetric: 'accuracy' } },
+      }),
+    ).toBe(
+      'policy.drift.performanceMetric: "accuracy" judges a classifier; a regression model\'s performance is one of mae, rmse, r2, mape (default mae): change it or leave it unset',
+    );
+    expect(
+      refusal({
+        modelId: 'c',
+        labelSet: ['no', 'yes'],
+        features,
+        policy: { drift: { performanceMetric: 'rmse' } },
+      }),
+    ).toBe(
+      'policy.drift.performanceMetric: "rmse" is an error metric of a regression model; a classifier\'s performance is one of accuracy, macroF1, auc, logLoss (default accuracy): change it, or set "task": "regression"',
+    );
+    expect(
+      refusal({
+        modelId: 'a',
+        task: 'regression',
+        features,
+        policy: { drift: { performanceMetric: 'median' } },
+      }),
+    ).toMatch(/^policy\.drift\.performanceMetric: /);
+  });
 });

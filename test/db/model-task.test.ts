@@ -52,6 +52,17 @@ describe('model task in the registry', () => {
     expect(versions.map((v) => v.definition.task)).toEqual(['regression', 'regression']);
   });
 
+  it('given a regression model stored with the classifier’s default metric, accuracy, then it reads back judging on MAE', async () => {
+    const def = ModelDefinition.parse({ modelId: 'cars-old', task: 'regression', features });
+    await registerDefinition(pool, def, 'alice');
+    // What a registration stored before regression models had error metrics.
+    await pool.query(
+      `UPDATE models SET policy = jsonb_set(policy, '{drift,performanceMetric}', '"accuracy"') WHERE model_id = $1`,
+      ['cars-old'],
+    );
+    expect((await db.getModel(pool, 'cars-old'))?.policy.drift.performanceMetric).toBe('mae');
+  });
+
   it('given a classifier, then it reads back as a classifier and its version has no task field', async () => {
     const def = ModelDefinition.parse({ modelId: 'churn', labelSet: ['no', 'yes'], features });
     await registerDefinition(pool, def, 'alice');

@@ -14,6 +14,8 @@ import * as db from '../../db/index.js';
 import { withTransaction } from '../../db/pool.js';
 import { prepareWeatherModel } from '../../dev/scenario.js';
 import { numericLabelRange } from '../../core/regression-labels.js';
+import { campaignNotifications } from '../../db/labeling.js';
+import { krippendorffAlphaInterval } from '../../core/numeric-agreement.js';
 import { labelingStatusQuery, submitLabelUpdate } from '../../workflows/messages.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 
@@ -120,6 +122,106 @@ describe('numeric labels', () => {
         ]),
       );
       expect((await handle.query(labelingStatusQuery)).answered).toBe(3);
+      await recordHistories([campaignId]);
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+
+  it('given two reviewers on every item, then answers within the tolerance settle on their mean, a third settles the rest on the median, and low alpha parks the campaign', async () => {
+    const prepared = await prepareWeatherModel(stack.pool, 'numeric-overlap');
+    const modelId = prepared.modelId;
+    const rows = prepared.rows.slice(10, 13);
+    const { datasetId } = await withTransaction(stack.pool, (client) =>
+      db.insertDatasetVersion(client, {
+        modelId,
+        idempotencyKey: `${modelId}:numeric-overlap`,
+        parentId: null,
+        kind: 'collected',
+        cycleId: null,
+        windowStart: null,
+        windowEnd: null,
+        samplingPlan: { test: 'numeric overlap' },
+        contentHash: 'numeric-overlap-3',
+        rows: rows.map((r) => ({
+          recordKey: r.recordKey,
+          ts: r.ts,
+          features: r.features,
+          label: null,
+          labelSource: null,
+          split: 'train' as const,
+        })),
+      }),
+    );
+    // −40 to 58 °C: answers within 5 % of that span (4.9 °C) agree.
+    const numeric = numericLabelRange({ min: -40 }, { min: -8, max: 36 }, 0.5);
+    const campaignId = 'numeric-overlap-1-labeling';
+    const handle = await stack.h.client.workflow.start('labelingCampaign', {
+      workflowId: campaignId,
+      taskQueue: stack.h.taskQueue,
+      args: [
+        {
+          campaignId,
+          cycleId: 'numeric-overlap-1',
+          modelId,
+          datasetId,
+          championVersion: prepared.champion.version,
+          labelSet: [],
+          numeric,
+          budget: 3,
+          minLabels: 3,
+          deadline: '24h',
+          reminderAt: 0,
+          overlap: 1,
+          minOverlapItems: 3,
+        },
+      ],
+    });
+    try {
+      const status = await until(
+        () => handle.query(labelingStatusQuery),
+        (s) => s.pending.length === 3,
+      );
+      const [a, b, c] = status.pending.map((p) => p.recordKey);
+      const send = (recordKey: string, label: string, reviewer: string) =>
+        handle.executeUpdate(submitLabelUpdate, { args: [{ recordKey, label, reviewer }] });
+      expect(await send(a!, '20', 'rita')).toMatchObject({ awaiting: 1 });
+      expect(await send(a!, '20.5', 'sam')).toMatchObject({ remaining: 2 });
+      // 10 and 30 are 20 apart: a third reviewer settles the item.
+      await send(b!, '10', 'rita');
+      expect(await send(b!, '30', 'sam')).toMatchObject({ awaiting: 1 });
+      expect(await send(b!, '12', 'tom')).toMatchObject({ remaining: 1 });
+      await send(c!, '30', 'rita');
+      await send(c!, '5', 'sam');
+      await send(c!, '28', 'tom');
+      const parked = await until(
+        () => handle.query(labelingStatusQuery),
+        (s) => s.state === 'parked',
+      );
+      const alpha = krippendorffAlphaInterval([
+        [20, 20.5],
+        [10, 30, 12],
+        [30, 5, 28],
+      ])!;
+      expect(alpha).toBeLessThan(0.667);
+      expect(parked.parkedFor).toBe('agreement');
+      expect(parked.agreement).toMatchObject({ pairs: 3, disagreements: 2, settledByThird: 2, kappa: null });
+      expect(parked.agreement!.alpha).toBeCloseTo(alpha, 12);
+      expect(parked.agreement!.agreeWithin).toBeCloseTo(4.9, 12);
+      const stored = await db.campaignLabels(stack.pool, campaignId);
+      expect(new Map(stored.map((l) => [l.record_key, l.label]))).toEqual(
+        new Map([
+          [a, '20.25'],
+          [b, '12'],
+          [c, '28'],
+        ]),
+      );
+      const notes = await campaignNotifications(stack.pool, campaignId);
+      expect(notes.map((n) => n.message).join('\n')).toMatch(
+        new RegExp(
+          `reviewers agree too little: alpha ${alpha.toFixed(2)} < 0\\.667 on 3 items answered twice`,
+        ),
+      );
       await recordHistories([campaignId]);
     } finally {
       await handle.terminate('test over');
