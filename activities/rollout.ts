@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { buildReferenceProfile, type ReferenceProfile } from '../core/drift.js';
 import { analyzeStep, type StepAnalysis } from '../core/policy.js';
-import type { ModelDefinition, Policy } from '../core/schemas.js';
+import { isRegression, type ModelDefinition, type Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { durationMs } from '../core/inputs.js';
@@ -14,6 +14,7 @@ import {
 import { businessFailure } from './failures.js';
 import { recordEvent } from './notifications.js';
 import { servingReference } from './reference.js';
+import { regressionLogAnalysis } from './regression-rollout.js';
 import { measureArm, MetricsRefused, MetricsUnavailable, prometheusName } from './rollout-metrics.js';
 import { applySplit, RouterRefused } from './traffic-router.js';
 
@@ -314,9 +315,13 @@ type StepInput = {
 
 /**
  * The prediction log: the candidate's and the champion's requests served since the step began, with
- * their feedback. At 100% the champion serves nothing, so its arm is the whole rollout's.
+ * their feedback. At 100% the champion serves nothing, so its arm is the whole rollout's. A regressor's
+ * step compares the arms' absolute errors instead of their right answers.
  */
 async function predictionLogAnalysis(pool: pg.Pool, input: StepInput): Promise<StepAnalysis> {
+  // A regressor's step compares errors, not right answers (activities/regression-rollout.ts).
+  const model = await db.getModel(pool, input.modelId);
+  if (model && isRegression(model)) return regressionLogAnalysis(pool, input);
   const versions = [input.candidateVersion, input.championVersion];
   const step = await db.armStatsSince(pool, input.modelId, input.stepSince, versions);
   let champion = step.get(input.championVersion);

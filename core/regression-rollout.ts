@@ -141,6 +141,9 @@ const num = (x: number) =>
   Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
 const signed = (x: number) => `${x > 0 ? '+' : ''}${num(x)}`;
 
+/** A p-value as a person reads it: four decimals, or two significant digits below 0.0001. */
+export const pValueText = (p: number) => (p >= 1e-4 ? p.toFixed(4) : p.toExponential(1));
+
 /** The step's decision for a regressor (see the file's comment). */
 export function analyzeRegressionStep(
   candidate: RegressionArm,
@@ -163,7 +166,7 @@ export function analyzeRegressionStep(
   const tolerated = champ.mae! * (1 + policy.maxDegradation);
   const errorsFail = test.pValue !== null && cand.mae! > tolerated && test.pValue < policy.alpha;
   const latencyFails = cand.p95LatencyMs !== null && cand.p95LatencyMs! > policy.maxLatencyP95Ms;
-  const p = test.pValue === null ? 'no spread to test' : `Welch p=${test.pValue.toFixed(4)}`;
+  const p = test.pValue === null ? 'no spread to test' : `Welch p=${pValueText(test.pValue)}`;
   const reasons = [
     `candidate MAE ${num(cand.mae!)} (n=${cand.n}, bias ${signed(cand.meanError!)}) vs champion MAE ${num(champ.mae!)} (n=${champ.n}, bias ${signed(champ.meanError!)}), ${p}: ${errorsFail ? 'significantly worse' : 'not worse beyond tolerance'}`,
   ];

@@ -86,6 +86,38 @@ export async function armStatsSince(
   );
 }
 
+/**
+ * A regressor's served predictions with feedback since `since`, per version: the predicted and the true
+ * value (both kept as decimal text; a row whose text is not a number is left out).
+ */
+export async function armFeedbackValuesSince(
+  q: Queryable,
+  modelId: string,
+  since: string,
+  versions: readonly number[],
+): Promise<Map<number, { predicted: number; actual: number }[]>> {
+  const { rows } = await q.query<{ version: number; predicted: string; feedback: string }>(
+    `SELECT p.version, p.predicted, r.feedback
+     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+     WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL
+     ORDER BY p.version, p.prediction_id`,
+    [modelId, since, versions],
+  );
+  const out = new Map<number, { predicted: number; actual: number }[]>(versions.map((v) => [v, []]));
+  for (const r of rows) {
+    const predicted = Number(r.predicted);
+    const actual = Number(r.feedback);
+    if (
+      Number.isFinite(predicted) &&
+      Number.isFinite(actual) &&
+      r.predicted.trim() !== '' &&
+      r.feedback.trim() !== ''
+    )
+      out.get(r.version)!.push({ predicted, actual });
+  }
+  return out;
+}
+
 /** A rollout step's analysis and decision (a retry overwrites its own attempt); returns when it was decided. */
 export async function upsertRolloutStep(
   q: Queryable,
