@@ -6,10 +6,11 @@
 import type pg from 'pg';
 import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/catalog.js';
 import { blobsIn, scorerFor } from '../scoring/index.js';
-import { durationMs, type Window } from '../core/schemas.js';
+import { durationMs, isRegression, type Window } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import { businessFailure } from './failures.js';
 import { logSourceFrom } from './log-sources.js';
+import { regressionTargets, traceRegressionRemedy } from './regression-catalog.js';
 
 export interface TargetTrace {
   patternKey: string;
@@ -81,7 +82,8 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
 
     /**
      * The model-error patterns a cycle sets out to fix: the window's most frequent ones, each with the
-     * champion's error rate in its slice (same slicing values and true label) over the window.
+     * champion's error rate in its slice (same slicing values and true label) over the window. A
+     * regressor's are slices of large over- or under-predictions (activities/regression-catalog.ts).
      */
     async targetPatterns(input: {
       cycleId: string;
@@ -100,7 +102,8 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
         input.window.end,
         limit,
       );
-      if (top.length > 0) {
+      if (top.length > 0 && isRegression(def)) await regressionTargets(pool, def, input, top);
+      else if (top.length > 0) {
         const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
         const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
         // Every labeled record of the window, streamed: the error rate of each slice before the cycle.
@@ -147,6 +150,10 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
       const def = await model(input.modelId);
       const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
       const targets = await readTargets(pool, input.cycleId);
+      if (isRegression(def)) {
+        await traceRegressionRemedy(pool, def, input, targets);
+        return readTargets(pool, input.cycleId);
+      }
       const served = await db.labeledServedBy(pool, input.modelId, input.candidateVersion);
       for (const t of targets) {
         const { slice, truth } = parsePattern(t.patternKey);

@@ -40,6 +40,8 @@ export interface FlagContext {
   /** The multivariate score above which a request is out of distribution. */
   scoreLimit: number;
   policy: FailurePolicy;
+  /** A regression model's limit of a large error (core/regression-catalog.ts); absent for classifiers. */
+  regression?: { largeErrorLimit: number | null };
 }
 
 function quantileSorted(sorted: ArrayLike<number>, q: number): number {

@@ -356,6 +356,11 @@ export const Policy = z.object({
       sliceBy: z.array(z.string().min(1)).max(5).optional(),
       /** A cycle targets this many of the window's most frequent model-error patterns. */
       targets: z.number().int().min(1).max(20).default(3),
+      /**
+       * Regression models: a prediction whose error exceeds this multiple of the champion's holdout MAE is
+       * a failure case (unset: 2).
+       */
+      largeErrorMultiple: z.number().positive().optional(),
     })
     .prefault({}),
   triggers: z

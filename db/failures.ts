@@ -305,3 +305,21 @@ export async function unlabeledFlagRanks(
   );
   return rows;
 }
+
+/**
+ * The limit a regressor's large-error pattern was flagged by (its latest case's `detail.limit`), so the
+ * remedy is traced against the same limit; null when no case of the pattern has one.
+ */
+export async function patternErrorLimit(
+  q: Queryable,
+  modelId: string,
+  patternKey: string,
+): Promise<number | null> {
+  const { rows } = await q.query<{ limit: number | null }>(
+    `SELECT (detail->>'limit')::float8 AS limit FROM failure_cases
+     WHERE model_id = $1 AND pattern_key = $2 AND detail ? 'limit'
+     ORDER BY occurred_at DESC, record_key LIMIT 1`,
+    [modelId, patternKey],
+  );
+  return rows[0]?.limit ?? null;
+}

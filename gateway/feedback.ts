@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { flagOutcome } from '../core/catalog.js';
+import { flagLargeError } from '../core/regression-catalog.js';
 import { canonicalNumericLabel, numericLabelProblem, numericLabelRange } from '../core/regression-labels.js';
 import { describeZodError, isRegression, type ModelDefinition } from '../core/schemas.js';
 import * as db from '../db/index.js';
@@ -109,7 +110,9 @@ export function truthHandlers({
     const served = known ?? (await db.servedRequest(pool, modelId, recordKey));
     if (!served) return false;
     const ctx = await cache.flagContext(modelId, served.version);
-    const flagged = flagOutcome(ctx.sliceBy, { ...served, truth, correction: isCorrection });
+    const flagged = ctx.regression
+      ? flagLargeError(ctx, { ...served, truth })
+      : flagOutcome(ctx.sliceBy, { ...served, truth, correction: isCorrection });
     if (!flagged) return false;
     if (by) flagged.detail.by = by;
     const added = await db.insertFailureCases(pool, modelId, [

@@ -7,10 +7,11 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { flagContext, flagOutcome, flagServed, type FlagContext } from '../core/catalog.js';
 import { upgradeProfile } from '../core/drift.js';
+import { flagLargeError, largeErrorLimit } from '../core/regression-catalog.js';
 import type { Prediction } from '../core/model.js';
 import { blobsIn, scorerFor, type Scorer } from '../scoring/index.js';
 import { routesToCandidate } from '../core/policy.js';
-import type { Features } from '../core/schemas.js';
+import { isRegression, type Features } from '../core/schemas.js';
 import type { Queryable } from '../db/pool.js';
 import * as db from '../db/index.js';
 
@@ -64,7 +65,10 @@ export class ModelCache {
     const def = await db.getModel(this.pool, modelId);
     if (!def) throw new Error(`model ${modelId} is not registered`);
     const stored = await db.getReferenceProfile(this.pool, modelId, version);
-    return flagContext(def.features, stored ? upgradeProfile(stored) : null, def.policy.failures);
+    const profile = stored ? upgradeProfile(stored) : null;
+    const ctx = flagContext(def.features, profile, def.policy.failures);
+    if (!isRegression(def)) return ctx;
+    return { ...ctx, regression: { largeErrorLimit: largeErrorLimit(profile, def.policy.failures) } };
   }
 
   /** The version's scorer (an ONNX version's session is opened once). */
@@ -114,9 +118,12 @@ export async function scoreOne(
     occurredAt: r.ts ?? new Date(),
   };
   const flags = flagServed(ctx, { ...base, latencyMs: latencyUs / 1000 });
-  // A regression model's answer is rarely exactly right: its large errors are cases of their own (not built yet).
-  if (r.feedback && p.value === undefined) {
-    const wrong = flagOutcome(ctx.sliceBy, { ...base, truth: r.feedback, correction: false });
+  // A regression model's answer is rarely exactly right: only its large errors are cases.
+  if (r.feedback) {
+    const wrong =
+      p.value === undefined
+        ? flagOutcome(ctx.sliceBy, { ...base, truth: r.feedback, correction: false })
+        : flagLargeError(ctx, { ...base, truth: r.feedback });
     if (wrong) flags.push(wrong);
   }
   return { served, cases: flags.map((flagged) => ({ ...base, flagged })) };
