@@ -4,13 +4,19 @@
  * baseline metrics the new champion earns on labeled rows it was not trained on.
  */
 import type pg from 'pg';
-import { buildReferenceProfile, upgradeProfile, type ReferenceProfile } from '../core/drift.js';
+import {
+  buildReferenceProfile,
+  upgradeProfile,
+  type ReferenceProfile,
+  type TargetProfile,
+} from '../core/drift.js';
 import { scoreRows } from '../scoring/index.js';
 import { chooseReferenceSpan, measureBaseline, REFERENCE_MAX_ROWS, type Span } from '../core/reference.js';
-import { durationMs, type ModelDefinition } from '../core/schemas.js';
+import { durationMs, isRegression, type ModelDefinition } from '../core/schemas.js';
 import * as ref from '../db/reference.js';
 import * as db from '../db/index.js';
 import { logSourceFrom } from './log-sources.js';
+import { regressionReferenceProfile } from './regression-reference.js';
 import { earliestProduction, productionSpanRows } from './span-rows.js';
 
 export interface ServingReference {
@@ -23,6 +29,22 @@ export interface ServingReference {
     labeledRows: number;
     baseline: ReferenceProfile['baseline'];
     baselineEvidence: ReferenceProfile['baselineEvidence'] | null;
+    /** A regressor's target profile, with the new champion's errors on rows it did not train on. */
+    target?: TargetProfile | null;
+    /** Which rows those errors were measured on. */
+    holdoutSource?: string;
+  };
+}
+
+/** How the profiled rows relate to the span's. */
+function sampleOf(sample: { rows: readonly unknown[]; total: number }): ReferenceProfile['sample'] {
+  return {
+    rows: sample.rows.length,
+    of: sample.total,
+    method:
+      sample.total > sample.rows.length
+        ? 'uniform sample by a hash of the record key'
+        : 'every row of the span',
   };
 }
 
@@ -98,6 +120,31 @@ export async function servingReference(
   const holdout = candidate.datasetId === null ? [] : await ref.labeledHoldout(pool, candidate.datasetId);
   const useSpan = unseen.length >= holdout.length;
   const evalRows = useSpan ? unseen.map((r) => ({ features: r.features, label: r.label! })) : holdout;
+  const evalSource = useSpan
+    ? `labeled rows ${window ? "from the cycle's window on that" : 'of the span'} the champion was not trained on${sample.total > sample.rows.length ? ' (within the sample)' : ''}`
+    : "the candidate's holdout (larger than the span's unseen labeled rows)";
+  if (isRegression(model)) {
+    const built = await regressionReferenceProfile(pool, {
+      model,
+      artifact: candidate.artifact,
+      rows: sample.rows,
+      evalRows,
+    });
+    const profile = { ...built.profile, span, sample: sampleOf(sample) };
+    return {
+      profile,
+      summary: {
+        span,
+        rows: sample.rows.length,
+        of: sample.total,
+        labeledRows: labeled.length,
+        baseline: profile.baseline,
+        baselineEvidence: null,
+        target: built.target,
+        ...(built.target?.holdout ? { holdoutSource: evalSource } : {}),
+      },
+    };
+  }
   const measured =
     evalRows.length === 0
       ? null
@@ -108,9 +155,7 @@ export async function servingReference(
             candidate.artifact,
             evalRows.map((r) => r.features),
           ),
-          useSpan
-            ? `labeled rows ${window ? "from the cycle's window on that" : 'of the span'} the champion was not trained on${sample.total > sample.rows.length ? ' (within the sample)' : ''}`
-            : "the candidate's holdout (larger than the span's unseen labeled rows)",
+          evalSource,
         );
   const fallback = candidate.metrics.holdout as
     { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } } | undefined;
@@ -126,14 +171,7 @@ export async function servingReference(
       { psiBins: model.policy.drift.psiBins },
     ),
     span,
-    sample: {
-      rows: sample.rows.length,
-      of: sample.total,
-      method:
-        sample.total > sample.rows.length
-          ? 'uniform sample by a hash of the record key'
-          : 'every row of the span',
-    },
+    sample: sampleOf(sample),
     ...(measured ? { baselineEvidence: measured.evidence } : {}),
   };
   return {

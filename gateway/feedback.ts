@@ -61,11 +61,8 @@ export function truthHandlers({
         404,
         `no request "${input.requestId}" for model "${modelId}": send feedback for a served request ID`,
       );
-    // A regression model's wrong answers are not flagged one by one (large errors are cases: not built yet).
-    const flagged =
-      stored.duplicate || isRegression(def)
-        ? false
-        : await flagTruth(modelId, input.requestId, stored.label, false);
+    // A regression model's answer is a case when its error is large (core/regression-catalog.ts).
+    const flagged = stored.duplicate ? false : await flagTruth(modelId, input.requestId, stored.label, false);
     return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate, flagged };
   };
 

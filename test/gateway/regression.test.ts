@@ -93,9 +93,17 @@ describe('gateway for a regression model', () => {
 
   it('given the true value as feedback, then a number is stored in one form and a bad one is refused with the field named', async () => {
     const ok = await call('/v1/models/mpg/feedback', { requestId: 'car-a', label: 31.5 });
+    // Flagged when the miss is beyond twice the champion's holdout MAE (a large error).
+    const limit = 2 * (await db.getReferenceProfile(pool, 'mpg', 1))!.target!.holdout!.mae;
+    const predicted = Number((await db.servedRequest(pool, 'mpg', 'car-a'))!.predicted);
     expect(ok).toEqual({
       status: 200,
-      json: { requestId: 'car-a', label: '31.5', duplicate: false, flagged: false },
+      json: {
+        requestId: 'car-a',
+        label: '31.5',
+        duplicate: false,
+        flagged: Math.abs(predicted - 31.5) > limit,
+      },
     });
     await call('/v1/models/mpg/predict', { requestId: 'car-b', features: later[1]!.features });
     expect(await call('/v1/models/mpg/feedback', { requestId: 'car-b', label: 'fast' })).toEqual({
@@ -120,7 +128,24 @@ describe('gateway for a regression model', () => {
     ]);
   });
 
-  it('given replayed traffic with its true values, then each car is served and logged, and no exact-match "wrong prediction" or low-confidence case is flagged', async () => {
+  it('given feedback far above the prediction, then the answer says it was flagged: an under-prediction case of its origin', async () => {
+    const car = later[2]!;
+    const r = await call('/v1/models/mpg/predict', { requestId: 'car-far', features: car.features });
+    const limit = 2 * (await db.getReferenceProfile(pool, 'mpg', 1))!.target!.holdout!.mae;
+    const truth = Number(((r.json.prediction as number) + 1.5 * limit).toFixed(1));
+    await gateway.log.flush();
+    const fb = await call('/v1/models/mpg/feedback', { requestId: 'car-far', label: truth });
+    expect(fb).toEqual({
+      status: 200,
+      json: { requestId: 'car-far', label: String(truth), duplicate: false, flagged: true },
+    });
+    const [flagged] = await db.failureCases(pool, 'mpg', {
+      pattern: `model-error/Origin=${car.features.Origin}/error=under`,
+    });
+    expect(flagged).toMatchObject({ recordKey: 'car-far', kind: 'wrong-prediction', truth: String(truth) });
+  });
+
+  it('given replayed traffic with its true values, then each car is served and logged, and only misses beyond twice the holdout MAE are cases, by origin and sign', async () => {
     const replay = cars.filter((c) => c.year === 1979);
     const { added, served } = await ingestRecords(
       pool,
@@ -134,12 +159,22 @@ describe('gateway for a regression model', () => {
       '1980-01-01T00:00:00.000Z',
     );
     expect({ added, served }).toEqual({ added: replay.length, served: replay.length });
-    const { rows } = await pool.query<{ kind: string }>(
-      `SELECT DISTINCT kind FROM failure_cases WHERE model_id = 'mpg' AND record_key LIKE 'replay-%'`,
+    const limit = 2 * (await db.getReferenceProfile(pool, 'mpg', 1))!.target!.holdout!.mae;
+    const champion = await db.getModelVersion(pool, 'mpg', 1);
+    if (!isRegressorArtifact(champion.artifact)) throw new Error('the champion is not a regressor');
+    const artifact = champion.artifact;
+    const misses = replay.filter((c) => Math.abs(predictValue(artifact, c.features).value - c.value) > limit);
+    expect(misses.length).toBeGreaterThan(0);
+    const cases = (await db.failureCases(pool, 'mpg', { limit: 1000 })).filter((c) =>
+      c.recordKey.startsWith('replay-'),
     );
-    expect(rows.map((r) => r.kind).filter((k) => k === 'wrong-prediction' || k === 'low-confidence')).toEqual(
-      [],
-    );
+    expect(cases.filter((c) => c.kind === 'low-confidence')).toEqual([]);
+    const wrong = cases.filter((c) => c.kind === 'wrong-prediction');
+    expect(wrong.map((c) => c.recordKey).sort()).toEqual(misses.map((c) => `replay-${c.recordKey}`).sort());
+    for (const c of wrong) {
+      const sign = Number(c.predicted) > Number(c.truth) ? 'over' : 'under';
+      expect(c.patternKey).toBe(`model-error/Origin=${c.features.Origin}/error=${sign}`);
+    }
     const logged = await pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM predictions WHERE model_id = 'mpg' AND record_key LIKE 'replay-%' AND predicted ~ '^[0-9.]+$'`,
     );
