@@ -1,10 +1,16 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { blobsIn, scoreRows, scorerFor } from '../scoring/index.js';
-import type { Features } from '../core/schemas.js';
+import { isRegression, type Features, type ModelDefinition } from '../core/schemas.js';
 import { orderForLabeling } from '../core/policy.js';
 import { disagreementPick, hybridMarginPick, quickCandidate } from '../core/active-learning.js';
 import type { LabelingStrategy } from '../core/labeling-settings.js';
+import { readNumericLabel } from '../core/regression-labels.js';
+import {
+  hybridSpreadPick,
+  quickRegressorSpread,
+  suggestedValue,
+} from '../core/regression-active-learning.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { recordEvent } from './notifications.js';
@@ -61,15 +67,20 @@ function firstPickActivities({ pool }: LabelingDeps) {
         champion.artifact,
         unlabeled.map((r) => r.features),
       );
+      const model = await db.getModel(pool, input.modelId);
+      if (!model) throw new Error(`model ${input.modelId} is not registered`);
+      const regression = isRegression(model);
+      // A regressor's uncertainty is its quick forest's spread on the labels so far (largest first).
+      const spreads = regression ? regressionSpreads(model, rows, [], unlabeled) : null;
       const scored = unlabeled.map((r, i) => {
         const p = championSays[i]!;
         const [top = 0, second = 0] = Object.values(p.probabilities).sort((a, b) => b - a);
         return {
           recordKey: r.recordKey,
           features: r.features,
-          guess: p.label,
+          guess: p.value !== undefined ? suggestedValue(p.value) : p.label,
           confidence: p.confidence,
-          margin: top - second,
+          margin: spreads ? -(spreads[i] ?? 0) : top - second,
         };
       });
       const byKey = new Map(scored.map((s) => [s.recordKey, s]));
@@ -100,7 +111,8 @@ function firstPickActivities({ pool }: LabelingDeps) {
         };
       }
       // Auto-labels: what the champion is sure enough of, recorded as the champion's answer.
-      const threshold = input.autoLabelAbove;
+      // Never for a regressor: its confidence is always 1, and its predicted value is not the truth.
+      const threshold = regression ? undefined : input.autoLabelAbove;
       const auto = threshold === undefined ? [] : scored.filter((s) => s.confidence >= threshold);
       const autoKeys = new Set(auto.map((a) => a.recordKey));
       const candidates = scored.filter((s) => !autoKeys.has(s.recordKey));
@@ -115,7 +127,7 @@ function firstPickActivities({ pool }: LabelingDeps) {
       // The candidate strategy's first batch: flagged cases first, then at random (no labels to learn from yet).
       const picked = orderForLabeling(
         candidates,
-        batchwise ? 'random' : strategy,
+        batchwise ? 'random' : regression && strategy !== 'random' ? 'margin' : strategy,
         batchwise ? (k) => (flagged.has(k) ? 0 : 1) : (k) => flagged.get(k) ?? 3,
         input.campaignId,
       ).slice(0, Math.min(input.budget, input.firstBatch ?? input.budget));
@@ -131,7 +143,7 @@ function firstPickActivities({ pool }: LabelingDeps) {
           tasks.map((p, i) => ({
             recordKey: p.recordKey,
             priority: i < picked.length ? i : AUTO_PRIORITY + i,
-            score: p.confidence,
+            score: regression ? -p.margin : p.confidence,
           })),
         );
         if (auto.length > 0)
@@ -177,12 +189,15 @@ function nextBatchActivities({ pool }: LabelingDeps) {
       const scorer = await scorerFor(champion.artifact, blobsIn(pool));
       const asItems = async (batch: (typeof rows)[number][]): Promise<LabelItem[]> => {
         const predicted = await scorer.score(batch.map((r) => r.features));
-        return batch.map((r, i) => ({
-          recordKey: r.recordKey,
-          features: r.features,
-          guess: predicted[i]!.label,
-          confidence: predicted[i]!.confidence,
-        }));
+        return batch.map((r, i) => {
+          const p = predicted[i]!;
+          return {
+            recordKey: r.recordKey,
+            features: r.features,
+            guess: p.value !== undefined ? suggestedValue(p.value) : p.label,
+            confidence: p.confidence,
+          };
+        });
       };
       const byKey = new Map(rows.map((r) => [r.recordKey, r]));
       const start = input.index * input.size;
@@ -211,6 +226,24 @@ function nextBatchActivities({ pool }: LabelingDeps) {
       );
       const take = Math.min(input.size, input.budget - askedOfPeople, remaining.length);
       if (take <= 0) return { items: [] };
+      if (isRegression(model)) {
+        // A regressor's next batch: a random share, then the rows its quick forest's trees disagree on most.
+        const spreads = regressionSpreads(model, rows, answered, remaining);
+        const picks = hybridSpreadPick(
+          remaining.map((r, i) => ({ ...r, spread: spreads?.[i] ?? 0 })),
+          take,
+        );
+        await db.insertLabelTasks(
+          pool,
+          input.campaignId,
+          input.datasetId,
+          picks.map((p, i) => ({ recordKey: p.recordKey, priority: start + i, score: p.spread })),
+        );
+        const after = (await tasksNow()).filter(
+          (t) => t.priority >= start && t.priority < start + input.size,
+        );
+        return { items: await asItems(after.map((t) => byKey.get(t.record_key)!)) };
+      }
       const said = quickCandidate(model.features, model.labelSet, examples, remaining);
       const withMargin = remaining.map((r, i) => ({ ...r, margin: said ? said[i]!.margin : 0 }));
       // Only the disagreement strategy needs the champion's guess on every remaining row.
@@ -319,4 +352,31 @@ type Scored = LabelItem & { margin: number };
 
 function toItem(s: Scored): LabelItem {
   return { recordKey: s.recordKey, features: s.features, guess: s.guess, confidence: s.confidence };
+}
+
+/**
+ * A regressor's quick forest (core/regression-active-learning.ts) trained on the dataset's labeled rows
+ * and the campaign's answers so far: its trees' spread on each of `rows`; null with fewer than two labels.
+ */
+function regressionSpreads(
+  model: ModelDefinition,
+  dataset: readonly { recordKey: string; features: Features; label: string | null }[],
+  answered: readonly { record_key: string; label: string }[],
+  rows: readonly { features: Features }[],
+): number[] | null {
+  const numeric = (label: string): number[] => {
+    const read = readNumericLabel(label);
+    return 'value' in read ? [read.value] : [];
+  };
+  const byKey = new Map(dataset.map((r) => [r.recordKey, r]));
+  const examples = [
+    ...dataset.flatMap((r) =>
+      r.label === null ? [] : numeric(r.label).map((value) => ({ features: r.features, value })),
+    ),
+    ...answered.flatMap((a) => {
+      const row = byKey.get(a.record_key);
+      return row ? numeric(a.label).map((value) => ({ features: row.features, value })) : [];
+    }),
+  ];
+  return quickRegressorSpread(model.features, examples, rows)?.map((p) => p.spread) ?? null;
 }

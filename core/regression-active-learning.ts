@@ -60,3 +60,13 @@ export function hybridSpreadPick<T extends { recordKey: string; spread: number }
 ): T[] {
   return hybridPick(shuffled, take, explore, spreadPick);
 }
+
+/**
+ * The champion's predicted value as a campaign suggests it to a reviewer: three significant digits
+ * (23.659… → "23.7", 4.123 → "4.12"), whole numbers from 100 on (4521.3 → "4521"), never a full float.
+ */
+export function suggestedValue(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`suggestedValue: ${String(value)} is not a finite number`);
+  if (Math.abs(value) >= 100) return String(Math.round(value));
+  return String(Number(value.toPrecision(3)));
+}

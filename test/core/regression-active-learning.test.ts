@@ -4,7 +4,12 @@
  * random selection on the vega cars; here, what it picks and that it picks the same every time.
  */
 import { describe, expect, it } from 'vitest';
-import { hybridSpreadPick, quickRegressorSpread, spreadPick } from '../../core/regression-active-learning.js';
+import {
+  hybridSpreadPick,
+  quickRegressorSpread,
+  spreadPick,
+  suggestedValue,
+} from '../../core/regression-active-learning.js';
 import { CAR_FEATURES, labeledCars } from '../../dev/cars.js';
 
 const cars = labeledCars();
@@ -39,5 +44,20 @@ describe('regression active learning', () => {
     expect(hybridSpreadPick(rows, 5, 0.4).map((r) => r.recordKey)).toEqual(['b', 'a', 'c', 'e', 'd']);
     expect(hybridSpreadPick(rows, 3, 0.3).map((r) => r.recordKey)).toEqual(['b', 'c', 'a']);
     expect(() => spreadPick(rows, -1)).toThrow('take must be a whole number ≥ 0, got -1');
+  });
+});
+
+describe('the value a campaign suggests', () => {
+  it('given a predicted value, then three significant digits, whole numbers from 100 on', () => {
+    expect([23.659722222222218, 4.1234, 0.012345, -7.25, 145.6, 4521.33, 30].map(suggestedValue)).toEqual([
+      '23.7',
+      '4.12',
+      '0.0123',
+      '-7.25',
+      '146',
+      '4521',
+      '30',
+    ]);
+    expect(() => suggestedValue(NaN)).toThrow(/NaN is not a finite number/);
   });
 });
