@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { sliceOf, traceVerdict, volumeDecision, type Verdict } from '../core/catalog.js';
 import { blobsIn, scorerFor } from '../scoring/index.js';
-import { durationMs, isRegression, type Window } from '../core/schemas.js';
+import { durationMs, isRegression, type ModelDefinition, type Window } from '../core/schemas.js';
 import * as db from '../db/index.js';
 import { businessFailure } from './failures.js';
 import { logSourceFrom } from './log-sources.js';
@@ -103,38 +103,7 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
         limit,
       );
       if (top.length > 0 && isRegression(def)) await regressionTargets(pool, def, input, top);
-      else if (top.length > 0) {
-        const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
-        const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
-        // Every labeled record of the window, streamed: the error rate of each slice before the cycle.
-        const groups = new Map<string, { rows: number; errors: number }>();
-        const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
-        const scorer = await scorerFor(champion.artifact, blobsIn(pool));
-        const source = logSourceFrom(pool, def.policy.logSource, def.features);
-        await source.readWindow({ ...range, labeledOnly: true }, async (labeled) => {
-          const predicted = await scorer.score(labeled.map((r) => r.features));
-          labeled.forEach((r, i) => {
-            const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;
-            const g = groups.get(k) ?? { rows: 0, errors: 0 };
-            g.rows++;
-            if (predicted[i]!.label !== r.feedback) g.errors++;
-            groups.set(k, g);
-          });
-        });
-        for (const t of top) {
-          const { slice, truth } = parsePattern(t.pattern_key);
-          const g = groups.get(`${slice}|${truth}`) ?? { rows: 0, errors: 0 };
-          await db.insertCycleTarget(pool, {
-            cycleId: input.cycleId,
-            modelId: input.modelId,
-            patternKey: t.pattern_key,
-            cases: Number(t.cases),
-            rows: g.rows,
-            errors: g.errors,
-          });
-          await db.setPatternCycle(pool, input.modelId, t.pattern_key, input.cycleId);
-        }
-      }
+      else if (top.length > 0) await classifierTargets(pool, def, input, top);
       return readTargets(pool, input.cycleId);
     },
 
@@ -176,6 +145,45 @@ export function createCatalogActivities({ pool }: { pool: pg.Pool }) {
       return readTargets(pool, input.cycleId);
     },
   };
+}
+
+/** A classifier's targets: each top pattern with the champion's error rate in its slice and true label. */
+async function classifierTargets(
+  pool: pg.Pool,
+  def: ModelDefinition,
+  input: { cycleId: string; modelId: string; championVersion: number; window: Window },
+  top: readonly { pattern_key: string; cases: string }[],
+): Promise<void> {
+  const champion = await db.getModelVersion(pool, input.modelId, input.championVersion);
+  const sliceBy = def.policy.failures.sliceBy ?? def.features.categorical;
+  // Every labeled record of the window, streamed: the error rate of each slice before the cycle.
+  const groups = new Map<string, { rows: number; errors: number }>();
+  const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
+  const scorer = await scorerFor(champion.artifact, blobsIn(pool));
+  const source = logSourceFrom(pool, def.policy.logSource, def.features);
+  await source.readWindow({ ...range, labeledOnly: true }, async (labeled) => {
+    const predicted = await scorer.score(labeled.map((r) => r.features));
+    labeled.forEach((r, i) => {
+      const k = `${sliceOf(r.features, sliceBy)}|${r.feedback}`;
+      const g = groups.get(k) ?? { rows: 0, errors: 0 };
+      g.rows++;
+      if (predicted[i]!.label !== r.feedback) g.errors++;
+      groups.set(k, g);
+    });
+  });
+  for (const t of top) {
+    const { slice, truth } = parsePattern(t.pattern_key);
+    const g = groups.get(`${slice}|${truth}`) ?? { rows: 0, errors: 0 };
+    await db.insertCycleTarget(pool, {
+      cycleId: input.cycleId,
+      modelId: input.modelId,
+      patternKey: t.pattern_key,
+      cases: Number(t.cases),
+      rows: g.rows,
+      errors: g.errors,
+    });
+    await db.setPatternCycle(pool, input.modelId, t.pattern_key, input.cycleId);
+  }
 }
 
 /** model-error/<slice>/truth=<t>/predicted=<p> → its slice and true label. */
