@@ -399,8 +399,13 @@ ${cardGatesHtml(input)}`;
 
 function rolloutHtml(r: CycleReportInput): Html {
   if (r.rollout.length === 0) return markup`<p class="note">No rollout step was analysed.</p>`;
-  const acc = (a: { accuracy: number | null; n: number }): string =>
-    a.accuracy === null ? NONE : `${pct(a.accuracy)} (n=${a.n})`;
+  // A regressor's arm has no accuracy: its MAE instead (core/regression-rollout.ts).
+  const acc = (a: { accuracy: number | null; n: number; mae?: number | null }): string =>
+    a.accuracy !== null
+      ? `${pct(a.accuracy)} (n=${a.n})`
+      : typeof a.mae === 'number'
+        ? `MAE ${a.mae.toPrecision(3)} (n=${a.n})`
+        : NONE;
   return markup`${rolloutSvg(r.rollout)}
 <table class="rollout-steps">
 <thead><tr><th class="num">Step</th><th class="num">Traffic</th><th>Decision</th><th class="num">Candidate</th><th class="num">Champion</th><th class="num">p</th><th>Analysis</th></tr></thead>

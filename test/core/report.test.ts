@@ -11,6 +11,8 @@ import {
   type ReportStage,
 } from '../../core/report.js';
 import { compactText, stageBlocks } from '../../core/report-stages.js';
+import { analyzeRegressionStep } from '../../core/regression-rollout.js';
+import { Policy } from '../../core/schemas.js';
 
 const feature = (over: Partial<FeatureDrift> = {}): FeatureDrift => ({
   feature: 'temp_max',
@@ -276,5 +278,30 @@ describe('stage notes in the report', () => {
     expect(report).toContain(
       "**Reference:** v1's reference: 2012-01-01 to 2012-12-31 (the registration's reference data), 540 rows; baseline accuracy 70.3%",
     );
+  });
+});
+
+describe('cycle report of a regressor’s rollout', () => {
+  it('given a failed step of a regressor, then each arm shows its MAE and the reason its Welch test', () => {
+    const arm = (errors: number[]) => ({
+      pairs: errors.map((e, i) => ({ predicted: 20 + i + e, actual: 20 + i })),
+      p95LatencyMs: 3,
+    });
+    const worse = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 6 : -5) + i / 10);
+    const better = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 1 : -2) + i / 20);
+    const analysis = analyzeRegressionStep(arm(worse), arm(better), Policy.parse({}).rollout);
+    expect(analysis.decision).toBe('fail');
+    const step = {
+      stepIndex: 0,
+      attempt: 0,
+      weight: 10,
+      decision: 'fail',
+      decidedAt: '2026-01-01T00:00:01.000Z',
+      analysis,
+    };
+    const html = cycleReportHtml(input({ rollout: [step] }));
+    expect(html).toContain(`MAE ${analysis.candidate.mae!.toPrecision(3)} (n=20)`);
+    expect(html).toContain(`MAE ${analysis.champion.mae!.toPrecision(3)} (n=20)`);
+    expect(cycleReportMarkdown(input({ rollout: [step] }))).toMatch(/Welch p=\S+: significantly worse/);
   });
 });
