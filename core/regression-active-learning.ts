@@ -62,11 +62,12 @@ export function hybridSpreadPick<T extends { recordKey: string; spread: number }
 }
 
 /**
- * The champion's predicted value as a campaign suggests it to a reviewer: three significant digits
- * (23.659… → "23.7", 4.123 → "4.12"), whole numbers from 100 on (4521.3 → "4521"), never a full float.
+ * The champion's predicted value as a campaign suggests it to a reviewer: four significant digits, as the
+ * review page shows numbers (23.659… → "23.66", 4.12345 → "4.123"), whole numbers from 1000 on
+ * (12345.6 → "12346", never "12350"): never a full float.
  */
 export function suggestedValue(value: number): string {
   if (!Number.isFinite(value)) throw new Error(`suggestedValue: ${String(value)} is not a finite number`);
-  if (Math.abs(value) >= 100) return String(Math.round(value));
-  return String(Number(value.toPrecision(3)));
+  if (Math.abs(value) >= 1000) return String(Math.round(value));
+  return String(Number(value.toPrecision(4)));
 }

@@ -3,7 +3,7 @@
  * registered on the 1970–74 cars; a cycle collected the 1975–78 cars, a third of them with their true
  * miles per gallon as feedback. People are asked first about the cars a quick forest trained on those
  * labels is least sure of (its trees' spread), each shown the champion's predicted value rounded to
- * three significant digits; the champion's values are never taken as labels; the next batch learns from
+ * four significant digits; the champion's values are never taken as labels; the next batch learns from
  * the answers so far.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -115,7 +115,7 @@ describe('a regressor’s labeling campaign', () => {
     expect(opened.items.map((i) => i.recordKey)).toEqual(largest.map((c) => c.recordKey));
     for (const item of opened.items) {
       expect(item.guess).toBe(suggestedValue(predictValue(champion, item.features).value));
-      expect(item.guess).toMatch(/^\d{1,2}(\.\d{1,2})?$/);
+      expect(item.guess).toMatch(/^\d{1,2}(\.\d{1,3})?$/);
     }
   });
 

@@ -48,16 +48,10 @@ describe('regression active learning', () => {
 });
 
 describe('the value a campaign suggests', () => {
-  it('given a predicted value, then three significant digits, whole numbers from 100 on', () => {
-    expect([23.659722222222218, 4.1234, 0.012345, -7.25, 145.6, 4521.33, 30].map(suggestedValue)).toEqual([
-      '23.7',
-      '4.12',
-      '0.0123',
-      '-7.25',
-      '146',
-      '4521',
-      '30',
-    ]);
+  it('given a predicted value, then four significant digits, whole numbers from 1000 on', () => {
+    expect(
+      [23.659722222222218, 4.12345, 0.0123456, -7.25, 145.66, 4521.33, 12345.6, 30].map(suggestedValue),
+    ).toEqual(['23.66', '4.123', '0.01235', '-7.25', '145.7', '4521', '12346', '30']);
     expect(() => suggestedValue(NaN)).toThrow(/NaN is not a finite number/);
   });
 });
