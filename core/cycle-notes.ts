@@ -341,7 +341,10 @@ export function approvalDeniedReason(d: { approver: string; reason?: string | un
   return `rollout denied by ${d.approver}${d.reason ? `: ${d.reason}` : ''}`;
 }
 
-/** rollout: how it ended, and each step's decision on the two versions' accuracy. */
+/**
+ * rollout: how it ended, and each step's decision on the two versions' accuracy (a regressor's: their MAE,
+ * core/regression-rollout.ts).
+ */
 export function rolloutNote(r: {
   outcome: string;
   reason: string;
@@ -350,13 +353,22 @@ export function rolloutNote(r: {
   return {
     outcome: r.outcome,
     reason: r.reason,
-    steps: r.steps.map((s) => ({
-      weight: s.weight,
-      decision: s.analysis.decision,
-      candidateAccuracy: roundOrNull(s.analysis.candidate.accuracy),
-      championAccuracy: roundOrNull(s.analysis.champion.accuracy),
-      candidateN: s.analysis.candidate.n,
-      championN: s.analysis.champion.n,
-    })),
+    steps: r.steps.map((s) => {
+      const mae = (a: object): number | null | undefined =>
+        'mae' in a ? (a.mae as number | null) : undefined;
+      const [candidateMae, championMae] = [mae(s.analysis.candidate), mae(s.analysis.champion)];
+      return {
+        weight: s.weight,
+        decision: s.analysis.decision,
+        ...(candidateMae !== undefined
+          ? { candidateMae: roundOrNull(candidateMae), championMae: roundOrNull(championMae ?? null) }
+          : {
+              candidateAccuracy: roundOrNull(s.analysis.candidate.accuracy),
+              championAccuracy: roundOrNull(s.analysis.champion.accuracy),
+            }),
+        candidateN: s.analysis.candidate.n,
+        championN: s.analysis.champion.n,
+      };
+    }),
   };
 }

@@ -3,9 +3,13 @@ import {
   approvalDeniedReason,
   labelingExpiredReason,
   labelingInputOf,
+  rolloutNote,
   round,
   traceNote,
 } from '../../core/cycle-notes.js';
+import { analyzeStep } from '../../core/policy.js';
+import { analyzeRegressionStep } from '../../core/regression-rollout.js';
+import { Policy } from '../../core/schemas.js';
 import { LabelingSettings } from '../../core/labeling-settings.js';
 
 const identity = {
@@ -69,5 +73,36 @@ describe('ending reasons and notes', () => {
     expect(
       traceNote({ patternKey: 'p', cases: 9, before: { rate: 1 / 3 }, after: null, verdict: null }),
     ).toEqual({ pattern: 'p', cases: 9, before: 0.3333, after: null, verdict: null });
+  });
+});
+
+describe('the rollout note', () => {
+  const policy = Policy.parse({}).rollout;
+  it('given a regressor’s step, then the note keeps each arm’s MAE; a classifier’s keeps accuracy', () => {
+    const arm = (error: number, n: number) => ({
+      pairs: Array.from({ length: n }, (_, i) => ({ predicted: 20 + (i % 2 ? error : -error), actual: 20 })),
+      p95LatencyMs: 2,
+    });
+    const regression = analyzeRegressionStep(arm(1.23456, 20), arm(2.5, 30), policy);
+    const classes = analyzeStep({ n: 20, correct: 15 }, { n: 30, correct: 24 }, policy);
+    const note = rolloutNote({
+      outcome: 'promoted',
+      reason: 'every step passed its analysis',
+      steps: [
+        { weight: 10, analysis: regression },
+        { weight: 25, analysis: classes },
+      ],
+    });
+    expect(note.steps).toEqual([
+      { weight: 10, decision: 'pass', candidateMae: 1.2346, championMae: 2.5, candidateN: 20, championN: 30 },
+      {
+        weight: 25,
+        decision: 'pass',
+        candidateAccuracy: 0.75,
+        championAccuracy: 0.8,
+        candidateN: 20,
+        championN: 30,
+      },
+    ]);
   });
 });
