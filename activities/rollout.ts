@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { buildReferenceProfile, type ReferenceProfile } from '../core/drift.js';
 import { analyzeStep, type StepAnalysis } from '../core/policy.js';
+import { regressionTrainingProfile } from '../core/regression-reference.js';
 import { isRegression, type ModelDefinition, type Policy } from '../core/schemas.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
@@ -380,6 +381,7 @@ async function trainingRowsProfile(
   const rows = candidate.datasetId === null ? [] : await db.getDatasetRows(pool, candidate.datasetId);
   const train = rows.filter((r) => r.split === 'train' && r.label !== null);
   if (train.length === 0) return null;
+  if (isRegression(model)) return regressionTrainingProfile(model, train, candidate.metrics.holdoutErrors);
   const holdout = candidate.metrics.holdout as
     { candidate?: { accuracy?: number; macroF1?: number; logLoss?: number } } | undefined;
   const measured = holdout?.candidate ?? {};
