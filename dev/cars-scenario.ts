@@ -19,9 +19,12 @@ export const CARS_SCENARIO = {
   window: { start: '1975-01-01T00:00:00Z', end: '1981-01-01T00:00:00Z' },
 } as const;
 
-/** The regression demo's policy: the weather demo's people and rollout, a budget the smaller data can fill. */
+/**
+ * The regression demo's policy: the weather demo's people and rollout. The window holds 184 cars, 62 with
+ * feedback: people label 100 more, so the cycle's holdout passes the evaluation's 30 rows.
+ */
 export const CARS_DEMO_POLICY = {
-  labeling: { budget: 40, minLabels: 20, deadline: '24h', reviewers: [SCENARIO.reviewer] },
+  labeling: { budget: 100, minLabels: 40, deadline: '24h', reviewers: [SCENARIO.reviewer] },
   rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: [SCENARIO.approver] },
 };
 

@@ -135,4 +135,49 @@ describe('main job (npm run demo)', () => {
       estimator: 'GradientBoostingClassifier',
     });
   }, 600_000);
+
+  it('given a fresh data folder, when the demo runs with --task regression, then a miles-per-gallon model goes through every stage on its errors and the candidate is promoted', async () => {
+    const cli = await resolveTemporalCli();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'remedy-demo-regression-'));
+    await chmod(dataDir, 0o755);
+    const env: NodeJS.ProcessEnv = { ...process.env, REMEDY_DATA_DIR: dataDir };
+    delete env.DATABASE_URL;
+    delete env.TEMPORAL_ADDRESS;
+    if (cli) env.TEMPORAL_CLI_PATH = cli.path;
+
+    const { code, stdout, stderr } = await run(['--json', '--task', 'regression'], env);
+
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout) as {
+      modelId: string;
+      outcome: string;
+      reason: string;
+      stages: { stage: string; summary?: Record<string, unknown> }[];
+    };
+    const stage = (name: string) => summary.stages.find((s) => s.stage === name)?.summary;
+    expect(summary.modelId).toBe('cars-1');
+    expect({ outcome: summary.outcome, reason: summary.reason }).toEqual({
+      outcome: 'promoted',
+      reason: 'every step passed its analysis',
+    });
+    expect(stderr).toMatch(/champion v1 trained on 1970–74: holdout MAE [\d.]+ mpg on \d+ rows/);
+    // The window is judged on its error against the holdout, not on an accuracy.
+    expect(stage('confirm')).toMatchObject({ performanceMetric: 'mae', performanceBasis: 'measured' });
+    expect(stage('diagnose')?.reason).toMatch(/measured MAE [\d.]+ vs baseline [\d.]+ \(holdout, \d+ rows\)/);
+    expect(stage('retrain')).toMatchObject({ task: 'regression', trainer: 'forest-regressor' });
+    const evaluation = stage('evaluate') as { candidate: { mae: number }; champion: { mae: number } };
+    expect(evaluation).toMatchObject({ task: 'regression', gate: 'go' });
+    expect(evaluation.candidate.mae).toBeLessThan(evaluation.champion.mae);
+    expect(summary.stages.map((s) => s.stage)).toEqual([
+      'confirm',
+      'diagnose',
+      'collect',
+      'label',
+      'retrain',
+      'evaluate',
+      'approval',
+      'rollout',
+      'close',
+    ]);
+  }, 300_000);
 });
