@@ -5,7 +5,19 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DATASETS, POLICY_NAMES, type Dataset, type PolicyName } from './efficacy-data.js';
+import {
+  DATASETS,
+  isRegressionDataset,
+  POLICY_NAMES,
+  type Dataset,
+  type PolicyName,
+} from './efficacy-data.js';
+import {
+  checkRegressionTargets,
+  maeChart,
+  regressionTable,
+  summarizeRegression,
+} from './efficacy-regression.js';
 import type { ReviewerSettings } from './efficacy-cycle.js';
 import { replayPolicy, type ReplayEnv, type ReplayResult } from './efficacy-replay.js';
 import {
@@ -52,6 +64,29 @@ export function parseDatasets(raw: string): string[] {
   return names;
 }
 
+/** The summaries, targets, table and chart of a dataset: on accuracy, or on MAE for a regression. */
+function score(
+  d: Dataset,
+  results: ReplayResult[],
+): { summaries: PolicySummary[]; targets: TargetCheck[]; table: string; chart: string } {
+  if (isRegressionDataset(d)) {
+    const summaries = results.map((r) => summarizeRegression(d, r));
+    return {
+      summaries,
+      targets: checkRegressionTargets(d, summaries, results),
+      table: regressionTable(summaries, d),
+      chart: maeChart(d, summaries),
+    };
+  }
+  const summaries = results.map((r) => summarize(d, r));
+  return {
+    summaries,
+    targets: checkTargets(d, summaries, results),
+    table: markdownTable(summaries, d),
+    chart: accuracyChart(d, summaries),
+  };
+}
+
 export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<DatasetRun[]> {
   await mkdir(o.outDir, { recursive: true });
   const runs: DatasetRun[] = [];
@@ -73,11 +108,10 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
         }),
       ),
     );
-    const summaries = results.map((r) => summarize(dataset, r));
-    const targets = checkTargets(dataset, summaries, results);
-    const table = markdownTable(summaries, dataset);
+    const scored = score(dataset, results);
+    const { summaries, targets, table } = scored;
     const chartFile = path.join(o.outDir, `efficacy-${name}.svg`);
-    await writeFile(chartFile, accuracyChart(dataset, summaries));
+    await writeFile(chartFile, scored.chart);
     runs.push({ dataset, results, summaries, targets, table, chartFile });
   }
   await writeFile(path.join(o.outDir, 'efficacy.md'), reportMarkdown(runs, o));
@@ -132,7 +166,7 @@ function reportMarkdown(runs: DatasetRun[], o: EfficacyOptions): string {
       '',
       r.table,
       '',
-      `![prequential accuracy per window](${path.basename(r.chartFile)})`,
+      `![prequential ${isRegressionDataset(r.dataset) ? 'MAE' : 'accuracy'} per window](${path.basename(r.chartFile)})`,
       '',
       ...targetLines(r.targets),
     );

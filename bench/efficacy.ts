@@ -21,7 +21,7 @@ import { parseDatasets, runEfficacy, targetLines } from './efficacy-run.js';
 
 const opts = new Command('bench:efficacy')
   .option('--quick', 'a year of the stream (12 windows): minutes, for CI')
-  .option('--dataset <names>', 'comma-separated datasets: weather, employment', 'weather')
+  .option('--dataset <names>', 'comma-separated datasets: weather, employment, cars', 'weather')
   .option('--out <dir>', 'where the report goes', path.join(dataDir(), 'bench', 'efficacy'))
   .option('--label-delay-ms <ms>', "the scripted reviewer's wait before each answer", '0')
   .option('--label-error-rate <share>', 'share of wrong answers from the reviewer (0..1)', '0')
