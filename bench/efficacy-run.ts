@@ -19,6 +19,7 @@ import {
   summarizeRegression,
 } from './efficacy-regression.js';
 import type { ReviewerSettings } from './efficacy-cycle.js';
+import { sklearnLines, sklearnReference, type SklearnReference } from './efficacy-sklearn.js';
 import { replayPolicy, type ReplayEnv, type ReplayResult } from './efficacy-replay.js';
 import {
   accuracyChart,
@@ -49,6 +50,8 @@ export interface DatasetRun {
   targets: TargetCheck[];
   table: string;
   chartFile: string;
+  /** A regression dataset's scikit-learn reference on the same windows (or why it was skipped). */
+  sklearn?: SklearnReference;
 }
 
 export function parseDatasets(raw: string): string[] {
@@ -112,7 +115,13 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
     const { summaries, targets, table } = scored;
     const chartFile = path.join(o.outDir, `efficacy-${name}.svg`);
     await writeFile(chartFile, scored.chart);
-    runs.push({ dataset, results, summaries, targets, table, chartFile });
+    const sklearn = isRegressionDataset(dataset)
+      ? await sklearnReference(
+          dataset,
+          results.find((r) => r.policy === 'remedy-default'),
+        )
+      : undefined;
+    runs.push({ dataset, results, summaries, targets, table, chartFile, ...(sklearn ? { sklearn } : {}) });
   }
   await writeFile(path.join(o.outDir, 'efficacy.md'), reportMarkdown(runs, o));
   await writeFile(
@@ -128,6 +137,7 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
           dataset: r.dataset.name,
           summaries: r.summaries,
           targets: r.targets,
+          ...(r.sklearn ? { sklearn: r.sklearn } : {}),
           results: r.results,
         })),
       },
@@ -169,6 +179,7 @@ function reportMarkdown(runs: DatasetRun[], o: EfficacyOptions): string {
       `![prequential ${isRegressionDataset(r.dataset) ? 'MAE' : 'accuracy'} per window](${path.basename(r.chartFile)})`,
       '',
       ...targetLines(r.targets),
+      ...(r.sklearn ? ['', ...sklearnLines(r.sklearn)] : []),
     );
   }
   return lines.join('\n') + '\n';
