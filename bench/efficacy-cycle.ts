@@ -31,6 +31,19 @@ export interface FollowedCycle {
 
 const LABEL_STAGE = STAGES.indexOf('label');
 
+/**
+ * A wrong answer: another class at random, or for a regressor (no classes) the number off by a quarter,
+ * up or down at random.
+ */
+function wrongAnswer(right: string, labelSet: readonly string[], random: () => number): string {
+  if (labelSet.length === 0) {
+    const value = Number(right) * (random() < 0.5 ? 0.75 : 1.25);
+    return String(Math.round(value * 10) / 10);
+  }
+  const others = labelSet.filter((l) => l !== right);
+  return others[Math.floor(random() * others.length)]!;
+}
+
 /** Answers every label request of the cycle's campaign until it stops asking (or closes). */
 async function review(
   client: Client,
@@ -65,8 +78,7 @@ async function review(
       if (right === undefined) throw new Error(`${cycleId} asked for ${item.recordKey}, not in the stream`);
       let label = right;
       if (random() < settings.errorRate) {
-        const others = labelSet.filter((l) => l !== right);
-        label = others[Math.floor(random() * others.length)]!;
+        label = wrongAnswer(right, labelSet, random);
         wrong++;
       }
       if (settings.delayMs > 0) await sleep(settings.delayMs);

@@ -4,7 +4,9 @@
  * period is stable), and the four retraining policies every dataset is replayed under.
  */
 import { hasFeedback, loadWeather, weatherModel } from '../dev/weather.js';
+import type pg from 'pg';
 import type { Features, ModelDefinition } from '../core/schemas.js';
+import { carsDataset } from './efficacy-cars.js';
 import { employmentDataset } from './efficacy-employment.js';
 
 export interface StreamRow {
@@ -31,7 +33,22 @@ export interface Dataset {
   shiftOnset: string | null;
   /** A model definition for this dataset under a policy (the dataset's shared settings applied). */
   model(modelId: string, policy: Record<string, unknown>): ModelDefinition;
+  /** A regression dataset: scored by its error (MAE, lower is better) instead of accuracy. */
+  task?: 'regression';
+  /** Policy sections this dataset sizes for its windows, on top of the shared ones (under each policy's). */
+  policy?: Record<string, unknown>;
+  /**
+   * Registers the model and trains its first champion, when not as a classifier is: what the champion
+   * measured on the reference's holdout (a regressor's MAE).
+   */
+  register?(
+    pool: pg.Pool,
+    def: ModelDefinition,
+    reference: Dataset['reference'],
+  ): Promise<{ holdoutMae: number | null }>;
 }
+
+export const isRegressionDataset = (d: Dataset): boolean => d.task === 'regression';
 
 export const POLICY_NAMES = ['never', 'schedule', 'every-alarm', 'remedy-default'] as const;
 /** The four policies, and `custom`: a policy a run adds to try a change of the defaults (--custom-policy). */
@@ -122,6 +139,7 @@ export async function weatherDataset(quick: boolean): Promise<Dataset> {
 export const DATASETS: Record<string, (quick: boolean) => Promise<Dataset>> = {
   weather: weatherDataset,
   employment: employmentDataset,
+  cars: carsDataset,
 };
 
 /** The windows of a dataset's replay: [start, end) ISO strings, `windowDays` long. */

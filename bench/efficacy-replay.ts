@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { serve, ModelCache } from '../gateway/routing.js';
+import { serve, ModelCache, type Served } from '../gateway/routing.js';
 import { startCycle, type Queues } from '../ops/cycles.js';
 import { createMonitor, deleteMonitor, triggerMonitor } from '../ops/monitor.js';
 import { ingestRecords, registerModelWithChampion } from '../ops/setup.js';
@@ -16,6 +16,7 @@ import {
   mergePolicy,
   policyOverrides,
   SCHEDULE_EVERY_WINDOWS,
+  isRegressionDataset,
   sharedPolicy,
   windowsOf,
   type Dataset,
@@ -36,6 +37,8 @@ export interface WindowResult {
   end: string;
   rows: number;
   correct: number;
+  /** A regression dataset's sum of absolute errors over the window (its MAE times its rows). */
+  absError?: number;
   /** The champion version that served the window. */
   champion: number;
 }
@@ -69,6 +72,8 @@ export interface ReplayResult {
   cycles: CycleResult[];
   checks: { window: string; state: string; reason: string }[];
   wallSeconds: number;
+  /** A regression dataset's first champion: its MAE on the reference's holdout. */
+  championHoldoutMae?: number | null;
 }
 
 const BATCH_PREFIX = 'efficacy:';
@@ -78,6 +83,16 @@ function retrainSeconds(f: FollowedCycle): number {
   const s = f.summary.stages.find((x) => x.stage === 'retrain');
   if (!s?.endedAt) return 0;
   return (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
+}
+
+/** The sum of a regressor's absolute errors over served rows (their values against the true numbers). */
+function absoluteError(served: Served[], truth: ReadonlyMap<string, string>): number {
+  return served.reduce((a, s) => {
+    const t = Number(truth.get(s.recordKey));
+    if (s.value === undefined || !Number.isFinite(t))
+      throw new Error(`${s.recordKey}: served without a value, or its truth is not a number`);
+    return a + Math.abs(s.value - t);
+  }, 0);
 }
 
 export async function replayPolicy(
@@ -97,9 +112,14 @@ export async function replayPolicy(
   const { modelId } = opts;
   const def = dataset.model(
     modelId,
-    mergePolicy(sharedPolicy(opts.quick), policyOverrides(policy, dataset.windowDays, opts.custom)),
+    mergePolicy(
+      mergePolicy(sharedPolicy(opts.quick), dataset.policy ?? {}),
+      policyOverrides(policy, dataset.windowDays, opts.custom),
+    ),
   );
-  await registerModelWithChampion(env.pool, def, dataset.reference);
+  const registered = dataset.register
+    ? await dataset.register(env.pool, def, dataset.reference)
+    : (await registerModelWithChampion(env.pool, def, dataset.reference), null);
   const monitored = policy === 'every-alarm' || policy === 'remedy-default' || policy === 'custom';
   if (monitored)
     // Paused: only the replay's own triggers run checks, one per completed window.
@@ -126,6 +146,7 @@ export async function replayPolicy(
     cycles: [],
     checks: [],
     wallSeconds: 0,
+    ...(registered ? { championHoldoutMae: registered.holdoutMae } : {}),
   };
   const windows = windowsOf(dataset);
   for (const [i, w] of windows.entries()) {
@@ -152,7 +173,13 @@ export async function replayPolicy(
     result.records += rows.length;
     const correct = served.filter((s) => truth.get(s.recordKey) === s.label).length;
     const versions = new Set(served.map((s) => s.version));
-    result.windows.push({ ...w, rows: rows.length, correct, champion: Math.max(...versions) });
+    result.windows.push({
+      ...w,
+      rows: rows.length,
+      correct,
+      ...(isRegressionDataset(dataset) ? { absError: absoluteError(served, truth) } : {}),
+      champion: Math.max(...versions),
+    });
     if (versions.size > 1)
       throw new Error(`${modelId}: window ${w.start} was served by versions ${[...versions].join(', ')}`);
     const started = await startForWindow(env, dataset, policy, modelId, i, windows, result);

@@ -118,7 +118,7 @@ export function cycleStory(r: ReplayResult): string {
 }
 
 /** Why a policy stopped starting cycles: its checks after its last cycle, and the last one's reason. */
-function quietAfter(r: ReplayResult): string {
+export function quietAfter(r: ReplayResult): string {
   const last = r.cycles.at(-1);
   if (!last) return `${r.policy} started no cycle`;
   const after = r.checks.filter((c) => c.window.slice(0, 24) >= last.window.end);
@@ -224,7 +224,7 @@ export function markdownTable(s: PolicySummary[], d: Dataset): string {
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-const COLORS: Record<PolicyName, string> = {
+export const COLORS: Record<PolicyName, string> = {
   never: '#888888',
   schedule: '#1f77b4',
   'every-alarm': '#d62728',
@@ -232,46 +232,73 @@ const COLORS: Record<PolicyName, string> = {
   custom: '#9467bd',
 };
 
-/** Per-window prequential accuracy of every policy, one line each, the shift's onset marked. */
-export function accuracyChart(d: Dataset, s: PolicySummary[]): string {
+/** What a chart plots: one line per policy, values on a y axis from 0 to `max`. */
+export interface ChartLines {
+  title: string;
+  max: number;
+  ticks: number[];
+  tick: (v: number) => string;
+  lines: { policy: PolicyName; values: number[]; legend: string }[];
+}
+
+/** One line per policy over the dataset's windows, the shift's onset marked. */
+export function lineChart(d: Dataset, starts: string[], c: ChartLines): string {
   const W = 720;
   const H = 300;
   const m = { left: 48, right: 140, top: 24, bottom: 36 };
-  const n = Math.max(...s.map((x) => x.series.length));
+  const n = Math.max(...c.lines.map((l) => l.values.length));
   const x = (i: number) => m.left + (n <= 1 ? 0 : (i / (n - 1)) * (W - m.left - m.right));
-  const y = (a: number) => m.top + (1 - a) * (H - m.top - m.bottom);
+  const y = (a: number) => m.top + (1 - a / c.max) * (H - m.top - m.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<title>${escapeHtml(`Prequential accuracy per ${d.windowDays}-day window, ${d.name}`)}</title>`,
+    `<title>${escapeHtml(c.title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
   ];
-  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
+  for (const a of c.ticks) {
     parts.push(
       `<line x1="${m.left}" x2="${W - m.right}" y1="${y(a)}" y2="${y(a)}" stroke="#e5e5e5"/>`,
-      `<text x="${m.left - 6}" y="${y(a) + 4}" text-anchor="end">${a * 100}%</text>`,
+      `<text x="${m.left - 6}" y="${y(a) + 4}" text-anchor="end">${c.tick(a)}</text>`,
     );
   }
-  const series = s[0]?.series ?? [];
-  for (let i = 0; i < series.length; i += Math.max(1, Math.ceil(series.length / 8)))
+  for (let i = 0; i < starts.length; i += Math.max(1, Math.ceil(starts.length / 8)))
     parts.push(
-      `<text x="${x(i)}" y="${H - m.bottom + 16}" text-anchor="middle">${series[i]!.start.slice(0, 7)}</text>`,
+      `<text x="${x(i)}" y="${H - m.bottom + 16}" text-anchor="middle">${starts[i]!.slice(0, 7)}</text>`,
     );
   if (d.shiftOnset) {
-    const i = series.findIndex((w) => w.start >= d.shiftOnset!);
+    const i = starts.findIndex((s) => s >= d.shiftOnset!);
     if (i >= 0)
       parts.push(
         `<line x1="${x(i)}" x2="${x(i)}" y1="${m.top}" y2="${H - m.bottom}" stroke="#555" stroke-dasharray="4 3"/>`,
         `<text x="${x(i) + 4}" y="${m.top + 10}">shift</text>`,
       );
   }
-  for (const [k, p] of s.entries()) {
-    const pts = p.series.map((w, i) => `${x(i).toFixed(1)},${y(w.accuracy).toFixed(1)}`).join(' ');
+  for (const [k, p] of c.lines.entries()) {
+    const pts = p.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     parts.push(
       `<polyline fill="none" stroke="${COLORS[p.policy]}" stroke-width="2" points="${pts}"/>`,
       `<line x1="${W - m.right + 10}" x2="${W - m.right + 28}" y1="${m.top + 8 + k * 18}" y2="${m.top + 8 + k * 18}" stroke="${COLORS[p.policy]}" stroke-width="2"/>`,
-      `<text x="${W - m.right + 32}" y="${m.top + 12 + k * 18}">${escapeHtml(`${p.policy} ${(p.accuracy * 100).toFixed(1)}%`)}</text>`,
+      `<text x="${W - m.right + 32}" y="${m.top + 12 + k * 18}">${escapeHtml(p.legend)}</text>`,
     );
   }
   parts.push('</svg>');
   return parts.join('\n') + '\n';
+}
+
+/** Per-window prequential accuracy of every policy, one line each, the shift's onset marked. */
+export function accuracyChart(d: Dataset, s: PolicySummary[]): string {
+  return lineChart(
+    d,
+    (s[0]?.series ?? []).map((w) => w.start),
+    {
+      title: `Prequential accuracy per ${d.windowDays}-day window, ${d.name}`,
+      max: 1,
+      ticks: [0, 0.25, 0.5, 0.75, 1],
+      tick: (a) => `${a * 100}%`,
+      lines: s.map((p) => ({
+        policy: p.policy,
+        values: p.series.map((w) => w.accuracy),
+        legend: `${p.policy} ${(p.accuracy * 100).toFixed(1)}%`,
+      })),
+    },
+  );
 }

@@ -5,8 +5,21 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DATASETS, POLICY_NAMES, type Dataset, type PolicyName } from './efficacy-data.js';
+import {
+  DATASETS,
+  isRegressionDataset,
+  POLICY_NAMES,
+  type Dataset,
+  type PolicyName,
+} from './efficacy-data.js';
+import {
+  checkRegressionTargets,
+  maeChart,
+  regressionTable,
+  summarizeRegression,
+} from './efficacy-regression.js';
 import type { ReviewerSettings } from './efficacy-cycle.js';
+import { sklearnLines, sklearnReference, type SklearnReference } from './efficacy-sklearn.js';
 import { replayPolicy, type ReplayEnv, type ReplayResult } from './efficacy-replay.js';
 import {
   accuracyChart,
@@ -37,6 +50,8 @@ export interface DatasetRun {
   targets: TargetCheck[];
   table: string;
   chartFile: string;
+  /** A regression dataset's scikit-learn reference on the same windows (or why it was skipped). */
+  sklearn?: SklearnReference;
 }
 
 export function parseDatasets(raw: string): string[] {
@@ -50,6 +65,29 @@ export function parseDatasets(raw: string): string[] {
       `--dataset ${raw}: ${unknown.length ? `unknown dataset ${unknown.join(', ')}` : 'none named'}; choose from ${Object.keys(DATASETS).join(', ')}`,
     );
   return names;
+}
+
+/** The summaries, targets, table and chart of a dataset: on accuracy, or on MAE for a regression. */
+function score(
+  d: Dataset,
+  results: ReplayResult[],
+): { summaries: PolicySummary[]; targets: TargetCheck[]; table: string; chart: string } {
+  if (isRegressionDataset(d)) {
+    const summaries = results.map((r) => summarizeRegression(d, r));
+    return {
+      summaries,
+      targets: checkRegressionTargets(d, summaries, results),
+      table: regressionTable(summaries, d),
+      chart: maeChart(d, summaries),
+    };
+  }
+  const summaries = results.map((r) => summarize(d, r));
+  return {
+    summaries,
+    targets: checkTargets(d, summaries, results),
+    table: markdownTable(summaries, d),
+    chart: accuracyChart(d, summaries),
+  };
 }
 
 export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<DatasetRun[]> {
@@ -73,12 +111,17 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
         }),
       ),
     );
-    const summaries = results.map((r) => summarize(dataset, r));
-    const targets = checkTargets(dataset, summaries, results);
-    const table = markdownTable(summaries, dataset);
+    const scored = score(dataset, results);
+    const { summaries, targets, table } = scored;
     const chartFile = path.join(o.outDir, `efficacy-${name}.svg`);
-    await writeFile(chartFile, accuracyChart(dataset, summaries));
-    runs.push({ dataset, results, summaries, targets, table, chartFile });
+    await writeFile(chartFile, scored.chart);
+    const sklearn = isRegressionDataset(dataset)
+      ? await sklearnReference(
+          dataset,
+          results.find((r) => r.policy === 'remedy-default'),
+        )
+      : undefined;
+    runs.push({ dataset, results, summaries, targets, table, chartFile, ...(sklearn ? { sklearn } : {}) });
   }
   await writeFile(path.join(o.outDir, 'efficacy.md'), reportMarkdown(runs, o));
   await writeFile(
@@ -94,6 +137,7 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
           dataset: r.dataset.name,
           summaries: r.summaries,
           targets: r.targets,
+          ...(r.sklearn ? { sklearn: r.sklearn } : {}),
           results: r.results,
         })),
       },
@@ -132,9 +176,10 @@ function reportMarkdown(runs: DatasetRun[], o: EfficacyOptions): string {
       '',
       r.table,
       '',
-      `![prequential accuracy per window](${path.basename(r.chartFile)})`,
+      `![prequential ${isRegressionDataset(r.dataset) ? 'MAE' : 'accuracy'} per window](${path.basename(r.chartFile)})`,
       '',
       ...targetLines(r.targets),
+      ...(r.sklearn ? ['', ...sklearnLines(r.sklearn)] : []),
     );
   }
   return lines.join('\n') + '\n';

@@ -57,3 +57,18 @@ export async function servedRecordKeys(
   );
   return rows.map((r) => r.record_key);
 }
+
+/** What a model's replay served under batches starting with `batchPrefix`: record key and prediction. */
+export async function servedPredictions(
+  q: Queryable,
+  modelId: string,
+  batchPrefix: string,
+): Promise<{ recordKey: string; predicted: string }[]> {
+  const { rows } = await q.query<{ record_key: string; predicted: string }>(
+    `SELECT record_key, predicted FROM predictions
+     WHERE model_id = $1 AND starts_with(batch_key, $2)
+     ORDER BY record_key`,
+    [modelId, batchPrefix],
+  );
+  return rows.map((r) => ({ recordKey: r.record_key, predicted: r.predicted }));
+}

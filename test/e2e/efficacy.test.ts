@@ -2,13 +2,16 @@
  * The efficacy benchmark's quick mode on the weather stream, against the test stack's real Temporal,
  * Postgres, worker and gateway: every policy saw the same stream, and what the result says about cycles
  * and labels is what the database holds. The scripted reviewer answers wrong at a set rate; the wrong
- * answers it reports are the ones stored.
+ * answers it reports are the ones stored. The cars (a regressor) are scored by their error: the MAE
+ * the report gives is the one the logged predictions have against the ground truth.
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { carsDataset } from '../../bench/efficacy-cars.js';
 import { weatherDataset, windowsOf, POLICY_NAMES } from '../../bench/efficacy-data.js';
+import type { RegressionSummary } from '../../bench/efficacy-regression.js';
 import { replayBatchPrefix } from '../../bench/efficacy-replay.js';
 import { runEfficacy } from '../../bench/efficacy-run.js';
 import { machine } from '../../bench/report.js';
@@ -16,6 +19,7 @@ import {
   modelCycleOutcomes,
   modelHumanLabels,
   countModelLabels,
+  servedPredictions,
   servedRecordKeys,
 } from '../../db/efficacy.js';
 import { useStack } from '../helpers.js';
@@ -76,6 +80,63 @@ describe('bench:efficacy --quick', () => {
     for (const p of POLICY_NAMES) expect(md).toMatch(new RegExp(`^\\| ${p} \\| \\d+\\.\\d %`, 'm'));
     expect(md).toMatch(/^- (met|MISSED): within 1 point of the best policy's mean accuracy/m);
     const svg = await readFile(path.join(outDir, 'efficacy-weather.svg'), 'utf8');
+    expect(svg.match(/<polyline /g)).toHaveLength(4);
+  }, 300_000);
+
+  it('given the cars stream (a regressor) under four policies, then the report gives the MAE of the logged predictions and the counts match the database', async () => {
+    const outDir = await mkdtemp(path.join(tmpdir(), 'remedy-efficacy-cars-'));
+    const [run] = await runEfficacy(
+      { client: stack.h.client, pool: stack.pool, queues: stack.h, gatewayUrl: stack.gateway.url },
+      {
+        datasets: ['cars'],
+        quick: true,
+        reviewer: { delayMs: 0, errorRate: 0.1, seed: 5 },
+        prefix: 'effcars',
+        outDir,
+        machine: machine(),
+        log: () => undefined,
+      },
+    );
+    const dataset = await carsDataset(true);
+    const truth = new Map(dataset.stream.map((r) => [r.recordKey, Number(r.label)]));
+    expect(run!.results.map((r) => r.policy)).toEqual([...POLICY_NAMES]);
+    expect(new Set(run!.results.map((r) => r.keysHash)).size).toBe(1);
+    for (const [i, r] of run!.results.entries()) {
+      const s = run!.summaries[i]! as RegressionSummary;
+      // Every car of 1975–82, once, in 8 yearly windows of at least 15 labeled rows each.
+      expect(r.records).toBe(dataset.stream.length);
+      expect(r.windows).toHaveLength(8);
+      const logged = await servedPredictions(stack.pool, r.modelId, replayBatchPrefix);
+      expect(logged.map((p) => p.recordKey)).toEqual([...truth.keys()].sort());
+      // The MAE the report gives is the logged predictions' error against the ground truth.
+      const mae =
+        logged.reduce((a, p) => a + Math.abs(Number(p.predicted) - truth.get(p.recordKey)!), 0) /
+        logged.length;
+      expect(s.mae).toBeCloseTo(mae, 6);
+      expect(await modelCycleOutcomes(stack.pool, r.modelId)).toEqual(s.outcomes);
+      expect(await countModelLabels(stack.pool, r.modelId)).toEqual({
+        requested: s.labelsAsked,
+        answered: s.labelsAnswered,
+      });
+      // A wrong answer for a number is off by a quarter: the stored ones are those the reviewer reported.
+      const stored = await modelHumanLabels(stack.pool, r.modelId);
+      expect(stored).toHaveLength(s.labelsAnswered);
+      expect(stored.filter((l) => Math.abs(Number(l.label) - truth.get(l.recordKey)!) > 0.01)).toHaveLength(
+        r.cycles.reduce((a, c) => a + c.wrong, 0),
+      );
+    }
+    for (const w of windowsOf(dataset))
+      expect(
+        dataset.stream.filter((r) => r.feedback && r.ts >= w.start && r.ts < w.end).length,
+      ).toBeGreaterThanOrEqual(15);
+    expect(run!.summaries[0]).toMatchObject({ policy: 'never', cyclesStarted: 0, labelsAsked: 0 });
+    expect(run!.summaries.filter((s) => s.cyclesStarted > 0).length).toBeGreaterThanOrEqual(2);
+    // The report reads on MAE: a row per policy in miles per gallon, the MAE target, a line per policy.
+    const md = await readFile(path.join(outDir, 'efficacy.md'), 'utf8');
+    for (const p of POLICY_NAMES) expect(md).toMatch(new RegExp(`^\\| ${p} \\| \\d+\\.\\d\\d mpg \\|`, 'm'));
+    expect(md).toMatch(/^- (met|MISSED): within 5 % of the best policy's MAE/m);
+    const svg = await readFile(path.join(outDir, 'efficacy-cars.svg'), 'utf8');
+    expect(svg).toContain('Prequential MAE');
     expect(svg.match(/<polyline /g)).toHaveLength(4);
   }, 300_000);
 });
