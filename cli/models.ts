@@ -8,7 +8,7 @@ import * as db from '../db/index.js';
 import type pg from 'pg';
 import { checkRows, readRows, rejectionReport, type Columns, type LogRow } from '../ops/ingest.js';
 import { registerRegressionModel } from '../ops/register-regression.js';
-import { refuseUnsupportedTask, registerModelWithChampion } from '../ops/setup.js';
+import { refuseUnsupportedTask, registerModelWithChampion, type OnnxChampion } from '../ops/setup.js';
 import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } from '../ops/adopt.js';
 import { OnnxModelError } from '../scoring/onnx.js';
 import path from 'node:path';
@@ -91,7 +91,10 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         if (!parsed.success)
           throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
         const def = parsed.data;
-        refuseUnsupportedTask(def, o.artifact ? { artifact: o.artifact } : {});
+        refuseUnsupportedTask(
+          def,
+          o.originalProbabilities ? { originalProbabilities: o.originalProbabilities } : {},
+        );
         if (o.originalProbabilities && !o.artifact)
           throw new UserError('--original-probabilities goes with --artifact <file.onnx>');
         const onnx = o.artifact
@@ -122,7 +125,7 @@ function registerModel(models: Command, { io, print }: CliContext): void {
             close,
             def,
             checked.rows,
-            { file, author: o.author, json: o.json },
+            { file, author: o.author, json: o.json, ...(onnx ? { onnx } : {}) },
             print,
           );
         try {
@@ -159,7 +162,7 @@ async function registerRegression(
   close: () => Promise<void>,
   def: ModelDefinition,
   rows: readonly LogRow[],
-  o: { file: string; author: string; json: boolean | undefined },
+  o: { file: string; author: string; json: boolean | undefined; onnx?: OnnxChampion },
   print: CliContext['print'],
 ): Promise<void> {
   try {
@@ -167,8 +170,14 @@ async function registerRegression(
       pool,
       def,
       rows.map((x) => ({ recordKey: x.recordKey, ts: x.ts, features: x.features, label: x.feedback! })),
-      { author: o.author },
-    );
+      { author: o.author, ...(o.onnx ? { onnx: o.onnx } : {}) },
+    ).catch((err: unknown) => {
+      if (err instanceof OnnxModelError)
+        throw new UserError(
+          `${o.onnx?.file ?? 'the ONNX file'}: refused, nothing registered: ${err.message}`,
+        );
+      throw err;
+    });
     const e = r.holdoutErrors;
     const errors = e
       ? `holdout MAE ${fmt(e.mae)}, RMSE ${fmt(e.rmse)}, R² ${e.r2 === null ? '-' : e.r2.toFixed(3)}`
@@ -179,7 +188,7 @@ async function registerRegression(
     print(
       o.json,
       { modelId: def.modelId, ...r },
-      `registered ${def.modelId}: ${championLine(r)} (forest regressor), ${errors} (${r.trainRows} train, ${r.holdoutRows} holdout rows; target ${fmt(r.target.min)} to ${fmt(r.target.max)}); policy from ${o.file}, ${policy}\n`,
+      `registered ${def.modelId}: ${championLine(r, o.onnx?.file)} (${o.onnx ? 'ONNX regressor' : 'forest regressor'}), ${errors} (${r.trainRows} train, ${r.holdoutRows} holdout rows; target ${fmt(r.target.min)} to ${fmt(r.target.max)}); policy from ${o.file}, ${policy}\n`,
     );
   } finally {
     await close();
