@@ -19,7 +19,7 @@ import * as db from '../../db/index.js';
 import { adoptOnnxRegressor } from '../../scoring/onnx-regressor.js';
 import { describeOnnx, openSession } from '../../scoring/onnx.js';
 import { scoreRows } from '../../scoring/index.js';
-import { freshDatabase } from '../helpers.js';
+import { freshDatabase, startGateway } from '../helpers.js';
 import { buildRegressorFixtures, type RegressorFixtures } from './onnx-regressor-fixtures.js';
 
 let fx: RegressorFixtures;
@@ -214,6 +214,26 @@ describe('registering an ONNX regressor as champion', () => {
     expect(replaced.code).toBe(2);
     expect(replaced.err).toContain(`cars-onnx already has champion v1, and ${other} is a different model`);
     expect((await db.listModelVersions(pool, 'cars-onnx')).map((x) => x.version)).toEqual([1]);
+  });
+
+  it('given the adopted forest as champion, then the gateway answers a later car with sklearn’s prediction', async () => {
+    const gateway = await startGateway(pool);
+    try {
+      const doc = await fx.doc('rf_reg');
+      const at = doc.keys.findIndex((k) => k === labeledCars().find((c) => c.year >= 1980)!.recordKey);
+      const res = await fetch(`${gateway.url}/v1/models/cars-onnx/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ requestId: 'later-car', features: doc.rows[at] }),
+      });
+      expect(res.status).toBe(200);
+      const json = (await res.json()) as { prediction: number; version: number };
+      expect(json.version).toBe(1);
+      expect(typeof json.prediction).toBe('number');
+      expect(Math.abs(json.prediction - doc.sklearn[at]!)).toBeLessThan(1e-4);
+    } finally {
+      await gateway.close();
+    }
   });
 
   it('given the linear regressor as one float tensor described in the definition, then it is adopted', async () => {
