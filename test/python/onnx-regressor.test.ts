@@ -189,6 +189,13 @@ describe('registering an ONNX regressor as champion', () => {
       holdout: { rows: holdout.length, mae: stored.mae, rmse: stored.rmse, r2: stored.r2 },
     });
 
+    const shown = await cli(['models', 'show', 'cars-onnx']);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain('  predicts: a number\n');
+    expect(shown.out).toMatch(
+      new RegExp(`v1\\tchampion\\tholdout MAE ${Number(stored.mae.toPrecision(4))}\\tregistered`),
+    );
+
     const again = await cli([
       'models',
       'register',
