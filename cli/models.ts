@@ -8,6 +8,7 @@ import * as db from '../db/index.js';
 import type pg from 'pg';
 import { checkRows, readRows, rejectionReport, type Columns, type LogRow } from '../ops/ingest.js';
 import { registerRegressionModel } from '../ops/register-regression.js';
+import { addOnnxRegressorVersion } from '../ops/add-regression-version.js';
 import { refuseUnsupportedTask, registerModelWithChampion, type OnnxChampion } from '../ops/setup.js';
 import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } from '../ops/adopt.js';
 import { OnnxModelError } from '../scoring/onnx.js';
@@ -250,6 +251,25 @@ function addVersion(models: Command, { io, print }: CliContext): void {
         try {
           const def = await db.getModel(pool, model);
           if (!def) throw new UserError(`no model "${model}": see "remedy models list" or register it`);
+          if (isRegression(def)) {
+            if (o.originalProbabilities)
+              throw new UserError(
+                `${model} is a regression model: --original-probabilities gives a classifier's class probabilities, and a regressor has none; add the file without it`,
+              );
+            const r = await addOnnxRegressorVersion(pool, model, bytes, {
+              fileName: file,
+              author: o.author,
+              ...(hints ? { hints } : {}),
+            });
+            const champion = r.championErrors ? `; champion MAE ${fmt(r.championErrors.mae)}` : '';
+            print(
+              o.json,
+              r,
+              `${r.created ? 'added' : 'already added:'} ${model} v${r.version} from ${file}: MAE ${fmt(r.holdoutErrors.mae)}, RMSE ${fmt(r.holdoutErrors.rmse)} on the reference holdout (${r.holdoutRows} rows${champion})\n` +
+                `evaluate and roll it out: remedy start ${model} --from <date> --to <date> --candidate ${r.version}\n`,
+            );
+            return;
+          }
           const original = o.originalProbabilities
             ? await readOriginalProbabilities(o.originalProbabilities, def.labelSet)
             : undefined;

@@ -243,6 +243,47 @@ describe('registering an ONNX regressor as champion', () => {
     }
   });
 
+  it('given the linear regressor added as a version, then it is a candidate measured on the champion’s holdout; a classifier’s file is refused', async () => {
+    const def = await definition('cars-onnx', { onnx: { tensor: { layout } } });
+    const file = fx.path('lin_reg');
+    const r = await cli(['models', 'add-version', 'cars-onnx', file, '--definition', def]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const champion = (await db.getModelVersion(pool, 'cars-onnx', 1)).metrics['holdoutErrors'] as {
+      mae: number;
+    };
+    expect(r.out).toMatch(
+      new RegExp(
+        `^added cars-onnx v2 from ${file.replace(/[.]/g, '\\.')}: MAE [\\d.]+, RMSE [\\d.]+ on the reference holdout \\(35 rows; champion MAE ${Number(champion.mae.toPrecision(4))}\\)\n` +
+          'evaluate and roll it out: remedy start cars-onnx --from <date> --to <date> --candidate 2\n$',
+      ),
+    );
+    const v = await db.getModelVersion(pool, 'cars-onnx', 2);
+    expect(v.status).toBe('candidate');
+    expect(v.artifact).toMatchObject({ kind: 'onnx', task: 'regression', inputs: { mode: 'tensor' } });
+    // Its errors are sklearn's linear regression's on the champion's holdout, up to float32.
+    const holdout = (
+      await db.getDatasetRows(pool, (await db.getModelVersion(pool, 'cars-onnx', 1)).datasetId!)
+    ).filter((x) => x.split === 'holdout');
+    const doc = await fx.doc('lin_reg');
+    const sklearn = new Map(doc.keys.map((k, i) => [k, doc.sklearn[i]!]));
+    const expected = regressionErrors(
+      holdout.map((x) => Number(x.label)),
+      holdout.map((x) => sklearn.get(x.recordKey)!),
+    );
+    expect(Math.abs((v.metrics['holdoutErrors'] as typeof expected).mae - expected.mae)).toBeLessThan(1e-4);
+
+    const again = await cli(['models', 'add-version', 'cars-onnx', file, '--definition', def]);
+    expect(again.out).toMatch(/^already added: cars-onnx v2 from /);
+
+    const bad = fx.path('bad_classifier');
+    const refused = await cli(['models', 'add-version', 'cars-onnx', bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(`${bad} refused, nothing added:`);
+    expect(refused.err).toContain('the file looks like a classifier');
+    expect((await db.listModelVersions(pool, 'cars-onnx')).map((x) => x.version)).toEqual([1, 2]);
+  });
+
   it('given the linear regressor as one float tensor described in the definition, then it is adopted', async () => {
     const def = await definition('cars-linear', { onnx: { tensor: { layout } } });
     const r = await cli([
