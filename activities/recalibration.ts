@@ -13,8 +13,8 @@ import {
   isRegressorArtifact,
   type CalibratedArtifact,
   type ModelArtifact,
+  type RegressorArtifact,
 } from '../core/model.js';
-import type { RegressionForestArtifact } from '../core/regression-forest.js';
 import {
   applyCalibrator,
   decideRecalibration,
@@ -115,7 +115,7 @@ export async function considerRecalibration(
   const calibrated = champion.artifact.kind === 'calibrated' ? champion.artifact : null;
   const base = calibrated
     ? calibrated.base
-    : (champion.artifact as Exclude<ModelArtifact, CalibratedArtifact | RegressionForestArtifact>);
+    : (champion.artifact as Exclude<ModelArtifact, CalibratedArtifact | RegressorArtifact>);
   const classes = new Set(base.classes);
   const rows: Row[] = (await db.getDatasetRows(pool, input.datasetId))
     .filter((r) => r.split === 'train' && r.label !== null)

@@ -8,7 +8,8 @@ import * as db from '../db/index.js';
 import type pg from 'pg';
 import { checkRows, readRows, rejectionReport, type Columns, type LogRow } from '../ops/ingest.js';
 import { registerRegressionModel } from '../ops/register-regression.js';
-import { refuseUnsupportedTask, registerModelWithChampion } from '../ops/setup.js';
+import { addOnnxRegressorVersion } from '../ops/add-regression-version.js';
+import { refuseUnsupportedTask, registerModelWithChampion, type OnnxChampion } from '../ops/setup.js';
 import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } from '../ops/adopt.js';
 import { OnnxModelError } from '../scoring/onnx.js';
 import path from 'node:path';
@@ -91,7 +92,10 @@ function registerModel(models: Command, { io, print }: CliContext): void {
         if (!parsed.success)
           throw new UserError(`${file} is not a valid model definition: ${describeZodError(parsed.error)}`);
         const def = parsed.data;
-        refuseUnsupportedTask(def, o.artifact ? { artifact: o.artifact } : {});
+        refuseUnsupportedTask(
+          def,
+          o.originalProbabilities ? { originalProbabilities: o.originalProbabilities } : {},
+        );
         if (o.originalProbabilities && !o.artifact)
           throw new UserError('--original-probabilities goes with --artifact <file.onnx>');
         const onnx = o.artifact
@@ -122,7 +126,7 @@ function registerModel(models: Command, { io, print }: CliContext): void {
             close,
             def,
             checked.rows,
-            { file, author: o.author, json: o.json },
+            { file, author: o.author, json: o.json, ...(onnx ? { onnx } : {}) },
             print,
           );
         try {
@@ -159,7 +163,7 @@ async function registerRegression(
   close: () => Promise<void>,
   def: ModelDefinition,
   rows: readonly LogRow[],
-  o: { file: string; author: string; json: boolean | undefined },
+  o: { file: string; author: string; json: boolean | undefined; onnx?: OnnxChampion },
   print: CliContext['print'],
 ): Promise<void> {
   try {
@@ -167,8 +171,14 @@ async function registerRegression(
       pool,
       def,
       rows.map((x) => ({ recordKey: x.recordKey, ts: x.ts, features: x.features, label: x.feedback! })),
-      { author: o.author },
-    );
+      { author: o.author, ...(o.onnx ? { onnx: o.onnx } : {}) },
+    ).catch((err: unknown) => {
+      if (err instanceof OnnxModelError)
+        throw new UserError(
+          `${o.onnx?.file ?? 'the ONNX file'}: refused, nothing registered: ${err.message}`,
+        );
+      throw err;
+    });
     const e = r.holdoutErrors;
     const errors = e
       ? `holdout MAE ${fmt(e.mae)}, RMSE ${fmt(e.rmse)}, R² ${e.r2 === null ? '-' : e.r2.toFixed(3)}`
@@ -179,7 +189,7 @@ async function registerRegression(
     print(
       o.json,
       { modelId: def.modelId, ...r },
-      `registered ${def.modelId}: ${championLine(r)} (forest regressor), ${errors} (${r.trainRows} train, ${r.holdoutRows} holdout rows; target ${fmt(r.target.min)} to ${fmt(r.target.max)}); policy from ${o.file}, ${policy}\n`,
+      `registered ${def.modelId}: ${championLine(r, o.onnx?.file)} (${o.onnx ? 'ONNX regressor' : 'forest regressor'}), ${errors} (${r.trainRows} train, ${r.holdoutRows} holdout rows; target ${fmt(r.target.min)} to ${fmt(r.target.max)}); policy from ${o.file}, ${policy}\n`,
     );
   } finally {
     await close();
@@ -241,6 +251,25 @@ function addVersion(models: Command, { io, print }: CliContext): void {
         try {
           const def = await db.getModel(pool, model);
           if (!def) throw new UserError(`no model "${model}": see "remedy models list" or register it`);
+          if (isRegression(def)) {
+            if (o.originalProbabilities)
+              throw new UserError(
+                `${model} is a regression model: --original-probabilities gives a classifier's class probabilities, and a regressor has none; add the file without it`,
+              );
+            const r = await addOnnxRegressorVersion(pool, model, bytes, {
+              fileName: file,
+              author: o.author,
+              ...(hints ? { hints } : {}),
+            });
+            const champion = r.championErrors ? `; champion MAE ${fmt(r.championErrors.mae)}` : '';
+            print(
+              o.json,
+              r,
+              `${r.created ? 'added' : 'already added:'} ${model} v${r.version} from ${file}: MAE ${fmt(r.holdoutErrors.mae)}, RMSE ${fmt(r.holdoutErrors.rmse)} on the reference holdout (${r.holdoutRows} rows${champion})\n` +
+                `evaluate and roll it out: remedy start ${model} --from <date> --to <date> --candidate ${r.version}\n`,
+            );
+            return;
+          }
           const original = o.originalProbabilities
             ? await readOriginalProbabilities(o.originalProbabilities, def.labelSet)
             : undefined;

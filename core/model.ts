@@ -74,6 +74,21 @@ export interface OnnxArtifact {
 }
 
 /**
+ * A regression model from outside as an ONNX file (skl2onnx's regressors: one float per row in an output
+ * such as "variable" [N,1]), scored with onnxruntime. Fed as a classifier's file is; read from `outputs.value`.
+ */
+export interface OnnxRegressorArtifact {
+  kind: 'onnx';
+  task: 'regression';
+  /** sha256 of the ONNX file as given. */
+  sha256: string;
+  inputs: OnnxArtifact['inputs'];
+  /** The output holding the predicted value, one number per row. */
+  outputs: { value: string };
+  source: { producer: string; converterGap: number | null; note?: string };
+}
+
+/**
  * A champion recalibrated as a remedy: its own artifact unchanged (an ONNX one still names its file by
  * hash), and the calibrator applied to its probabilities. Scorers compose the two.
  */
@@ -86,15 +101,29 @@ export interface CalibratedArtifact {
   baseVersion: number;
 }
 
-/** A servable model version's artifact: a classifier's, or a regression model's forest. */
-export type ModelArtifact = JsonArtifact | OnnxArtifact | CalibratedArtifact | RegressionForestArtifact;
+/** A servable model version's artifact: a classifier's, or a regression model's (forest or ONNX file). */
+export type ModelArtifact =
+  JsonArtifact | OnnxArtifact | CalibratedArtifact | RegressionForestArtifact | OnnxRegressorArtifact;
+
+/** A regression model's artifact: the built-in forest regressor or an adopted ONNX regressor. */
+export type RegressorArtifact = RegressionForestArtifact | OnnxRegressorArtifact;
 
 /** A classifier's artifact: one that has classes and gives probabilities. */
-export type ClassifierArtifact = Exclude<ModelArtifact, RegressionForestArtifact>;
+export type ClassifierArtifact = Exclude<ModelArtifact, RegressorArtifact>;
 
 /** Whether an artifact predicts a number (a regression model's) rather than a class. */
-export function isRegressorArtifact(a: ModelArtifact): a is RegressionForestArtifact {
+export function isRegressorArtifact(a: ModelArtifact): a is RegressorArtifact {
+  return a.kind === 'random-forest-regressor' || isOnnxRegressor(a);
+}
+
+/** Whether an artifact is the built-in forest regressor (whose trees' spread Remedy can read). */
+export function isForestRegressor(a: ModelArtifact): a is RegressionForestArtifact {
   return a.kind === 'random-forest-regressor';
+}
+
+/** Whether an artifact is an ONNX file that predicts a number. */
+export function isOnnxRegressor(a: ModelArtifact): a is OnnxRegressorArtifact {
+  return a.kind === 'onnx' && 'task' in a && a.task === 'regression';
 }
 
 export interface TrainingState {
@@ -298,43 +327,53 @@ const NodeSchema = z.object({
   r: z.number().int(),
   p: z.array(z.number()).nullable(),
 });
+const OnnxInputsSchema = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('columns'),
+    columns: z
+      .array(
+        z.object({
+          name: z.string(),
+          feature: z.string(),
+          type: z.enum(['float32', 'float64', 'int64', 'string']),
+        }),
+      )
+      .min(1),
+  }),
+  z.object({
+    mode: z.literal('tensor'),
+    name: z.string(),
+    type: z.enum(['float32', 'float64']),
+    layout: z
+      .array(
+        z.union([
+          z.object({ feature: z.string(), oneHot: z.array(z.string()).min(1) }),
+          z.object({ feature: z.string() }),
+        ]),
+      )
+      .min(1),
+  }),
+]);
+const OnnxSourceSchema = z.object({
+  producer: z.string(),
+  converterGap: z.number().nullable(),
+  note: z.string().optional(),
+});
 const OnnxArtifactSchema = z.object({
   kind: z.literal('onnx'),
   classes: z.array(z.string()).min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  inputs: z.discriminatedUnion('mode', [
-    z.object({
-      mode: z.literal('columns'),
-      columns: z
-        .array(
-          z.object({
-            name: z.string(),
-            feature: z.string(),
-            type: z.enum(['float32', 'float64', 'int64', 'string']),
-          }),
-        )
-        .min(1),
-    }),
-    z.object({
-      mode: z.literal('tensor'),
-      name: z.string(),
-      type: z.enum(['float32', 'float64']),
-      layout: z
-        .array(
-          z.union([
-            z.object({ feature: z.string(), oneHot: z.array(z.string()).min(1) }),
-            z.object({ feature: z.string() }),
-          ]),
-        )
-        .min(1),
-    }),
-  ]),
+  inputs: OnnxInputsSchema,
   outputs: z.object({ probabilities: z.string(), label: z.string().nullable(), zipMap: z.boolean() }),
-  source: z.object({
-    producer: z.string(),
-    converterGap: z.number().nullable(),
-    note: z.string().optional(),
-  }),
+  source: OnnxSourceSchema,
+});
+const OnnxRegressorArtifactSchema = z.object({
+  kind: z.literal('onnx'),
+  task: z.literal('regression'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  inputs: OnnxInputsSchema,
+  outputs: z.object({ value: z.string() }),
+  source: OnnxSourceSchema,
 });
 
 /** The JSON shape of an artifact Remedy scores itself: checked on external trainers' output. */
@@ -403,4 +442,5 @@ export const ArtifactSchema = z.union([
   OnnxArtifactSchema,
   CalibratedArtifactSchema,
   RegressionForestArtifactSchema,
+  OnnxRegressorArtifactSchema,
 ]);

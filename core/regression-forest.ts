@@ -171,7 +171,7 @@ export function predictValue(model: RegressionForestArtifact, row: Features): Re
  * (what the prediction log stores), confidence 1 (a regressor has no class probabilities; the trees'
  * spread is its uncertainty) and no probabilities.
  */
-export function regressionPrediction(p: RegressionPrediction): Prediction {
+export function regressionPrediction(p: Pick<RegressionPrediction, 'value'>): Prediction {
   return { label: String(p.value), confidence: 1, probabilities: {}, value: p.value };
 }
 

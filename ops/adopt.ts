@@ -129,8 +129,8 @@ export async function addOnnxVersion(
   const def = await db.getModel(pool, modelId);
   if (!def) throw new UserError(`no model "${modelId}": register it first with "remedy models register"`);
   if (isRegression(def))
-    throw new UserError(
-      `${modelId} is a regression model: adding an ONNX file (${opts.fileName}) as a version is not available yet (ONNX files are read as classifiers); nothing was written`,
+    throw new Error(
+      `addOnnxVersion: ${modelId} is a regression model; add its ONNX regressor with addOnnxRegressorVersion (ops/add-regression-version.ts)`,
     );
   const championVersion = await db.getAlias(pool, modelId, 'champion');
   if (championVersion === null) throw new UserError(`model "${modelId}" has no champion yet`);

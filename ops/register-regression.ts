@@ -1,13 +1,14 @@
 /**
  * Registering a regression model (`"task": "regression"`): its first champion is the built-in forest
- * regressor trained on the reference's train split, judged on the holdout (MAE, RMSE, R², MAPE), and
+ * regressor trained on the reference's train split, or an ONNX regressor given as a file (`--artifact`),
+ * judged on the holdout by Remedy's own scorer (MAE, RMSE, R², MAPE), and
  * stored with a reference profile of the features plus the target's range and the holdout errors. The
  * whole registration is one transaction after the definition: a failure writes no version.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { buildReferenceProfile, buildTargetProfile } from '../core/drift.js';
-import { canonicalJson } from '../core/model.js';
+import { canonicalJson, type OnnxRegressorArtifact } from '../core/model.js';
 import { isHoldout } from '../core/policy.js';
 import type { ForestConfig } from '../core/forest.js';
 import {
@@ -18,14 +19,17 @@ import {
 } from '../core/regression-forest.js';
 import { readNumericLabel } from '../core/regression-labels.js';
 import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
-import { isRegression, type ModelDefinition } from '../core/schemas.js';
+import { isRegression, type Features, type ModelDefinition } from '../core/schemas.js';
 import { CODE_VERSION } from '../activities/training.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
+import { adoptOnnxRegressor } from '../scoring/onnx-regressor.js';
 import { UserError } from './closed.js';
 import {
   insertReferenceDataset,
   registerDefinition,
+  sameFileAsChampion,
+  type OnnxChampion,
   type LabeledExample,
   type PolicyVersionResult,
 } from './setup.js';
@@ -70,7 +74,7 @@ export async function registerRegressionModel(
   pool: pg.Pool,
   def: ModelDefinition,
   reference: readonly LabeledExample[],
-  opts: { author?: string } = {},
+  opts: { author?: string; onnx?: OnnxChampion } = {},
 ): Promise<RegressionRegistration> {
   if (!isRegression(def))
     throw new Error(`registerRegressionModel: ${def.modelId} is not a regression model`);
@@ -89,29 +93,29 @@ export async function registerRegressionModel(
   const values = train.map((r) => r.value);
   const target = rangeOf(values);
   const existing = await db.getAlias(pool, def.modelId, 'champion');
-  const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
-  const summary = { trainRows: train.length, holdoutRows: holdout.length, target, policy };
+  const counts = { trainRows: train.length, holdoutRows: holdout.length, target };
   if (existing !== null) {
+    if (opts.onnx) await sameFileAsChampion(pool, def.modelId, existing, opts.onnx);
+    const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
     const v = await db.getModelVersion(pool, def.modelId, existing);
     const kept = v.metrics['holdoutErrors'];
     return {
       version: existing,
-      ...summary,
+      ...counts,
+      policy,
       holdoutErrors: kept && typeof kept === 'object' ? (kept as RegressionErrors) : null,
       champion: 'kept',
     };
   }
-  const config = regressorConfig(def);
-  const artifact: RegressionForestArtifact = trainRegressor(
-    def.features,
-    train.map((r) => ({ features: r.features, value: r.value })),
-    config,
-  );
+  // Trained or adopted before anything is written: a file Remedy refuses leaves the registry unchanged.
+  const champion = await championOf(def, train, holdout, opts.onnx);
+  const policy = await registerDefinition(pool, def, opts.author ?? 'remedy');
+  const summary = { ...counts, policy };
   const holdoutErrors =
     holdout.length > 0
       ? regressionErrors(
           holdout.map((r) => r.value),
-          holdout.map((r) => predictValue(artifact, r.features).value),
+          champion.holdoutValues,
         )
       : null;
   const profile = {
@@ -124,6 +128,7 @@ export async function registerRegressionModel(
     target: buildTargetProfile(values, holdoutErrors),
     ...spanOf(reference),
   };
+  const { artifact } = champion;
   const artifactJson = canonicalJson(artifact);
   const datasetRows = rows.map((r) => ({
     recordKey: r.recordKey,
@@ -134,6 +139,7 @@ export async function registerRegressionModel(
     split: r.split,
   }));
   const version = await withTransaction(pool, async (client) => {
+    if (opts.onnx) await db.putBlob(client, opts.onnx.bytes, 'application/onnx');
     const datasetId = await insertReferenceDataset(client, def.modelId, datasetRows);
     const v = await db.insertModelVersion(client, {
       modelId: def.modelId,
@@ -141,11 +147,17 @@ export async function registerRegressionModel(
       status: 'champion',
       datasetId,
       cycleId: null,
-      configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
-      codeVersion: CODE_VERSION,
+      configHash: champion.configHash,
+      codeVersion: champion.codeVersion,
       artifact: artifactJson,
-      artifactSha256: createHash('sha256').update(artifactJson).digest('hex'),
-      metrics: { holdoutErrors, trainRows: train.length, holdoutRows: holdout.length },
+      artifactSha256:
+        artifact.kind === 'onnx' ? artifact.sha256 : createHash('sha256').update(artifactJson).digest('hex'),
+      metrics: {
+        holdoutErrors,
+        trainRows: train.length,
+        holdoutRows: holdout.length,
+        ...(artifact.kind === 'onnx' ? { producer: artifact.source.producer } : {}),
+      },
     });
     await db.setAlias(client, def.modelId, 'champion', v);
     await db.upsertReferenceProfile(client, def.modelId, v, profile);
@@ -159,11 +171,61 @@ export async function registerRegressionModel(
       modelId: def.modelId,
       actor: 'remedy',
       action: 'model.registered',
-      details: { version: v, task: 'regression', holdoutErrors },
+      details: {
+        version: v,
+        task: 'regression',
+        holdoutErrors,
+        ...(artifact.kind === 'onnx' ? { adopted: artifact.source.producer } : {}),
+      },
     });
     return v;
   });
   return { version, ...summary, holdoutErrors, champion: 'created' };
+}
+
+/**
+ * The first champion: the built-in forest trained on the train split, or the given ONNX regressor checked
+ * on every reference row (a file that cannot score them is refused) and scored by Remedy on the holdout.
+ */
+async function championOf(
+  def: ModelDefinition,
+  train: readonly { features: Features; value: number }[],
+  holdout: readonly { features: Features }[],
+  onnx: OnnxChampion | undefined,
+): Promise<{
+  artifact: RegressionForestArtifact | OnnxRegressorArtifact;
+  holdoutValues: number[];
+  configHash: string;
+  codeVersion: string;
+}> {
+  if (onnx) {
+    const { artifact, predictions } = await adoptOnnxRegressor(
+      onnx.bytes,
+      def.features,
+      [...holdout, ...train].map((r) => r.features),
+      { producer: onnx.producer, ...(onnx.hints ? { hints: onnx.hints } : {}) },
+    );
+    return {
+      artifact,
+      holdoutValues: predictions.slice(0, holdout.length).map((p) => p.value!),
+      configHash: createHash('sha256')
+        .update(canonicalJson(onnx.hints ?? {}))
+        .digest('hex'),
+      codeVersion: 'adopted-onnx',
+    };
+  }
+  const config = regressorConfig(def);
+  const artifact = trainRegressor(
+    def.features,
+    train.map((r) => ({ features: r.features, value: r.value })),
+    config,
+  );
+  return {
+    artifact,
+    holdoutValues: holdout.map((r) => predictValue(artifact, r.features).value),
+    configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
+    codeVersion: CODE_VERSION,
+  };
 }
 
 /** The span the reference covers (its last row's time included: the end is exclusive). */

@@ -36,13 +36,16 @@ export interface LabeledExample {
  * measures the baseline and makes the profile.
  */
 /**
- * Refuses what registration cannot do yet: adopting an ONNX file as a regression model's champion. A
- * regression model's champion is trained by `registerRegressionModel` (ops/register-regression.ts).
+ * Refuses what registration cannot do for a regression model: the original model's class probabilities
+ * (a regressor has none). Its champion is trained or adopted by `registerRegressionModel`.
  */
-export function refuseUnsupportedTask(def: ModelDefinition, opts: { artifact?: string } = {}): void {
-  if (isRegression(def) && opts.artifact !== undefined)
+export function refuseUnsupportedTask(
+  def: ModelDefinition,
+  opts: { originalProbabilities?: string } = {},
+): void {
+  if (isRegression(def) && opts.originalProbabilities !== undefined)
     throw new UserError(
-      `${def.modelId} is a regression model: adopting an ONNX file (${opts.artifact}) as its champion is not available yet; register it without --artifact to train the built-in forest regressor on the reference data`,
+      `${def.modelId} is a regression model: --original-probabilities (${opts.originalProbabilities}) gives a classifier's class probabilities, and a regressor has none; register without it (the holdout errors are measured by Remedy's scorer on the reference holdout)`,
     );
 }
 
@@ -179,7 +182,7 @@ export async function registerModelWithChampion(
  * `models register --artifact` on a model that has a champion: the same bytes keep it as it is; another
  * file is refused with the way to bring it in (a candidate version, then a cycle that rolls it out).
  */
-async function sameFileAsChampion(
+export async function sameFileAsChampion(
   pool: pg.Pool,
   modelId: string,
   version: number,

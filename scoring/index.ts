@@ -5,7 +5,8 @@
  */
 import type ort from 'onnxruntime-node';
 import {
-  isRegressorArtifact,
+  isForestRegressor,
+  isOnnxRegressor,
   type ModelArtifact,
   type OnnxArtifact,
   type Prediction,
@@ -17,6 +18,7 @@ import { windowPredictor } from '../core/window.js';
 import { getBlob } from '../db/blobs.js';
 import type { Queryable } from '../db/pool.js';
 import { OnnxModelError, openSession, scoreOnnx } from './onnx.js';
+import { scoreOnnxRegressor } from './onnx-regressor.js';
 
 export { OnnxModelError } from './onnx.js';
 
@@ -39,7 +41,10 @@ export const blobsIn =
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 const MAX_SESSIONS = 32;
 
-async function sessionFor(artifact: OnnxArtifact, blobs: BlobReader): Promise<ort.InferenceSession> {
+async function sessionFor(
+  artifact: Pick<OnnxArtifact, 'sha256'>,
+  blobs: BlobReader,
+): Promise<ort.InferenceSession> {
   let session = sessions.get(artifact.sha256);
   if (!session) {
     session = (async () => {
@@ -68,6 +73,15 @@ export async function scorerFor(artifact: ModelArtifact, blobs: BlobReader): Pro
       score: async (rows) => (await base.score(rows)).map((p) => calibratePrediction(calibrator, p)),
     };
   }
+  if (isOnnxRegressor(artifact)) {
+    const session = await sessionFor(artifact, blobs);
+    return {
+      kind: 'onnx',
+      // A regressor has no classes: each prediction carries its value (and the value as its label).
+      classes: [],
+      score: (rows) => scoreOnnxRegressor(session, artifact, rows),
+    };
+  }
   if (artifact.kind === 'onnx') {
     const session = await sessionFor(artifact, blobs);
     return {
@@ -76,7 +90,7 @@ export async function scorerFor(artifact: ModelArtifact, blobs: BlobReader): Pro
       score: (rows) => scoreOnnx(session, artifact, rows),
     };
   }
-  if (isRegressorArtifact(artifact)) {
+  if (isForestRegressor(artifact)) {
     const model = artifact;
     return {
       kind: artifact.kind,

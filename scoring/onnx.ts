@@ -53,7 +53,7 @@ export async function openSession(
   }
 }
 
-function ioInfo(session: ort.InferenceSession, which: 'input' | 'output'): IoInfo[] {
+export function ioInfo(session: ort.InferenceSession, which: 'input' | 'output'): IoInfo[] {
   const meta = (which === 'input' ? session.inputMetadata : session.outputMetadata) as readonly IoInfo[];
   const names = which === 'input' ? session.inputNames : session.outputNames;
   return names.map((name, i) => meta[i] ?? { name, isTensor: true });
@@ -126,6 +126,18 @@ function tensorInput(inputs: IoInfo[], spec: FeatureSpec, hints: OnnxHints): Onn
   return { mode: 'tensor', name: input.name, type: input.type, layout };
 }
 
+/** How the file's inputs are fed from a row: one input per feature by name, or one float tensor. */
+export function inputMapping(
+  session: ort.InferenceSession,
+  spec: FeatureSpec,
+  hints: OnnxHints,
+): OnnxArtifact['inputs'] {
+  const inputs = ioInfo(session, 'input');
+  const known = new Set([...spec.numeric, ...spec.categorical]);
+  const byName = inputs.every((i) => known.has(i.name)) && hints.tensor === undefined;
+  return byName ? columnInputs(inputs, spec) : tensorInput(inputs, spec, hints);
+}
+
 /**
  * Reads how to feed and read the file for this feature spec and label set. Refuses inputs that match no
  * feature, outputs that are not a probability matrix, and classes outside the label set.
@@ -137,10 +149,7 @@ export function describeOnnx(
   labelSet: readonly string[],
   hints: OnnxHints = {},
 ): Omit<OnnxArtifact, 'sha256' | 'source'> {
-  const inputs = ioInfo(session, 'input');
-  const known = new Set([...spec.numeric, ...spec.categorical]);
-  const byName = inputs.every((i) => known.has(i.name)) && hints.tensor === undefined;
-  const mapping = byName ? columnInputs(inputs, spec) : tensorInput(inputs, spec, hints);
+  const mapping = inputMapping(session, spec, hints);
 
   const graph = summarizeGraph(bytes);
   const outputs = ioInfo(session, 'output').filter((o) => o.isTensor);
@@ -188,7 +197,10 @@ function toFinite(value: Features[string] | undefined, feature: string): number 
   return n;
 }
 
-function feeds(artifact: OnnxArtifact, rows: readonly Features[]): Record<string, ort.Tensor> {
+export function feeds(
+  artifact: Pick<OnnxArtifact, 'inputs'>,
+  rows: readonly Features[],
+): Record<string, ort.Tensor> {
   const n = rows.length;
   const spec = artifact.inputs;
   if (spec.mode === 'tensor') {

@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogActivities } from '../../activities/catalog.js';
-import { canonicalJson, isRegressorArtifact } from '../../core/model.js';
+import { canonicalJson, isForestRegressor } from '../../core/model.js';
 import { predictValue, trainRegressor } from '../../core/regression-forest.js';
 import { ModelDefinition } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
@@ -62,7 +62,7 @@ afterAll(async () => {
 describe('failure catalog of a regressor', () => {
   it('given the 1975–80 cars with their true values, then each miss beyond twice the holdout MAE is a case, by origin and sign', async () => {
     const champion = await db.getModelVersion(pool, 'mpg', 1);
-    if (!isRegressorArtifact(champion.artifact)) throw new Error('the champion is not a regressor');
+    if (!isForestRegressor(champion.artifact)) throw new Error('the champion is not a regressor');
     const misses = window.filter(
       (c) => Math.abs(predictValue(champion.artifact as never, c.features).value - c.value) > limit,
     );

@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLabelingActivities } from '../../activities/labeling.js';
-import { isRegressorArtifact } from '../../core/model.js';
+import { isForestRegressor } from '../../core/model.js';
 import { quickRegressorSpread, suggestedValue } from '../../core/regression-active-learning.js';
 import { predictValue, type RegressionForestArtifact } from '../../core/regression-forest.js';
 import { ModelDefinition } from '../../core/schemas.js';
@@ -61,7 +61,7 @@ beforeAll(async () => {
   }));
   await ingestRecords(pool, 'mpg', rows);
   const version = await db.getModelVersion(pool, 'mpg', 1);
-  if (!isRegressorArtifact(version.artifact)) throw new Error('the champion is not a regressor');
+  if (!isForestRegressor(version.artifact)) throw new Error('the champion is not a regressor');
   champion = version.artifact;
   datasetId = await withTransaction(pool, async (client) => {
     const made = await db.insertDatasetVersion(client, {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as db from '../../db/index.js';
 import { CAR_FEATURES, labeledCars } from '../../dev/cars.js';
 import { ModelDefinition } from '../../core/schemas.js';
-import { isRegressorArtifact } from '../../core/model.js';
+import { isForestRegressor } from '../../core/model.js';
 import { predictValue } from '../../core/regression-forest.js';
 import { registerRegressionModel } from '../../ops/register-regression.js';
 import { ingestRecords } from '../../ops/setup.js';
@@ -64,7 +64,7 @@ describe('gateway for a regression model', () => {
     expect(Object.keys(r.json).sort()).toEqual(['modelId', 'prediction', 'requestId', 'version']);
     expect(r.json).toMatchObject({ requestId: 'car-a', modelId: 'mpg', version: 1 });
     const champion = await db.getModelVersion(pool, 'mpg', 1);
-    if (!isRegressorArtifact(champion.artifact)) throw new Error('the champion is not a regressor');
+    if (!isForestRegressor(champion.artifact)) throw new Error('the champion is not a regressor');
     expect(r.json.prediction).toBe(predictValue(champion.artifact, car.features).value);
     const prediction = r.json.prediction as number;
     expect(prediction).toBeGreaterThanOrEqual(champion.artifact.trainedRange.min);
@@ -161,7 +161,7 @@ describe('gateway for a regression model', () => {
     expect({ added, served }).toEqual({ added: replay.length, served: replay.length });
     const limit = 2 * (await db.getReferenceProfile(pool, 'mpg', 1))!.target!.holdout!.mae;
     const champion = await db.getModelVersion(pool, 'mpg', 1);
-    if (!isRegressorArtifact(champion.artifact)) throw new Error('the champion is not a regressor');
+    if (!isForestRegressor(champion.artifact)) throw new Error('the champion is not a regressor');
     const artifact = champion.artifact;
     const misses = replay.filter((c) => Math.abs(predictValue(artifact, c.features).value - c.value) > limit);
     expect(misses.length).toBeGreaterThan(0);
