@@ -355,11 +355,17 @@ export function evaluationGates(
         evidence.labelShiftPsi ?? null,
       ),
     );
+  return decide(judged, () => passedReason(judged, candidate.overall, policy));
+}
+
+/**
+ * The decision from the judged gates, a classifier's or a regressor's: go when every gate passed; the
+ * reason names each failed gate with its summary, else says what passed (`passed`).
+ */
+export function decide(judged: readonly Judged[], passed: () => string): GateDecision {
   const failed = judged.filter((j) => !j.result.passed);
   const reason =
-    failed.length > 0
-      ? failed.map((j) => `failed ${j.result.name}: ${j.summary}`).join('; ')
-      : passedReason(judged, candidate.overall, policy);
+    failed.length > 0 ? failed.map((j) => `failed ${j.result.name}: ${j.summary}`).join('; ') : passed();
   return { go: failed.length === 0, gates: judged.map((j) => j.result), reason };
 }
 

@@ -21,6 +21,7 @@
  */
 import type { DifferenceInterval } from './bootstrap.js';
 import {
+  decide,
   DEFAULT_MAX_FORGETTING,
   fixed,
   latencyGate,
@@ -234,10 +235,5 @@ export function regressionGates(
         evidence.targetShiftPsi ?? null,
       ),
     );
-  const failed = judged.filter((j) => !j.result.passed);
-  const reason =
-    failed.length > 0
-      ? failed.map((j) => `failed ${j.result.name}: ${j.summary}`).join('; ')
-      : passedReason(judged);
-  return { go: failed.length === 0, gates: judged.map((j) => j.result), reason };
+  return decide(judged, () => passedReason(judged));
 }

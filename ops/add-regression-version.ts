@@ -3,17 +3,15 @@
  * candidate version, checked and measured on the champion's reference holdout (MAE, RMSE, R², MAPE by
  * Remedy's scorer) before any cycle. The same file added twice is the same version.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
-import { canonicalJson } from '../core/model.js';
 import { readNumericLabel } from '../core/regression-labels.js';
 import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
 import { isRegression } from '../core/schemas.js';
-import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { OnnxModelError, type OnnxHints } from '../scoring/onnx.js';
 import { adoptOnnxRegressor } from '../scoring/onnx-regressor.js';
+import { insertExternalVersion } from './adopt.js';
 import { UserError } from './closed.js';
 
 export interface AddedRegressionVersion {
@@ -91,36 +89,15 @@ export async function addOnnxRegressorVersion(
   const key = `${modelId}:external:${artifact.sha256}`;
   const known = await db.getVersionByKey(pool, key);
   if (known) return { ...summary, version: known.version, created: false };
-  const version = await withTransaction(pool, async (client) => {
-    await db.putBlob(client, bytes, 'application/onnx');
-    const v = await db.insertModelVersion(client, {
-      modelId,
-      idempotencyKey: key,
-      status: 'candidate',
-      datasetId: null,
-      cycleId: null,
-      configHash: createHash('sha256')
-        .update(canonicalJson(opts.hints ?? {}))
-        .digest('hex'),
-      codeVersion: 'adopted-onnx',
-      artifact: canonicalJson(artifact),
-      artifactSha256: artifact.sha256,
-      metrics: {
-        trainer: 'external',
-        producer: artifact.source.producer,
-        holdoutErrors,
-        referenceHoldout: { rows: rows.length, championVersion, championErrors },
-        addedBy: opts.author,
-      },
-    });
-    await db.audit(client, {
-      key: `${modelId}:version-added:${artifact.sha256}`,
-      modelId,
-      actor: opts.author,
-      action: 'model.version-added',
-      details: { version: v, sha256: artifact.sha256, task: 'regression', holdoutErrors },
-    });
-    return v;
+  const version = await insertExternalVersion(pool, {
+    modelId,
+    key,
+    bytes,
+    artifact,
+    hints: opts.hints,
+    author: opts.author,
+    metrics: { holdoutErrors, referenceHoldout: { rows: rows.length, championVersion, championErrors } },
+    details: { task: 'regression', holdoutErrors },
   });
   return { ...summary, version, created: true };
 }

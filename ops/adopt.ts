@@ -8,7 +8,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { z } from 'zod';
 import { accuracy } from '../core/metrics.js';
-import { canonicalJson } from '../core/model.js';
+import { canonicalJson, type OnnxArtifact, type OnnxRegressorArtifact } from '../core/model.js';
 import { isRegression } from '../core/schemas.js';
 import { createHash } from 'node:crypto';
 import { withTransaction } from '../db/pool.js';
@@ -182,42 +182,19 @@ export async function addOnnxVersion(
       championAccuracy,
       converterGap: artifact.source.converterGap,
     };
-  const version = await withTransaction(pool, async (client) => {
-    await db.putBlob(client, bytes, 'application/onnx');
-    const v = await db.insertModelVersion(client, {
-      modelId,
-      idempotencyKey: key,
-      status: 'candidate',
-      datasetId: null,
-      cycleId: null,
-      configHash: createHash('sha256')
-        .update(canonicalJson(opts.hints ?? {}))
-        .digest('hex'),
-      codeVersion: 'adopted-onnx',
-      artifact: canonicalJson(artifact),
-      artifactSha256: artifact.sha256,
-      metrics: {
-        trainer: 'external',
-        producer: artifact.source.producer,
-        converterGap: artifact.source.converterGap,
-        holdoutAccuracy,
-        referenceHoldout: { rows: holdout.length, championVersion, championAccuracy },
-        addedBy: opts.author,
-      },
-    });
-    await db.audit(client, {
-      key: `${modelId}:version-added:${artifact.sha256}`,
-      modelId,
-      actor: opts.author,
-      action: 'model.version-added',
-      details: {
-        version: v,
-        sha256: artifact.sha256,
-        holdoutAccuracy,
-        converterGap: artifact.source.converterGap,
-      },
-    });
-    return v;
+  const version = await insertExternalVersion(pool, {
+    modelId,
+    key,
+    bytes,
+    artifact,
+    hints: opts.hints,
+    author: opts.author,
+    metrics: {
+      converterGap: artifact.source.converterGap,
+      holdoutAccuracy,
+      referenceHoldout: { rows: holdout.length, championVersion, championAccuracy },
+    },
+    details: { holdoutAccuracy, converterGap: artifact.source.converterGap },
   });
   return {
     modelId,
@@ -228,4 +205,55 @@ export async function addOnnxVersion(
     championAccuracy,
     converterGap: artifact.source.converterGap,
   };
+}
+
+/**
+ * Adds an ONNX file given from outside as a candidate version, once per file (keyed by its hash): the
+ * file stored in the registry, the version with the given metrics, the audit event, in one transaction.
+ */
+export async function insertExternalVersion(
+  pool: pg.Pool,
+  v: {
+    modelId: string;
+    key: string;
+    bytes: Uint8Array;
+    artifact: OnnxArtifact | OnnxRegressorArtifact;
+    hints: OnnxHints | undefined;
+    author: string;
+    /** What was measured, beside the trainer, producer and who added it. */
+    metrics: Record<string, unknown>;
+    /** The audit event's details, beside the version and the file's hash. */
+    details: Record<string, unknown>;
+  },
+): Promise<number> {
+  return withTransaction(pool, async (client) => {
+    await db.putBlob(client, v.bytes, 'application/onnx');
+    const version = await db.insertModelVersion(client, {
+      modelId: v.modelId,
+      idempotencyKey: v.key,
+      status: 'candidate',
+      datasetId: null,
+      cycleId: null,
+      configHash: createHash('sha256')
+        .update(canonicalJson(v.hints ?? {}))
+        .digest('hex'),
+      codeVersion: 'adopted-onnx',
+      artifact: canonicalJson(v.artifact),
+      artifactSha256: v.artifact.sha256,
+      metrics: {
+        trainer: 'external',
+        producer: v.artifact.source.producer,
+        ...v.metrics,
+        addedBy: v.author,
+      },
+    });
+    await db.audit(client, {
+      key: `${v.modelId}:version-added:${v.artifact.sha256}`,
+      modelId: v.modelId,
+      actor: v.author,
+      action: 'model.version-added',
+      details: { version, sha256: v.artifact.sha256, ...v.details },
+    });
+    return version;
+  });
 }
