@@ -265,13 +265,7 @@ function backtestGate(
   mode: BacktestMode,
   labelShiftPsi: number | null,
 ): Judged {
-  if (backtest === null) {
-    const detail = 'the champion has no labeled reference holdout: nothing to backtest';
-    return {
-      result: { name: 'backtest', passed: true, measured: null, limit: maxForgetting, detail },
-      summary: detail,
-    };
-  }
+  if (backtest === null) return nothingToBacktest(maxForgetting);
   const forgetting = backtest.championAccuracy - backtest.candidateAccuracy;
   const within = forgetting <= maxForgetting + SLACK;
   const d = backtest.difference;
@@ -281,22 +275,60 @@ function backtestGate(
     `difference ${fixed(d.confidence * 100, 0)}% interval ${intervalText(d.accuracy, 'accuracy')})`;
   // A label shift means the reference's labels no longer describe what the model serves: a candidate
   // that learned the new labels is bound to "forget" the old ones, so the backtest informs, not decides.
-  const shifted = labelShiftPsi !== null && labelShiftPsi >= LABEL_SHIFT_PSI;
+  return backtestJudged(
+    {
+      measuredText,
+      within,
+      forgetting,
+      maxForgetting,
+      interval: { ...d.accuracy, confidence: d.confidence },
+    },
+    mode,
+    { psi: labelShiftPsi, moved: 'labels', psiName: 'label PSI' },
+  );
+}
+
+/** The backtest when the champion has no labeled reference holdout: passed, with nothing measured. */
+export function nothingToBacktest(maxForgetting: number): Judged {
+  const detail = 'the champion has no labeled reference holdout: nothing to backtest';
+  return {
+    result: { name: 'backtest', passed: true, measured: null, limit: maxForgetting, detail },
+    summary: detail,
+  };
+}
+
+/**
+ * The backtest's result, a classifier's or a regressor's: judged on `within`, or only reported when the
+ * policy says so (`report`) or, in `auto`, when the window's labels (a regressor's values) moved away
+ * from the reference's (PSI ≥ LABEL_SHIFT_PSI), so the reference is out of date.
+ */
+export function backtestJudged(
+  m: {
+    measuredText: string;
+    within: boolean;
+    forgetting: number;
+    maxForgetting: number;
+    interval: NonNullable<GateResult['interval']>;
+  },
+  mode: BacktestMode,
+  shift: { psi: number | null; moved: 'labels' | 'values'; psiName: string },
+): Judged {
+  const shifted = shift.psi !== null && shift.psi >= LABEL_SHIFT_PSI;
   const advisory =
     mode === 'report'
       ? 'reported, not judged (evaluation.backtest: report)'
       : mode === 'auto' && shifted
-        ? `reported, not judged: the window's labels moved away from the reference's (label PSI ${fixed(labelShiftPsi, 2)} ≥ ${fixed(LABEL_SHIFT_PSI, 2)}), so the reference's labels are out of date; set evaluation.backtest: enforce to judge it anyway`
+        ? `reported, not judged: the window's ${shift.moved} moved away from the reference's (${shift.psiName} ${fixed(shift.psi ?? NaN, 2)} ≥ ${fixed(LABEL_SHIFT_PSI, 2)}), so the reference's ${shift.moved} are out of date; set evaluation.backtest: enforce to judge it anyway`
         : null;
-  const summary = advisory === null ? measuredText : `${measuredText}; ${advisory}`;
+  const summary = advisory === null ? m.measuredText : `${m.measuredText}; ${advisory}`;
   return {
     result: {
       name: 'backtest',
-      passed: advisory !== null || within,
-      measured: Math.max(0, forgetting),
-      limit: maxForgetting,
+      passed: advisory !== null || m.within,
+      measured: Math.max(0, m.forgetting),
+      limit: m.maxForgetting,
       detail: summary,
-      interval: { ...d.accuracy, confidence: d.confidence },
+      interval: m.interval,
       ...(advisory === null ? {} : { advisory: true }),
     },
     summary,

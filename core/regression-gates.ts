@@ -21,12 +21,14 @@
  */
 import type { DifferenceInterval } from './bootstrap.js';
 import {
+  backtestJudged,
   decide,
   DEFAULT_MAX_FORGETTING,
   fixed,
   latencyGate,
   minHoldoutGate,
   ms,
+  nothingToBacktest,
   SLACK,
   type BacktestMode,
   type GateDecision,
@@ -35,7 +37,6 @@ import {
   type Judged,
 } from './gates.js';
 import { hasOwn } from './metrics.js';
-import { LABEL_SHIFT_PSI } from './policy.js';
 import type { PairedErrorDifferences, RegressionErrors } from './regression-metrics.js';
 
 /** A regressor's errors on the holdout, its p95 latency, and its errors per slice. */
@@ -154,13 +155,7 @@ function regressionBacktestGate(
   mode: BacktestMode,
   targetShiftPsi: number | null,
 ): Judged {
-  if (backtest === null) {
-    const detail = 'the champion has no labeled reference holdout: nothing to backtest';
-    return {
-      result: { name: 'backtest', passed: true, measured: null, limit: maxForgetting, detail },
-      summary: detail,
-    };
-  }
+  if (backtest === null) return nothingToBacktest(maxForgetting);
   const forgetting = (backtest.candidateMae - backtest.championMae) / scale(backtest.championMae);
   const within = forgetting <= maxForgetting + SLACK;
   const d = backtest.difference;
@@ -168,26 +163,11 @@ function regressionBacktestGate(
     `on ${backtest.rows} reference holdout rows candidate MAE ${units(backtest.candidateMae)} vs champion ${units(backtest.championMae)} ` +
     `(${forgetting > 0 ? `MAE increase ${share(forgetting)} ${within ? '≤' : '>'} ${share(maxForgetting)}` : 'no increase'}; ` +
     `MAE difference ${fixed(d.confidence * 100, 0)}% interval ${units(d.mae.lower)} to ${units(d.mae.upper)})`;
-  const shifted = targetShiftPsi !== null && targetShiftPsi >= LABEL_SHIFT_PSI;
-  const advisory =
-    mode === 'report'
-      ? 'reported, not judged (evaluation.backtest: report)'
-      : mode === 'auto' && shifted
-        ? `reported, not judged: the window's values moved away from the reference's (target PSI ${fixed(targetShiftPsi, 2)} ≥ ${fixed(LABEL_SHIFT_PSI, 2)}), so the reference's values are out of date; set evaluation.backtest: enforce to judge it anyway`
-        : null;
-  const summary = advisory === null ? measuredText : `${measuredText}; ${advisory}`;
-  return {
-    result: {
-      name: 'backtest',
-      passed: advisory !== null || within,
-      measured: Math.max(0, forgetting),
-      limit: maxForgetting,
-      detail: summary,
-      interval: { ...d.mae, confidence: d.confidence },
-      ...(advisory === null ? {} : { advisory: true }),
-    },
-    summary,
-  };
+  return backtestJudged(
+    { measuredText, within, forgetting, maxForgetting, interval: { ...d.mae, confidence: d.confidence } },
+    mode,
+    { psi: targetShiftPsi, moved: 'values', psiName: 'target PSI' },
+  );
 }
 
 function passedReason(judged: readonly Judged[]): string {
