@@ -494,8 +494,9 @@ const DefinitionFields = z
   .transform(({ labelSet, ...d }) => ({ ...d, labelSet: labelSet ?? [] }));
 
 /**
- * A regression definition that leaves drift.performanceMetric unset judges on MAE (the Policy's own
- * default, accuracy, is a classifier's). Anything that is not such a definition passes unchanged.
+ * A regression definition's drift defaults where it leaves them unset: it judges on MAE (the Policy's own
+ * default, accuracy, is a classifier's), with a relative tolerance of 0.25 and a severe drop of 0.75.
+ * Anything that is not a regression definition passes unchanged.
  */
 function regressionDefaults(raw: z.input<typeof DefinitionFields>): z.input<typeof DefinitionFields> {
   if (typeof raw !== 'object' || raw === null || raw.task !== 'regression') return raw;
