@@ -299,6 +299,11 @@ export const Policy = z.object({
       minSliceRows: z.number().int().min(1).default(20),
       maxEce: z.number().min(0).max(1).default(0.15),
       maxLatencyMs: z.number().positive().default(20),
+      /**
+       * Regression models: the level of the prediction interval a version is calibrated for on rows it did
+       * not train on (split conformal, core/regression-interval.ts), e.g. 0.9 (unset: 0.9).
+       */
+      intervalLevel: z.number().min(0.5).max(0.99).optional(),
     })
     .prefault({}),
   rollout: z
