@@ -2,7 +2,9 @@
  * Evaluation of a regression candidate against the champion: both scored on the cycle dataset's holdout
  * (one row per call, as the gateway serves, so latency compares like with like), every error metric with
  * its bootstrap interval, the paired bootstrap of the MAE difference, the backtest on the champion's
- * reference holdout, errors per slice, residual bias by decile, the regression gates and the model card.
+ * reference holdout, errors per slice, residual bias by decile, the prediction interval (calibrated on the
+ * holdout and stored with the version; its coverage two-fold, the champion's stored one's on every row),
+ * the regression gates and the model card.
  */
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
@@ -19,6 +21,7 @@ import {
   type RegressionMeasures,
 } from '../core/regression-evaluation.js';
 import { regressionGates, type RegressionBacktest } from '../core/regression-gates.js';
+import { intervalEvidence, intervalLevel, storedInterval } from '../core/regression-interval.js';
 import { readNumericLabel } from '../core/regression-labels.js';
 import {
   pairedErrorBootstrap,
@@ -196,6 +199,12 @@ export async function evaluateRegressionCandidate(
     backtest,
     targetShiftPsi,
   });
+  const intervals = intervalEvidence(
+    scored,
+    intervalLevel(input.policy),
+    storedInterval(versions.champion.metrics),
+    `cycle ${input.cycleId}'s holdout (dataset #${input.datasetId})`,
+  );
   const cardInput: RegressionCardInput = {
     task: 'regression',
     modelId: input.modelId,
@@ -211,6 +220,7 @@ export async function evaluateRegressionCandidate(
     ),
     backtest,
     targetShiftPsi,
+    predictionIntervals: intervals,
     gates: decision,
     lineage: { driftReportId: input.driftReportId, campaignId: input.campaignId },
   };
@@ -226,6 +236,8 @@ export async function evaluateRegressionCandidate(
   await db.mergeVersionMetrics(pool, input.modelId, input.candidateVersion, {
     // As registration stores a regression champion's: its point errors on the holdout.
     holdoutErrors: pointErrors(measures.candidate.errors),
+    // The interval the gateway answers with once the version serves: split conformal on this holdout.
+    ...(intervals.candidate ? { interval: intervals.candidate } : {}),
     holdout: {
       rows: rows.length,
       datasetId: input.datasetId,

@@ -10,6 +10,7 @@ import { configJson, decisionWord, lineageLinks } from './model-card.js';
 import { CARD_STYLE } from './model-card-html.js';
 import {
   backtestSentence,
+  CALIBRATION_NOTE,
   dataCells,
   DECILE_HEADERS,
   DECILE_NOTE,
@@ -17,6 +18,9 @@ import {
   errorRows,
   errorSentence,
   gateCells,
+  INTERVAL_HEADERS,
+  intervalCells,
+  intervalSentence,
   num,
   SLICE_HEADERS,
   sliceCells,
@@ -151,7 +155,7 @@ const table = (headers: readonly string[], rows: readonly Html[], numeric: reado
   markup`<table><thead><tr>${headers.map((h, i) => (numeric.includes(i) ? markup`<th class="num">${h}</th>` : markup`<th>${h}</th>`))}</tr></thead><tbody>
 ${rows}</tbody></table>`;
 
-/** Errors, backtest, slices, residual bias and plots: what the cycle report embeds too. */
+/** Errors, backtest, slices, prediction intervals, residual bias and plots: what the cycle report embeds too. */
 export function regressionEvidenceHtml(input: RegressionCardInput): Html {
   const errors = table(
     ['Metric', `Candidate v${input.candidateVersion}`, `Champion v${input.championVersion}`, 'Δ'],
@@ -177,6 +181,16 @@ export function regressionEvidenceHtml(input: RegressionCardInput): Html {
     decileCells(input).map((cells) => markup`<tr><td>${cells[0]!}</td>${cells.slice(1).map(numCell)}</tr>\n`),
     [1, 2, 3, 4, 5, 6],
   );
+  const intervals = input.predictionIntervals
+    ? table(
+        INTERVAL_HEADERS,
+        intervalCells(input).map(
+          (c) =>
+            markup`<tr><td>${c[0]!}</td>${numCell(c[1]!)}<td>${c[2]!}</td>${numCell(c[3]!)}<td>${c[4]!}</td></tr>\n`,
+        ),
+        [1, 3],
+      )
+    : '';
   return markup`<section>
 <h2>Errors vs champion</h2>
 <p class="note">${errorSentence(input)}</p>
@@ -196,6 +210,11 @@ ${errors}
 ${slices}
 </section>
 <section>
+<h2>Prediction intervals</h2>
+<p class="note">${intervalSentence(input)}</p>
+${intervals}
+</section>
+<section>
 <h2>Residual bias by decile</h2>
 <p class="note">${DECILE_NOTE}</p>
 ${deciles}
@@ -212,7 +231,7 @@ export function regressionGatesHtml(input: RegressionCardInput): Html {
     }),
     [2, 3],
   )}
-<p class="note">Calibration (ECE) does not apply to a regressor, which gives no probabilities; the residual bias by decile shows where it over- or under-predicts.</p>`;
+<p class="note">${CALIBRATION_NOTE}</p>`;
 }
 
 /** The cycle report's candidate section for a regression model: the verdict, the evidence, the gates. */

@@ -1,7 +1,7 @@
 /**
  * The model card of a regression candidate: what it was trained on, its errors against the champion's
- * with their intervals, the backtest, errors per slice, residual bias by decile of the prediction, the
- * gates and the lineage. This file holds the content and the Markdown form; the HTML page with its
+ * with their intervals, the backtest, errors per slice, the prediction interval's coverage, residual bias
+ * by decile of the prediction, the gates and the lineage. This file holds the content and the Markdown form; the HTML page with its
  * predicted-vs-actual and residual plots is core/regression-card-html.ts.
  */
 import type { DifferenceInterval } from './bootstrap.js';
@@ -21,6 +21,7 @@ import {
 } from './model-card.js';
 import type { RegressionMeasures } from './regression-evaluation.js';
 import type { RegressionBacktest } from './regression-gates.js';
+import type { Coverage, IntervalEvidence, StoredInterval } from './regression-interval.js';
 import { trainingSetSentence } from './training-scope.js';
 
 /** Most holdout rows the plots show (evenly spaced over the holdout beyond that). */
@@ -42,6 +43,8 @@ export interface RegressionCardInput extends RegressionMeasures {
   backtest: RegressionBacktest | null;
   /** PSI of the window's labeled values against the reference's; null when not measured. */
   targetShiftPsi: number | null;
+  /** Both models' prediction intervals and their coverage; absent on cards written before intervals. */
+  predictionIntervals?: IntervalEvidence;
   gates: GateDecision;
   lineage: ModelCardInput['lineage'];
 }
@@ -203,6 +206,61 @@ export const DECILE_HEADERS = [
   'Champion bias',
 ];
 
+/** What the prediction-interval table shows: the rule, the level, how each coverage was measured. */
+export function intervalSentence(input: RegressionCardInput): string {
+  const e = input.predictionIntervals;
+  if (!e) return 'Prediction intervals were not measured (this card was written before Remedy stored them).';
+  const level = share(e.level);
+  return (
+    `Split conformal at ${level} (evaluation.intervalLevel): prediction ± the ⌈(n + 1) × ${e.level}⌉-th smallest absolute error ` +
+    `on n labeled rows the model did not train on (at least ${e.minRows}); on rows like those it holds the true value at least ${level} of the time. ` +
+    `The candidate's half-width is calibrated on this holdout and stored with its version, and the gateway answers with it; ` +
+    `its coverage is two-fold: each half of the holdout (even and odd rows) judged by the half-width calibrated on the other half. ` +
+    `The champion's stored interval is judged on every holdout row, none of which it was calibrated on. ` +
+    `Coverage well below ${level} means the errors grew since calibration. Reported, not gated.`
+  );
+}
+
+/** Below the gates: what stands in for a classifier's calibration. */
+export const CALIBRATION_NOTE =
+  "Calibration (ECE) does not apply to a regressor, which gives no probabilities; its analogue is the prediction interval's coverage, and the residual bias by decile shows where it over- or under-predicts (both reported, not gated).";
+
+export const INTERVAL_HEADERS = ['Model', 'Half-width', 'Calibrated on', 'Coverage', 'Judged'];
+
+const coverageText = (c: Coverage): string =>
+  `${share(c.share)} (${c.covered} of ${c.rows}; 95% interval ${share(c.low)} to ${share(c.high)})`;
+
+/** One row per model: its half-width, where it was calibrated, and how often it held here. */
+export function intervalCells(input: RegressionCardInput): string[][] {
+  const e = input.predictionIntervals;
+  if (!e) return [];
+  const calibrated = (i: StoredInterval): string => `${i.rows} rows: ${i.calibratedOn}`;
+  const c = e.candidate;
+  const cc = e.candidateCoverage;
+  const candidate = [
+    `Candidate v${input.candidateVersion}`,
+    c ? `± ${num(c.halfWidth)}` : NONE,
+    c
+      ? calibrated(c)
+      : `${input.data.holdoutRows} holdout rows, fewer than the ${e.minRows} a ${share(e.level)} interval needs`,
+    cc ? coverageText(cc) : 'not measured',
+    cc
+      ? `two-fold (half-widths ${num(cc.foldHalfWidths[0])} and ${num(cc.foldHalfWidths[1])})`
+      : `each half needs at least ${e.minRows} rows`,
+  ];
+  const h = e.champion;
+  const champion = h
+    ? [
+        `Champion v${input.championVersion}`,
+        `± ${num(h.interval.halfWidth)}${h.interval.level === e.level ? '' : ` (at ${share(h.interval.level)})`}`,
+        calibrated(h.interval),
+        coverageText(h.coverage),
+        'every holdout row',
+      ]
+    : [`Champion v${input.championVersion}`, NONE, 'no interval stored with this version', NONE, NONE];
+  return [candidate, champion];
+}
+
 /** A gate's measured value and limit in its own units (shares for the regression gates). */
 export function gateCells(g: GateResult): [string, string] {
   const value = (x: number): string =>
@@ -286,6 +344,17 @@ export function regressionCardMarkdown(input: RegressionCardInput): string {
           sliceCells(input).map((s) => s.cells.map((c, i) => (i === 0 ? md(c) : c))),
           [1, 2, 3, 4, 5],
         )}`,
+    '## Prediction intervals',
+    intervalSentence(input),
+    ...(input.predictionIntervals
+      ? [
+          mdTable(
+            INTERVAL_HEADERS,
+            intervalCells(input).map((r) => r.map(md)),
+            [1, 3],
+          ),
+        ]
+      : []),
     '## Residual bias by decile',
     `${DECILE_NOTE} The HTML card plots predicted against actual and the residuals.`,
     mdTable(DECILE_HEADERS, decileCells(input), [1, 3, 4, 5, 6]),
@@ -295,7 +364,7 @@ export function regressionCardMarkdown(input: RegressionCardInput): string {
       gates.gates.map((g) => [g.name, mark(g.passed), ...gateCells(g), md(g.detail)]),
       [2, 3],
     ),
-    'Calibration (ECE) does not apply to a regressor, which gives no probabilities; the residual bias by decile shows where it over- or under-predicts.',
+    CALIBRATION_NOTE,
     decision,
     '## Lineage',
     lineageLinks(input).map(md).join(' → '),

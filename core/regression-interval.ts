@@ -189,3 +189,47 @@ export function crossConformalCoverage(
     foldHalfWidths: [fromOdd, fromEven],
   };
 }
+
+/** What evaluation shows of both models' prediction intervals on the cycle's holdout. */
+export interface IntervalEvidence {
+  level: number;
+  /** The fewest calibration rows a finite interval at this level needs. */
+  minRows: number;
+  /** The candidate's interval calibrated on the whole holdout: what its version stores (null: too few rows). */
+  candidate: StoredInterval | null;
+  /** Its coverage on rows it was not calibrated on, two folds (null: a fold too small for the level). */
+  candidateCoverage: CrossCoverage | null;
+  /** The champion's stored interval and how often it held on this holdout (null: it has none). */
+  champion: { interval: StoredInterval; coverage: Coverage } | null;
+}
+
+/**
+ * Both models' intervals on the holdout: the candidate calibrated on it (stored) and judged two-fold,
+ * the champion's stored interval judged on every row (it was calibrated on other rows, before).
+ */
+export function intervalEvidence(
+  rows: readonly { actual: number; candidate: number; champion: number }[],
+  level: number,
+  championInterval: StoredInterval | null,
+  calibratedOn: string,
+): IntervalEvidence {
+  const actual = rows.map((r) => r.actual);
+  const candidate = rows.map((r) => r.candidate);
+  return {
+    level,
+    minRows: minCalibrationRows(level),
+    candidate: rows.length > 0 ? calibrateInterval(actual, candidate, level, calibratedOn) : null,
+    candidateCoverage: rows.length > 1 ? crossConformalCoverage(actual, candidate, level) : null,
+    champion:
+      championInterval && rows.length > 0
+        ? {
+            interval: championInterval,
+            coverage: coverageOf(
+              actual,
+              rows.map((r) => r.champion),
+              championInterval.halfWidth,
+            ),
+          }
+        : null,
+  };
+}

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import { readNumericLabel } from '../core/regression-labels.js';
+import { calibrateInterval, intervalLevel, type StoredInterval } from '../core/regression-interval.js';
 import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
 import { isRegression } from '../core/schemas.js';
 import * as db from '../db/index.js';
@@ -21,6 +22,11 @@ export interface AddedRegressionVersion {
   created: boolean;
   holdoutRows: number;
   holdoutErrors: RegressionErrors;
+  /**
+   * Its prediction interval calibrated on the reference holdout (null: too few rows for the level). A
+   * cycle that evaluates the version calibrates it again on the cycle's holdout.
+   */
+  interval: StoredInterval | null;
   /** The champion's errors on the same holdout, as stored at its registration (null if none were). */
   championErrors: RegressionErrors | null;
 }
@@ -85,7 +91,13 @@ export async function addOnnxRegressorVersion(
     rows.map((r) => r.value),
     predictions.map((p) => p.value!),
   );
-  const summary = { modelId, holdoutRows: rows.length, holdoutErrors, championErrors };
+  const interval = calibrateInterval(
+    rows.map((r) => r.value),
+    predictions.map((p) => p.value!),
+    intervalLevel(def.policy.evaluation),
+    `the reference holdout of champion v${championVersion}`,
+  );
+  const summary = { modelId, holdoutRows: rows.length, holdoutErrors, interval, championErrors };
   const key = `${modelId}:external:${artifact.sha256}`;
   const known = await db.getVersionByKey(pool, key);
   if (known) return { ...summary, version: known.version, created: false };
@@ -96,7 +108,11 @@ export async function addOnnxRegressorVersion(
     artifact,
     hints: opts.hints,
     author: opts.author,
-    metrics: { holdoutErrors, referenceHoldout: { rows: rows.length, championVersion, championErrors } },
+    metrics: {
+      holdoutErrors,
+      ...(interval ? { interval } : {}),
+      referenceHoldout: { rows: rows.length, championVersion, championErrors },
+    },
     details: { task: 'regression', holdoutErrors },
   });
   return { ...summary, version, created: true };

@@ -18,6 +18,12 @@ import {
   type RegressionForestArtifact,
 } from '../core/regression-forest.js';
 import { readNumericLabel } from '../core/regression-labels.js';
+import {
+  calibrateInterval,
+  intervalLevel,
+  storedInterval,
+  type StoredInterval,
+} from '../core/regression-interval.js';
 import { regressionErrors, type RegressionErrors } from '../core/regression-metrics.js';
 import { isRegression, type Features, type ModelDefinition } from '../core/schemas.js';
 import { CODE_VERSION } from '../activities/training.js';
@@ -41,6 +47,8 @@ export interface RegressionRegistration {
   holdoutRows: number;
   /** The champion's errors on the reference holdout (null with no holdout rows). */
   holdoutErrors: RegressionErrors | null;
+  /** Its prediction interval calibrated on that holdout (null: too few rows for the level, or kept without one). */
+  interval: StoredInterval | null;
   target: { min: number; max: number };
   policy: PolicyVersionResult;
   champion: 'created' | 'kept';
@@ -104,6 +112,7 @@ export async function registerRegressionModel(
       ...counts,
       policy,
       holdoutErrors: kept && typeof kept === 'object' ? (kept as RegressionErrors) : null,
+      interval: storedInterval(v.metrics),
       champion: 'kept',
     };
   }
@@ -116,6 +125,16 @@ export async function registerRegressionModel(
       ? regressionErrors(
           holdout.map((r) => r.value),
           champion.holdoutValues,
+        )
+      : null;
+  // The interval the gateway answers with: split conformal on the holdout the champion did not train on.
+  const interval =
+    holdout.length > 0
+      ? calibrateInterval(
+          holdout.map((r) => r.value),
+          champion.holdoutValues,
+          intervalLevel(def.policy.evaluation),
+          "the registration's reference holdout",
         )
       : null;
   const profile = {
@@ -154,6 +173,7 @@ export async function registerRegressionModel(
         artifact.kind === 'onnx' ? artifact.sha256 : createHash('sha256').update(artifactJson).digest('hex'),
       metrics: {
         holdoutErrors,
+        ...(interval ? { interval } : {}),
         trainRows: train.length,
         holdoutRows: holdout.length,
         ...(artifact.kind === 'onnx' ? { producer: artifact.source.producer } : {}),
@@ -180,7 +200,7 @@ export async function registerRegressionModel(
     });
     return v;
   });
-  return { version, ...summary, holdoutErrors, champion: 'created' };
+  return { version, ...summary, holdoutErrors, interval, champion: 'created' };
 }
 
 /**

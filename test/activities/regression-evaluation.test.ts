@@ -16,6 +16,7 @@ import { evaluationNote, round, trainedNote } from '../../core/cycle-notes.js';
 import { cycleReportHtml, cycleReportMarkdown, type CycleReportInput } from '../../core/report.js';
 import { isHoldout } from '../../core/policy.js';
 import { predictValue, regressorForestConfig, trainRegressor } from '../../core/regression-forest.js';
+import { coverageOf, storedInterval } from '../../core/regression-interval.js';
 import { regressionErrors } from '../../core/regression-metrics.js';
 import { ModelDefinition } from '../../core/schemas.js';
 import { CAR_MEASUREMENTS, labeledCars } from '../../dev/cars.js';
@@ -297,6 +298,50 @@ describe('evaluating a regression candidate', () => {
     expect(html.match(/<circle class="candidate"/g)).toHaveLength(2 * holdout.length);
     expect(html.match(/<circle class="champion"/g)).toHaveLength(2 * holdout.length);
     expect(html).not.toContain('NaN');
+  });
+
+  it('given an evaluated candidate, then its version stores a 90 % conformal interval from the holdout and the card shows both models’ coverage', async () => {
+    const candidateVersion = await db.getModelVersion(pool, modelId, candidate);
+    if (candidateVersion.artifact.kind !== 'random-forest-regressor') throw new Error('not a regressor');
+    const candidateArtifact = candidateVersion.artifact;
+    const truth = holdout.map((c) => c.value);
+    const absolute = holdout
+      .map((c) => Math.abs(predictValue(candidateArtifact, c.features).value - c.value))
+      .sort((a, b) => a - b);
+    // 48 holdout cars: the ⌈49 × 0.9⌉ = 45th smallest absolute error.
+    expect(holdout.length).toBe(48);
+    expect(storedInterval(candidateVersion.metrics)).toEqual({
+      level: 0.9,
+      halfWidth: absolute[44],
+      rows: 48,
+      calibratedOn: `cycle cars-cycle's holdout (dataset #${datasetId})`,
+    });
+    // The champion's interval, calibrated on the 1970–74 holdout, misses many of the later cars it
+    // under-predicts: its coverage on this holdout is what the card reports.
+    const champion = await db.getModelVersion(pool, modelId, 1);
+    if (champion.artifact.kind !== 'random-forest-regressor') throw new Error('not a regressor');
+    const championArtifact = champion.artifact;
+    const championInterval = storedInterval(champion.metrics)!;
+    const championCoverage = coverageOf(
+      truth,
+      holdout.map((c) => predictValue(championArtifact, c.features).value),
+      championInterval.halfWidth,
+    );
+    expect(championCoverage.share).toBeLessThan(0.9);
+    const card = (await db.getModelCard(pool, modelId, candidate))!;
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    expect(card.markdown).toContain('## Prediction intervals');
+    expect(card.markdown).toContain('Split conformal at 90.0% (evaluation.intervalLevel)');
+    expect(card.markdown).toContain(
+      `| Champion v1 | ± ${championInterval.halfWidth.toFixed(3)} | ${championInterval.rows} rows: the registration's reference holdout | ${pct(championCoverage.share)} (${championCoverage.covered} of 48; 95% interval`,
+    );
+    expect(card.markdown).toMatch(
+      new RegExp(
+        `\\| Candidate v${candidate} \\| ± ${absolute[44]!.toFixed(3)} \\| 48 rows: cycle cars-cycle's holdout \\(dataset #${datasetId}\\) \\| \\d+\\.\\d% \\(\\d+ of 48; 95% interval \\d+\\.\\d% to \\d+\\.\\d%\\) \\| two-fold \\(half-widths \\d+\\.\\d{3} and \\d+\\.\\d{3}\\) \\|`,
+      ),
+    );
+    expect(card.html).toContain('<h2>Prediction intervals</h2>');
+    expect(card.html).toContain(`${championCoverage.covered} of 48`);
   });
 
   it('given an evaluated candidate, then the cycle report shows its errors and plots, not accuracy', async () => {

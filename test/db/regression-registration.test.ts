@@ -13,6 +13,7 @@ import * as db from '../../db/index.js';
 import { runCli } from '../../cli/main.js';
 import type { CliIo } from '../../cli/shared.js';
 import { CAR_FEATURES, labeledCars } from '../../dev/cars.js';
+import { calibrateInterval, conformalRank } from '../../core/regression-interval.js';
 import { regressionErrors } from '../../core/regression-metrics.js';
 import { scoreRows } from '../../scoring/index.js';
 import { freshDatabase } from '../helpers.js';
@@ -98,6 +99,26 @@ describe('registering a regression model', () => {
     expect(stored.rows).toBe(errors.rows);
     for (const m of ['mae', 'rmse', 'r2', 'mape', 'meanError'] as const)
       expect(stored[m]).toBeCloseTo(errors[m]!, 10);
+    // The version keeps a 90 % split conformal interval calibrated on the same holdout it never trained on:
+    // the ⌈(n + 1) · 0.9⌉-th smallest absolute error.
+    const absolute = holdout
+      .map((x, i) => Math.abs(predicted[i]!.value! - Number(x.label)))
+      .sort((a, b) => a - b);
+    const interval = {
+      level: 0.9,
+      halfWidth: absolute[conformalRank(holdout.length, 0.9)! - 1],
+      rows: holdout.length,
+      calibratedOn: "the registration's reference holdout",
+    };
+    expect(v.metrics['interval']).toEqual(interval);
+    expect(
+      calibrateInterval(
+        holdout.map((x) => Number(x.label)),
+        predicted.map((p) => p.value!),
+        0.9,
+        "the registration's reference holdout",
+      ),
+    ).toEqual(interval);
     // Better than predicting the training mean for every car.
     const mean = train.reduce((a, x) => a + Number(x.label), 0) / train.length;
     const naive = regressionErrors(
@@ -138,7 +159,12 @@ describe('registering a regression model', () => {
       '--json',
     ]);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.out)).toMatchObject({ version: 1, champion: 'kept', holdoutErrors: stored });
+    expect(JSON.parse(again.out)).toMatchObject({
+      version: 1,
+      champion: 'kept',
+      holdoutErrors: stored,
+      interval,
+    });
   });
 
   it('given a reference with text, missing and non-finite targets, then the file is refused with each line named and nothing is written', async () => {
