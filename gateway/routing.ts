@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { flagContext, flagOutcome, flagServed, type FlagContext } from '../core/catalog.js';
 import { upgradeProfile } from '../core/drift.js';
 import { flagLargeError, largeErrorLimit } from '../core/regression-catalog.js';
+import { storedInterval, type StoredInterval } from '../core/regression-interval.js';
 import type { Prediction } from '../core/model.js';
 import { blobsIn, scorerFor, type Scorer } from '../scoring/index.js';
 import { routesToCandidate } from '../core/policy.js';
@@ -41,7 +42,30 @@ export class NoTrafficSplitError extends Error {
 export class ModelCache {
   private readonly scorers = new Map<string, Promise<Scorer>>();
   private readonly contexts = new Map<string, { ctx: Promise<FlagContext>; expires: number }>();
+  private readonly intervals = new Map<
+    string,
+    { interval: Promise<StoredInterval | null>; expires: number }
+  >();
   constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * A regressor version's stored prediction interval (null: none stored). Re-read after a minute: a
+   * candidate's is calibrated by its evaluation, and again if a later cycle evaluates it again.
+   */
+  interval(modelId: string, version: number): Promise<StoredInterval | null> {
+    const key = `${modelId}@${version}`;
+    const cached = this.intervals.get(key);
+    if (cached && cached.expires > Date.now()) return cached.interval;
+    const entry = {
+      interval: db.getModelVersion(this.pool, modelId, version).then((v) => storedInterval(v.metrics)),
+      expires: Date.now() + 60_000,
+    };
+    this.intervals.set(key, entry);
+    entry.interval.catch(() => {
+      if (this.intervals.get(key) === entry) this.intervals.delete(key);
+    });
+    return entry.interval;
+  }
 
   /** The version's flagging context: its reference profile (if it has one yet) and the model's policy. */
   flagContext(modelId: string, version: number): Promise<FlagContext> {

@@ -2,6 +2,7 @@
  * The embedded serving gateway: an HTTP service in front of a model's champion and candidate.
  *
  *   POST /v1/models/:modelId/predict   { features, requestId?, routingKey? } → { requestId, version, label, confidence, probabilities }
+ *                                      (a regressor: { requestId, version, prediction, interval? { low, high, level } })
  *   POST /v1/models/:modelId/feedback  { requestId, label }                  → { requestId, label, duplicate, flagged }
  *   POST /v1/models/:modelId/corrections { requestId, label, by? }            → { requestId, label, flagged }
  *   GET  /metrics                                                           Remedy's metrics (Prometheus)
@@ -23,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Logger } from '../infra/log.js';
 import { z } from 'zod';
+import { intervalAround } from '../core/regression-interval.js';
 import { ModelId } from '../core/schemas.js';
 import type { ModelDefinition } from '../core/schemas.js';
 import * as db from '../db/index.js';
@@ -121,8 +123,18 @@ function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts
     const { served, cases } = await scoreOne(cache, modelId, version, { recordKey: requestId, ts, features });
     await log.add({ modelId, recordKey: requestId, ts, features, prediction: predictionRow(served), cases });
     serving.observe(modelId, version, (performance.now() - t0) / 1000);
-    // A regression model answers with the number it predicts; a classifier with its class and probabilities.
-    if (served.value !== undefined) return { requestId, modelId, version, prediction: served.value };
+    // A regression model answers with the number it predicts, and the version's prediction interval
+    // around it when one is stored; a classifier with its class and probabilities.
+    if (served.value !== undefined) {
+      const interval = await cache.interval(modelId, version);
+      return {
+        requestId,
+        modelId,
+        version,
+        prediction: served.value,
+        ...(interval ? { interval: intervalAround(served.value, interval, def.target) } : {}),
+      };
+    }
     return {
       requestId,
       modelId,
