@@ -20,7 +20,10 @@ import {
   minCalibrationRows,
   storedInterval,
 } from '../../core/regression-interval.js';
-import { loadCars } from '../../dev/cars.js';
+import { seededUniform } from '../../core/bootstrap.js';
+import { predictValue, regressorForestConfig, trainRegressor } from '../../core/regression-forest.js';
+import { ModelDefinition } from '../../core/schemas.js';
+import { CAR_FEATURES, labeledCars, loadCars } from '../../dev/cars.js';
 
 const cars = loadCars().filter((c) => c.Miles_per_Gallon !== null && c.Weight_in_lbs !== null);
 const truth = cars.map((c) => c.Miles_per_Gallon!);
@@ -136,4 +139,47 @@ describe('a stored interval and the answer around a prediction', () => {
     expect(storedInterval({ interval: { level: 1.5, halfWidth: 2 } })).toBeNull();
     expect(storedInterval({ interval: { level: 0.9, halfWidth: -1 } })).toBeNull();
   });
+});
+
+describe('the guarantee on exchangeable rows', () => {
+  it('given 40 random splits of the cars (half to train a forest, 35 rows to calibrate, a quarter to judge), then the 90 % intervals hold about 33/36 of the judged values on average', () => {
+    const def = ModelDefinition.parse({ modelId: 'mpg', task: 'regression', features: CAR_FEATURES });
+    const all = labeledCars();
+    const shares: number[] = [];
+    for (let split = 0; split < 40; split++) {
+      const u = seededUniform(1000 + split);
+      const order = all
+        .map((c) => ({ c, r: u() }))
+        .sort((a, b) => a.r - b.r)
+        .map((x) => x.c);
+      const n = order.length;
+      const train = order.slice(0, Math.floor(n / 2));
+      const calibration = order.slice(Math.floor(n / 2), Math.floor(n / 2) + 35);
+      const judged = order.slice(Math.floor((3 * n) / 4));
+      const forest = trainRegressor(
+        CAR_FEATURES,
+        train.map((c) => ({ features: c.features, value: c.value })),
+        { ...regressorForestConfig(def.policy.training), seed: split },
+      );
+      const values = (cs: typeof all) => cs.map((c) => predictValue(forest, c.features).value);
+      const interval = calibrateInterval(
+        calibration.map((c) => c.value),
+        values(calibration),
+        0.9,
+        'a random split',
+      )!;
+      shares.push(
+        coverageOf(
+          judged.map((c) => c.value),
+          values(judged),
+          interval.halfWidth,
+        ).share,
+      );
+    }
+    const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
+    // The k-th of n = 35 scores (k = 33) holds a new value with probability 33/36 = 0.9167 on average.
+    expect(mean).toBeGreaterThan(0.9);
+    expect(mean).toBeLessThan(0.935);
+    expect(mean.toFixed(3)).toBe('0.917');
+  }, 60_000);
 });
