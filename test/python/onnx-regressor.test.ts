@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main.js';
 import type { CliIo } from '../../cli/shared.js';
 import { isOnnxRegressor } from '../../core/model.js';
+import { conformalRank, storedInterval } from '../../core/regression-interval.js';
 import { regressionErrors } from '../../core/regression-metrics.js';
 import { CAR_MEASUREMENTS, labeledCars } from '../../dev/cars.js';
 import * as db from '../../db/index.js';
@@ -165,6 +166,19 @@ describe('registering an ONNX regressor as champion', () => {
     expect(Math.abs(stored.mae - expected.mae)).toBeLessThan(1e-4);
     expect(Math.abs(stored.rmse - expected.rmse)).toBeLessThan(1e-4);
     expect(Math.abs(stored.r2! - expected.r2!)).toBeLessThan(1e-5);
+    // Its 90 % conformal interval: the ⌈(n + 1) · 0.9⌉-th of sklearn's absolute errors on the same holdout.
+    const interval = storedInterval(v.metrics)!;
+    expect(interval).toMatchObject({
+      level: 0.9,
+      rows: holdout.length,
+      calibratedOn: "the registration's reference holdout",
+    });
+    const absolute = holdout
+      .map((x, i) => Math.abs(sklearn.get(x.recordKey)! - truth[i]!))
+      .sort((a, b) => a - b);
+    expect(Math.abs(interval.halfWidth - absolute[conformalRank(holdout.length, 0.9)! - 1]!)).toBeLessThan(
+      1e-4,
+    );
 
     // The version scores from the registry (its file read back from model_blobs), as registered: up to
     // onnxruntime summing the trees in another order for another batch size (measured 5e-8 on the MAE).
@@ -234,10 +248,21 @@ describe('registering an ONNX regressor as champion', () => {
         body: JSON.stringify({ requestId: 'later-car', features: doc.rows[at] }),
       });
       expect(res.status).toBe(200);
-      const json = (await res.json()) as { prediction: number; version: number };
+      const json = (await res.json()) as {
+        prediction: number;
+        version: number;
+        interval: { low: number; high: number; level: number };
+      };
       expect(json.version).toBe(1);
       expect(typeof json.prediction).toBe('number');
       expect(Math.abs(json.prediction - doc.sklearn[at]!)).toBeLessThan(1e-4);
+      // The adopted file's answer carries the interval its registration calibrated, as the forest's does.
+      const { halfWidth } = storedInterval((await db.getModelVersion(pool, 'cars-onnx', 1)).metrics)!;
+      expect(json.interval).toEqual({
+        low: json.prediction - halfWidth,
+        high: json.prediction + halfWidth,
+        level: 0.9,
+      });
     } finally {
       await gateway.close();
     }
@@ -272,6 +297,17 @@ describe('registering an ONNX regressor as champion', () => {
       holdout.map((x) => sklearn.get(x.recordKey)!),
     );
     expect(Math.abs((v.metrics['holdoutErrors'] as typeof expected).mae - expected.mae)).toBeLessThan(1e-4);
+    // Its interval is calibrated on the same 35 rows, which the file (trained on the train split) never saw.
+    const interval = storedInterval(v.metrics)!;
+    expect(interval).toMatchObject({
+      level: 0.9,
+      rows: 35,
+      calibratedOn: 'the reference holdout of champion v1',
+    });
+    const absolute = holdout
+      .map((x) => Math.abs(sklearn.get(x.recordKey)! - Number(x.label)))
+      .sort((a, b) => a - b);
+    expect(Math.abs(interval.halfWidth - absolute[conformalRank(35, 0.9)! - 1]!)).toBeLessThan(1e-4);
 
     const again = await cli(['models', 'add-version', 'cars-onnx', file, '--definition', def]);
     expect(again.out).toMatch(/^already added: cars-onnx v2 from /);
