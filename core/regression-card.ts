@@ -297,8 +297,25 @@ export function dataCells(input: RegressionCardInput): [string, string][] {
 
 const mark = (passed: boolean): string => (passed ? '✅ pass' : '❌ fail');
 
+/** One line on both models' prediction intervals for the cycle report; null on cards without them. */
+export function intervalLine(input: RegressionCardInput): string | null {
+  const e = input.predictionIntervals;
+  if (!e) return null;
+  const c = e.candidate;
+  const cc = e.candidateCoverage;
+  const candidate = c
+    ? `candidate v${input.candidateVersion} ± ${num(c.halfWidth)}${cc ? `, holding ${share(cc.share)} of the holdout two-fold` : ''}`
+    : `candidate v${input.candidateVersion}: none (fewer than ${e.minRows} holdout rows)`;
+  const h = e.champion;
+  const champion = h
+    ? `champion v${input.championVersion}'s stored ± ${num(h.interval.halfWidth)} held ${share(h.coverage.share)} of it`
+    : `champion v${input.championVersion} has none stored`;
+  return `Prediction interval at ${share(e.level)}: ${candidate}; ${champion}.`;
+}
+
 /** The cycle report's candidate section for a regression model. */
 export function regressionReportMarkdown(input: RegressionCardInput): string {
+  const intervals = intervalLine(input);
   return [
     `**${decisionWord(input.gates.go)}**: ${md(input.gates.reason)}`,
     errorSentence(input),
@@ -307,6 +324,7 @@ export function regressionReportMarkdown(input: RegressionCardInput): string {
       errorRows(input).map((r) => [r.metric, r.candidate, r.champion, r.delta]),
       [1, 2, 3],
     ),
+    ...(intervals ? [md(intervals)] : []),
   ].join('\n\n');
 }
 

@@ -373,6 +373,12 @@ describe('evaluating a regression candidate', () => {
     expect(html).not.toContain('Calibration</h3>');
     const markdown = cycleReportMarkdown(report);
     expect(markdown).toMatch(/\*\*GO\*\*: all gates passed \(MAE reduction/);
+    expect(markdown).toMatch(
+      new RegExp(
+        `Prediction interval at 90\\.0%: candidate v${candidate} ± \\d+\\.\\d{3}, holding \\d+\\.\\d% of the holdout two-fold; champion v1's stored ± \\d+\\.\\d{3} held \\d+\\.\\d% of it\\.`,
+      ),
+    );
+    expect(html).toContain('<h2>Prediction intervals</h2>');
     expect(markdown).toMatch(/\| MAE \| \d+\.\d{3} \(/);
     expect(markdown).not.toContain('Accuracy');
   });
