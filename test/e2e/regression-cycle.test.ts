@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as db from '../../db/index.js';
 import { canonicalJson } from '../../core/model.js';
 import { trainRegressor } from '../../core/regression-forest.js';
+import { intervalAround, storedInterval } from '../../core/regression-interval.js';
 import { Policy } from '../../core/schemas.js';
 import { CARS_DEMO_POLICY, CARS_SCENARIO, prepareCarsModel } from '../../dev/cars-scenario.js';
 import { futureTraffic, runScriptedCycle } from '../../dev/scenario.js';
@@ -61,6 +62,20 @@ describe('regression cycle', () => {
     // The new champion's reference keeps the target, with errors measured on rows it did not train on.
     const profile = await db.getReferenceProfile(stack.pool, 'cars-cycle', v2);
     expect(profile?.target?.holdout?.mae).toBeGreaterThan(0);
+    // It serves with the 90 % interval calibrated on the cycle's holdout: the real gateway's answer.
+    const interval = storedInterval((await db.getModelVersion(stack.pool, 'cars-cycle', v2)).metrics)!;
+    expect(interval.level).toBe(0.9);
+    expect(interval.calibratedOn).toContain(`cycle ${cycleId}'s holdout`);
+    const car = futureTraffic(prepared)[0]!;
+    const res = await fetch(`${stack.gateway.url}/v1/models/cars-cycle/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requestId: 'after-promotion', features: car.features }),
+    });
+    const answer = (await res.json()) as { version: number; prediction: number; interval: unknown };
+    expect(answer.version).toBe(v2);
+    const def = (await db.getModel(stack.pool, 'cars-cycle'))!;
+    expect(answer.interval).toEqual(intervalAround(answer.prediction, interval, def.target));
     await expectReplays(stack.h.client, [cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]);
     await recordHistories([cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]);
   });
