@@ -14,6 +14,7 @@ import { addOnnxVersion, onnxHintsOf, readOnnxFile, readOriginalProbabilities } 
 import { OnnxModelError } from '../scoring/onnx.js';
 import path from 'node:path';
 import { ModelDefinition, describeZodError, isRegression } from '../core/schemas.js';
+import { storedInterval } from '../core/regression-interval.js';
 import { type CliContext, PartialFailure } from './shared.js';
 import { policyHistoryCommand } from './policy-history.js';
 import { defaultPerson } from './identity.js';
@@ -319,6 +320,8 @@ function modelViews(models: Command, { io, print }: CliContext): void {
               typeof v.metrics['holdoutAccuracy'] === 'number' ? v.metrics['holdoutAccuracy'] : null,
             // A regression model's version: its mean absolute error on the holdout.
             holdoutMae: holdoutMaeOf(v.metrics),
+            // …and the prediction interval the gateway answers with (null: none stored).
+            ...(def.task === 'regression' ? { interval: storedInterval(v.metrics) } : {}),
           })),
           traffic,
           openCycle: open ? { cycleId: open.cycle_id, stage: open.stage } : null,
@@ -336,7 +339,7 @@ function modelViews(models: Command, { io, print }: CliContext): void {
           '  versions:',
           ...value.versions.map(
             (v) =>
-              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.holdoutMae === null ? '' : `holdout MAE ${fmt(v.holdoutMae)}\t`}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
+              `    v${v.version}\t${v.status}\t${v.holdoutAccuracy === null ? '' : `holdout ${(v.holdoutAccuracy * 100).toFixed(1)}%\t`}${v.holdoutMae === null ? '' : `holdout MAE ${fmt(v.holdoutMae)}\t`}${v.interval ? `${fmt(v.interval.level * 100)}% interval ± ${fmt(v.interval.halfWidth)}\t` : ''}${v.cycleId ?? 'registered'}\t${v.createdAt}`,
           ),
         ].join('\n');
         print(o.json, value, `${text}\n`);

@@ -106,7 +106,7 @@ describe('registering a regression model', () => {
       .sort((a, b) => a - b);
     const interval = {
       level: 0.9,
-      halfWidth: absolute[conformalRank(holdout.length, 0.9)! - 1],
+      halfWidth: absolute[conformalRank(holdout.length, 0.9)! - 1]!,
       rows: holdout.length,
       calibratedOn: "the registration's reference holdout",
     };
@@ -146,7 +146,9 @@ describe('registering a regression model', () => {
     const shown = await cli(['models', 'show', 'cars']);
     expect(shown.out).toContain('  predicts: a number\n');
     expect(shown.out).toMatch(
-      new RegExp(`v1\\tchampion\\tholdout MAE ${Number(stored.mae.toPrecision(4))}\\tregistered`),
+      new RegExp(
+        `v1\\tchampion\\tholdout MAE ${Number(stored.mae.toPrecision(4))}\\t90% interval ± ${Number(interval.halfWidth.toPrecision(4))}\\tregistered`,
+      ),
     );
 
     // Registering again keeps the champion.

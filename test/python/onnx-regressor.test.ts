@@ -207,7 +207,9 @@ describe('registering an ONNX regressor as champion', () => {
     expect(shown.code).toBe(0);
     expect(shown.out).toContain('  predicts: a number\n');
     expect(shown.out).toMatch(
-      new RegExp(`v1\\tchampion\\tholdout MAE ${Number(stored.mae.toPrecision(4))}\\tregistered`),
+      new RegExp(
+        `v1\\tchampion\\tholdout MAE ${Number(stored.mae.toPrecision(4))}\\t90% interval ± ${Number(interval.halfWidth.toPrecision(4))}\\tregistered`,
+      ),
     );
 
     const again = await cli([
