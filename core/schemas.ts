@@ -421,6 +421,9 @@ export const TargetRange = z
   });
 export type TargetRange = z.infer<typeof TargetRange>;
 
+/** The trainers a regression model takes (softmax regression and the command contract are for classes). */
+export const REGRESSION_TRAINERS: readonly Policy['training']['trainer'][] = ['forest', 'python'];
+
 const DefinitionFields = z
   .object({
     modelId: ModelId,
@@ -455,11 +458,11 @@ const DefinitionFields = z
         message:
           'target is the numeric range of a regression model: remove it, or set "task": "regression" (and drop labelSet)',
       });
-    if (d.task === 'regression' && d.policy.training.trainer !== 'forest')
+    if (d.task === 'regression' && !REGRESSION_TRAINERS.includes(d.policy.training.trainer))
       ctx.addIssue({
         code: 'custom',
         path: ['policy', 'training', 'trainer'],
-        message: `a regression model is retrained by the built-in forest regressor: set training.trainer to "forest" (a ${d.policy.training.trainer} trainer cannot train a regression model yet)`,
+        message: `a regression model is retrained by the built-in forest regressor ("forest") or the Python worker's gradient boosting ("python"): set training.trainer to one of them (a ${d.policy.training.trainer} trainer cannot train a regression model yet)`,
       });
     const features = new Set([...d.features.numeric, ...d.features.categorical]);
     const unmapped = d.policy.logSource ? unmappedFeatures(d.policy.logSource, [...features]) : [];

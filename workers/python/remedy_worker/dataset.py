@@ -130,7 +130,8 @@ def _task(raw: dict[str, Any]) -> str:
 
 def _label_set(raw: dict[str, Any], task: str) -> list[str]:
     if task == "regression":
-        if raw.get("labelSet") is not None:
+        # The cycle sends a regression model's labelSet as it holds it: empty.
+        if raw.get("labelSet") not in (None, []):
             raise training_data_error(
                 f'"labelSet" is {json.dumps(raw["labelSet"])} but "task" is "regression": a regressor predicts'
                 " a number and has no classes; leave labelSet out"

@@ -110,9 +110,9 @@ def model_builder(task: str = "classification") -> tuple[Callable[..., Any], str
     PYTHONPATH) instead of editing this file; it has build_model's signature and contract
     (REMEDY_PYTHON_REGRESSOR: build_regressor's).
     """
-    variable, default = (
-        ("REMEDY_PYTHON_REGRESSOR", DEFAULT_REGRESSOR) if task == "regression" else ("REMEDY_PYTHON_MODEL", DEFAULT_MODEL)
-    )
+    regression = task == "regression"
+    variable = "REMEDY_PYTHON_REGRESSOR" if regression else "REMEDY_PYTHON_MODEL"
+    default = DEFAULT_REGRESSOR if regression else DEFAULT_MODEL
     spec = os.environ.get(variable, "").strip() or default
     module_name, _, name = spec.partition(":")
     if not module_name or not name:

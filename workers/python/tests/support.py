@@ -99,7 +99,5 @@ def make_numeric_rows(n: int = 200, seed: int = 5) -> list[dict[str, Any]]:
 
 
 def regression_input(training_set: dict[str, Any], **config: Any) -> dict[str, Any]:
-    """The input the cycle sends for a regression model: "task": "regression" and no labelSet."""
-    inp = {**training_input(training_set, **config), "task": "regression"}
-    del inp["labelSet"]
-    return inp
+    """The input the cycle sends for a regression model: "task": "regression" and an empty labelSet."""
+    return {**training_input(training_set, **config), "task": "regression", "labelSet": []}

@@ -83,9 +83,11 @@ def test_a_label_that_is_not_a_finite_number_is_refused_naming_the_row(conn, act
     assert "correct the row's label" in err.message
 
 
-def test_labels_as_json_numbers_are_taken(conn, activities):
+def test_labels_as_json_numbers_are_taken_and_the_label_set_may_be_left_out(conn, activities):
     rows = [dict(r, label=float(r["label"])) for r in make_numeric_rows(60)]
-    result = Run().train(activities, regression_input(store_rows(conn, rows), estimators=5, stageSize=5))
+    inp = regression_input(store_rows(conn, rows), estimators=5, stageSize=5)
+    del inp["labelSet"]
+    result = Run().train(activities, inp)
     assert result["details"]["trainRows"] == 60
 
 
