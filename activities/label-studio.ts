@@ -17,6 +17,7 @@ import {
   type LabelStudioItem,
   type LabelStudioSettings,
 } from '../core/label-studio.js';
+import type { NumericLabelRange } from '../core/regression-labels.js';
 
 /** A request Label Studio refused, or could not be reached for; `permanent` when retrying cannot help. */
 export class LabelStudioError extends Error {
@@ -102,8 +103,9 @@ export async function campaignProject(
   settings: Pick<LabelStudioSettings, 'project'>,
   campaignId: string,
   labelSet: readonly string[],
+  numeric?: NumericLabelRange,
 ): Promise<Project> {
-  const config = labelConfig(labelSet);
+  const config = labelConfig(labelSet, numeric);
   if (settings.project !== undefined) {
     const p = await api.call<Project>('GET', `/api/projects/${settings.project}`);
     if (p.label_config !== config)
@@ -205,6 +207,8 @@ export interface PublishInput {
   cycleId: string;
   championVersion: number;
   labelSet: string[];
+  /** A regression model's campaign: answers are numbers in this range. */
+  numeric?: NumericLabelRange;
   labelStudio: LabelStudioSettings;
   items: LabelStudioItem[];
 }
@@ -222,7 +226,7 @@ export function createLabelStudioActivities() {
       const s = input.labelStudio;
       const api = labelStudioApi(s.url, secretFrom(s.tokenEnv, 'a Label Studio API token'), s.tokenEnv);
       try {
-        const project = await campaignProject(api, s, input.campaignId, input.labelSet);
+        const project = await campaignProject(api, s, input.campaignId, input.labelSet, input.numeric);
         if (s.webhook)
           await ensureWebhook(
             api,

@@ -8,12 +8,13 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { accuracy } from '../core/metrics.js';
 import { canonicalJson } from '../core/model.js';
-import type { FeatureSpec, Features, Policy } from '../core/schemas.js';
+import { isRegression, type FeatureSpec, type Features, type Policy } from '../core/schemas.js';
 import type { TrainingSetSummary } from '../core/training-scope.js';
 import * as db from '../db/index.js';
 import { adoptOnnx } from '../scoring/adopt.js';
 import { OnnxModelError } from '../scoring/index.js';
 import { businessFailure } from './failures.js';
+import { registerPythonRegressor } from './python-regression.js';
 import { registerCandidate, trainingRows, type TrainResult } from './training.js';
 
 export interface TrainingSetRef {
@@ -25,6 +26,8 @@ export interface TrainingSetRef {
   /** The model's features and labels, as the Python worker needs them. */
   featureSpec: FeatureSpec;
   labelSet: string[];
+  /** A regression model's set (numeric labels, an empty labelSet); absent for a classifier. */
+  task?: 'regression';
 }
 
 /** What the workflow sends the Python worker's `trainPythonCandidate`. */
@@ -36,6 +39,8 @@ export interface PythonTrainInput {
   labelSet: string[];
   seed: number;
   config: { estimators: number; learningRate: number; maxDepth: number; stageSize: number };
+  /** A regression model: the worker trains a regressor on the numeric labels (absent for a classifier). */
+  task?: 'regression';
 }
 
 /** The Python worker's activity (workers/python), as the workflow sees it. */
@@ -46,6 +51,8 @@ export interface PythonTrainingActivities {
 /** What the Python worker's `trainPythonCandidate` returns (workers/python/remedy_worker/activities.py). */
 export interface PythonTrainResult {
   artifactSha256: string;
+  /** "regression" when the file is a regressor (its classes are then empty). */
+  task?: 'regression';
   classes: string[];
   trainer: string;
   resumedFrom: number;
@@ -119,7 +126,11 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
     }): Promise<TrainingSetRef> {
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `model ${input.modelId} is not registered`);
-      const { rows, historyRows, trainingSet } = await trainingRows(pool, input);
+      const regression = isRegression(model);
+      const { rows, historyRows, trainingSet } = await trainingRows(
+        pool,
+        regression ? { ...input, regression } : input,
+      );
       if (rows.length === 0)
         throw businessFailure('TrainingDataError', `dataset ${input.datasetId} has no labeled training rows`);
       const lines = rows.map((r) =>
@@ -133,12 +144,14 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
         trainingSet,
         featureSpec: model.features,
         labelSet: model.labelSet,
+        ...(regression ? { task: 'regression' as const } : {}),
       };
     },
 
     /**
-     * Checks the worker's ONNX file on the training rows (inputs, probabilities, NaN, class order) and
-     * registers it as the cycle's candidate; a second call returns the same version.
+     * Checks the worker's ONNX file on the training rows (inputs, probabilities, NaN, class order; a
+     * regressor's: one finite value per row, its errors as the worker measured them) and registers it as
+     * the cycle's candidate; a second call returns the same version.
      */
     async registerPythonCandidate(input: {
       cycleId: string;
@@ -152,6 +165,7 @@ export function createPythonTrainingActivities({ pool }: { pool: pg.Pool }) {
       if (done) return done.metrics.result as TrainResult;
       const model = await db.getModel(pool, input.modelId);
       if (!model) throw businessFailure('ModelNotFound', `model ${input.modelId} is not registered`);
+      if (isRegression(model)) return registerPythonRegressor(pool, model, input, PYTHON_CODE_VERSION);
       const { artifact, predictions, lines } = await checkTrained(
         pool,
         model,

@@ -6,9 +6,16 @@
  * nothing), in which case it is the whole rollout's.
  */
 import type pg from 'pg';
-import { analyzeRegressionStep, type RegressionStepAnalysis } from '../core/regression-rollout.js';
+import {
+  analyzeRegressionStep,
+  momentsFromSums,
+  type RegressionStepAnalysis,
+} from '../core/regression-rollout.js';
+import type { PrometheusMetrics } from '../core/rollout-adapters.js';
+import type { StepAnalysis } from '../core/policy.js';
 import type { Policy } from '../core/schemas.js';
 import * as db from '../db/index.js';
+import { measureRegressionArm, prometheusName } from './rollout-metrics.js';
 
 export interface RegressionStepInput {
   modelId: string;
@@ -41,4 +48,50 @@ export async function regressionLogAnalysis(
     { pairs: championPairs, p95LatencyMs: championP95 },
     input.policy,
   );
+}
+
+/**
+ * A regressor's step on Prometheus: each version's p95 latency and the running sums of its errors (how
+ * many answers had their true value arrive, the sum of absolute errors, the sum of squared errors), since
+ * the step began (the champion's since the rollout began when the step has too few), judged by the same
+ * Welch test on the moments those sums give. Bias is not known from sums, so it is not reported. A query
+ * with no data makes the step inconclusive, naming it, as for classifiers.
+ */
+export async function regressionPrometheusAnalysis(
+  m: PrometheusMetrics,
+  input: RegressionStepInput,
+): Promise<RegressionStepAnalysis | StepAnalysis> {
+  const endMs = Date.now();
+  const arm = (version: number, since: string) =>
+    measureRegressionArm(m, { model: input.modelId, version, startMs: Date.parse(since), endMs });
+  const candidate = await arm(input.candidateVersion, input.stepSince);
+  let champion = await arm(input.championVersion, input.stepSince);
+  if ((champion.errorCount ?? 0) < input.policy.minSamples)
+    champion = await arm(input.championVersion, input.rolloutSince);
+  const missing = (
+    [
+      ['candidate', candidate],
+      ['champion', champion],
+    ] as const
+  ).flatMap(([name, a]) =>
+    (['errorCount', 'absoluteErrorSum', 'squaredErrorSum', 'latencyP95Ms'] as const)
+      .filter((k) => a[k] === null)
+      .map((k) => `the ${name}'s ${k}`),
+  );
+  if (missing.length > 0) {
+    const none = { pairs: [], p95LatencyMs: null };
+    return {
+      ...analyzeRegressionStep(none, none, input.policy),
+      reason: `no data from ${prometheusName(m)} for ${missing.join(', ')}: the step waits for data as for too few samples`,
+    };
+  }
+  const summary = (a: typeof candidate) => ({
+    absoluteErrors: momentsFromSums({
+      count: a.errorCount!,
+      sum: a.absoluteErrorSum!,
+      squaredSum: a.squaredErrorSum!,
+    }),
+    p95LatencyMs: a.latencyP95Ms,
+  });
+  return analyzeRegressionStep(summary(candidate), summary(champion), input.policy);
 }

@@ -55,15 +55,21 @@ export interface TrainedRegressor {
 }
 
 /**
- * Refuses a trainer other than the built-in forest: the command and Python trainers' contracts (a
+ * Refuses a trainer other than the built-in forest in this activity: the command trainer's contract (a
  * labelSet, class labels) and softmax regression are written for classes, so a regression model cannot
- * use them yet. The model definition refuses them too; this covers a policy stored before that check.
+ * use them yet, and the Python worker trains on its own queue (the cycle sends it there). The model
+ * definition refuses softmax and command too; this covers a policy stored before that check.
  */
 export function requireBuiltInRegressionTrainer(modelId: string, config: Policy['training']): void {
+  if (config.trainer === 'python')
+    throw businessFailure(
+      'TrainingDataError',
+      `${modelId}'s policy names training.trainer "python": the Python worker trains it (the cycle's retrain stage sends it there), not the built-in trainers`,
+    );
   if (config.trainer !== 'forest')
     throw businessFailure(
       'TrainingDataError',
-      `${modelId} is a regression model and its policy names training.trainer "${config.trainer}", which cannot train a regression model yet; set training.trainer to "forest" (the built-in forest regressor)`,
+      `${modelId} is a regression model and its policy names training.trainer "${config.trainer}", which cannot train a regression model yet; set training.trainer to "forest" (the built-in forest regressor) or "python" (the Python worker)`,
     );
 }
 

@@ -13,19 +13,47 @@ export class MetricsRefused extends Error {}
 
 export const prometheusName = (m: PrometheusMetrics) => `prometheus at ${m.url}`;
 
+type Window = { model: string; version: number; startMs: number; endMs: number };
+
+/** One query of the policy's, rendered for a version's window; a query the policy does not give is an error. */
+function measure(m: PrometheusMetrics, name: keyof PrometheusMetrics['queries'], w: Window) {
+  const template = m.queries[name];
+  if (template === undefined)
+    throw new MetricsRefused(`the policy gives no ${name} query for ${prometheusName(m)}`);
+  return instantQuery(m, name, renderQuery(template, w), w.endMs, w.version);
+}
+
 /** One version's three numbers over [startMs, endMs]. */
-export async function measureArm(
-  m: PrometheusMetrics,
-  w: { model: string; version: number; startMs: number; endMs: number },
-): Promise<MeasuredArm> {
-  const one = (name: keyof PrometheusMetrics['queries']) =>
-    instantQuery(m, name, renderQuery(m.queries[name], w), w.endMs, w.version);
+export async function measureArm(m: PrometheusMetrics, w: Window): Promise<MeasuredArm> {
+  const one = (name: keyof PrometheusMetrics['queries']) => measure(m, name, w);
   const [requests, errors, latencyP95Ms] = await Promise.all([
     one('requests'),
     one('errors'),
     one('latencyP95Ms'),
   ]);
   return { requests, errors, latencyP95Ms };
+}
+
+/**
+ * A regressor's version over [startMs, endMs]: its p95 latency and the running sums of the errors of its
+ * answers whose true value arrived (count, absolute, squared). No data for a sum is null.
+ */
+export async function measureRegressionArm(
+  m: PrometheusMetrics,
+  w: Window,
+): Promise<{
+  latencyP95Ms: number | null;
+  errorCount: number | null;
+  absoluteErrorSum: number | null;
+  squaredErrorSum: number | null;
+}> {
+  const [latencyP95Ms, errorCount, absoluteErrorSum, squaredErrorSum] = await Promise.all([
+    measure(m, 'latencyP95Ms', w),
+    measure(m, 'errorCount', w),
+    measure(m, 'absoluteErrorSum', w),
+    measure(m, 'squaredErrorSum', w),
+  ]);
+  return { latencyP95Ms, errorCount, absoluteErrorSum, squaredErrorSum };
 }
 
 interface QueryAnswer {

@@ -15,7 +15,7 @@ import {
 import { businessFailure } from './failures.js';
 import { recordEvent } from './notifications.js';
 import { servingReference } from './reference.js';
-import { regressionLogAnalysis } from './regression-rollout.js';
+import { regressionLogAnalysis, regressionPrometheusAnalysis } from './regression-rollout.js';
 import { measureArm, MetricsRefused, MetricsUnavailable, prometheusName } from './rollout-metrics.js';
 import { applySplit, RouterRefused } from './traffic-router.js';
 
@@ -349,6 +349,9 @@ async function prometheusAnalysis(
   const arm = (version: number, since: string) =>
     measureArm(m, { model: input.modelId, version, startMs: Date.parse(since), endMs });
   try {
+    // A regressor's step is judged on its errors' sums (activities/regression-rollout.ts).
+    const model = await db.getModel(pool, input.modelId);
+    if (model && isRegression(model)) return await regressionPrometheusAnalysis(m, input);
     const candidate = await arm(input.candidateVersion, input.stepSince);
     let champion = await arm(input.championVersion, input.stepSince);
     if ((champion.requests ?? 0) < input.policy.minSamples)

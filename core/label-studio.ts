@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { EnvName, HttpUrl } from './notifications.js';
+import { canonicalNumericLabel, type NumericLabelRange } from './regression-labels.js';
 
 export const LabelStudioSettings = z.object({
   /** Label Studio's base URL, e.g. http://label-studio:8080 (its HTTP API is under /api). */
@@ -62,19 +63,45 @@ function xmlAttr(s: string): string {
     .replace(/'/g, '&apos;');
 }
 
-/** The project's labeling config: a line about the item, the features as a table, one choice per label. */
-export function labelConfig(labelSet: readonly string[]): string {
-  if (labelSet.length === 0) throw new Error('a Label Studio project needs at least one label');
+/**
+ * The project's labeling config: a line about the item, the features as a table, and the answer: one
+ * choice per label, or, for a regression model's campaign, a number within the campaign's range.
+ */
+export function labelConfig(labelSet: readonly string[], numeric?: NumericLabelRange): string {
+  if (!numeric && labelSet.length === 0) throw new Error('a Label Studio project needs at least one label');
+  const answer = numeric
+    ? [
+        `  <Number name="${CHOICES_NAME}" toName="${ITEM_NAME}"${numeric.min === null ? '' : ` min="${numeric.min}"`}${numeric.max === null ? '' : ` max="${numeric.max}"`} step="${numberStep(numeric)}" required="true" requiredMessage="Answer with a number${rangeText(numeric)}"/>`,
+      ]
+    : [
+        `  <Choices name="${CHOICES_NAME}" toName="${ITEM_NAME}" choice="single-radio" showInline="true" required="true">`,
+        ...labelSet.map((l) => `    <Choice value="${xmlAttr(l)}"/>`),
+        '  </Choices>',
+      ];
   return [
     '<View>',
     `  <Text name="${ITEM_NAME}" value="$remedy_summary"/>`,
     '  <Table name="features" value="$features"/>',
-    `  <Choices name="${CHOICES_NAME}" toName="${ITEM_NAME}" choice="single-radio" showInline="true" required="true">`,
-    ...labelSet.map((l) => `    <Choice value="${xmlAttr(l)}"/>`),
-    '  </Choices>',
+    ...answer,
     '</View>',
   ].join('\n');
 }
+
+/** The input's step: a thousandth of the range's order of magnitude (0.01 for miles per gallon of 9 to 47). */
+export function numberStep(range: NumericLabelRange): number {
+  const span = range.min !== null && range.max !== null ? range.max - range.min : 0;
+  if (!(span > 0)) return 0.001;
+  return Number((10 ** (Math.floor(Math.log10(span)) - 3)).toPrecision(1));
+}
+
+const rangeText = (r: NumericLabelRange) =>
+  r.min !== null && r.max !== null
+    ? ` from ${r.min} to ${r.max}`
+    : r.min !== null
+      ? ` of at least ${r.min}`
+      : r.max !== null
+        ? ` of at most ${r.max}`
+        : '';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -84,30 +111,28 @@ function cell(v: unknown): string {
 
 /** The task body Label Studio imports for one item: its data, and the champion's guess as a prediction. */
 export function taskOf(
-  ids: { cycleId: string; campaignId: string; championVersion: number },
+  ids: { cycleId: string; campaignId: string; championVersion: number; numeric?: NumericLabelRange },
   item: LabelStudioItem,
 ): { data: RemedyTaskData; predictions: object[] } {
   const pct = `${(item.confidence * 100).toFixed(0)} %`;
+  const guess = ids.numeric
+    ? { type: 'number', value: { number: Number(item.guess) } }
+    : { type: 'choices', value: { choices: [item.guess] } };
   return {
     data: {
       remedy_cycle: ids.cycleId,
       remedy_campaign: ids.campaignId,
       remedy_record_key: item.recordKey,
-      remedy_summary: `Record ${item.recordKey}: the model says "${item.guess}" (${pct} sure)`,
+      remedy_summary: ids.numeric
+        ? `Record ${item.recordKey}: the model predicts ${item.guess}; enter the true value${rangeText(ids.numeric)}`
+        : `Record ${item.recordKey}: the model says "${item.guess}" (${pct} sure)`,
       features: Object.fromEntries(Object.entries(item.features).map(([k, v]) => [k, cell(v)])),
     },
     predictions: [
       {
         model_version: `champion v${ids.championVersion}`,
         score: item.confidence,
-        result: [
-          {
-            from_name: CHOICES_NAME,
-            to_name: ITEM_NAME,
-            type: 'choices',
-            value: { choices: [item.guess] },
-          },
-        ],
+        result: [{ from_name: CHOICES_NAME, to_name: ITEM_NAME, ...guess }],
       },
     ],
   };
@@ -121,7 +146,9 @@ const TaskData = z.object({
 const ResultItem = z.looseObject({
   from_name: z.string().optional(),
   type: z.string().optional(),
-  value: z.looseObject({ choices: z.array(z.string()).optional() }).optional(),
+  value: z
+    .looseObject({ choices: z.array(z.string()).optional(), number: z.unknown().optional() })
+    .optional(),
 });
 /** One annotation as Label Studio's API and webhooks give it (only what Remedy reads). */
 export const LsAnnotation = z.looseObject({
@@ -162,14 +189,25 @@ export function annotatorIdOf(a: LsAnnotation): number {
 }
 
 /**
- * The label an annotation chose: its one choice of the `label` control. A cancelled (skipped) task or
- * an annotation without exactly one choice is no answer, and says why.
+ * The label an annotation gave: its one choice of the `label` control, or its one number (a regression
+ * model's campaign), as decimal text. A cancelled (skipped) task or an annotation without exactly one
+ * answer is no answer, and says why; whether the number is within range is the campaign's to say.
  */
 export function chosenLabel(a: LsAnnotation): { label: string } | { error: string } {
   if (a.was_cancelled) return { error: `annotation ${a.id} skipped the task: no label to take` };
-  const choices = a.result
-    .filter((r) => (r.from_name ?? CHOICES_NAME) === CHOICES_NAME && r.type === 'choices')
-    .flatMap((r) => r.value?.choices ?? []);
+  const ours = a.result.filter((r) => (r.from_name ?? CHOICES_NAME) === CHOICES_NAME);
+  const numbers = ours.filter((r) => r.type === 'number').map((r) => r.value?.number);
+  if (numbers.length > 0) {
+    if (numbers.length !== 1)
+      return { error: `annotation ${a.id} has ${numbers.length} numbers for "${CHOICES_NAME}": enter one` };
+    const n = numbers[0];
+    if (typeof n !== 'number' || !Number.isFinite(n))
+      return {
+        error: `annotation ${a.id} has ${JSON.stringify(n ?? null)} for "${CHOICES_NAME}", not a number: enter one`,
+      };
+    return { label: canonicalNumericLabel(n) };
+  }
+  const choices = ours.filter((r) => r.type === 'choices').flatMap((r) => r.value?.choices ?? []);
   if (choices.length !== 1)
     return {
       error: `annotation ${a.id} has ${choices.length === 0 ? 'no choice' : `${choices.length} choices`} for "${CHOICES_NAME}": choose exactly one label`,

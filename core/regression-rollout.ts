@@ -20,6 +20,13 @@ export interface WelchTest {
   pValue: number | null;
 }
 
+/** A sample as Welch's test reads it: its size, mean and unbiased variance (ddof 1). */
+export interface SampleMoments {
+  n: number;
+  mean: number;
+  variance: number;
+}
+
 /** Welch's t-test (scipy.stats.ttest_ind(a, b, equal_var=False)), two-sided. Each sample needs 2 values. */
 export function welchTTest(a: readonly number[], b: readonly number[]): WelchTest {
   for (const [name, s] of [
@@ -31,25 +38,41 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchTes
     if (s.some((x) => !Number.isFinite(x)))
       throw new Error(`welchTTest: the ${name} sample holds a value that is not a finite number`);
   }
-  const [ma, va] = meanAndVariance(a);
-  const [mb, vb] = meanAndVariance(b);
-  const sa = va / a.length;
-  const sb = vb / b.length;
+  return welchFromMoments(momentsOf(a), momentsOf(b));
+}
+
+/** Welch's t-test from each sample's size, mean and variance (what a metrics store keeps), two-sided. */
+export function welchFromMoments(a: SampleMoments, b: SampleMoments): WelchTest {
+  const sa = a.variance / a.n;
+  const sb = b.variance / b.n;
   const se2 = sa + sb;
-  if (se2 === 0) return { t: ma === mb ? 0 : Math.sign(ma - mb) * Infinity, df: NaN, pValue: null };
-  const t = (ma - mb) / Math.sqrt(se2);
-  const df = (se2 * se2) / ((sa * sa) / (a.length - 1) + (sb * sb) / (b.length - 1));
+  if (se2 === 0)
+    return { t: a.mean === b.mean ? 0 : Math.sign(a.mean - b.mean) * Infinity, df: NaN, pValue: null };
+  const t = (a.mean - b.mean) / Math.sqrt(se2);
+  const df = (se2 * se2) / ((sa * sa) / (a.n - 1) + (sb * sb) / (b.n - 1));
   return { t, df, pValue: studentTTwoSided(t, df) };
 }
 
-/** Mean and unbiased variance (ddof 1), the variance by two passes for accuracy. */
-function meanAndVariance(xs: readonly number[]): [number, number] {
+/** Size, mean and unbiased variance (ddof 1), the variance by two passes for accuracy. */
+function momentsOf(xs: readonly number[]): SampleMoments {
   let sum = 0;
   for (const x of xs) sum += x;
-  const m = sum / xs.length;
+  const mean = sum / xs.length;
   let ss = 0;
-  for (const x of xs) ss += (x - m) * (x - m);
-  return [m, ss / (xs.length - 1)];
+  for (const x of xs) ss += (x - mean) * (x - mean);
+  return { n: xs.length, mean, variance: xs.length > 1 ? ss / (xs.length - 1) : 0 };
+}
+
+/**
+ * An arm's absolute errors from the running sums a metrics store keeps (their count, their sum, and the
+ * sum of squared errors, which is the sum of squared absolute errors): mean and variance by
+ * (Σe² − (Σ|e|)²/n)/(n − 1), never below 0 where rounding would take it there.
+ */
+export function momentsFromSums(s: { count: number; sum: number; squaredSum: number }): SampleMoments {
+  const n = s.count;
+  if (n <= 0) return { n: 0, mean: 0, variance: 0 };
+  const variance = n > 1 ? Math.max(0, (s.squaredSum - (s.sum * s.sum) / n) / (n - 1)) : 0;
+  return { n, mean: s.sum / n, variance };
 }
 
 /** P(|T| ≥ |t|) for Student's t with `df` degrees of freedom: I_{df/(df+t²)}(df/2, 1/2). */
@@ -97,16 +120,18 @@ function betaFraction(x: number, a: number, b: number): number {
   return h;
 }
 
-/** One arm's served rows with feedback: predicted value and the true one, and its p95 latency. */
-export interface RegressionArm {
-  pairs: readonly { predicted: number; actual: number }[];
-  p95LatencyMs: number | null;
-}
+/**
+ * One arm's served rows with feedback: the predicted value and the true one for each, or, from a metrics
+ * store, only the moments of the absolute errors (no bias then); and its p95 latency.
+ */
+export type RegressionArm = { p95LatencyMs: number | null } & (
+  { pairs: readonly { predicted: number; actual: number }[] } | { absoluteErrors: SampleMoments }
+);
 
 /** An arm's report for a regressor: no accuracy or calibration, its MAE and bias instead. */
 export interface RegressionArmReport extends ArmReport {
   mae: number | null;
-  /** Mean of predicted − actual: positive over-predicts. */
+  /** Mean of predicted − actual: positive over-predicts; null where only error sizes are known. */
   meanError: number | null;
 }
 
@@ -117,14 +142,19 @@ export interface RegressionStepAnalysis extends StepAnalysis {
   test: 'welch-t on absolute errors';
 }
 
-function armReport(arm: RegressionArm): RegressionArmReport {
-  const n = arm.pairs.length;
-  let abs = 0;
+/** The arm's absolute errors as Welch's test reads them, and its bias when the pairs are known. */
+function armErrors(arm: RegressionArm): { moments: SampleMoments; bias: number | null } {
+  if ('absoluteErrors' in arm) return { moments: arm.absoluteErrors, bias: null };
   let signed = 0;
-  for (const p of arm.pairs) {
-    abs += Math.abs(p.predicted - p.actual);
-    signed += p.predicted - p.actual;
-  }
+  for (const p of arm.pairs) signed += p.predicted - p.actual;
+  return {
+    moments: momentsOf(arm.pairs.map((p) => Math.abs(p.predicted - p.actual))),
+    bias: arm.pairs.length > 0 ? signed / arm.pairs.length : null,
+  };
+}
+
+function armReport(arm: RegressionArm, e: ReturnType<typeof armErrors>): RegressionArmReport {
+  const n = e.moments.n;
   return {
     n,
     correct: 0,
@@ -132,14 +162,15 @@ function armReport(arm: RegressionArm): RegressionArmReport {
     p95LatencyMs: arm.p95LatencyMs,
     accuracy: null,
     calibrationGap: null,
-    mae: n > 0 ? abs / n : null,
-    meanError: n > 0 ? signed / n : null,
+    mae: n > 0 ? e.moments.mean : null,
+    meanError: e.bias,
   };
 }
 
 const num = (x: number) =>
   Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
 const signed = (x: number) => `${x > 0 ? '+' : ''}${num(x)}`;
+const biasText = (x: number | null) => (x === null ? '' : `, bias ${signed(x)}`);
 
 /** A p-value as a person reads it: four decimals, or two significant digits below 0.0001. */
 export const pValueText = (p: number) => (p >= 1e-4 ? p.toFixed(4) : p.toExponential(1));
@@ -150,25 +181,28 @@ export function analyzeRegressionStep(
   champion: RegressionArm,
   policy: Policy['rollout'],
 ): RegressionStepAnalysis {
-  const cand = armReport(candidate);
-  const champ = armReport(champion);
+  const candErrors = armErrors(candidate);
+  const champErrors = armErrors(champion);
+  const cand = armReport(candidate, candErrors);
+  const champ = armReport(champion, champErrors);
   const base = { candidate: cand, champion: champ, test: 'welch-t on absolute errors' as const };
-  if (cand.n < policy.minSamples || champ.n < policy.minSamples)
+  // Welch's test needs two errors an arm, whatever minSamples says.
+  const need = Math.max(2, policy.minSamples);
+  if (cand.n < need || champ.n < need)
     return {
       ...base,
       decision: 'inconclusive',
       pValue: null,
       checks: { accuracy: 'skipped', latency: 'skipped', calibration: 'skipped' },
-      reason: `too few samples with feedback (candidate ${cand.n}, champion ${champ.n}; need ${policy.minSamples} each)`,
+      reason: `too few samples with feedback (candidate ${cand.n}, champion ${champ.n}; need ${need} each)`,
     };
-  const errors = (arm: RegressionArm) => arm.pairs.map((p) => Math.abs(p.predicted - p.actual));
-  const test = welchTTest(errors(candidate), errors(champion));
+  const test = welchFromMoments(candErrors.moments, champErrors.moments);
   const tolerated = champ.mae! * (1 + policy.maxDegradation);
   const errorsFail = test.pValue !== null && cand.mae! > tolerated && test.pValue < policy.alpha;
   const latencyFails = cand.p95LatencyMs !== null && cand.p95LatencyMs! > policy.maxLatencyP95Ms;
   const p = test.pValue === null ? 'no spread to test' : `Welch p=${pValueText(test.pValue)}`;
   const reasons = [
-    `candidate MAE ${num(cand.mae!)} (n=${cand.n}, bias ${signed(cand.meanError!)}) vs champion MAE ${num(champ.mae!)} (n=${champ.n}, bias ${signed(champ.meanError!)}), ${p}: ${errorsFail ? 'significantly worse' : 'not worse beyond tolerance'}`,
+    `candidate MAE ${num(cand.mae!)} (n=${cand.n}${biasText(cand.meanError)}) vs champion MAE ${num(champ.mae!)} (n=${champ.n}${biasText(champ.meanError)}), ${p}: ${errorsFail ? 'significantly worse' : 'not worse beyond tolerance'}`,
   ];
   if (latencyFails)
     reasons.push(`candidate p95 latency ${cand.p95LatencyMs!.toFixed(1)} ms > ${policy.maxLatencyP95Ms} ms`);

@@ -63,14 +63,26 @@ export const PrometheusMetrics = z.object({
   timeoutMs: z.number().int().min(100).max(20_000).default(5000),
   /** One instant query each, evaluated at the step's end, per version; each must return one number. */
   queries: z.object({
-    /** Requests the version served in the window: its samples. */
-    requests: PromQl,
-    /** Of those, the ones that went wrong (errors take the place of wrong answers in the analysis). */
-    errors: PromQl,
+    /** Requests the version served in the window: a classifier's samples (a regressor's are its errors). */
+    requests: PromQl.optional(),
+    /** Of those, the ones that went wrong (errors take the place of wrong answers in a classifier's analysis). */
+    errors: PromQl.optional(),
     /** The version's p95 latency in milliseconds. */
     latencyP95Ms: PromQl,
+    /**
+     * A regression model's errors, needed for one and refused for a classifier: how many of the version's
+     * answers had their true value arrive in the window, the sum of their absolute errors, and the sum of
+     * their squared errors (Remedy's gateway counts all three, see README "Rollout metrics").
+     */
+    errorCount: PromQl.optional(),
+    absoluteErrorSum: PromQl.optional(),
+    squaredErrorSum: PromQl.optional(),
   }),
 });
+/** The queries a classifier's rollout on Prometheus needs besides latencyP95Ms, which every model needs. */
+export const CLASSIFICATION_QUERIES = ['requests', 'errors'] as const;
+/** The queries a regressor's rollout on Prometheus needs besides latencyP95Ms. */
+export const REGRESSION_QUERIES = ['errorCount', 'absoluteErrorSum', 'squaredErrorSum'] as const;
 export const RolloutMetrics = z.discriminatedUnion('kind', [PredictionLogMetrics, PrometheusMetrics]);
 export type RolloutMetrics = z.infer<typeof RolloutMetrics>;
 export type PrometheusMetrics = z.infer<typeof PrometheusMetrics>;

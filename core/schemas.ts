@@ -17,7 +17,12 @@ import { LabelingSettings } from './labeling-settings.js';
 import { LogSourcePolicy, unmappedFeatures } from './log-source.js';
 import { NotificationSettings } from './notifications.js';
 import { CLASSIFICATION_METRICS, isRegressionMetric, REGRESSION_METRICS } from './performance-metrics.js';
-import { RolloutMetrics, TrafficRouter } from './rollout-adapters.js';
+import {
+  CLASSIFICATION_QUERIES,
+  REGRESSION_QUERIES,
+  RolloutMetrics,
+  TrafficRouter,
+} from './rollout-adapters.js';
 
 export {
   CLASSIFICATION_METRICS,
@@ -421,6 +426,9 @@ export const TargetRange = z
   });
 export type TargetRange = z.infer<typeof TargetRange>;
 
+/** The trainers a regression model takes (softmax regression and the command contract are for classes). */
+export const REGRESSION_TRAINERS: readonly Policy['training']['trainer'][] = ['forest', 'python'];
+
 const DefinitionFields = z
   .object({
     modelId: ModelId,
@@ -455,11 +463,11 @@ const DefinitionFields = z
         message:
           'target is the numeric range of a regression model: remove it, or set "task": "regression" (and drop labelSet)',
       });
-    if (d.task === 'regression' && d.policy.training.trainer !== 'forest')
+    if (d.task === 'regression' && !REGRESSION_TRAINERS.includes(d.policy.training.trainer))
       ctx.addIssue({
         code: 'custom',
         path: ['policy', 'training', 'trainer'],
-        message: `a regression model is retrained by the built-in forest regressor: set training.trainer to "forest" (a ${d.policy.training.trainer} trainer cannot train a regression model yet)`,
+        message: `a regression model is retrained by the built-in forest regressor ("forest") or the Python worker's gradient boosting ("python"): set training.trainer to one of them (a ${d.policy.training.trainer} trainer cannot train a regression model yet)`,
       });
     const features = new Set([...d.features.numeric, ...d.features.categorical]);
     const unmapped = d.policy.logSource ? unmappedFeatures(d.policy.logSource, [...features]) : [];
@@ -494,6 +502,34 @@ const DefinitionFields = z
         path: ['policy', 'drift', 'performanceMetric'],
         message: `"${metric}" is an error metric of a regression model; a classifier's performance is one of ${CLASSIFICATION_METRICS.join(', ')} (default accuracy): change it, or set "task": "regression"`,
       });
+    const metrics = d.policy.rollout.metrics;
+    if (metrics?.kind === 'prometheus') {
+      const [needs, other] =
+        d.task === 'regression'
+          ? [REGRESSION_QUERIES, CLASSIFICATION_QUERIES]
+          : [CLASSIFICATION_QUERIES, REGRESSION_QUERIES];
+      const missing = needs.filter((q) => metrics.queries[q] === undefined);
+      const foreign = other.filter((q) => metrics.queries[q] !== undefined);
+      const path = ['policy', 'rollout', 'metrics', 'queries'];
+      if (missing.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            d.task === 'regression'
+              ? `a regression model's rollout on Prometheus is judged on its errors: add ${missing.join(', ')} (each version's count of answers whose true value arrived, the sum of their absolute errors, the sum of their squared errors; README "Rollout metrics" has the queries for Remedy's gateway)`
+              : `a classifier's rollout on Prometheus is judged on its requests and errors: add ${missing.join(', ')}`,
+        });
+      if (foreign.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            d.task === 'regression'
+              ? `${foreign.join(', ')} judge a classifier; a regression model's rollout reads errorCount, absoluteErrorSum, squaredErrorSum and latencyP95Ms: remove ${foreign.length > 1 ? 'them' : 'it'}`
+              : `${foreign.join(', ')} measure a regression model's errors; a classifier's rollout is judged on requests, errors and latencyP95Ms: remove ${foreign.length > 1 ? 'them' : 'it'}`,
+        });
+    }
   })
   // Inside Remedy a regression model's labelSet is empty, so code written for classes sees none.
   .transform(({ labelSet, ...d }) => ({ ...d, labelSet: labelSet ?? [] }));

@@ -37,11 +37,14 @@ export function truthHandlers({
   cache,
   log,
   model,
+  onError,
 }: {
   pool: pg.Pool;
   cache: ModelCache;
   log: PredictionLog;
   model: (modelId: string) => Promise<ModelDefinition>;
+  /** A regression answer's true value arrived (the gateway counts its error for /metrics). */
+  onError?: (modelId: string, version: number, predicted: number, actual: number) => void;
 }) {
   /** Feedback or a correction may arrive while its prediction still waits in the log: write it first. */
   const logged = async (modelId: string, requestId: string) => {
@@ -61,9 +64,14 @@ export function truthHandlers({
         404,
         `no request "${input.requestId}" for model "${modelId}": send feedback for a served request ID`,
       );
-    // A regression model's answer is a case when its error is large (core/regression-catalog.ts).
-    const flagged = stored.duplicate ? false : await flagTruth(modelId, input.requestId, stored.label, false);
-    return { requestId: input.requestId, label: stored.label, duplicate: stored.duplicate, flagged };
+    if (stored.duplicate)
+      return { requestId: input.requestId, label: stored.label, duplicate: true, flagged: false };
+    // A regression answer's error is counted, and its answer is a case when the error is large
+    // (core/regression-catalog.ts).
+    const served = isRegression(def) ? await db.servedRequest(pool, modelId, input.requestId) : undefined;
+    if (served) onError?.(modelId, served.version, Number(served.predicted), Number(stored.label));
+    const flagged = await flagTruth(modelId, input.requestId, stored.label, false, undefined, served);
+    return { requestId: input.requestId, label: stored.label, duplicate: false, flagged };
   };
 
   /** A user says the answer was wrong and what it should have been: a failure case, and the truth if none yet. */
@@ -104,7 +112,7 @@ export function truthHandlers({
     by?: string,
     known?: Awaited<ReturnType<typeof db.servedRequest>>,
   ) => {
-    const served = known ?? (await db.servedRequest(pool, modelId, recordKey));
+    const served = known !== undefined ? known : await db.servedRequest(pool, modelId, recordKey);
     if (!served) return false;
     const ctx = await cache.flagContext(modelId, served.version);
     const flagged = ctx.regression

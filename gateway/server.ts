@@ -145,7 +145,13 @@ function createGatewayHandler(pool: pg.Pool, opts: GatewayOptions): GatewayParts
     };
   };
 
-  const { feedback, correction } = truthHandlers({ pool, cache, log, model });
+  const { feedback, correction } = truthHandlers({
+    pool,
+    cache,
+    log,
+    model,
+    onError: (m, version, predicted, actual) => serving.observeError(m, version, predicted, actual),
+  });
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     try {

@@ -295,6 +295,8 @@ async function retrain(
         maxDepth: python.maxDepth,
         stageSize: python.stageSize,
       },
+      // A regression model's worker trains a regressor; a classifier's input is as it always was.
+      ...(trainingSet.task === 'regression' ? { task: 'regression' as const } : {}),
     });
   } catch (err) {
     // Refusals (bad data, a model that does not convert) close the cycle with their own message; a

@@ -35,6 +35,8 @@ export async function publishReleased(c: Campaign): Promise<void> {
       cycleId,
       championVersion,
       labelSet,
+      // A regression campaign's tasks take a number (a classifier's input is as it always was).
+      ...(c.id.numeric ? { numeric: c.id.numeric } : {}),
       labelStudio: ls,
       items: c.items.slice(0, c.released).map(({ recordKey, features, guess, confidence }) => ({
         recordKey,

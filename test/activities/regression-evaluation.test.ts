@@ -159,7 +159,7 @@ describe('training a regression candidate', () => {
     await expect(
       inActivity(() => training.trainCandidate({ ...trainInput('cars-command'), config })),
     ).rejects.toThrow(
-      'cars-mpg is a regression model and its policy names training.trainer "command", which cannot train a regression model yet; set training.trainer to "forest" (the built-in forest regressor)',
+      'cars-mpg is a regression model and its policy names training.trainer "command", which cannot train a regression model yet; set training.trainer to "forest" (the built-in forest regressor) or "python" (the Python worker)',
     );
   });
 });

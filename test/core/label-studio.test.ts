@@ -8,6 +8,7 @@ import {
   chosenLabel,
   labelConfig,
   LsAnnotation,
+  numberStep,
   projectTitle,
   remedyIdsOf,
   taskOf,
@@ -118,5 +119,48 @@ describe('an annotation as a label', () => {
     expect(chosenLabel(annotation([], { was_cancelled: true }))).toEqual({
       error: 'annotation 9 skipped the task: no label to take',
     });
+  });
+
+  const number = (n: unknown) => ({ from_name: 'label', type: 'number', value: { number: n } });
+  it("given a number (a regression model's campaign), then its decimal text is the label; two, or not a number, say why", () => {
+    expect(chosenLabel(annotation([number(23.5)]))).toEqual({ label: '23.5' });
+    expect(chosenLabel(annotation([number(-4)]))).toEqual({ label: '-4' });
+    expect(chosenLabel(annotation([number(1), number(2)]))).toEqual({
+      error: 'annotation 9 has 2 numbers for "label": enter one',
+    });
+    expect(chosenLabel(annotation([number('fast')]))).toEqual({
+      error: 'annotation 9 has "fast" for "label", not a number: enter one',
+    });
+  });
+});
+
+describe("a regression model's project", () => {
+  it('given a range, then the config asks for one number within it, in steps fine enough for the range', () => {
+    const config = labelConfig([], { min: 9, max: 47 });
+    expect(config).toContain(
+      '<Number name="label" toName="item" min="9" max="47" step="0.01" required="true" requiredMessage="Answer with a number from 9 to 47"/>',
+    );
+    expect(config).not.toContain('<Choices');
+    expect(labelConfig([], { min: 0, max: null })).toContain(
+      'min="0" step="0.001" required="true" requiredMessage="Answer with a number of at least 0"',
+    );
+    expect([numberStep({ min: 0, max: 1 }), numberStep({ min: 0, max: 250_000 })]).toEqual([0.001, 100]);
+  });
+
+  it("given an item, then its task pre-fills the champion's value and says the range", () => {
+    const task = taskOf(
+      { cycleId: 'c', campaignId: 'l', championVersion: 2, numeric: { min: 9, max: 47 } },
+      { recordKey: 'car-7', features: { weight: 3504 }, guess: '17.25', confidence: 0 },
+    );
+    expect(task.data.remedy_summary).toBe(
+      'Record car-7: the model predicts 17.25; enter the true value from 9 to 47',
+    );
+    expect(task.predictions).toEqual([
+      {
+        model_version: 'champion v2',
+        score: 0,
+        result: [{ from_name: 'label', to_name: 'item', type: 'number', value: { number: 17.25 } }],
+      },
+    ]);
   });
 });

@@ -53,18 +53,31 @@ describe('model task', () => {
     expect(message).toContain('"task": "classification"');
   });
 
-  it('given a regression definition whose policy names another trainer than the forest, then it is refused saying what to set', () => {
-    for (const trainer of ['softmax', 'python'] as const) {
+  it('given a regression definition whose policy names a trainer for classes, then it is refused saying which trainers a regressor takes', () => {
+    for (const trainer of ['softmax', 'command'] as const) {
       const message = refusal({
         modelId: 'cars-mpg',
         task: 'regression',
         features,
-        policy: { training: { trainer } },
+        policy: {
+          training: { trainer, ...(trainer === 'command' ? { command: ['python3', 'train.py'] } : {}) },
+        },
       });
       expect(message).toContain(
-        `policy.training.trainer: a regression model is retrained by the built-in forest regressor: set training.trainer to "forest" (a ${trainer} trainer cannot train a regression model yet)`,
+        `policy.training.trainer: a regression model is retrained by the built-in forest regressor ("forest") or the Python worker's gradient boosting ("python"): set training.trainer to one of them (a ${trainer} trainer cannot train a regression model yet)`,
       );
     }
+  });
+
+  it('given a regression definition whose policy names the Python trainer, then it is taken', () => {
+    const def = ModelDefinition.parse({
+      modelId: 'cars-mpg',
+      task: 'regression',
+      features,
+      policy: { training: { trainer: 'python', python: { estimators: 40 } } },
+    });
+    expect(def.policy.training).toMatchObject({ trainer: 'python', python: { estimators: 40 } });
+    expect(def.labelSet).toEqual([]);
   });
 
   it('given a classifier without a labelSet, then it is refused saying how to declare a regression model', () => {

@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   analyzeRegressionStep,
+  momentsFromSums,
   studentTTwoSided,
+  welchFromMoments,
   welchTTest,
   type RegressionArm,
 } from '../../core/regression-rollout.js';
@@ -77,6 +79,37 @@ describe("Welch's t-test (scipy.stats.ttest_ind, equal_var=False)", () => {
     expect(() => welchTTest([1], [1, 2])).toThrow(/first sample has 1 value\(s\); at least 2/);
     expect(() => welchTTest([1, 2], [1, NaN])).toThrow(/second sample holds a value that is not a finite/);
     expect(welchTTest([1, 1], [1, 1]).pValue).toBeNull();
+  });
+});
+
+describe('the same test from running sums (what Prometheus keeps)', () => {
+  it("given each arm's count, sum of absolute errors and sum of squared errors, then p equals scipy's on the rows", () => {
+    const sums = (xs: number[]) => ({
+      count: xs.length,
+      sum: xs.reduce((a, x) => a + x, 0),
+      squaredSum: xs.reduce((a, x) => a + x * x, 0),
+    });
+    const a = abs(candidateRows, worse);
+    const b = abs(championRows, champion);
+    const r = welchFromMoments(momentsFromSums(sums(a)), momentsFromSums(sums(b)));
+    // scipy.stats.ttest_ind(a, b, equal_var=False), as the rows' own test above.
+    expect(r.pValue! / 1.1821434870959173e-6).toBeCloseTo(1, 9);
+    expect(r.pValue! / welchTTest(a, b).pValue!).toBeCloseTo(1, 9);
+    const fromSums = analyzeRegressionStep(
+      { absoluteErrors: momentsFromSums(sums(a)), p95LatencyMs: 3 },
+      { absoluteErrors: momentsFromSums(sums(b)), p95LatencyMs: 3 },
+      rollout,
+    );
+    expect(fromSums.decision).toBe('fail');
+    expect([fromSums.candidate.meanError, fromSums.champion.meanError]).toEqual([null, null]);
+    expect(fromSums.reason).toMatch(/^candidate MAE \S+ \(n=45\) vs champion MAE \S+ \(n=60\), Welch p=/);
+  });
+
+  it('given no answers, one, or identical errors, then the moments stay defined and never negative', () => {
+    expect(momentsFromSums({ count: 0, sum: 0, squaredSum: 0 })).toEqual({ n: 0, mean: 0, variance: 0 });
+    expect(momentsFromSums({ count: 1, sum: 2, squaredSum: 4 })).toEqual({ n: 1, mean: 2, variance: 0 });
+    // 3 errors of 0.1: rounding puts Σe² − (Σ|e|)²/n a hair below 0.
+    expect(momentsFromSums({ count: 3, sum: 0.1 + 0.1 + 0.1, squaredSum: 0.01 * 3 }).variance).toBe(0);
   });
 });
 

@@ -11,6 +11,7 @@ import { labelStudioApi, type LabelStudioApi } from '../../activities/label-stud
 import { cycleAudit } from '../../db/cycles.js';
 import { campaignAnswersByItem } from '../../db/labeling.js';
 import { signUpAnnotator, startLabelStudio, type LabelStudioProcess } from '../../dev/label-studio.js';
+import { CARS_DEMO_POLICY, CARS_SCENARIO, prepareCarsModel } from '../../dev/cars-scenario.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import { pendingLabels, startCycle } from '../../ops/cycles.js';
 import { pollLabelStudio, syncLabelStudio, type AnnotationOutcome } from '../../ops/label-studio.js';
@@ -50,10 +51,22 @@ afterAll(async () => {
   delete process.env[SECRET_ENV];
 });
 
-/** A started cycle whose campaign of `budget` items for Ann is open, labeled in Label Studio. */
-async function openCampaign(modelId: string, budget: number, labelStudio: Record<string, unknown>) {
-  const prepared = await prepareWeatherModel(stack.pool, modelId, {
-    ...DEMO_POLICY,
+/**
+ * A started cycle whose campaign of `budget` items for Ann is open, labeled in Label Studio: the weather
+ * classifier's, or the cars regressor's (answers are miles per gallon).
+ */
+async function openCampaign(
+  modelId: string,
+  budget: number,
+  labelStudio: Record<string, unknown>,
+  task: 'classification' | 'regression' = 'classification',
+) {
+  const [prepare, policy, window] =
+    task === 'regression'
+      ? [prepareCarsModel, CARS_DEMO_POLICY, CARS_SCENARIO.window]
+      : [prepareWeatherModel, DEMO_POLICY, SCENARIO.window];
+  const prepared = await prepare(stack.pool, modelId, {
+    ...policy,
     labeling: {
       budget,
       minLabels: budget,
@@ -64,7 +77,7 @@ async function openCampaign(modelId: string, budget: number, labelStudio: Record
     },
   });
   const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
-  const { cycleId } = await startCycle(stack.h.client, stack.h, { modelId, window: SCENARIO.window });
+  const { cycleId } = await startCycle(stack.h.client, stack.h, { modelId, window: { ...window } });
   const status = await until(
     () => pendingLabels(stack.h.client, cycleId),
     (s) => s.requested === budget,
@@ -80,16 +93,30 @@ interface Task {
     remedy_summary: string;
     features: Record<string, string>;
   };
-  predictions: { model_version: string; score: number; result: { value: { choices: string[] } }[] }[];
+  predictions: {
+    model_version: string;
+    score: number;
+    result: { value: { choices?: string[]; number?: number } }[];
+  }[];
 }
 
 /** A campaign of `budget` items for Ann, labeled in Label Studio; open, with its tasks there. */
-async function campaignInLabelStudio(modelId: string, budget: number, webhook: boolean) {
-  const { cycleId, status, truth } = await openCampaign(modelId, budget, {
-    url: ls.url,
-    tokenEnv: TOKEN_ENV,
-    ...(webhook ? { webhook: { url: `${review.url}/label-studio/webhook`, secretEnv: SECRET_ENV } } : {}),
-  });
+async function campaignInLabelStudio(
+  modelId: string,
+  budget: number,
+  webhook: boolean,
+  task: 'classification' | 'regression' = 'classification',
+) {
+  const { cycleId, status, truth } = await openCampaign(
+    modelId,
+    budget,
+    {
+      url: ls.url,
+      tokenEnv: TOKEN_ENV,
+      ...(webhook ? { webhook: { url: `${review.url}/label-studio/webhook`, secretEnv: SECRET_ENV } } : {}),
+    },
+    task,
+  );
   const title = `Remedy ${labelingWorkflowId(cycleId)}`;
   const project = await until(
     async () =>
@@ -109,6 +136,18 @@ async function campaignInLabelStudio(modelId: string, budget: number, webhook: b
     (t) => t.length === budget,
   );
   return { cycleId, status, truth, projectId: project!.id, tasks };
+}
+
+/** The webhook's POST for one annotation of a task, as Label Studio sends it (with or without the secret). */
+async function sendHook(annotationId: number, taskId: number, secret = SECRET) {
+  const annotation = await admin.call('GET', `/api/annotations/${annotationId}/`);
+  const task = await admin.call('GET', `/api/tasks/${taskId}`);
+  const res = await fetch(`${review.url}/label-studio/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-remedy-secret': secret },
+    body: JSON.stringify({ action: 'ANNOTATION_CREATED', annotation, task }),
+  });
+  return { status: res.status, body: (await res.json()) as { error?: string } };
 }
 
 const annotate = (who: string, taskId: number, label: string) =>
@@ -155,16 +194,7 @@ describe('Label Studio', () => {
     // A label outside the set, and a person who may not label: refused with the campaign's message.
     const outside = await annotate(ANN, b!.id, 'banana');
     const notAllowed = await annotate(BOB, b!.id, labelOf(b!));
-    const send = async (annotationId: number, secret = SECRET) => {
-      const annotation = await admin.call('GET', `/api/annotations/${annotationId}/`);
-      const task = await admin.call('GET', `/api/tasks/${b!.id}`);
-      const res = await fetch(`${review.url}/label-studio/webhook`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-remedy-secret': secret },
-        body: JSON.stringify({ action: 'ANNOTATION_CREATED', annotation, task }),
-      });
-      return { status: res.status, body: (await res.json()) as { error?: string } };
-    };
+    const send = (annotationId: number, secret = SECRET) => sendHook(annotationId, b!.id, secret);
     expect(await send(outside.id)).toMatchObject({
       status: 422,
       body: { error: `label refused: label "banana" is not one of ${status.labelSet.join(', ')}` },
@@ -195,6 +225,66 @@ describe('Label Studio', () => {
     );
     expect(done).toMatchObject({ state: 'complete', answered: 3, requested: 3 });
     await recordHistoryOf(stack.h.client.workflow.getHandle(campaignId));
+  });
+
+  it("given a regression model's campaign, then its tasks take a number within the range, with the champion's value pre-filled, and a number out of range is refused", async () => {
+    const { cycleId, status, truth, projectId, tasks } = await campaignInLabelStudio(
+      'cars-ls-hook',
+      3,
+      true,
+      'regression',
+    );
+    const campaignId = labelingWorkflowId(cycleId);
+    const range = status.numeric!;
+    expect(range.min).not.toBeNull();
+    expect(range.max).not.toBeNull();
+    const project = await admin.call<{ label_config: string }>('GET', `/api/projects/${projectId}`);
+    expect(project.label_config).toContain(
+      `<Number name="label" toName="item" min="${range.min}" max="${range.max}" step="0.01" required="true"`,
+    );
+    expect(project.label_config).not.toContain('<Choices');
+    const byKey = new Map(tasks.map((t) => [t.data.remedy_record_key, t]));
+    for (const item of status.pending) {
+      const task = byKey.get(item.recordKey)!;
+      expect(task.data.remedy_summary).toBe(
+        `Record ${item.recordKey}: the model predicts ${item.guess}; enter the true value from ${range.min} to ${range.max}`,
+      );
+      expect(task.predictions[0]!.result[0]!.value).toEqual({ number: Number(item.guess) });
+    }
+    const [a, b] = status.pending.map((p) => byKey.get(p.recordKey)!);
+    const value = (t: Task) => Number(truth.get(t.data.remedy_record_key));
+    const enter = (who: string, taskId: number, number: number) =>
+      as[who]!.call<{ id: number }>('POST', `/api/tasks/${taskId}/annotations/`, {
+        result: [{ from_name: 'label', to_name: 'item', type: 'number', value: { number } }],
+      });
+
+    // Ann's number arrives through the webhook as her answer, in one form.
+    await enter(ANN, a!.id, value(a!));
+    expect(
+      await until(
+        () => campaignAnswersByItem(stack.pool, campaignId),
+        (rows) => rows.length === 1,
+      ),
+    ).toEqual([
+      {
+        record_key: a!.data.remedy_record_key,
+        label: String(value(a!)),
+        reviewer: ANN,
+        via: 'label-studio',
+        verified_by: 'label-studio',
+      },
+    ]);
+    // A number above the range: refused with the campaign's message, and the item stays unanswered.
+    const tooHigh = await enter(ANN, b!.id, range.max! + 100);
+    const refused = await sendHook(tooHigh.id, b!.id);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toBe(
+      `label refused: label: ${range.max! + 100} is above the highest value a label may take, ${range.max} (the reference's labels widened by the policy's drift.dataQuality.rangeMargin)`,
+    );
+    expect((await campaignAnswersByItem(stack.pool, campaignId)).map((r) => r.record_key)).toEqual([
+      a!.data.remedy_record_key,
+    ]);
+    expect((await pendingLabels(stack.h.client, cycleId)).answered).toBe(1);
   });
 
   it('given no webhook, then polling since a cursor brings the annotations back, each once', async () => {

@@ -11,6 +11,9 @@ import numpy as np
 from .errors import training_data_error
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A regression label as decimal text, as Remedy stores numeric labels ("27.2", "-3", "1e3").
+DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True)
@@ -23,16 +26,22 @@ class TrainingInput:
     label_set: list[str]
     seed: int
     config: dict[str, Any]
+    # "regression": the labels are numbers and the model a regressor (label_set is then empty).
+    task: str = "classification"
 
     @property
     def features(self) -> list[str]:
         return self.feature_spec["numeric"] + self.feature_spec["categorical"]
 
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
+
 
 @dataclass(frozen=True)
 class TrainingSet:
     X: np.ndarray  # object array: numeric columns (float), then categorical ones (str)
-    y: np.ndarray  # str labels
+    y: np.ndarray  # str labels (a classifier) or float64 values (a regressor)
     weight: np.ndarray  # float64
 
 
@@ -83,9 +92,8 @@ def parse_input(raw: Any) -> TrainingInput:
         raise training_data_error(f"featureSpec lists {sorted(both)} as both numeric and categorical: pick one")
     if not spec["numeric"] and not spec["categorical"]:
         raise training_data_error("featureSpec has no features: list at least one numeric or categorical feature")
-    label_set = _names(raw, "labelSet", "")
-    if len(label_set) < 2:
-        raise training_data_error(f"labelSet {json.dumps(label_set)} has fewer than two labels: a classifier needs two")
+    task = _task(raw)
+    label_set = _label_set(raw, task)
     config_raw = _field(raw, "config", dict, "")
     config = {
         "estimators": _field(config_raw, "estimators", int, "config."),
@@ -107,10 +115,60 @@ def parse_input(raw: Any) -> TrainingInput:
         label_set=label_set,
         seed=_field(raw, "seed", int, ""),
         config=config,
+        task=task,
     )
 
 
-def _row_values(row: Any, n: int, inp: TrainingInput) -> tuple[list[Any], str, float]:
+def _task(raw: dict[str, Any]) -> str:
+    task = raw.get("task", "classification")
+    if task not in TASKS:
+        raise training_data_error(
+            f'"task" is {json.dumps(task)}; it must be "classification" (the default) or "regression"'
+        )
+    return str(task)
+
+
+def _label_set(raw: dict[str, Any], task: str) -> list[str]:
+    if task == "regression":
+        # The cycle sends a regression model's labelSet as it holds it: empty.
+        if raw.get("labelSet") not in (None, []):
+            raise training_data_error(
+                f'"labelSet" is {json.dumps(raw["labelSet"])} but "task" is "regression": a regressor predicts'
+                " a number and has no classes; leave labelSet out"
+            )
+        return []
+    label_set = _names(raw, "labelSet", "")
+    if len(label_set) < 2:
+        raise training_data_error(f"labelSet {json.dumps(label_set)} has fewer than two labels: a classifier needs two")
+    return label_set
+
+
+def _class_label(label: Any, where: str, inp: TrainingInput) -> str:
+    if not isinstance(label, str) or label not in inp.label_set:
+        raise training_data_error(
+            f"{where} has label {json.dumps(label)}, which is not in the label set {json.dumps(inp.label_set)}:"
+            " relabel the row or add the label to the model's label set"
+        )
+    return label
+
+
+def _numeric_label(label: Any, where: str) -> float:
+    """A regression label: a finite JSON number, or decimal text ("27.2") that reads as one."""
+    value: float | None = None
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        value = float(label)
+    elif isinstance(label, str) and DECIMAL.match(label.strip()):
+        value = float(label.strip())
+    if value is None or not math.isfinite(value):
+        shown = json.dumps(label) if not isinstance(label, float) else repr(label)
+        raise training_data_error(
+            f"{where} has label {shown}, which is not a finite number: a regression model learns from numbers;"
+            " correct the row's label (e.g. 23.5) and run the cycle again"
+        )
+    return value
+
+
+def _row_values(row: Any, n: int, inp: TrainingInput) -> tuple[list[Any], str | float, float]:
     where = f"training set row {n}"
     if not isinstance(row, dict) or not isinstance(row.get("features"), dict):
         raise training_data_error(f'{where} is not an object with "features", "label" and "weight"')
@@ -132,12 +190,8 @@ def _row_values(row: Any, n: int, inp: TrainingInput) -> tuple[list[Any], str, f
         if not isinstance(v, str):
             raise training_data_error(f'{where}: categorical feature "{name}" is {json.dumps(v)}; it must be a string')
         values.append(v)
-    label = row.get("label")
-    if not isinstance(label, str) or label not in inp.label_set:
-        raise training_data_error(
-            f"{where} has label {json.dumps(label)}, which is not in the label set {json.dumps(inp.label_set)}:"
-            " relabel the row or add the label to the model's label set"
-        )
+    raw_label = row.get("label")
+    label = _numeric_label(raw_label, where) if inp.is_regression else _class_label(raw_label, where, inp)
     weight = row.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
         raise training_data_error(f"{where} has weight {json.dumps(weight)}; it must be a number >= 0")
@@ -145,7 +199,10 @@ def _row_values(row: Any, n: int, inp: TrainingInput) -> tuple[list[Any], str, f
 
 
 def parse_training_set(data: bytes, inp: TrainingInput) -> TrainingSet:
-    """Parses the NDJSON blob ({"features": {...}, "label": str, "weight": number} per line) into arrays."""
+    """Parses the NDJSON blob ({"features": {...}, "label": str, "weight": number} per line) into arrays.
+
+    A regression set's labels are numbers (JSON numbers or decimal text); a classifier's are its classes.
+    """
     try:
         lines = [line for line in data.decode("utf-8").splitlines() if line.strip() != ""]
     except UnicodeDecodeError as err:
@@ -155,7 +212,7 @@ def parse_training_set(data: bytes, inp: TrainingInput) -> TrainingSet:
             f"the training set {inp.training_set_sha256} is empty: collect labeled rows before training"
         )
     rows: list[list[Any]] = []
-    labels: list[str] = []
+    labels: list[Any] = []
     weights: list[float] = []
     for n, line in enumerate(lines, start=1):
         try:
@@ -175,12 +232,16 @@ def parse_training_set(data: bytes, inp: TrainingInput) -> TrainingSet:
         )
     if len(set(labels)) < 2:
         raise training_data_error(
-            f"every row of the training set has the label {json.dumps(labels[0])}: a classifier needs at least two"
-            " classes; collect or label rows of another class first"
+            f"every row of the training set has the value {labels[0]:g}: a regressor needs targets that vary;"
+            " label more rows of the window first"
+            if inp.is_regression
+            else f"every row of the training set has the label {json.dumps(labels[0])}: a classifier needs at least"
+            " two classes; collect or label rows of another class first"
         )
     if sum(weights) <= 0:
         raise training_data_error("every row of the training set has weight 0: give some rows a positive weight")
     X = np.empty((len(rows), len(inp.features)), dtype=object)
     for i, values in enumerate(rows):
         X[i, :] = values
-    return TrainingSet(X=X, y=np.array(labels, dtype=object), weight=np.array(weights, dtype=np.float64))
+    y = np.array(labels, dtype=np.float64 if inp.is_regression else object)
+    return TrainingSet(X=X, y=y, weight=np.array(weights, dtype=np.float64))

@@ -15,13 +15,17 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 # Rows of probabilities must sum to 1 within this (float32 outputs).
 SUM_TOLERANCE = 1e-4
 GRAPH_NAME = "remedy_candidate"
+# The one output of a regressor's file, as skl2onnx names it (Remedy reads "variable" as the value).
+REGRESSOR_OUTPUT = "variable"
 
 
 @dataclass(frozen=True)
 class Exported:
     onnx: bytes
     inputs: list[dict[str, str]]  # {"name": ONNX input, "feature": feature name, "type": "float" | "string"}
-    converter_gap: float  # max |p_sklearn - p_onnx| over the training rows
+    converter_gap: float  # max |p_sklearn - p_onnx| (a regressor: |y_sklearn - y_onnx|) over the training rows
+    # A regressor's ONNX predictions on the training rows (None for a classifier).
+    values: np.ndarray | None = None
 
 
 def input_names(features: list[str]) -> list[str]:
@@ -46,8 +50,11 @@ def _feeds(X: np.ndarray, inputs: list[dict[str, str]]) -> dict[str, np.ndarray]
     return feeds
 
 
-def export_onnx(pipeline: Pipeline, feature_spec: dict[str, list[str]], X: np.ndarray) -> Exported:
-    """Converts (zipmap off, per-column inputs), runs the ONNX file on X and compares probabilities."""
+def export_onnx(
+    pipeline: Pipeline, feature_spec: dict[str, list[str]], X: np.ndarray, regression: bool = False
+) -> Exported:
+    """Converts (zipmap off, per-column inputs), runs the ONNX file on X and compares probabilities (a
+    regressor's file: its values, with the pipeline's predictions)."""
     features = feature_spec["numeric"] + feature_spec["categorical"]
     kinds = ["float"] * len(feature_spec["numeric"]) + ["string"] * len(feature_spec["categorical"])
     inputs = [{"name": n, "feature": f, "type": k} for n, f, k in zip(input_names(features), features, kinds)]
@@ -60,14 +67,21 @@ def export_onnx(pipeline: Pipeline, feature_spec: dict[str, list[str]], X: np.nd
             pipeline,
             name=GRAPH_NAME,  # a fixed name (skl2onnx picks a random one), so the same model gives the same file
             initial_types=initial_types,
-            options={id(classifier): {"zipmap": False}},
+            # A regressor has no ZipMap to turn off (and skl2onnx refuses the option for it).
+            options=None if regression else {id(classifier): {"zipmap": False}},
             target_opset=TARGET_OPSET,
         )
     except Exception as err:  # skl2onnx raises many kinds: all mean "this pipeline does not convert"
+        hint = (
+            "GradientBoostingRegressor does; HistGradientBoostingRegressor does not with skl2onnx 1.20.0) in"
+            " model.build_regressor"
+            if regression
+            else "GradientBoostingClassifier does; HistGradientBoostingClassifier does not with skl2onnx 1.20.0)"
+            " in model.build_model"
+        )
         raise conversion_error(
             f"skl2onnx could not convert the pipeline ({type(classifier).__name__}): {err}. Use estimators"
-            " skl2onnx supports (GradientBoostingClassifier does; HistGradientBoostingClassifier does not with"
-            " skl2onnx 1.20.0) in model.build_model"
+            f" skl2onnx supports ({hint}"
         ) from None
     # skl2onnx lists the opsets in set order (it varies with PYTHONHASHSEED): sort them, so the same
     # model always gives the same bytes and the same sha256.
@@ -75,16 +89,50 @@ def export_onnx(pipeline: Pipeline, feature_spec: dict[str, list[str]], X: np.nd
     del model.opset_import[:]
     model.opset_import.extend(opsets)
     onnx_bytes = model.SerializeToString()
+    if regression:
+        gap, values = check_onnx_regressor(onnx_bytes, pipeline, inputs, X)
+        return Exported(onnx=onnx_bytes, inputs=inputs, converter_gap=gap, values=values)
     return Exported(onnx=onnx_bytes, inputs=inputs, converter_gap=check_onnx(onnx_bytes, pipeline, inputs, X))
 
 
-def check_onnx(onnx_bytes: bytes, pipeline: Pipeline, inputs: list[dict[str, str]], X: np.ndarray) -> float:
-    """Runs the ONNX file on X; returns max |p_sklearn - p_onnx|. Refuses NaN or rows not summing to 1."""
+def _session(onnx_bytes: bytes, inputs: list[dict[str, str]]) -> onnxruntime.InferenceSession:
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     have_in = [i.name for i in session.get_inputs()]
     want_in = [s["name"] for s in inputs]
     if have_in != want_in:
         raise conversion_error(f"the ONNX file's inputs are {have_in}, not the expected {want_in}")
+    return session
+
+
+def check_onnx_regressor(
+    onnx_bytes: bytes, pipeline: Pipeline, inputs: list[dict[str, str]], X: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Runs a regressor's ONNX file on X: one finite value per row from its one output `variable`, which
+    Remedy reads as the prediction. Returns max |y_sklearn - y_onnx| and the file's values."""
+    session = _session(onnx_bytes, inputs)
+    outputs = [(o.name, o.type) for o in session.get_outputs()]
+    if [name for name, _ in outputs] != [REGRESSOR_OUTPUT] or outputs[0][1] != "tensor(float)":
+        raise conversion_error(
+            f"the ONNX file's outputs are {outputs}; a regressor's file must have one float output"
+            f" '{REGRESSOR_OUTPUT}' (the last step must be a regressor whose predict gives one number per row)"
+        )
+    values = np.asarray(session.run([REGRESSOR_OUTPUT], _feeds(X, inputs))[0], dtype=np.float64)
+    if values.shape not in ((X.shape[0], 1), (X.shape[0],)):
+        raise conversion_error(
+            f"the ONNX file gives values of shape {list(values.shape)} for {X.shape[0]} rows; a regressor gives"
+            " one value per row"
+        )
+    values = values.reshape(-1)
+    if not np.all(np.isfinite(values)):
+        row = int(np.flatnonzero(~np.isfinite(values))[0]) + 1
+        raise conversion_error(f"the ONNX file predicts {values[row - 1]} for training row {row}: NaN or infinite")
+    expected = np.asarray(pipeline.predict(X), dtype=np.float64).reshape(-1)
+    return float(np.max(np.abs(values - expected))), values
+
+
+def check_onnx(onnx_bytes: bytes, pipeline: Pipeline, inputs: list[dict[str, str]], X: np.ndarray) -> float:
+    """Runs the ONNX file on X; returns max |p_sklearn - p_onnx|. Refuses NaN or rows not summing to 1."""
+    session = _session(onnx_bytes, inputs)
     have_out = {o.name for o in session.get_outputs()}
     if not {"label", "probabilities"} <= have_out:
         raise conversion_error(

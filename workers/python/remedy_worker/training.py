@@ -60,16 +60,19 @@ def code_version() -> str:
 
 def config_hash(inp: TrainingInput) -> str:
     """sha256 of the canonical JSON of what decides the model: data, features, labels, seed, config, code."""
+    decides: dict[str, Any] = {
+        "trainingSet": inp.training_set_sha256,
+        "featureSpec": inp.feature_spec,
+        "labelSet": inp.label_set,
+        "seed": inp.seed,
+        "config": inp.config,
+        "codeVersion": code_version(),
+        "model": model_builder(inp.task)[1],
+    }
+    if inp.is_regression:  # a classifier's hash stays what it was
+        decides["task"] = inp.task
     canonical = json.dumps(
-        {
-            "trainingSet": inp.training_set_sha256,
-            "featureSpec": inp.feature_spec,
-            "labelSet": inp.label_set,
-            "seed": inp.seed,
-            "config": inp.config,
-            "codeVersion": code_version(),
-            "model": model_builder()[1],
-        },
+        decides,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -156,32 +159,64 @@ def train(inp: TrainingInput, store: BlobStore, progress: Progress, resume: dict
             " before starting the training activity"
         )
     data = parse_training_set(raw, inp)
-    build, builder = model_builder()
+    build, builder = model_builder(inp.task)
     pipeline = build(inp.feature_spec, inp.config, inp.seed)
     if not isinstance(pipeline, Pipeline):
         raise conversion_error(f"{builder} returned a {type(pipeline).__name__}; it must return a Pipeline")
     fit = staged_fit(pipeline, data, inp.config, store, progress, config_hash(inp), resume)
-    exported = export_onnx(fit.pipeline, inp.feature_spec, data.X)
+    exported = export_onnx(fit.pipeline, inp.feature_spec, data.X, regression=inp.is_regression)
     artifact = store.put(exported.onnx, ONNX_MEDIA)
-    classifier = fit.pipeline.steps[-1][1]
+    estimator = fit.pipeline.steps[-1][1]
+    details = {
+        "estimator": type(estimator).__name__,
+        "estimators": fit.estimators,
+        "sklearnVersion": sklearn.__version__,
+        "skl2onnxVersion": skl2onnx.__version__,
+        "onnxruntimeVersion": onnxruntime.__version__,
+        "pythonVersion": platform.python_version(),
+        "fitSeconds": round(fit.fit_seconds, 3),
+    }
+    if inp.is_regression:
+        return {
+            "artifactSha256": artifact,
+            "task": "regression",
+            "classes": [],
+            "inputs": exported.inputs,
+            "outputs": {"value": "variable"},
+            "trainer": "python",
+            "resumedFrom": fit.resumed_from,
+            "details": {
+                **details,
+                "task": "regression",
+                **training_errors(data.y, exported.values),
+                "converterGap": exported.converter_gap,
+                "trainRows": int(data.X.shape[0]),
+            },
+        }
     accuracy = float(np.mean(fit.pipeline.predict(data.X) == data.y))
     return {
         "artifactSha256": artifact,
-        "classes": [str(c) for c in classifier.classes_],
+        "classes": [str(c) for c in estimator.classes_],
         "inputs": exported.inputs,
         "outputs": {"label": "label", "probabilities": "probabilities"},
         "trainer": "python",
         "resumedFrom": fit.resumed_from,
         "details": {
-            "estimator": type(classifier).__name__,
-            "estimators": fit.estimators,
-            "sklearnVersion": sklearn.__version__,
-            "skl2onnxVersion": skl2onnx.__version__,
-            "onnxruntimeVersion": onnxruntime.__version__,
-            "pythonVersion": platform.python_version(),
-            "fitSeconds": round(fit.fit_seconds, 3),
+            **details,
             "trainAccuracy": accuracy,
             "converterGap": exported.converter_gap,
             "trainRows": int(data.X.shape[0]),
         },
+    }
+
+
+def training_errors(y: np.ndarray, predicted: np.ndarray | None) -> dict[str, float]:
+    """The ONNX file's errors on its own training rows (unweighted, as Remedy measures them)."""
+    assert predicted is not None
+    errors = predicted - y
+    total = float(np.sum((y - np.mean(y)) ** 2))
+    return {
+        "trainMae": float(np.mean(np.abs(errors))),
+        "trainRmse": float(np.sqrt(np.mean(errors**2))),
+        "trainR2": 1.0 - float(np.sum(errors**2)) / total if total > 0 else 0.0,
     }

@@ -76,3 +76,28 @@ class Run:
 
     def train(self, activities: TrainingActivities, inp: dict[str, Any]) -> dict[str, Any]:
         return self.env.run(activities.train_python_candidate, inp)
+
+
+def make_numeric_rows(n: int = 200, seed: int = 5) -> list[dict[str, Any]]:
+    """A regression set: a value that falls with income and rises with tenure and the north, with noise;
+    labels as Remedy stores numeric labels (decimal text)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        income = float(np.round(rng.normal(50, 15), 2))
+        tenure = int(rng.integers(0, 60))
+        region = str(rng.choice(["north", "south", "east"]))
+        value = 40 - income / 5 + tenure / 6 + (4 if region == "north" else 0) + rng.normal(0, 1)
+        rows.append(
+            {
+                "features": {"income": income, "tenure months": tenure, "region": region},
+                "label": f"{value:.2f}",
+                "weight": 1.0,
+            }
+        )
+    return rows
+
+
+def regression_input(training_set: dict[str, Any], **config: Any) -> dict[str, Any]:
+    """The input the cycle sends for a regression model: "task": "regression" and an empty labelSet."""
+    return {**training_input(training_set, **config), "task": "regression", "labelSet": []}
