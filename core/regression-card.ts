@@ -1,8 +1,8 @@
 /**
  * The model card of a regression candidate: what it was trained on, its errors against the champion's
- * with their intervals, the backtest, errors per slice, the prediction interval's coverage, residual bias
- * by decile of the prediction, the gates and the lineage. This file holds the content and the Markdown form; the HTML page with its
- * predicted-vs-actual and residual plots is core/regression-card-html.ts.
+ * with their intervals, the backtest, errors per slice, the prediction intervals' coverage, residual bias
+ * by decile of the prediction, the gates and the lineage. This file holds the content and the Markdown
+ * form; the HTML page with its predicted-vs-actual and residual plots is core/regression-card-html.ts.
  */
 import type { DifferenceInterval } from './bootstrap.js';
 import { fixed, type GateDecision, type GateResult } from './gates.js';
