@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isOnnxRegressor } from '../../core/model.js';
+import { intervalAround, storedInterval } from '../../core/regression-interval.js';
 import { CARS_DEMO_POLICY, CARS_SCENARIO, prepareCarsModel } from '../../dev/cars-scenario.js';
 import { startPythonWorker, type PythonWorker } from '../../dev/python-worker.js';
 import { runScriptedCycle } from '../../dev/scenario.js';
@@ -118,11 +119,16 @@ describe('a regression model trained by the Python worker', () => {
     const car = prepared.rows.find((r) => r.ts >= CARS_SCENARIO.window.end)!;
     const answer = await predict('py-cars', car.features);
     const [scored] = await scoreRows(stack.pool, candidate.artifact, [car.features]);
+    // …with the 90 % interval its evaluation calibrated on the cycle's holdout.
+    const interval = storedInterval((await db.getModelVersion(stack.pool, 'py-cars', v)).metrics)!;
+    expect(interval.calibratedOn).toContain(`cycle ${cycleId}'s holdout`);
+    const def = (await db.getModel(stack.pool, 'py-cars'))!;
     expect(answer).toEqual({
       requestId: 'check-py-cars',
       modelId: 'py-cars',
       version: v,
       prediction: scored!.value,
+      interval: intervalAround(scored!.value!, interval, def.target),
     });
     const ids = [
       cycleId,
