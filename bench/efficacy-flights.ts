@@ -23,7 +23,7 @@
  *
  * Feedback: a flight's delay is known when it lands, but the benchmark keeps people in the loop as for
  * the others: feedback arrives for a deterministic third of the stream (dev/weather.ts's hasFeedback),
- * about 330 of a window's 1,000 rows; people label from the rest.
+ * about 1,000 of a window's 3,000 rows; people label from the rest.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -38,7 +38,7 @@ import { busiest, flightFeatures, lowerBound, sampleIndices } from './flights-sa
 /** Flights of January the champion trains on (a uniform sample of its 508,239). */
 export const REFERENCE_ROWS = 4000;
 /** Flights served and logged per weekly window (a uniform sample of its ~115,000). */
-export const STREAM_ROWS_PER_WINDOW = 1000;
+export const STREAM_ROWS_PER_WINDOW = 3000;
 /** Airports named in the features (the busiest of January by departures and arrivals). */
 export const NAMED_AIRPORTS = 20;
 const WINDOWS = { quick: 9, full: 21 };
@@ -54,7 +54,7 @@ const FLIGHTS_FILE = path.join(
 );
 
 /**
- * The cycle settings sized for a week of 1,000 flights, a third with feedback: a window's MAE is judged
+ * The cycle settings sized for a week of 3,000 flights, a third with feedback: a window's MAE is judged
  * on at least 200 labeled flights (on 200 rows the MAE of a delay this noisy has a standard error of about
  * 2 minutes, a tenth of it; the shared 15 would judge on noise), people asked for up to 50 more, and the
  * gates' holdout at least 60 rows.
