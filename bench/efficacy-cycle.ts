@@ -44,6 +44,10 @@ function wrongAnswer(right: string, labelSet: readonly string[], random: () => n
   return others[Math.floor(random() * others.length)]!;
 }
 
+/** A query the worker did not answer in time (its gRPC deadline passed), as opposed to a refusal. */
+const queryTimedOut = (err: unknown): boolean =>
+  err instanceof Error && /DEADLINE_EXCEEDED|query timed out/.test(`${err.message} ${String(err.cause)}`);
+
 /** Answers every label request of the cycle's campaign until it stops asking (or closes). */
 async function review(
   client: Client,
@@ -62,8 +66,9 @@ async function review(
     try {
       status = await pendingLabels(client, cycleId);
     } catch (err) {
-      // The cycle enters its label stage just before it starts the campaign: not there yet.
-      if (!(err instanceof UserError)) throw err;
+      // The cycle enters its label stage just before it starts the campaign: not there yet. On a loaded
+      // machine a query can also time out while the worker is busy: asked again.
+      if (!(err instanceof UserError) && !queryTimedOut(err)) throw err;
     }
     if (status) requested = Math.max(requested, status.requested);
     if (status && status.state !== 'open') return { requested, answered, wrong };

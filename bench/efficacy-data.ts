@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { Features, ModelDefinition } from '../core/schemas.js';
 import { carsDataset } from './efficacy-cars.js';
 import { employmentDataset } from './efficacy-employment.js';
+import { flightsDataset } from './efficacy-flights.js';
 
 export interface StreamRow {
   recordKey: string;
@@ -35,6 +36,8 @@ export interface Dataset {
   model(modelId: string, policy: Record<string, unknown>): ModelDefinition;
   /** A regression dataset: scored by its error (MAE, lower is better) instead of accuracy. */
   task?: 'regression';
+  /** A regression target's unit: short after numbers (e.g. "mpg"), long in a chart's title. Default mpg. */
+  unit?: { short: string; long: string };
   /** Policy sections this dataset sizes for its windows, on top of the shared ones (under each policy's). */
   policy?: Record<string, unknown>;
   /**
@@ -49,6 +52,10 @@ export interface Dataset {
 }
 
 export const isRegressionDataset = (d: Dataset): boolean => d.task === 'regression';
+
+/** The unit a regression dataset's errors are given in (the cars' miles per gallon unless it says). */
+export const unitOf = (d: Dataset): { short: string; long: string } =>
+  d.unit ?? { short: 'mpg', long: 'miles per gallon' };
 
 export const POLICY_NAMES = ['never', 'schedule', 'every-alarm', 'remedy-default'] as const;
 /** The four policies, and `custom`: a policy a run adds to try a change of the defaults (--custom-policy). */
@@ -140,6 +147,7 @@ export const DATASETS: Record<string, (quick: boolean) => Promise<Dataset>> = {
   weather: weatherDataset,
   employment: employmentDataset,
   cars: carsDataset,
+  flights: flightsDataset,
 };
 
 /** The windows of a dataset's replay: [start, end) ISO strings, `windowDays` long. */

@@ -5,7 +5,7 @@
  * shift when its MAE over the windows it served is within 20 % of the first champion's MAE on the
  * reference's holdout (the error the model had before the shift).
  */
-import type { Dataset, PolicyName } from './efficacy-data.js';
+import { unitOf, type Dataset, type PolicyName } from './efficacy-data.js';
 import type { ReplayResult, WindowResult } from './efficacy-replay.js';
 import {
   cycleStory,
@@ -70,7 +70,7 @@ export function summarizeRegression(d: Dataset, r: ReplayResult): RegressionSumm
   };
 }
 
-const mpg = (x: number) => `${x.toFixed(2)} mpg`;
+const inUnit = (d: Dataset) => (x: number) => `${x.toFixed(2)} ${unitOf(d).short}`;
 
 /** The efficacy targets read on MAE, each with the measured numbers and, when missed, why. */
 export function checkRegressionTargets(
@@ -78,6 +78,7 @@ export function checkRegressionTargets(
   s: RegressionSummary[],
   results: ReplayResult[],
 ): TargetCheck[] {
+  const fmt = inUnit(d);
   const by = (p: PolicyName) => s.find((x) => x.policy === p)!;
   const run = (p: PolicyName) => results.find((x) => x.policy === p)!;
   const remedy = by('remedy-default');
@@ -90,7 +91,7 @@ export function checkRegressionTargets(
     {
       target: `within ${MAE_WITHIN * 100} % of the best policy's MAE`,
       met: within,
-      detail: `remedy-default ${mpg(remedy.mae)} vs best (${best.policy}) ${mpg(best.mae)}, limit ${mpg(limit)}: ${within ? 'within' : `misses by ${mpg(remedy.mae - limit)}`}`,
+      detail: `remedy-default ${fmt(remedy.mae)} vs best (${best.policy}) ${fmt(best.mae)}, limit ${fmt(limit)}: ${within ? 'within' : `misses by ${fmt(remedy.mae - limit)}`}`,
       why: within
         ? null
         : `a champion that handles the shift served after ${remedy.onsetToRecoveredDays ?? '—'} days (the first new one after ${remedy.onsetToChampionDays ?? '—'}) vs ${best.onsetToRecoveredDays ?? '—'} (${best.onsetToChampionDays ?? '—'}) for ${best.policy}. remedy-default's cycles: ${cycleStory(run('remedy-default'))}. ${best.policy}'s: ${cycleStory(run(best.policy))}`,
@@ -115,7 +116,7 @@ export function checkRegressionTargets(
   out.push({
     target: 'beats never where a shift exists (lower MAE)',
     met: beats,
-    detail: `remedy-default ${mpg(remedy.mae)} vs never ${mpg(never.mae)} (${beats ? '' : '+'}${mpg(remedy.mae - never.mae)})`,
+    detail: `remedy-default ${fmt(remedy.mae)} vs never ${fmt(never.mae)} (${beats ? '' : '+'}${fmt(remedy.mae - never.mae)})`,
     why: beats
       ? null
       : `no promoted champion beat the first one on the stream: ${cycleStory(run('remedy-default'))}`,
@@ -135,6 +136,7 @@ export function checkRegressionTargets(
 
 export function regressionTable(s: RegressionSummary[], d: Dataset): string {
   const onsetAtStart = d.shiftOnset !== null && d.shiftOnset <= d.start;
+  const fmt = inUnit(d);
   const head = [
     'policy',
     'MAE (mean)',
@@ -150,8 +152,8 @@ export function regressionTable(s: RegressionSummary[], d: Dataset): string {
   ];
   const rows = s.map((x) => [
     x.policy,
-    mpg(x.mae),
-    ...(d.shiftOnset && !onsetAtStart ? [x.maeAfterShift === null ? '—' : mpg(x.maeAfterShift)] : []),
+    fmt(x.mae),
+    ...(d.shiftOnset && !onsetAtStart ? [x.maeAfterShift === null ? '—' : fmt(x.maeAfterShift)] : []),
     String(x.cyclesStarted),
     String(x.cyclesStable),
     String(x.labelsAsked),
@@ -175,7 +177,7 @@ export function maeChart(d: Dataset, s: RegressionSummary[]): string {
     d,
     (s[0]?.maeSeries ?? []).map((w) => w.start),
     {
-      title: `Prequential MAE (miles per gallon) per ${d.windowDays}-day window, ${d.name}; lower is better`,
+      title: `Prequential MAE (${unitOf(d).long}) per ${d.windowDays}-day window, ${d.name}; lower is better`,
       max,
       ticks: Array.from({ length: max / step + 1 }, (_, i) => i * step),
       tick: (v) => String(v),

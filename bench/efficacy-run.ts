@@ -9,6 +9,7 @@ import {
   DATASETS,
   isRegressionDataset,
   POLICY_NAMES,
+  unitOf,
   type Dataset,
   type PolicyName,
 } from './efficacy-data.js';
@@ -179,7 +180,7 @@ function reportMarkdown(runs: DatasetRun[], o: EfficacyOptions): string {
       `![prequential ${isRegressionDataset(r.dataset) ? 'MAE' : 'accuracy'} per window](${path.basename(r.chartFile)})`,
       '',
       ...targetLines(r.targets),
-      ...(r.sklearn ? ['', ...sklearnLines(r.sklearn)] : []),
+      ...(r.sklearn ? ['', ...sklearnLines(r.sklearn, unitOf(r.dataset).short)] : []),
     );
   }
   return lines.join('\n') + '\n';

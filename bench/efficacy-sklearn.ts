@@ -119,15 +119,15 @@ export async function sklearnReference(
 }
 
 /** The reference as report lines. */
-export function sklearnLines(r: SklearnReference): string[] {
+export function sklearnLines(r: SklearnReference, unit = 'mpg'): string[] {
   if ('skipped' in r) return [`scikit-learn reference skipped: ${r.skipped}.`];
   const lines = [
-    `scikit-learn ${r.sklearnVersion} reference (${r.model}, retrained before every window on the reference plus all feedback so far; no people, no gates): MAE ${r.mae.toFixed(2)} mpg over the stream.`,
+    `scikit-learn ${r.sklearnVersion} reference (${r.model}, retrained before every window on the reference plus all feedback so far; no people, no gates): MAE ${r.mae.toFixed(2)} ${unit} over the stream.`,
   ];
   const a = r.afterRemedyPromotion;
   if (a)
     lines.push(
-      `Error after remedy: on the ${a.windows} window(s) from ${a.from.slice(0, 10)} that remedy-default's promoted champions served, remedy-default ${a.remedyMae.toFixed(2)} mpg vs scikit-learn ${a.sklearnMae.toFixed(2)} mpg.`,
+      `Error after remedy: on the ${a.windows} window(s) from ${a.from.slice(0, 10)} that remedy-default's promoted champions served, remedy-default ${a.remedyMae.toFixed(2)} ${unit} vs scikit-learn ${a.sklearnMae.toFixed(2)} ${unit}.`,
     );
   else lines.push('remedy-default promoted no champion: no error after remedy to compare.');
   return lines;

@@ -4,7 +4,7 @@
  * model over the same stream, and compares what each costs and buys: prequential accuracy, cycles,
  * false alarms, human labels, training time, rollbacks and the delay from a shift to a new champion.
  *
- *   npm run bench:efficacy [-- --quick] [--dataset weather|employment|cars] [--out dir]
+ *   npm run bench:efficacy [-- --quick] [--dataset weather|employment|cars|flights] [--out dir]
  *                          [--label-delay-ms 0] [--label-error-rate 0] [--seed 7]
  *                          [--custom-policy '{"drift":{"persistence":2}}']
  *
@@ -15,14 +15,14 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { describeZodError, Policy } from '../core/schemas.js';
 import { dataDir } from '../infra/paths.js';
-import { mergePolicy, sharedPolicy } from './efficacy-data.js';
+import { mergePolicy, sharedPolicy, unitOf } from './efficacy-data.js';
 import { log, machine, startBenchEnv } from './harness.js';
 import { parseDatasets, runEfficacy, targetLines } from './efficacy-run.js';
 import { sklearnLines } from './efficacy-sklearn.js';
 
 const opts = new Command('bench:efficacy')
   .option('--quick', 'a year of the stream (12 windows): minutes, for CI')
-  .option('--dataset <names>', 'comma-separated datasets: weather, employment, cars', 'weather')
+  .option('--dataset <names>', 'comma-separated datasets: weather, employment, cars, flights', 'weather')
   .option('--out <dir>', 'where the report goes', path.join(dataDir(), 'bench', 'efficacy'))
   .option('--label-delay-ms <ms>', "the scripted reviewer's wait before each answer", '0')
   .option('--label-error-rate <share>', 'share of wrong answers from the reviewer (0..1)', '0')
@@ -103,7 +103,7 @@ try {
         '',
         'Targets:',
         ...targetLines(r.targets),
-        ...(r.sklearn ? ['', ...sklearnLines(r.sklearn)] : []),
+        ...(r.sklearn ? ['', ...sklearnLines(r.sklearn, unitOf(r.dataset).short)] : []),
         '',
       ].join('\n'),
     );

@@ -298,6 +298,7 @@ const trainGroup: Group = (n, used) => {
     'historyRows',
     'resumedFrom',
     'trainAccuracy',
+    'trainMae',
     'artifactSha256',
     'configHash',
     'trainingSet',
@@ -319,7 +320,7 @@ const trainGroup: Group = (n, used) => {
     ...remedy,
     {
       kind: 'line',
-      text: `Candidate v${compactText(f.version)} trained by ${compactText(f.trainer)} on ${plural(num(f.trainRows) ?? 0, 'row')} (${history > 0 ? `${plural(history, 'row')} from the history before the window` : 'none from the history before the window'}), ${resumed > 0 ? `resumed after ${resumed} epochs or trees already done` : 'from scratch'}; training accuracy ${asPct(f.trainAccuracy)}.`,
+      text: `Candidate v${compactText(f.version)} trained by ${compactText(f.trainer)} on ${plural(num(f.trainRows) ?? 0, 'row')} (${history > 0 ? `${plural(history, 'row')} from the history before the window` : 'none from the history before the window'}), ${resumed > 0 ? `resumed after ${resumed} epochs or trees already done` : 'from scratch'}; ${num(f.trainAccuracy) === null && num(f.trainMae) !== null ? `training MAE ${asFixed(f.trainMae)}` : `training accuracy ${asPct(f.trainAccuracy)}`}.`,
     },
     ...(isTrainingSet(f.trainingSet)
       ? [{ kind: 'line' as const, text: `Trained on ${trainingSetSentence(f.trainingSet)}` }]

@@ -11,6 +11,7 @@ import {
   type ReportStage,
 } from '../../core/report.js';
 import { compactText, stageBlocks } from '../../core/report-stages.js';
+import { trainedNote } from '../../core/cycle-notes.js';
 import { analyzeRegressionStep } from '../../core/regression-rollout.js';
 import { Policy } from '../../core/schemas.js';
 
@@ -303,5 +304,27 @@ describe('cycle report of a regressor’s rollout', () => {
     expect(html).toContain(`MAE ${analysis.candidate.mae!.toPrecision(3)} (n=20)`);
     expect(html).toContain(`MAE ${analysis.champion.mae!.toPrecision(3)} (n=20)`);
     expect(cycleReportMarkdown(input({ rollout: [step] }))).toMatch(/Welch p=\S+: significantly worse/);
+  });
+});
+
+describe("a regressor's retrain line", () => {
+  it('given a regression candidate (no accuracy, its training MAE in the details), then the line gives the MAE', () => {
+    const note = trainedNote({
+      version: 2,
+      trainer: 'forest-regressor',
+      trainRows: 140,
+      historyRows: 0,
+      resumedFrom: 0,
+      trainAccuracy: NaN,
+      artifactSha256: 'a'.repeat(64),
+      configHash: 'b'.repeat(64),
+      details: { trainMae: 1.0512 },
+      trainErrors: { mae: 1.0512 },
+    });
+    const lines = stageBlocks(note).flatMap((b) => (b.kind === 'line' ? [b.text] : []));
+    expect(lines[0]).toMatch(
+      /^Candidate v2 trained by forest-regressor on 140 rows .*; training MAE 1\.051\.$/,
+    );
+    expect(lines.join(' ')).not.toMatch(/accuracy/i);
   });
 });
