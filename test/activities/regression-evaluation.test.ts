@@ -15,6 +15,12 @@ import { canonicalJson } from '../../core/model.js';
 import { evaluationNote, round, trainedNote } from '../../core/cycle-notes.js';
 import { cycleReportHtml, cycleReportMarkdown, type CycleReportInput } from '../../core/report.js';
 import { isHoldout } from '../../core/policy.js';
+import { regressionCardHtml } from '../../core/regression-card-html.js';
+import {
+  regressionCardMarkdown,
+  regressionReportMarkdown,
+  type RegressionCardInput,
+} from '../../core/regression-card.js';
 import { predictValue, regressorForestConfig, trainRegressor } from '../../core/regression-forest.js';
 import { coverageOf, storedInterval } from '../../core/regression-interval.js';
 import { regressionErrors } from '../../core/regression-metrics.js';
@@ -342,6 +348,15 @@ describe('evaluating a regression candidate', () => {
     );
     expect(card.html).toContain('<h2>Prediction intervals</h2>');
     expect(card.html).toContain(`${championCoverage.covered} of 48`);
+    // A card stored before intervals (its input has none) still renders, and says they were not measured.
+    const stored = (await db.latestCycleModelCard(pool, 'cars-cycle'))!;
+    const { predictionIntervals, ...older } = stored.input as RegressionCardInput;
+    expect(predictionIntervals?.level).toBe(0.9);
+    const notMeasured =
+      'Prediction intervals were not measured (this card was written before Remedy stored them).';
+    expect(regressionCardMarkdown(older)).toContain(notMeasured);
+    expect(regressionCardHtml(older)).toContain(notMeasured);
+    expect(regressionReportMarkdown(older)).not.toContain('Prediction interval');
   });
 
   it('given an evaluated candidate, then the cycle report shows its errors and plots, not accuracy', async () => {
