@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { Features, ModelDefinition } from '../core/schemas.js';
 import { carsDataset } from './efficacy-cars.js';
 import { employmentDataset } from './efficacy-employment.js';
+import { LABEL_FREE_POLICY } from './efficacy-label-free.js';
 
 export interface StreamRow {
   recordKey: string;
@@ -51,8 +52,11 @@ export interface Dataset {
 export const isRegressionDataset = (d: Dataset): boolean => d.task === 'regression';
 
 export const POLICY_NAMES = ['never', 'schedule', 'every-alarm', 'remedy-default'] as const;
-/** The four policies, and `custom`: a policy a run adds to try a change of the defaults (--custom-policy). */
-export type PolicyName = (typeof POLICY_NAMES)[number] | 'custom';
+/**
+ * The four policies; `label-free`: the default with no feedback at all (--label-free, classifiers only);
+ * `custom`: a policy a run adds to try a change of the defaults (--custom-policy).
+ */
+export type PolicyName = (typeof POLICY_NAMES)[number] | 'label-free' | 'custom';
 
 export const REVIEWER = 'efficacy-reviewer';
 
@@ -82,6 +86,8 @@ export function policyOverrides(
   switch (name) {
     case 'custom':
       return custom;
+    case 'label-free':
+      return LABEL_FREE_POLICY;
     case 'never':
     case 'remedy-default':
       return {};
