@@ -11,7 +11,7 @@ import { summarize } from '../../bench/efficacy-report.js';
 import { countModelFeedback, countModelLabels, modelCycleOutcomes } from '../../db/efficacy.js';
 import { useStack } from '../helpers.js';
 
-const stack = useStack('efficacy-label-free', { gateway: true });
+const stack = useStack('efficacy_label_free', { gateway: true });
 
 describe('bench:efficacy --label-free', () => {
   it('given the weather stream with no feedback, then the monitor judges on the estimate, people give every label and each rollout pause is continued', async () => {
