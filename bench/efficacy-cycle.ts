@@ -10,6 +10,7 @@ import { waitForStatus } from '../dev/reviewer.js';
 import { backgroundTraffic, type TrafficRow } from '../dev/traffic.js';
 import { STAGES, type CycleSummary, type LabelingStatus } from '../workflows/messages.js';
 import { REVIEWER } from './efficacy-data.js';
+import { continuePausedRollout } from './efficacy-label-free.js';
 
 export interface ReviewerSettings {
   /** Wall-clock wait before each answer. */
@@ -27,6 +28,8 @@ export interface FollowedCycle {
   answered: number;
   wrong: number;
   trafficSent: number;
+  /** Rollout pauses answered with "continue" (label-free: the steps have no feedback to judge). */
+  pausesContinued: number;
 }
 
 const LABEL_STAGE = STAGES.indexOf('label');
@@ -35,7 +38,7 @@ const LABEL_STAGE = STAGES.indexOf('label');
  * A wrong answer: another class at random, or for a regressor (no classes) the number off by a quarter,
  * up or down at random.
  */
-function wrongAnswer(right: string, labelSet: readonly string[], random: () => number): string {
+export function wrongAnswer(right: string, labelSet: readonly string[], random: () => number): string {
   if (labelSet.length === 0) {
     const value = Number(right) * (random() < 0.5 ? 0.75 : 1.25);
     return String(Math.round(value * 10) / 10);
@@ -108,6 +111,8 @@ export async function followCycle(
     reviewer: ReviewerSettings;
     random: () => number;
     traffic: TrafficRow[];
+    /** No feedback: the traffic posts none, and each rollout pause is answered with "continue". */
+    labelFree?: boolean;
   },
 ): Promise<FollowedCycle> {
   const traffic = backgroundTraffic({
@@ -115,12 +120,14 @@ export async function followCycle(
     modelId: opts.modelId,
     rows: opts.traffic,
     maxRequests: 50_000,
+    feedback: opts.labelFree !== true,
   });
   let requested = 0;
   let answered = 0;
   let wrong = 0;
   let summary: CycleSummary;
   let sent = 0;
+  let pausesContinued = 0;
   try {
     const reached = await waitForStatus(
       client,
@@ -137,9 +144,10 @@ export async function followCycle(
         opts.reviewer,
         opts.random,
       ));
+    if (opts.labelFree) pausesContinued = await continuePausedRollout(client, cycleId);
     summary = await waitForCycle(client, cycleId);
   } finally {
     sent = (await traffic.stop()).sent;
   }
-  return { cycleId, summary, requested, answered, wrong, trafficSent: sent };
+  return { cycleId, summary, requested, answered, wrong, trafficSent: sent, pausesContinued };
 }

@@ -9,6 +9,7 @@ import type { Features, ModelDefinition } from '../core/schemas.js';
 import { carsDataset } from './efficacy-cars.js';
 import { employmentDataset } from './efficacy-employment.js';
 import { flightsDataset } from './efficacy-flights.js';
+import { LABEL_FREE_POLICY } from './efficacy-label-free.js';
 
 export interface StreamRow {
   recordKey: string;
@@ -58,8 +59,11 @@ export const unitOf = (d: Dataset): { short: string; long: string } =>
   d.unit ?? { short: 'mpg', long: 'miles per gallon' };
 
 export const POLICY_NAMES = ['never', 'schedule', 'every-alarm', 'remedy-default'] as const;
-/** The four policies, and `custom`: a policy a run adds to try a change of the defaults (--custom-policy). */
-export type PolicyName = (typeof POLICY_NAMES)[number] | 'custom';
+/**
+ * The four policies; `label-free`: the default with no feedback at all (--label-free, classifiers only);
+ * `custom`: a policy a run adds to try a change of the defaults (--custom-policy).
+ */
+export type PolicyName = (typeof POLICY_NAMES)[number] | 'label-free' | 'custom';
 
 export const REVIEWER = 'efficacy-reviewer';
 
@@ -89,6 +93,8 @@ export function policyOverrides(
   switch (name) {
     case 'custom':
       return custom;
+    case 'label-free':
+      return LABEL_FREE_POLICY;
     case 'never':
     case 'remedy-default':
       return {};

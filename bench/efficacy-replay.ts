@@ -24,6 +24,7 @@ import {
 } from './efficacy-data.js';
 import { followCycle, type FollowedCycle, type ReviewerSettings } from './efficacy-cycle.js';
 import { seededRandom } from './faults-core.js';
+import { deliveredFeedback, LABEL_FREE, labelFreeRefusal } from './efficacy-label-free.js';
 
 export interface ReplayEnv {
   client: Client;
@@ -54,6 +55,8 @@ export interface CycleResult {
   requested: number;
   answered: number;
   wrong: number;
+  /** Label-free policy: rollout pauses (steps with no feedback to judge) answered with "continue". */
+  pausesContinued?: number;
   retrainSeconds: number;
   candidateVersion: number | null;
   severity: string | null;
@@ -110,6 +113,8 @@ export async function replayPolicy(
 ): Promise<ReplayResult> {
   const t0 = Date.now();
   const { modelId } = opts;
+  const labelFree = policy === LABEL_FREE;
+  if (labelFree && isRegressionDataset(dataset)) throw new Error(labelFreeRefusal([dataset.name])!);
   const def = dataset.model(
     modelId,
     mergePolicy(
@@ -120,7 +125,7 @@ export async function replayPolicy(
   const registered = dataset.register
     ? await dataset.register(env.pool, def, dataset.reference)
     : (await registerModelWithChampion(env.pool, def, dataset.reference), null);
-  const monitored = policy === 'every-alarm' || policy === 'remedy-default' || policy === 'custom';
+  const monitored = policy !== 'never' && policy !== 'schedule';
   if (monitored)
     // Paused: only the replay's own triggers run checks, one per completed window.
     await createMonitor(env.client, env.pool, env.queues, {
@@ -159,7 +164,7 @@ export async function replayPolicy(
         recordKey: r.recordKey,
         ts: r.ts,
         features: r.features,
-        feedback: r.feedback ? r.label : null,
+        feedback: deliveredFeedback(r, policy),
       })),
     );
     const served = await serve(
@@ -191,7 +196,9 @@ export async function replayPolicy(
       labelSet: def.labelSet,
       reviewer: opts.reviewer,
       random,
-      // The rollout happens while this window's traffic arrives: its rows, their truth as feedback.
+      // The rollout happens while this window's traffic arrives: its rows, their truth as feedback
+      // (none under the label-free policy, whose rollout pauses are answered instead).
+      labelFree,
       traffic: rows.map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label })),
     });
     result.cycles.push({
@@ -204,6 +211,7 @@ export async function replayPolicy(
       requested: followed.requested,
       answered: followed.answered,
       wrong: followed.wrong,
+      ...(labelFree ? { pausesContinued: followed.pausesContinued } : {}),
       retrainSeconds: retrainSeconds(followed),
       candidateVersion: followed.summary.candidateVersion,
       severity: followed.summary.severity,

@@ -229,6 +229,7 @@ export const COLORS: Record<PolicyName, string> = {
   schedule: '#1f77b4',
   'every-alarm': '#d62728',
   'remedy-default': '#2ca02c',
+  'label-free': '#ff7f0e',
   custom: '#9467bd',
 };
 

@@ -20,6 +20,7 @@ import {
   summarizeRegression,
 } from './efficacy-regression.js';
 import type { ReviewerSettings } from './efficacy-cycle.js';
+import { labelFreeRefusal } from './efficacy-label-free.js';
 import { sklearnLines, sklearnReference, type SklearnReference } from './efficacy-sklearn.js';
 import { replayPolicy, type ReplayEnv, type ReplayResult } from './efficacy-replay.js';
 import {
@@ -40,6 +41,8 @@ export interface EfficacyOptions {
   outDir: string;
   machine: Record<string, unknown>;
   log: (msg: string) => void;
+  /** Adds the `label-free` policy: Remedy's default with no feedback (classifiers only). */
+  labelFree?: boolean;
   /** A fifth policy, `custom`: these policy sections on top of the shared ones (monitored like the default). */
   custom?: Record<string, unknown>;
 }
@@ -92,6 +95,8 @@ function score(
 }
 
 export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<DatasetRun[]> {
+  const refused = o.labelFree ? labelFreeRefusal(o.datasets) : null;
+  if (refused) throw new Error(refused);
   await mkdir(o.outDir, { recursive: true });
   const runs: DatasetRun[] = [];
   for (const name of o.datasets) {
@@ -100,7 +105,11 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
       `${name}: ${dataset.stream.length} stream rows, ${dataset.windows} windows of ${dataset.windowDays} days`,
     );
     // The policies run side by side (each on its own model): most of a cycle's time is waiting.
-    const policies: PolicyName[] = o.custom ? [...POLICY_NAMES, 'custom'] : [...POLICY_NAMES];
+    const policies: PolicyName[] = [
+      ...POLICY_NAMES,
+      ...(o.labelFree ? (['label-free'] as const) : []),
+      ...(o.custom ? (['custom'] as const) : []),
+    ];
     const results = await Promise.all(
       policies.map((policy) =>
         replayPolicy(env, dataset, policy, {
@@ -134,6 +143,7 @@ export async function runEfficacy(env: ReplayEnv, o: EfficacyOptions): Promise<D
         quick: o.quick,
         reviewer: o.reviewer,
         custom: o.custom ?? null,
+        ...(o.labelFree ? { labelFree: true } : {}),
         datasets: runs.map((r) => ({
           dataset: r.dataset.name,
           summaries: r.summaries,

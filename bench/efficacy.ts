@@ -6,7 +6,7 @@
  *
  *   npm run bench:efficacy [-- --quick] [--dataset weather|employment|cars|flights] [--out dir]
  *                          [--label-delay-ms 0] [--label-error-rate 0] [--seed 7]
- *                          [--custom-policy '{"drift":{"persistence":2}}']
+ *                          [--custom-policy '{"drift":{"persistence":2}}'] [--label-free]
  *
  * Prints the table and how each efficacy target fares; writes efficacy.md, efficacy.json and one
  * SVG chart per dataset into the out dir (default <data dir>/bench/efficacy).
@@ -19,6 +19,7 @@ import { mergePolicy, sharedPolicy, unitOf } from './efficacy-data.js';
 import { log, machine, startBenchEnv } from './harness.js';
 import { parseDatasets, runEfficacy, targetLines } from './efficacy-run.js';
 import { sklearnLines } from './efficacy-sklearn.js';
+import { labelFreeRefusal } from './efficacy-label-free.js';
 
 const opts = new Command('bench:efficacy')
   .option('--quick', 'a year of the stream (12 windows): minutes, for CI')
@@ -31,8 +32,13 @@ const opts = new Command('bench:efficacy')
     '--custom-policy <json>',
     'a fifth policy, "custom": policy sections on top of the shared ones, e.g. \'{"drift":{"persistence":2}}\'',
   )
+  .option(
+    '--label-free',
+    'adds the label-free policy: the default with no feedback at all (classifiers only)',
+  )
   .parse()
   .opts<{
+    labelFree?: boolean;
     quick?: boolean;
     dataset: string;
     out: string;
@@ -72,6 +78,8 @@ function customPolicy(raw: string | undefined): Record<string, unknown> | undefi
 }
 
 const datasets = parseDatasets(opts.dataset);
+const refused = opts.labelFree ? labelFreeRefusal(datasets) : null;
+if (refused) throw new Error(refused);
 const custom = customPolicy(opts.customPolicy);
 const reviewer = {
   delayMs: number('--label-delay-ms', opts.labelDelayMs, 0, 60_000),
@@ -92,6 +100,7 @@ try {
       machine: machine(),
       log,
       ...(custom ? { custom } : {}),
+      ...(opts.labelFree ? { labelFree: true } : {}),
     },
   );
   env.checkWorkers();

@@ -72,3 +72,12 @@ export async function servedPredictions(
   );
   return rows.map((r) => ({ recordKey: r.record_key, predicted: r.predicted }));
 }
+
+/** How many of a model's logged records carry feedback (the ground truth the pipeline delivered). */
+export async function countModelFeedback(q: Queryable, modelId: string): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    `SELECT count(*) AS n FROM records WHERE model_id = $1 AND feedback IS NOT NULL`,
+    [modelId],
+  );
+  return Number(rows[0]!.n);
+}
