@@ -10,7 +10,7 @@ import { waitForStatus } from '../dev/reviewer.js';
 import { backgroundTraffic, type TrafficRow } from '../dev/traffic.js';
 import { STAGES, type CycleSummary, type LabelingStatus } from '../workflows/messages.js';
 import { REVIEWER } from './efficacy-data.js';
-import { continuePausedRollout } from './efficacy-label-free.js';
+import { answerPausedRollout } from './efficacy-label-free.js';
 
 export interface ReviewerSettings {
   /** Wall-clock wait before each answer. */
@@ -30,6 +30,8 @@ export interface FollowedCycle {
   trafficSent: number;
   /** Rollout pauses answered with "continue" (label-free: the steps have no feedback to judge). */
   pausesContinued: number;
+  /** Pauses of a policy with feedback (too few samples in a step's dwell), answered with "rollback". */
+  pausesRolledBack: number;
 }
 
 const LABEL_STAGE = STAGES.indexOf('label');
@@ -128,6 +130,7 @@ export async function followCycle(
   let summary: CycleSummary;
   let sent = 0;
   let pausesContinued = 0;
+  let pausesRolledBack = 0;
   try {
     const reached = await waitForStatus(
       client,
@@ -144,10 +147,20 @@ export async function followCycle(
         opts.reviewer,
         opts.random,
       ));
-    if (opts.labelFree) pausesContinued = await continuePausedRollout(client, cycleId);
+    if (opts.labelFree) pausesContinued = await answerPausedRollout(client, cycleId, 'continue');
+    else pausesRolledBack = await answerPausedRollout(client, cycleId, 'rollback');
     summary = await waitForCycle(client, cycleId);
   } finally {
     sent = (await traffic.stop()).sent;
   }
-  return { cycleId, summary, requested, answered, wrong, trafficSent: sent, pausesContinued };
+  return {
+    cycleId,
+    summary,
+    requested,
+    answered,
+    wrong,
+    trafficSent: sent,
+    pausesContinued,
+    pausesRolledBack,
+  };
 }

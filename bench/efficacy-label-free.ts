@@ -24,7 +24,7 @@ export const LABEL_FREE_POLICY: Record<string, unknown> = { rollout: { sampleWai
 /** The benchmark's datasets whose model is a regressor (no label-free estimate). */
 export const REGRESSION_DATASET_NAMES: readonly string[] = ['cars', 'flights'];
 
-/** Who answers a rollout's pauses in the label-free replay. */
+/** Who answers a rollout's pauses in the replay. */
 export const LABEL_FREE_OPERATOR = 'efficacy-operator';
 
 /**
@@ -51,13 +51,17 @@ export function deliveredFeedback(row: { label: string; feedback: boolean }, pol
 }
 
 /**
- * Follows a cycle to its close, answering each pause of its rollout with "continue" (the steps have no
- * feedback to judge). Returns how many pauses it answered.
+ * Follows a cycle to its close, answering each pause of its rollout: with "continue" under the label-free
+ * policy (the steps have no feedback to judge), with "rollback" under the others, where a pause means a
+ * step saw too few samples in its dwell (a loaded machine) and no person will answer: the rollout would
+ * roll back at its decisionTimeout (1 h) anyway, so the replay does it at once. Returns how many pauses
+ * it answered.
  */
-export async function continuePausedRollout(
+export async function answerPausedRollout(
   client: Client,
   cycleId: string,
-  timeoutMs = 600_000,
+  decision: 'continue' | 'rollback',
+  timeoutMs = 1_800_000,
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let continued = 0;
@@ -69,8 +73,11 @@ export async function continuePausedRollout(
         if ((await rolloutStatus(client, cycleId)).state === 'paused') {
           const { accepted } = await resolvePause(client, cycleId, {
             actor: LABEL_FREE_OPERATOR,
-            decision: 'continue',
-            reason: 'no feedback in production: the candidate passed the gates on reviewed labels',
+            decision,
+            reason:
+              decision === 'continue'
+                ? 'no feedback in production: the candidate passed the gates on reviewed labels'
+                : 'no person answers in the replay: rolled back now rather than at the decision timeout',
           });
           if (accepted) continued++;
         }

@@ -57,6 +57,8 @@ export interface CycleResult {
   wrong: number;
   /** Label-free policy: rollout pauses (steps with no feedback to judge) answered with "continue". */
   pausesContinued?: number;
+  /** A rollout that paused for too few samples (a loaded machine), rolled back by the replay at once. */
+  pausesRolledBack?: number;
   retrainSeconds: number;
   candidateVersion: number | null;
   severity: string | null;
@@ -212,6 +214,7 @@ export async function replayPolicy(
       answered: followed.answered,
       wrong: followed.wrong,
       ...(labelFree ? { pausesContinued: followed.pausesContinued } : {}),
+      ...(followed.pausesRolledBack > 0 ? { pausesRolledBack: followed.pausesRolledBack } : {}),
       retrainSeconds: retrainSeconds(followed),
       candidateVersion: followed.summary.candidateVersion,
       severity: followed.summary.severity,
