@@ -162,6 +162,21 @@ export async function getModelVersion(
   };
 }
 
+/** One entry of a version's metrics (e.g. its stored interval) without reading its artifact; null when absent. */
+export async function getVersionMetric(
+  q: Queryable,
+  modelId: string,
+  version: number,
+  key: string,
+): Promise<unknown> {
+  const { rows } = await q.query<{ value: unknown }>(
+    'SELECT metrics -> $3 AS value FROM model_versions WHERE model_id = $1 AND version = $2',
+    [modelId, version, key],
+  );
+  if (!rows[0]) throw new Error(`model ${modelId} has no version ${version}`);
+  return rows[0].value ?? null;
+}
+
 export async function setVersionStatus(
   q: Queryable,
   modelId: string,

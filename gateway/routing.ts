@@ -57,7 +57,10 @@ export class ModelCache {
     const cached = this.intervals.get(key);
     if (cached && cached.expires > Date.now()) return cached.interval;
     const entry = {
-      interval: db.getModelVersion(this.pool, modelId, version).then((v) => storedInterval(v.metrics)),
+      // Only the metrics' interval: the artifact, large for a forest, is the scorer's and read once.
+      interval: db
+        .getVersionMetric(this.pool, modelId, version, 'interval')
+        .then((interval) => storedInterval({ interval })),
       expires: Date.now() + 60_000,
     };
     this.intervals.set(key, entry);
