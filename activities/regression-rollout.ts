@@ -18,6 +18,9 @@ import * as db from '../db/index.js';
 import { measureRegressionArm, prometheusName } from './rollout-metrics.js';
 
 export interface RegressionStepInput {
+  weight?: number;
+  /** rollout.stepSamples: the fixed sample of each arm this analysis judges (activities/rollout.ts). */
+  sample?: db.ArmSample;
   modelId: string;
   stepSince: string;
   rolloutSince: string;
@@ -31,6 +34,7 @@ export async function regressionLogAnalysis(
   input: RegressionStepInput,
 ): Promise<RegressionStepAnalysis> {
   const { modelId, candidateVersion: cand, championVersion: champ } = input;
+  if (input.sample) return sampledRegressionAnalysis(pool, input, input.sample);
   const versions = [cand, champ];
   const [pairs, stats] = await Promise.all([
     db.armFeedbackValuesSince(pool, modelId, input.stepSince, versions),
@@ -48,6 +52,30 @@ export async function regressionLogAnalysis(
     { pairs: championPairs, p95LatencyMs: championP95 },
     input.policy,
   );
+}
+
+/**
+ * A regressor's step on a fixed sample per arm: the candidate's from the step, the champion's from the
+ * step too unless the step is at 100%, then from the rollout; inconclusive until both have the whole sample.
+ */
+async function sampledRegressionAnalysis(
+  pool: pg.Pool,
+  input: RegressionStepInput,
+  sample: db.ArmSample,
+): Promise<RegressionStepAnalysis> {
+  const { modelId, candidateVersion: cand, championVersion: champ } = input;
+  const championSince = input.weight === 100 ? input.rolloutSince : input.stepSince;
+  const arm = async (version: number, since: string) => {
+    const [pairs, stats] = await Promise.all([
+      db.armFeedbackValuesSince(pool, modelId, since, [version], sample),
+      db.armStatsSince(pool, modelId, since, [version], sample),
+    ]);
+    return { pairs: pairs.get(version)!, p95LatencyMs: stats.get(version)?.p95LatencyMs ?? null };
+  };
+  return analyzeRegressionStep(await arm(cand, input.stepSince), await arm(champ, championSince), {
+    ...input.policy,
+    minSamples: sample.limit,
+  });
 }
 
 /**

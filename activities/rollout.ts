@@ -306,6 +306,10 @@ async function restoreChampion(
 }
 
 type StepInput = {
+  cycleId: string;
+  stepIndex: number;
+  attempt: number;
+  weight: number;
   modelId: string;
   stepSince: string;
   rolloutSince: string;
@@ -320,9 +324,11 @@ type StepInput = {
  * step compares the arms' absolute errors instead of their right answers.
  */
 async function predictionLogAnalysis(pool: pg.Pool, input: StepInput): Promise<StepAnalysis> {
+  const sample = await stepSample(pool, input);
   // A regressor's step compares errors, not right answers (activities/regression-rollout.ts).
   const model = await db.getModel(pool, input.modelId);
-  if (model && isRegression(model)) return regressionLogAnalysis(pool, input);
+  if (model && isRegression(model)) return regressionLogAnalysis(pool, { ...input, sample });
+  if (sample) return sampledAnalysis(pool, input, sample);
   const versions = [input.candidateVersion, input.championVersion];
   const step = await db.armStatsSince(pool, input.modelId, input.stepSince, versions);
   let champion = step.get(input.championVersion);
@@ -333,6 +339,32 @@ async function predictionLogAnalysis(pool: pg.Pool, input: StepInput): Promise<S
   }
   const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
   return analyzeStep(step.get(input.candidateVersion) ?? none, champion ?? none, input.policy);
+}
+
+/**
+ * rollout.stepSamples: the fixed sample this analysis judges, the step's first one, or the next after
+ * each failed analysis of the step (a retried analysis counts the same failures: its own row is its own
+ * attempt). Undefined when the policy judges every sample so far.
+ */
+async function stepSample(pool: pg.Pool, input: StepInput): Promise<db.ArmSample | undefined> {
+  const n = input.policy.stepSamples;
+  if (n === undefined) return undefined;
+  const failed = await db.failedAnalysesBefore(pool, input.cycleId, input.stepIndex, input.attempt);
+  return { offset: failed * n, limit: n };
+}
+
+/**
+ * A classifier's step on a fixed sample per arm: the candidate's from the step, the champion's from the
+ * step too unless the step is at 100% (it serves nothing), then from the rollout; inconclusive until
+ * both arms have the whole sample.
+ */
+async function sampledAnalysis(pool: pg.Pool, input: StepInput, sample: db.ArmSample): Promise<StepAnalysis> {
+  const { modelId, candidateVersion: cand, championVersion: champ } = input;
+  const championSince = input.weight === 100 ? input.rolloutSince : input.stepSince;
+  const candidate = (await db.armStatsSince(pool, modelId, input.stepSince, [cand], sample)).get(cand);
+  const champion = (await db.armStatsSince(pool, modelId, championSince, [champ], sample)).get(champ);
+  const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
+  return analyzeStep(candidate ?? none, champion ?? none, { ...input.policy, minSamples: sample.limit });
 }
 
 /**

@@ -7,7 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { pendingLabels, submitLabel, UserError, waitForCycle } from '../ops/cycles.js';
 import { waitForStatus } from '../dev/reviewer.js';
-import { backgroundTraffic, type TrafficRow } from '../dev/traffic.js';
+import type pg from 'pg';
+import { stepTraffic } from '../dev/step-traffic.js';
+import type { TrafficRow } from '../dev/traffic.js';
 import { STAGES, type CycleSummary, type LabelingStatus } from '../workflows/messages.js';
 import { REVIEWER } from './efficacy-data.js';
 import { answerPausedRollout } from './efficacy-label-free.js';
@@ -28,6 +30,8 @@ export interface FollowedCycle {
   answered: number;
   wrong: number;
   trafficSent: number;
+  /** Rollout traffic answered by a version the step's split does not give its key (should be none). */
+  offSplit: number;
   /** Rollout pauses answered with "continue" (label-free: the steps have no feedback to judge). */
   pausesContinued: number;
   /** Pauses of a policy with feedback (too few samples in a step's dwell), answered with "rollback". */
@@ -100,12 +104,16 @@ async function review(
 
 /**
  * Follows a started cycle to its close. `traffic` is the production the rollout is judged on (rows
- * with their true labels posted as feedback), sent until the cycle closes.
+ * with their true labels posted as feedback), sent as each rollout step begins until every arm has
+ * `samplesPerArm` answers, so each step is judged on the same rows whatever the machine's load
+ * (the policy's `rollout.stepSamples`).
  */
 export async function followCycle(
   client: Client,
   cycleId: string,
   opts: {
+    pool: pg.Pool;
+    samplesPerArm: number;
     gatewayUrl: string;
     modelId: string;
     truth: ReadonlyMap<string, string>;
@@ -117,11 +125,14 @@ export async function followCycle(
     labelFree?: boolean;
   },
 ): Promise<FollowedCycle> {
-  const traffic = backgroundTraffic({
+  const traffic = stepTraffic({
     gatewayUrl: opts.gatewayUrl,
+    pool: opts.pool,
     modelId: opts.modelId,
+    cycleId,
     rows: opts.traffic,
-    maxRequests: 50_000,
+    perArm: opts.samplesPerArm,
+    maxPerStep: 10_000,
     feedback: opts.labelFree !== true,
   });
   let requested = 0;
@@ -129,6 +140,7 @@ export async function followCycle(
   let wrong = 0;
   let summary: CycleSummary;
   let sent = 0;
+  let offSplit = 0;
   let pausesContinued = 0;
   let pausesRolledBack = 0;
   try {
@@ -151,7 +163,7 @@ export async function followCycle(
     else pausesRolledBack = await answerPausedRollout(client, cycleId, 'rollback');
     summary = await waitForCycle(client, cycleId);
   } finally {
-    sent = (await traffic.stop()).sent;
+    ({ sent, offSplit } = await traffic.stop());
   }
   return {
     cycleId,
@@ -160,6 +172,7 @@ export async function followCycle(
     answered,
     wrong,
     trafficSent: sent,
+    offSplit,
     pausesContinued,
     pausesRolledBack,
   };

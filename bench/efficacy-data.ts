@@ -77,7 +77,9 @@ export function sharedPolicy(quick: boolean): Record<string, unknown> {
     drift: { minLabeledRows: 15 },
     labeling: { budget: 30, minLabels: 20, deadline: '24h', reviewers: [REVIEWER] },
     evaluation: { maxEce: 0.25, minHoldout: 15, confidence: 0.8 },
-    rollout: { dwell: quick ? '1s' : '2s', minSamples: 20, maxCalibrationGap: 0.35 },
+    // Each step judged on a fixed sample of 40 answers an arm, sent as the step begins (bench/efficacy-cycle.ts):
+    // the decisions do not depend on how much traffic a loaded machine gets through in a dwell.
+    rollout: { dwell: quick ? '1s' : '2s', minSamples: 20, stepSamples: 40, maxCalibrationGap: 0.35 },
   };
 }
 

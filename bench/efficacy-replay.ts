@@ -59,6 +59,8 @@ export interface CycleResult {
   pausesContinued?: number;
   /** A rollout that paused for too few samples (a loaded machine), rolled back by the replay at once. */
   pausesRolledBack?: number;
+  /** Rollout requests answered by a version the step's split does not give their key (none expected). */
+  offSplit?: number;
   retrainSeconds: number;
   candidateVersion: number | null;
   severity: string | null;
@@ -192,6 +194,8 @@ export async function replayPolicy(
     const started = await startForWindow(env, dataset, policy, modelId, i, windows, result);
     if (!started) continue;
     const followed = await followCycle(env.client, started.cycleId, {
+      pool: env.pool,
+      samplesPerArm: def.policy.rollout.stepSamples ?? def.policy.rollout.minSamples,
       gatewayUrl: env.gatewayUrl,
       modelId,
       truth,
@@ -215,6 +219,7 @@ export async function replayPolicy(
       wrong: followed.wrong,
       ...(labelFree ? { pausesContinued: followed.pausesContinued } : {}),
       ...(followed.pausesRolledBack > 0 ? { pausesRolledBack: followed.pausesRolledBack } : {}),
+      ...(followed.offSplit > 0 && !labelFree ? { offSplit: followed.offSplit } : {}),
       retrainSeconds: retrainSeconds(followed),
       candidateVersion: followed.summary.candidateVersion,
       severity: followed.summary.severity,

@@ -322,6 +322,13 @@ export const Policy = z.object({
         }),
       dwell: DurationString.default('5s'),
       minSamples: z.number().int().positive().default(15),
+      /**
+       * A fixed sample per analysis: each arm is judged on its first this many predictions with feedback
+       * in serving order since the step began (the champion's since the rollout began at 100%, where it
+       * serves nothing), the step dwelling until both have them; an analysis after a failed one takes the
+       * next this many. Unset: every prediction with feedback so far, at least minSamples.
+       */
+      stepSamples: z.number().int().positive().optional(),
       maxDegradation: z.number().min(0).max(1).default(0.02),
       alpha: z.number().gt(0).lt(1).default(0.05),
       maxLatencyP95Ms: z.number().positive().default(50),
@@ -346,6 +353,15 @@ export const Policy = z.object({
       router: TrafficRouter.default({ kind: 'gateway' }),
       /** What each step is judged on: Remedy's prediction log and feedback, or Prometheus. */
       metrics: RolloutMetrics.default({ kind: 'prediction-log' }),
+    })
+    .refine((r) => r.stepSamples === undefined || r.stepSamples >= r.minSamples, {
+      message: 'rollout.stepSamples must be at least rollout.minSamples',
+      path: ['stepSamples'],
+    })
+    .refine((r) => r.stepSamples === undefined || r.metrics.kind === 'prediction-log', {
+      message:
+        'rollout.stepSamples needs the prediction log: Prometheus counters cannot be cut at a sample count (drop stepSamples, or use metrics.kind "prediction-log")',
+      path: ['stepSamples'],
     })
     .refine((r) => rolloutAnalysesAtMost(r) <= MAX_ROLLOUT_ANALYSES, {
       message: `a rollout may analyse at most ${MAX_ROLLOUT_ANALYSES} times (steps × (failureLimit + 1 + sampleWait / dwell) + bakeTime / dwell), so its history stays far below Temporal's limits: use fewer steps, a longer dwell or a shorter sampleWait or bakeTime`,

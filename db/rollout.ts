@@ -47,13 +47,27 @@ export interface ArmStats {
   p95LatencyMs: number | null;
 }
 
-/** Per-version serving and feedback statistics for predictions served since `since`. */
+/**
+ * A fixed sample of an arm: the rows with feedback numbered in serving order (prediction id), and of
+ * them those after `offset`, at most `limit` (rollout.stepSamples).
+ */
+export interface ArmSample {
+  offset: number;
+  limit: number;
+}
+
+/**
+ * Per-version serving and feedback statistics for predictions served since `since`; with `sample`, of
+ * that fixed sample of each version's predictions with feedback only.
+ */
 export async function armStatsSince(
   q: Queryable,
   modelId: string,
   since: string,
   versions: readonly number[],
+  sample?: ArmSample,
 ): Promise<Map<number, ArmStats>> {
+  const sampled = sample !== undefined;
   const { rows } = await q.query<{
     version: number;
     served: string;
@@ -62,15 +76,19 @@ export async function armStatsSince(
     mean_conf: number | null;
     p95_us: number | null;
   }>(
-    `SELECT p.version, COUNT(*) AS served,
-            COUNT(*) FILTER (WHERE r.feedback IS NOT NULL) AS n,
-            COUNT(*) FILTER (WHERE r.feedback = p.predicted) AS correct,
-            AVG(p.confidence) FILTER (WHERE r.feedback IS NOT NULL) AS mean_conf,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY p.latency_us) AS p95_us
-     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
-     WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
-     GROUP BY p.version`,
-    [modelId, since, versions],
+    `SELECT version, COUNT(*) AS served,
+            COUNT(*) FILTER (WHERE feedback IS NOT NULL) AS n,
+            COUNT(*) FILTER (WHERE feedback = predicted) AS correct,
+            AVG(confidence) FILTER (WHERE feedback IS NOT NULL) AS mean_conf,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us) AS p95_us
+     FROM (SELECT p.version, p.predicted, p.confidence, p.latency_us, r.feedback
+                  ${sampled ? ', row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn' : ''}
+           FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+           WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
+                 ${sampled ? 'AND r.feedback IS NOT NULL' : ''}) s
+     ${sampled ? 'WHERE rn > $4 AND rn <= $4 + $5' : ''}
+     GROUP BY version`,
+    sampled ? [modelId, since, versions, sample.offset, sample.limit] : [modelId, since, versions],
   );
   return new Map(
     rows.map((r) => [
@@ -88,20 +106,26 @@ export async function armStatsSince(
 
 /**
  * A regressor's served predictions with feedback since `since`, per version: the predicted and the true
- * value (both kept as decimal text; a row whose text is not a number is left out).
+ * value (both kept as decimal text; a row whose text is not a number is left out); with `sample`, that
+ * fixed sample of each version's rows in serving order.
  */
 export async function armFeedbackValuesSince(
   q: Queryable,
   modelId: string,
   since: string,
   versions: readonly number[],
+  sample?: ArmSample,
 ): Promise<Map<number, { predicted: number; actual: number }[]>> {
+  const sampled = sample !== undefined;
   const { rows } = await q.query<{ version: number; predicted: string; feedback: string }>(
-    `SELECT p.version, p.predicted, r.feedback
-     FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
-     WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL
-     ORDER BY p.version, p.prediction_id`,
-    [modelId, since, versions],
+    `SELECT version, predicted, feedback FROM (
+       SELECT p.version, p.predicted, r.feedback, p.prediction_id,
+              row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
+       FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+       WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL) s
+     ${sampled ? 'WHERE rn > $4 AND rn <= $4 + $5' : ''}
+     ORDER BY version, prediction_id`,
+    sampled ? [modelId, since, versions, sample.offset, sample.limit] : [modelId, since, versions],
   );
   const out = new Map<number, { predicted: number; actual: number }[]>(versions.map((v) => [v, []]));
   for (const r of rows) {
@@ -176,4 +200,37 @@ export async function rolloutProgress(
   );
   const r = rows[0];
   return r ? { candidateVersion: r.candidate_version, weight: r.weight, promoted: r.promoted } : null;
+}
+
+/** How many analyses of a cycle's step before `attempt` failed (rollout.stepSamples: the next sample's offset). */
+export async function failedAnalysesBefore(
+  q: Queryable,
+  cycleId: string,
+  stepIndex: number,
+  attempt: number,
+): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    `SELECT COUNT(*) AS n FROM rollout_steps
+     WHERE cycle_id = $1 AND step_index = $2 AND attempt < $3 AND decision = 'fail'`,
+    [cycleId, stepIndex, attempt],
+  );
+  return Number(rows[0]!.n);
+}
+
+/**
+ * A cycle's latest traffic move and when it was recorded (a step's start as its analysis counts it), and
+ * whether its rollout has ended (promoted or rolled back). Null when it never moved traffic.
+ */
+export async function latestTrafficMove(
+  q: Queryable,
+  cycleId: string,
+): Promise<{ weight: number; at: Date; ended: boolean } | null> {
+  const { rows } = await q.query<{ weight: number; at: Date; ended: boolean }>(
+    `SELECT (details->>'weight')::int AS weight, at,
+            EXISTS (SELECT 1 FROM audit_events e WHERE e.cycle_id = $1
+                    AND e.action IN ('rollout.promoted', 'rollout.rolled_back')) AS ended
+     FROM audit_events WHERE cycle_id = $1 AND action = 'traffic.set' ORDER BY event_id DESC LIMIT 1`,
+    [cycleId],
+  );
+  return rows[0] ?? null;
 }

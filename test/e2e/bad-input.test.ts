@@ -518,6 +518,34 @@ const cases: Case[] = [
     /steps must increase and end at 100/,
   ],
   [
+    'policy',
+    'a fixed rollout sample smaller than the minimum',
+    () => Promise.resolve(policyError({ rollout: { minSamples: 30, stepSamples: 20 } })),
+    /rollout\.stepSamples: rollout\.stepSamples must be at least rollout\.minSamples/,
+  ],
+  [
+    'policy',
+    'a fixed rollout sample on Prometheus counters',
+    () =>
+      Promise.resolve(
+        policyError({
+          rollout: {
+            stepSamples: 40,
+            metrics: {
+              kind: 'prometheus',
+              url: 'http://127.0.0.1:9090',
+              queries: {
+                requests: 'served{version="{{version}}"}',
+                errors: 'wrong{version="{{version}}"}',
+                latencyP95Ms: 'p95{version="{{version}}"}',
+              },
+            },
+          },
+        }),
+      ),
+    /^policy\.rollout\.stepSamples: rollout\.stepSamples needs the prediction log/,
+  ],
+  [
     'env',
     'Temporal address without a port',
     () => refusal(Promise.resolve().then(() => loadTemporalConfig({ TEMPORAL_ADDRESS: 'localhost' }))),

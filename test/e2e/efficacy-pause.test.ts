@@ -20,7 +20,7 @@ describe('bench:efficacy when a rollout pauses', () => {
       policy: {
         labeling: { budget: 60 },
         evaluation: { minHoldout: 6, maxEce: 0.6 },
-        rollout: { minSamples: 1_000_000, sampleWait: '0s' },
+        rollout: { minSamples: 1_000_000, stepSamples: 1_000_000, sampleWait: '0s' },
       },
     };
     const env = { client: stack.h.client, pool: stack.pool, queues: stack.h, gatewayUrl: stack.gateway.url };

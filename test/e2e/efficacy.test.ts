@@ -61,6 +61,9 @@ describe('bench:efficacy --quick', () => {
       // Cycles and their outcomes (rollbacks among them) as the cycles table has them.
       expect(await modelCycleOutcomes(stack.pool, r.modelId)).toEqual(s.outcomes);
       expect(s.cyclesStarted).toBe(r.cycles.length);
+      // Every rollout request landed where its step's split sends its key: each step's fixed sample is
+      // the rows the replay meant it to be.
+      expect(r.cycles.filter((c) => c.offSplit !== undefined)).toEqual([]);
       // Labels asked and answered as the campaigns' tasks and answers have them.
       expect(await countModelLabels(stack.pool, r.modelId)).toEqual({
         requested: s.labelsAsked,

@@ -4,44 +4,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { approveFull, forceRollback, promoteNow, resolvePause, rolloutStatus } from '../../ops/cycles.js';
-import { futureTraffic, prepareWeatherModel, SCENARIO, type PreparedModel } from '../../dev/scenario.js';
+import { futureTraffic, type PreparedModel } from '../../dev/scenario.js';
 import { backgroundTraffic, sendTraffic } from '../../dev/traffic.js';
-import { canonicalJson, train, type ModelArtifact } from '../../core/model.js';
+import { stepTraffic } from '../../dev/step-traffic.js';
 import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
 import type { RolloutInput, RolloutResult } from '../../workflows/rollout.js';
-import { insertTestCandidate, recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
+import { recordHistories, uniqueSuffix, until, useStack } from '../helpers.js';
+import { rolloutCandidates } from './rollout-candidates.js';
 
 const stack = useStack('rollout', { gateway: true });
-
-async function registerCandidate(modelId: string, artifact: ModelArtifact): Promise<number> {
-  const json = canonicalJson(artifact);
-  return insertTestCandidate(stack.pool, modelId, `${modelId}:test-candidate`, json);
-}
-
-/** A candidate that answers "snow" to everything: much worse than the champion on 2015. */
-async function withBadCandidate(modelId: string): Promise<{ prepared: PreparedModel; candidate: number }> {
-  const prepared = await prepareWeatherModel(stack.pool, modelId);
-  const artifact = train(
-    { numeric: ['temp_max'], categorical: [] },
-    prepared.rows.slice(0, 50).map((r) => ({ features: r.features, label: 'snow' })),
-    { epochs: 5, learningRate: 0.1, l2: 0 },
-  );
-  return { prepared, candidate: await registerCandidate(modelId, artifact) };
-}
-
-/** A candidate retrained on labelled data after the April 2013 shift: better than the champion on 2015. */
-async function withGoodCandidate(modelId: string): Promise<{ prepared: PreparedModel; candidate: number }> {
-  const prepared = await prepareWeatherModel(stack.pool, modelId);
-  const def = (await db.getModel(stack.pool, modelId))!;
-  const recent = prepared.rows.filter((r) => r.ts >= SCENARIO.window.start && r.ts < SCENARIO.window.end);
-  const artifact = train(
-    def.features,
-    recent.map((r) => ({ features: r.features, label: r.label })),
-    def.policy.training,
-  );
-  return { prepared, candidate: await registerCandidate(modelId, artifact) };
-}
+const { withBadCandidate, withGoodCandidate } = rolloutCandidates(stack);
 
 function rolloutInput(modelId: string, candidate: number, rollout: Record<string, unknown>): RolloutInput {
   return {
@@ -83,12 +56,23 @@ const traffic = (prepared: PreparedModel, maxRequests = 20_000) =>
 describe('staged rollout through the serving gateway', () => {
   it('given a better candidate and steady traffic, then every step passes and it is promoted', async () => {
     const { prepared, candidate } = await withGoodCandidate('weather-good');
-    const load = traffic(prepared);
     // Latency is not what this test is about: on a loaded machine the gateway's p95 can pass the default
     // 50 ms for both versions, so the ceiling is wide here (the latency check is unit-tested in test/core/policy.test.ts).
-    const input = rolloutInput('weather-good', candidate, { maxLatencyP95Ms: 2000 });
+    // Each step is judged on a fixed sample of 60 answers an arm, sent as the step begins, so the
+    // decisions do not depend on how much traffic a loaded machine gets through in a dwell.
+    const input = rolloutInput('weather-good', candidate, { maxLatencyP95Ms: 2000, stepSamples: 60 });
+    const load = stepTraffic({
+      gatewayUrl: stack.gateway.url,
+      pool: stack.pool,
+      modelId: prepared.modelId,
+      cycleId: input.cycleId,
+      rows: futureTraffic(prepared),
+      perArm: 60,
+      maxPerStep: 5_000,
+    });
     const result = (await (await start(input)).result()) as RolloutResult;
     const sent = await load.stop();
+    expect(sent.offSplit).toBe(0);
 
     expect({ outcome: result.outcome, checks: decided(result).map((s) => s.analysis.checks) }).toMatchObject({
       outcome: 'promoted',
