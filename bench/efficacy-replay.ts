@@ -92,6 +92,11 @@ function retrainSeconds(f: FollowedCycle): number {
   return (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
 }
 
+/** The stream's records of one window, in stream order. */
+function rowsIn(dataset: Dataset, w: { start: string; end: string }) {
+  return dataset.stream.filter((r) => r.ts >= w.start && r.ts < w.end);
+}
+
 /** The sum of a regressor's absolute errors over served rows (their values against the true numbers). */
 function absoluteError(served: Served[], truth: ReadonlyMap<string, string>): number {
   return served.reduce((a, s) => {
@@ -159,7 +164,7 @@ export async function replayPolicy(
   };
   const windows = windowsOf(dataset);
   for (const [i, w] of windows.entries()) {
-    const rows = dataset.stream.filter((r) => r.ts >= w.start && r.ts < w.end);
+    const rows = rowsIn(dataset, w);
     // The window arrives: logged with the feedback the pipeline delivers, and served by today's champion.
     await ingestRecords(
       env.pool,
@@ -202,10 +207,16 @@ export async function replayPolicy(
       labelSet: def.labelSet,
       reviewer: opts.reviewer,
       random,
-      // The rollout happens while this window's traffic arrives: its rows, their truth as feedback
-      // (none under the label-free policy, whose rollout pauses are answered instead).
+      // The rollout happens while the next window's traffic arrives: its rows, their truth as feedback
+      // (none under the label-free policy, whose rollout pauses are answered instead). Not this window's:
+      // the candidate trained on its labeled rows, and a step judged on them would favour it. After the
+      // last window there is no next one, and its own rows stand in (nothing is served after it).
       labelFree,
-      traffic: rows.map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label })),
+      traffic: (i + 1 < windows.length ? rowsIn(dataset, windows[i + 1]!) : rows).map((r) => ({
+        recordKey: r.recordKey,
+        features: r.features,
+        label: r.label,
+      })),
     });
     result.cycles.push({
       cycleId: followed.cycleId,
