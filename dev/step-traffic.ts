@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { routesToCandidate } from '../core/policy.js';
 import * as db from '../db/index.js';
-import type { TrafficRow } from './traffic.js';
+import { postToGateway, type TrafficRow } from './traffic.js';
 
 export interface StepTrafficOptions {
   gatewayUrl: string;
@@ -40,19 +40,7 @@ export interface StepTrafficReport {
   offSplit: number;
 }
 
-async function post(opts: StepTrafficOptions, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${opts.gatewayUrl}/v1/models/${encodeURIComponent(opts.modelId)}/${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`gateway ${path} answered ${res.status}: ${String(json.error)}`);
-  return json;
-}
+const post = (opts: StepTrafficOptions, path: string, body: unknown) => postToGateway(opts, path, body);
 
 /** One step's traffic: rows from the first until each serving version has `perArm` answers. */
 async function sendStep(

@@ -34,25 +34,32 @@ export interface TrafficReport {
   byVersion: Record<string, number>;
 }
 
+/** One POST to the gateway's model API (`predict`, `feedback`); a refusal is thrown with its error. */
+export async function postToGateway(
+  opts: { gatewayUrl: string; apiKey?: string | null; modelId: string },
+  path: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${opts.gatewayUrl}/v1/models/${encodeURIComponent(opts.modelId)}/${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+    },
+    body: JSON.stringify(body),
+    // The stop signal is checked between requests rather than handed to fetch: a long-lived signal
+    // passed to every request accumulates listeners.
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`gateway ${path} answered ${res.status}: ${String(json.error)}`);
+  return json;
+}
+
 export async function sendTraffic(opts: TrafficOptions): Promise<TrafficReport> {
   if (opts.rows.length === 0) throw new Error('no rows to send');
   const run = randomBytes(4).toString('hex');
   const report: TrafficReport = { sent: 0, feedback: 0, byVersion: {} };
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${opts.gatewayUrl}/v1/models/${encodeURIComponent(opts.modelId)}/${path}`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
-      },
-      body: JSON.stringify(body),
-      // The stop signal is checked between requests rather than handed to fetch: a long-lived signal
-      // passed to every request accumulates listeners.
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`gateway ${path} answered ${res.status}: ${String(json.error)}`);
-    return json;
-  };
+  const post = (path: string, body: unknown) => postToGateway(opts, path, body);
   try {
     for (let i = 0; i < opts.maxRequests && !opts.signal?.aborted; i++) {
       const row = opts.rows[i % opts.rows.length]!;
