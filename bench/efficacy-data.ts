@@ -78,8 +78,16 @@ export function sharedPolicy(quick: boolean): Record<string, unknown> {
     labeling: { budget: 30, minLabels: 20, deadline: '24h', reviewers: [REVIEWER] },
     evaluation: { maxEce: 0.25, minHoldout: 15, confidence: 0.8 },
     // Each step judged on a fixed sample of 40 answers an arm, sent as the step begins (bench/efficacy-cycle.ts):
-    // the decisions do not depend on how much traffic a loaded machine gets through in a dwell.
-    rollout: { dwell: quick ? '1s' : '2s', minSamples: 20, stepSamples: 40, maxCalibrationGap: 0.35 },
+    // the decisions do not depend on how much traffic a loaded machine gets through in a dwell. The sample
+    // wait is as long as the policy's bound on analyses allows, so a loaded machine still fills each step's
+    // sample before the step pauses (a pause is rolled back: no person answers in a replay).
+    rollout: {
+      dwell: quick ? '1s' : '2s',
+      sampleWait: quick ? '2m' : '4m',
+      minSamples: 20,
+      stepSamples: 40,
+      maxCalibrationGap: 0.35,
+    },
   };
 }
 
