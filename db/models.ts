@@ -137,24 +137,62 @@ export async function getVersionByKey(q: Queryable, idempotencyKey: string): Pro
   return rows[0] ? getModelVersion(q, rows[0].model_id, rows[0].version) : null;
 }
 
+/**
+ * Artifacts already read and checked, by content hash (artifact_sha256), most recently used last: a worker
+ * parses and checks a model once however many activities of however many cycles read it (a forest's JSON
+ * is megabytes, and the schema checks every node). Frozen, so no reader can change what the next one gets.
+ */
+const artifacts = new Map<string, ModelArtifact>();
+const ARTIFACTS_KEPT = 16;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** How many artifacts this process holds parsed (for tests and diagnostics). */
+export const cachedArtifacts = (): number => artifacts.size;
+
+/**
+ * One version of a model. Its artifact comes from this process's cache when another read already parsed
+ * the same content (by artifact_sha256), otherwise from Postgres, checked and then cached; it is frozen.
+ */
 export async function getModelVersion(
   q: Queryable,
   modelId: string,
   version: number,
 ): Promise<ModelVersionRow> {
   const { rows } = await q.query(
-    `SELECT model_id, version, status, dataset_id, artifact, artifact_sha256, config_hash, metrics, cycle_id
+    `SELECT model_id, version, status, dataset_id, artifact_sha256, config_hash, metrics, cycle_id
      FROM model_versions WHERE model_id = $1 AND version = $2`,
     [modelId, version],
   );
   if (!rows[0]) throw new Error(`model ${modelId} has no version ${version}`);
-  const r = ModelVersionSchema.parse(rows[0]);
+  const r = ModelVersionSchema.omit({ artifact: true }).parse(rows[0]);
+  let artifact = artifacts.get(r.artifact_sha256);
+  if (artifact) {
+    artifacts.delete(r.artifact_sha256);
+  } else {
+    const read = await q.query<{ artifact: unknown; artifact_sha256: string }>(
+      'SELECT artifact, artifact_sha256 FROM model_versions WHERE model_id = $1 AND version = $2',
+      [modelId, version],
+    );
+    if (!read.rows[0]) throw new Error(`model ${modelId} has no version ${version}`);
+    artifact = deepFreeze(ArtifactSchema.parse(read.rows[0].artifact) as ModelArtifact);
+    // Cached under the hash read with it: what was just read is what that hash names.
+    if (read.rows[0].artifact_sha256 !== r.artifact_sha256) return getModelVersion(q, modelId, version); // replaced in between (benchmarks only): read again
+  }
+  artifacts.set(r.artifact_sha256, artifact);
+  if (artifacts.size > ARTIFACTS_KEPT) artifacts.delete(artifacts.keys().next().value!);
   return {
     modelId: r.model_id,
     version: r.version,
     status: r.status,
     datasetId: r.dataset_id === null ? null : Number(r.dataset_id),
-    artifact: r.artifact,
+    artifact,
     artifactSha256: r.artifact_sha256,
     configHash: r.config_hash,
     metrics: r.metrics,
