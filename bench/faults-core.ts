@@ -315,7 +315,8 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
           `Postgres stopped for ${opts.postgresOutageMs} ms; open cycles: ${stages.join(' ')}`,
         );
         const stoppedAt = Date.now();
-        await pgServer.stop();
+        // Forced: the worker's connections would otherwise keep it running (the last user stops it).
+        await pgServer.stop({ force: true });
         // Not abortable: whatever happens, Postgres comes back before the counting.
         await delay(opts.postgresOutageMs);
         await untilPortFree(pgPort);
@@ -404,7 +405,8 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     await connection?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     await temporal?.stop().catch((err: unknown) => log(`stopping the dev server: ${message(err)}`));
-    await pgServer?.stop().catch((err: unknown) => log(`stopping Postgres: ${message(err)}`));
+    // Its own cluster in a temporary directory: stopped whoever is still connected.
+    await pgServer?.stop({ force: true }).catch((err: unknown) => log(`stopping Postgres: ${message(err)}`));
     if (report?.ok && !opts.keep) await rm(dir, { recursive: true, force: true });
     else log(`state kept for inspection in ${dir} (worker.log, temporal.sqlite, pg/)`);
   }

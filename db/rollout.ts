@@ -67,7 +67,8 @@ export async function armStatsSince(
   versions: readonly number[],
   sample?: ArmSample,
 ): Promise<Map<number, ArmStats>> {
-  const sampled = sample !== undefined;
+  // Without a sample ($4 null) every prediction since `since` counts; with one, the rows with feedback
+  // numbered in serving order, of them those after the offset, at most the limit.
   const { rows } = await q.query<{
     version: number;
     served: string;
@@ -81,14 +82,14 @@ export async function armStatsSince(
             COUNT(*) FILTER (WHERE feedback = predicted) AS correct,
             AVG(confidence) FILTER (WHERE feedback IS NOT NULL) AS mean_conf,
             percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us) AS p95_us
-     FROM (SELECT p.version, p.predicted, p.confidence, p.latency_us, r.feedback
-                  ${sampled ? ', row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn' : ''}
+     FROM (SELECT p.version, p.predicted, p.confidence, p.latency_us, r.feedback,
+                  row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
            FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
            WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
-                 ${sampled ? 'AND r.feedback IS NOT NULL' : ''}) s
-     ${sampled ? 'WHERE rn > $4 AND rn <= $4 + $5' : ''}
+                 AND ($4::bigint IS NULL OR r.feedback IS NOT NULL)) s
+     WHERE $4::bigint IS NULL OR (rn > $4::bigint AND rn <= $4::bigint + $5::bigint)
      GROUP BY version`,
-    sampled ? [modelId, since, versions, sample.offset, sample.limit] : [modelId, since, versions],
+    [modelId, since, versions, sample?.offset ?? null, sample?.limit ?? null],
   );
   return new Map(
     rows.map((r) => [
@@ -116,16 +117,15 @@ export async function armFeedbackValuesSince(
   versions: readonly number[],
   sample?: ArmSample,
 ): Promise<Map<number, { predicted: number; actual: number }[]>> {
-  const sampled = sample !== undefined;
   const { rows } = await q.query<{ version: number; predicted: string; feedback: string }>(
     `SELECT version, predicted, feedback FROM (
        SELECT p.version, p.predicted, r.feedback, p.prediction_id,
               row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
        FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
        WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL) s
-     ${sampled ? 'WHERE rn > $4 AND rn <= $4 + $5' : ''}
+     WHERE $4::bigint IS NULL OR (rn > $4::bigint AND rn <= $4::bigint + $5::bigint)
      ORDER BY version, prediction_id`,
-    sampled ? [modelId, since, versions, sample.offset, sample.limit] : [modelId, since, versions],
+    [modelId, since, versions, sample?.offset ?? null, sample?.limit ?? null],
   );
   const out = new Map<number, { predicted: number; actual: number }[]>(versions.map((v) => [v, []]));
   for (const r of rows) {

@@ -15,7 +15,11 @@ export interface PostgresServer {
   url: string;
   /** False when DATABASE_URL pointed at a Postgres the user runs. */
   embedded: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops an embedded cluster this process started, unless other processes still use it (the last one
+   * stops it); `force` stops it whoever uses it (an outage on purpose, as the fault run makes).
+   */
+  stop(opts?: { force?: boolean }): Promise<void>;
 }
 
 export interface StartPostgresOptions {
@@ -242,9 +246,9 @@ async function adopt(
   return {
     url,
     embedded: true,
-    stop: async () => {
+    stop: async (opts) => {
       if (!orphaned() || !isRunning(running.pid)) return;
-      if (await usedByOthers(running.port, log)) return;
+      if (!opts?.force && (await usedByOthers(running.port, log))) return;
       process.kill(running.pid, 'SIGINT'); // "fast" shutdown: roll back open transactions, no wait
       if (!(await waitUntilGone(running.pid, 10_000))) process.kill(running.pid, 'SIGQUIT');
     },
@@ -369,11 +373,11 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     throw err;
   }
   let stopped: Promise<void> | undefined;
-  const stop = async (): Promise<void> => {
-    if (await usedByOthers(port, log)) return;
+  const stop = async (force: boolean): Promise<void> => {
+    if (!force && (await usedByOthers(port, log))) return;
     await cluster.stop();
   };
-  return { url, embedded: true, stop: () => (stopped ??= stop()) };
+  return { url, embedded: true, stop: (opts) => (stopped ??= stop(opts?.force ?? false)) };
 }
 
 const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
