@@ -90,7 +90,41 @@ export interface DatasetRow {
   split: 'train' | 'holdout';
 }
 
+/**
+ * Dataset versions already read, by id, most recently used last. A version's rows never change once its
+ * transaction commits (they are written with it and never updated; an id a rolled-back transaction took is
+ * never handed out again), so a worker reads each version once however many activities of a cycle read it
+ * (training, evaluation, the labeled dataset, the rollout read the same versions). The rows are frozen and
+ * each caller gets its own array. Bounded by rows: a version larger than the budget is not kept.
+ */
+const datasets = new Map<number, readonly DatasetRow[]>();
+const ROWS_KEPT = 50_000;
+let rowsKept = 0;
+
+/** How many dataset versions and rows this process holds (for tests and diagnostics). */
+export const cachedDatasets = (): { versions: number; rows: number } => ({
+  versions: datasets.size,
+  rows: rowsKept,
+});
+
+function keep(datasetId: number, rows: readonly DatasetRow[]): void {
+  if (rows.length > ROWS_KEPT) return;
+  datasets.set(datasetId, rows);
+  rowsKept += rows.length;
+  for (const [id, old] of datasets) {
+    if (rowsKept <= ROWS_KEPT) break;
+    datasets.delete(id);
+    rowsKept -= old.length;
+  }
+}
+
 export async function getDatasetRows(q: Queryable, datasetId: number): Promise<DatasetRow[]> {
+  const cached = datasets.get(datasetId);
+  if (cached) {
+    datasets.delete(datasetId);
+    datasets.set(datasetId, cached);
+    return cached.slice();
+  }
   const { rows } = await q.query<{
     record_key: string;
     ts: Date;
@@ -102,14 +136,19 @@ export async function getDatasetRows(q: Queryable, datasetId: number): Promise<D
     `SELECT record_key, ts, features, label, label_source, split FROM dataset_rows WHERE dataset_id = $1 ORDER BY record_key`,
     [datasetId],
   );
-  return rows.map((r) => ({
-    recordKey: r.record_key,
-    ts: r.ts,
-    features: r.features,
-    label: r.label,
-    labelSource: r.label_source,
-    split: r.split,
-  }));
+  const read = rows.map((r) =>
+    Object.freeze({
+      recordKey: r.record_key,
+      ts: r.ts,
+      features: Object.freeze(r.features),
+      label: r.label,
+      labelSource: r.label_source,
+      split: r.split,
+    }),
+  );
+  // A version with no rows may be one whose transaction has not committed yet: read it again next time.
+  if (read.length > 0 && !datasets.has(datasetId)) keep(datasetId, read);
+  return read.slice();
 }
 
 export async function getDatasetVersion(
