@@ -1,17 +1,17 @@
 /**
  * Reading a table file (a production log for `remedy ingest`, a partition of a team's prediction log) a
- * batch of rows at a time, whatever its size: CSV through csv-parse's
- * stream, NDJSON line by line, Parquet one row group at a time, decoded column by column and turned into
- * rows a batch at a time. Memory stays bounded by the batch size (and, for Parquet, by one row group's
+ * batch of rows at a time, whatever its size: CSV split as it streams (infra/csv-records.ts), NDJSON
+ * line by line, Parquet one row group at a time, decoded column by column and turned into rows a batch at
+ * a time. Memory stays bounded by the batch size (and, for Parquet, by one row group's
  * decoded columns), never by the file's size.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { parse } from 'csv-parse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { CsvError, CsvSplitter, type CsvRecord } from './csv-records.js';
 
 /** A file that cannot be read as a table of rows: the message names the file and what to do. */
 export class RowFileError extends Error {
@@ -64,30 +64,64 @@ export async function openRowFile(file: string, opts: { batchRows?: number } = {
 }
 
 function csvSource(file: string, totalBytes: number, batchRows: number): RowSource {
-  const input = createReadStream(file);
+  const input = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
   async function* batches(): AsyncGenerator<RawRow[]> {
-    const parser = input.pipe(parse({ columns: true, skip_empty_lines: true, bom: true, info: true }));
-    input.on('error', (err) => parser.destroy(err));
+    const splitter = new CsvSplitter();
+    let header: string[] | null = null;
     let batch: RawRow[] = [];
+    // The records of one chunk as rows keyed by the header's names; the first record is the header.
+    const take = (records: CsvRecord[]): void => {
+      for (const r of records) {
+        if (header === null) {
+          header = checkedHeader(file, r.fields);
+          continue;
+        }
+        if (r.fields.length !== header.length)
+          throw new RowFileError(
+            `${file}:${r.line}: ${r.fields.length} field${r.fields.length === 1 ? '' : 's'} where the header has ${header.length} columns; every line needs one value per column (quote a value that holds a comma)`,
+          );
+        const values: Record<string, string> = {};
+        for (let k = 0; k < header.length; k++) values[header[k]!] = r.fields[k]!;
+        batch.push({ line: r.line, values });
+      }
+    };
     try {
-      for await (const r of parser as AsyncIterable<{
-        record: Record<string, string>;
-        info: { lines: number };
-      }>) {
-        batch.push({ line: r.info.lines, values: r.record });
-        if (batch.length >= batchRows) {
-          yield batch;
-          batch = [];
+      for await (const chunk of input as AsyncIterable<string>) {
+        take(splitter.push(chunk));
+        while (batch.length >= batchRows) {
+          yield batch.slice(0, batchRows);
+          batch = batch.slice(batchRows);
         }
       }
+      take(splitter.end());
     } catch (err) {
-      throw new RowFileError(`${file}: not a valid CSV file: ${(err as Error).message}`);
+      if (err instanceof RowFileError) throw err;
+      if (err instanceof CsvError) throw new RowFileError(`${file}: not a valid CSV file: ${err.message}`);
+      throw new RowFileError(`cannot read ${file}: ${String(err)}`);
     } finally {
       input.destroy();
     }
-    if (batch.length > 0) yield batch;
+    while (batch.length > 0) {
+      yield batch.slice(0, batchRows);
+      batch = batch.slice(batchRows);
+    }
   }
   return { file, format: 'csv', totalBytes, bytesRead: () => input.bytesRead, batches: batches() };
+}
+
+/** A CSV header's column names: none empty, none twice (a row's values are keyed by them). */
+function checkedHeader(file: string, names: string[]): string[] {
+  const seen = new Set<string>();
+  for (const [i, name] of names.entries()) {
+    if (name === '')
+      throw new RowFileError(`${file}:1: column ${i + 1} of the header has no name; name every column`);
+    if (seen.has(name))
+      throw new RowFileError(
+        `${file}:1: the header names column "${name}" twice; each column needs its own name`,
+      );
+    seen.add(name);
+  }
+  return names;
 }
 
 function ndjsonSource(file: string, totalBytes: number, batchRows: number): RowSource {
