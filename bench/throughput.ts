@@ -30,18 +30,45 @@
  */
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCycle, waitForCycle } from '../ops/cycles.js';
 import { prepareWeatherModel, SCENARIO } from '../dev/scenario.js';
 import { labelingWorkflowId, rolloutWorkflowId } from '../workflows/cycle.js';
 import type { CycleSummary } from '../workflows/messages.js';
 import { log, machine, startBenchEnv, writeReport } from './harness.js';
+import { cpuBetween, processCpu, sumUsage, threadCpu } from './cpu-accounting.js';
+import { summarise } from './cpuprofile-summary.js';
+
+// Every SQL statement this process sends (the worker's activities share it): a pool's query goes through
+// a client's, so counting the client's counts each statement once. The timed cycles' count over their
+// number is the queries a cycle costs, bookkeeping and all; the baseline sends none.
+let statements = 0;
+// Statement texts counted while a timed Remedy round runs (the first 90 characters, spaces folded).
+const texts = new Map<string, number>();
+let countTexts = false;
+const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+const clientQuery = proto.query;
+proto.query = function (this: pg.Client, ...args: unknown[]) {
+  statements++;
+  if (countTexts) {
+    const q = args[0];
+    const text = typeof q === 'string' ? q : ((q as { text?: string } | null)?.text ?? '(a cursor or COPY)');
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+    texts.set(key, (texts.get(key) ?? 0) + 1);
+  }
+  return clientQuery.apply(this, args);
+};
 
 const opts = new Command('bench:throughput')
   .option('--cycles <n>', 'concurrent cycles (and baseline workflows) to time', '20')
   .option('--rounds <n>', 'timed rounds, alternating which side goes first', '3')
+  .option('--profile <dir>', "write the main thread's CPU profile of each timed Remedy round into <dir>")
   .parse()
-  .opts<{ cycles: string; rounds: string }>();
+  .opts<{ cycles: string; rounds: string; profile?: string }>();
 const cycles = Number(opts.cycles);
 if (!Number.isInteger(cycles) || cycles < 1 || cycles > 500)
   throw new Error('--cycles must be a whole number from 1 to 500');
@@ -125,12 +152,46 @@ try {
 
   const summaries: CycleSummary[] = [];
   const counts: number[] = [];
+  const queriesPerRound: number[] = [];
+  // CPU seconds by process and by this process's thread, per side, summed over the timed rounds.
+  const usage = {
+    remedy: { processes: [] as [string, number][][], threads: [] as [string, number][][] },
+    baseline: { processes: [] as [string, number][][], threads: [] as [string, number][][] },
+  };
+  const measured = async (side: 'remedy' | 'baseline', run: () => Promise<number>): Promise<number> => {
+    const p0 = processCpu();
+    const t0 = threadCpu();
+    const seconds = await run();
+    usage[side].processes.push(cpuBetween(p0, processCpu()));
+    usage[side].threads.push(cpuBetween(t0, threadCpu()));
+    return seconds;
+  };
+  // --profile: the main thread (activities, the pg clients, the SDK's JS side) while Remedy's round runs.
+  const profiler = opts.profile ? new Session() : null;
+  const profiles: string[] = [];
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await mkdir(opts.profile!, { recursive: true });
+  }
   const runRemedy = async (round: number): Promise<number> => {
+    if (profiler) await profiler.post('Profiler.start');
     const r0 = performance.now();
+    const q0 = statements;
+    countTexts = true;
     const mine = models.slice(1 + round * cycles, 1 + (round + 1) * cycles);
     const started = await Promise.all(mine.map((m) => startCycle(env.client, queues, request(m))));
     const done = await Promise.all(started.map((s) => waitForCycle(env.client, s.cycleId)));
     const seconds = (performance.now() - r0) / 1000;
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      const file = path.join(opts.profile!, `throughput-round-${round + 1}.cpuprofile`);
+      await writeFile(file, JSON.stringify(profile));
+      profiles.push(file);
+      if (round === 0) log(['main thread, round 1:', ...summarise(profile, 20)].join('\n'));
+    }
+    countTexts = false;
+    queriesPerRound.push(statements - q0);
     summaries.push(...done);
     for (const s of started) counts.push(await cycleActivities(env.client, s.cycleId));
     return seconds;
@@ -160,12 +221,14 @@ try {
     const remedyFirst = round % 2 === 0;
     let remedySeconds: number;
     let baselineSeconds: number;
+    const remedy = () => measured('remedy', () => runRemedy(round));
+    const baseline = () => measured('baseline', () => runBaseline(round));
     if (remedyFirst) {
-      remedySeconds = await runRemedy(round);
-      baselineSeconds = await runBaseline(round);
+      remedySeconds = await remedy();
+      baselineSeconds = await baseline();
     } else {
-      baselineSeconds = await runBaseline(round);
-      remedySeconds = await runRemedy(round);
+      baselineSeconds = await baseline();
+      remedySeconds = await remedy();
     }
     const ratio = baselineSeconds / remedySeconds;
     perRound.push({
@@ -201,6 +264,24 @@ try {
   const baselineRate = cycles / baselineSeconds;
   const ratio = median(perRound.map((r) => r.ratio));
   const met = ratio >= TARGET_RATIO;
+  const queriesPerCycle = queriesPerRound.reduce((a, q) => a + q, 0) / (cycles * rounds);
+  // The statements a cycle sends most often, per cycle.
+  const topStatements = [...texts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([text, n]) => ({ perCycle: n / (cycles * rounds), text }));
+  // CPU seconds per workflow (cycle or baseline run), by process and by thread of this process.
+  const perRun = (xs: [string, number][]) =>
+    Object.fromEntries(xs.map(([name, s]) => [name, Math.round((s / (cycles * rounds)) * 1e4) / 1e4]));
+  const cpu = {
+    remedy: {
+      processes: perRun(sumUsage(usage.remedy.processes)),
+      threads: perRun(sumUsage(usage.remedy.threads)),
+    },
+    baseline: {
+      processes: perRun(sumUsage(usage.baseline.processes)),
+      threads: perRun(sumUsage(usage.baseline.threads)),
+    },
+  };
   const report = {
     benchmark: 'cycle-throughput',
     machine: machine(),
@@ -208,7 +289,15 @@ try {
     rounds: perRound,
     policy: POLICY,
     activitiesPerCycle: { warmUp: activities, timedMin: Math.min(...counts), timedMax: Math.max(...counts) },
-    remedy: { seconds: remedySeconds, cyclesPerSecond: remedyRate, outcomes, meanStageSeconds: stageSeconds },
+    remedy: {
+      seconds: remedySeconds,
+      cyclesPerSecond: remedyRate,
+      outcomes,
+      meanStageSeconds: stageSeconds,
+      sqlStatementsPerCycle: queriesPerCycle,
+      sqlStatementsByText: topStatements,
+    },
+    cpuSecondsPerWorkflow: cpu,
     baseline: {
       workflow: 'baselineWorkflow',
       activities,
@@ -218,6 +307,11 @@ try {
     target: { ratio: TARGET_RATIO, measured: ratio, met, missedBy: met ? 0 : TARGET_RATIO - ratio },
   };
   const file = await writeReport('throughput', report);
+  const fmtCpu = (xs: Record<string, number>) =>
+    Object.entries(xs)
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+      .join(', ') || 'none read';
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   process.stdout.write(
     [
@@ -234,6 +328,13 @@ try {
       `  mean s per stage    ${Object.entries(stageSeconds)
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
         .join(', ')}`,
+      `  SQL per cycle       ${queriesPerCycle.toFixed(1)} statements (this process's pg clients, timed rounds); most sent:`,
+      ...topStatements.slice(0, 12).map((t) => `    ${t.perCycle.toFixed(1).padStart(5)}  ${t.text}`),
+      ...(['remedy', 'baseline'] as const).map(
+        (side) =>
+          `  CPU s per ${side === 'remedy' ? 'cycle   ' : 'baseline'}  by process: ${fmtCpu(cpu[side].processes)}; this process by thread: ${fmtCpu(cpu[side].threads)}`,
+      ),
+      ...(profiles.length ? [`  CPU profiles        ${profiles.join(', ')}`] : []),
       `  target              remedy ≥ ${pct(TARGET_RATIO)} of baseline: ${met ? 'met' : `MISSED by ${pct(TARGET_RATIO - ratio)} points`}`,
       `  report              ${file}`,
       '',
