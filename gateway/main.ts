@@ -9,12 +9,13 @@
  * row is written, the pool is closed, and the process exits 0 (1 if rows could not be written).
  *
  * Logs are JSON lines on stderr (infra/log.ts, REMEDY_LOG_LEVEL): one access line per request (method,
- * path, status, ms; no bodies, no headers), secrets redacted.
+ * path, status, ms; no bodies, no headers), secrets redacted; access lines are written a few kilobytes at
+ * a time and flushed at the drain and at exit.
  */
 import { z } from 'zod';
 import { createPool, migrate } from '../db/pool.js';
 import { ConfigError, loadListenConfig, postgresUrl, redactUrl } from '../infra/config.js';
-import { createLogger, type Logger } from '../infra/log.js';
+import { createAccessLogger, createLogger, type Logger } from '../infra/log.js';
 import { gatewayAuthFromEnv } from './auth.js';
 import { startGateway } from './server.js';
 
@@ -33,8 +34,10 @@ let where: { port: number; host: string };
 let auth: ReturnType<typeof gatewayAuthFromEnv>;
 let flushMs: number;
 let log: Logger;
+let access: Logger;
 try {
   log = createLogger('gateway');
+  access = createAccessLogger('gateway');
   if (!parsed.success)
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })),
@@ -56,7 +59,7 @@ const gateway = await startGateway(pool, {
   ...where,
   ...auth,
   log: { flushMs },
-  accessLog: log,
+  accessLog: access,
   onError: (msg) => log.error(msg),
 });
 if (auth.auth === 'off')
@@ -79,7 +82,11 @@ const stop = (signal: string) => {
         process.exitCode = 1;
       },
     )
-    .finally(() => void pool.end());
+    .finally(() => {
+      // The access lines still queued (a few kilobytes at most) go out before the process ends.
+      access.flush();
+      void pool.end();
+    });
 };
 process.once('SIGINT', () => stop('SIGINT'));
 process.once('SIGTERM', () => stop('SIGTERM'));

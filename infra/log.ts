@@ -110,15 +110,28 @@ const CREDENTIAL_PATTERNS: [RegExp, string][] = [
   [/(\bBasic\s+)[A-Za-z0-9+/=]{8,}/g, '$1****'],
 ];
 
+/**
+ * Each secret and, where it differs, the same value as it appears inside a JSON string (quotes and
+ * backslashes escaped): the forms `scrub` looks for, worked out once per logger.
+ */
+export function secretForms(secrets: readonly string[]): string[] {
+  const forms: string[] = [];
+  for (const s of secrets) {
+    forms.push(s);
+    const escaped = JSON.stringify(s).slice(1, -1);
+    if (escaped !== s) forms.push(escaped);
+  }
+  return forms;
+}
+
 /** A finished line without the given secret values and without anything shaped like a credential. */
 export function scrub(line: string, secrets: readonly string[]): string {
+  return scrubForms(line, secretForms(secrets));
+}
+
+function scrubForms(line: string, forms: readonly string[]): string {
   let out = line;
-  for (const s of secrets) {
-    if (out.includes(s)) out = out.split(s).join('****');
-    // The same value as it appears inside a JSON string (quotes and backslashes escaped).
-    const escaped = JSON.stringify(s).slice(1, -1);
-    if (escaped !== s && out.includes(escaped)) out = out.split(escaped).join('****');
-  }
+  for (const f of forms) if (out.includes(f)) out = out.split(f).join('****');
   for (const [re, to] of CREDENTIAL_PATTERNS) out = out.replace(re, to);
   return out;
 }
@@ -140,22 +153,44 @@ export interface LoggerOptions {
   level?: LevelWithSilent;
 }
 
+/** What every logger of a process shares: its name, threshold, line shape and the scrubbing of secrets. */
+function baseOptions(name: string, opts: LoggerOptions): pino.LoggerOptions {
+  const env = opts.env ?? process.env;
+  const forms = secretForms(secretValues(env));
+  return {
+    name,
+    level: opts.level ?? logLevelFromEnv(env),
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: { streamWrite: (line) => scrubForms(line, forms) },
+  };
+}
+
 /** The logger of one process, `name` being what it is ("worker", "gateway" …). */
 export function createLogger(name: string, opts: LoggerOptions = {}): Logger {
-  const env = opts.env ?? process.env;
-  const secrets = secretValues(env);
   return pino(
-    {
-      name,
-      level: opts.level ?? logLevelFromEnv(env),
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      hooks: { streamWrite: (line) => scrub(line, secrets) },
-    },
+    { ...baseOptions(name, opts), redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
     // Synchronous: a process that exits right after a line (a bad setting, a crash) still writes it.
     opts.destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+}
+
+/** Access lines wait in memory until this many bytes are queued, then go out in one write. */
+export const ACCESS_LOG_BUFFER_BYTES = 4096;
+
+/**
+ * The gateway's access log: one line per request at every request rate, so it is built for volume. Lines
+ * carry only the fields the server names (method, path, status, ms, model: no bodies, no headers), so no
+ * field is removed by name; each line is still scrubbed of this process's secret values and of anything
+ * shaped like a credential. Lines are written a few kilobytes at a time (`ACCESS_LOG_BUFFER_BYTES`) rather
+ * than one write each, and flushed when the process exits or `flush()` is called (the gateway's drain):
+ * only a process killed outright (SIGKILL) loses the lines still queued, at most that many bytes.
+ */
+export function createAccessLogger(name: string, opts: LoggerOptions = {}): Logger {
+  return pino(
+    baseOptions(name, opts),
+    opts.destination ?? pino.destination({ fd: 2, sync: false, minLength: ACCESS_LOG_BUFFER_BYTES }),
   );
 }
 

@@ -3,9 +3,15 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, logLevelFromEnv, sdkLogger, secretValues } from '../../infra/log.js';
+import {
+  createAccessLogger,
+  createLogger,
+  logLevelFromEnv,
+  sdkLogger,
+  secretValues,
+} from '../../infra/log.js';
 
-function capture(env: Record<string, string>) {
+function capture(env: Record<string, string>, make = createLogger) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -18,7 +24,7 @@ function capture(env: Record<string, string>) {
       done();
     },
   });
-  return { log: createLogger('test', { env, destination }), lines };
+  return { log: make('test', { env, destination }), lines };
 }
 
 const env = {
@@ -78,6 +84,19 @@ describe('structured logs', () => {
       'content-type': 'json',
     });
     expect(text).toContain('db.internal:5432/remedy'); // where, without who
+  });
+
+  it('given an access line holding a secret (a key pasted into a path), then the access log scrubs it too', () => {
+    const { log, lines } = capture(env, createAccessLogger);
+    log.info(
+      { method: 'GET', path: `/v1/models/${env.TEMPORAL_API_KEY}/predict`, status: 404, ms: 0.4 },
+      'request',
+    );
+    log.info({ method: 'GET', path: '/x', status: 200, ms: 1, note: 'Bearer abc.def.ghi' }, 'request');
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', name: 'test', status: 404, msg: 'request' });
+    expect(lines.join('\n')).not.toContain(env.TEMPORAL_API_KEY);
+    expect(lines.join('\n')).not.toContain('abc.def.ghi');
   });
 
   it("gives the SDK's metadata to each line, bigints as text", () => {
