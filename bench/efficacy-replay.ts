@@ -23,7 +23,7 @@ import {
   type PolicyName,
 } from './efficacy-data.js';
 import { followCycle, type FollowedCycle, type ReviewerSettings } from './efficacy-cycle.js';
-import { seededRandom } from './faults-core.js';
+import { seededRandom } from '../core/seeded-random.js';
 import { deliveredFeedback, LABEL_FREE, labelFreeRefusal } from './efficacy-label-free.js';
 
 export interface ReplayEnv {

@@ -47,6 +47,7 @@ import {
 import { countTeamSide, deliveriesDrained, startTeamSide, type TeamSide } from './faults-adapters.js';
 import { ACCEPTED_OUTCOMES, countEffects, type CountRow } from './faults-effects.js';
 import { message, pause, untilPortFree, WorkerSupervisor } from './faults-stack.js';
+import { seededRandom } from '../core/seeded-random.js';
 
 export { ACCEPTED_OUTCOMES, type CountRow };
 
@@ -131,18 +132,6 @@ export interface FaultReport {
   prepareMs: number;
   dir: string;
   ok: boolean;
-}
-
-/** A small seeded generator (mulberry32): the same seed gives the same fault schedule. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 const HOST = LOCAL_HOST;

@@ -3,7 +3,7 @@
  * the time-sorted file, a seeded uniform sample of them, the busiest airports that keep their own name
  * (the rest grouped as "other"), and a flight's features.
  */
-import { seededRandom } from './faults-core.js';
+import { seededRandom } from '../core/seeded-random.js';
 
 /** The airports named in the features; any other airport is `OTHER_AIRPORT`. */
 export const OTHER_AIRPORT = 'other';

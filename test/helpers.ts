@@ -12,7 +12,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { runCli, type CliIo } from '../cli/main.js';
 import { startGateway as startGatewayServer, type Gateway, type GatewayOptions } from '../gateway/server.js';
 import { insertModelVersion } from '../db/models.js';
-import { createPool, migrate } from '../db/pool.js';
+import { createPool, migrate, type Queryable } from '../db/pool.js';
 import { createDatabase } from '../infra/postgres.js';
 import { resolveTemporalCli } from '../infra/temporal-install.js';
 import { startDeliveryLoop } from '../workers/deliveries.js';
@@ -39,6 +39,18 @@ export function insertTestCandidate(
     artifactSha256: createHash('sha256').update(artifactJson).digest('hex'),
     metrics: {},
   });
+}
+
+/** A queryable over `pool` that records each statement's text: what a read sent, or that it sent nothing. */
+export function recordingQueryable(pool: pg.Pool): { q: Queryable; statements: string[] } {
+  const statements: string[] = [];
+  const q = {
+    query: (text: string, values?: unknown[]) => {
+      statements.push(text);
+      return pool.query(text, values);
+    },
+  } as unknown as Queryable;
+  return { q, statements };
 }
 
 /** A fresh, migrated database for one test file (left behind after a failure, for inspection). */

@@ -9,18 +9,10 @@ import {
 } from '../../core/drift.js';
 import { diagnose } from '../../core/policy.js';
 import { Policy } from '../../core/schemas.js';
+import { seededRandom } from '../../core/seeded-random.js';
 
 /** A small deterministic generator, so every run sees the same data. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 /**
  * Rows of one feature x and a calibrated classifier: P(yes | x) = sigmoid(2x), and the truth is drawn

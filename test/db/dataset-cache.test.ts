@@ -7,11 +7,10 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as db from '../../db/index.js';
-import type { Queryable } from '../../db/pool.js';
 import { withTransaction } from '../../db/pool.js';
 import { loadWeather, weatherModel } from '../../dev/weather.js';
 import { registerModelWithChampion } from '../../ops/setup.js';
-import { freshDatabase } from '../helpers.js';
+import { freshDatabase, recordingQueryable } from '../helpers.js';
 
 let pool: pg.Pool;
 
@@ -22,17 +21,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-/** The pool, recording each statement's text. */
-function recording(): { q: Queryable; statements: string[] } {
-  const statements: string[] = [];
-  const q = {
-    query: (text: string, values?: unknown[]) => {
-      statements.push(text);
-      return pool.query(text, values);
-    },
-  } as unknown as Queryable;
-  return { q, statements };
-}
+const recording = () => recordingQueryable(pool);
 
 const readsRows = (statements: string[]) => statements.some((s) => /FROM dataset_rows/.test(s));
 

@@ -10,20 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../core/seeded-random.js';
 import { CsvError, CsvSplitter, type CsvRecord } from '../../infra/csv-records.js';
 import { openRowFile, RowFileError } from '../../infra/row-files.js';
 
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed, the same file: a failure names a seed that reproduces it. */
+const rng = seededRandom;
 
 const PLAIN = ['a', 'b', '7', '-1.5', ' ', 'é', '日', 'x y', '2013-04-01T00:00:00Z'];
 

@@ -13,7 +13,7 @@ import {
   labelFreeRefusal,
   REGRESSION_DATASET_NAMES,
 } from '../../bench/efficacy-label-free.js';
-import { seededRandom } from '../../bench/faults-core.js';
+import { seededRandom } from '../../core/seeded-random.js';
 
 describe('label-free policy', () => {
   it('given only classifiers, then nothing is refused', () => {

@@ -14,6 +14,7 @@ import { driftReport, upgradeProfile, type DriftReport } from '../../core/drift.
 import { ModelDefinition, Policy, type Features } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
 import { cliRunner, until, useStack } from '../helpers.js';
+import { seededRandom } from '../../core/seeded-random.js';
 
 const stack = useStack('window');
 const remedy = cliRunner(() => ({ client: stack.h.client, queues: stack.h, pool: stack.pool }));
@@ -23,16 +24,7 @@ const RECORDS = 24_000;
 const PLANS = ['basic', 'plus', 'pro'];
 
 /** A small deterministic generator, so every run sees the same data. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 function customer(rnd: () => number): Features {
   return {
