@@ -120,6 +120,46 @@ describe('remedy ingest, streamed', () => {
     expect(await logged('w-skip')).toBe(ROWS - 4);
   });
 
+  it('given a file whose last line repeats an early key and whose first rows are already logged, then the first line wins and the counts add up', async () => {
+    await db.upsertModel(pool, weatherModel('w-chunks'));
+    const early = path.join(dir, 'early.csv');
+    await writeTextLog(early, 'csv', table, 1_000);
+    expect((await remedy('ingest', 'w-chunks', early)).code).toBe(0);
+    // Rows 0..ROWS-1, the last repeating row 10's key with another time; rows 0..999 already logged.
+    const file = path.join(dir, 'chunks.csv');
+    await writeTextLog(file, 'csv', table, ROWS, (i, l) =>
+      i === ROWS - 1 ? { ...logLineCopy(l, 10), ts: '2030-01-01T00:00:00.000Z' } : l,
+    );
+    const result = await ingestFile(
+      pool,
+      'w-chunks',
+      weatherModel('w-chunks'),
+      await openRowSource(file),
+      COLUMNS,
+      { skipInvalid: true },
+    );
+    expect(result).toMatchObject({
+      rows: ROWS,
+      valid: ROWS - 1,
+      refused: 1,
+      added: ROWS - 1 - 1_000,
+      alreadyLogged: 1_000,
+      written: true,
+    });
+    expect(result.rejected).toEqual([
+      { line: ROWS + 1, reason: `record_key "c0:${table[10]!.recordKey}" repeats line 12` },
+    ]);
+    expect(await logged('w-chunks')).toBe(ROWS - 1);
+    const { rows } = await pool.query<{ ts: Date }>(
+      "SELECT ts FROM records WHERE model_id = 'w-chunks' AND record_key = $1",
+      [`c0:${table[10]!.recordKey}`],
+    );
+    expect(rows[0]!.ts.getUTCFullYear()).toBeLessThan(2030);
+    // The staging table is left empty.
+    const staged = await pool.query<{ n: string }>('SELECT count(*) AS n FROM ingest_staging');
+    expect(Number(staged.rows[0]!.n)).toBe(0);
+  });
+
   it('given Parquet in several row groups, then every row lands with its time, and again adds nothing', async () => {
     const file = path.join(dir, 'log.parquet');
     writeParquetLog(file, table, ROWS, 7_000);
