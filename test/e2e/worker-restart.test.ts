@@ -8,14 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pendingLabels, startCycle, waitForCycle } from '../../ops/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
 import * as db from '../../db/index.js';
-import {
-  DEMO_POLICY,
-  futureTraffic,
-  prepareWeatherModel,
-  SCENARIO,
-  TRAFFIC_BOUND,
-} from '../../dev/scenario.js';
-import { backgroundTraffic } from '../../dev/traffic.js';
+import { DEMO_POLICY, futureTraffic, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
+import { stepTraffic } from '../../dev/step-traffic.js';
 import type { Gateway } from '../../gateway/server.js';
 import { spawnWorker, type WorkerProcess } from '../../dev/stack.js';
 import { freshDatabase, startGateway, temporalHarness, until, type TemporalHarness } from '../helpers.js';
@@ -54,7 +48,12 @@ const launch = async () => {
 
 describe('worker crash during the label wait', () => {
   it('given the worker is killed while the cycle waits for labels, when a new worker starts, then the same cycle finishes', async () => {
-    const prepared = await prepareWeatherModel(pool, 'weather-restart', DEMO_POLICY);
+    // Each rollout step is judged on a fixed sample of 60 answers an arm, sent as the step begins, so
+    // the outcome does not depend on how much traffic a loaded machine gets through in a dwell.
+    const prepared = await prepareWeatherModel(pool, 'weather-restart', {
+      ...DEMO_POLICY,
+      rollout: { ...DEMO_POLICY.rollout, stepSamples: 60 },
+    });
     const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
     const first = await launch();
     const { cycleId, runId } = await startCycle(h.client, h, {
@@ -75,13 +74,20 @@ describe('worker crash during the label wait', () => {
     expect(answered).toBe(40);
     await approveWhenAsked(h.client, cycleId, 'scripted-approver', 'ok');
     // Production traffic, with feedback, while the candidate rolls out.
-    const load = backgroundTraffic({
+    const load = stepTraffic({
       gatewayUrl: gateway.url,
+      pool,
       modelId: 'weather-restart',
+      cycleId,
       rows: futureTraffic(prepared),
-      maxRequests: TRAFFIC_BOUND,
+      perArm: 60,
+      maxPerStep: 5_000,
     });
-    const summary = await waitForCycle(h.client, cycleId).finally(() => load.stop());
+    let sent: Awaited<ReturnType<typeof load.stop>> | undefined;
+    const summary = await waitForCycle(h.client, cycleId).finally(async () => {
+      sent = await load.stop();
+    });
+    expect(sent?.offSplit).toBe(0);
 
     expect(summary.outcome).toBe('promoted');
     const described = await h.client.workflow.getHandle(cycleId).describe();
