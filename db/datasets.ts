@@ -2,6 +2,7 @@
  * Dataset versions (collected and labeled) and their rows.
  * One small function per SQL statement over an injected queryable; parameters are always bound.
  */
+import pg from 'pg';
 import type { Features } from '../core/schemas.js';
 import { type Queryable } from './pool.js';
 
@@ -91,40 +92,59 @@ export interface DatasetRow {
 }
 
 /**
- * Dataset versions already read, by id, most recently used last. A version's rows never change once its
- * transaction commits (they are written with it and never updated; an id a rolled-back transaction took is
- * never handed out again), so a worker reads each version once however many activities of a cycle read it
- * (training, evaluation, the labeled dataset, the rollout read the same versions). The rows are frozen and
- * each caller gets its own array. Bounded by rows: a version larger than the budget is not kept.
+ * Dataset versions already read, per pool (one database) and by id, most recently used last. A version's
+ * rows never change once its transaction commits (they are written with it and never updated; an id a
+ * rolled-back transaction took is never handed out again), so a worker reads each version once however
+ * many activities of a cycle read it (training, evaluation, the labeled dataset, the rollout read the same
+ * versions). Reads through a pool are cached; a read on a transaction's client always goes to Postgres.
+ * The rows are frozen and each caller gets its own array. Bounded by rows, across pools: a version
+ * larger than the budget is not kept.
  */
-const datasets = new Map<number, readonly DatasetRow[]>();
+interface Kept {
+  pool: pg.Pool;
+  datasetId: number;
+  rows: readonly DatasetRow[];
+}
+const byPool = new WeakMap<pg.Pool, Map<number, Kept>>();
+/** Every kept version, least recently read first, to evict across pools. */
+const recency = new Set<Kept>();
 const ROWS_KEPT = 50_000;
 let rowsKept = 0;
 
 /** How many dataset versions and rows this process holds (for tests and diagnostics). */
 export const cachedDatasets = (): { versions: number; rows: number } => ({
-  versions: datasets.size,
+  versions: recency.size,
   rows: rowsKept,
 });
 
-function keep(datasetId: number, rows: readonly DatasetRow[]): void {
+function keep(pool: pg.Pool, datasetId: number, rows: readonly DatasetRow[]): void {
   if (rows.length > ROWS_KEPT) return;
-  datasets.set(datasetId, rows);
+  let versions = byPool.get(pool);
+  if (!versions) byPool.set(pool, (versions = new Map<number, Kept>()));
+  const kept: Kept = { pool, datasetId, rows };
+  versions.set(datasetId, kept);
+  recency.add(kept);
   rowsKept += rows.length;
-  for (const [id, old] of datasets) {
+  for (const old of recency) {
     if (rowsKept <= ROWS_KEPT) break;
-    datasets.delete(id);
-    rowsKept -= old.length;
+    recency.delete(old);
+    byPool.get(old.pool)?.delete(old.datasetId);
+    rowsKept -= old.rows.length;
   }
 }
 
+function cachedRows(pool: pg.Pool, datasetId: number): readonly DatasetRow[] | undefined {
+  const kept = byPool.get(pool)?.get(datasetId);
+  if (!kept) return undefined;
+  recency.delete(kept); // most recently read last
+  recency.add(kept);
+  return kept.rows;
+}
+
 export async function getDatasetRows(q: Queryable, datasetId: number): Promise<DatasetRow[]> {
-  const cached = datasets.get(datasetId);
-  if (cached) {
-    datasets.delete(datasetId);
-    datasets.set(datasetId, cached);
-    return cached.slice();
-  }
+  const pool = q instanceof pg.Pool ? q : null;
+  const cached = pool ? cachedRows(pool, datasetId) : undefined;
+  if (cached) return cached.slice();
   const { rows } = await q.query<{
     record_key: string;
     ts: Date;
@@ -147,7 +167,7 @@ export async function getDatasetRows(q: Queryable, datasetId: number): Promise<D
     }),
   );
   // A version with no rows may be one whose transaction has not committed yet: read it again next time.
-  if (read.length > 0 && !datasets.has(datasetId)) keep(datasetId, read);
+  if (pool && read.length > 0 && !byPool.get(pool)?.has(datasetId)) keep(pool, datasetId, read);
   return read.slice();
 }
 
