@@ -361,8 +361,12 @@ async function stepSample(pool: pg.Pool, input: StepInput): Promise<db.ArmSample
 async function sampledAnalysis(pool: pg.Pool, input: StepInput, sample: db.ArmSample): Promise<StepAnalysis> {
   const { modelId, candidateVersion: cand, championVersion: champ } = input;
   const championSince = input.weight === 100 ? input.rolloutSince : input.stepSince;
-  const candidate = (await db.armStatsSince(pool, modelId, input.stepSince, [cand], sample)).get(cand);
-  const champion = (await db.armStatsSince(pool, modelId, championSince, [champ], sample)).get(champ);
+  const [candidateArm, championArm] = await Promise.all([
+    db.armStatsSince(pool, modelId, input.stepSince, [cand], sample),
+    db.armStatsSince(pool, modelId, championSince, [champ], sample),
+  ]);
+  const candidate = candidateArm.get(cand);
+  const champion = championArm.get(champ);
   const none = { served: 0, n: 0, correct: 0, meanConfidence: null, p95LatencyMs: null };
   return analyzeStep(candidate ?? none, champion ?? none, { ...input.policy, minSamples: sample.limit });
 }

@@ -67,30 +67,43 @@ export async function armStatsSince(
   versions: readonly number[],
   sample?: ArmSample,
 ): Promise<Map<number, ArmStats>> {
-  // Without a sample ($4 null) every prediction since `since` counts; with one, the rows with feedback
-  // numbered in serving order, of them those after the offset, at most the limit.
-  const { rows } = await q.query<{
+  type Row = {
     version: number;
     served: string;
     n: string;
     correct: string;
     mean_conf: number | null;
     p95_us: number | null;
-  }>(
-    `SELECT version, COUNT(*) AS served,
-            COUNT(*) FILTER (WHERE feedback IS NOT NULL) AS n,
-            COUNT(*) FILTER (WHERE feedback = predicted) AS correct,
-            AVG(confidence) FILTER (WHERE feedback IS NOT NULL) AS mean_conf,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us) AS p95_us
-     FROM (SELECT p.version, p.predicted, p.confidence, p.latency_us, r.feedback,
-                  row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
-           FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
-           WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
-                 AND ($4::bigint IS NULL OR r.feedback IS NOT NULL)) s
-     WHERE $4::bigint IS NULL OR (rn > $4::bigint AND rn <= $4::bigint + $5::bigint)
-     GROUP BY version`,
-    [modelId, since, versions, sample?.offset ?? null, sample?.limit ?? null],
-  );
+  };
+  // With a sample: the rows with feedback numbered in serving order, those after the offset, at most the
+  // limit. Without: every prediction since `since` (no numbering, so the default analysis sorts nothing).
+  const { rows } = sample
+    ? await q.query<Row>(
+        `SELECT version, COUNT(*) AS served,
+                COUNT(*) AS n,
+                COUNT(*) FILTER (WHERE feedback = predicted) AS correct,
+                AVG(confidence) AS mean_conf,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us) AS p95_us
+         FROM (SELECT p.version, p.predicted, p.confidence, p.latency_us, r.feedback,
+                      row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
+               FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+               WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
+                     AND r.feedback IS NOT NULL) s
+         WHERE rn > $4 AND rn <= $4 + $5
+         GROUP BY version`,
+        [modelId, since, versions, sample.offset, sample.limit],
+      )
+    : await q.query<Row>(
+        `SELECT p.version, COUNT(*) AS served,
+                COUNT(*) FILTER (WHERE r.feedback IS NOT NULL) AS n,
+                COUNT(*) FILTER (WHERE r.feedback = p.predicted) AS correct,
+                AVG(p.confidence) FILTER (WHERE r.feedback IS NOT NULL) AS mean_conf,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY p.latency_us) AS p95_us
+         FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+         WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[])
+         GROUP BY p.version`,
+        [modelId, since, versions],
+      );
   return new Map(
     rows.map((r) => [
       r.version,
@@ -117,16 +130,25 @@ export async function armFeedbackValuesSince(
   versions: readonly number[],
   sample?: ArmSample,
 ): Promise<Map<number, { predicted: number; actual: number }[]>> {
-  const { rows } = await q.query<{ version: number; predicted: string; feedback: string }>(
-    `SELECT version, predicted, feedback FROM (
-       SELECT p.version, p.predicted, r.feedback, p.prediction_id,
-              row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
-       FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
-       WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL) s
-     WHERE $4::bigint IS NULL OR (rn > $4::bigint AND rn <= $4::bigint + $5::bigint)
-     ORDER BY version, prediction_id`,
-    [modelId, since, versions, sample?.offset ?? null, sample?.limit ?? null],
-  );
+  type Row = { version: number; predicted: string; feedback: string };
+  const { rows } = sample
+    ? await q.query<Row>(
+        `SELECT version, predicted, feedback FROM (
+           SELECT p.version, p.predicted, r.feedback, p.prediction_id,
+                  row_number() OVER (PARTITION BY p.version ORDER BY p.prediction_id) AS rn
+           FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+           WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL) s
+         WHERE rn > $4 AND rn <= $4 + $5
+         ORDER BY version, prediction_id`,
+        [modelId, since, versions, sample.offset, sample.limit],
+      )
+    : await q.query<Row>(
+        `SELECT p.version, p.predicted, r.feedback
+         FROM predictions p JOIN records r ON r.model_id = p.model_id AND r.record_key = p.record_key
+         WHERE p.model_id = $1 AND p.served_at >= $2 AND p.version = ANY($3::int[]) AND r.feedback IS NOT NULL
+         ORDER BY p.version, p.prediction_id`,
+        [modelId, since, versions],
+      );
   const out = new Map<number, { predicted: number; actual: number }[]>(versions.map((v) => [v, []]));
   for (const r of rows) {
     const predicted = Number(r.predicted);

@@ -40,8 +40,6 @@ export interface StepTrafficReport {
   offSplit: number;
 }
 
-const post = (opts: StepTrafficOptions, path: string, body: unknown) => postToGateway(opts, path, body);
-
 /** One step's traffic: rows from the first until each serving version has `perArm` answers. */
 async function sendStep(
   opts: StepTrafficOptions,
@@ -61,7 +59,7 @@ async function sendStep(
     if (i > 0 && i % 25 === 0 && (await moved(opts, stepAt))) break;
     const row = opts.rows[i % opts.rows.length]!;
     const requestId = `${run}:${weight}:${i}:${row.recordKey}`;
-    const served = await post(opts, 'predict', {
+    const served = await postToGateway(opts, 'predict', {
       requestId,
       routingKey: row.recordKey,
       features: row.features,
@@ -77,7 +75,7 @@ async function sendStep(
       if (version !== expected) report.offSplit++;
     }
     if (opts.feedback !== false) {
-      await post(opts, 'feedback', { requestId, label: row.label });
+      await postToGateway(opts, 'feedback', { requestId, label: row.label });
       report.feedback++;
     }
     arms.set(version, (arms.get(version) ?? 0) + 1);

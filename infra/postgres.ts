@@ -372,12 +372,14 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     await cluster.stop().catch(() => {});
     throw err;
   }
+  // Only the stop itself happens once: a stop that left the cluster to other users does not keep a later
+  // forced one from stopping it.
   let stopped: Promise<void> | undefined;
-  const stop = async (force: boolean): Promise<void> => {
-    if (!force && (await usedByOthers(port, log))) return;
-    await cluster.stop();
+  const stop = async (opts?: { force?: boolean }): Promise<void> => {
+    if (!opts?.force && (await usedByOthers(port, log))) return;
+    await (stopped ??= cluster.stop());
   };
-  return { url, embedded: true, stop: (opts) => (stopped ??= stop(opts?.force ?? false)) };
+  return { url, embedded: true, stop };
 }
 
 const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
