@@ -11,6 +11,7 @@ import { startCycle, waitForCycle, type Queues } from '../ops/cycles.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from './reviewer.js';
 import { ingestRecords, registerModelWithChampion } from '../ops/setup.js';
 import { backgroundTraffic, type TrafficReport, type TrafficRow } from './traffic.js';
+import { stepTraffic } from './step-traffic.js';
 import { hasFeedback, loadWeather, weatherModel, type WeatherRow } from './weather.js';
 
 export const SCENARIO = {
@@ -100,8 +101,19 @@ export async function runScriptedCycle(
     onEvent?: (msg: string) => void;
     cycleId?: string;
     reviewBase?: string;
+    /**
+     * For a policy with `rollout.stepSamples`: traffic paced by the rollout's steps, each arm's `perArm`
+     * answers sent as a step begins (see dev/step-traffic.ts), instead of a steady stream while the
+     * cycle runs, so a loaded machine judges the same samples as a quiet one.
+     */
+    stepPaced?: { pool: pg.Pool; perArm: number };
   },
-): Promise<{ cycleId: string; summary: CycleSummary; labelsAnswered: number; traffic: TrafficReport }> {
+): Promise<{
+  cycleId: string;
+  summary: CycleSummary;
+  labelsAnswered: number;
+  traffic: TrafficReport & { offSplit?: number };
+}> {
   const onEvent = opts.onEvent ?? (() => {});
   const truth = new Map(prepared.rows.map((r) => [r.recordKey, r.label]));
   const cycleId =
@@ -115,15 +127,19 @@ export async function runScriptedCycle(
       )
     ).cycleId;
   onEvent(`${opts.cycleId ? 'following' : 'started'} ${cycleId}`);
-  const traffic = backgroundTraffic({
-    gatewayUrl: opts.gatewayUrl,
-    apiKey: opts.gatewayKey ?? null,
-    modelId: prepared.modelId,
-    rows: futureTraffic(prepared),
-    maxRequests: TRAFFIC_BOUND,
-  });
+  const target = { gatewayUrl: opts.gatewayUrl, apiKey: opts.gatewayKey ?? null, modelId: prepared.modelId };
+  const traffic: { stop(): Promise<TrafficReport & { offSplit?: number }> } = opts.stepPaced
+    ? stepTraffic({
+        ...target,
+        pool: opts.stepPaced.pool,
+        cycleId,
+        rows: futureTraffic(prepared),
+        perArm: opts.stepPaced.perArm,
+        maxPerStep: 5_000,
+      })
+    : backgroundTraffic({ ...target, rows: futureTraffic(prepared), maxRequests: TRAFFIC_BOUND });
   let summary: CycleSummary;
-  let sent: TrafficReport;
+  let sent: TrafficReport & { offSplit?: number };
   let labelsAnswered = 0;
   try {
     const atLabel = await waitForStatus(client, cycleId, atStage('label'));

@@ -31,12 +31,18 @@ describe('regression cycle', () => {
   it('given the 1970–74 champion and the 1975–80 window, then the cycle retrains on numeric labels and promotes the candidate', async () => {
     const prepared = await prepareCarsModel(stack.pool, 'cars-cycle', {
       ...CARS_DEMO_POLICY,
-      // Latency is not what this test is about: a loaded machine can pass the default p95 ceiling.
-      rollout: { ...CARS_DEMO_POLICY.rollout, maxLatencyP95Ms: 2000 },
+      // Latency is not what this test is about: a loaded machine can pass the default p95 ceiling. Each
+      // step is judged on a fixed sample of 30 answers an arm, sent as the step begins, so the outcome
+      // does not depend on how much traffic a loaded machine gets through in a dwell.
+      rollout: { ...CARS_DEMO_POLICY.rollout, maxLatencyP95Ms: 2000, stepSamples: 30 },
     });
-    const { cycleId, summary, labelsAnswered } = await runScriptedCycle(stack.h.client, stack.h, prepared, {
-      gatewayUrl: stack.gateway.url,
-    });
+    const { cycleId, summary, labelsAnswered, traffic } = await runScriptedCycle(
+      stack.h.client,
+      stack.h,
+      prepared,
+      { gatewayUrl: stack.gateway.url, stepPaced: { pool: stack.pool, perArm: 30 } },
+    );
+    expect(traffic.offSplit).toBe(0);
     const stage = (name: string) =>
       summary.stages.find((s) => s.stage === name)?.summary as Record<string, unknown>;
     expect({ outcome: summary.outcome, reason: summary.reason }).toEqual({

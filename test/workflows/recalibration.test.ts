@@ -12,8 +12,8 @@ import { abortCycle, startCycle, waitForCycle } from '../../ops/cycles.js';
 import { ingestRecords, registerModelWithChampion } from '../../ops/setup.js';
 import { loadCycleReport, renderReport } from '../../ops/report.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
-import { DEMO_POLICY, prepareWeatherModel, SCENARIO, TRAFFIC_BOUND } from '../../dev/scenario.js';
-import { backgroundTraffic } from '../../dev/traffic.js';
+import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
+import { stepTraffic } from '../../dev/step-traffic.js';
 import { loadWeather, weatherModel, type WeatherRow } from '../../dev/weather.js';
 import { fnv1a } from '../../core/hash.js';
 import { accuracy, logLoss } from '../../core/metrics.js';
@@ -36,6 +36,9 @@ const WINDOW = { start: '2020-01-01T00:00:00Z', end: '2024-01-01T00:00:00Z' };
 const POLICY = {
   ...DEMO_POLICY,
   evaluation: { minGain: 0.02 },
+  // Each rollout step is judged on a fixed sample of 30 answers an arm, sent as the step begins
+  // (stepTraffic), so the outcome does not depend on how much traffic a loaded machine gets through.
+  rollout: { ...DEMO_POLICY.rollout, stepSamples: 30 },
 };
 
 /**
@@ -81,13 +84,17 @@ describe('recalibration as a remedy', () => {
       window: WINDOW,
       trigger: 'test',
     });
-    const traffic = backgroundTraffic({
+    const traffic = stepTraffic({
       gatewayUrl: stack.gateway.url,
+      pool: stack.pool,
       modelId,
+      cycleId,
       rows: future.map((r) => ({ recordKey: r.recordKey, features: r.features, label: r.label })),
-      maxRequests: TRAFFIC_BOUND,
+      perArm: 30,
+      maxPerStep: 5_000,
     });
     let summary;
+    let sent;
     try {
       const atLabel = await waitForStatus(stack.h.client, cycleId, atStage('label'));
       if (atLabel.outcome === null) {
@@ -96,8 +103,9 @@ describe('recalibration as a remedy', () => {
       }
       summary = await waitForCycle(stack.h.client, cycleId);
     } finally {
-      await traffic.stop();
+      sent = await traffic.stop();
     }
+    expect(sent.offSplit).toBe(0);
     const stage = (name: string) => summary.stages.find((s) => s.stage === name)?.summary ?? {};
     expect({ outcome: summary.outcome, reason: summary.reason }).toMatchObject({ outcome: 'promoted' });
 

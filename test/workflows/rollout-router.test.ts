@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { futureTraffic, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
-import { backgroundTraffic } from '../../dev/traffic.js';
+import { stepTraffic, type StepTrafficReport } from '../../dev/step-traffic.js';
 import { canonicalJson, train } from '../../core/model.js';
 import { Policy } from '../../core/schemas.js';
 import * as db from '../../db/index.js';
@@ -84,20 +84,28 @@ describe('staged rollout through an http traffic router', () => {
   it('given a router that applies and reads back each split, then every step goes through it and it is promoted', async () => {
     const { prepared, candidate } = await withCandidate('router-whole');
     const router = await receiver();
-    const load = backgroundTraffic({
-      gatewayUrl: stack.gateway.url,
-      modelId: 'router-whole',
-      rows: futureTraffic(prepared),
-      maxRequests: 20_000,
-    });
+    // Each step is judged on a fixed sample of 30 answers an arm, sent as the step begins, so the
+    // outcome does not depend on how much traffic a loaded machine gets through in a dwell.
     const i = input(
       'router-whole',
       candidate,
       { url: router.url },
-      { dwell: '2s', minSamples: 30, maxLatencyP95Ms: 2000 },
+      { dwell: '2s', minSamples: 30, stepSamples: 30, maxLatencyP95Ms: 2000 },
     );
-    const result = await run(i);
-    const sent = await load.stop();
+    const load = stepTraffic({
+      gatewayUrl: stack.gateway.url,
+      pool: stack.pool,
+      modelId: 'router-whole',
+      cycleId: i.cycleId,
+      rows: futureTraffic(prepared),
+      perArm: 30,
+      maxPerStep: 5_000,
+    });
+    let sent: StepTrafficReport | undefined;
+    const result = await run(i).finally(async () => {
+      sent = await load.stop();
+    });
+    expect(sent!.offSplit).toBe(0);
 
     expect(result.outcome).toBe('promoted');
     expect(router.posts.map((p) => [p.body.weight, p.body.step, p.signed])).toEqual([
@@ -108,7 +116,7 @@ describe('staged rollout through an http traffic router', () => {
     ]);
     expect(router.posts.map((p) => p.key)).toEqual([10, 25, 50, 100].map((w) => `${i.cycleId}:${w}`));
     // The gateway served the candidate because the team's side applied the split Remedy sent.
-    expect(sent.byVersion[`v${candidate}`]).toBeGreaterThan(0);
+    expect(sent!.byVersion[`v${candidate}`]).toBeGreaterThan(0);
     const moves = (await db.cycleAudit(stack.pool, i.cycleId)).filter((e) => e.action === 'traffic.set');
     expect(moves.map((e) => (e.details as { router?: { kind: string } }).router?.kind)).toEqual([
       'http',
