@@ -113,4 +113,19 @@ describe('window predictor', () => {
       expect(score(row)).toEqual(predict(model, row));
     expect(() => score({ c: 'v1' })).toThrow('feature "x" must be a finite number');
   });
+
+  it('given a forest that splits on a feature its encoder does not have, then the scorer is refused with the feature', () => {
+    const encoder = fitEncoder({ numeric: ['x'], categorical: [] }, [{ x: 1 }, { x: 2 }]);
+    const leaf = { f: 0, t: 0, l: 0, r: 0, p: [1, 0] };
+    const model = (f: number): ForestArtifact => ({
+      kind: 'random-forest',
+      classes: ['no', 'yes'],
+      encoder,
+      config: { trees: 1, maxDepth: 1, minSamplesLeaf: 1, maxFeatures: 'all', seed: 1 },
+      trees: [{ nodes: [{ f, t: 0.5, l: 1, r: 2, p: null }, leaf, { ...leaf, p: [0, 1] }] }],
+    });
+    expect(windowPredictor(model(0))({ x: 2 })).toEqual(predict(model(0), { x: 2 }));
+    expect(() => windowPredictor(model(3))).toThrow('the tree splits on feature 3 but the row has 1');
+    expect(() => windowPredictor(model(-1))).toThrow('the tree splits on feature -1 but the row has 1');
+  });
 });
