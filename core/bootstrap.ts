@@ -122,6 +122,11 @@ function macroF1At(c: Coded, idx: Int32Array, tp: Int32Array, fp: Int32Array, fn
       fn[t]!++;
     }
   }
+  return macroF1From(c, tp, fp, fn);
+}
+
+/** Macro F1 from a resample's counts per label (see macroF1At). */
+function macroF1From(c: Coded, tp: Int32Array, fp: Int32Array, fn: Int32Array): number {
   let sum = 0;
   let scored = 0;
   for (let l = 0; l < c.labels; l++) {
@@ -182,11 +187,46 @@ export function pairedBootstrap(
   const acc = new Float64Array(options.resamples);
   const f1 = new Float64Array(options.resamples);
   const loss = new Float64Array(options.resamples);
+  // One pass over each resample's rows: both sums (added in draw order, as `mean` adds them) and both
+  // models' confusion counts; the draws are those of drawIndices, into one reused buffer.
+  const idx = new Int32Array(n);
+  const counts = [cand, champ].map((c) => ({
+    c,
+    tp: new Int32Array(c.labels),
+    fp: new Int32Array(c.labels),
+    fn: new Int32Array(c.labels),
+  }));
+  const [a, h] = counts as [(typeof counts)[0], (typeof counts)[0]];
   for (let b = 0; b < options.resamples; b++) {
-    const idx = drawIndices(rand, n);
-    acc[b] = mean(correctDiff, idx);
-    f1[b] = f1Diff(idx);
-    loss[b] = mean(lossDiff, idx);
+    for (let k = 0; k < n; k++) idx[k] = Math.floor(rand() * n);
+    for (const x of counts) {
+      x.tp.fill(0);
+      x.fp.fill(0);
+      x.fn.fill(0);
+    }
+    let correct = 0;
+    let lossSum = 0;
+    for (let k = 0; k < n; k++) {
+      const i = idx[k]!;
+      correct += correctDiff[i]!;
+      lossSum += lossDiff[i]!;
+      const t = a.c.truth[i]!;
+      const p = a.c.predicted[i]!;
+      if (t === p) a.tp[t]!++;
+      else {
+        a.fp[p]!++;
+        a.fn[t]!++;
+      }
+      const q = h.c.predicted[i]!;
+      if (t === q) h.tp[t]!++;
+      else {
+        h.fp[q]!++;
+        h.fn[t]!++;
+      }
+    }
+    acc[b] = correct / n;
+    f1[b] = macroF1From(a.c, a.tp, a.fp, a.fn) - macroF1From(h.c, h.tp, h.fp, h.fn);
+    loss[b] = lossSum / n;
   }
   return {
     rows: n,
