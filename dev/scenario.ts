@@ -12,6 +12,7 @@ import { answerLabels, approveWhenAsked, atStage, waitForStatus } from './review
 import { ingestRecords, registerModelWithChampion } from '../ops/setup.js';
 import { backgroundTraffic, type TrafficReport, type TrafficRow } from './traffic.js';
 import { stepTraffic } from './step-traffic.js';
+import * as db from '../db/index.js';
 import { hasFeedback, loadWeather, weatherModel, type WeatherRow } from './weather.js';
 
 export const SCENARIO = {
@@ -62,6 +63,16 @@ export const DEMO_POLICY = {
   rollout: { dwell: '2s', minSamples: 30, requireApproval: true, approvers: [SCENARIO.approver] },
 };
 
+/**
+ * The demo's policy with each rollout step judged on a fixed sample of 30 answers an arm
+ * (`rollout.stepSamples`): with `runScriptedCycle`'s `pool` the traffic is paced by the steps, so the
+ * rollout decides the same on a loaded machine as on a quiet one (what a test expecting one outcome needs).
+ */
+export const FIXED_SAMPLE_POLICY = {
+  ...DEMO_POLICY,
+  rollout: { ...DEMO_POLICY.rollout, stepSamples: 30 },
+};
+
 /** A row of a scenario's data: its key, time, features and ground truth (a class, or a number as text). */
 export interface ScenarioRow {
   recordKey: string;
@@ -102,11 +113,12 @@ export async function runScriptedCycle(
     cycleId?: string;
     reviewBase?: string;
     /**
-     * For a policy with `rollout.stepSamples`: traffic paced by the rollout's steps, each arm's `perArm`
-     * answers sent as a step begins (see dev/step-traffic.ts), instead of a steady stream while the
-     * cycle runs, so a loaded machine judges the same samples as a quiet one.
+     * The registry: when the model's policy judges each rollout step on a fixed sample
+     * (`rollout.stepSamples`), traffic is paced by the steps, each arm's sample sent as a step begins
+     * (dev/step-traffic.ts), instead of a steady stream while the cycle runs, so a loaded machine judges
+     * the same rows as a quiet one.
      */
-    stepPaced?: { pool: pg.Pool; perArm: number };
+    pool?: pg.Pool;
   },
 ): Promise<{
   cycleId: string;
@@ -128,16 +140,19 @@ export async function runScriptedCycle(
     ).cycleId;
   onEvent(`${opts.cycleId ? 'following' : 'started'} ${cycleId}`);
   const target = { gatewayUrl: opts.gatewayUrl, apiKey: opts.gatewayKey ?? null, modelId: prepared.modelId };
-  const traffic: { stop(): Promise<TrafficReport & { offSplit?: number }> } = opts.stepPaced
-    ? stepTraffic({
-        ...target,
-        pool: opts.stepPaced.pool,
-        cycleId,
-        rows: futureTraffic(prepared),
-        perArm: opts.stepPaced.perArm,
-        maxPerStep: 5_000,
-      })
-    : backgroundTraffic({ ...target, rows: futureTraffic(prepared), maxRequests: TRAFFIC_BOUND });
+  const rollout = opts.pool ? (await db.getModel(opts.pool, prepared.modelId))?.policy.rollout : undefined;
+  const traffic: { stop(): Promise<TrafficReport & { offSplit?: number }> } =
+    opts.pool && rollout?.stepSamples !== undefined
+      ? stepTraffic({
+          ...target,
+          pool: opts.pool,
+          cycleId,
+          rows: futureTraffic(prepared),
+          // Every analysis a step may make: a failed one is followed by one on the next sample.
+          perArm: rollout.stepSamples * (rollout.failureLimit + 1),
+          maxPerStep: 5_000,
+        })
+      : backgroundTraffic({ ...target, rows: futureTraffic(prepared), maxRequests: TRAFFIC_BOUND });
   let summary: CycleSummary;
   let sent: TrafficReport & { offSplit?: number };
   let labelsAnswered = 0;

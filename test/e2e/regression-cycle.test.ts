@@ -40,7 +40,7 @@ describe('regression cycle', () => {
       stack.h.client,
       stack.h,
       prepared,
-      { gatewayUrl: stack.gateway.url, stepPaced: { pool: stack.pool, perArm: 30 } },
+      { gatewayUrl: stack.gateway.url, pool: stack.pool },
     );
     expect(traffic.offSplit).toBe(0);
     const stage = (name: string) =>

@@ -35,10 +35,14 @@ afterAll(async () => {
   await fx?.remove();
 });
 
-/** The demo's people and rollout; latency is not what these tests are about (a loaded machine is slow). */
+/**
+ * The demo's people and rollout; latency is not what these tests are about (a loaded machine is slow).
+ * Each step is judged on a fixed sample of 30 answers an arm, traffic paced by the steps, so a loaded
+ * machine cannot change the outcome.
+ */
 const policy = (extra: Record<string, unknown> = {}) => ({
   ...CARS_DEMO_POLICY,
-  rollout: { ...CARS_DEMO_POLICY.rollout, maxLatencyP95Ms: 2000 },
+  rollout: { ...CARS_DEMO_POLICY.rollout, maxLatencyP95Ms: 2000, stepSamples: 30 },
   ...extra,
 });
 
@@ -70,6 +74,7 @@ describe('a regression model trained by the Python worker', () => {
     );
     const { cycleId, summary, traffic } = await runScriptedCycle(stack.h.client, stack.h, prepared, {
       gatewayUrl: stack.gateway.url,
+      pool: stack.pool,
     });
     const stage = stageOf(summary);
     expect(stage('confirm')).toMatchObject({ windowRows: 184, labeledRows: 62, performanceMetric: 'mae' });
@@ -179,6 +184,7 @@ describe('a regression cycle started with a given ONNX regressor', () => {
       const { summary, traffic } = await runScriptedCycle(stack.h.client, stack.h, prepared, {
         gatewayUrl: stack.gateway.url,
         cycleId,
+        pool: stack.pool,
       });
       const stage = stageOf(summary);
       expect(stage('retrain')).toMatchObject({ version: 2, trainer: 'external' });

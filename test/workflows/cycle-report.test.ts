@@ -4,7 +4,7 @@
  * policy version the cycle pinned and the reference it compared against.
  */
 import { describe, expect, it } from 'vitest';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from '../../dev/scenario.js';
+import { FIXED_SAMPLE_POLICY, prepareWeatherModel, runScriptedCycle } from '../../dev/scenario.js';
 import { loadCycleReport, renderReport } from '../../ops/report.js';
 import { fixed, pct } from '../../core/evaluation.js';
 import { useStack } from '../helpers.js';
@@ -27,9 +27,10 @@ function visibleText(html: string): string {
 
 describe('cycle report', () => {
   it('given a promoted weather cycle, then every stage shows its key numbers as sentences and tables, with no raw JSON', async () => {
-    const prepared = await prepareWeatherModel(stack.pool, 'weather-report', DEMO_POLICY);
+    const prepared = await prepareWeatherModel(stack.pool, 'weather-report', FIXED_SAMPLE_POLICY);
     const { cycleId, summary } = await runScriptedCycle(stack.h.client, stack.h, prepared, {
       gatewayUrl: stack.gateway.url,
+      pool: stack.pool,
     });
     expect(summary.outcome).toBe('promoted');
     const input = await loadCycleReport(stack.pool, cycleId);

@@ -14,7 +14,13 @@ import {
   UserError,
   waitForCycle,
 } from '../../ops/cycles.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../dev/scenario.js';
+import {
+  DEMO_POLICY,
+  FIXED_SAMPLE_POLICY,
+  prepareWeatherModel,
+  runScriptedCycle,
+  SCENARIO,
+} from '../../dev/scenario.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
 import * as db from '../../db/index.js';
 import { recordHistories, until, useStack } from '../helpers.js';
@@ -23,14 +29,12 @@ const stack = useStack('cycle', { gateway: true });
 
 describe('remediation cycle', () => {
   it('given the weather label shift, when a reviewer labels and approves, then the candidate is promoted through every stage', async () => {
-    const prepared = await prepareWeatherModel(stack.pool, 'weather-full', DEMO_POLICY);
+    const prepared = await prepareWeatherModel(stack.pool, 'weather-full', FIXED_SAMPLE_POLICY);
     const { cycleId, summary, labelsAnswered, traffic } = await runScriptedCycle(
       stack.h.client,
       stack.h,
       prepared,
-      {
-        gatewayUrl: stack.gateway.url,
-      },
+      { gatewayUrl: stack.gateway.url, pool: stack.pool },
     );
 
     expect(cycleId).toBe('remediation-weather-full-1');

@@ -10,7 +10,13 @@
 import { expect, it } from 'vitest';
 import { abortCycle, startCycle, waitForCycle } from '../../ops/cycles.js';
 import { waitForStatus } from '../../dev/reviewer.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle, SCENARIO } from '../../dev/scenario.js';
+import {
+  DEMO_POLICY,
+  FIXED_SAMPLE_POLICY,
+  prepareWeatherModel,
+  runScriptedCycle,
+  SCENARIO,
+} from '../../dev/scenario.js';
 import { windowReport } from '../../activities/drift.js';
 import { upgradeProfile, type DriftReport } from '../../core/drift.js';
 import { diagnose } from '../../core/policy.js';
@@ -43,13 +49,14 @@ it('given a champion promoted on April–June 2013, then the next year’s check
     // The small holdout's calibration error and the rollout's few samples on a busy machine are noisy;
     // what follows a promotion is the subject here, so those gates are loose.
     evaluation: { maxEce: 0.3 },
-    rollout: { ...DEMO_POLICY.rollout, maxDegradation: 0.3, maxLatencyP95Ms: 2000, failureLimit: 3 },
+    rollout: { ...FIXED_SAMPLE_POLICY.rollout, maxDegradation: 0.3, maxLatencyP95Ms: 2000, failureLimit: 3 },
   });
   const window = { start: '2013-04-01T00:00:00Z', end: '2013-06-30T00:00:00Z' };
   const { cycleId } = await startCycle(h.client, h, { modelId: MODEL, window, trigger: 'test' });
   const { summary } = await runScriptedCycle(h.client, h, prepared, {
     gatewayUrl: stack.gateway.url,
     cycleId,
+    pool,
   });
   expect(summary.outcome).toBe('promoted');
   const v2 = summary.candidateVersion!;

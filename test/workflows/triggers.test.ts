@@ -6,7 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { abortCycle, cycleStatus } from '../../ops/cycles.js';
 import { createTrigger, deleteMonitor, triggerMonitor } from '../../ops/monitor.js';
-import { DEMO_POLICY, prepareWeatherModel, runScriptedCycle } from '../../dev/scenario.js';
+import {
+  DEMO_POLICY,
+  FIXED_SAMPLE_POLICY,
+  prepareWeatherModel,
+  runScriptedCycle,
+} from '../../dev/scenario.js';
 import * as db from '../../db/index.js';
 import { recordHistories, until, useStack } from '../helpers.js';
 
@@ -25,7 +30,7 @@ describe('triggers and the failure catalog', () => {
   it('given 2013–2014 served with feedback, then failures jump after April 2013, a volume trigger starts one cycle, and promotion fixes the targeted patterns', async () => {
     const modelId = 'weather-volume';
     const prepared = await prepareWeatherModel(stack.pool, modelId, {
-      ...DEMO_POLICY,
+      ...FIXED_SAMPLE_POLICY,
       triggers: { volume: { window: '365d' } },
     });
 
@@ -59,6 +64,7 @@ describe('triggers and the failure catalog', () => {
     const run = await runScriptedCycle(stack.h.client, stack.h, prepared, {
       gatewayUrl: stack.gateway.url,
       cycleId,
+      pool: stack.pool,
     });
     expect(run.summary.outcome).toBe('promoted');
     // Flagged cases without ground truth (unsure, out of distribution) were asked first, the more severe first.
