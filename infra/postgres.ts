@@ -261,6 +261,23 @@ async function adopt(
  * another process is reused; `stop()` only stops it if nobody else owns it any more.
  */
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPostgresOnce(opts);
+    } catch (err) {
+      // The port is checked free and then bound by the postmaster; another process can take it in
+      // between (the postmaster then exits saying so, and its output is in the error).
+      if (attempt >= 3 || !/Address already in use/i.test((err as Error).message)) throw err;
+      const port = await freePort();
+      (opts.log ?? (() => {}))(
+        `The port was taken while the embedded Postgres started; retrying on port ${port}.`,
+      );
+      opts = { ...opts, port };
+    }
+  }
+}
+
+async function startPostgresOnce(opts: StartPostgresOptions): Promise<PostgresServer> {
   const log = opts.log ?? (() => {});
   const databaseName = opts.databaseName ?? 'remedy';
   checkDatabaseName(databaseName);
