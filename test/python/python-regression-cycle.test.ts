@@ -119,6 +119,7 @@ describe('a regression model trained by the Python worker', () => {
       reason: 'every step passed its analysis',
     });
     expect(traffic.byVersion[`v${v}`]).toBeGreaterThan(0);
+    expect(traffic.offSplit).toBe(0);
     // The new champion is served by the gateway: its answer is the ONNX file's value for the car.
     expect(await db.getAlias(stack.pool, 'py-cars', 'champion')).toBe(v);
     const car = prepared.rows.find((r) => r.ts >= CARS_SCENARIO.window.end)!;

@@ -82,6 +82,8 @@ describe('remediation cycle', () => {
       (stage('rollout').steps as { decision: string }[]).filter((s) => s.decision !== 'inconclusive'),
     ).toHaveLength(4);
     expect(traffic.byVersion[`v${summary.candidateVersion}`]).toBeGreaterThan(0);
+    // Paced by the steps (stepSamples): every answer came from the version the step's split gives its key.
+    expect(traffic.offSplit).toBe(0);
 
     // What the registry and the audit trail say afterwards.
     expect(await db.getAlias(stack.pool, 'weather-full', 'champion')).toBe(summary.candidateVersion);
