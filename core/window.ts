@@ -31,8 +31,10 @@ class CategoryColumn {
   readonly values: (string | null)[] = [];
   /** Each distinct value's count, in order of first appearance (the order countCategories gives). */
   readonly tally = new Map<string, Tally>();
-  /** A string value's raw jsonb text (quotes included) to its tally, for `addJsonb`. */
+  /** A string value's raw jsonb text (quotes included) to its tally, for `addJsonText`. */
   readonly raw = new Map<string, Tally>();
+  /** The same for short ASCII values, keyed by their characters packed into a number (see `packed`). */
+  readonly packed = new Map<number, Tally>();
 
   entry(value: string): Tally {
     let t = this.tally.get(value);
@@ -62,8 +64,9 @@ interface FastPath {
   index: Map<string, number>;
   /** The keys of the last rows in the order they came, quoted as in the text, and their place in `raw`. */
   keys: { quoted: string; at: number }[];
-  /** This row's value texts, '' for an absent key. */
-  raw: string[];
+  /** Where each wanted value's text starts and ends in this row's text; start -1 for an absent key. */
+  start: Int32Array;
+  end: Int32Array;
 }
 
 /** Where the JSON string starting at `start` (a quote) ends: the index after its closing quote. */
@@ -106,11 +109,11 @@ function valueEnd(text: string, start: number): number {
 const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 
 /**
- * Cuts each wanted key's value text out of a JSON object's text into `raw`. Keys usually come in the
- * same order row after row (jsonb sorts them), so each is first compared with the key seen at its place
- * in the last row, and only looked up by name when that differs.
+ * Finds where each wanted key's value text lies in a JSON object's text (`start`, `end`). Keys usually
+ * come in the same order row after row (jsonb sorts them), so each is first compared with the key seen at
+ * its place in the last row, and only looked up by name when that differs.
  */
-function scanObject(text: string, fast: FastPath, raw: string[]): void {
+function scanObject(text: string, fast: FastPath): void {
   if (text.charCodeAt(0) !== 123)
     throw new Error(`a record of the window has features that are not a JSON object: ${text.slice(0, 40)}`);
   let i = 1;
@@ -135,7 +138,8 @@ function scanObject(text: string, fast: FastPath, raw: string[]): void {
     if (at >= 0) {
       let e = end;
       while (e > i && isSpace(text.charCodeAt(e - 1))) e--;
-      raw[at] = text.slice(i, e);
+      fast.start[at] = i;
+      fast.end[at] = e;
     }
     i = end;
     while (isSpace(text.charCodeAt(i))) i++;
@@ -164,11 +168,19 @@ export class WindowColumns {
   addJsonText(text: string): void {
     this.rows++;
     const fast = (this.fast ??= this.fastPath());
-    const raw = fast.raw.fill('');
-    scanObject(text, fast, raw);
+    fast.start.fill(-1);
+    scanObject(text, fast);
     let k = 0;
     for (const [name, buf] of fast.numeric) {
-      const value = raw[k++]!;
+      const from = fast.start[k]!;
+      const to = fast.end[k++]!;
+      // A plain integer (most numeric features) is read from its digits, with no string made for it.
+      const whole = from < 0 ? NaN : digitsValue(text, from, to);
+      if (!Number.isNaN(whole)) {
+        buf.push(whole);
+        continue;
+      }
+      const value = from < 0 ? '' : text.slice(from, to);
       const kind = jsonKind(value);
       if (kind === 'number') {
         const v = Number(value);
@@ -179,9 +191,21 @@ export class WindowColumns {
       }
     }
     for (const [name, column] of fast.categorical) {
-      const value = raw[k++]!;
+      const from = fast.start[k]!;
+      const to = fast.end[k++]!;
+      // A short ASCII string value (most categories) is found by its packed characters, with no string made.
+      const key = from < 0 ? -1 : packed(text, from, to);
+      if (key >= 0) {
+        const known = column.packed.get(key);
+        if (known !== undefined) {
+          column.pushEntry(known);
+          continue;
+        }
+      }
+      const value = from < 0 ? '' : text.slice(from, to);
       const known = column.raw.get(value);
       if (known !== undefined) {
+        if (key >= 0) column.packed.set(key, known);
         column.pushEntry(known);
         continue;
       }
@@ -189,6 +213,7 @@ export class WindowColumns {
       if (kind === 'string') {
         const entry = column.entry(value.includes('\\') ? (JSON.parse(value) as string) : value.slice(1, -1));
         column.raw.set(value, entry);
+        if (key >= 0) column.packed.set(key, entry);
         column.pushEntry(entry);
       } else if (kind === 'missing') {
         column.push(null);
@@ -209,7 +234,8 @@ export class WindowColumns {
       categorical,
       index: new Map(names.map((n, k) => [n, k])),
       keys: [],
-      raw: new Array<string>(names.length).fill(''),
+      start: new Int32Array(names.length),
+      end: new Int32Array(names.length),
     };
   }
 
@@ -260,6 +286,39 @@ export class WindowColumns {
   private violation(name: string): void {
     this.bad.set(name, (this.bad.get(name) ?? 0) + 1);
   }
+}
+
+/**
+ * The value of a JSON number written as at most 15 digits with an optional minus sign (exact in a
+ * double, as Number() reads it), or NaN for any other text (a fraction, an exponent, a string, null).
+ */
+function digitsValue(text: string, from: number, to: number): number {
+  const negative = text.charCodeAt(from) === 45;
+  const first = negative ? from + 1 : from;
+  if (to <= first || to - first > 15) return NaN;
+  let v = 0;
+  for (let i = first; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return negative ? -v : v;
+}
+
+/**
+ * A JSON string of at most 5 printable ASCII characters between its quotes, with no escape, packed into
+ * one number (a distinct number for each such string); -1 for any other text.
+ */
+function packed(text: string, from: number, to: number): number {
+  const n = to - from - 2;
+  if (n < 0 || n > 5 || text.charCodeAt(from) !== 34 || text.charCodeAt(to - 1) !== 34) return -1;
+  let key = n;
+  for (let i = from + 1; i < to - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 || c > 126 || c === 92 || c === 34) return -1;
+    key = key * 128 + c;
+  }
+  return key;
 }
 
 type JsonKind = 'missing' | 'number' | 'string' | 'other';

@@ -81,6 +81,70 @@ describe('window columns', () => {
     expect(() => fromText.addJsonText('[1, {"x": 2}]')).toThrow('features that are not a JSON object');
   });
 
+  it("given integers and short strings in every form the fast paths read, then the columns are the parsed rows' to the bit", () => {
+    // Numbers read from their digits (up to 15, a minus sign) or by Number() (16 digits, fractions,
+    // exponents, -0); categories found by their packed characters (0 to 5 printable ASCII characters) or
+    // by their text (longer, escaped, non-ASCII, control characters), the same value reached both ways.
+    const numbers = ['0', '-0', '7', '-12', '123456789012345', '-999999999999999', '1234567890123456'];
+    const more = [
+      '9007199254740993',
+      '12345678901234567891',
+      '-98765432109876543210',
+      '1.0',
+      '2.50',
+      '1e2',
+      '-1E-3',
+      '0.1',
+      '"7"',
+      'null',
+      'true',
+      '""',
+    ];
+    const strings = [
+      '',
+      'a',
+      'ab',
+      // Two strings a weaker packing (16 a character) would confuse.
+      'a1',
+      'b!',
+      'v1',
+      'abcde',
+      'abcdef',
+      ' x ',
+      '~}{|',
+      'a\\b',
+      'q"',
+      'é',
+      'tab\t',
+      '\u0001',
+    ];
+    const stringTexts = strings.map((v) => JSON.stringify(v));
+    const categoryTexts = [...stringTexts, '"\\u0061"', '7', '-1.5', 'null', 'false', '{"k": "v"}'];
+    let seed = 1;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const texts = Array.from({ length: 3000 }, () => {
+      const parts: string[] = [];
+      if (next(9) > 0) parts.push(`"x": ${[...numbers, ...more][next(numbers.length + more.length)]}`);
+      if (next(9) > 0) parts.push(`"c": ${categoryTexts[next(categoryTexts.length)]}`);
+      if (next(2) === 0) parts.reverse();
+      return `{${parts.join(', ')}}`;
+    });
+    const parsed = new WindowColumns(profile.features);
+    const fromText = new WindowColumns(profile.features);
+    for (const text of texts) {
+      parsed.add(JSON.parse(text) as Features);
+      fromText.addJsonText(text);
+    }
+    const x = (c: WindowColumns) =>
+      Array.from(c.columns().x!.values as Float64Array, (v) => (Object.is(v, -0) ? '-0' : v));
+    expect(x(fromText)).toEqual(x(parsed));
+    expect(fromText.columns()).toEqual(parsed.columns());
+    expect(fromText.schemaViolations()).toEqual(parsed.schemaViolations());
+  });
+
   it('given a sample, then the phrase says how many of how many records were tested', () => {
     expect(describeSelection({ held: 24_000, tested: 24_000, selection: 'all' })).toBe(
       'all 24,000 records of the window tested',
