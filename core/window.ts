@@ -1,9 +1,9 @@
 /**
  * A window's records as columns, built row by row while the window streams in: numbers in growing
- * Float64Arrays and categories as shared strings, so a window of a million records never exists as a
- * million row objects. The values and schema violations are the ones `driftReport` derives from rows.
+ * Float64Arrays and categories as counts, so a window of a million records never exists as a million row
+ * objects. The report and schema violations are the ones `driftReport` derives from rows.
  */
-import type { Column, ColumnProfile, WindowSelection } from './drift.js';
+import type { ColumnProfile, WindowColumn, WindowSelection } from './drift.js';
 import type { Tree } from './forest.js';
 import { predict, toNumber, type JsonArtifact, type Prediction } from './model.js';
 import type { Features } from './schemas.js';
@@ -26,9 +26,8 @@ interface Tally {
   n: number;
 }
 
-/** A categorical column: its values (one string object per distinct value) and their counts so far. */
+/** A categorical column: each distinct value's count so far (the report needs no value per row). */
 class CategoryColumn {
-  readonly values: (string | null)[] = [];
   /** Each distinct value's count, in order of first appearance (the order countCategories gives). */
   readonly tally = new Map<string, Tally>();
   /** A string value's raw jsonb text (quotes included) to its tally, for `addJsonText`. */
@@ -47,12 +46,11 @@ class CategoryColumn {
 
   pushEntry(t: Tally): void {
     t.n++;
-    this.values.push(t.value);
   }
 
+  /** One row's value; a missing one (null) is counted by the rows, not here. */
   push(value: string | null): void {
-    if (value === null) this.values.push(null);
-    else this.pushEntry(this.entry(value));
+    if (value !== null) this.pushEntry(this.entry(value));
   }
 }
 
@@ -256,8 +254,8 @@ export class WindowColumns {
     }
   }
 
-  columns(): Record<string, Column> {
-    const out: Record<string, Column> = {};
+  columns(): Record<string, WindowColumn> {
+    const out: Record<string, WindowColumn> = {};
     for (const [name, buf] of this.numeric)
       out[name] = { type: 'numeric', values: buf.values.subarray(0, buf.length) };
     for (const [name, column] of this.categorical) {
@@ -273,7 +271,7 @@ export class WindowColumns {
         });
         present += entry.n;
       }
-      out[name] = { type: 'categorical', values: column.values, counted: { counts, present } };
+      out[name] = { type: 'categorical', rows: this.rows, counted: { counts, present } };
     }
     return out;
   }

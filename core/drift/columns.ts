@@ -15,6 +15,24 @@ export type Column =
       counted?: { counts: Record<string, number>; present: number };
     };
 
+/**
+ * A window's column as the report reads it: a column of values, or a categorical one known only by its
+ * counts (a streamed window: no value kept per row).
+ */
+export type WindowColumn =
+  | Column
+  | {
+      type: 'categorical';
+      /** Rows in the window (missing values included). */
+      rows: number;
+      counted: { counts: Record<string, number>; present: number };
+    };
+
+/** How many rows a column holds. */
+export function columnRows(column: WindowColumn): number {
+  return 'values' in column ? column.values.length : column.rows;
+}
+
 /** The finite values, sorted ascending (missing values, NaN and ±Infinity dropped). */
 export function sortedFinite(values: Float64Array | readonly number[]): Float64Array {
   // Sort everything, then trim the non-finite ends (±Infinity, and NaN, which sorts to an end).
@@ -44,7 +62,7 @@ export type CurrentColumn =
   | { type: 'numeric'; sorted: Float64Array; rows: number }
   | { type: 'categorical'; counts: Record<string, number>; count: number; rows: number };
 
-export function prepareColumn(column: Column): CurrentColumn {
+export function prepareColumn(column: WindowColumn): CurrentColumn {
   if (column.type === 'numeric')
     return { type: 'numeric', sorted: sortedFinite(column.values), rows: column.values.length };
   if (column.counted)
@@ -52,8 +70,9 @@ export function prepareColumn(column: Column): CurrentColumn {
       type: 'categorical',
       counts: column.counted.counts,
       count: column.counted.present,
-      rows: column.values.length,
+      rows: columnRows(column),
     };
+  if (!('values' in column)) throw new Error('a categorical column needs its values or its counts');
   const present = column.values.filter((v): v is string => v !== null);
   return {
     type: 'categorical',

@@ -5,7 +5,7 @@
 import { isRegressionMetric } from '../performance-metrics.js';
 import type { Features, FeatureSpec, Policy } from '../schemas.js';
 import { adjustPValues, categoricalPsi, countCategories } from '../stattests.js';
-import { prepareColumn, type Column } from './columns.js';
+import { columnRows, prepareColumn, type WindowColumn } from './columns.js';
 import {
   chooseTest,
   distributionOf,
@@ -79,14 +79,14 @@ export interface FeatureOutcome {
 export function analyzeFeature(
   profile: ReferenceProfile,
   name: string,
-  column: Column,
+  column: WindowColumn,
   policy: DriftPolicy,
   opts: { forceTest?: TestName; schemaViolations?: number } = {},
 ): FeatureOutcome {
   const ref = profile.features[name];
   if (!ref) throw new Error(`the reference has no feature "${name}"`);
   const cur = prepareColumn(column);
-  const rows = column.values.length;
+  const rows = columnRows(column);
   const quality = qualityIssues(name, ref, cur, opts.schemaViolations ?? 0, rows, policy.dataQuality);
   const curCount = cur.type === 'numeric' ? cur.sorted.length : cur.count;
   if (ref.count === 0 || curCount === 0) {
@@ -253,13 +253,14 @@ export function assembleReport(
 
 export function driftReportColumns(
   profile: ReferenceProfile,
-  window: Record<string, Column>,
+  window: Record<string, WindowColumn>,
   outcomes: readonly WindowOutcome[],
   policy: DriftPolicy,
   opts: ReportOptions = {},
 ): DriftReport {
   const names = Object.keys(profile.features);
-  const rows = names.length === 0 ? 0 : (window[names[0]!]?.values.length ?? 0);
+  const col0 = names.length === 0 ? undefined : window[names[0]!];
+  const rows = col0 === undefined ? 0 : columnRows(col0);
   if (rows === 0) throw new Error('the window holds no rows: pick a window with production traffic');
   const perFeature = names.map((name) => {
     const col = window[name];

@@ -139,7 +139,7 @@ describe('window columns', () => {
       fromText.addJsonText(text);
     }
     const x = (c: WindowColumns) =>
-      Array.from(c.columns().x!.values as Float64Array, (v) => (Object.is(v, -0) ? '-0' : v));
+      Array.from((c.columns().x as { values: Float64Array }).values, (v) => (Object.is(v, -0) ? '-0' : v));
     expect(x(fromText)).toEqual(x(parsed));
     expect(fromText.columns()).toEqual(parsed.columns());
     expect(fromText.schemaViolations()).toEqual(parsed.schemaViolations());
