@@ -36,12 +36,14 @@ afterAll(async () => {
 });
 
 /**
- * The demo's people and rollout; latency is not what these tests are about (a loaded machine is slow).
- * Each step is judged on a fixed sample of 30 answers an arm, traffic paced by the steps, so a loaded
- * machine cannot change the outcome.
+ * The demo's people and rollout. Latency is not what these tests are about: a loaded machine is slow, and
+ * an ONNX session's p95 per row passed the evaluation's default 20 ms there (22.7 ms in one CI run), so
+ * both ceilings are loose. Each step is judged on a fixed sample of 30 answers an arm, traffic paced by
+ * the steps, so a loaded machine cannot change the outcome.
  */
 const policy = (extra: Record<string, unknown> = {}) => ({
   ...CARS_DEMO_POLICY,
+  evaluation: { maxLatencyMs: 2000 },
   rollout: { ...CARS_DEMO_POLICY.rollout, maxLatencyP95Ms: 2000, stepSamples: 30 },
   ...extra,
 });
