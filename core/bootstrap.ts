@@ -50,9 +50,8 @@ export function seededUniform(seed: number): () => number {
   };
 }
 
-/** One resample's row indices: n draws with replacement. */
-export function drawIndices(rand: () => number, n: number): Int32Array {
-  const out = new Int32Array(n);
+/** One resample's row indices: n draws with replacement, into `out` when given (a buffer reused). */
+export function drawIndices(rand: () => number, n: number, out = new Int32Array(n)): Int32Array {
   for (let i = 0; i < n; i++) out[i] = Math.floor(rand() * n);
   return out;
 }
@@ -188,7 +187,7 @@ export function pairedBootstrap(
   const f1 = new Float64Array(options.resamples);
   const loss = new Float64Array(options.resamples);
   // One pass over each resample's rows: both sums (added in draw order, as `mean` adds them) and both
-  // models' confusion counts; the draws are those of drawIndices, into one reused buffer.
+  // models' confusion counts, over draws into one reused buffer.
   const idx = new Int32Array(n);
   const counts = [cand, champ].map((c) => ({
     c,
@@ -198,7 +197,7 @@ export function pairedBootstrap(
   }));
   const [a, h] = counts as [(typeof counts)[0], (typeof counts)[0]];
   for (let b = 0; b < options.resamples; b++) {
-    for (let k = 0; k < n; k++) idx[k] = Math.floor(rand() * n);
+    drawIndices(rand, n, idx);
     for (const x of counts) {
       x.tp.fill(0);
       x.fp.fill(0);
