@@ -65,10 +65,10 @@ export async function windowReport(
   const regression = isRegressionMetric(input.policy.performanceMetric);
   const outcomes: WindowOutcome[] = [];
   const columns = new WindowColumns(profile.features);
-  // Only labeled records are parsed whole, to be scored: a page's labeled records in one batch.
-  const scoreLabeled = async (texts: string[], truths: string[]) => {
-    if (texts.length === 0) return;
-    const predictions = await scorer.score(texts.map((t) => JSON.parse(t) as Features));
+  // Only labeled records are scored: a page's labeled records in one batch.
+  const scoreLabeled = async (rows: Features[], truths: string[]) => {
+    if (rows.length === 0) return;
+    const predictions = await scorer.score(rows);
     predictions.forEach((p, i) =>
       outcomes.push(
         regression
@@ -83,15 +83,15 @@ export async function windowReport(
     );
   };
   const judge = (page: FeaturePage) => {
-    const texts: string[] = [];
+    const rows: Features[] = [];
     const truths: string[] = [];
     for (let i = 0; i < page.features.length; i++) {
       const truth = page.feedback[i]!;
       if (truth === null) continue;
-      texts.push(page.features[i]!);
+      rows.push(JSON.parse(page.features[i]!) as Features);
       truths.push(truth);
     }
-    return scoreLabeled(texts, truths);
+    return scoreLabeled(rows, truths);
   };
   const limit = input.policy.maxWindowRows;
   const range = { modelId: input.modelId, start: input.window.start, end: input.window.end };
@@ -108,7 +108,7 @@ export async function windowReport(
       pageSize: PAGE,
     },
     (page) => {
-      const texts: string[] = [];
+      const rows: Features[] = [];
       const truths: string[] = [];
       for (let i = 0; i < page.features.length; i++) {
         const text = page.features[i]!;
@@ -116,10 +116,11 @@ export async function windowReport(
         forEstimate.offer(text);
         const truth = page.feedback[i]!;
         if (limit || truth === null) continue;
-        texts.push(text);
+        // The row from the values just read (JSON.parse's object, without reading the text again).
+        rows.push(columns.lastRow() ?? (JSON.parse(text) as Features));
         truths.push(truth);
       }
-      return scoreLabeled(texts, truths);
+      return scoreLabeled(rows, truths);
     },
   );
   if (read.held === 0) {

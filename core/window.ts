@@ -65,6 +65,15 @@ interface FastPath {
   /** Where each wanted value's text starts and ends in this row's text; start -1 for an absent key. */
   start: Int32Array;
   end: Int32Array;
+  /** This row's keys (its first `places` entries of `keys`), and whether one is not a feature. */
+  places: number;
+  other: boolean;
+  /** This row's values by their place in `raw` (a number, or a category's decoded string). */
+  values: (number | string)[];
+  /** Whether every feature of this row is present and of its type, so `values` are JSON.parse's. */
+  clean: boolean;
+  /** Feature names by their place in `raw`. */
+  names: string[];
 }
 
 /** Where the JSON string starting at `start` (a quote) ends: the index after its closing quote. */
@@ -115,9 +124,13 @@ function scanObject(text: string, fast: FastPath): void {
   if (text.charCodeAt(0) !== 123)
     throw new Error(`a record of the window has features that are not a JSON object: ${text.slice(0, 40)}`);
   let i = 1;
+  fast.other = false;
   for (let place = 0; ; place++) {
     while (isSpace(text.charCodeAt(i))) i++;
-    if (text.charCodeAt(i) !== 34) return; // '}': the end of the object
+    if (text.charCodeAt(i) !== 34) {
+      fast.places = place;
+      return; // '}': the end of the object
+    }
     const known = fast.keys[place];
     let at: number | undefined;
     let keyEnd: number;
@@ -133,7 +146,8 @@ function scanObject(text: string, fast: FastPath): void {
     i = keyEnd;
     while (isSpace(text.charCodeAt(i)) || text.charCodeAt(i) === 58) i++; // ':' and spaces
     const end = valueEnd(text, i);
-    if (at >= 0) {
+    if (at < 0) fast.other = true;
+    else {
       let e = end;
       while (e > i && isSpace(text.charCodeAt(e - 1))) e--;
       fast.start[at] = i;
@@ -152,6 +166,7 @@ export class WindowColumns {
   private readonly bad = new Map<string, number>();
 
   constructor(features: Record<string, Pick<ColumnProfile, 'type'>>) {
+    this.protoKey = Object.hasOwn(features, '__proto__');
     for (const [name, ref] of Object.entries(features)) {
       if (ref.type === 'numeric') this.numeric.set(name, new NumericBuffer());
       else this.categorical.set(name, new CategoryColumn());
@@ -168,6 +183,8 @@ export class WindowColumns {
     const fast = (this.fast ??= this.fastPath());
     fast.start.fill(-1);
     scanObject(text, fast);
+    fast.clean = !fast.other;
+    const values = fast.values;
     let k = 0;
     for (const [name, buf] of fast.numeric) {
       const from = fast.start[k]!;
@@ -176,6 +193,7 @@ export class WindowColumns {
       const whole = from < 0 ? NaN : digitsValue(text, from, to);
       if (!Number.isNaN(whole)) {
         buf.push(whole);
+        values[k - 1] = whole;
         continue;
       }
       const value = from < 0 ? '' : text.slice(from, to);
@@ -183,9 +201,12 @@ export class WindowColumns {
       if (kind === 'number') {
         const v = Number(value);
         buf.push(Number.isFinite(v) ? v : NaN);
+        values[k - 1] = v;
+        if (!Number.isFinite(v)) fast.clean = false;
       } else {
         if (kind !== 'missing') this.violation(name);
         buf.push(NaN);
+        fast.clean = false;
       }
     }
     for (const [name, column] of fast.categorical) {
@@ -197,6 +218,7 @@ export class WindowColumns {
         const known = column.packed.get(key);
         if (known !== undefined) {
           column.pushEntry(known);
+          values[k - 1] = known.value;
           continue;
         }
       }
@@ -205,6 +227,7 @@ export class WindowColumns {
       if (known !== undefined) {
         if (key >= 0) column.packed.set(key, known);
         column.pushEntry(known);
+        values[k - 1] = known.value;
         continue;
       }
       const kind = jsonKind(value);
@@ -213,9 +236,12 @@ export class WindowColumns {
         column.raw.set(value, entry);
         if (key >= 0) column.packed.set(key, entry);
         column.pushEntry(entry);
+        values[k - 1] = entry.value;
       } else if (kind === 'missing') {
         column.push(null);
+        fast.clean = false;
       } else {
+        fast.clean = false;
         this.violation(name);
         const v = kind === 'number' ? Number(value) : NaN;
         column.push(Number.isFinite(v) ? String(v) : null);
@@ -234,8 +260,32 @@ export class WindowColumns {
       keys: [],
       start: new Int32Array(names.length),
       end: new Int32Array(names.length),
+      places: 0,
+      other: false,
+      values: new Array<number | string>(names.length).fill(0),
+      clean: false,
+      names,
     };
   }
+
+  /**
+   * The features of the row `addJsonText` read last, as `JSON.parse` gives them (the same keys in the same
+   * order, the same values), made from the values already read; null when that row had a key that is not
+   * a feature, or a feature missing or of the wrong type (then parse its text instead).
+   */
+  lastRow(): Features | null {
+    const fast = this.fast;
+    if (!fast?.clean || this.protoKey) return null;
+    const row: Features = {};
+    for (let place = 0; place < fast.places; place++) {
+      const at = fast.keys[place]!.at;
+      row[fast.names[at]!] = fast.values[at]!;
+    }
+    return row;
+  }
+
+  /** A feature named "__proto__" would be a prototype change here and a key in JSON.parse's object. */
+  private readonly protoKey: boolean;
 
   private fast?: FastPath;
 

@@ -145,6 +145,63 @@ describe('window columns', () => {
     expect(fromText.schemaViolations()).toEqual(parsed.schemaViolations());
   });
 
+  it("given rows of every form, then the last row read is JSON.parse's object exactly, or null when it is not clean", () => {
+    // Clean rows (every feature present and of its type, no other key) come back as JSON.parse gives
+    // them, keys in the text's order; any other row is null, and the caller parses its text.
+    const values = {
+      x: [
+        '0',
+        '-0',
+        '42',
+        '-12',
+        '123456789012345',
+        '1234567890123456',
+        '2.50',
+        '-1E-3',
+        '1e400',
+        '"7"',
+        'null',
+        'true',
+      ],
+      c: ['"v1"', '"abcdef"', '"a\\b"', '"\\u0061"', '"é"', '""', '7', 'null', '{"k": "v"}'],
+    };
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const columns = new WindowColumns(profile.features);
+    let clean = 0;
+    for (let i = 0; i < 3000; i++) {
+      const parts: string[] = [];
+      if (next(12) > 0) parts.push(`"x": ${values.x[next(values.x.length)]}`);
+      if (next(12) > 0) parts.push(`"c": ${values.c[next(values.c.length)]}`);
+      if (next(10) === 0) parts.push(`"other": ${values.c[next(values.c.length)]}`);
+      if (next(20) === 0) parts.push(`"x": ${values.x[next(4)]}`); // a repeated key: the last value counts
+      if (next(2) === 0) parts.reverse();
+      const text = `{${parts.join(', ')}}`;
+      columns.addJsonText(text);
+      const parsed = JSON.parse(text) as Record<string, unknown>;
+      const wanted =
+        Object.keys(parsed).every((k) => k === 'x' || k === 'c') &&
+        typeof parsed.x === 'number' &&
+        Number.isFinite(parsed.x) &&
+        typeof parsed.c === 'string';
+      const row = columns.lastRow();
+      if (!wanted) {
+        expect(row, text).toBeNull();
+        continue;
+      }
+      clean++;
+      expect(row, text).toEqual(parsed);
+      expect(Object.keys(row!), text).toEqual(Object.keys(parsed));
+      expect(Object.is(row!.x, -0), text).toBe(Object.is(parsed.x, -0));
+    }
+    // Both kinds of row were seen, many of each.
+    expect(clean).toBeGreaterThan(400);
+    expect(clean).toBeLessThan(2600);
+  });
+
   it('given a sample, then the phrase says how many of how many records were tested', () => {
     expect(describeSelection({ held: 24_000, tested: 24_000, selection: 'all' })).toBe(
       'all 24,000 records of the window tested',
