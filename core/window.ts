@@ -291,6 +291,7 @@ export class WindowColumns {
 
   add(row: Features): void {
     this.rows++;
+    if (this.fast) this.fast.clean = false; // lastRow is addJsonText's
     for (const [name, buf] of this.numeric) {
       const v = row[name];
       if (v !== null && v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) this.violation(name);
