@@ -65,12 +65,14 @@ interface FastPath {
   /** Where each wanted value's text starts and ends in this row's text; start -1 for an absent key. */
   start: Int32Array;
   end: Int32Array;
-  /** This row's keys (its first `places` entries of `keys`), and whether one is not a feature. */
+  /** How many keys this row has (its first `places` entries of `keys`). */
   places: number;
-  other: boolean;
   /** This row's values by their place in `raw` (a number, or a category's decoded string). */
   values: (number | string)[];
-  /** Whether every feature of this row is present and of its type, so `values` are JSON.parse's. */
+  /**
+   * Whether this row has no key but the features and every feature present and of its type, so that
+   * `values` are JSON.parse's (the scan clears it for another key, addJsonText for a value).
+   */
   clean: boolean;
   /** Feature names by their place in `raw`. */
   names: string[];
@@ -124,7 +126,7 @@ function scanObject(text: string, fast: FastPath): void {
   if (text.charCodeAt(0) !== 123)
     throw new Error(`a record of the window has features that are not a JSON object: ${text.slice(0, 40)}`);
   let i = 1;
-  fast.other = false;
+  fast.clean = true;
   for (let place = 0; ; place++) {
     while (isSpace(text.charCodeAt(i))) i++;
     if (text.charCodeAt(i) !== 34) {
@@ -146,7 +148,7 @@ function scanObject(text: string, fast: FastPath): void {
     i = keyEnd;
     while (isSpace(text.charCodeAt(i)) || text.charCodeAt(i) === 58) i++; // ':' and spaces
     const end = valueEnd(text, i);
-    if (at < 0) fast.other = true;
+    if (at < 0) fast.clean = false;
     else {
       let e = end;
       while (e > i && isSpace(text.charCodeAt(e - 1))) e--;
@@ -183,7 +185,6 @@ export class WindowColumns {
     const fast = (this.fast ??= this.fastPath());
     fast.start.fill(-1);
     scanObject(text, fast);
-    fast.clean = !fast.other;
     const values = fast.values;
     let k = 0;
     for (const [name, buf] of fast.numeric) {
@@ -261,7 +262,6 @@ export class WindowColumns {
       start: new Int32Array(names.length),
       end: new Int32Array(names.length),
       places: 0,
-      other: false,
       values: new Array<number | string>(names.length).fill(0),
       clean: false,
       names,
