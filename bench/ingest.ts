@@ -51,6 +51,8 @@ interface Measured {
   /** The CLI's own figure: from opening the file to the commit, without Node's start-up. */
   ingestRowsPerSecond: number;
   peakRssMiB: number | null;
+  /** How the rows reached the log (`direct`: copied straight in; `merged`: through the staging table). */
+  route: string;
 }
 
 async function ingest(url: string, model: string, file: string): Promise<Measured> {
@@ -77,7 +79,13 @@ async function ingest(url: string, model: string, file: string): Promise<Measure
     },
   );
   const wallSeconds = (Date.now() - started) / 1000;
-  const result = JSON.parse(stdout) as { rows: number; added: number; seconds: number; bytes: number };
+  const result = JSON.parse(stdout) as {
+    rows: number;
+    added: number;
+    seconds: number;
+    bytes: number;
+    route: string;
+  };
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
   return {
     file: path.basename(file),
@@ -88,6 +96,7 @@ async function ingest(url: string, model: string, file: string): Promise<Measure
     rowsPerSecond: Math.round(result.rows / wallSeconds),
     ingestRowsPerSecond: Math.round(result.rows / result.seconds),
     peakRssMiB: rss ? Math.round(Number(rss[1]) / 1024) : null,
+    route: result.route,
   };
 }
 
@@ -161,7 +170,7 @@ async function main(): Promise<void> {
     const out = await writeReport(quick ? 'ingest-quick' : 'ingest', report);
     for (const r of runs)
       console.log(
-        `${r.file}: ${r.rows.toLocaleString('en-US')} rows (${(r.bytes / 1024 ** 2).toFixed(1)} MiB) in ${r.wallSeconds.toFixed(1)} s: ${r.rowsPerSecond.toLocaleString('en-US')} rows/s end to end (${r.ingestRowsPerSecond.toLocaleString('en-US')} rows/s after start-up), CLI peak RSS ${r.peakRssMiB ?? '?'} MiB`,
+        `${r.file}: ${r.rows.toLocaleString('en-US')} rows (${(r.bytes / 1024 ** 2).toFixed(1)} MiB) in ${r.wallSeconds.toFixed(1)} s: ${r.rowsPerSecond.toLocaleString('en-US')} rows/s end to end (${r.ingestRowsPerSecond.toLocaleString('en-US')} rows/s after start-up), CLI peak RSS ${r.peakRssMiB ?? '?'} MiB, ${r.route} route`,
       );
     console.log(
       `reference: psql \\copy of the same CSV into text columns: ${bare.seconds.toFixed(1)} s, ${bare.rowsPerSecond.toLocaleString('en-US')} rows/s`,

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { UserError } from '../ops/cycles.js';
 import * as db from '../db/index.js';
 import { rejectionReport, type Columns } from '../ops/ingest.js';
-import { openRowSource } from '../ops/ingest-readers.js';
+import { openRowSource, type RowSource } from '../ops/ingest-readers.js';
 import { ingestFile, type IngestProgress, type IngestResult } from '../ops/ingest-stream.js';
 import { type CliContext, type CliIo, PartialFailure } from './shared.js';
 
@@ -46,6 +46,7 @@ export function progressReporter(
     },
     done: () => {
       if (drawn) io.err('\r\x1b[K');
+      drawn = false;
     },
   };
 }
@@ -96,7 +97,13 @@ export function registerIngestCommand(program: Command, { io, print }: CliContex
           json?: boolean;
         },
       ) => {
-        const source = await openRowSource(file);
+        // Opened before connecting, so a file that cannot be read is reported first.
+        let opened: RowSource | undefined = await openRowSource(file);
+        const open = async (): Promise<RowSource> => {
+          const source = opened ?? (await openRowSource(file));
+          opened = undefined;
+          return source;
+        };
         const { pool, close } = await io.database();
         try {
           const def = await db.getModel(pool, model);
@@ -106,9 +113,15 @@ export function registerIngestCommand(program: Command, { io, print }: CliContex
           const progress = progressReporter(io, io.tty === true && process.stderr.isTTY === true);
           let result: IngestResult;
           try {
-            result = await ingestFile(pool, model, def, source, columns, {
+            result = await ingestFile(pool, model, def, open, columns, {
               skipInvalid: o.skipInvalid === true,
               progress: progress.update,
+              onMerge: () => {
+                progress.done();
+                io.err(
+                  `remedy: ingest: ${file} holds keys already in ${model}'s log or repeated in the file; reading it again to add only its new keys\n`,
+                );
+              },
             });
           } finally {
             progress.done();

@@ -1,8 +1,10 @@
 /**
- * Streaming a file into the production log: rows are copied (COPY … FROM STDIN, CSV format) into
- * ingest_staging inside the caller's transaction, checked for keys repeated within the file, and added to
- * records in one statement that leaves keys already logged as they are. Every function here runs on the
- * one client holding that transaction; the staging rows are deleted before it commits.
+ * Streaming a file into the production log, inside the caller's transaction, one of two ways. Straight:
+ * rows are copied (COPY … FROM STDIN, CSV format) into records itself, which fails on the first key the
+ * log already holds or the file repeats. Merged: rows are copied into ingest_staging, checked for keys
+ * repeated within the file, and added to records in one statement that leaves keys already logged as
+ * they are; the staging rows are deleted before the transaction commits. Every function here runs on the
+ * one client holding that transaction.
  */
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
@@ -10,6 +12,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { type Queryable } from './pool.js';
 
 const COPY_STAGING = 'COPY ingest_staging (line, record_key, ts, features, feedback) FROM STDIN (FORMAT csv)';
+const COPY_LOG =
+  'COPY records (model_id, record_key, ts, features, feedback, feedback_at) FROM STDIN (FORMAT csv)';
 
 /** Memory Postgres may use for the duplicate check and the final insert of this transaction only. */
 export async function prepareIngestTransaction(q: Queryable): Promise<void> {
@@ -23,6 +27,30 @@ export async function prepareIngestTransaction(q: Queryable): Promise<void> {
 export function openStagingCopy(client: pg.PoolClient): Writable {
   const copyQuery = copyFrom(COPY_STAGING);
   return client.query(copyQuery);
+}
+
+/**
+ * A writable stream of CSV lines (model_id, record_key, ts, features JSON, feedback, feedback_at) straight
+ * into the log. Postgres refuses it whole (SQLSTATE 23505, `isLoggedKeyConflict`) at the first key the log
+ * already holds or an earlier line repeats.
+ */
+export function openLogCopy(client: pg.PoolClient): Writable {
+  return client.query(copyFrom(COPY_LOG));
+}
+
+/**
+ * The transaction's `now()` as Postgres writes it (microseconds and offset kept): the feedback time of the
+ * rows copied straight into the log, the same value the merged insert's `now()` gives them.
+ */
+export async function transactionTime(q: Queryable): Promise<string> {
+  const { rows } = await q.query<{ now: string }>('SELECT now()::text AS now');
+  return rows[0]!.now;
+}
+
+/** Whether an error is Postgres refusing a row whose model and key the log already holds. */
+export function isLoggedKeyConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e !== null && typeof e === 'object' && e.code === '23505' && e.constraint === 'records_pkey';
 }
 
 export interface RepeatedKey {

@@ -1,16 +1,27 @@
 /**
  * `remedy ingest` end to end at any size: a file read a batch at a time (ops/ingest-readers.ts), each row
- * checked against the model, the valid rows streamed with COPY into a staging table and added to the log
- * in one statement, all inside one transaction. A bad row anywhere (or a key the file repeats) refuses the
- * whole file and the transaction rolls back, so the log is left as it was; with `skipInvalid` the bad rows
- * are left out and reported. Memory stays constant: only the first few refusals are kept for the report.
+ * checked against the model, the valid rows streamed with COPY, all inside one transaction. First straight
+ * into the log, so Postgres writes the rows while the next ones are read; should a key be one the log
+ * already holds or an earlier line repeats, Postgres refuses that copy, it is rolled back, and the file is
+ * read again into a staging table and added to the log in one statement that leaves logged keys as they
+ * are and takes a repeated key's first line (the merged route). A bad row anywhere (or a key the file
+ * repeats) refuses the whole file and the transaction rolls back, so the log is left as it was; with
+ * `skipInvalid` the bad rows are left out and reported. Memory stays constant: only the first few
+ * refusals are kept for the report.
  */
-import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import * as db from '../db/index.js';
 import { withTransaction } from '../db/pool.js';
-import { checkRow, type CheckedModel, type Columns, type LogRow, type Rejection } from './ingest.js';
+import {
+  checkRow,
+  type CheckedModel,
+  type Columns,
+  type LogRow,
+  type RawRow,
+  type Rejection,
+} from './ingest.js';
 import type { RowSource } from './ingest-readers.js';
 
 /** Refusals kept for the report; the rest are counted. */
@@ -40,6 +51,11 @@ export interface IngestResult {
   alreadyLogged: number;
   bytes: number;
   seconds: number;
+  /**
+   * How the rows reached the log: `direct`, copied straight in (the file's keys were all new); `merged`,
+   * through the staging table (some key was logged already or repeated in the file: the file was read twice).
+   */
+  route: 'direct' | 'merged';
 }
 
 /** One value of a COPY CSV line: always quoted, so any text (commas, quotes, new lines) is data. */
@@ -47,46 +63,67 @@ function csvField(text: string): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
-function copyLine(line: number, row: LogRow): string {
+function stagingLine(line: number, row: LogRow): string {
   return `${line},${csvField(row.recordKey)},${row.ts},${csvField(JSON.stringify(row.features))},${
     row.feedback === null ? '' : csvField(row.feedback)
   }\n`;
 }
 
-async function write(stream: NodeJS.WritableStream, chunk: string): Promise<void> {
-  // once() rejects if the stream emits 'error' (Postgres refused the COPY) while we wait.
-  if (!stream.write(chunk)) await once(stream, 'drain');
+/** A line of the direct route; `model` is the model's ID as a CSV field already. */
+function logLine(model: string, feedbackAt: string, row: LogRow): string {
+  return `${model},${csvField(row.recordKey)},${row.ts},${csvField(JSON.stringify(row.features))},${
+    row.feedback === null ? ',' : `${csvField(row.feedback)},${feedbackAt}`
+  }\n`;
 }
 
-/** Streams the checked rows of `source` into the staging table of the client's open transaction. */
-async function stageRows(
-  client: pg.PoolClient,
+interface Tally {
+  rows: number;
+  refused: number;
+  rejected: Rejection[];
+}
+
+/**
+ * Streams the checked rows of `source` into an open COPY, one chunk in flight at a time, and waits until
+ * Postgres has taken them all; returns how many rows were sent. Postgres refusing the COPY rejects it with
+ * Postgres's error. The COPY is cancelled (CopyFail) only when the failure is this side's (a file that
+ * cannot be read): after Postgres's own error the connection has already left the COPY.
+ */
+async function copyRows(
+  copy: Writable,
   source: RowSource,
-  model: CheckedModel,
-  columns: Columns,
-  tally: { rows: number; refused: number; rejected: Rejection[] },
+  toLine: (line: number, row: LogRow) => string,
+  check: (raw: RawRow) => LogRow | Rejection,
+  tally: Tally,
   progress: (p: IngestProgress) => void,
   started: number,
 ): Promise<number> {
-  const copy = db.openStagingCopy(client);
+  let refusedByPostgres: Error | undefined;
+  copy.on('error', (err: Error) => (refusedByPostgres ??= err));
   const done = finished(copy);
   done.catch(() => undefined);
-  let staged = 0;
+  const send = (chunk: string): Promise<void> => {
+    if (refusedByPostgres) return Promise.reject(refusedByPostgres);
+    const written = new Promise<void>((resolve, reject) =>
+      copy.write(chunk, (err) => (err ? reject(err) : resolve())),
+    );
+    return Promise.race([written, done]);
+  };
+  let sent = 0;
   try {
     for await (const batch of source.batches) {
       let chunk = '';
       for (const raw of batch) {
         tally.rows++;
-        const checked = checkRow(raw, model, columns, { labelRequired: false });
+        const checked = check(raw);
         if ('reason' in checked) {
           tally.refused++;
           if (tally.rejected.length < REPORTED_REFUSALS) tally.rejected.push(checked);
           continue;
         }
-        chunk += copyLine(raw.line, checked);
-        staged++;
+        chunk += toLine(raw.line, checked);
+        sent++;
       }
-      if (chunk !== '') await write(copy, chunk);
+      if (chunk !== '') await send(chunk);
       progress({
         rows: tally.rows,
         bytes: source.bytesRead(),
@@ -95,35 +132,129 @@ async function stageRows(
       });
     }
   } catch (err) {
-    copy.destroy(err as Error);
+    if (!refusedByPostgres) copy.destroy(err as Error);
     await done.catch(() => undefined);
-    throw err;
+    throw refusedByPostgres ?? err;
   }
+  // Ending a COPY Postgres has refused already would write to a connection that has left it.
+  if (refusedByPostgres) throw refusedByPostgres;
   copy.end();
   await done;
-  return staged;
+  return sent;
+}
+
+export interface IngestOptions {
+  skipInvalid: boolean;
+  progress?: (p: IngestProgress) => void;
+  /** Called when the file is read a second time, for the merged route. */
+  onMerge?: () => void;
 }
 
 /**
- * Ingests one file into a model's log. Throws a UserError for a file it cannot read; returns the counts
- * (with `written: false` when refusals refused the file and `skipInvalid` was not asked for).
+ * Ingests one file into a model's log. `open` opens the file (once, or twice for the merged route).
+ * Throws a UserError for a file it cannot read; returns the counts (with `written: false` when refusals
+ * refused the file and `skipInvalid` was not asked for).
  */
 export async function ingestFile(
   pool: pg.Pool,
   modelId: string,
   model: CheckedModel,
-  source: RowSource,
+  open: () => Promise<RowSource>,
   columns: Columns,
-  opts: { skipInvalid: boolean; progress?: (p: IngestProgress) => void },
+  opts: IngestOptions,
 ): Promise<IngestResult> {
   const started = Date.now();
-  const progress = opts.progress ?? (() => undefined);
-  const tally = { rows: 0, refused: 0, rejected: [] as Rejection[] };
+  const direct = await ingestDirect(pool, modelId, model, await open(), columns, opts, started);
+  if (direct !== KEY_MET) return direct;
+  opts.onMerge?.();
+  return ingestMerged(pool, modelId, model, await open(), columns, opts, started);
+}
+
+const KEY_MET = Symbol('a key the log holds or the file repeats');
+
+function emptyResult(source: RowSource, tally: Tally, route: IngestResult['route']): IngestResult {
+  return {
+    file: source.file,
+    format: source.format,
+    rows: tally.rows,
+    valid: 0,
+    refused: tally.refused,
+    rejected: tally.rejected,
+    written: false,
+    added: 0,
+    alreadyLogged: 0,
+    bytes: source.totalBytes,
+    seconds: 0,
+    route,
+  };
+}
+
+/** The direct route: every valid row copied straight into the log; KEY_MET when Postgres refuses a key. */
+async function ingestDirect(
+  pool: pg.Pool,
+  modelId: string,
+  model: CheckedModel,
+  source: RowSource,
+  columns: Columns,
+  opts: IngestOptions,
+  started: number,
+): Promise<IngestResult | typeof KEY_MET> {
+  const tally: Tally = { rows: 0, refused: 0, rejected: [] };
   let refusedResult: IngestResult | undefined;
   try {
     const written = await withTransaction(pool, async (client) => {
       await db.prepareIngestTransaction(client);
-      const staged = await stageRows(client, source, model, columns, tally, progress, started);
+      const feedbackAt = await db.transactionTime(client);
+      const modelField = csvField(modelId);
+      const sent = await copyRows(
+        db.openLogCopy(client),
+        source,
+        (_line, row) => logLine(modelField, feedbackAt, row),
+        (raw) => checkRow(raw, model, columns, { labelRequired: false }),
+        tally,
+        opts.progress ?? (() => undefined),
+        started,
+      );
+      const result: IngestResult = { ...emptyResult(source, tally, 'direct'), valid: sent };
+      if (tally.refused > 0 && !opts.skipInvalid) {
+        refusedResult = result;
+        throw new FileRefused();
+      }
+      return { ...result, added: sent, written: true };
+    });
+    return { ...written, seconds: (Date.now() - started) / 1000 };
+  } catch (err) {
+    if (err instanceof FileRefused && refusedResult)
+      return { ...refusedResult, seconds: (Date.now() - started) / 1000 };
+    if (db.isLoggedKeyConflict(err)) return KEY_MET;
+    throw err;
+  }
+}
+
+/** The merged route: the valid rows staged, repeated keys found, and the new keys added to the log. */
+async function ingestMerged(
+  pool: pg.Pool,
+  modelId: string,
+  model: CheckedModel,
+  source: RowSource,
+  columns: Columns,
+  opts: IngestOptions,
+  started: number,
+): Promise<IngestResult> {
+  const tally: Tally = { rows: 0, refused: 0, rejected: [] };
+  let refusedResult: IngestResult | undefined;
+  try {
+    const written = await withTransaction(pool, async (client) => {
+      await db.prepareIngestTransaction(client);
+      const staged = await copyRows(
+        db.openStagingCopy(client),
+        source,
+        stagingLine,
+        (raw) => checkRow(raw, model, columns, { labelRequired: false }),
+        tally,
+        opts.progress ?? (() => undefined),
+        started,
+      );
       const repeats = await db.repeatedStagingKeys(client, REPORTED_REFUSALS);
       tally.refused += repeats.count;
       tally.rejected = [
@@ -136,19 +267,7 @@ export async function ingestFile(
         .sort((a, b) => a.line - b.line)
         .slice(0, REPORTED_REFUSALS);
       const valid = staged - repeats.count;
-      const result: IngestResult = {
-        file: source.file,
-        format: source.format,
-        rows: tally.rows,
-        valid,
-        refused: tally.refused,
-        rejected: tally.rejected,
-        written: false,
-        added: 0,
-        alreadyLogged: 0,
-        bytes: source.totalBytes,
-        seconds: 0,
-      };
+      const result: IngestResult = { ...emptyResult(source, tally, 'merged'), valid };
       if (tally.refused > 0 && !opts.skipInvalid) {
         // Rolled back: the log is left exactly as it was.
         refusedResult = result;

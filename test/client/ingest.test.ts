@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../cli/main.js';
 import * as db from '../../db/index.js';
-import { writeParquetLog, writeTextLog } from '../../dev/weather-log.js';
+import { logLine, writeParquetLog, writeTextLog } from '../../dev/weather-log.js';
 import { loadWeather, weatherModel, type WeatherRow } from '../../dev/weather.js';
 import { openRowSource, BATCH_ROWS } from '../../ops/ingest-readers.js';
 import { ingestFile, type IngestProgress } from '../../ops/ingest-stream.js';
@@ -69,8 +69,103 @@ describe('remedy ingest, streamed', () => {
     );
     expect(await logged('w-csv')).toBe(ROWS);
     const again = await remedy('ingest', 'w-csv', file, '--json');
-    expect(JSON.parse(again.out)).toMatchObject({ rows: ROWS, valid: ROWS, added: 0, alreadyLogged: ROWS });
+    expect(JSON.parse(again.out)).toMatchObject({
+      rows: ROWS,
+      valid: ROWS,
+      added: 0,
+      alreadyLogged: ROWS,
+      route: 'merged',
+    });
+    expect(again.err).toBe(
+      `remedy: ingest: ${file} holds keys already in w-csv's log or repeated in the file; reading it again to add only its new keys\n`,
+    );
     expect(await logged('w-csv')).toBe(ROWS);
+  });
+
+  it('given new keys, then they are copied straight into the log with what the merged route would write, and a key met on the last line sends the file the merged way', async () => {
+    for (const m of ['w-direct', 'w-merged']) await db.upsertModel(pool, weatherModel(m));
+    const file = path.join(dir, 'routes.ndjson');
+    // Odd rows carry a label (feedback), even ones none; one key and one category hold quotes and commas.
+    await writeTextLog(file, 'ndjson', table, ROWS, (i, l) =>
+      i === 7
+        ? { ...l, record_key: 'k,"7"', features: { ...l.features, location: 'Seattle, "WA"' } }
+        : i % 2 === 0
+          ? { ...l, feedback: '' }
+          : l,
+    );
+    // w-merged holds the file's last key already (as the file has it): the straight copy meets it on the
+    // last line, after every batch was sent, and is rolled back.
+    const last = logLine(table, ROWS - 1);
+    expect((ROWS - 1) % 2).toBe(1);
+    await pool.query(
+      `INSERT INTO records (model_id, record_key, ts, features, feedback, feedback_at)
+       VALUES ('w-merged', $1, $2, $3, $4, now())`,
+      [last.record_key, last.ts, JSON.stringify(last.features), last.feedback],
+    );
+    const before = Date.now();
+    const direct = await ingestFile(
+      pool,
+      'w-direct',
+      weatherModel('w-direct'),
+      () => openRowSource(file),
+      COLUMNS,
+      {
+        skipInvalid: false,
+      },
+    );
+    const after = Date.now();
+    expect(direct).toMatchObject({ route: 'direct', rows: ROWS, valid: ROWS, added: ROWS, alreadyLogged: 0 });
+    let merges = 0;
+    const merged = await ingestFile(
+      pool,
+      'w-merged',
+      weatherModel('w-merged'),
+      () => openRowSource(file),
+      COLUMNS,
+      {
+        skipInvalid: false,
+        onMerge: () => merges++,
+      },
+    );
+    expect(merges).toBe(1);
+    expect(merged).toMatchObject({
+      route: 'merged',
+      rows: ROWS,
+      valid: ROWS,
+      added: ROWS - 1,
+      alreadyLogged: 1,
+    });
+
+    const rowsOf = async (model: string) =>
+      (
+        await pool.query<{
+          record_key: string;
+          ts: Date;
+          features: unknown;
+          feedback: string | null;
+          labeled_at: boolean;
+        }>(
+          `SELECT record_key, ts, features, feedback, feedback_at IS NOT NULL AS labeled_at
+           FROM records WHERE model_id = $1 ORDER BY record_key`,
+          [model],
+        )
+      ).rows;
+    const straight = await rowsOf('w-direct');
+    expect(straight).toHaveLength(ROWS);
+    expect(straight.filter((r) => r.feedback !== null)).toHaveLength(Math.floor(ROWS / 2));
+    expect(straight.every((r) => r.labeled_at === (r.feedback !== null))).toBe(true);
+    expect(straight.find((r) => r.record_key === 'k,"7"')?.features).toMatchObject({
+      location: 'Seattle, "WA"',
+    });
+    expect(straight).toEqual(await rowsOf('w-merged'));
+
+    // Labeled rows carry the transaction's time, as the merged insert's now() gives them.
+    const { rows: times } = await pool.query<{ at: Date; n: string }>(
+      "SELECT feedback_at AS at, count(*) AS n FROM records WHERE model_id = 'w-direct' AND feedback IS NOT NULL GROUP BY 1",
+    );
+    expect(times).toHaveLength(1);
+    expect(times[0]!.at.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(times[0]!.at.getTime()).toBeLessThanOrEqual(after);
   });
 
   it('given a bad row after the first batches were streamed, then the file is refused and the log unchanged', async () => {
@@ -85,7 +180,7 @@ describe('remedy ingest, streamed', () => {
       pool,
       'w-bad',
       weatherModel('w-bad'),
-      await openRowSource(file),
+      () => openRowSource(file),
       COLUMNS,
       {
         skipInvalid: false,
@@ -101,6 +196,8 @@ describe('remedy ingest, streamed', () => {
     expect(cli.code).toBe(2);
     expect(cli.err).toContain(`1 of ${ROWS} rows refused; nothing was written`);
     expect(cli.err).toContain(`bad.csv:${badAt + 2}: wind "NaN" is not a finite number`);
+    // Refused on the straight copy: no second reading.
+    expect(cli.err).not.toContain('reading it again');
     expect(await logged('w-bad')).toBe(0);
   });
 
@@ -115,6 +212,7 @@ describe('remedy ingest, streamed', () => {
     // Three bad times and the last line repeating the first line's key.
     expect(r.out).toContain(`${ROWS} rows read`);
     expect(r.out).toContain(`${ROWS - 4} rows added to w-skip's log, 0 already there, 4 refused:`);
+    expect(r.err).toContain('reading it again to add only its new keys');
     for (const i of bad) expect(r.out).toContain(`skip.ndjson:${i + 1}: ts "yesterday" is not a date`);
     expect(r.out).toMatch(new RegExp(`skip\\.ndjson:${ROWS}: record_key "[^"]+" repeats line 1`));
     expect(await logged('w-skip')).toBe(ROWS - 4);
@@ -134,7 +232,7 @@ describe('remedy ingest, streamed', () => {
       pool,
       'w-chunks',
       weatherModel('w-chunks'),
-      await openRowSource(file),
+      () => openRowSource(file),
       COLUMNS,
       { skipInvalid: true },
     );
@@ -164,7 +262,7 @@ describe('remedy ingest, streamed', () => {
     const file = path.join(dir, 'log.parquet');
     writeParquetLog(file, table, ROWS, 7_000);
     // Row groups larger than a batch are handed on a batch at a time.
-    const source = await openRowSource(file, { batchRows: 3_000 });
+    const source = () => openRowSource(file, { batchRows: 3_000 });
     const result = await ingestFile(pool, 'w-parquet', weatherModel('w-parquet'), source, COLUMNS, {
       skipInvalid: false,
     });
