@@ -560,6 +560,11 @@ describe.skipIf(!serverUrl)('database roles of docs/database-roles.md (integrati
       "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
     );
     expect(rows.map((r) => r.tableowner)).toEqual([existing.role('owner')]);
+    const functions = await existingOwner.query<{ owner: string }>(
+      `SELECT DISTINCT pg_get_userbyid(p.proowner) AS owner FROM pg_proc p
+       JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'`,
+    );
+    expect(functions.rows.map((r) => r.owner)).toEqual([existing.role('owner')]);
     const existingApp = open('app', existing);
     expect(await migrate(existingApp)).toEqual([]);
     expect(await migrate(open('gateway', existing))).toEqual([]);
