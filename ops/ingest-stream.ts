@@ -132,9 +132,11 @@ async function copyRows(
       });
     }
   } catch (err) {
+    // Postgres's refusal, when it came first; otherwise this side's error, not the CopyFail it causes.
+    const first = refusedByPostgres ?? err;
     if (!refusedByPostgres) copy.destroy(err as Error);
     await done.catch(() => undefined);
-    throw refusedByPostgres ?? err;
+    throw first;
   }
   // Ending a COPY Postgres has refused already would write to a connection that has left it.
   if (refusedByPostgres) throw refusedByPostgres;

@@ -4,7 +4,7 @@
  * log as it was; --skip-invalid reports what it skipped; the same file again adds nothing; Parquet (in
  * several row groups, read in slices) and NDJSON take the same path.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -199,6 +199,21 @@ describe('remedy ingest, streamed', () => {
     // Refused on the straight copy: no second reading.
     expect(cli.err).not.toContain('reading it again');
     expect(await logged('w-bad')).toBe(0);
+  });
+
+  it('given a file that stops being readable after several batches were copied, then its own error is reported and the log is unchanged', async () => {
+    await db.upsertModel(pool, weatherModel('w-broken'));
+    const file = path.join(dir, 'broken.ndjson');
+    await writeTextLog(file, 'ndjson', table, ROWS);
+    const brokenLine = 3 * BATCH_ROWS + 5;
+    const text = (await readFile(file, 'utf8')).split('\n');
+    text[brokenLine - 1] = '{"record_key": "half a line';
+    await writeFile(file, text.join('\n'));
+    const r = await remedy('ingest', 'w-broken', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`broken.ndjson:${brokenLine}: not JSON`);
+    expect(r.err).not.toContain('COPY');
+    expect(await logged('w-broken')).toBe(0);
   });
 
   it('given --skip-invalid, then the valid rows land and the skipped ones are counted and named', async () => {
