@@ -39,11 +39,12 @@ export function openLogCopy(client: pg.PoolClient): Writable {
 }
 
 /**
- * The transaction's `now()` as Postgres writes it (microseconds and offset kept): the feedback time of the
+ * The transaction's `now()` in ISO 8601 (microseconds and offset kept): the feedback time of the
  * rows copied straight into the log, the same value the merged insert's `now()` gives them.
  */
 export async function transactionTime(q: Queryable): Promise<string> {
-  const { rows } = await q.query<{ now: string }>('SELECT now()::text AS now');
+  // JSON's form of a time is ISO 8601 with a numeric offset, whatever the session's DateStyle and zone.
+  const { rows } = await q.query<{ now: string }>("SELECT to_json(now()) #>> '{}' AS now");
   return rows[0]!.now;
 }
 

@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../cli/main.js';
 import * as db from '../../db/index.js';
@@ -18,6 +18,7 @@ import { ingestFile, type IngestProgress } from '../../ops/ingest-stream.js';
 import { freshDatabase } from '../helpers.js';
 
 let pool: pg.Pool;
+let url: string;
 let dir: string;
 let table: WeatherRow[];
 /** More rows than a batch (5,000) several times over, and more than the weather table (2,922 rows). */
@@ -25,7 +26,7 @@ const ROWS = 4 * BATCH_ROWS + 1234;
 const COLUMNS = { key: 'record_key', time: 'ts', label: 'feedback' };
 
 beforeAll(async () => {
-  ({ pool } = await freshDatabase('ingest'));
+  ({ pool, url } = await freshDatabase('ingest'));
   dir = await mkdtemp(path.join(tmpdir(), 'remedy-ingest-'));
   table = await loadWeather();
   for (const m of ['w-csv', 'w-bad', 'w-skip', 'w-parquet', 'w-ndjson'])
@@ -166,6 +167,42 @@ describe('remedy ingest, streamed', () => {
     expect(times).toHaveLength(1);
     expect(times[0]!.at.getTime()).toBeGreaterThanOrEqual(before - 1);
     expect(times[0]!.at.getTime()).toBeLessThanOrEqual(after);
+  });
+
+  it('given a session whose DateStyle and time zone print times otherwise, then copied rows still carry the right feedback time', async () => {
+    await db.upsertModel(pool, weatherModel('w-datestyle'));
+    const file = path.join(dir, 'datestyle.csv');
+    await writeTextLog(file, 'csv', table, 2_000);
+    // In the SQL style a time prints with its zone's abbreviation (IST), which servers before Postgres 18
+    // read back as Israel's; the feedback time must not go through that form.
+    const odd = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      options: '-c DateStyle=SQL,DMY -c TimeZone=Asia/Kolkata',
+    });
+    try {
+      const before = Date.now();
+      const r = await ingestFile(
+        odd,
+        'w-datestyle',
+        weatherModel('w-datestyle'),
+        () => openRowSource(file),
+        COLUMNS,
+        {
+          skipInvalid: false,
+        },
+      );
+      const after = Date.now();
+      expect(r).toMatchObject({ route: 'direct', added: 2_000 });
+      const { rows } = await pool.query<{ at: Date }>(
+        "SELECT DISTINCT feedback_at AS at FROM records WHERE model_id = 'w-datestyle' AND feedback IS NOT NULL",
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.at.getTime()).toBeGreaterThanOrEqual(before - 1);
+      expect(rows[0]!.at.getTime()).toBeLessThanOrEqual(after);
+    } finally {
+      await odd.end();
+    }
   });
 
   it('given a bad row after the first batches were streamed, then the file is refused and the log unchanged', async () => {

@@ -1,13 +1,21 @@
 /**
  * The production log's rows name registered models, checked once a statement (migration 021) instead of
  * by a foreign key a row at a time: a statement naming an unknown model is refused whole with the key's
- * SQLSTATE (23503); a model with logged rows cannot be deleted or renamed; and the two meeting in
- * concurrent transactions end as they would with the key, whichever takes the model's row first.
+ * SQLSTATE (23503), by INSERT, INSERT … ON CONFLICT and COPY alike; a model with logged rows cannot be
+ * deleted, renamed or truncated away; and the two meeting in concurrent transactions end as they would
+ * with the key, whichever takes the model's row first.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as db from '../../db/index.js';
-import { weatherModel } from '../../dev/weather.js';
+import type { Features } from '../../core/schemas.js';
+import { writeTextLog } from '../../dev/weather-log.js';
+import { loadWeather, weatherModel } from '../../dev/weather.js';
+import { openRowSource } from '../../ops/ingest-readers.js';
+import { ingestFile } from '../../ops/ingest-stream.js';
 import { freshDatabase } from '../helpers.js';
 
 let pool: pg.Pool;
@@ -19,6 +27,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
+const COLUMNS = { key: 'record_key', time: 'ts', label: 'feedback' };
 const FEATURES = JSON.stringify({
   location: 'Seattle',
   precipitation: 0,
@@ -43,9 +52,14 @@ async function refusal(work: Promise<unknown>): Promise<{ code?: string; message
   return err;
 }
 
-/** Until `pid` waits for a lock (pg_stat_activity), polling: the condition, not a guess at its time. */
+/**
+ * Until `pid` waits for a lock (pg_stat_activity), polling: the condition, not a guess at its time. A
+ * statement that never waits fails the test here rather than hanging it.
+ */
 async function waitsForLock(pid: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`backend ${pid} never waited for a lock`);
     const { rows } = await pool.query<{ w: string | null }>(
       'SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1',
       [pid],
@@ -84,6 +98,48 @@ describe('records name registered models', () => {
     ).toBe('23503');
     await pool.query("UPDATE records SET feedback = 'rain', feedback_at = now() WHERE model_id = 'mc-known'");
     expect(await logged('mc-known')).toBe(1);
+  });
+
+  it("given an unknown model, then the gateway's INSERT … ON CONFLICT and ingest's COPY are refused too", async () => {
+    const inserted = await refusal(
+      db.insertRecords(pool, 'mc-nobody', [
+        { recordKey: 'k1', ts: '2013-04-01T00:00:00Z', features: JSON.parse(FEATURES) as Features },
+      ]),
+    );
+    expect(inserted.code).toBe('23503');
+    const dir = await mkdtemp(path.join(tmpdir(), 'remedy-modelcheck-'));
+    const file = path.join(dir, 'log.csv');
+    await writeTextLog(file, 'csv', await loadWeather(), 6_000);
+    const copied = await refusal(
+      ingestFile(pool, 'mc-nobody', weatherModel('mc-nobody'), () => openRowSource(file), COLUMNS, {
+        skipInvalid: false,
+      }),
+    );
+    expect(copied.code).toBe('23503');
+    expect(copied.message).toContain('no model "mc-nobody"');
+    expect(await logged('mc-nobody')).toBe(0);
+  });
+
+  it('given logged rows, then TRUNCATE models … CASCADE is refused, and deleting a model outside READ COMMITTED too', async () => {
+    await db.upsertModel(pool, weatherModel('mc-truncate'));
+    await pool.query(
+      "INSERT INTO records (model_id, record_key, ts, features) VALUES ('mc-truncate', 'k1', now(), $1::jsonb)",
+      [FEATURES],
+    );
+    expect((await refusal(pool.query('TRUNCATE models CASCADE'))).code).toBe('23503');
+    expect(await db.getModel(pool, 'mc-truncate')).not.toBeNull();
+    await db.upsertModel(pool, weatherModel('mc-rr'));
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const err = await refusal(c.query("DELETE FROM models WHERE model_id = 'mc-rr'"));
+      expect(err.code).toBe('55000');
+      expect(err.message).toContain('only in a READ COMMITTED transaction');
+    } finally {
+      await c.query('ROLLBACK');
+      c.release();
+    }
+    expect(await db.getModel(pool, 'mc-rr')).not.toBeNull();
   });
 
   it('given a model with logged rows, then it cannot be deleted or renamed; without rows it can', async () => {
