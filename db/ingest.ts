@@ -35,7 +35,8 @@ export function openStagingCopy(client: pg.PoolClient): Writable {
  * already holds or an earlier line repeats.
  */
 export function openLogCopy(client: pg.PoolClient): Writable {
-  return client.query(copyFrom(COPY_LOG));
+  const copyQuery = copyFrom(COPY_LOG);
+  return client.query(copyQuery);
 }
 
 /**
