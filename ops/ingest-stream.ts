@@ -152,6 +152,16 @@ export interface IngestOptions {
   onMerge?: () => void;
 }
 
+/** What both routes work from. */
+interface Job {
+  pool: pg.Pool;
+  modelId: string;
+  model: CheckedModel;
+  columns: Columns;
+  opts: IngestOptions;
+  started: number;
+}
+
 /**
  * Ingests one file into a model's log. `open` opens the file (once, or twice for the merged route).
  * Throws a UserError for a file it cannot read; returns the counts (with `written: false` when refusals
@@ -165,16 +175,59 @@ export async function ingestFile(
   columns: Columns,
   opts: IngestOptions,
 ): Promise<IngestResult> {
-  const started = Date.now();
-  const direct = await ingestDirect(pool, modelId, model, await open(), columns, opts, started);
+  const job: Job = { pool, modelId, model, columns, opts, started: Date.now() };
+  const direct = await ingestDirect(job, await open());
   if (direct !== KEY_MET) return direct;
   opts.onMerge?.();
-  return ingestMerged(pool, modelId, model, await open(), columns, opts, started);
+  return ingestMerged(job, await open());
 }
 
 const KEY_MET = Symbol('a key the log holds or the file repeats');
 
-function emptyResult(source: RowSource, tally: Tally, route: IngestResult['route']): IngestResult {
+/**
+ * One route in its own transaction. A result with `written: false` (the file refused) rolls it back,
+ * so the log is left exactly as it was, and is still returned with its counts.
+ */
+async function inTransaction(
+  job: Job,
+  work: (client: pg.PoolClient) => Promise<IngestResult>,
+): Promise<IngestResult> {
+  const timed = (r: IngestResult): IngestResult => ({ ...r, seconds: (Date.now() - job.started) / 1000 });
+  try {
+    return timed(
+      await withTransaction(job.pool, async (client) => {
+        await db.prepareIngestTransaction(client);
+        const result = await work(client);
+        if (!result.written) throw new FileRefused(result);
+        return result;
+      }),
+    );
+  } catch (err) {
+    if (err instanceof FileRefused) return timed(err.result);
+    throw err;
+  }
+}
+
+/** `copyRows` with the job's checks and progress. */
+function copyChecked(
+  job: Job,
+  copy: Writable,
+  source: RowSource,
+  toLine: (line: number, row: LogRow) => string,
+  tally: Tally,
+): Promise<number> {
+  return copyRows(
+    copy,
+    source,
+    toLine,
+    (raw) => checkRow(raw, job.model, job.columns, { labelRequired: false }),
+    tally,
+    job.opts.progress ?? (() => undefined),
+    job.started,
+  );
+}
+
+function result(source: RowSource, tally: Tally, route: IngestResult['route']): IngestResult {
   return {
     file: source.file,
     format: source.format,
@@ -192,104 +245,57 @@ function emptyResult(source: RowSource, tally: Tally, route: IngestResult['route
 }
 
 /** The direct route: every valid row copied straight into the log; KEY_MET when Postgres refuses a key. */
-async function ingestDirect(
-  pool: pg.Pool,
-  modelId: string,
-  model: CheckedModel,
-  source: RowSource,
-  columns: Columns,
-  opts: IngestOptions,
-  started: number,
-): Promise<IngestResult | typeof KEY_MET> {
+async function ingestDirect(job: Job, source: RowSource): Promise<IngestResult | typeof KEY_MET> {
   const tally: Tally = { rows: 0, refused: 0, rejected: [] };
-  let refusedResult: IngestResult | undefined;
   try {
-    const written = await withTransaction(pool, async (client) => {
-      await db.prepareIngestTransaction(client);
+    return await inTransaction(job, async (client) => {
       const feedbackAt = await db.transactionTime(client);
-      const modelField = csvField(modelId);
-      const sent = await copyRows(
+      const modelField = csvField(job.modelId);
+      const sent = await copyChecked(
+        job,
         db.openLogCopy(client),
         source,
         (_line, row) => logLine(modelField, feedbackAt, row),
-        (raw) => checkRow(raw, model, columns, { labelRequired: false }),
         tally,
-        opts.progress ?? (() => undefined),
-        started,
       );
-      const result: IngestResult = { ...emptyResult(source, tally, 'direct'), valid: sent };
-      if (tally.refused > 0 && !opts.skipInvalid) {
-        refusedResult = result;
-        throw new FileRefused();
-      }
-      return { ...result, added: sent, written: true };
+      const done = { ...result(source, tally, 'direct'), valid: sent };
+      return tally.refused > 0 && !job.opts.skipInvalid ? done : { ...done, added: sent, written: true };
     });
-    return { ...written, seconds: (Date.now() - started) / 1000 };
   } catch (err) {
-    if (err instanceof FileRefused && refusedResult)
-      return { ...refusedResult, seconds: (Date.now() - started) / 1000 };
     if (db.isLoggedKeyConflict(err)) return KEY_MET;
     throw err;
   }
 }
 
 /** The merged route: the valid rows staged, repeated keys found, and the new keys added to the log. */
-async function ingestMerged(
-  pool: pg.Pool,
-  modelId: string,
-  model: CheckedModel,
-  source: RowSource,
-  columns: Columns,
-  opts: IngestOptions,
-  started: number,
-): Promise<IngestResult> {
+function ingestMerged(job: Job, source: RowSource): Promise<IngestResult> {
   const tally: Tally = { rows: 0, refused: 0, rejected: [] };
-  let refusedResult: IngestResult | undefined;
-  try {
-    const written = await withTransaction(pool, async (client) => {
-      await db.prepareIngestTransaction(client);
-      const staged = await copyRows(
-        db.openStagingCopy(client),
-        source,
-        stagingLine,
-        (raw) => checkRow(raw, model, columns, { labelRequired: false }),
-        tally,
-        opts.progress ?? (() => undefined),
-        started,
-      );
-      const repeats = await db.repeatedStagingKeys(client, REPORTED_REFUSALS);
-      tally.refused += repeats.count;
-      tally.rejected = [
-        ...tally.rejected,
-        ...repeats.first.map((r) => ({
-          line: r.line,
-          reason: `${columns.key} "${r.recordKey}" repeats line ${r.firstLine}`,
-        })),
-      ]
-        .sort((a, b) => a.line - b.line)
-        .slice(0, REPORTED_REFUSALS);
-      const valid = staged - repeats.count;
-      const result: IngestResult = { ...emptyResult(source, tally, 'merged'), valid };
-      if (tally.refused > 0 && !opts.skipInvalid) {
-        // Rolled back: the log is left exactly as it was.
-        refusedResult = result;
-        throw new FileRefused();
-      }
-      result.added = await db.insertStagedRecords(client, modelId, repeats.count > 0);
-      result.alreadyLogged = valid - result.added;
-      result.written = true;
-      await db.clearStaging(client);
-      return result;
-    });
-    return { ...written, seconds: (Date.now() - started) / 1000 };
-  } catch (err) {
-    if (err instanceof FileRefused && refusedResult)
-      return { ...refusedResult, seconds: (Date.now() - started) / 1000 };
-    throw err;
-  }
+  return inTransaction(job, async (client) => {
+    const staged = await copyChecked(job, db.openStagingCopy(client), source, stagingLine, tally);
+    const repeats = await db.repeatedStagingKeys(client, REPORTED_REFUSALS);
+    tally.refused += repeats.count;
+    tally.rejected = [
+      ...tally.rejected,
+      ...repeats.first.map((r) => ({
+        line: r.line,
+        reason: `${job.columns.key} "${r.recordKey}" repeats line ${r.firstLine}`,
+      })),
+    ]
+      .sort((a, b) => a.line - b.line)
+      .slice(0, REPORTED_REFUSALS);
+    const valid = staged - repeats.count;
+    const done = { ...result(source, tally, 'merged'), valid };
+    if (tally.refused > 0 && !job.opts.skipInvalid) return done;
+    const added = await db.insertStagedRecords(client, job.modelId, repeats.count > 0);
+    await db.clearStaging(client);
+    return { ...done, added, alreadyLogged: valid - added, written: true };
+  });
 }
 
-/** Thrown inside the transaction to roll it back when the file is refused. */
+/** Thrown inside the transaction to roll it back when the file is refused; carries the counts. */
 class FileRefused extends Error {
   override name = 'FileRefused';
+  constructor(readonly result: IngestResult) {
+    super(`${result.file}: ${result.refused} rows refused`);
+  }
 }
