@@ -23,6 +23,10 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,
+          // expect.poll waits for a condition (a review page showing an Update's answer); vitest's default of
+          // 1 s is shorter than a round trip through Temporal on a loaded machine (an operator test once
+          // failed so in CI). A wrong value still fails, after this long.
+          expect: { poll: { timeout: 30_000 } },
         },
       },
     ],
