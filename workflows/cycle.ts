@@ -15,6 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities, PythonTrainingActivities, TrainingActivities } from '../activities/index.js';
 import {
   approvalDeniedReason,
@@ -82,6 +83,11 @@ interface Cycle {
   approval: ApprovalInput | null;
   /** Traffic may be split from here on: an abort rolls it back. */
   rolloutStarted: boolean;
+  /**
+   * Search attributes set in this workflow task and not yet sent: one upsert a task carries them all
+   * (histories recorded before the patch have one upsert per change, and replay them so).
+   */
+  shown: Map<string, SearchAttributeUpdatePair> | null;
 }
 
 /** How a cycle ends before its rollout finishes. */
@@ -96,6 +102,7 @@ interface Ending {
  */
 export async function remediationCycle(rawInput: CycleRequest, options: CycleOptions): Promise<CycleSummary> {
   const cy = newCycle(workflowInfo().workflowId, parseInput(rawInput));
+  if (patched('one-upsert-per-task')) cy.shown = new Map();
   const { cycleId, input, summary } = cy;
   handleMessages(cy);
 
@@ -155,7 +162,7 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     if ('outcome' in trainedOrEnded) return await close(cy, trainedOrEnded);
     const trained = trainedOrEnded;
     summary.candidateVersion = trained.version;
-    upsertSearchAttributes([{ key: CandidateVersionKey, value: String(trained.version) }]);
+    show(cy, [{ key: CandidateVersionKey, value: String(trained.version) }]);
     note(cy, trainedNote(trained));
 
     enter(cy, 'evaluate');
@@ -244,6 +251,7 @@ function newCycle(cycleId: string, input: CycleInput): Cycle {
     approvers: [],
     approval: null,
     rolloutStarted: false,
+    shown: null,
   };
 }
 
@@ -365,7 +373,27 @@ function enter(cy: Cycle, stage: Stage): void {
   if (last && !last.endedAt) last.endedAt = now;
   summary.stage = stage;
   summary.stages.push({ stage, startedAt: now });
-  upsertSearchAttributes([{ key: RemediationStageKey, value: stage }]);
+  show(cy, [{ key: RemediationStageKey, value: stage }]);
+}
+
+/**
+ * Shows search attributes in the Web UI. Every change made before the workflow task yields goes out in
+ * one upsert, sent once the task's code has run (a microtask): a stage entered and left in the same task
+ * never costs an event, and the attributes end as they would one upsert at a time.
+ */
+function show(cy: Cycle, pairs: SearchAttributeUpdatePair[]): void {
+  const shown = cy.shown;
+  if (!shown) {
+    upsertSearchAttributes(pairs);
+    return;
+  }
+  if (shown.size === 0)
+    void Promise.resolve().then(() => {
+      const all = [...shown.values()];
+      shown.clear();
+      upsertSearchAttributes(all);
+    });
+  for (const pair of pairs) shown.set(pair.key.name, pair);
 }
 
 /** Adds to the current stage's summary. */
@@ -377,7 +405,7 @@ function note(cy: Cycle, values: Record<string, unknown>): void {
 /** diagnose: how severe, and whether the cycle remedies at all (broken data or no drift: it does not). */
 function route(cy: Cycle, diagnosis: Diagnosis): Ending | null {
   cy.summary.severity = diagnosis.severity;
-  upsertSearchAttributes([{ key: DriftSeverityKey, value: diagnosis.severity }]);
+  show(cy, [{ key: DriftSeverityKey, value: diagnosis.severity }]);
   note(cy, diagnosisNote(diagnosis));
   if (patched('drift-routing')) {
     note(cy, { route: diagnosis.route });
@@ -536,7 +564,7 @@ async function close(cy: Cycle, ending: Ending, o: { traceRemedy?: boolean } = {
   if (patched('failure-traces') && o.traceRemedy) await traceRemedy(cy, outcome);
   const last = summary.stages.at(-1);
   if (last) last.endedAt = new Date(Date.now()).toISOString();
-  upsertSearchAttributes([{ key: OutcomeKey, value: outcome }]);
+  show(cy, [{ key: OutcomeKey, value: outcome }]);
   await acts.closeCycle({ cycleId, modelId: cy.input.modelId, outcome, summary });
   await condition(allHandlersFinished);
   log.info('cycle closed', { cycleId, outcome, reason });

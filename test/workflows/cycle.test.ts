@@ -131,10 +131,41 @@ describe('remediation cycle', () => {
       ModelId: ['weather-full'],
       Outcome: ['promoted'],
       RemediationStage: ['close'],
+      DriftSeverity: [summary.severity],
+      CandidateVersion: [String(summary.candidateVersion)],
     });
+    // Each workflow task sends the cycle's changes in one upsert: a stage entered and left within one
+    // task (diagnose), or set with another attribute (the candidate), costs no event of its own. (The
+    // SDK's own TemporalChangeVersion upsert, one per patch, is not the cycle's.)
+    const events = (await stack.h.client.workflow.getHandle(cycleId).fetchHistory()).events!;
+    const upsertsPerTask: string[][][] = [];
+    for (const e of events) {
+      if (e.workflowTaskCompletedEventAttributes) upsertsPerTask.push([]);
+      const keys = Object.keys(
+        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+      );
+      if (keys.length > 0 && !keys.includes('TemporalChangeVersion'))
+        upsertsPerTask.at(-1)!.push(keys.sort());
+    }
+    expect(upsertsPerTask.filter((task) => task.length > 0)).toEqual([
+      [['RemediationStage']], // confirm
+      [['DriftSeverity', 'RemediationStage']], // diagnose and collect, one task
+      [['RemediationStage']], // label
+      [['RemediationStage']], // retrain
+      [['CandidateVersion', 'RemediationStage']], // trained, evaluate
+      [['RemediationStage']], // approval
+      [['RemediationStage']], // rollout
+      [['RemediationStage']], // close (the remedy's trace is an activity of its own)
+      [['Outcome']],
+    ]);
 
     // Named <workflowId>.json: replay needs the ID the history ran under (child IDs derive from it).
-    await recordHistories([cycleId, `${cycleId}-labeling`, `${cycleId}-rollout`]);
+    await recordHistories([
+      cycleId,
+      `${cycleId}-labeling`,
+      `${cycleId}-rollout`,
+      { key: cycleId, name: `${cycleId}@one-upsert` },
+    ]);
   });
 
   it('given a malformed label, when it is sent, then it is refused naming the field and the cycle carries on unchanged', async () => {
