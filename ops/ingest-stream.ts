@@ -14,14 +14,7 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import * as db from '../db/index.js';
 import { withTransaction } from '../db/pool.js';
-import {
-  checkRow,
-  type CheckedModel,
-  type Columns,
-  type LogRow,
-  type RawRow,
-  type Rejection,
-} from './ingest.js';
+import { checkRow, type CheckedModel, type Columns, type LogRow, type Rejection } from './ingest.js';
 import type { RowSource } from './ingest-readers.js';
 
 /** Refusals kept for the report; the rest are counted. */
@@ -83,20 +76,19 @@ interface Tally {
 }
 
 /**
- * Streams the checked rows of `source` into an open COPY, one chunk in flight at a time, and waits until
- * Postgres has taken them all; returns how many rows were sent. Postgres refusing the COPY rejects it with
- * Postgres's error. The COPY is cancelled (CopyFail) only when the failure is this side's (a file that
+ * Streams the rows of `source` that pass the job's checks into an open COPY, one chunk in flight at a
+ * time, and waits until Postgres has taken them all; returns how many rows were sent (the refused ones go
+ * to `tally`). Postgres refusing the COPY rejects it with Postgres's error. The COPY is cancelled (CopyFail) only when the failure is this side's (a file that
  * cannot be read): after Postgres's own error the connection has already left the COPY.
  */
 async function copyRows(
+  job: Job,
   copy: Writable,
   source: RowSource,
   toLine: (line: number, row: LogRow) => string,
-  check: (raw: RawRow) => LogRow | Rejection,
   tally: Tally,
-  progress: (p: IngestProgress) => void,
-  started: number,
 ): Promise<number> {
+  const progress = job.opts.progress ?? (() => undefined);
   let refusedByPostgres: Error | undefined;
   copy.on('error', (err: Error) => (refusedByPostgres ??= err));
   const done = finished(copy);
@@ -114,7 +106,7 @@ async function copyRows(
       let chunk = '';
       for (const raw of batch) {
         tally.rows++;
-        const checked = check(raw);
+        const checked = checkRow(raw, job.model, job.columns, { labelRequired: false });
         if ('reason' in checked) {
           tally.refused++;
           if (tally.rejected.length < REPORTED_REFUSALS) tally.rejected.push(checked);
@@ -128,7 +120,7 @@ async function copyRows(
         rows: tally.rows,
         bytes: source.bytesRead(),
         totalBytes: source.totalBytes,
-        elapsedMs: Date.now() - started,
+        elapsedMs: Date.now() - job.started,
       });
     }
   } catch (err) {
@@ -208,25 +200,6 @@ async function inTransaction(
   }
 }
 
-/** `copyRows` with the job's checks and progress. */
-function copyChecked(
-  job: Job,
-  copy: Writable,
-  source: RowSource,
-  toLine: (line: number, row: LogRow) => string,
-  tally: Tally,
-): Promise<number> {
-  return copyRows(
-    copy,
-    source,
-    toLine,
-    (raw) => checkRow(raw, job.model, job.columns, { labelRequired: false }),
-    tally,
-    job.opts.progress ?? (() => undefined),
-    job.started,
-  );
-}
-
 function result(source: RowSource, tally: Tally, route: IngestResult['route']): IngestResult {
   return {
     file: source.file,
@@ -251,7 +224,7 @@ async function ingestDirect(job: Job, source: RowSource): Promise<IngestResult |
     return await inTransaction(job, async (client) => {
       const feedbackAt = await db.transactionTime(client);
       const modelField = csvField(job.modelId);
-      const sent = await copyChecked(
+      const sent = await copyRows(
         job,
         db.openLogCopy(client),
         source,
@@ -271,7 +244,7 @@ async function ingestDirect(job: Job, source: RowSource): Promise<IngestResult |
 function ingestMerged(job: Job, source: RowSource): Promise<IngestResult> {
   const tally: Tally = { rows: 0, refused: 0, rejected: [] };
   return inTransaction(job, async (client) => {
-    const staged = await copyChecked(job, db.openStagingCopy(client), source, stagingLine, tally);
+    const staged = await copyRows(job, db.openStagingCopy(client), source, stagingLine, tally);
     const repeats = await db.repeatedStagingKeys(client, REPORTED_REFUSALS);
     tally.refused += repeats.count;
     tally.rejected = [
