@@ -83,10 +83,7 @@ interface Cycle {
   approval: ApprovalInput | null;
   /** Traffic may be split from here on: an abort rolls it back. */
   rolloutStarted: boolean;
-  /**
-   * Search attributes set in this workflow task and not yet sent: one upsert a task carries them all
-   * (histories recorded before the patch have one upsert per change, and replay them so).
-   */
+  /** Search attributes set and not yet sent, until the next stage's upsert (null before the patch). */
   shown: Map<string, SearchAttributeUpdatePair> | null;
 }
 
@@ -128,7 +125,8 @@ export async function remediationCycle(rawInput: CycleRequest, options: CycleOpt
     });
     note(cy, driftNote(drift.reportId, drift.report));
 
-    enter(cy, 'diagnose');
+    // Diagnosis runs in the same workflow task as the stage after it: its stage goes out with that one's.
+    enter(cy, 'diagnose', { send: false });
     const diagnosis = diagnose(drift.report, policy.drift);
     const noRemedy = route(cy, diagnosis);
     if (noRemedy) return await close(cy, noRemedy);
@@ -365,8 +363,11 @@ function handleMessages(cy: Cycle): void {
   );
 }
 
-/** Starts a stage: ends the last one, and shows the new one in the cycle's search attributes. */
-function enter(cy: Cycle, stage: Stage): void {
+/**
+ * Starts a stage: ends the last one, and shows the new one in the cycle's search attributes, together
+ * with whatever else was set since the last stage began (one upsert; `send: false` keeps it for the next).
+ */
+function enter(cy: Cycle, stage: Stage, o: { send?: boolean } = {}): void {
   const { summary } = cy;
   const now = new Date(Date.now()).toISOString();
   const last = summary.stages.at(-1);
@@ -374,26 +375,24 @@ function enter(cy: Cycle, stage: Stage): void {
   summary.stage = stage;
   summary.stages.push({ stage, startedAt: now });
   show(cy, [{ key: RemediationStageKey, value: stage }]);
+  if (o.send !== false) sendShown(cy);
 }
 
 /**
- * Shows search attributes in the Web UI. Every change made before the workflow task yields goes out in
- * one upsert, sent once the task's code has run (a microtask): a stage entered and left in the same task
- * never costs an event, and the attributes end as they would one upsert at a time.
+ * Sets search attributes: at once in histories from before the patch; otherwise kept until the next
+ * stage begins (`enter` sends them), so a stage's attributes and the ones set just before it go out in
+ * one upsert, in the same place among the task's commands as the stage's own always went.
  */
 function show(cy: Cycle, pairs: SearchAttributeUpdatePair[]): void {
-  const shown = cy.shown;
-  if (!shown) {
-    upsertSearchAttributes(pairs);
-    return;
-  }
-  if (shown.size === 0)
-    void Promise.resolve().then(() => {
-      const all = [...shown.values()];
-      shown.clear();
-      upsertSearchAttributes(all);
-    });
-  for (const pair of pairs) shown.set(pair.key.name, pair);
+  if (!cy.shown) upsertSearchAttributes(pairs);
+  else for (const pair of pairs) cy.shown.set(pair.key.name, pair);
+}
+
+function sendShown(cy: Cycle): void {
+  if (!cy.shown || cy.shown.size === 0) return;
+  const all = [...cy.shown.values()];
+  cy.shown.clear();
+  upsertSearchAttributes(all);
 }
 
 /** Adds to the current stage's summary. */
@@ -557,6 +556,8 @@ async function traceRemedy(cy: Cycle, outcome: Outcome): Promise<void> {
 async function close(cy: Cycle, ending: Ending, o: { traceRemedy?: boolean } = {}): Promise<CycleSummary> {
   const { cycleId, summary } = cy;
   const { outcome, reason } = ending;
+  // With the patch, the outcome goes out with the close stage; before it, after the remedy's trace.
+  if (cy.shown) show(cy, [{ key: OutcomeKey, value: outcome }]);
   enter(cy, 'close');
   summary.outcome = outcome;
   summary.reason = reason;
@@ -564,7 +565,7 @@ async function close(cy: Cycle, ending: Ending, o: { traceRemedy?: boolean } = {
   if (patched('failure-traces') && o.traceRemedy) await traceRemedy(cy, outcome);
   const last = summary.stages.at(-1);
   if (last) last.endedAt = new Date(Date.now()).toISOString();
-  show(cy, [{ key: OutcomeKey, value: outcome }]);
+  if (!cy.shown) upsertSearchAttributes([{ key: OutcomeKey, value: outcome }]);
   await acts.closeCycle({ cycleId, modelId: cy.input.modelId, outcome, summary });
   await condition(allHandlersFinished);
   log.info('cycle closed', { cycleId, outcome, reason });

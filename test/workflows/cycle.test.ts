@@ -134,29 +134,34 @@ describe('remediation cycle', () => {
       DriftSeverity: [summary.severity],
       CandidateVersion: [String(summary.candidateVersion)],
     });
-    // Each workflow task sends the cycle's changes in one upsert: a stage entered and left within one
-    // task (diagnose), or set with another attribute (the candidate), costs no event of its own. (The
-    // SDK's own TemporalChangeVersion upsert, one per patch, is not the cycle's.)
+    // A stage's search attributes and those set just before it go out in one upsert: diagnosis (in the
+    // same workflow task as collection), the severity, the candidate and the outcome cost no event of
+    // their own. (The SDK's own TemporalChangeVersion upsert, one per patch, is not the cycle's.)
     const events = (await stack.h.client.workflow.getHandle(cycleId).fetchHistory()).events!;
     const upsertsPerTask: string[][][] = [];
     for (const e of events) {
       if (e.workflowTaskCompletedEventAttributes) upsertsPerTask.push([]);
-      const keys = Object.keys(
+      const fields = Object.entries(
         e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
       );
-      if (keys.length > 0 && !keys.includes('TemporalChangeVersion'))
-        upsertsPerTask.at(-1)!.push(keys.sort());
+      if (fields.length > 0 && !fields.some(([key]) => key === 'TemporalChangeVersion'))
+        upsertsPerTask
+          .at(-1)!
+          .push(
+            fields
+              .map(([key, p]) => `${key}=${String(JSON.parse(Buffer.from(p.data!).toString('utf8')))}`)
+              .sort(),
+          );
     }
     expect(upsertsPerTask.filter((task) => task.length > 0)).toEqual([
-      [['RemediationStage']], // confirm
-      [['DriftSeverity', 'RemediationStage']], // diagnose and collect, one task
-      [['RemediationStage']], // label
-      [['RemediationStage']], // retrain
-      [['CandidateVersion', 'RemediationStage']], // trained, evaluate
-      [['RemediationStage']], // approval
-      [['RemediationStage']], // rollout
-      [['RemediationStage']], // close (the remedy's trace is an activity of its own)
-      [['Outcome']],
+      [['RemediationStage=confirm']],
+      [[`DriftSeverity=${summary.severity}`, 'RemediationStage=collect']],
+      [['RemediationStage=label']],
+      [['RemediationStage=retrain']],
+      [[`CandidateVersion=${summary.candidateVersion}`, 'RemediationStage=evaluate']],
+      [['RemediationStage=approval']],
+      [['RemediationStage=rollout']],
+      [['Outcome=promoted', 'RemediationStage=close']],
     ]);
 
     // Named <workflowId>.json: replay needs the ID the history ran under (child IDs derive from it).
