@@ -155,12 +155,6 @@ export async function until<T>(
 }
 
 /**
- * With REMEDY_RECORD_HISTORIES=1 (npm run record-histories), writes each workflow's history to
- * test/histories/<workflowId>.json, or <workflowId>@<runId>.json for one run of an ID that several
- * runs share, or under a given stable name, with the official CLI (the format historyFromJSON reads),
- * for the replay test. Existing files are kept: histories of code that has run must stay as they were.
- */
-/**
  * Each workflow's history, as the server holds it now, replays against the worker's code: what a restarted
  * worker (or a query to a workflow no worker has cached) does. A history that does not replay is saved
  * under .remedy/replay-failures/ and fails the test with the error.
@@ -183,6 +177,12 @@ export async function expectReplays(client: Client, ids: readonly string[]): Pro
   }
 }
 
+/**
+ * With REMEDY_RECORD_HISTORIES=1 (npm run record-histories), writes each workflow's history to
+ * test/histories/<workflowId>.json, or <workflowId>@<runId>.json for one run of an ID that several
+ * runs share, or under a given stable name, with the official CLI (the format historyFromJSON reads),
+ * for the replay test. Existing files are kept: histories of code that has run must stay as they were.
+ */
 export async function recordHistories(
   ids: readonly (string | { key: string; name: string })[],
 ): Promise<void> {
@@ -303,4 +303,29 @@ export async function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/**
+ * A workflow's own search-attribute upserts, task by task, as `key=value` sorted (tasks with none left
+ * out): what the Web UI was told, and in how many events. The SDK's TemporalChangeVersion upserts (one per
+ * patch) are not the workflow's and are skipped.
+ */
+export async function searchAttributeUpserts(client: Client, workflowId: string): Promise<string[][][]> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const tasks: string[][][] = [];
+  for (const e of events) {
+    if (e.workflowTaskCompletedEventAttributes) tasks.push([]);
+    const fields = Object.entries(
+      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+    );
+    if (fields.length === 0 || fields.some(([key]) => key === 'TemporalChangeVersion')) continue;
+    tasks
+      .at(-1)!
+      .push(
+        fields
+          .map(([key, p]) => `${key}=${String(JSON.parse(Buffer.from(p.data!).toString('utf8')))}`)
+          .sort(),
+      );
+  }
+  return tasks.filter((task) => task.length > 0);
 }

@@ -7,7 +7,7 @@ import { startCycle, waitForCycle } from '../../ops/cycles.js';
 import { DEMO_POLICY, prepareWeatherModel, SCENARIO } from '../../dev/scenario.js';
 import * as db from '../../db/index.js';
 import type { CycleSummary } from '../../workflows/messages.js';
-import { useStack } from '../helpers.js';
+import { searchAttributeUpserts, useStack } from '../helpers.js';
 
 const stack = useStack('endings');
 
@@ -26,7 +26,11 @@ describe('cycle endings at the diagnosis', () => {
       drift: { performanceTolerance: 1, severeDrop: 1 },
     });
 
-    const summary = await runCycle('weather-noaction');
+    const { cycleId } = await startCycle(stack.h.client, stack.h, {
+      modelId: 'weather-noaction',
+      window: SCENARIO.window,
+    });
+    const summary = await waitForCycle(stack.h.client, cycleId);
 
     expect(summary.outcome).toBe('no-action');
     expect(summary.reason).toMatch(/^no action: /);
@@ -36,6 +40,13 @@ describe('cycle endings at the diagnosis', () => {
     expect(stageSummary(summary, 'close')).toEqual({ outcome: 'no-action', reason: summary.reason });
     expect(summary.candidateVersion).toBeNull();
     expect(await db.getAlias(stack.pool, 'weather-noaction', 'champion')).toBe(prepared.champion.version);
+    // The diagnosis, its severity and the outcome go out with the close stage: one upsert.
+    expect(await searchAttributeUpserts(stack.h.client, cycleId)).toEqual(
+      [
+        ['RemediationStage=confirm'],
+        [`DriftSeverity=${summary.severity}`, 'Outcome=no-action', 'RemediationStage=close'],
+      ].map((upsert) => [upsert]),
+    );
   });
 
   it('given rows whose temp_max is not a number in the window, when a cycle runs, then it closes as a data-quality incident naming the feature, without retraining', async () => {

@@ -23,7 +23,7 @@ import {
 } from '../../dev/scenario.js';
 import { answerLabels, approveWhenAsked, atStage, waitForStatus } from '../../dev/reviewer.js';
 import * as db from '../../db/index.js';
-import { recordHistories, until, useStack } from '../helpers.js';
+import { recordHistories, searchAttributeUpserts, until, useStack } from '../helpers.js';
 
 const stack = useStack('cycle', { gateway: true });
 
@@ -137,23 +137,7 @@ describe('remediation cycle', () => {
     // A stage's search attributes and those set just before it go out in one upsert: diagnosis (in the
     // same workflow task as collection), the severity, the candidate and the outcome cost no event of
     // their own. (The SDK's own TemporalChangeVersion upsert, one per patch, is not the cycle's.)
-    const events = (await stack.h.client.workflow.getHandle(cycleId).fetchHistory()).events!;
-    const upsertsPerTask: string[][][] = [];
-    for (const e of events) {
-      if (e.workflowTaskCompletedEventAttributes) upsertsPerTask.push([]);
-      const fields = Object.entries(
-        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
-      );
-      if (fields.length > 0 && !fields.some(([key]) => key === 'TemporalChangeVersion'))
-        upsertsPerTask
-          .at(-1)!
-          .push(
-            fields
-              .map(([key, p]) => `${key}=${String(JSON.parse(Buffer.from(p.data!).toString('utf8')))}`)
-              .sort(),
-          );
-    }
-    expect(upsertsPerTask.filter((task) => task.length > 0)).toEqual([
+    expect(await searchAttributeUpserts(stack.h.client, cycleId)).toEqual([
       [['RemediationStage=confirm']],
       [[`DriftSeverity=${summary.severity}`, 'RemediationStage=collect']],
       [['RemediationStage=label']],
