@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { verifyAuditChain } from '../db/audit-chain.js';
 import * as db from '../db/index.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import type { CliContext } from './shared.js';
 
 /** The chain has problems: the report is printed, the exit code says so. */

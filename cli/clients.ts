@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import * as db from '../db/index.js';
 import { addApiClient, CLIENT_NAME } from '../gateway/auth.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import type { CliContext } from './shared.js';
 
 export function registerClientCommands(program: Command, { io, print }: CliContext): void {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Pool } from 'pg';
 import * as db from '../db/index.js';
-import { UserError } from '../ops/closed.js';
+import { UserError } from '../ops/user-error.js';
 import { cycleStatus, listCycles, startCycle, waitForCycle } from '../ops/cycles.js';
 import { renderSummary } from '../ops/render.js';
 import { STAGES, OUTCOMES } from '../workflows/messages.js';

@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { createTokenVerifier, IdentityError, loadIdentityConfig } from '../infra/identity.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 
 /** How `--actor`/`--approver` read in help. */
 export const WHO_DECIDES =

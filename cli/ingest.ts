@@ -2,7 +2,7 @@
  * `remedy ingest`: adding rows to a model's production log from a file of any size, streamed.
  */
 import type { Command } from 'commander';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import * as db from '../db/index.js';
 import { rejectionReport, type Columns } from '../ops/ingest.js';
 import { openRowSource, type RowSource } from '../ops/ingest-readers.js';

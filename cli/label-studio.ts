@@ -5,7 +5,7 @@
  * and the token in LABEL_STUDIO_API_KEY (or --url, --token-env).
  */
 import type { Command } from 'commander';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import {
   labelStudioFromEnv,
   pollLabelStudio,

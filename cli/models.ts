@@ -3,7 +3,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import * as db from '../db/index.js';
 import type pg from 'pg';
 import { checkRows, readRows, rejectionReport, type Columns, type LogRow } from '../ops/ingest.js';

@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import * as db from '../db/index.js';
 import type { NotificationEvent } from '../core/notifications.js';
 import { sendToChannel } from '../activities/notifications.js';

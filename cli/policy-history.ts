@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { describeChanges } from '../core/policy-diff.js';
 import * as db from '../db/index.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import type { CliContext } from './shared.js';
 
 /** The text `policy-history` prints: a header per version and an indented line per change. */

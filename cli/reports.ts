@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import * as db from '../db/index.js';
 import { loadCycleReport, renderReport, writeReport, type ReportOptions } from '../ops/report.js';
 import { watchCycle } from '../ops/watch.js';

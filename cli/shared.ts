@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { InvalidArgumentError } from 'commander';
 import type { Pool } from 'pg';
-import { type Queues } from '../ops/cycles.js';
+import type { Queues } from '../ops/cycles.js';
 
 export interface CliIo {
   out: (text: string) => void;

@@ -10,7 +10,7 @@ import {
   type TestName,
 } from '../core/drift.js';
 import { Policy } from '../core/schemas.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import { defaultThreads, driftReportParallel } from './parallel.js';
 import { inferType, readTable, toColumn } from './tables.js';
 

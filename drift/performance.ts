@@ -18,7 +18,7 @@ import {
   type MulticlassModel,
   type MulticlassScores,
 } from '../core/estimation-multiclass.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 import { readTable, type RawColumn, type Table } from './tables.js';
 
 export interface PerformanceOptions {

@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import type { Column } from '../core/drift.js';
-import { UserError } from '../ops/cycles.js';
+import { UserError } from '../ops/user-error.js';
 
 export interface Table {
   file: string;

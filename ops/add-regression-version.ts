@@ -13,7 +13,7 @@ import * as db from '../db/index.js';
 import { OnnxModelError, type OnnxHints } from '../scoring/onnx.js';
 import { adoptOnnxRegressor } from '../scoring/onnx-regressor.js';
 import { insertExternalVersion } from './adopt.js';
-import { UserError } from './closed.js';
+import { UserError } from './user-error.js';
 
 export interface AddedRegressionVersion {
   modelId: string;

@@ -15,7 +15,7 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { adoptOnnx } from '../scoring/adopt.js';
 import { OnnxModelError, type OnnxHints } from '../scoring/onnx.js';
-import { UserError } from './closed.js';
+import { UserError } from './user-error.js';
 import { readRows } from './ingest.js';
 
 /** Larger files are refused: a model this size does not belong in the registry's database. */

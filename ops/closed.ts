@@ -5,11 +5,10 @@
  */
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { OutcomeKey, RemediationStageKey } from '../core/search-attributes.js';
+import { UserError } from './user-error.js';
 
-/** A refusal a person can act on (ops/cycles.ts re-exports it as UserError). */
-export class UserError extends Error {
-  override name = 'UserError';
-}
+// A refusal a person can act on (ops/cycles.ts re-exports it too).
+export { UserError };
 
 /** The cycle (or the part of it a command acts on) has closed: its outcome and when are in the message. */
 export class CycleClosedError extends UserError {

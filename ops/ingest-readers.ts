@@ -4,7 +4,7 @@
  * group at a time, column by column), with their refusals as errors a person can act on.
  */
 import { openRowFile, RowFileError, type RowSource } from '../infra/row-files.js';
-import { UserError } from './cycles.js';
+import { UserError } from './user-error.js';
 
 export { BATCH_ROWS, type RowSource } from '../infra/row-files.js';
 

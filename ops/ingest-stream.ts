@@ -78,8 +78,9 @@ interface Tally {
 /**
  * Streams the rows of `source` that pass the job's checks into an open COPY, one chunk in flight at a
  * time, and waits until Postgres has taken them all; returns how many rows were sent (the refused ones go
- * to `tally`). Postgres refusing the COPY rejects it with Postgres's error. The COPY is cancelled (CopyFail) only when the failure is this side's (a file that
- * cannot be read): after Postgres's own error the connection has already left the COPY.
+ * to `tally`). Postgres refusing the COPY rejects it with Postgres's error. The COPY is cancelled
+ * (CopyFail) only when the failure is this side's (a file that cannot be read): after Postgres's own error
+ * the connection has already left the COPY.
  */
 async function copyRows(
   job: Job,
@@ -217,6 +218,9 @@ function result(source: RowSource, tally: Tally, route: IngestResult['route']): 
   };
 }
 
+/** Whether the rows refused so far refuse the whole file (they do unless --skip-invalid). */
+const refusesFile = (job: Job, tally: Tally): boolean => tally.refused > 0 && !job.opts.skipInvalid;
+
 /** The direct route: every valid row copied straight into the log; KEY_MET when Postgres refuses a key. */
 async function ingestDirect(job: Job, source: RowSource): Promise<IngestResult | typeof KEY_MET> {
   const tally: Tally = { rows: 0, refused: 0, rejected: [] };
@@ -232,7 +236,7 @@ async function ingestDirect(job: Job, source: RowSource): Promise<IngestResult |
         tally,
       );
       const done = { ...result(source, tally, 'direct'), valid: sent };
-      return tally.refused > 0 && !job.opts.skipInvalid ? done : { ...done, added: sent, written: true };
+      return refusesFile(job, tally) ? done : { ...done, added: sent, written: true };
     });
   } catch (err) {
     if (db.isLoggedKeyConflict(err)) return KEY_MET;
@@ -258,7 +262,7 @@ function ingestMerged(job: Job, source: RowSource): Promise<IngestResult> {
       .slice(0, REPORTED_REFUSALS);
     const valid = staged - repeats.count;
     const done = { ...result(source, tally, 'merged'), valid };
-    if (tally.refused > 0 && !job.opts.skipInvalid) return done;
+    if (refusesFile(job, tally)) return done;
     const added = await db.insertStagedRecords(client, job.modelId, repeats.count > 0);
     await db.clearStaging(client);
     return { ...done, added, alreadyLogged: valid - added, written: true };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Features, ModelDefinition, TargetRange } from '../core/schemas.js';
 import { canonicalNumericLabel, numericLabelProblem, numericLabelRange } from '../core/regression-labels.js';
-import { UserError } from './cycles.js';
+import { UserError } from './user-error.js';
 import { fileSize } from '../drift/tables.js';
 
 /** Larger files are refused with a message: split them, each part is ingested on its own. */

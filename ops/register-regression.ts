@@ -30,7 +30,7 @@ import { CODE_VERSION } from '../activities/training.js';
 import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { adoptOnnxRegressor } from '../scoring/onnx-regressor.js';
-import { UserError } from './closed.js';
+import { UserError } from './user-error.js';
 import {
   insertReferenceDataset,
   registerDefinition,

@@ -11,7 +11,7 @@ import type { ReferenceSummary } from '../core/report-stages.js';
 import { upgradeProfile } from '../core/drift.js';
 import { cycleStatusQuery, type CycleSummary } from '../workflows/messages.js';
 import { labelingWorkflowId } from '../workflows/cycle.js';
-import { UserError } from './cycles.js';
+import { UserError } from './user-error.js';
 import { dataDir } from '../infra/paths.js';
 import * as db from '../db/index.js';
 

@@ -9,7 +9,7 @@ import { describeZodError } from '../core/inputs.js';
 import { RevertRequest } from '../core/revert.js';
 import { revertWorkflowId, type RevertResult } from '../workflows/revert.js';
 import { ModelIdKey } from '../workflows/search-attributes.js';
-import { UserError } from './closed.js';
+import { UserError } from './user-error.js';
 
 export type { RevertResult };
 

@@ -20,7 +20,7 @@ import { withTransaction } from '../db/pool.js';
 import * as db from '../db/index.js';
 import { describeChanges } from '../core/policy-diff.js';
 import { sha256Hex } from '../db/blobs.js';
-import { UserError } from './closed.js';
+import { UserError } from './user-error.js';
 
 export interface LabeledExample {
   recordKey: string;

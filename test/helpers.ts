@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
@@ -321,11 +322,7 @@ export async function searchAttributeUpserts(client: Client, workflowId: string)
     if (fields.length === 0 || fields.some(([key]) => key === 'TemporalChangeVersion')) continue;
     tasks
       .at(-1)!
-      .push(
-        fields
-          .map(([key, p]) => `${key}=${String(JSON.parse(Buffer.from(p.data!).toString('utf8')))}`)
-          .sort(),
-      );
+      .push(fields.map(([key, p]) => `${key}=${String(defaultPayloadConverter.fromPayload(p))}`).sort());
   }
   return tasks.filter((task) => task.length > 0);
 }

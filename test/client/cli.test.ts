@@ -45,8 +45,8 @@ const ioStub: CliIo = {
 };
 
 /** A command's description as commander holds it (what --help prints under the usage line). */
-function buildDescription(argv: string[]): string {
-  let cmd: Command = buildProgram(ioStub);
+async function buildDescription(argv: string[]): Promise<string> {
+  let cmd: Command = await buildProgram(ioStub);
   for (const name of argv) cmd = cmd.commands.find((c) => c.name() === name)!;
   return cmd.description();
 }
@@ -90,13 +90,13 @@ describe('remedy CLI', () => {
         const argv = [...prefix, c.name()];
         return c.commands.length > 0 ? [argv, ...walk(c, argv)] : [argv];
       });
-    const all = walk(buildProgram({ ...ioStub }), []);
+    const all = walk(await buildProgram({ ...ioStub }), []);
     expect(all.length).toBeGreaterThan(40);
     for (const argv of all) {
       const r = await remedy(...argv, '--help');
       expect(r.code, argv.join(' ')).toBe(0);
       expect(r.out, argv.join(' ')).toMatch(new RegExp(`^Usage: remedy ${argv.join(' ')}`));
-      const description = buildDescription(argv);
+      const description = await buildDescription(argv);
       expect(description.length, `${argv.join(' ')} has a description`).toBeGreaterThan(10);
       // commander wraps long descriptions at the terminal width
       expect(r.out.replace(/\s+/g, ' ')).toContain(description.replace(/\s+/g, ' '));
