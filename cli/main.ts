@@ -70,11 +70,21 @@ export async function buildProgram(io: CliIo, groups = COMMAND_GROUPS): Promise<
   return program;
 }
 
-/** The groups a command line needs: the named command's own, or all of them (help, an unknown name). */
+/** The command a command line names: its first word that is not an option (the only top-level one, --no-color, takes no value). */
+function commandOf(argv: readonly string[]): { name: string | undefined; helpFirst: boolean } {
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  const before = at < 0 ? argv : argv.slice(0, at);
+  return { name: at < 0 ? undefined : argv[at], helpFirst: before.some((a) => a === '-h' || a === '--help') };
+}
+
+/**
+ * The groups a command line needs: the named command's own, or all of them for the program's help
+ * (`remedy --help`, also with a command after it) and an unknown name (commander suggests a known one).
+ */
 export function groupsFor(argv: readonly string[]): typeof COMMAND_GROUPS {
-  const name = argv.find((a) => !a.startsWith('-'));
+  const { name, helpFirst } = commandOf(argv);
   const own = COMMAND_GROUPS.filter((g) => name !== undefined && g.commands.includes(name));
-  return own.length > 0 ? own : COMMAND_GROUPS;
+  return own.length > 0 && !helpFirst ? own : COMMAND_GROUPS;
 }
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */
@@ -154,30 +164,42 @@ export function defaultConnect(): CliIo['connect'] {
 }
 
 /**
- * V8's heap growth for a `remedy` process, in percent over what the last full collection kept. A command
- * streams far more data than it keeps (a million-row Parquet ingest keeps about 45 MiB live), and by
- * default V8 lets the heap grow to several times that before collecting it, so the process's memory
- * follows its garbage, not its data. bench:ingest, a million rows, alternating runs: Parquet 368–386 MiB
- * by default against 220–233 MiB at 20 %, CSV 243–254 against 174–175 MiB, in the same time within noise.
+ * V8's heap growth for `remedy ingest`, in percent over what the last full collection kept. Ingest streams
+ * far more data than it keeps (about 45 MiB live for a million-row Parquet file), and by default V8 lets
+ * the heap grow to several times that before collecting it, so the process's memory follows its garbage,
+ * not its data. bench:ingest, a million rows, runs alternating with and without it: CSV 174–182 against
+ * 243–254 MiB, Parquet 220–233 against 368–386 MiB, in the same time within noise. Commands that keep
+ * what they read (drift and performance reports over files) keep V8's default. A growth given on node's
+ * own command line (`node --heap-growing-percent=N`) is left as it is.
  */
-export const CLI_HEAP_GROWING_PERCENT = 20;
+export const INGEST_HEAP_GROWING_PERCENT = 20;
 
 /**
  * The `remedy` process: both entry points (bin/remedy.mjs, and this file run directly) start here, so
- * each gets the terminal's progress bar, Ctrl-C stopping a long command (watch, a Label Studio sync),
- * and the heap growth above.
+ * each gets the terminal's progress bar, Ctrl-C handling and ingest's heap growth above.
  */
 export async function runProcess(argv: readonly string[]): Promise<number> {
-  setFlagsFromString(`--heap-growing-percent=${CLI_HEAP_GROWING_PERCENT}`);
-  const interrupted = new AbortController();
-  process.once('SIGINT', () => interrupted.abort());
+  if (
+    commandOf(argv).name === 'ingest' &&
+    !process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))
+  )
+    setFlagsFromString(`--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}`);
+  let interrupted: AbortController | undefined;
   return runCli(argv, {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     connect: defaultConnect(),
     database: defaultDatabase(),
     tty: process.stdout.isTTY,
-    signal: interrupted.signal,
+    // A command that reads the signal (watch, a Label Studio sync) takes Ctrl-C over and stops cleanly on
+    // it; for every other command Ctrl-C ends the process at once, as Node does by default.
+    get signal() {
+      if (!interrupted) {
+        const controller = (interrupted = new AbortController());
+        process.once('SIGINT', () => controller.abort());
+      }
+      return interrupted.signal;
+    },
   });
 }
 

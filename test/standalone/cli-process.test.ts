@@ -1,12 +1,26 @@
 /**
- * A command loads only its own command group: `remedy ingest` starts without the Temporal client (its
- * protobufs), OpenTelemetry or the ONNX runtime, while `remedy --help` still lists every command. The groups' table in
- * cli/main.ts names each group's commands; these tests hold it to what each group really registers.
+ * The `remedy` process. A command loads only its own command group: `remedy ingest` starts without the
+ * Temporal client (its protobufs), OpenTelemetry or the ONNX runtime, while `remedy --help` still lists
+ * every command; the groups' table in cli/main.ts names each group's commands, and these tests hold it to
+ * what each group really registers. The installed command (bin/remedy.mjs) answers, Ctrl-C stops a
+ * command that does not take it over, and the heap setting ingest uses is one this Node accepts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, COMMAND_GROUPS, groupsFor, type CliIo } from '../../cli/main.js';
+import {
+  buildProgram,
+  COMMAND_GROUPS,
+  groupsFor,
+  INGEST_HEAP_GROWING_PERCENT,
+  runCli,
+  type CliIo,
+} from '../../cli/main.js';
 import { cliContext } from '../../cli/shared.js';
 import { projectRoot } from '../../infra/paths.js';
 
@@ -36,14 +50,14 @@ function packagesLoadedBy(argv: string[]): { code: number; out: string; packages
   return JSON.parse(r.stdout) as { code: number; out: string; packages: string[] };
 }
 
-describe('the CLI loads a command group on demand', () => {
+describe('the remedy process', () => {
   it('given each group alone, then it registers exactly the commands its entry names', async () => {
     for (const group of COMMAND_GROUPS) {
       const program = new Command('remedy');
       (await group.load())(program, cliContext(io));
       expect(program.commands.map((c) => c.name())).toEqual(group.commands);
     }
-  });
+  }, 60_000);
 
   it("given the whole program, then it lists every group's commands once, in the table's order", async () => {
     const program = await buildProgram(io);
@@ -60,7 +74,19 @@ describe('the CLI loads a command group on demand', () => {
     expect(groupsFor(['--help'])).toBe(COMMAND_GROUPS);
     expect(groupsFor([])).toBe(COMMAND_GROUPS);
     expect(groupsFor(['statsu'])).toBe(COMMAND_GROUPS);
+    // The program's help asked for before a command still lists every command.
+    expect(groupsFor(['--help', 'ingest'])).toBe(COMMAND_GROUPS);
+    expect(groupsFor(['--no-color', '-h', 'ingest'])).toBe(COMMAND_GROUPS);
+    expect(groupsFor(['ingest', '--help']).map((g) => g.commands)).toEqual([['ingest']]);
   });
+
+  it('given `remedy --help ingest`, then the help lists every command', async () => {
+    let out = '';
+    const code = await runCli(['--help', 'ingest'], { ...io, out: (t) => (out += t) });
+    expect(code).toBe(0);
+    for (const name of COMMAND_GROUPS.flatMap((g) => g.commands))
+      expect(out).toMatch(new RegExp(`\\n  ${name} `));
+  }, 60_000);
 
   it('given `remedy ingest --help` in a real process, then neither the Temporal client (nor its protobufs), OpenTelemetry nor ONNX is loaded', () => {
     const ingest = packagesLoadedBy(['ingest', '--help']);
@@ -82,6 +108,7 @@ describe('the CLI loads a command group on demand', () => {
     const r = packagesLoadedBy(['statsu']);
     expect(r.code).toBe(2);
     expect(r.out).toContain('(Did you mean status?)');
+    expect(r.packages).toEqual(expect.arrayContaining(['@temporalio/client', 'onnxruntime-node']));
   }, 60_000);
 
   it("given the installed command (bin/remedy.mjs), then a command's help prints and it exits 0, and a misuse exits 2", () => {
@@ -94,4 +121,51 @@ describe('the CLI loads a command group on demand', () => {
     expect(misuse.status).toBe(2);
     expect(misuse.stderr).toContain("missing required argument 'model'");
   }, 60_000);
+
+  it('given Ctrl-C while `remedy ingest` waits on its database, then the process ends at once', async () => {
+    // A database that accepts the connection and never answers: the command is under way and waiting.
+    let reached = () => {};
+    const connected = new Promise<void>((resolve) => (reached = resolve));
+    const server = createServer(() => reached());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const dir = await mkdtemp(path.join(tmpdir(), 'remedy-cli-'));
+    const file = path.join(dir, 'log.csv');
+    await writeFile(file, 'record_key,ts,x\nk1,2024-01-01T00:00:00Z,1\n');
+    const child = spawn(process.execPath, ['bin/remedy.mjs', 'ingest', 'm', file], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: `postgres://u:p@127.0.0.1:${port}/db` },
+      stdio: 'ignore',
+    });
+    try {
+      await connected;
+      child.kill('SIGINT');
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      let timer: NodeJS.Timeout | undefined;
+      const stillRunning = new Promise<'still running'>((resolve) => {
+        timer = setTimeout(() => resolve('still running'), 20_000);
+      });
+      const ended = await Promise.race([exited, stillRunning]);
+      clearTimeout(timer);
+      expect(ended, 'the process was still running 20 s after Ctrl-C').toEqual([null, 'SIGINT']);
+    } finally {
+      child.kill('SIGKILL');
+      server.close();
+    }
+  }, 60_000);
+
+  it('given the heap setting ingest starts with, then this Node accepts it', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require('node:v8').setFlagsFromString('--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}')`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status).toBe(0);
+    // V8 reports a flag it does not know on stderr; it would be silently ignored otherwise.
+    expect(r.stderr).toBe('');
+  });
 });
