@@ -169,21 +169,27 @@ export function defaultConnect(): CliIo['connect'] {
  * the heap grow to several times that before collecting it, so the process's memory follows its garbage,
  * not its data. bench:ingest, a million rows, runs alternating with and without it: CSV 174–182 against
  * 243–254 MiB, Parquet 220–233 against 368–386 MiB, in the same time within noise. Commands that keep
- * what they read (drift and performance reports over files) keep V8's default. A growth given on node's
- * own command line (`node --heap-growing-percent=N`) is left as it is.
+ * what they read (drift and performance reports over files) keep V8's default.
  */
 export const INGEST_HEAP_GROWING_PERCENT = 20;
+
+/**
+ * The V8 flag a `remedy` process sets for its command line, if any: ingest's heap growth, unless node's own
+ * command line gives one (`node --heap-growing-percent=N bin/remedy.mjs …`; node refuses it in NODE_OPTIONS).
+ */
+export function v8FlagFor(argv: readonly string[], execArgv: readonly string[]): string | undefined {
+  if (commandOf(argv).name !== 'ingest') return undefined;
+  if (execArgv.some((a) => /^--heap[-_]growing[-_]percent\b/.test(a))) return undefined;
+  return `--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}`;
+}
 
 /**
  * The `remedy` process: both entry points (bin/remedy.mjs, and this file run directly) start here, so
  * each gets the terminal's progress bar, Ctrl-C handling and ingest's heap growth above.
  */
 export async function runProcess(argv: readonly string[]): Promise<number> {
-  if (
-    commandOf(argv).name === 'ingest' &&
-    !process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))
-  )
-    setFlagsFromString(`--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}`);
+  const flag = v8FlagFor(argv, process.execArgv);
+  if (flag) setFlagsFromString(flag);
   let interrupted: AbortController | undefined;
   return runCli(argv, {
     out: (t) => process.stdout.write(t),
@@ -191,7 +197,7 @@ export async function runProcess(argv: readonly string[]): Promise<number> {
     connect: defaultConnect(),
     database: defaultDatabase(),
     tty: process.stdout.isTTY,
-    // A command that reads the signal (watch, a Label Studio sync) takes Ctrl-C over and stops cleanly on
+    // A command that reads the signal (watch, labels sync --watch) takes Ctrl-C over and stops cleanly on
     // it; for every other command Ctrl-C ends the process at once, as Node does by default.
     get signal() {
       if (!interrupted) {

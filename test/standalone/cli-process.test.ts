@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import {
   groupsFor,
   INGEST_HEAP_GROWING_PERCENT,
   runCli,
+  v8FlagFor,
   type CliIo,
 } from '../../cli/main.js';
 import { cliContext } from '../../cli/shared.js';
@@ -45,6 +46,7 @@ function packagesLoadedBy(argv: string[]): { code: number; out: string; packages
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: projectRoot,
     encoding: 'utf8',
+    timeout: 50_000,
   });
   if (r.status !== 0) throw new Error(`the CLI process failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { code: number; out: string; packages: string[] };
@@ -64,7 +66,7 @@ describe('the remedy process', () => {
     const names = program.commands.map((c) => c.name());
     expect(names).toEqual(COMMAND_GROUPS.flatMap((g) => g.commands));
     expect(new Set(names).size).toBe(names.length);
-  });
+  }, 60_000);
 
   it("given a command line, then the named command's group is chosen, or every group for help and unknown names", () => {
     expect(groupsFor(['ingest', 'acs', 'log.csv']).map((g) => g.commands)).toEqual([['ingest']]);
@@ -113,7 +115,11 @@ describe('the remedy process', () => {
 
   it("given the installed command (bin/remedy.mjs), then a command's help prints and it exits 0, and a misuse exits 2", () => {
     const bin = (...argv: string[]) =>
-      spawnSync(process.execPath, ['bin/remedy.mjs', ...argv], { cwd: projectRoot, encoding: 'utf8' });
+      spawnSync(process.execPath, ['bin/remedy.mjs', ...argv], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        timeout: 50_000,
+      });
     const help = bin('ingest', '--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: remedy ingest/);
@@ -125,7 +131,7 @@ describe('the remedy process', () => {
   it('given Ctrl-C while `remedy ingest` waits on its database, then the process ends at once', async () => {
     // A database that accepts the connection and never answers: the command is under way and waiting.
     let reached = () => {};
-    const connected = new Promise<void>((resolve) => (reached = resolve));
+    const connected = new Promise<'connected'>((resolve) => (reached = () => resolve('connected')));
     const server = createServer(() => reached());
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -136,24 +142,41 @@ describe('the remedy process', () => {
     const child = spawn(process.execPath, ['bin/remedy.mjs', 'ingest', 'm', file], {
       cwd: projectRoot,
       env: { ...process.env, DATABASE_URL: `postgres://u:p@127.0.0.1:${port}/db` },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    try {
-      await connected;
-      child.kill('SIGINT');
-      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-      let timer: NodeJS.Timeout | undefined;
-      const stillRunning = new Promise<'still running'>((resolve) => {
-        timer = setTimeout(() => resolve('still running'), 20_000);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    let timer: NodeJS.Timeout | undefined;
+    const after = (seconds: number) =>
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`still running ${seconds} s on`), seconds * 1000);
       });
-      const ended = await Promise.race([exited, stillRunning]);
+    try {
+      // The command reaches the database, or ends first and says why.
+      const first = await Promise.race([connected, exited, after(40)]);
       clearTimeout(timer);
-      expect(ended, 'the process was still running 20 s after Ctrl-C').toEqual([null, 'SIGINT']);
+      expect(first, `the command never reached its database: ${stderr}`).toBe('connected');
+      child.kill('SIGINT');
+      const ended = await Promise.race([exited, after(10)]);
+      clearTimeout(timer);
+      expect(ended, 'after Ctrl-C').toEqual([null, 'SIGINT']);
     } finally {
       child.kill('SIGKILL');
       server.close();
+      await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("given a command line, then the process sets the heap growth only for ingest, and never over node's own", () => {
+    const flag = `--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}`;
+    expect(v8FlagFor(['ingest', 'acs', 'log.csv'], [])).toBe(flag);
+    expect(v8FlagFor(['--no-color', 'ingest', 'acs', 'log.csv'], ['--import', 'tsx'])).toBe(flag);
+    expect(v8FlagFor(['drift', 'ref.csv', 'cur.csv'], [])).toBeUndefined();
+    expect(v8FlagFor(['--help'], [])).toBeUndefined();
+    expect(v8FlagFor(['ingest', 'acs', 'log.csv'], ['--heap-growing-percent=0'])).toBeUndefined();
+    expect(v8FlagFor(['ingest', 'acs', 'log.csv'], ['--heap_growing_percent=50'])).toBeUndefined();
+  });
 
   it('given the heap setting ingest starts with, then this Node accepts it', () => {
     const r = spawnSync(
@@ -162,10 +185,10 @@ describe('the remedy process', () => {
         '-e',
         `require('node:v8').setFlagsFromString('--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}')`,
       ],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 50_000 },
     );
     expect(r.status).toBe(0);
-    // V8 reports a flag it does not know on stderr; it would be silently ignored otherwise.
+    // V8 reports a flag it does not know on stderr ("unrecognized flag") and goes on without it.
     expect(r.stderr).toBe('');
   });
 });
