@@ -70,7 +70,10 @@ export async function buildProgram(io: CliIo, groups = COMMAND_GROUPS): Promise<
   return program;
 }
 
-/** The command a command line names: its first word that is not an option (the only top-level one, --no-color, takes no value). */
+/**
+ * The command a command line names: its first word that is not an option (the only top-level option,
+ * --no-color, takes no value), and whether the program's help was asked for before it.
+ */
 function commandOf(argv: readonly string[]): { name: string | undefined; helpFirst: boolean } {
   const at = argv.findIndex((a) => !a.startsWith('-'));
   const before = at < 0 ? argv : argv.slice(0, at);
